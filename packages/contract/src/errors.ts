@@ -1,0 +1,63 @@
+import { z } from "zod";
+
+/**
+ * The closed set of machine-readable error codes. Every error reply carries one or more of these in `errorDetails`;
+ * the HTTP status of a reply is the status of its first code. `retryable` says whether sending the same request again
+ * later can succeed.
+ */
+export const ERROR_CODES = {
+  VALIDATION_FAILED: { status: 400, retryable: false, message: "The request is invalid." },
+  MALFORMED_REQUEST: { status: 400, retryable: false, message: "The request body is not valid JSON." },
+  INVALID_PART: {
+    status: 400,
+    retryable: false,
+    message: "A listed part is not stored or its eTag does not match the stored part.",
+  },
+  INVALID_PART_ORDER: { status: 400, retryable: false, message: "Parts must be listed in ascending order." },
+  PART_TOO_SMALL: {
+    status: 400,
+    retryable: false,
+    message: "Every part but the last must be at least 5 MiB.",
+  },
+  PART_SIZE_MISMATCH: {
+    status: 400,
+    retryable: false,
+    message: "A stored part does not have the size the upload's part plan gives it.",
+  },
+  UNAUTHORIZED: { status: 401, retryable: false, message: "A valid API key is required." },
+  FORBIDDEN: { status: 403, retryable: false, message: "This API key may not use this project." },
+  PROJECT_NOT_FOUND: { status: 404, retryable: false, message: "No such project." },
+  UPLOAD_NOT_FOUND: { status: 404, retryable: false, message: "No such upload in this project." },
+  ROUTE_NOT_FOUND: { status: 404, retryable: false, message: "No such route." },
+  METHOD_NOT_ALLOWED: { status: 405, retryable: false, message: "This method is not allowed here." },
+  DUPLICATE_FILE: {
+    status: 409,
+    retryable: false,
+    message: "A file with this hash was already uploaded to this project.",
+  },
+  UPLOAD_NOT_IN_PROGRESS: {
+    status: 409,
+    retryable: false,
+    message: "The upload is no longer in progress (it was completed or aborted).",
+  },
+  UPLOAD_NOT_COMPLETED: { status: 409, retryable: false, message: "The upload has not been completed." },
+  PAYLOAD_TOO_LARGE: { status: 413, retryable: false, message: "The request body is too large." },
+  FILE_TOO_LARGE: { status: 413, retryable: false, message: "The file is larger than this project allows." },
+  UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    retryable: false,
+    message: "The request body must be JSON (Content-Type: application/json).",
+  },
+  MIME_TYPE_NOT_ALLOWED: { status: 415, retryable: false, message: "This project does not accept this MIME type." },
+  RATE_LIMITED: { status: 429, retryable: true, message: "Too many requests; retry later." },
+  INTERNAL_ERROR: { status: 500, retryable: true, message: "Something went wrong on the server." },
+  STORAGE_UNAVAILABLE: { status: 503, retryable: true, message: "The storage backend could not be reached." },
+} as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export const errorCodeSchema = z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]);
+
+/** The HTTP statuses an error reply can have: every status in `ERROR_CODES`. */
+export const ERROR_STATUSES = [400, 401, 403, 404, 405, 409, 413, 415, 429, 500, 503] as const;
+export type ErrorStatus = (typeof ERROR_STATUSES)[number];

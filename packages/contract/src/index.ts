@@ -1,0 +1,6 @@
+export * from "./limits";
+export * from "./part-plan";
+export * from "./errors";
+export * from "./envelope";
+export * from "./uploads.schemas";
+export { contract, uploadsContract, type Contract } from "./uploads.contract";

@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest";
+import { MiB } from "./limits";
+import { completeUploadBodySchema, startUploadBodySchema } from "./uploads.schemas";
+
+const seed = { partsNumber: 3, fileName: "movie.mp4", contentLength: String(10 * MiB + 1024), mimeType: "video/mp4" };
+
+function fieldsOf(input: unknown): string[] {
+  const result = startUploadBodySchema.safeParse(input);
+  return result.success ? [] : result.error.issues.map((i) => i.path.join("."));
+}
+
+describe("startUploadBodySchema", () => {
+  it("accepts the seed's body, with contentLength as a string or a number", () => {
+    expect(startUploadBodySchema.parse(seed)).toEqual(seed);
+    expect(startUploadBodySchema.safeParse({ ...seed, contentLength: 10 * MiB + 1024 }).success).toBe(true);
+    expect(startUploadBodySchema.safeParse({ ...seed, presignedUrlExpiryTimeHours: null }).success).toBe(true);
+  });
+
+  it.each([
+    [{ ...seed, partsNumber: 0 }, "partsNumber"],
+    [{ ...seed, partsNumber: 1.5 }, "partsNumber"],
+    [{ ...seed, partsNumber: 10_001 }, "partsNumber"],
+    [{ ...seed, partsNumber: 30 }, "partsNumber"],
+    [{ ...seed, contentLength: "0" }, "contentLength"],
+    [{ ...seed, contentLength: "12abc" }, "contentLength"],
+    [{ ...seed, contentLength: -5 }, "contentLength"],
+    [{ ...seed, contentLength: "99999999999999999999999999" }, "contentLength"],
+    [{ ...seed, fileName: "" }, "fileName"],
+    [{ ...seed, fileName: "a\nb" }, "fileName"],
+    [{ ...seed, fileName: "x".repeat(256) }, "fileName"],
+    [{ ...seed, mimeType: "video" }, "mimeType"],
+    [{ ...seed, mimeType: "video/mp4; codecs=avc1" }, "mimeType"],
+    [{ ...seed, presignedUrlExpiryTimeHours: 169 }, "presignedUrlExpiryTimeHours"],
+    [{ ...seed, presignedUrlExpiryTimeHours: 0 }, "presignedUrlExpiryTimeHours"],
+    [{ ...seed, enableDuplicateCheck: true }, "fileHash"],
+  ])("refuses %j naming %s", (input, field) => {
+    expect(fieldsOf(input)).toEqual([field]);
+  });
+
+  it("lists every problem, not just the first", () => {
+    expect(fieldsOf({ partsNumber: "3", fileName: "", mimeType: "mp4" }).sort()).toEqual(
+      ["contentLength", "fileName", "mimeType", "partsNumber"].sort(),
+    );
+  });
+});
+
+describe("completeUploadBodySchema", () => {
+  it("names the part at fault", () => {
+    const result = completeUploadBodySchema.safeParse({
+      requestKey: "k",
+      parts: [
+        { partNumber: 1, eTag: "a" },
+        { partNumber: 0, eTag: "" },
+      ],
+    });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues.map((i) => i.path.join("."))).toEqual(["parts.1.partNumber", "parts.1.eTag"]);
+  });
+});

@@ -1,0 +1,207 @@
+import { z } from "zod";
+import {
+  DEFAULT_LIST_LIMIT,
+  MAX_FILE_NAME_LENGTH,
+  MAX_LIST_LIMIT,
+  MAX_OBJECT_SIZE,
+  MAX_PARTS,
+  MAX_URL_EXPIRY_HOURS,
+  MIN_URL_EXPIRY_HOURS,
+} from "./limits";
+import { planParts } from "./part-plan";
+
+// Control characters (C0, DEL, C1) have no place in a file name and break headers and logs.
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+// RFC 6838 restricted names: `type/subtype`, no parameters.
+const MIME_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
+
+/** The byte count of a `contentLength` that passed the schema. */
+export function toByteCount(contentLength: string | number): number {
+  return typeof contentLength === "number" ? contentLength : Number(contentLength);
+}
+
+export const contentLengthSchema = z
+  .union([z.string().regex(/^[0-9]+$/), z.number().int().min(0)], {
+    errorMap: () => ({ message: 'must be a decimal string of bytes (e.g. "10486784") or a non-negative integer' }),
+  })
+  .superRefine((value, ctx) => {
+    // zod refines values that failed the union's regex too; those are reported already.
+    if (typeof value === "string" && !/^[0-9]+$/.test(value)) return;
+    if (typeof value === "number" && !(Number.isInteger(value) && value >= 0)) return;
+    // Compare as BigInt so that absurdly long digit strings are rejected exactly, not rounded.
+    const bytes = BigInt(value);
+    if (bytes < 1n || bytes > BigInt(MAX_OBJECT_SIZE)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be from 1 to ${MAX_OBJECT_SIZE} bytes (5 TiB)` });
+    }
+  })
+  .describe("Total size of the file in bytes: a decimal string (as documented) or a non-negative integer.");
+
+export const fileNameSchema = z
+  .string()
+  .min(1, "must not be empty")
+  .max(MAX_FILE_NAME_LENGTH, `must be at most ${MAX_FILE_NAME_LENGTH} characters`)
+  .refine((name) => !CONTROL_CHARACTERS.test(name), "must not contain control characters")
+  .describe("The name of the file being uploaded; kept as metadata, never used as a storage path.");
+
+export const mimeTypeSchema = z
+  .string()
+  .regex(MIME_TYPE, 'must be a MIME type of the form "type/subtype" (e.g. "video/mp4")')
+  .describe('The MIME type of the file (e.g. "video/mp4").');
+
+export const urlExpiryHoursSchema = z
+  .number()
+  .int("must be a whole number of hours")
+  .min(MIN_URL_EXPIRY_HOURS, `must be from ${MIN_URL_EXPIRY_HOURS} to ${MAX_URL_EXPIRY_HOURS}`)
+  .max(MAX_URL_EXPIRY_HOURS, `must be from ${MIN_URL_EXPIRY_HOURS} to ${MAX_URL_EXPIRY_HOURS}`)
+  .nullish()
+  .describe("How long the presigned URLs stay valid, in hours (1–168; null or omitted means 12).");
+
+export const requestKeySchema = z
+  .string()
+  .min(1, "must not be empty")
+  .max(128, "must be at most 128 characters")
+  .describe("The key the start call returned for this upload.");
+
+export const partNumberSchema = z
+  .number()
+  .int("must be an integer")
+  .min(1, `must be from 1 to ${MAX_PARTS}`)
+  .max(MAX_PARTS, `must be from 1 to ${MAX_PARTS}`);
+
+export const startUploadBodySchema = z
+  .object({
+    partsNumber: partNumberSchema.describe("The total number of parts the file is divided into."),
+    fileName: fileNameSchema,
+    contentLength: contentLengthSchema,
+    mimeType: mimeTypeSchema,
+    enableDuplicateCheck: z
+      .boolean()
+      .nullish()
+      .describe("Refuse the upload when a file with the same `fileHash` was already uploaded to the project."),
+    fileHash: z
+      .string()
+      .min(1, "must not be empty")
+      .max(512, "must be at most 512 characters")
+      .nullish()
+      .describe("A hash of the file's content; required when `enableDuplicateCheck` is true."),
+    presignedUrlExpiryTimeHours: urlExpiryHoursSchema,
+  })
+  .superRefine((body, ctx) => {
+    if (body.enableDuplicateCheck && !body.fileHash) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ["fileHash"],
+        message: "is required when enableDuplicateCheck is true",
+      });
+    }
+    // zod runs this even when a field failed; those problems are reported already, so the plan is checked only when
+    // both of its inputs are valid on their own.
+    const inputsValid =
+      partNumberSchema.safeParse(body.partsNumber).success && contentLengthSchema.safeParse(body.contentLength).success;
+    if (!inputsValid) return;
+    const planned = planParts(toByteCount(body.contentLength), body.partsNumber);
+    if (!planned.ok) {
+      for (const problem of planned.problems) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: [problem.field], message: problem.message });
+      }
+    }
+  });
+export type StartUploadBody = z.infer<typeof startUploadBodySchema>;
+
+export const presignedPartUrlSchema = z.object({
+  partNumber: z.number().int(),
+  presignedUrl: z.string().describe("PUT the part's bytes here; the reply's ETag header is the part's eTag."),
+});
+
+export const storedPartSchema = z.object({
+  partNumber: z.number().int(),
+  eTag: z.string(),
+  size: z.number().int(),
+});
+export type StoredPart = z.infer<typeof storedPartSchema>;
+
+export const startUploadResultSchema = z.object({
+  uploadId: z.string().describe("Unique identifier for the upload session."),
+  requestKey: z.string().describe("The key that names this upload in every later call."),
+  presignedUrl: z.array(presignedPartUrlSchema).describe("One presigned PUT URL per part, in part order."),
+  partSize: z.number().int().describe("Size of every part but the last, in bytes."),
+  partsNumber: z.number().int(),
+  contentLength: z.string().describe("Total size of the file in bytes, as a decimal string."),
+  expiresAt: z.string().datetime().describe("When the presigned URLs stop working."),
+});
+export type StartUploadResult = z.infer<typeof startUploadResultSchema>;
+
+export const completeUploadBodySchema = z.object({
+  requestKey: requestKeySchema,
+  parts: z
+    .array(
+      z.object({
+        partNumber: partNumberSchema,
+        eTag: z.string().min(1, "must not be empty").max(1024, "must be at most 1024 characters"),
+      }),
+    )
+    .min(1, "must list at least one part")
+    .max(MAX_PARTS, `must list at most ${MAX_PARTS} parts`),
+});
+export type CompleteUploadBody = z.infer<typeof completeUploadBodySchema>;
+
+export const abortUploadBodySchema = z.object({ requestKey: requestKeySchema });
+
+export const resumeUploadBodySchema = z.object({
+  requestKey: requestKeySchema,
+  presignedUrlExpiryTimeHours: urlExpiryHoursSchema,
+});
+
+export const resumeUploadResultSchema = startUploadResultSchema.extend({
+  presignedUrl: z.array(presignedPartUrlSchema).describe("Fresh presigned URLs for the parts not yet stored."),
+  uploadedParts: z.array(storedPartSchema).describe("The parts already stored, with their eTags and sizes."),
+});
+export type ResumeUploadResult = z.infer<typeof resumeUploadResultSchema>;
+
+export const downloadResultSchema = z.object({
+  downloadPath: z.string().describe("A time-limited URL to GET the completed file."),
+  expiresAt: z.string().datetime(),
+});
+
+export const uploadStateSchema = z.enum(["uploading", "completed", "aborted"]);
+export type UploadState = z.infer<typeof uploadStateSchema>;
+
+export const uploadSummarySchema = z.object({
+  requestKey: z.string(),
+  uploadId: z.string(),
+  fileName: z.string(),
+  mimeType: z.string(),
+  state: uploadStateSchema,
+  contentLength: z.string(),
+  createdAt: z.string().datetime(),
+  updatedAt: z.string().datetime(),
+});
+export type UploadSummary = z.infer<typeof uploadSummarySchema>;
+
+export const uploadDetailsSchema = uploadSummarySchema.extend({
+  projectId: z.string(),
+  partSize: z.number().int(),
+  partsNumber: z.number().int(),
+  uploadedParts: z.array(storedPartSchema).describe("Parts stored so far (empty once completed or aborted)."),
+  completedAt: z.string().datetime().nullable(),
+  abortedAt: z.string().datetime().nullable(),
+});
+export type UploadDetails = z.infer<typeof uploadDetailsSchema>;
+
+export const listUploadsQuerySchema = z.object({
+  cursor: z.string().max(256).optional().describe("`nextCursor` of the previous page."),
+  limit: z.coerce
+    .number()
+    .int("must be an integer")
+    .min(1, `must be from 1 to ${MAX_LIST_LIMIT}`)
+    .max(MAX_LIST_LIMIT, `must be from 1 to ${MAX_LIST_LIMIT}`)
+    .optional()
+    .describe(`Page size (default ${DEFAULT_LIST_LIMIT}).`),
+});
+
+export const listUploadsResultSchema = z.object({
+  uploads: z.array(uploadSummarySchema).describe("Newest first."),
+  nextCursor: z.string().nullable().describe("Pass as `cursor` for the next page; null on the last page."),
+});
+export type ListUploadsResult = z.infer<typeof listUploadsResultSchema>;

@@ -1,0 +1,3 @@
+import type { ConfigArray } from "typescript-eslint";
+
+export declare function defineConfig(options: { tsconfigRootDir: string }): ConfigArray;

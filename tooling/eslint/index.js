@@ -1,0 +1,30 @@
+// Shared flat config: typescript-eslint's type-aware recommended rules for every package.
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+
+/** @param {{ tsconfigRootDir: string }} options */
+export function defineConfig({ tsconfigRootDir }) {
+  return tseslint.config(
+    { ignores: ["dist/**", "coverage/**", "**/*.config.*", "*.js", "*.mjs", "*.cjs"] },
+    js.configs.recommended,
+    ...tseslint.configs.recommendedTypeChecked,
+    {
+      languageOptions: {
+        parserOptions: { projectService: true, tsconfigRootDir },
+      },
+      rules: {
+        "@typescript-eslint/consistent-type-imports": ["error", { fixStyle: "inline-type-imports" }],
+        "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+        "@typescript-eslint/no-floating-promises": "error",
+      },
+    },
+    {
+      files: ["**/*.test.ts", "**/test/**/*.ts"],
+      rules: {
+        "@typescript-eslint/no-unsafe-assignment": "off",
+        "@typescript-eslint/no-unsafe-member-access": "off",
+        "@typescript-eslint/no-non-null-assertion": "off",
+      },
+    },
+  );
+}
