@@ -1,0 +1,25 @@
+import "reflect-metadata";
+import { NestFactory } from "@nestjs/core";
+import { FastifyAdapter, type NestFastifyApplication } from "@nestjs/platform-fastify";
+import { AppModule } from "./app.module";
+import type { AppConfig } from "./config/app-config";
+
+/** Builds the application (not yet listening): the one way `main` and the tests create a server. */
+export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({ bodyLimit: config.BODY_LIMIT_BYTES, trustProxy: true });
+  // The API speaks JSON only: without a text parser, other bodies get a clear 415 instead of a confusing 400.
+  adapter.getInstance().removeContentTypeParser("text/plain");
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+    logger: config.LOG_LEVEL === "silent" ? false : nestLogLevels(config.LOG_LEVEL),
+    abortOnError: false,
+  });
+  app.enableShutdownHooks();
+  await app.init();
+  return app;
+}
+
+function nestLogLevels(level: AppConfig["LOG_LEVEL"]) {
+  const order = ["fatal", "error", "warn", "log", "debug", "verbose"] as const;
+  const upTo = { fatal: 0, error: 1, warn: 2, info: 3, debug: 4, trace: 5, silent: -1 }[level];
+  return order.slice(0, upTo + 1);
+}

@@ -1,0 +1,18 @@
+import { Module, type DynamicModule } from "@nestjs/common";
+import { APP_FILTER } from "@nestjs/core";
+import type { AppConfig } from "./config/app-config";
+import { ConfigModule } from "./config/config.module";
+import { EnvelopeExceptionFilter } from "./errors/envelope-exception.filter";
+import { StorageModule } from "./storage/storage.module";
+import { UploadsModule } from "./uploads/uploads.module";
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [ConfigModule.forRoot(config), StorageModule, UploadsModule],
+      providers: [{ provide: APP_FILTER, useClass: EnvelopeExceptionFilter }],
+    };
+  }
+}

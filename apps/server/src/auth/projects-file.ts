@@ -1,0 +1,70 @@
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+
+/** Project ids become part of storage keys, so they are restricted to a safe alphabet. */
+export const PROJECT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+const projectsFileSchema = z.object({
+  projects: z.array(
+    z.object({
+      id: z.string().regex(PROJECT_ID, "must be 1–64 letters, digits, '.', '_' or '-', starting with a letter or digit"),
+      allowedMimeTypes: z
+        .array(z.string().min(1))
+        .optional()
+        .describe('Exact types ("video/mp4") or wildcards ("video/*"); all types when omitted.'),
+      maxFileSize: z.number().int().min(1).optional(),
+    }),
+  ),
+  apiKeys: z.array(
+    z.object({
+      name: z.string().min(1),
+      sha256: z
+        .string()
+        .regex(/^[0-9a-fA-F]{64}$/, "must be the SHA-256 of the key as 64 hex digits")
+        .transform((hex) => hex.toLowerCase()),
+      projects: z.array(z.string().min(1)).min(1),
+    }),
+  ),
+});
+
+export type ProjectsFile = z.output<typeof projectsFileSchema>;
+export type Project = ProjectsFile["projects"][number];
+export type ApiKeyEntry = ProjectsFile["apiKeys"][number];
+
+/** Parses and validates a projects file's content; `source` names it in errors. */
+export function parseProjectsFile(json: unknown, source: string): ProjectsFile {
+  const parsed = projectsFileSchema.safeParse(json);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new Error(`Invalid projects file ${source}:\n${lines.join("\n")}`);
+  }
+  const ids = new Set<string>();
+  for (const project of parsed.data.projects) {
+    if (ids.has(project.id)) throw new Error(`Invalid projects file ${source}: project "${project.id}" is listed twice`);
+    ids.add(project.id);
+  }
+  for (const key of parsed.data.apiKeys) {
+    for (const id of key.projects) {
+      if (id !== "*" && !ids.has(id)) {
+        throw new Error(`Invalid projects file ${source}: API key "${key.name}" names unknown project "${id}"`);
+      }
+    }
+  }
+  return parsed.data;
+}
+
+export function readProjectsFile(path: string): ProjectsFile {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new Error(`Cannot read PROJECTS_FILE ${path}: ${(error as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`PROJECTS_FILE ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  return parseProjectsFile(json, path);
+}

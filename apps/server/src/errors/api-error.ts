@@ -1,0 +1,40 @@
+import { ERROR_CODES, errorEnvelope, type ErrorEnvelope, type ErrorProblem, type ErrorStatus } from "@upload-gateway/contract";
+import { StorageError, type StorageErrorReason } from "../storage/storage.port";
+
+/** An expected failure of a request: one or more problems from the contract's closed set of codes. */
+export class ApiError extends Error {
+  override name = "ApiError";
+  readonly problems: readonly [ErrorProblem, ...ErrorProblem[]];
+
+  constructor(first: ErrorProblem, ...rest: ErrorProblem[]) {
+    super(first.message ?? ERROR_CODES[first.code].message);
+    this.problems = [first, ...rest];
+  }
+
+  get status(): ErrorStatus {
+    return ERROR_CODES[this.problems[0].code].status;
+  }
+
+  toEnvelope(): ErrorEnvelope {
+    return errorEnvelope(this.problems);
+  }
+}
+
+const STORAGE_REASON_CODES = {
+  "upload-not-found": "UPLOAD_NOT_FOUND",
+  "invalid-part": "INVALID_PART",
+  "invalid-part-order": "INVALID_PART_ORDER",
+  "part-too-small": "PART_TOO_SMALL",
+  unavailable: "STORAGE_UNAVAILABLE",
+} as const satisfies Record<StorageErrorReason, keyof typeof ERROR_CODES>;
+
+/** The one mapping of expected failures to API errors; `undefined` for anything unexpected (a bug: 500). */
+export function toApiError(error: unknown): ApiError | undefined {
+  if (error instanceof ApiError) return error;
+  if (error instanceof StorageError) {
+    const code = STORAGE_REASON_CODES[error.reason];
+    // The store's own wording is specific (which part, which size) except for outages, whose details are internal.
+    return new ApiError({ code, ...(code === "STORAGE_UNAVAILABLE" ? {} : { message: error.message }) });
+  }
+  return undefined;
+}

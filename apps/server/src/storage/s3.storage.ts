@@ -1,0 +1,237 @@
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  ListObjectsV2Command,
+  ListPartsCommand,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+  UploadPartCommand,
+  type S3ClientConfig,
+} from "@aws-sdk/client-s3";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import {
+  StorageError,
+  type CompletedPart,
+  type KeyPage,
+  type ObjectMetadata,
+  type Storage,
+  type StoredPartInfo,
+} from "./storage.port";
+
+export interface S3StorageOptions {
+  bucket: string;
+  region: string;
+  /** Where the server reaches S3; the AWS default when omitted. */
+  endpoint?: string;
+  /** Where clients reach S3, if by another name: presigned URLs are signed for this host. */
+  publicEndpoint?: string;
+  forcePathStyle: boolean;
+}
+
+/**
+ * Options every client of ours uses. `WHEN_REQUIRED` matters for presigning: since SDK 3.729 the default
+ * (`WHEN_SUPPORTED`) signs a CRC32 of an empty body into UploadPart URLs, which real S3 then checks against the part
+ * and rejects. It also keeps the record writes free of checksum headers some S3-compatible stores refuse.
+ */
+export function s3ClientConfig(options: S3StorageOptions, endpoint: string | undefined): S3ClientConfig {
+  return {
+    region: options.region,
+    forcePathStyle: options.forcePathStyle,
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+    maxAttempts: 3,
+    requestHandler: { connectionTimeout: 3_000, requestTimeout: 30_000 },
+    ...(endpoint ? { endpoint } : {}),
+  };
+}
+
+/** The `Storage` port on any S3-compatible store. The gateway never sees the bytes: clients PUT parts to S3. */
+export class S3Storage implements Storage {
+  private readonly client: S3Client;
+  private readonly presigner: S3Client;
+  private readonly bucket: string;
+
+  constructor(options: S3StorageOptions) {
+    this.bucket = options.bucket;
+    this.client = new S3Client(s3ClientConfig(options, options.endpoint));
+    this.presigner = new S3Client(s3ClientConfig(options, options.publicEndpoint ?? options.endpoint));
+  }
+
+  async createMultipartUpload(key: string, object: ObjectMetadata): Promise<string> {
+    const command = new CreateMultipartUploadCommand({
+      Bucket: this.bucket,
+      Key: key,
+      ContentType: object.contentType,
+      ContentDisposition: object.contentDisposition,
+      Metadata: object.metadata,
+    });
+    const out = await this.call(() => this.client.send(command));
+    if (!out.UploadId) throw new StorageError("unavailable", "S3 returned no UploadId");
+    return out.UploadId;
+  }
+
+  async presignUploadParts(
+    key: string,
+    uploadId: string,
+    partNumbers: number[],
+    expiresInSeconds: number,
+  ): Promise<string[]> {
+    const urls: string[] = [];
+    for (const partNumber of partNumbers) {
+      const command = new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber });
+      urls.push(await getSignedUrl(this.presigner, command, { expiresIn: expiresInSeconds }));
+    }
+    return urls;
+  }
+
+  async listParts(key: string, uploadId: string): Promise<StoredPartInfo[]> {
+    const parts: StoredPartInfo[] = [];
+    let marker: string | undefined;
+    // S3 returns at most 1,000 parts a page; an upload can have 10,000.
+    for (;;) {
+      const command = new ListPartsCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker });
+      const page = await this.call(() => this.client.send(command));
+      for (const part of page.Parts ?? []) {
+        if (part.PartNumber === undefined || part.ETag === undefined || part.Size === undefined) continue;
+        parts.push({ partNumber: part.PartNumber, eTag: part.ETag, size: part.Size });
+      }
+      if (!page.IsTruncated || page.NextPartNumberMarker === undefined) break;
+      marker = page.NextPartNumberMarker;
+    }
+    return parts.sort((a, b) => a.partNumber - b.partNumber);
+  }
+
+  async completeMultipartUpload(key: string, uploadId: string, parts: CompletedPart[]): Promise<void> {
+    const command = new CompleteMultipartUploadCommand({
+      Bucket: this.bucket,
+      Key: key,
+      UploadId: uploadId,
+      MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.eTag })) },
+    });
+    await this.call(() => this.client.send(command));
+  }
+
+  async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
+    const command = new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId });
+    await this.call(() => this.client.send(command));
+  }
+
+  async presignDownload(key: string, expiresInSeconds: number): Promise<string> {
+    return getSignedUrl(this.presigner, new GetObjectCommand({ Bucket: this.bucket, Key: key }), {
+      expiresIn: expiresInSeconds,
+    });
+  }
+
+  async readJson(key: string): Promise<unknown> {
+    const command = new GetObjectCommand({ Bucket: this.bucket, Key: key });
+    try {
+      const out = await this.client.send(command);
+      const text = await out.Body?.transformToString("utf8");
+      return text === undefined ? undefined : (JSON.parse(text) as unknown);
+    } catch (error) {
+      if (error instanceof S3ServiceException && error.name === "NoSuchKey") return undefined;
+      throw toStorageError(error);
+    }
+  }
+
+  async writeJson(key: string, value: unknown, options: { ifNoneMatch?: boolean } = {}): Promise<boolean> {
+    const command = new PutObjectCommand({
+      Bucket: this.bucket,
+      Key: key,
+      Body: JSON.stringify(value),
+      ContentType: "application/json",
+      ...(options.ifNoneMatch ? { IfNoneMatch: "*" } : {}),
+    });
+    try {
+      await this.client.send(command);
+      return true;
+    } catch (error) {
+      // 412: the object exists. 409: a concurrent conditional write to the same key won the race.
+      const status = error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
+      if (options.ifNoneMatch && (status === 412 || status === 409)) return false;
+      throw toStorageError(error);
+    }
+  }
+
+  async deleteObject(key: string): Promise<void> {
+    const command = new DeleteObjectCommand({ Bucket: this.bucket, Key: key });
+    await this.call(() => this.client.send(command));
+  }
+
+  async listKeys(prefix: string, options: { startAfter?: string; limit: number }): Promise<KeyPage> {
+    const command = new ListObjectsV2Command({
+      Bucket: this.bucket,
+      Prefix: prefix,
+      StartAfter: options.startAfter,
+      MaxKeys: options.limit,
+    });
+    const out = await this.call(() => this.client.send(command));
+    const keys = (out.Contents ?? []).flatMap((o) => (o.Key === undefined ? [] : [o.Key]));
+    return { keys, isTruncated: out.IsTruncated === true };
+  }
+
+  async checkReady(): Promise<void> {
+    const command = new HeadBucketCommand({ Bucket: this.bucket });
+    await this.call(() => this.client.send(command));
+  }
+
+  destroy(): void {
+    this.client.destroy();
+    this.presigner.destroy();
+  }
+
+  /** Runs an S3 request, turning S3's expected failures and outages into `StorageError`s. */
+  private async call<T>(request: () => Promise<T>): Promise<T> {
+    try {
+      return await request();
+    } catch (error) {
+      throw toStorageError(error);
+    }
+  }
+}
+
+const S3_ERROR_REASONS: Record<string, StorageError["reason"] | undefined> = {
+  NoSuchUpload: "upload-not-found",
+  InvalidPart: "invalid-part",
+  InvalidPartOrder: "invalid-part-order",
+  EntityTooSmall: "part-too-small",
+  NoSuchBucket: "unavailable",
+};
+
+const S3_ERROR_MESSAGES: Record<string, string> = {
+  NoSuchUpload: "The upload does not exist in storage (it was completed or aborted).",
+  InvalidPart: "A listed part is not stored or its eTag does not match the stored part.",
+  InvalidPartOrder: "Parts must be listed in ascending order.",
+  EntityTooSmall: "Every part but the last must be at least 5 MiB.",
+};
+
+/** Maps an SDK failure to a `StorageError` when it is one we expect; anything else passes through unchanged. */
+export function toStorageError(error: unknown): unknown {
+  if (error instanceof S3ServiceException) {
+    const reason = S3_ERROR_REASONS[error.name];
+    if (reason) return new StorageError(reason, S3_ERROR_MESSAGES[error.name] ?? error.message, { cause: error });
+    const status = error.$metadata.httpStatusCode ?? 0;
+    if (status >= 500 || status === 403 || error.name === "InvalidAccessKeyId") {
+      // Outages, and credentials the store refuses: the request cannot succeed until the store or config is fixed.
+      return new StorageError("unavailable", `S3 answered ${status} ${error.name}`, { cause: error });
+    }
+    return error;
+  }
+  if (isNetworkError(error)) {
+    return new StorageError("unavailable", `S3 could not be reached: ${(error as Error).message}`, { cause: error });
+  }
+  return error;
+}
+
+const NETWORK_ERROR_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH"]);
+
+function isNetworkError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  return (typeof code === "string" && NETWORK_ERROR_CODES.has(code)) || error.name === "TimeoutError";
+}

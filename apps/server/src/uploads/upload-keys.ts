@@ -1,0 +1,62 @@
+import { createHash, randomBytes } from "node:crypto";
+
+/**
+ * Storage keys are built only from ids the server issued or validated (project ids from the projects file, request
+ * keys it generated), never from user text, so nothing a client sends can point outside its project's prefix.
+ *
+ *   projects/{projectId}/files/{requestKey}          the uploaded object
+ *   projects/{projectId}/uploads/{requestKey}.json   the upload's record
+ *   projects/{projectId}/hashes/{sha256(fileHash)}   a duplicate-check reservation
+ */
+
+// Request keys start with a fixed-width countdown of milliseconds so that a plain ascending key listing (all S3 can
+// do) yields the newest uploads first; the random tail makes them unguessable.
+const COUNTDOWN_FROM = 9_999_999_999_999;
+const COUNTDOWN_DIGITS = 13;
+const RANDOM_BYTES = 16; // 128 bits
+const REQUEST_KEY = /^[0-9]{13}[A-Za-z0-9_-]{22}$/;
+
+export function newRequestKey(now: number = Date.now()): string {
+  const countdown = String(COUNTDOWN_FROM - now).padStart(COUNTDOWN_DIGITS, "0");
+  return countdown + randomBytes(RANDOM_BYTES).toString("base64url");
+}
+
+/** Whether `value` has the shape of a request key this server issues (checked before it is used in any key). */
+export function isRequestKey(value: string): boolean {
+  return REQUEST_KEY.test(value);
+}
+
+export function objectKey(projectId: string, requestKey: string): string {
+  return `projects/${projectId}/files/${requestKey}`;
+}
+
+export function recordPrefix(projectId: string): string {
+  return `projects/${projectId}/uploads/`;
+}
+
+export function recordKey(projectId: string, requestKey: string): string {
+  return `${recordPrefix(projectId)}${requestKey}.json`;
+}
+
+/** The request key a record key names, or undefined for keys that are not records. */
+export function requestKeyOfRecord(projectId: string, key: string): string | undefined {
+  const prefix = recordPrefix(projectId);
+  if (!key.startsWith(prefix) || !key.endsWith(".json")) return undefined;
+  const requestKey = key.slice(prefix.length, -".json".length);
+  return isRequestKey(requestKey) ? requestKey : undefined;
+}
+
+export function hashReservationKey(projectId: string, fileHash: string): string {
+  // Hashing the client's hash gives a fixed-length, path-safe key whatever the client sent.
+  return `projects/${projectId}/hashes/${createHash("sha256").update(fileHash, "utf8").digest("hex")}`;
+}
+
+/** `Content-Disposition` for a download keeping the original name: an ASCII fallback plus RFC 5987 UTF-8. */
+export function contentDisposition(fileName: string): string {
+  const fallback = fileName.replace(/[^\x20-\x7e]|["\\%]/g, "_");
+  return `attachment; filename="${fallback}"; filename*=UTF-8''${encodeRfc5987(fileName)}`;
+}
+
+function encodeRfc5987(value: string): string {
+  return encodeURIComponent(value).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}

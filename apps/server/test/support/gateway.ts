@@ -1,0 +1,72 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { NestFastifyApplication } from "@nestjs/platform-fastify";
+import { createApp } from "../../src/app.factory";
+import { sha256Hex } from "../../src/auth/project-registry";
+import { loadConfig } from "../../src/config/app-config";
+
+export interface TestGateway {
+  app: NestFastifyApplication;
+  /** A project every test file gets to itself, so runs never see each other's uploads. */
+  projectId: string;
+  /** A project that accepts only video/* up to 20 MiB. */
+  restrictedProjectId: string;
+  /** A project `apiKey` may not use. */
+  foreignProjectId: string;
+  apiKey: string;
+  foreignKey: string;
+  auth: { authorization: string };
+  close(): Promise<void>;
+}
+
+/** The S3 variables the global setup exported (a running Ceph RGW, or the S3 given by the caller). */
+export function s3Env(): Record<string, string | undefined> {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(S3_|AWS_)/.test(k)));
+  if (!env.S3_ENDPOINT || !env.S3_BUCKET) {
+    throw new Error("No S3 for the tests: the RGW global setup did not run and S3_ENDPOINT/S3_BUCKET are not set");
+  }
+  return env;
+}
+
+/** A gateway on the test S3, with its own projects file; `env` overrides any variable. */
+export async function startGateway(env: Record<string, string> = {}): Promise<TestGateway> {
+  const run = randomBytes(6).toString("hex");
+  const projectId = `p-${run}`;
+  const restrictedProjectId = `r-${run}`;
+  const foreignProjectId = `f-${run}`;
+  const apiKey = `key-${randomBytes(16).toString("hex")}`;
+  const foreignKey = `key-${randomBytes(16).toString("hex")}`;
+  const dir = mkdtempSync(join(tmpdir(), "gateway-test-"));
+  const projectsFile = join(dir, "projects.json");
+  writeFileSync(
+    projectsFile,
+    JSON.stringify({
+      projects: [
+        { id: projectId },
+        { id: restrictedProjectId, allowedMimeTypes: ["video/*"], maxFileSize: 20 * 1024 * 1024 },
+        { id: foreignProjectId },
+      ],
+      apiKeys: [
+        { name: "test", sha256: sha256Hex(apiKey), projects: [projectId, restrictedProjectId] },
+        { name: "foreign", sha256: sha256Hex(foreignKey), projects: [foreignProjectId] },
+      ],
+    }),
+  );
+  const config = loadConfig({ ...s3Env(), STORAGE: "s3", PROJECTS_FILE: projectsFile, LOG_LEVEL: "silent", ...env });
+  const app = await createApp(config);
+  return {
+    app,
+    projectId,
+    restrictedProjectId,
+    foreignProjectId,
+    apiKey,
+    foreignKey,
+    auth: { authorization: `Bearer ${apiKey}` },
+    async close() {
+      await app.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
