@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import { ProjectRegistry, sha256Hex } from "./project-registry";
+import { parseProjectsFile } from "./projects-file";
+
+const registry = new ProjectRegistry(
+  parseProjectsFile(
+    {
+      projects: [{ id: "films" }, { id: "music" }],
+      apiKeys: [
+        { name: "editor", sha256: sha256Hex("editor-key"), projects: ["films"] },
+        { name: "admin", sha256: sha256Hex("admin-key").toUpperCase(), projects: ["*"] },
+      ],
+    },
+    "test",
+  ),
+);
+
+describe("ProjectRegistry.authorize", () => {
+  it.each([
+    [undefined, "films", "UNAUTHORIZED"],
+    ["", "films", "UNAUTHORIZED"],
+    ["editor-key", "films", "UNAUTHORIZED"],
+    ["Basic editor-key", "films", "UNAUTHORIZED"],
+    ["Bearer wrong", "films", "UNAUTHORIZED"],
+    ["Bearer editor-key", "music", "FORBIDDEN"],
+    ["Bearer editor-key", "nope", "PROJECT_NOT_FOUND"],
+    ["Bearer admin-key", "nope", "PROJECT_NOT_FOUND"],
+  ])("%s on %s → %s", (header, project, code) => {
+    expect(registry.authorize(header, project)).toEqual({ ok: false, code });
+  });
+
+  it("grants a key its projects, and '*' every project", () => {
+    expect(registry.authorize("Bearer editor-key", "films")).toMatchObject({ ok: true, keyName: "editor" });
+    expect(registry.authorize("bearer  admin-key", "music")).toMatchObject({ ok: true, keyName: "admin" });
+  });
+});
+
+describe("parseProjectsFile", () => {
+  it("refuses unsafe project ids, bad digests and keys naming unknown projects", () => {
+    expect(() => parseProjectsFile({ projects: [{ id: "../x" }], apiKeys: [] }, "f")).toThrow(/projects\.0\.id/);
+    expect(() =>
+      parseProjectsFile({ projects: [{ id: "a" }], apiKeys: [{ name: "k", sha256: "abc", projects: ["a"] }] }, "f"),
+    ).toThrow(/apiKeys\.0\.sha256/);
+    expect(() =>
+      parseProjectsFile(
+        { projects: [{ id: "a" }], apiKeys: [{ name: "k", sha256: sha256Hex("k"), projects: ["b"] }] },
+        "f",
+      ),
+    ).toThrow(/unknown project "b"/);
+    expect(() => parseProjectsFile({ projects: [{ id: "a" }, { id: "a" }], apiKeys: [] }, "f")).toThrow(/twice/);
+  });
+});
