@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startGateway, type TestGateway } from "./support/gateway";
+import { S3Storage } from "../src/storage/s3.storage";
+import { s3Env, startGateway, type TestGateway } from "./support/gateway";
 import { call, fieldsOf } from "./support/http";
 
 /** The whole multipart flow against a real S3 (Ceph RGW): clients PUT the bytes straight to presigned URLs. */
@@ -232,8 +233,6 @@ describe("duplicate check", () => {
 
 describe("presigned URL expiry", () => {
   it("RGW refuses an expired part URL with 403", async () => {
-    const { S3Storage } = await import("../src/storage/s3.storage");
-    const { s3Env } = await import("./support/gateway");
     const env = s3Env();
     const storage = new S3Storage({
       bucket: env.S3_BUCKET!,
