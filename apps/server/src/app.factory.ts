@@ -3,6 +3,9 @@ import { NestFactory } from "@nestjs/core";
 import { FastifyAdapter, type NestFastifyApplication } from "@nestjs/platform-fastify";
 import { AppModule } from "./app.module";
 import type { AppConfig } from "./config/app-config";
+import { LocalStorage } from "./storage/local.storage";
+import { localStorageRoutes } from "./storage/local-storage.routes";
+import { STORAGE, type Storage } from "./storage/storage.port";
 
 /** Builds the application (not yet listening): the one way `main` and the tests create a server. */
 export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
@@ -14,6 +17,8 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     abortOnError: false,
   });
   app.enableShutdownHooks();
+  const storage = app.get<Storage>(STORAGE);
+  if (storage instanceof LocalStorage) await app.register(localStorageRoutes(storage));
   await app.init();
   return app;
 }

@@ -2,6 +2,9 @@ import { Module, type DynamicModule } from "@nestjs/common";
 import { APP_FILTER } from "@nestjs/core";
 import type { AppConfig } from "./config/app-config";
 import { ConfigModule } from "./config/config.module";
+import { DocsModule } from "./docs/docs.module";
+import { HealthModule } from "./health/health.module";
+import { SiteModule } from "./site/site.module";
 import { EnvelopeExceptionFilter } from "./errors/envelope-exception.filter";
 import { StorageModule } from "./storage/storage.module";
 import { UploadsModule } from "./uploads/uploads.module";
@@ -11,7 +14,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), StorageModule, UploadsModule],
+      imports: [ConfigModule.forRoot(config), StorageModule, UploadsModule, HealthModule, DocsModule, SiteModule],
       providers: [{ provide: APP_FILTER, useClass: EnvelopeExceptionFilter }],
     };
   }

@@ -4,3 +4,4 @@ export * from "./errors";
 export * from "./envelope";
 export * from "./uploads.schemas";
 export { contract, uploadsContract, type Contract } from "./uploads.contract";
+export { healthContract, healthResultSchema } from "./health.contract";

@@ -1,4 +1,5 @@
 import { initContract } from "@ts-rest/core";
+import { healthContract } from "./health.contract";
 import { z } from "zod";
 import { errorEnvelopeSchema, successEnvelope } from "./envelope";
 import { ERROR_STATUSES, type ErrorStatus } from "./errors";
@@ -96,5 +97,5 @@ export const uploadsContract = c.router(
   },
 );
 
-export const contract = c.router({ uploads: uploadsContract });
+export const contract = c.router({ uploads: uploadsContract, health: healthContract });
 export type Contract = typeof contract;

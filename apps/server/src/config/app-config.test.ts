@@ -1,18 +1,24 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "./app-config";
+import { ConfigError, isDevMode, loadConfig, publicUrl } from "./app-config";
 
-const s3 = { S3_BUCKET: "videos", PROJECTS_FILE: "/etc/gateway/projects.json" };
+const s3 = { STORAGE: "s3", S3_BUCKET: "videos", PROJECTS_FILE: "/etc/gateway/projects.json" };
 
 describe("loadConfig", () => {
-  it("applies the documented defaults", () => {
+  it("starts with nothing set: local storage in ./.data on 127.0.0.1:3000, in dev mode", () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ PORT: 3000, HOST: "127.0.0.1", STORAGE: "local", LOCAL_STORAGE_DIR: "./.data" });
+    expect(isDevMode(config)).toBe(true);
+    expect(publicUrl(config)).toBe("http://127.0.0.1:3000");
+  });
+
+  it("applies the documented S3 defaults", () => {
     expect(loadConfig(s3)).toMatchObject({
-      PORT: 3000,
-      HOST: "127.0.0.1",
       STORAGE: "s3",
       S3_REGION: "us-east-1",
       S3_FORCE_PATH_STYLE: false,
       DOWNLOAD_URL_EXPIRY_SECONDS: 3600,
     });
+    expect(isDevMode(loadConfig(s3))).toBe(false);
   });
 
   it("parses what it is given, treating empty variables as unset", () => {
@@ -22,25 +28,28 @@ describe("loadConfig", () => {
       S3_ENDPOINT: "http://127.0.0.1:7480",
       S3_PUBLIC_ENDPOINT: "",
       S3_FORCE_PATH_STYLE: "true",
+      PUBLIC_URL: "https://uploads.example.test/",
     });
     expect(config).toMatchObject({ PORT: 8080, S3_ENDPOINT: "http://127.0.0.1:7480", S3_FORCE_PATH_STYLE: true });
     expect(config.S3_PUBLIC_ENDPOINT).toBeUndefined();
+    expect(publicUrl(config)).toBe("https://uploads.example.test");
   });
 
   it("names every bad variable", () => {
-    expect(() => loadConfig({ PORT: "http", S3_FORCE_PATH_STYLE: "maybe", S3_ENDPOINT: "not a url" })).toThrow(
-      ConfigError,
-    );
-    try {
-      loadConfig({ PORT: "http", S3_FORCE_PATH_STYLE: "maybe", S3_ENDPOINT: "not a url" });
-    } catch (error) {
-      const message = (error as Error).message;
-      for (const name of ["PORT", "S3_FORCE_PATH_STYLE", "S3_ENDPOINT"]) expect(message).toContain(`${name}:`);
-    }
+    const bad = { PORT: "http", S3_FORCE_PATH_STYLE: "maybe", S3_ENDPOINT: "not a url" };
+    expect(() => loadConfig(bad)).toThrow(ConfigError);
+    expect(() => loadConfig(bad)).toThrow(/PORT:[\s\S]*S3_ENDPOINT:[\s\S]*S3_FORCE_PATH_STYLE:/);
   });
 
-  it("requires the bucket and the projects file in S3 mode", () => {
-    expect(() => loadConfig({ STORAGE: "s3" })).toThrow(/S3_BUCKET: is required when STORAGE=s3[\s\S]*PROJECTS_FILE/);
-    expect(() => loadConfig({ STORAGE: "ftp", ...s3 })).toThrow(/STORAGE:/);
+  it("requires the bucket and the projects file in S3 mode, naming them", () => {
+    expect(() => loadConfig({ STORAGE: "s3" })).toThrow(/S3_BUCKET: is required when STORAGE=s3[\s\S]*PROJECTS_FILE: is required/);
+    expect(() => loadConfig({ STORAGE: "ftp" })).toThrow(/STORAGE: must be "local" or "s3"/);
+  });
+
+  it("keeps the dev key to local storage on loopback", () => {
+    expect(() => loadConfig({ ...s3, DEV_API_KEY: "0123456789abcdef" })).toThrow(/DEV_API_KEY: works only with STORAGE=local/);
+    expect(() => loadConfig({ HOST: "0.0.0.0" })).toThrow(/PROJECTS_FILE: is required when HOST \(0\.0\.0\.0\) is not a loopback/);
+    expect(isDevMode(loadConfig({ HOST: "0.0.0.0", PROJECTS_FILE: "/p.json" }))).toBe(false);
+    expect(isDevMode(loadConfig({ HOST: "::1" }))).toBe(true);
   });
 });

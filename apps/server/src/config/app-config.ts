@@ -18,7 +18,11 @@ const envSchema = z
   .object({
     PORT: z.coerce.number({ message: "must be a port number" }).int().min(0).max(65535).default(3000),
     HOST: z.string().min(1).default("127.0.0.1"),
-    STORAGE: z.enum(["s3"], { message: 'must be "s3"' }).default("s3"),
+    STORAGE: z.enum(["local", "s3"], { message: 'must be "local" or "s3"' }).default("local"),
+    LOCAL_STORAGE_DIR: z.string().min(1).default("./.data"),
+    LOCAL_SIGNING_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+    PUBLIC_URL: optionalUrl.describe("Base URL clients reach the gateway at (local storage's part and download URLs)."),
+    DEV_API_KEY: z.string().min(16, "must be at least 16 characters").optional(),
     S3_ENDPOINT: optionalUrl,
     S3_PUBLIC_ENDPOINT: optionalUrl,
     S3_REGION: z.string().min(1).default("us-east-1"),
@@ -30,17 +34,35 @@ const envSchema = z
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
   .superRefine((env, ctx) => {
+    const problem = (path: string, message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, path: [path], message });
     if (env.STORAGE === "s3") {
-      for (const name of ["S3_BUCKET", "PROJECTS_FILE"] as const) {
-        if (!env[name]) {
-          ctx.addIssue({ code: z.ZodIssueCode.custom, path: [name], message: "is required when STORAGE=s3" });
-        }
-      }
+      if (!env.S3_BUCKET) problem("S3_BUCKET", "is required when STORAGE=s3");
+      if (!env.PROJECTS_FILE) problem("PROJECTS_FILE", "is required when STORAGE=s3 (the dev project exists only with local storage)");
+      if (env.DEV_API_KEY) problem("DEV_API_KEY", "works only with STORAGE=local on a loopback HOST; use PROJECTS_FILE");
+    } else if (!env.PROJECTS_FILE && !isLoopback(env.HOST)) {
+      problem("PROJECTS_FILE", `is required when HOST (${env.HOST}) is not a loopback address: the dev key works only on loopback`);
     }
+    if (env.PROJECTS_FILE && env.DEV_API_KEY) problem("DEV_API_KEY", "is not used when PROJECTS_FILE is set; remove one");
   });
 
+/** Whether `host` is reachable only from this machine. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** The dev project is served when nothing else is configured: local storage, loopback, no projects file. */
+export function isDevMode(config: AppConfig): boolean {
+  return config.STORAGE === "local" && !config.PROJECTS_FILE && isLoopback(config.HOST);
+}
+
+/** Where clients reach this server: `PUBLIC_URL`, or the listening address. */
+export function publicUrl(config: AppConfig): string {
+  if (config.PUBLIC_URL) return config.PUBLIC_URL.replace(/\/+$/, "");
+  const host = config.HOST === "0.0.0.0" || config.HOST === "::" ? "127.0.0.1" : config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST;
+  return `http://${host}:${config.PORT}`;
+}
+
 export type AppConfig = z.output<typeof envSchema>;
-export type S3Config = AppConfig & { STORAGE: "s3"; S3_BUCKET: string; PROJECTS_FILE: string };
 
 export class ConfigError extends Error {
   override name = "ConfigError";

@@ -25,6 +25,7 @@ const STORAGE_REASON_CODES = {
   "invalid-part": "INVALID_PART",
   "invalid-part-order": "INVALID_PART_ORDER",
   "part-too-small": "PART_TOO_SMALL",
+  "part-too-large": "PAYLOAD_TOO_LARGE",
   unavailable: "STORAGE_UNAVAILABLE",
 } as const satisfies Record<StorageErrorReason, keyof typeof ERROR_CODES>;
 

@@ -113,7 +113,15 @@ export class S3Storage implements Storage {
       UploadId: uploadId,
       MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.eTag })) },
     });
-    await this.call(() => this.client.send(command));
+    try {
+      await this.call(() => this.client.send(command));
+    } catch (error) {
+      // Ceph RGW answers completing an aborted upload with a 500 instead of NoSuchUpload: ask whether it still exists.
+      if (error instanceof StorageError && error.reason === "unavailable") {
+        await this.listParts(key, uploadId);
+      }
+      throw error;
+    }
   }
 
   async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
@@ -197,14 +205,18 @@ export class S3Storage implements Storage {
 
 const S3_ERROR_REASONS: Record<string, StorageError["reason"] | undefined> = {
   NoSuchUpload: "upload-not-found",
+  // Ceph RGW answers ListParts of a finished upload with NoSuchKey; reads of documents handle NoSuchKey themselves.
+  NoSuchKey: "upload-not-found",
   InvalidPart: "invalid-part",
   InvalidPartOrder: "invalid-part-order",
   EntityTooSmall: "part-too-small",
   NoSuchBucket: "unavailable",
 };
 
+const UPLOAD_GONE = "The upload does not exist in storage (it was completed or aborted).";
 const S3_ERROR_MESSAGES: Record<string, string> = {
-  NoSuchUpload: "The upload does not exist in storage (it was completed or aborted).",
+  NoSuchUpload: UPLOAD_GONE,
+  NoSuchKey: UPLOAD_GONE,
   InvalidPart: "A listed part is not stored or its eTag does not match the stored part.",
   InvalidPartOrder: "Parts must be listed in ascending order.",
   EntityTooSmall: "Every part but the last must be at least 5 MiB.",

@@ -64,6 +64,7 @@ export type StorageErrorReason =
   | "invalid-part"
   | "invalid-part-order"
   | "part-too-small"
+  | "part-too-large"
   | "unavailable";
 
 export class StorageError extends Error {

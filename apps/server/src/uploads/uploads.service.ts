@@ -30,6 +30,7 @@ import {
   requestKeyOfRecord,
 } from "./upload-keys";
 import { planOf, toDetails, toSummary, uploadRecordSchema, type UploadRecord } from "./upload-record";
+import { unquoteETag } from "../storage/etag";
 
 const HOUR = 3600;
 
@@ -113,7 +114,7 @@ export class UploadsService {
       const found = storedByNumber.get(part.partNumber);
       if (!found) {
         problems.push({ code: "INVALID_PART", field, message: `part ${part.partNumber} is not stored; upload it first` });
-      } else if (unquote(found.eTag) !== unquote(part.eTag)) {
+      } else if (unquoteETag(found.eTag) !== unquoteETag(part.eTag)) {
         problems.push({
           code: "INVALID_PART",
           field: `${field}.eTag`,
@@ -368,9 +369,6 @@ function usableParts(record: UploadRecord, stored: StoredPartInfo[]): StoredPart
   return stored.filter((p) => p.partNumber <= record.partsNumber && p.size === partSizeOf(plan, p.partNumber));
 }
 
-function unquote(eTag: string): string {
-  return eTag.trim().replace(/^"(.*)"$/, "$1");
-}
 
 function mimeMatches(allowed: string, mimeType: string): boolean {
   const a = allowed.toLowerCase();

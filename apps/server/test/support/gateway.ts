@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { createServer } from "node:net";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +10,8 @@ import { loadConfig } from "../../src/config/app-config";
 
 export interface TestGateway {
   app: NestFastifyApplication;
+  /** The gateway's data directory (local storage). */
+  dir: string;
   /** A project every test file gets to itself, so runs never see each other's uploads. */
   projectId: string;
   /** A project that accepts only video/* up to 20 MiB. */
@@ -30,8 +33,26 @@ export function s3Env(): Record<string, string | undefined> {
   return env;
 }
 
-/** A gateway on the test S3, with its own projects file; `env` overrides any variable. */
-export async function startGateway(env: Record<string, string> = {}): Promise<TestGateway> {
+/** A free TCP port on loopback (for servers whose URLs must be known before they listen). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * A gateway with its own projects file; `env` overrides any variable. On the test S3 by default; with
+ * `storage: "local"` it uses a fresh data directory and listens on loopback, since its part URLs point at itself.
+ */
+export async function startGateway(
+  env: Record<string, string> = {},
+  storage: "s3" | "local" = "s3",
+): Promise<TestGateway> {
   const run = randomBytes(6).toString("hex");
   const projectId = `p-${run}`;
   const restrictedProjectId = `r-${run}`;
@@ -54,10 +75,17 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Te
       ],
     }),
   );
-  const config = loadConfig({ ...s3Env(), STORAGE: "s3", PROJECTS_FILE: projectsFile, LOG_LEVEL: "silent", ...env });
+  const port = storage === "local" ? await freePort() : 0;
+  const backend =
+    storage === "s3"
+      ? { ...s3Env(), STORAGE: "s3" }
+      : { STORAGE: "local", LOCAL_STORAGE_DIR: join(dir, "data"), PORT: String(port) };
+  const config = loadConfig({ ...backend, PROJECTS_FILE: projectsFile, LOG_LEVEL: "silent", ...env });
   const app = await createApp(config);
+  if (storage === "local") await app.listen(config.PORT, "127.0.0.1");
   return {
     app,
+    dir: join(dir, "data"),
     projectId,
     restrictedProjectId,
     foreignProjectId,

@@ -1,0 +1,64 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { Controller, Get, Header, NotFoundException, Param, Res } from "@nestjs/common";
+import type { FastifyReply } from "fastify";
+import { getAbsoluteFSPath } from "swagger-ui-dist";
+import { buildOpenApiDocument } from "./openapi";
+
+const ASSETS: Record<string, string> = {
+  "swagger-ui.css": "text/css; charset=utf-8",
+  "swagger-ui-bundle.js": "application/javascript; charset=utf-8",
+  "swagger-ui-standalone-preset.js": "application/javascript; charset=utf-8",
+  "favicon-32x32.png": "image/png",
+};
+
+const DOCS_PAGE = `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>Upload Gateway API</title>
+  <link rel="icon" href="/docs/assets/favicon-32x32.png">
+  <link rel="stylesheet" href="/docs/assets/swagger-ui.css">
+</head>
+<body>
+  <div id="docs"></div>
+  <script src="/docs/assets/swagger-ui-bundle.js"></script>
+  <script src="/docs/assets/docs-init.js"></script>
+</body>
+</html>`;
+
+// A file of its own rather than an inline script, so the page works under a strict Content-Security-Policy.
+const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: "/api/openapi.json", dom_id: "#docs", deepLinking: true, persistAuthorization: true });`;
+
+/** The OpenAPI document generated from the contract, and a Swagger UI for it. No API key needed. */
+@Controller()
+export class DocsController {
+  private document: Record<string, unknown> | undefined;
+
+  @Get("api/openapi.json")
+  openApi(): Record<string, unknown> {
+    this.document ??= buildOpenApiDocument();
+    return this.document;
+  }
+
+  @Get("docs")
+  @Header("content-type", "text/html; charset=utf-8")
+  page(): string {
+    return DOCS_PAGE;
+  }
+
+  @Get("docs/assets/docs-init.js")
+  @Header("content-type", "application/javascript; charset=utf-8")
+  init(): string {
+    return DOCS_INIT;
+  }
+
+  @Get("docs/assets/:file")
+  async asset(@Param("file") file: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<Buffer> {
+    const type = ASSETS[file];
+    if (!type) throw new NotFoundException(`Cannot GET /docs/assets/${file}`);
+    void reply.header("content-type", type).header("cache-control", "public, max-age=86400");
+    return readFile(join(getAbsoluteFSPath(), file));
+  }
+}

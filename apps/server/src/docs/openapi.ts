@@ -1,0 +1,76 @@
+import { generateOpenApi } from "@ts-rest/open-api";
+import { contract } from "@upload-gateway/contract";
+
+const MiB = 1024 * 1024;
+
+/** The seed page's own example, as the start operation's example. */
+const startExample = {
+  request: { partsNumber: 3, fileName: "fileName.mp4", contentLength: String(10 * MiB + 1024), mimeType: "video/mp4" },
+  response: {
+    success: true,
+    errors: [],
+    messages: [],
+    result: {
+      uploadId: "uploadId",
+      requestKey: "requestKey",
+      presignedUrl: [1, 2, 3].map((partNumber) => ({ partNumber, presignedUrl: "presignedUrl" })),
+      partSize: 5 * MiB,
+      partsNumber: 3,
+      contentLength: String(10 * MiB + 1024),
+      expiresAt: "2026-01-01T12:00:00.000Z",
+    },
+    resultInfo: null,
+    statusCode: 200,
+  },
+};
+
+const errorExample = {
+  success: false,
+  errors: ["partsNumber: must be from 1 to 10000"],
+  messages: [],
+  result: null,
+  resultInfo: null,
+  statusCode: 400,
+  errorDetails: [{ code: "VALIDATION_FAILED", field: "partsNumber", message: "must be from 1 to 10000", retryable: false }],
+};
+
+type Operation = {
+  operationId?: string;
+  security?: unknown[];
+  requestBody?: { content?: Record<string, { example?: unknown }> };
+  responses?: Record<string, { content?: Record<string, { example?: unknown }> }>;
+};
+
+/** The OpenAPI 3.0 document of the whole contract, with bearer auth, and the seed's examples. */
+export function buildOpenApiDocument(serverUrl?: string): Record<string, unknown> {
+  const document = generateOpenApi(
+    contract,
+    {
+      info: {
+        title: "Upload Gateway",
+        version: "0.1.0",
+        description:
+          "Direct-to-storage multipart uploads. Start an upload to get one presigned URL per part, PUT each part to " +
+          "its URL (the reply's ETag header is the part's eTag), then complete. Every reply is the envelope " +
+          "`{success, errors, messages, result, resultInfo, statusCode}`; errors add `errorDetails`.",
+      },
+      ...(serverUrl ? { servers: [{ url: serverUrl }] } : {}),
+      components: { securitySchemes: { apiKey: { type: "http", scheme: "bearer", description: "The project's API key" } } },
+    },
+    { setOperationId: "concatenated-path" },
+  ) as { paths: Record<string, Record<string, Operation>> } & Record<string, unknown>;
+
+  for (const [path, operations] of Object.entries(document.paths)) {
+    for (const operation of Object.values(operations)) {
+      if (path.startsWith("/api/")) operation.security = [{ apiKey: [] }];
+      const badRequest = operation.responses?.["400"]?.content?.["application/json"];
+      if (badRequest) badRequest.example = errorExample;
+    }
+  }
+  const start = document.paths["/api/projects/{projectId}/uploads/multipart"]?.post;
+  const startBody = start?.requestBody?.content?.["application/json"];
+  if (startBody) startBody.example = startExample.request;
+  const startOk = start?.responses?.["200"]?.content?.["application/json"];
+  if (startOk) startOk.example = startExample.response;
+  return document;
+}

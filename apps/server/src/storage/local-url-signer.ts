@@ -1,0 +1,35 @@
+import { createHmac, timingSafeEqual } from "node:crypto";
+
+/**
+ * Signs the embedded store's URLs the way S3 presigns its own: HMAC-SHA256 over everything the URL grants (method,
+ * object key, upload, part number) and its expiry, so a URL works for exactly one part of one upload until it expires.
+ */
+export interface SignedGrant {
+  method: "PUT" | "GET";
+  key: string;
+  uploadId?: string;
+  partNumber?: number;
+  /** Unix time in seconds after which the URL is refused. */
+  expires: number;
+}
+
+export class LocalUrlSigner {
+  constructor(private readonly secret: Buffer) {}
+
+  sign(grant: SignedGrant): string {
+    return createHmac("sha256", this.secret).update(canonical(grant)).digest("base64url");
+  }
+
+  /** Whether `signature` is valid for `grant` and the grant has not expired at `now` (ms). */
+  verify(grant: SignedGrant, signature: string, now = Date.now()): "ok" | "expired" | "invalid" {
+    const expected = Buffer.from(this.sign(grant));
+    const given = Buffer.from(signature);
+    if (expected.length !== given.length || !timingSafeEqual(expected, given)) return "invalid";
+    return grant.expires * 1000 < now ? "expired" : "ok";
+  }
+}
+
+function canonical(grant: SignedGrant): string {
+  // Newline-separated fields: none of them can contain a newline (keys are server-built, ids are validated).
+  return [grant.method, grant.key, grant.uploadId ?? "", grant.partNumber ?? "", grant.expires].join("\n");
+}

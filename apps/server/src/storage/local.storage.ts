@@ -1,0 +1,367 @@
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { dirname, join, sep } from "node:path";
+import { Transform, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { MAX_PART_SIZE, MIN_PART_SIZE } from "@upload-gateway/contract";
+import { LocalUrlSigner, type SignedGrant } from "./local-url-signer";
+import {
+  StorageError,
+  type CompletedPart,
+  type KeyPage,
+  type ObjectMetadata,
+  type Storage,
+  type StoredPartInfo,
+} from "./storage.port";
+import { unquoteETag } from "./etag";
+
+export interface LocalStorageOptions {
+  /** Where data, parts and records live; survives restarts. */
+  dir: string;
+  /** Base URL clients reach the gateway at; part and download URLs point here. */
+  publicUrl: string;
+  /** Key for the URLs' HMAC signatures. */
+  signingSecret: Buffer;
+}
+
+export interface StoredObject {
+  path: string;
+  size: number;
+  contentType: string;
+  contentDisposition: string;
+}
+
+const UPLOAD_ID = /^[0-9a-f]{32}$/;
+const PART_FILE = /^part-(\d{5})-([0-9a-f]{32})$/;
+
+/**
+ * The `Storage` port on the local disk, with S3's semantics: parts are PUT to signed URLs (served by the gateway's
+ * `/storage` routes), ETags are the parts' MD5, completing checks eTags and the 5 MiB rule. Every write goes to a
+ * temporary file that is renamed into place only when complete, so a crash never leaves a half-written part or
+ * object visible.
+ *
+ *   objects/<key>                        objects and JSON records
+ *   object-meta/<key>.json               content type and disposition of completed uploads
+ *   multipart/<uploadId>/upload.json     the upload's key and metadata
+ *   multipart/<uploadId>/part-NNNNN-<md5> a stored part
+ *   tmp/                                 files being written
+ */
+export class LocalStorage implements Storage {
+  private readonly signer: LocalUrlSigner;
+  private readonly publicUrl: string;
+
+  constructor(private readonly options: LocalStorageOptions) {
+    this.signer = new LocalUrlSigner(options.signingSecret);
+    this.publicUrl = options.publicUrl.replace(/\/+$/, "");
+  }
+
+  async createMultipartUpload(key: string, object: ObjectMetadata): Promise<string> {
+    const uploadId = randomBytes(16).toString("hex");
+    const dir = this.uploadDir(uploadId);
+    await this.io(() => mkdir(dir, { recursive: true }));
+    await this.io(() => this.writeAtomically(join(dir, "upload.json"), JSON.stringify({ key, object })));
+    return uploadId;
+  }
+
+  presignUploadParts(key: string, uploadId: string, partNumbers: number[], expiresInSeconds: number): Promise<string[]> {
+    const expires = unixNow() + expiresInSeconds;
+    return Promise.resolve(
+      partNumbers.map((partNumber) => {
+        const grant: SignedGrant = { method: "PUT", key, uploadId, partNumber, expires };
+        const query = new URLSearchParams({ key, expires: String(expires), signature: this.signer.sign(grant) });
+        return `${this.publicUrl}/storage/uploads/${uploadId}/parts/${partNumber}?${query.toString()}`;
+      }),
+    );
+  }
+
+  presignDownload(key: string, expiresInSeconds: number): Promise<string> {
+    const expires = unixNow() + expiresInSeconds;
+    const signature = this.signer.sign({ method: "GET", key, expires });
+    const path = key.split("/").map(encodeURIComponent).join("/");
+    return Promise.resolve(`${this.publicUrl}/storage/objects/${path}?expires=${expires}&signature=${signature}`);
+  }
+
+  /** Checks a signed URL's grant; used by the `/storage` routes. */
+  verifyGrant(grant: SignedGrant, signature: string): "ok" | "expired" | "invalid" {
+    return this.signer.verify(grant, signature);
+  }
+
+  /**
+   * Stores one part from `body`, streaming it to a temporary file that is renamed into place only once complete.
+   * Refuses parts over 5 GiB before writing them when their length is declared, and as soon as they exceed it otherwise.
+   */
+  async writePart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: Readable,
+    declaredLength?: number,
+  ): Promise<StoredPartInfo> {
+    if (declaredLength !== undefined && declaredLength > MAX_PART_SIZE) throw partTooLarge();
+    await this.readUpload(key, uploadId);
+    const dir = this.uploadDir(uploadId);
+    const temp = join(dir, `.tmp-${randomBytes(8).toString("hex")}`);
+    const md5 = createHash("md5");
+    let size = 0;
+    const measure = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        size += chunk.length;
+        if (size > MAX_PART_SIZE) return callback(partTooLarge());
+        md5.update(chunk);
+        callback(null, chunk);
+      },
+    });
+    try {
+      await pipeline(body, measure, createWriteStream(temp));
+      await syncFile(temp);
+      const eTagHex = md5.digest("hex");
+      const name = `part-${String(partNumber).padStart(5, "0")}-${eTagHex}`;
+      await rename(temp, join(dir, name));
+      // A part sent again replaces the earlier one.
+      for (const other of await readdir(dir)) {
+        if (other !== name && other.startsWith(name.slice(0, 11))) await rm(join(dir, other), { force: true });
+      }
+      return { partNumber, eTag: `"${eTagHex}"`, size };
+    } catch (error) {
+      await rm(temp, { force: true });
+      if (error instanceof StorageError) throw error;
+      if (isMissing(error)) throw noSuchUpload(); // aborted while the part was being written
+      throw error;
+    }
+  }
+
+  async listParts(key: string, uploadId: string): Promise<StoredPartInfo[]> {
+    await this.readUpload(key, uploadId);
+    const dir = this.uploadDir(uploadId);
+    const byNumber = new Map<number, StoredPartInfo & { mtime: number }>();
+    for (const name of await this.io(() => readdir(dir))) {
+      const match = PART_FILE.exec(name);
+      if (!match) continue; // upload.json, and temporary files of parts still being written (or cut off by a crash)
+      const info = await stat(join(dir, name)).catch(() => undefined);
+      if (!info) continue;
+      const part = { partNumber: Number(match[1]), eTag: `"${match[2]}"`, size: info.size, mtime: info.mtimeMs };
+      const seen = byNumber.get(part.partNumber);
+      if (!seen || seen.mtime <= part.mtime) byNumber.set(part.partNumber, part);
+    }
+    return [...byNumber.values()]
+      .sort((a, b) => a.partNumber - b.partNumber)
+      .map(({ partNumber, eTag, size }) => ({ partNumber, eTag, size }));
+  }
+
+  async completeMultipartUpload(key: string, uploadId: string, parts: CompletedPart[]): Promise<void> {
+    const upload = await this.readUpload(key, uploadId);
+    const stored = new Map((await this.listParts(key, uploadId)).map((p) => [p.partNumber, p]));
+    parts.forEach((part, index) => {
+      const previous = parts[index - 1];
+      if (previous && previous.partNumber >= part.partNumber) {
+        throw new StorageError("invalid-part-order", "Parts must be listed in ascending order.");
+      }
+      const found = stored.get(part.partNumber);
+      if (!found || unquoteETag(found.eTag) !== unquoteETag(part.eTag)) {
+        throw new StorageError("invalid-part", `Part ${part.partNumber} is not stored or its eTag does not match.`);
+      }
+      if (index < parts.length - 1 && found.size < MIN_PART_SIZE) {
+        throw new StorageError("part-too-small", `Part ${part.partNumber} is ${found.size} bytes; all but the last must be at least 5 MiB.`);
+      }
+    });
+
+    const dir = this.uploadDir(uploadId);
+    const temp = await this.tempPath();
+    const out = createWriteStream(temp);
+    try {
+      for (const part of parts) {
+        const found = stored.get(part.partNumber)!;
+        const name = `part-${String(part.partNumber).padStart(5, "0")}-${unquoteETag(found.eTag)}`;
+        await pipeline(createReadStream(join(dir, name)), out, { end: false });
+      }
+      await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+      await syncFile(temp);
+      const target = this.objectPath(key);
+      await mkdir(dirname(target), { recursive: true });
+      await this.writeAtomically(this.metaPath(key), JSON.stringify(upload.object));
+      await rename(temp, target);
+    } catch (error) {
+      out.destroy();
+      await rm(temp, { force: true });
+      throw error;
+    }
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
+    await this.readUpload(key, uploadId);
+    await this.io(() => rm(this.uploadDir(uploadId), { recursive: true, force: true }));
+  }
+
+  /** A completed object's file and headers, for the download route; undefined when there is none. */
+  async openObject(key: string): Promise<StoredObject | undefined> {
+    try {
+      const path = this.objectPath(key);
+      const [info, meta] = await Promise.all([stat(path), readFile(this.metaPath(key), "utf8")]);
+      const object = JSON.parse(meta) as ObjectMetadata;
+      return { path, size: info.size, contentType: object.contentType, contentDisposition: object.contentDisposition };
+    } catch (error) {
+      if (isMissing(error) || error instanceof StorageError) return undefined;
+      throw error;
+    }
+  }
+
+  async readJson(key: string): Promise<unknown> {
+    try {
+      return JSON.parse(await readFile(this.objectPath(key), "utf8")) as unknown;
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw this.unavailable(error);
+    }
+  }
+
+  async writeJson(key: string, value: unknown, options: { ifNoneMatch?: boolean } = {}): Promise<boolean> {
+    const target = this.objectPath(key);
+    await this.io(() => mkdir(dirname(target), { recursive: true }));
+    if (!options.ifNoneMatch) {
+      await this.io(() => this.writeAtomically(target, JSON.stringify(value)));
+      return true;
+    }
+    // link() fails if the target exists: an atomic create-if-absent, like S3's If-None-Match: *.
+    const temp = await this.tempPath();
+    try {
+      await writeFile(temp, JSON.stringify(value));
+      await link(temp, target);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw this.unavailable(error);
+    } finally {
+      await rm(temp, { force: true });
+    }
+  }
+
+  async deleteObject(key: string): Promise<void> {
+    await this.io(() => rm(this.objectPath(key), { force: true }));
+    await this.io(() => rm(this.metaPath(key), { force: true }));
+  }
+
+  async listKeys(prefix: string, options: { startAfter?: string; limit: number }): Promise<KeyPage> {
+    const base = prefix.slice(0, prefix.lastIndexOf("/") + 1);
+    const keys = (await this.walk(base))
+      .filter((k) => k.startsWith(prefix) && (options.startAfter === undefined || k > options.startAfter))
+      .sort();
+    return { keys: keys.slice(0, options.limit), isTruncated: keys.length > options.limit };
+  }
+
+  async checkReady(): Promise<void> {
+    const probe = await this.tempPath();
+    await this.io(async () => {
+      await writeFile(probe, "ok");
+      await unlink(probe);
+    });
+  }
+
+  private async walk(base: string): Promise<string[]> {
+    const dir = base === "" ? join(this.options.dir, "objects") : this.objectPath(base.replace(/\/$/, ""));
+    let entries;
+    try {
+      entries = await readdir(dir, { recursive: true, withFileTypes: true });
+    } catch (error) {
+      if (isMissing(error)) return [];
+      throw this.unavailable(error);
+    }
+    const root = join(this.options.dir, "objects") + sep;
+    return entries
+      .filter((e) => e.isFile())
+      .map((e) => join(e.parentPath, e.name).slice(root.length).split(sep).join("/"));
+  }
+
+  private async readUpload(key: string, uploadId: string): Promise<{ key: string; object: ObjectMetadata }> {
+    if (!UPLOAD_ID.test(uploadId)) throw noSuchUpload();
+    let upload: { key: string; object: ObjectMetadata };
+    try {
+      upload = JSON.parse(await readFile(join(this.uploadDir(uploadId), "upload.json"), "utf8")) as typeof upload;
+    } catch (error) {
+      if (isMissing(error)) throw noSuchUpload();
+      throw this.unavailable(error);
+    }
+    if (upload.key !== key) throw noSuchUpload();
+    return upload;
+  }
+
+  private uploadDir(uploadId: string): string {
+    if (!UPLOAD_ID.test(uploadId)) throw noSuchUpload();
+    return join(this.options.dir, "multipart", uploadId);
+  }
+
+  private objectPath(key: string): string {
+    return join(this.options.dir, "objects", ...safeSegments(key));
+  }
+
+  private metaPath(key: string): string {
+    return `${join(this.options.dir, "object-meta", ...safeSegments(key))}.json`;
+  }
+
+  private async tempPath(): Promise<string> {
+    const dir = join(this.options.dir, "tmp");
+    await this.io(() => mkdir(dir, { recursive: true }));
+    return join(dir, randomBytes(12).toString("hex"));
+  }
+
+  private async writeAtomically(path: string, content: string): Promise<void> {
+    await mkdir(dirname(path), { recursive: true });
+    const temp = await this.tempPath();
+    await writeFile(temp, content);
+    await rename(temp, path);
+  }
+
+  private async io<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      throw this.unavailable(error);
+    }
+  }
+
+  private unavailable(error: unknown): unknown {
+    if (error instanceof StorageError) return error;
+    const code = (error as NodeJS.ErrnoException).code;
+    // The disk is full, read-only or not ours: nothing a client can fix, but an operator can.
+    if (code && ["ENOSPC", "EROFS", "EACCES", "EPERM", "EIO", "EDQUOT"].includes(code)) {
+      return new StorageError("unavailable", `local storage failed: ${code}`, { cause: error });
+    }
+    return error;
+  }
+}
+
+/** A key's path segments, refusing any that could leave the storage directory. */
+function safeSegments(key: string): string[] {
+  const segments = key.split("/");
+  if (segments.some((s) => s === "" || s === "." || s === ".." || s.includes("\0") || s.includes("\\"))) {
+    throw new Error(`unsafe storage key: ${JSON.stringify(key)}`);
+  }
+  return segments;
+}
+
+async function syncFile(path: string): Promise<void> {
+  const handle = await open(path, "r+");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function unixNow(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+
+function isMissing(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
+}
+
+function noSuchUpload(): StorageError {
+  return new StorageError("upload-not-found", "The upload does not exist in storage (it was completed or aborted).");
+}
+
+function partTooLarge(): StorageError {
+  return new StorageError("part-too-large", `A part may be at most ${MAX_PART_SIZE} bytes (5 GiB).`);
+}

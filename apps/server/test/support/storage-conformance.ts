@@ -1,0 +1,192 @@
+import { createHash, randomBytes } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Storage } from "../../src/storage/storage.port";
+
+/**
+ * The behaviour every `Storage` adapter must share, so that what works on the embedded store works on S3. Each adapter's
+ * test file calls this once; the test names are the same for all of them.
+ */
+export interface StorageHarness {
+  storage: Storage;
+  /** A prefix no other test run uses. */
+  prefix: string;
+  close(): Promise<void>;
+}
+
+const MiB = 1024 * 1024;
+const md5 = (data: Uint8Array) => `"${createHash("md5").update(data).digest("hex")}"`;
+const meta = { contentType: "video/mp4", contentDisposition: 'attachment; filename="clip.mp4"', metadata: { "file-name": "clip.mp4" } };
+
+export function storageConformance(name: string, makeHarness: () => Promise<StorageHarness>): void {
+  describe(`Storage conformance: ${name}`, () => {
+    let h: StorageHarness;
+    let n = 0;
+    const key = () => `${h.prefix}/files/object-${++n}`;
+
+    beforeAll(async () => {
+      h = await makeHarness();
+    });
+    afterAll(async () => {
+      await h?.close();
+    });
+
+    async function put(storage: Storage, objectKey: string, uploadId: string, partNumber: number, data: Uint8Array) {
+      const [url] = await storage.presignUploadParts(objectKey, uploadId, [partNumber], 600);
+      return fetch(url!, { method: "PUT", body: data });
+    }
+
+    it("accepts a part PUT to its signed URL and answers the part's MD5 as ETag", async () => {
+      const k = key();
+      const uploadId = await h.storage.createMultipartUpload(k, meta);
+      const data = randomBytes(1024);
+      const response = await put(h.storage, k, uploadId, 1, data);
+      expect(response.status).toBe(200);
+      expect(response.headers.get("etag")).toBe(md5(data));
+      await h.storage.abortMultipartUpload(k, uploadId);
+    });
+
+    it("refuses a URL changed to another part, or with a tampered signature, with 403", async () => {
+      const k = key();
+      const uploadId = await h.storage.createMultipartUpload(k, meta);
+      const [url] = await h.storage.presignUploadParts(k, uploadId, [1], 600);
+      const otherPart = new URL(url!);
+      otherPart.searchParams.set("partNumber", "2");
+      const otherPath = new URL(url!.replace("/parts/1?", "/parts/2?"));
+      const changed = url!.includes("/parts/1?") ? otherPath : otherPart;
+      expect((await fetch(changed, { method: "PUT", body: "x" })).status).toBe(403);
+      const tampered = new URL(url!);
+      for (const name of ["X-Amz-Signature", "signature"]) {
+        const value = tampered.searchParams.get(name);
+        if (value) tampered.searchParams.set(name, (value[0] === "A" ? "B" : "A") + value.slice(1));
+      }
+      expect((await fetch(tampered, { method: "PUT", body: "x" })).status).toBe(403);
+      expect(await h.storage.listParts(k, uploadId)).toEqual([]);
+      await h.storage.abortMultipartUpload(k, uploadId);
+    });
+
+    it("refuses an expired URL with 403", async () => {
+      const k = key();
+      const uploadId = await h.storage.createMultipartUpload(k, meta);
+      const [url] = await h.storage.presignUploadParts(k, uploadId, [1], 1);
+      await new Promise((resolve) => setTimeout(resolve, 2_100));
+      expect((await fetch(url!, { method: "PUT", body: "late" })).status).toBe(403);
+      expect(await h.storage.listParts(k, uploadId)).toEqual([]);
+      await h.storage.abortMultipartUpload(k, uploadId);
+    });
+
+    it("lists stored parts ascending with ETags and sizes; a part sent again replaces the first", async () => {
+      const k = key();
+      const uploadId = await h.storage.createMultipartUpload(k, meta);
+      const a = randomBytes(2048);
+      const b = randomBytes(100);
+      const b2 = randomBytes(300);
+      await put(h.storage, k, uploadId, 3, a);
+      await put(h.storage, k, uploadId, 1, b);
+      await put(h.storage, k, uploadId, 1, b2);
+      expect(await h.storage.listParts(k, uploadId)).toEqual([
+        { partNumber: 1, eTag: md5(b2), size: 300 },
+        { partNumber: 3, eTag: md5(a), size: 2048 },
+      ]);
+      await h.storage.abortMultipartUpload(k, uploadId);
+    });
+
+    it("completes by assembling the parts in order; the download URL serves identical bytes and ranges", async () => {
+      const k = key();
+      const uploadId = await h.storage.createMultipartUpload(k, meta);
+      const parts = [randomBytes(5 * MiB), randomBytes(5 * MiB), randomBytes(1024)];
+      const eTags = [];
+      for (const [i, data] of [...parts.entries()].reverse()) {
+        const response = await put(h.storage, k, uploadId, i + 1, data);
+        eTags[i] = response.headers.get("etag")!;
+      }
+      await h.storage.completeMultipartUpload(
+        k,
+        uploadId,
+        eTags.map((eTag, i) => ({ partNumber: i + 1, eTag })),
+      );
+      const url = await h.storage.presignDownload(k, 600);
+      const whole = await fetch(url);
+      expect(whole.status).toBe(200);
+      expect(whole.headers.get("content-type")).toBe("video/mp4");
+      expect(whole.headers.get("content-disposition")).toBe('attachment; filename="clip.mp4"');
+      const expected = Buffer.concat(parts);
+      const body = Buffer.from(await whole.arrayBuffer());
+      expect(createHash("sha256").update(body).digest("hex")).toBe(createHash("sha256").update(expected).digest("hex"));
+
+      const range = await fetch(url, { headers: { range: `bytes=${5 * MiB - 10}-${5 * MiB + 9}` } });
+      expect(range.status).toBe(206);
+      expect(range.headers.get("content-range")).toBe(`bytes ${5 * MiB - 10}-${5 * MiB + 9}/${expected.length}`);
+      expect(Buffer.from(await range.arrayBuffer())).toEqual(expected.subarray(5 * MiB - 10, 5 * MiB + 10));
+      await expect(h.storage.listParts(k, uploadId)).rejects.toMatchObject({ reason: "upload-not-found" });
+    });
+
+    it("refuses to complete with a wrong eTag, and keeps the parts", async () => {
+      const k = key();
+      const uploadId = await h.storage.createMultipartUpload(k, meta);
+      const data = randomBytes(1000);
+      await put(h.storage, k, uploadId, 1, data);
+      await expect(
+        h.storage.completeMultipartUpload(k, uploadId, [{ partNumber: 1, eTag: '"0123456789abcdef0123456789abcdef"' }]),
+      ).rejects.toMatchObject({ reason: "invalid-part" });
+      expect(await h.storage.listParts(k, uploadId)).toEqual([{ partNumber: 1, eTag: md5(data), size: 1000 }]);
+      await h.storage.abortMultipartUpload(k, uploadId);
+    });
+
+    it("refuses to complete when a part but the last is under 5 MiB", async () => {
+      const k = key();
+      const uploadId = await h.storage.createMultipartUpload(k, meta);
+      const small = randomBytes(1024);
+      const last = randomBytes(1024);
+      const e1 = (await put(h.storage, k, uploadId, 1, small)).headers.get("etag")!;
+      const e2 = (await put(h.storage, k, uploadId, 2, last)).headers.get("etag")!;
+      await expect(
+        h.storage.completeMultipartUpload(k, uploadId, [
+          { partNumber: 1, eTag: e1 },
+          { partNumber: 2, eTag: e2 },
+        ]),
+      ).rejects.toMatchObject({ reason: "part-too-small" });
+      await h.storage.abortMultipartUpload(k, uploadId);
+    });
+
+    it("after abort, the upload is not found by list, complete, abort or a part PUT", async () => {
+      const k = key();
+      const uploadId = await h.storage.createMultipartUpload(k, meta);
+      const data = randomBytes(10);
+      const eTag = (await put(h.storage, k, uploadId, 1, data)).headers.get("etag")!;
+      await h.storage.abortMultipartUpload(k, uploadId);
+      await expect(h.storage.listParts(k, uploadId)).rejects.toMatchObject({ reason: "upload-not-found" });
+      await expect(h.storage.completeMultipartUpload(k, uploadId, [{ partNumber: 1, eTag }])).rejects.toMatchObject({
+        reason: "upload-not-found",
+      });
+      await expect(h.storage.abortMultipartUpload(k, uploadId)).rejects.toMatchObject({ reason: "upload-not-found" });
+      expect((await put(h.storage, k, uploadId, 2, data)).status).toBe(404);
+    });
+
+    it("keeps JSON documents: create-if-absent is atomic, listing is ordered and paged, delete is idempotent", async () => {
+      const base = `${h.prefix}/docs/`;
+      expect(await h.storage.readJson(`${base}missing.json`)).toBeUndefined();
+      const results = await Promise.all(
+        Array.from({ length: 5 }, (_, i) => h.storage.writeJson(`${base}b.json`, { i }, { ifNoneMatch: true })),
+      );
+      expect(results.filter(Boolean)).toHaveLength(1);
+      await h.storage.writeJson(`${base}a.json`, { a: 1 });
+      await h.storage.writeJson(`${base}c.json`, { c: 1 });
+      await h.storage.writeJson(`${base}a.json`, { a: 2 });
+      expect(await h.storage.readJson(`${base}a.json`)).toEqual({ a: 2 });
+
+      const first = await h.storage.listKeys(base, { limit: 2 });
+      expect(first).toEqual({ keys: [`${base}a.json`, `${base}b.json`], isTruncated: true });
+      const second = await h.storage.listKeys(base, { limit: 2, startAfter: first.keys[1] });
+      expect(second).toEqual({ keys: [`${base}c.json`], isTruncated: false });
+
+      await h.storage.deleteObject(`${base}b.json`);
+      await h.storage.deleteObject(`${base}b.json`);
+      expect(await h.storage.readJson(`${base}b.json`)).toBeUndefined();
+      expect(await h.storage.writeJson(`${base}b.json`, { again: true }, { ifNoneMatch: true })).toBe(true);
+    });
+
+    it("is ready", async () => {
+      await expect(h.storage.checkReady()).resolves.toBeUndefined();
+    });
+  });
+}
