@@ -247,6 +247,14 @@ describe("get and list", () => {
   });
 });
 
+describe("health", () => {
+  it("is ready when the bucket answers, without an API key", async () => {
+    const ready = await call(gw.app, "GET", "/health/ready");
+    expect(ready.status).toBe(200);
+    expect(ready.body.result).toEqual({ status: "ok", storage: "s3" });
+  });
+});
+
 describe("storage outage", () => {
   it("answers 503 in the envelope when S3 cannot be reached", async () => {
     const down = await startGateway({ S3_ENDPOINT: "http://127.0.0.1:9" });
@@ -261,6 +269,10 @@ describe("storage outage", () => {
         statusCode: 503,
         errorDetails: [{ code: "STORAGE_UNAVAILABLE", retryable: true }],
       });
+      const ready = await call(down.app, "GET", "/health/ready");
+      expect(ready.status).toBe(503);
+      expect(ready.body.errorDetails[0].code).toBe("STORAGE_UNAVAILABLE");
+      expect((await call(down.app, "GET", "/health/live")).status).toBe(200);
     } finally {
       await down.close();
     }

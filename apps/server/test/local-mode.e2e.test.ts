@@ -1,0 +1,208 @@
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "./support/gateway";
+import { startServerProcess, type ServerProcess } from "./support/server-process";
+
+/**
+ * The zero-config start, as a user meets it: the built server with nothing configured but a data dir and a port,
+ * on the embedded storage with the dev project and key.
+ */
+
+const MiB = 1024 * 1024;
+const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
+
+let dir: string;
+let port: number;
+let server: ServerProcess | undefined;
+const devKey = `dev_${randomBytes(16).toString("hex")}`;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "gateway-local-"));
+  port = await freePort();
+});
+afterEach(async () => {
+  await server?.stop("SIGKILL");
+  server = undefined;
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const start = async (env: Record<string, string> = {}) =>
+  (server = await startServerProcess({ LOCAL_STORAGE_DIR: dir, PORT: String(port), DEV_API_KEY: devKey, ...env }));
+
+async function api(method: string, path: string, body?: unknown) {
+  const response = await fetch(`http://127.0.0.1:${port}/api/projects/demo/uploads${path}`, {
+    method,
+    headers: { authorization: `Bearer ${devKey}`, ...(body ? { "content-type": "application/json" } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: response.status, body: (await response.json()) as any };
+}
+
+async function putPart(url: string, data: Uint8Array) {
+  const response = await fetch(url, { method: "PUT", body: data });
+  expect(response.status).toBe(200);
+  return response.headers.get("etag")!;
+}
+
+describe("zero-config start", () => {
+  it("prints the URL, the dev project and its key", async () => {
+    const s = await start();
+    expect(s.url).toBe(`http://127.0.0.1:${port}`);
+    expect(s.output()).toContain("project:  demo");
+    expect(s.output()).toContain(`API key:  ${devKey}`);
+  });
+
+  it("generates a dev key when none is given, and keeps it across restarts", async () => {
+    const own = mkdtempSync(join(tmpdir(), "gateway-key-"));
+    try {
+      const env = { LOCAL_STORAGE_DIR: own, PORT: String(port) };
+      server = await startServerProcess(env);
+      const key = /API key: +(\S+)/.exec(server.output())?.[1];
+      expect(key).toMatch(/^dev_[A-Za-z0-9_-]{32}$/);
+      await server.stop();
+      server = await startServerProcess(env);
+      expect(server.output()).toContain(`API key:  ${key}`);
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses to start in S3 mode without a projects file, naming what is missing", async () => {
+    await expect(startServerProcess({ STORAGE: "s3", S3_BUCKET: "b", PORT: String(port) })).rejects.toThrow(
+      /PROJECTS_FILE: is required when STORAGE=s3/,
+    );
+    await expect(startServerProcess({ HOST: "0.0.0.0", PORT: String(port), LOCAL_STORAGE_DIR: dir })).rejects.toThrow(
+      /PROJECTS_FILE: is required when HOST \(0\.0\.0\.0\) is not a loopback address/,
+    );
+  });
+
+  it("completes the seed's 3-part upload with the printed key; the state survives a restart", async () => {
+    await start();
+    const data = randomBytes(10 * MiB + 1024);
+    const started = await api("POST", "/multipart", {
+      partsNumber: 3,
+      fileName: "seed.mp4",
+      contentLength: String(data.length),
+      mimeType: "video/mp4",
+    });
+    expect(started.status).toBe(200);
+    const { requestKey, presignedUrl } = started.body.result;
+    const eTags = await Promise.all(
+      presignedUrl.map((p: { partNumber: number; presignedUrl: string }) =>
+        putPart(p.presignedUrl, data.subarray((p.partNumber - 1) * 5 * MiB, Math.min(p.partNumber * 5 * MiB, data.length))),
+      ),
+    );
+    const done = await api("PUT", "/multipart-complete", {
+      requestKey,
+      parts: eTags.map((eTag, i) => ({ partNumber: i + 1, eTag })),
+    });
+    expect(done.body).toMatchObject({ success: true, result: true });
+
+    await server!.stop();
+    await start();
+    const state = await api("GET", `/${requestKey}`);
+    expect(state.body.result).toMatchObject({ state: "completed", fileName: "seed.mp4" });
+    const link = await api("POST", `/success/${requestKey}`);
+    const download = await fetch(link.body.result.downloadPath);
+    expect(download.headers.get("content-disposition")).toContain("seed.mp4");
+    expect(sha256(new Uint8Array(await download.arrayBuffer()))).toBe(sha256(data));
+  });
+
+  it("answers /docs, /api/openapi.json, /health/live and /health/ready", async () => {
+    await start();
+    const base = `http://127.0.0.1:${port}`;
+    const docs = await fetch(`${base}/docs`);
+    expect(docs.status).toBe(200);
+    expect(await docs.text()).toContain("swagger-ui-bundle.js");
+    expect((await fetch(`${base}/docs/assets/swagger-ui-bundle.js`)).status).toBe(200);
+    expect(await (await fetch(`${base}/docs/assets/docs-init.js`)).text()).toContain("/api/openapi.json");
+    const openapi = (await (await fetch(`${base}/api/openapi.json`)).json()) as any;
+    expect(openapi.openapi).toMatch(/^3\./);
+    const startOp = openapi.paths["/api/projects/{projectId}/uploads/multipart"].post;
+    expect(startOp.security).toEqual([{ apiKey: [] }]);
+    expect(startOp.requestBody.content["application/json"].example).toMatchObject({ partsNumber: 3, mimeType: "video/mp4" });
+    expect(Object.keys(startOp.responses)).toEqual(expect.arrayContaining(["200", "400", "401", "403", "404", "500", "503"]));
+    expect(JSON.stringify(openapi)).not.toContain("exclusiveMinimum");
+    for (const path of ["/health/live", "/health/ready"]) {
+      const reply = await fetch(`${base}${path}`);
+      expect(reply.status).toBe(200);
+      expect(await reply.json()).toMatchObject({ success: true, result: { status: "ok" } });
+    }
+    expect((await fetch(`${base}/`)).headers.get("content-type")).toContain("text/html");
+  });
+});
+
+describe("crash safety", () => {
+  it("after a SIGKILL mid-part, the half-written part is not listed; the upload resumes and completes intact", async () => {
+    await start();
+    const data = randomBytes(10 * MiB + 1024);
+    const parts = [data.subarray(0, 5 * MiB), data.subarray(5 * MiB, 10 * MiB), data.subarray(10 * MiB)];
+    const started = await api("POST", "/multipart", {
+      partsNumber: 3,
+      fileName: "crash.mp4",
+      contentLength: String(data.length),
+      mimeType: "video/mp4",
+    });
+    const { requestKey, uploadId, presignedUrl } = started.body.result;
+    const first = await putPart(presignedUrl[0].presignedUrl, parts[0]!);
+
+    // Send half of part 2, and kill the server once its bytes are landing on disk.
+    const url = new URL(presignedUrl[1].presignedUrl);
+    const req = request(url, { method: "PUT", headers: { "content-length": String(parts[1]!.length) } });
+    req.on("error", () => {}); // the connection dies with the server
+    req.write(parts[1]!.subarray(0, 2 * MiB));
+    const uploadDir = join(dir, "multipart", uploadId);
+    for (let i = 0; i < 100 && !readdirSync(uploadDir).some((f) => f.startsWith(".tmp-")); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(readdirSync(uploadDir).some((f) => f.startsWith(".tmp-"))).toBe(true);
+    await server!.stop("SIGKILL");
+    req.destroy();
+
+    await start();
+    const resumed = await api("POST", "/multipart-resume", { requestKey });
+    expect(resumed.status).toBe(200);
+    expect(resumed.body.result.uploadedParts).toEqual([{ partNumber: 1, eTag: first, size: 5 * MiB }]);
+    expect(resumed.body.result.presignedUrl.map((p: { partNumber: number }) => p.partNumber)).toEqual([2, 3]);
+
+    const rest = await Promise.all(
+      resumed.body.result.presignedUrl.map((p: { partNumber: number; presignedUrl: string }) =>
+        putPart(p.presignedUrl, parts[p.partNumber - 1]!),
+      ),
+    );
+    const done = await api("PUT", "/multipart-complete", {
+      requestKey,
+      parts: [first, ...rest].map((eTag, i) => ({ partNumber: i + 1, eTag })),
+    });
+    expect(done.status).toBe(200);
+    const link = await api("POST", `/success/${requestKey}`);
+    const download = await fetch(link.body.result.downloadPath);
+    expect(sha256(new Uint8Array(await download.arrayBuffer()))).toBe(sha256(data));
+  });
+
+  it("refuses a part declared larger than 5 GiB before writing it", async () => {
+    await start();
+    const started = await api("POST", "/multipart", {
+      partsNumber: 2,
+      fileName: "huge.mp4",
+      contentLength: String(6 * 1024 ** 3),
+      mimeType: "video/mp4",
+    });
+    const url = new URL(started.body.result.presignedUrl[0].presignedUrl);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(url, { method: "PUT", headers: { "content-length": String(5 * 1024 ** 3 + 1) } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on("error", reject);
+      req.write(Buffer.alloc(1024));
+    });
+    expect(status).toBe(413);
+    const state = await api("GET", `/${started.body.result.requestKey}`);
+    expect(state.body.result.uploadedParts).toEqual([]);
+  });
+});
