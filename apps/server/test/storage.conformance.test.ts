@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { S3Storage } from "../src/storage/s3.storage";
 import { STORAGE, type Storage } from "../src/storage/storage.port";
-import { s3Env, startGateway } from "./support/gateway";
+import { startGateway, testS3Storage } from "./support/gateway";
 import { storageConformance } from "./support/storage-conformance";
 
 // One suite, run against every adapter: the embedded store (served by a real gateway, since its URLs point there)
@@ -13,13 +12,7 @@ storageConformance("local", async () => {
 });
 
 storageConformance("s3", () => {
-  const env = s3Env();
-  const storage = new S3Storage({
-    bucket: env.S3_BUCKET!,
-    region: env.S3_REGION ?? "us-east-1",
-    endpoint: env.S3_ENDPOINT,
-    forcePathStyle: true,
-  });
+  const storage = testS3Storage();
   return Promise.resolve({
     storage,
     prefix: `conformance/${randomBytes(6).toString("hex")}`,

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NestFastifyApplication } from "@nestjs/platform-fastify";
 import { createApp } from "../../src/app.factory";
+import { S3Storage } from "../../src/storage/s3.storage";
 import { sha256Hex } from "../../src/auth/project-registry";
 import { loadConfig } from "../../src/config/app-config";
 
@@ -31,6 +32,17 @@ export function s3Env(): Record<string, string | undefined> {
     throw new Error("No S3 for the tests: the RGW global setup did not run and S3_ENDPOINT/S3_BUCKET are not set");
   }
   return env;
+}
+
+/** The S3 adapter on the test S3, for tests of the storage port itself. */
+export function testS3Storage(): S3Storage {
+  const env = s3Env();
+  return new S3Storage({
+    bucket: env.S3_BUCKET!,
+    region: env.S3_REGION ?? "us-east-1",
+    endpoint: env.S3_ENDPOINT,
+    forcePathStyle: true,
+  });
 }
 
 /** A free TCP port on loopback (for servers whose URLs must be known before they listen). */
