@@ -1,0 +1,97 @@
+import { initClient, type ApiFetcher } from "@ts-rest/core";
+import {
+  contract,
+  type CompleteUploadBody,
+  type ListUploadsResult,
+  type ResumeUploadResult,
+  type StartUploadBody,
+  type StartUploadResult,
+  type UploadDetails,
+} from "@upload-gateway/contract";
+import { NetworkError, UploadGatewayError } from "./errors";
+
+export interface ApiClientOptions {
+  /** Where the gateway is, e.g. `https://uploads.example.com` (no trailing `/api`). */
+  baseUrl: string;
+  apiKey: string;
+  /** A `fetch` to use instead of the global one (for proxies, tests, or runtimes without one). */
+  fetch?: typeof fetch;
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal;
+}
+
+/**
+ * Typed calls to every route of the contract. Each returns the envelope's `result`; a reply that is not a success
+ * throws an `UploadGatewayError` (with the status, sentences and codes), a request that got no answer a `NetworkError`.
+ */
+export interface ApiClient {
+  start(projectId: string, body: StartUploadBody, options?: RequestOptions): Promise<StartUploadResult>;
+  complete(projectId: string, body: CompleteUploadBody, options?: RequestOptions): Promise<true>;
+  abort(projectId: string, requestKey: string, options?: RequestOptions): Promise<true>;
+  resume(
+    projectId: string,
+    body: { requestKey: string; presignedUrlExpiryTimeHours?: number | null },
+    options?: RequestOptions,
+  ): Promise<ResumeUploadResult>;
+  downloadUrl(projectId: string, requestKey: string, options?: RequestOptions): Promise<{ downloadPath: string; expiresAt: string }>;
+  get(projectId: string, requestKey: string, options?: RequestOptions): Promise<UploadDetails>;
+  list(projectId: string, query?: { cursor?: string; limit?: number }, options?: RequestOptions): Promise<ListUploadsResult>;
+}
+
+export function createApiClient(options: ApiClientOptions): ApiClient {
+  const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
+  const api: ApiFetcher = async ({ path, method, headers, body, fetchOptions }) => {
+    let response: Response;
+    try {
+      response = await fetchImpl(path, { ...fetchOptions, method, headers, body });
+    } catch (error) {
+      if (isAbort(error)) throw error;
+      throw new NetworkError(`No answer from ${options.baseUrl}: ${(error as Error).message}`, { cause: error });
+    }
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      // Not JSON (a proxy's error page): keep the text; the error says the status.
+    }
+    return { status: response.status, body: parsed, headers: response.headers };
+  };
+  const client = initClient(contract, {
+    baseUrl: options.baseUrl.replace(/\/+$/, ""),
+    baseHeaders: { authorization: `Bearer ${options.apiKey}` },
+    api,
+  });
+  const uploads = client.uploads;
+
+  /** The envelope's result of a 2xx reply; anything else becomes an `UploadGatewayError`. */
+  async function result<T>(call: Promise<{ status: number; body: unknown }>): Promise<T> {
+    const { status, body } = await call;
+    if (status >= 200 && status < 300 && (body as { success?: unknown } | undefined)?.success === true) {
+      return (body as { result: T }).result;
+    }
+    throw new UploadGatewayError(status, body);
+  }
+
+  return {
+    start: (projectId, body, o) => result(uploads.start({ params: { projectId }, body, fetchOptions: { signal: o?.signal } })),
+    complete: (projectId, body, o) =>
+      result(uploads.complete({ params: { projectId }, body, fetchOptions: { signal: o?.signal } })),
+    abort: (projectId, requestKey, o) =>
+      result(uploads.abort({ params: { projectId }, body: { requestKey }, fetchOptions: { signal: o?.signal } })),
+    resume: (projectId, body, o) =>
+      result(uploads.resume({ params: { projectId }, body, fetchOptions: { signal: o?.signal } })),
+    downloadUrl: (projectId, requestKey, o) =>
+      result(uploads.download({ params: { projectId, requestKey }, fetchOptions: { signal: o?.signal } })),
+    get: (projectId, requestKey, o) =>
+      result(uploads.get({ params: { projectId, requestKey }, fetchOptions: { signal: o?.signal } })),
+    list: (projectId, query = {}, o) =>
+      result(uploads.list({ params: { projectId }, query, fetchOptions: { signal: o?.signal } })),
+  };
+}
+
+export function isAbort(error: unknown): boolean {
+  return (error as { name?: string } | undefined)?.name === "AbortError";
+}

@@ -1,0 +1,244 @@
+#!/usr/bin/env node
+import { createHash } from "node:crypto";
+import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { createApiClient, guessMimeType, UploadAbortedError, UploadFailedError, UploadGatewayError, uploadFile, type UploadProgress } from "./node";
+
+const USAGE = `Usage: upload-gateway upload <file> --server URL --project ID [--key KEY] [options]
+
+Uploads a file to Upload Gateway in parallel parts.
+
+Options:
+  --server URL         the gateway, e.g. http://127.0.0.1:3000
+  --project ID         the project to upload to
+  --key KEY            the API key (default: $UPLOAD_GATEWAY_KEY)
+  --concurrency N      parts sent at once (default 4)
+  --part-size SIZE     bytes per part, e.g. 16MiB (default 16MiB; at least 5MiB)
+  --mime-type TYPE     the file's MIME type (default: guessed from its extension)
+  --resume             keep the upload's state, and continue it when the same command runs again
+  --state-dir DIR      where --resume keeps its state (default: $XDG_STATE_HOME/upload-gateway)
+  --json               print one JSON line with the result (requestKey, uploadId, size, ...) and no progress bar
+  -h, --help           show this help
+  -v, --version        show the version
+
+Exit codes: 0 uploaded, 1 failed, 2 usage error, 3 not authorized (key or project), 130 interrupted.`;
+
+const EXIT = { ok: 0, failed: 1, usage: 2, auth: 3, interrupted: 130 } as const;
+
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      server: { type: "string" },
+      project: { type: "string" },
+      key: { type: "string" },
+      concurrency: { type: "string" },
+      "part-size": { type: "string" },
+      "mime-type": { type: "string" },
+      resume: { type: "boolean", default: false },
+      "state-dir": { type: "string" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+      version: { type: "boolean", short: "v", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return EXIT.ok;
+  }
+  if (values.version) {
+    console.log(VERSION);
+    return EXIT.ok;
+  }
+  const [command, file, ...extra] = positionals;
+  if (command !== "upload" || !file || extra.length > 0) throw new UsageError("expected: upload <file>");
+  const server = required(values.server, "--server");
+  const projectId = required(values.project, "--project");
+  const apiKey = values.key ?? process.env.UPLOAD_GATEWAY_KEY;
+  if (!apiKey) throw new UsageError("an API key is needed: --key KEY or UPLOAD_GATEWAY_KEY");
+  if (!/^https?:\/\/[^/]+/.test(server)) throw new UsageError(`--server must be an http(s) URL, not ${JSON.stringify(server)}`);
+  const concurrency = values.concurrency === undefined ? 4 : positiveInteger(values.concurrency, "--concurrency");
+  const partSize = values["part-size"] === undefined ? undefined : parseSize(values["part-size"]);
+  const path = resolve(file);
+  const info = await stat(path).catch(() => undefined);
+  if (!info?.isFile()) throw new UsageError(`no such file: ${file}`);
+
+  const state = values.resume
+    ? new ResumeState(values["state-dir"] ?? defaultStateDir(), { path, size: info.size, mtimeMs: info.mtimeMs, server, projectId })
+    : undefined;
+  let requestKey = await state?.load();
+  const client = createApiClient({ baseUrl: server, apiKey });
+  if (requestKey) {
+    // The upload may have been finished or abandoned since: then start afresh.
+    const details = await client.get(projectId, requestKey).catch((error: unknown) => {
+      if (error instanceof UploadGatewayError && error.hasCode("UPLOAD_NOT_FOUND")) return undefined;
+      throw error;
+    });
+    if (details?.state !== "uploading") {
+      await state?.clear();
+      requestKey = undefined;
+    }
+  }
+
+  const cancel = new AbortController();
+  let interrupted = false;
+  process.once("SIGINT", () => {
+    interrupted = true;
+    // With --resume, an interrupted upload stays on the server to be continued; otherwise it is cancelled.
+    if (state) process.exit(EXIT.interrupted);
+    cancel.abort();
+  });
+
+  const bar = !values.json && process.stderr.isTTY ? new ProgressBar() : undefined;
+  const task = uploadFile(path, {
+    client,
+    projectId,
+    concurrency,
+    ...(partSize ? { partSize } : {}),
+    mimeType: values["mime-type"] ?? guessMimeType(path),
+    ...(requestKey ? { requestKey } : {}),
+    signal: cancel.signal,
+    onStart: ({ requestKey: key }) => void state?.save(key),
+    onProgress: (p) => bar?.update(p),
+  });
+  try {
+    const result = await task;
+    bar?.finish();
+    await state?.clear();
+    if (values.json) {
+      console.log(JSON.stringify({ ...result, size: result.size, server, projectId }));
+    } else {
+      console.error(`Uploaded ${file} (${formatBytes(result.size)}) — requestKey ${result.requestKey}`);
+    }
+    return EXIT.ok;
+  } catch (error) {
+    bar?.finish();
+    if (interrupted || error instanceof UploadAbortedError) {
+      console.error("Cancelled; the upload was aborted on the server.");
+      return EXIT.interrupted;
+    }
+    throw error;
+  }
+}
+
+/** Where --resume remembers which upload a file belongs to, keyed by the file, its size and mtime, server and project. */
+class ResumeState {
+  private readonly file: string;
+
+  constructor(
+    dir: string,
+    private readonly identity: { path: string; size: number; mtimeMs: number; server: string; projectId: string },
+  ) {
+    const id = createHash("sha256").update(JSON.stringify(identity)).digest("hex").slice(0, 32);
+    this.file = join(dir, `${id}.json`);
+  }
+
+  async load(): Promise<string | undefined> {
+    try {
+      const saved = JSON.parse(await readFile(this.file, "utf8")) as { requestKey?: unknown };
+      return typeof saved.requestKey === "string" ? saved.requestKey : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async save(requestKey: string): Promise<void> {
+    await mkdir(join(this.file, ".."), { recursive: true });
+    await writeFile(this.file, JSON.stringify({ requestKey, ...this.identity }));
+  }
+
+  async clear(): Promise<void> {
+    await rm(this.file, { force: true });
+  }
+}
+
+class ProgressBar {
+  private lastDraw = 0;
+
+  update(p: UploadProgress): void {
+    const now = Date.now();
+    if (now - this.lastDraw < 100 && p.bytesSent < p.totalBytes) return;
+    this.lastDraw = now;
+    const width = Math.max(10, Math.min(40, (process.stderr.columns ?? 80) - 60));
+    const ratio = p.totalBytes === 0 ? 1 : p.bytesSent / p.totalBytes;
+    const filled = Math.round(ratio * width);
+    const eta = p.bytesPerSecond > 0 ? (p.totalBytes - p.bytesSent) / p.bytesPerSecond : undefined;
+    const line =
+      `[${"█".repeat(filled)}${"░".repeat(width - filled)}] ${(ratio * 100).toFixed(1).padStart(5)}%  ` +
+      `${formatBytes(p.bytesSent)}/${formatBytes(p.totalBytes)}  ${formatBytes(p.bytesPerSecond)}/s  ` +
+      `ETA ${eta === undefined ? "--:--" : formatDuration(eta)}  parts ${p.partsDone}/${p.partsTotal}`;
+    process.stderr.write(`\r${line}\x1b[K`);
+  }
+
+  finish(): void {
+    process.stderr.write("\n");
+  }
+}
+
+function required(value: string | undefined, flag: string): string {
+  if (!value) throw new UsageError(`${flag} is required`);
+  return value;
+}
+
+function positiveInteger(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`${flag} must be a whole number from 1 to 64`);
+  return n;
+}
+
+const UNITS: Record<string, number> = { "": 1, b: 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3 };
+
+export function parseSize(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(value.trim());
+  const unit = match ? UNITS[match[2]!.toLowerCase()] : undefined;
+  if (!match || unit === undefined) throw new UsageError(`--part-size must be a size such as 16MiB, not ${JSON.stringify(value)}`);
+  const bytes = Math.round(Number(match[1]) * unit);
+  if (bytes < 5 * 1024 ** 2) throw new UsageError("--part-size must be at least 5MiB");
+  return bytes;
+}
+
+function formatBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
+
+function formatDuration(seconds: number): string {
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const rest = String(s % 60).padStart(2, "0");
+  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${rest}` : `${m}:${rest}`;
+}
+
+function defaultStateDir(): string {
+  return join(process.env.XDG_STATE_HOME ?? join(homedir(), ".local", "state"), "upload-gateway");
+}
+
+declare const __VERSION__: string;
+const VERSION = typeof __VERSION__ === "string" ? __VERSION__ : "dev";
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      console.error(`upload-gateway: ${(error as Error).message}\n\n${USAGE}`);
+      process.exit(EXIT.usage);
+    }
+    const cause = error instanceof UploadFailedError ? error.cause : error;
+    const auth = cause instanceof UploadGatewayError && (cause.hasCode("UNAUTHORIZED") || cause.hasCode("FORBIDDEN") || cause.hasCode("PROJECT_NOT_FOUND"));
+    console.error(`upload-gateway: ${(error as Error).message}`);
+    if (error instanceof UploadFailedError && error.requestKey) console.error(`requestKey: ${error.requestKey}`);
+    process.exit(auth ? EXIT.auth : EXIT.failed);
+  },
+);

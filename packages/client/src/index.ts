@@ -1,0 +1,7 @@
+export { createApiClient, type ApiClient, type ApiClientOptions, type RequestOptions } from "./api-client";
+export { NetworkError, UploadAbortedError, UploadFailedError, UploadGatewayError } from "./errors";
+export { upload, planForUpload, type PartState, type UploadOptions, type UploadResult, type UploadTask } from "./uploader";
+export type { UploadProgress } from "./progress";
+export { fetchTransport, xhrTransport, type PartTransport, type PartRequest, type PartResponse } from "./transport";
+export { md5Hasher, type PartHasher } from "./part-hash";
+export type { RetryPolicy } from "./retry";

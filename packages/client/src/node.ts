@@ -1,0 +1,104 @@
+import { createHash } from "node:crypto";
+import { openAsBlob } from "node:fs";
+import { Agent as HttpAgent, request as httpRequest } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { basename, extname } from "node:path";
+import { Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { ReadableStream as NodeWebReadableStream } from "node:stream/web";
+import { NetworkError } from "./errors";
+import type { PartHasher } from "./part-hash";
+import type { PartTransport } from "./transport";
+import { upload, type UploadOptions, type UploadTask } from "./uploader";
+
+export * from "./index";
+
+/**
+ * Node's part transport: streams each part from the file to `node:http(s)` with a known Content-Length (no buffering,
+ * no chunked encoding), reports progress as bytes leave, and reuses connections.
+ */
+export function nodeHttpTransport(options: { maxSockets?: number } = {}): PartTransport {
+  const agents = {
+    "http:": new HttpAgent({ keepAlive: true, maxSockets: options.maxSockets ?? 16 }),
+    "https:": new HttpsAgent({ keepAlive: true, maxSockets: options.maxSockets ?? 16 }),
+  };
+  return {
+    reportsProgress: true,
+    send({ url, body, signal, onProgress }) {
+      return new Promise((resolve, reject) => {
+        if (signal.aborted) return reject(signal.reason);
+        const target = new URL(url);
+        const send = target.protocol === "https:" ? httpsRequest : httpRequest;
+        const request = send(target, {
+          method: "PUT",
+          agent: agents[target.protocol as "http:" | "https:"],
+          headers: { "content-length": String(body.size) },
+          signal,
+        });
+        let settled = false;
+        const fail = (error: unknown) => {
+          if (settled) return;
+          settled = true;
+          reject(signal.aborted ? signal.reason : new NetworkError(`The part upload got no answer: ${(error as Error).message}`, { cause: error }));
+        };
+        request.on("response", (response) => {
+          response.resume(); // drain the (small) body so the socket is reused
+          response.on("end", () => {
+            if (settled) return;
+            settled = true;
+            const header = (name: string) => {
+              const value = response.headers[name];
+              return Array.isArray(value) ? (value[0] ?? null) : (value ?? null);
+            };
+            resolve({ status: response.statusCode ?? 0, eTag: header("etag"), retryAfter: header("retry-after") });
+          });
+          response.on("error", fail);
+        });
+        request.on("error", fail);
+        let sent = 0;
+        const count = new Transform({
+          transform(chunk: Buffer, _encoding, callback) {
+            sent += chunk.length;
+            onProgress?.(sent);
+            callback(null, chunk);
+          },
+        });
+        // A refused part may be answered before all bytes are sent; that answer is what counts.
+        pipeline(Readable.fromWeb(body.stream() as NodeWebReadableStream<Uint8Array>), count, request).catch((error: unknown) => {
+          if (!request.writableFinished) fail(error);
+        });
+      });
+    },
+  };
+}
+
+/** MD5 with `node:crypto`, streamed from the part. */
+export const nodeMd5Hasher: PartHasher = async (part) => {
+  const hash = createHash("md5");
+  for await (const chunk of Readable.fromWeb(part.stream() as NodeWebReadableStream<Uint8Array>)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+};
+
+/** Uploads the file at `path`, streamed from disk part by part (memory stays flat whatever the file's size). */
+export function uploadFile(path: string, options: UploadOptions): UploadTask {
+  return upload(openAsBlob(path), {
+    fileName: basename(path),
+    mimeType: guessMimeType(path),
+    transport: nodeHttpTransport({ maxSockets: (options.concurrency ?? 4) * 2 }),
+    hashPart: nodeMd5Hasher,
+    ...options,
+  });
+}
+
+const MIME_TYPES: Record<string, string> = {
+  ".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime", ".mkv": "video/x-matroska", ".webm": "video/webm",
+  ".avi": "video/x-msvideo", ".mp3": "audio/mpeg", ".wav": "audio/wav", ".flac": "audio/flac", ".png": "image/png",
+  ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif", ".webp": "image/webp", ".pdf": "application/pdf",
+  ".zip": "application/zip", ".gz": "application/gzip", ".tar": "application/x-tar", ".json": "application/json",
+  ".txt": "text/plain", ".csv": "text/csv",
+};
+
+/** A MIME type from the file's extension; `application/octet-stream` when unknown. */
+export function guessMimeType(path: string): string {
+  return MIME_TYPES[extname(path).toLowerCase()] ?? "application/octet-stream";
+}

@@ -1,0 +1,436 @@
+import { MAX_PARTS, MiB, MIN_PART_SIZE, planParts, type PartPlan } from "@upload-gateway/contract";
+import { createApiClient, isAbort, type ApiClient } from "./api-client";
+import { NetworkError, UploadAbortedError, UploadFailedError, UploadGatewayError } from "./errors";
+import { md5Hasher, md5OfETag, type PartHasher } from "./part-hash";
+import { ProgressTracker, type UploadProgress } from "./progress";
+import { DEFAULT_RETRY_POLICY, retryDelay, sleep, type RetryPolicy } from "./retry";
+import { defaultTransport, type PartTransport } from "./transport";
+
+export type PartState = "waiting" | "sending" | "done" | "retrying";
+
+export interface UploadOptions {
+  /** The gateway: an API client, or where it is and the key. */
+  client?: ApiClient;
+  baseUrl?: string;
+  apiKey?: string;
+  projectId: string;
+  /** Defaults to the `File`'s name, else "upload". */
+  fileName?: string;
+  /** Defaults to the `Blob`'s type, else `application/octet-stream`. */
+  mimeType?: string;
+  /** Bytes per part (≥ 5 MiB; default 16 MiB, more for files beyond 160 GB so there are at most 10,000 parts). */
+  partSize?: number;
+  /** Parts sent at once (default 4). */
+  concurrency?: number;
+  retry?: Partial<RetryPolicy>;
+  /** Continue this upload instead of starting a new one (after a reload or a restart). */
+  requestKey?: string;
+  /** Called as soon as the upload has a request key: persist it to resume later. */
+  onStart?: (info: { requestKey: string; uploadId: string; partsTotal: number; partSize: number }) => void;
+  onProgress?: (progress: UploadProgress) => void;
+  onPartState?: (partNumber: number, state: PartState) => void;
+  /** Cancels the upload: stops in-flight requests and aborts the upload on the server. */
+  signal?: AbortSignal;
+  presignedUrlExpiryTimeHours?: number;
+  enableDuplicateCheck?: boolean;
+  fileHash?: string;
+  /** Check each part's ETag against its MD5 where the store answers MD5 ETags, re-sending on mismatch (default true). */
+  verifyETags?: boolean;
+  /** A part with no progress for this long is abandoned and retried (default 60 s; where progress is not reported,
+   * the limit grows with the part's size at 64 KiB/s). */
+  stallTimeoutMs?: number;
+  transport?: PartTransport;
+  hashPart?: PartHasher;
+  fetch?: typeof fetch;
+}
+
+export interface UploadResult {
+  requestKey: string;
+  uploadId: string;
+  size: number;
+  partsNumber: number;
+  partSize: number;
+  fileName: string;
+  mimeType: string;
+  /** Parts this call sent (the others were stored before it resumed the upload). */
+  partsSent: number;
+}
+
+export interface UploadTask extends PromiseLike<UploadResult> {
+  /** Known once the upload has started (see `onStart`). */
+  readonly requestKey: string | undefined;
+  readonly done: Promise<UploadResult>;
+  /** Stops sending (parts in flight are dropped and sent again on `resume()`). */
+  pause(): void;
+  resume(): void;
+  readonly paused: boolean;
+}
+
+const DEFAULT_PART_SIZE = 16 * MiB;
+const MAX_RESIGNS_PER_PART = 3;
+
+/**
+ * Uploads `source` (a `Blob` or `File`, e.g. from a file input, Node's `fs.openAsBlob`, Deno or Bun) in parallel parts
+ * straight to storage. Parts are sliced as they are sent, never the whole file in memory.
+ */
+export function upload(source: Blob | Promise<Blob>, options: UploadOptions): UploadTask {
+  const run = new UploadRun(source, options);
+  const done = run.start();
+  return {
+    get requestKey() {
+      return run.requestKey;
+    },
+    get paused() {
+      return run.paused;
+    },
+    done,
+    pause: () => run.pause(),
+    resume: () => run.resume(),
+    then: (onFulfilled, onRejected) => done.then(onFulfilled, onRejected),
+  };
+}
+
+/** The part plan for a file of `size` bytes at `partSize` bytes a part, within S3's limits. */
+export function planForUpload(size: number, partSize = DEFAULT_PART_SIZE): PartPlan {
+  if (partSize < MIN_PART_SIZE) throw new RangeError(`partSize must be at least ${MIN_PART_SIZE} bytes (5 MiB)`);
+  const partsNumber = Math.min(MAX_PARTS, Math.max(1, Math.ceil(size / partSize)));
+  const planned = planParts(size, partsNumber);
+  if (!planned.ok) throw new RangeError(planned.problems.map((p) => `${p.field}: ${p.message}`).join("; "));
+  return planned.plan;
+}
+
+class UploadRun {
+  requestKey: string | undefined;
+  paused = false;
+  private readonly api: ApiClient;
+  private readonly retry: RetryPolicy;
+  private readonly transport: PartTransport;
+  private readonly hashPart: PartHasher;
+  private readonly cancel = new AbortController();
+  private readonly inFlight = new Map<number, AbortController>();
+  private pauseWaiters: (() => void)[] = [];
+  private urls = new Map<number, string>();
+  private refreshing: Promise<void> | undefined;
+  private plan!: PartPlan;
+  private uploadId!: string;
+  private source!: Blob;
+  private fileName!: string;
+  private mimeType!: string;
+
+  constructor(
+    private readonly opening: Blob | Promise<Blob>,
+    private readonly options: UploadOptions,
+  ) {
+    if (options.client) {
+      this.api = options.client;
+    } else if (options.baseUrl && options.apiKey) {
+      this.api = createApiClient({ baseUrl: options.baseUrl, apiKey: options.apiKey, fetch: options.fetch });
+    } else {
+      throw new TypeError("upload() needs `client`, or `baseUrl` and `apiKey`");
+    }
+    this.retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.transport = options.transport ?? defaultTransport(options.fetch);
+    this.hashPart = options.hashPart ?? md5Hasher;
+    options.signal?.addEventListener("abort", () => this.cancel.abort(options.signal?.reason), { once: true });
+  }
+
+  pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    for (const controller of this.inFlight.values()) controller.abort(PAUSED);
+  }
+
+  resume(): void {
+    this.paused = false;
+    const waiters = this.pauseWaiters;
+    this.pauseWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  async start(): Promise<UploadResult> {
+    try {
+      this.source = await this.opening;
+      this.fileName = this.options.fileName ?? ((this.source as Partial<File>).name || "upload");
+      this.mimeType = this.options.mimeType ?? (this.source.type || "application/octet-stream");
+      const stored = await this.begin();
+      const progress = new ProgressTracker(this.plan.contentLength, this.plan.partsNumber, this.options.onProgress);
+      const parts = new Map(stored.map((p) => [p.partNumber, p.eTag]));
+      progress.alreadyDone(
+        stored.reduce((sum, p) => sum + p.size, 0),
+        stored.length,
+      );
+      const queue: number[] = [];
+      for (let n = 1; n <= this.plan.partsNumber; n++) {
+        if (parts.has(n)) this.options.onPartState?.(n, "done");
+        else {
+          queue.push(n);
+          this.options.onPartState?.(n, "waiting");
+        }
+      }
+      progress.emit(true);
+
+      const workers = Array.from({ length: Math.min(this.options.concurrency ?? 4, Math.max(1, queue.length)) }, async () => {
+        for (let n = queue.shift(); n !== undefined; n = queue.shift()) {
+          parts.set(n, await this.sendPart(n, progress));
+        }
+      });
+      // One failed part fails the upload: stop the others rather than keep sending for nothing.
+      await Promise.all(
+        workers.map((worker) =>
+          worker.catch((error: unknown) => {
+            queue.length = 0;
+            for (const controller of this.inFlight.values()) controller.abort(error);
+            throw error;
+          }),
+        ),
+      );
+
+      const completed = [...parts.entries()].sort(([a], [b]) => a - b).map(([partNumber, eTag]) => ({ partNumber, eTag }));
+      await this.withRetries("complete the upload", () =>
+        this.api.complete(this.options.projectId, { requestKey: this.requestKey!, parts: completed }, { signal: this.cancel.signal }),
+      );
+      return {
+        requestKey: this.requestKey!,
+        uploadId: this.uploadId,
+        size: this.plan.contentLength,
+        partsNumber: this.plan.partsNumber,
+        partSize: this.plan.partSize,
+        fileName: this.fileName,
+        mimeType: this.mimeType,
+        partsSent: this.plan.partsNumber - stored.length,
+      };
+    } catch (error) {
+      if (this.cancel.signal.aborted) {
+        for (const controller of this.inFlight.values()) controller.abort(this.cancel.signal.reason);
+        if (this.requestKey) {
+          // Cancelled: leave nothing behind on the server. Best effort; the upload is cancelled either way.
+          await this.api.abort(this.options.projectId, this.requestKey).catch(() => undefined);
+        }
+        throw new UploadAbortedError(this.requestKey);
+      }
+      if (error instanceof UploadFailedError) throw error;
+      throw new UploadFailedError(describe(error), this.requestKey, { cause: error });
+    }
+  }
+
+  /** Starts the upload, or picks up `requestKey`; returns the parts already stored. */
+  private async begin(): Promise<{ partNumber: number; eTag: string; size: number }[]> {
+    const { projectId, requestKey } = this.options;
+    const signal = this.cancel.signal;
+    if (requestKey) {
+      this.requestKey = requestKey;
+      const resumed = await this.withRetries("resume the upload", () =>
+        this.api.resume(projectId, { requestKey, presignedUrlExpiryTimeHours: this.options.presignedUrlExpiryTimeHours }, { signal }),
+      );
+      if (Number(resumed.contentLength) !== this.source.size) {
+        throw new UploadFailedError(
+          `This file has ${this.source.size} bytes but upload ${requestKey} is for ${resumed.contentLength}: pick the same file to resume.`,
+          requestKey,
+        );
+      }
+      this.adopt(resumed.uploadId, resumed.partSize, resumed.partsNumber, resumed.presignedUrl);
+      return resumed.uploadedParts;
+    }
+    const plan = planForUpload(this.source.size, this.options.partSize);
+    const started = await this.withRetries("start the upload", () =>
+      this.api.start(
+        projectId,
+        {
+          partsNumber: plan.partsNumber,
+          fileName: this.fileName,
+          contentLength: String(this.source.size),
+          mimeType: this.mimeType,
+          presignedUrlExpiryTimeHours: this.options.presignedUrlExpiryTimeHours,
+          enableDuplicateCheck: this.options.enableDuplicateCheck,
+          fileHash: this.options.fileHash,
+        },
+        { signal },
+      ),
+    );
+    this.requestKey = started.requestKey;
+    this.adopt(started.uploadId, started.partSize, started.partsNumber, started.presignedUrl);
+    return [];
+  }
+
+  private adopt(uploadId: string, partSize: number, partsNumber: number, urls: { partNumber: number; presignedUrl: string }[]) {
+    this.uploadId = uploadId;
+    this.plan = {
+      partSize,
+      partsNumber,
+      contentLength: this.source.size,
+      lastPartSize: this.source.size - (partsNumber - 1) * partSize,
+    };
+    this.urls = new Map(urls.map((u) => [u.partNumber, u.presignedUrl]));
+    this.options.onStart?.({ requestKey: this.requestKey!, uploadId, partsTotal: partsNumber, partSize });
+  }
+
+  /** Sends one part until it is stored; returns its ETag. */
+  private async sendPart(partNumber: number, progress: ProgressTracker): Promise<string> {
+    const start = (partNumber - 1) * this.plan.partSize;
+    const body = this.source.slice(start, Math.min(start + this.plan.partSize, this.source.size));
+    const verify = this.options.verifyETags ?? true;
+    let expectedMd5: Promise<string> | undefined;
+    let failures = 0;
+    let resigns = 0;
+    for (;;) {
+      await this.whilePaused();
+      const url = this.urls.get(partNumber) ?? (await this.refreshUrls(), this.urls.get(partNumber));
+      if (!url) throw new UploadFailedError(`The gateway gave no URL for part ${partNumber}.`, this.requestKey);
+      if (verify) expectedMd5 ??= this.hashPart(body);
+
+      this.options.onPartState?.(partNumber, failures > 0 ? "retrying" : "sending");
+      const attempt = new AbortController();
+      this.inFlight.set(partNumber, attempt);
+      const onCancel = () => attempt.abort(this.cancel.signal.reason);
+      this.cancel.signal.addEventListener("abort", onCancel, { once: true });
+      const stall = new StallTimer(attempt, this.stallLimit(body.size));
+      let outcome: { status: number; eTag: string | null; retryAfter: string | null } | { error: unknown };
+      try {
+        outcome = await this.transport.send({
+          url,
+          body,
+          signal: attempt.signal,
+          onProgress: (loaded) => {
+            stall.touch();
+            progress.partProgress(partNumber, loaded);
+          },
+        });
+      } catch (error) {
+        outcome = { error };
+      } finally {
+        stall.clear();
+        this.inFlight.delete(partNumber);
+        this.cancel.signal.removeEventListener("abort", onCancel);
+      }
+      progress.partReset(partNumber);
+      if (this.cancel.signal.aborted) throw this.cancel.signal.reason;
+
+      if ("error" in outcome) {
+        if (attempt.signal.reason === PAUSED) continue; // sent again after resume(); not a failure
+        if (!(outcome.error instanceof NetworkError) && !stall.fired) throw outcome.error;
+        failures = await this.backoff(failures, partNumber, `part ${partNumber}: ${stall.fired ? "stalled" : describe(outcome.error)}`);
+        continue;
+      }
+
+      const { status, eTag, retryAfter } = outcome;
+      if (status >= 200 && status < 300) {
+        const md5 = md5OfETag(eTag);
+        if (verify && md5 && expectedMd5 && md5 !== (await expectedMd5)) {
+          // The store received other bytes than we sent: send the part again.
+          failures = await this.backoff(failures, partNumber, `part ${partNumber}: its ETag does not match its MD5`);
+          continue;
+        }
+        if (!eTag) throw new UploadFailedError(`Part ${partNumber} was stored but its ETag could not be read (is ETag exposed by CORS?).`, this.requestKey);
+        progress.partDone(partNumber, body.size);
+        this.options.onPartState?.(partNumber, "done");
+        return eTag;
+      }
+      if (status === 403 && resigns < MAX_RESIGNS_PER_PART) {
+        // Expired or refused URL: get a fresh one through the resume endpoint rather than retry the same one.
+        resigns += 1;
+        this.urls.delete(partNumber);
+        continue;
+      }
+      if (status === 408 || status === 429 || status >= 500) {
+        failures = await this.backoff(failures, partNumber, `part ${partNumber}: storage answered ${status}`, retryAfter);
+        continue;
+      }
+      throw new UploadFailedError(
+        status === 404
+          ? `Part ${partNumber} was refused with 404: the upload no longer exists (aborted, or completed elsewhere).`
+          : `Part ${partNumber} was refused with HTTP ${status}.`,
+        this.requestKey,
+      );
+    }
+  }
+
+  /** Counts a failure and waits before the next attempt; fails the upload when the retries are used up. */
+  private async backoff(failures: number, partNumber: number, why: string, retryAfter?: string | null): Promise<number> {
+    if (failures >= this.retry.retries) {
+      throw new UploadFailedError(`Gave up after ${failures + 1} attempts: ${why}`, this.requestKey);
+    }
+    this.options.onPartState?.(partNumber, "retrying");
+    await sleep(retryDelay(this.retry, failures, retryAfter), this.cancel.signal);
+    return failures + 1;
+  }
+
+  /** Fresh URLs for every part not yet stored, from the resume endpoint; one call however many parts ask at once. */
+  private refreshUrls(): Promise<void> {
+    this.refreshing ??= this.withRetries("renew the part URLs", () =>
+      this.api.resume(
+        this.options.projectId,
+        { requestKey: this.requestKey!, presignedUrlExpiryTimeHours: this.options.presignedUrlExpiryTimeHours },
+        { signal: this.cancel.signal },
+      ),
+    )
+      .then((resumed) => {
+        for (const { partNumber, presignedUrl } of resumed.presignedUrl) this.urls.set(partNumber, presignedUrl);
+      })
+      .finally(() => {
+        this.refreshing = undefined;
+      });
+    return this.refreshing;
+  }
+
+  /** Calls the gateway, retrying what can succeed later (no answer, 429, 5xx); other errors fail at once. */
+  private async withRetries<T>(what: string, call: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await call();
+      } catch (error) {
+        if (this.cancel.signal.aborted || isAbort(error)) throw error;
+        const retryable = error instanceof NetworkError || (error instanceof UploadGatewayError && error.retryable);
+        if (!retryable || attempt >= this.retry.retries) {
+          throw new UploadFailedError(`Could not ${what}: ${describe(error)}`, this.requestKey, { cause: error });
+        }
+        await sleep(retryDelay(this.retry, attempt), this.cancel.signal);
+      }
+    }
+  }
+
+  private async whilePaused(): Promise<void> {
+    while (this.paused) {
+      if (this.cancel.signal.aborted) throw this.cancel.signal.reason;
+      await new Promise<void>((resolve) => {
+        this.pauseWaiters.push(resolve);
+        this.cancel.signal.addEventListener("abort", () => resolve(), { once: true });
+      });
+    }
+  }
+
+  private stallLimit(size: number): number {
+    const base = this.options.stallTimeoutMs ?? 60_000;
+    return this.transport.reportsProgress ? base : base + (size / (64 * 1024)) * 1000;
+  }
+}
+
+const PAUSED = Symbol("paused");
+
+/** Aborts an attempt that makes no progress for `limitMs`. */
+class StallTimer {
+  fired = false;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly attempt: AbortController,
+    private readonly limitMs: number,
+  ) {
+    this.touch();
+  }
+
+  touch(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.fired = true;
+      this.attempt.abort(new NetworkError(`no progress for ${Math.round(this.limitMs / 1000)} s`));
+    }, this.limitMs);
+  }
+
+  clear(): void {
+    clearTimeout(this.timer);
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

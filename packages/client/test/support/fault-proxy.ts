@@ -1,0 +1,93 @@
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+
+/** What the proxy does to one part PUT. */
+export type Fault = "pass" | "reset" | "503" | "stall" | "403" | "wrong-etag";
+
+export interface FaultProxy {
+  url: string;
+  /** Part PUTs seen, in order: `partNumber` and what was done. */
+  log: { partNumber: number; fault: Fault }[];
+  close(): Promise<void>;
+}
+
+/**
+ * An HTTP proxy on loopback in front of the store (RGW or the gateway's embedded store) that injects faults into
+ * part uploads: connection resets, 503s with Retry-After, a part that stalls, a refused (403) URL, and a wrong ETag
+ * in a reply. `decide` is asked for every part PUT; other requests pass through. The Host header is kept, so
+ * presigned URLs signed for the proxy's address stay valid.
+ */
+export async function startFaultProxy(target: string, decide: (partNumber: number, attempt: number) => Fault): Promise<FaultProxy> {
+  const upstream = new URL(target);
+  const attempts = new Map<number, number>();
+  const log: FaultProxy["log"] = [];
+  const sockets = new Set<import("node:net").Socket>();
+
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://proxy");
+    const partNumber = req.method === "PUT" ? partOf(url) : undefined;
+    if (partNumber === undefined) return forward(req, res);
+    const attempt = (attempts.get(partNumber) ?? 0) + 1;
+    attempts.set(partNumber, attempt);
+    const fault = decide(partNumber, attempt);
+    log.push({ partNumber, fault });
+    switch (fault) {
+      case "reset":
+        // Take some of the body, then drop the connection without an answer.
+        req.once("data", () => req.socket.destroy());
+        return;
+      case "503":
+        req.resume();
+        req.on("end", () => res.writeHead(503, { "retry-after": "0", "content-type": "text/plain" }).end("slow down"));
+        return;
+      case "403":
+        req.resume();
+        req.on("end", () => res.writeHead(403, { "content-type": "text/plain" }).end("expired"));
+        return;
+      case "stall":
+        req.pause(); // accept the connection and never read or answer
+        return;
+      case "wrong-etag":
+        return forward(req, res, '"00000000000000000000000000000000"');
+      case "pass":
+        return forward(req, res);
+    }
+  });
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+
+  function forward(req: IncomingMessage, res: ServerResponse, eTagOverride?: string) {
+    const out = request(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+      (reply) => {
+        const headers = { ...reply.headers };
+        if (eTagOverride && headers.etag) headers.etag = eTagOverride;
+        res.writeHead(reply.statusCode ?? 502, headers);
+        reply.pipe(res);
+      },
+    );
+    out.on("error", () => res.destroy());
+    req.pipe(out);
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    log,
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** The part number of a part PUT to S3 (`?partNumber=N`) or to the embedded store (`/parts/N`). */
+function partOf(url: URL): number | undefined {
+  const fromQuery = url.searchParams.get("partNumber");
+  const fromPath = /\/parts\/(\d+)$/.exec(url.pathname)?.[1];
+  const value = fromQuery ?? fromPath;
+  return value ? Number(value) : undefined;
+}

@@ -1,0 +1,72 @@
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startServerProcess, type ServerProcess } from "@upload-gateway/server/testing";
+
+export type Backend = "local" | "s3";
+
+export interface Gateway {
+  server: ServerProcess;
+  url: string;
+  projectId: string;
+  apiKey: string;
+  dir: string;
+  close(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * The built gateway, as users run it, on the embedded store or on the test S3 (Ceph RGW). `publicStore` is where
+ * clients are told to send parts: a fault proxy in front of the store, when a test wants one.
+ */
+export async function startGateway(
+  backend: Backend,
+  options: { port?: number; publicStore?: (storeUrl: string) => Promise<string> } = {},
+): Promise<Gateway> {
+  const dir = mkdtempSync(join(tmpdir(), "client-test-"));
+  const port = options.port ?? (await freePort());
+  const projectId = `c-${randomBytes(5).toString("hex")}`;
+  const apiKey = `key_${randomBytes(16).toString("hex")}`;
+  const projectsFile = join(dir, "projects.json");
+  writeFileSync(
+    projectsFile,
+    JSON.stringify({
+      projects: [{ id: projectId }],
+      apiKeys: [{ name: "test", sha256: createHash("sha256").update(apiKey).digest("hex"), projects: [projectId] }],
+    }),
+  );
+  const env: Record<string, string> = { PORT: String(port), PROJECTS_FILE: projectsFile, LOG_LEVEL: "warn" };
+  if (backend === "local") {
+    Object.assign(env, { STORAGE: "local", LOCAL_STORAGE_DIR: join(dir, "data") });
+    if (options.publicStore) env.PUBLIC_URL = await options.publicStore(`http://127.0.0.1:${port}`);
+  } else {
+    const s3 = Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(S3_|AWS_)/.test(k))) as Record<string, string>;
+    if (!s3.S3_ENDPOINT) throw new Error("No S3 for the tests: the RGW global setup did not run");
+    Object.assign(env, s3, { STORAGE: "s3" });
+    if (options.publicStore) env.S3_PUBLIC_ENDPOINT = await options.publicStore(s3.S3_ENDPOINT);
+  }
+  const server = await startServerProcess(env);
+  return {
+    server,
+    url: `http://127.0.0.1:${port}`,
+    projectId,
+    apiKey,
+    dir,
+    async close() {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
