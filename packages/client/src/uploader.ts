@@ -18,7 +18,9 @@ export interface UploadOptions {
   fileName?: string;
   /** Defaults to the `Blob`'s type, else `application/octet-stream`. */
   mimeType?: string;
-  /** Bytes per part (≥ 5 MiB; default 16 MiB, more for files beyond 160 GB so there are at most 10,000 parts). */
+  /** Largest part wanted, in bytes (≥ 5 MiB; default 16 MiB). The server spreads the file evenly over
+   * `ceil(size / partSize)` parts, so parts may come out a little smaller; huge files get bigger parts, as S3 allows
+   * at most 10,000. */
   partSize?: number;
   /** Parts sent at once (default 4). */
   concurrency?: number;

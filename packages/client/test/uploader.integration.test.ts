@@ -120,3 +120,124 @@ describe.each<Backend>(["local", "s3"])("uploader on %s storage", (backend) => {
     await expect(upload(new Blob([data.subarray(1)]), { ...common(), requestKey: started.requestKey })).rejects.toThrow(/pick the same file/);
   });
 });
+
+describe.each<Backend>(["local", "s3"])("through a faulty network to %s storage", (backend) => {
+  let gateway: Gateway;
+  let proxy: Awaited<ReturnType<typeof startFaultProxy>>;
+  const faults: Record<number, Fault> = { 1: "reset", 2: "503", 3: "stall", 4: "403", 5: "wrong-etag" };
+
+  beforeAll(async () => {
+    gateway = await startGateway(backend, {
+      publicStore: async (storeUrl) => {
+        proxy = await startFaultProxy(storeUrl, (partNumber, attempt) => (attempt === 1 ? (faults[partNumber] ?? "pass") : "pass"));
+        return proxy.url;
+      },
+    });
+  });
+  afterAll(async () => {
+    await gateway?.close();
+    await proxy?.close();
+  });
+
+  it("survives resets, 503s, a stalled part, a refused URL and a wrong ETag, and stores the identical file", async () => {
+    const data = randomBytes(32 * MiB);
+    const path = join(files, `faulty-${backend}.bin`);
+    writeFileSync(path, data);
+    const states: string[] = [];
+    const result = await uploadFile(path, {
+      baseUrl: gateway.url,
+      apiKey: gateway.apiKey,
+      projectId: gateway.projectId,
+      partSize: 5 * MiB,
+      concurrency: 3,
+      stallTimeoutMs: 1_000,
+      retry: { baseDelayMs: 10, maxDelayMs: 50 },
+      onPartState: (n, state) => states.push(`${n}:${state}`),
+    });
+    expect(result.partsNumber).toBe(7);
+    expect(await downloaded(gateway, result.requestKey)).toBe(sha256(data));
+    // Every faulty part was tried twice: the fault, then a clean attempt.
+    for (const n of [1, 2, 3, 4, 5]) {
+      expect(proxy.log.filter((e) => e.partNumber === n).map((e) => e.fault)).toEqual([faults[n], "pass"]);
+    }
+    expect(proxy.log.filter((e) => e.partNumber > 5).map((e) => e.fault)).toEqual(["pass", "pass"]);
+    expect(states).toContain("1:retrying");
+  });
+});
+
+describe("upload-gateway CLI", () => {
+  let gateway: Gateway;
+  let stateDir: string;
+  beforeAll(async () => {
+    gateway = await startGateway("local");
+    stateDir = mkdtempSync(join(tmpdir(), "cli-state-"));
+  });
+  afterAll(async () => {
+    await gateway?.close();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  function cli(args: string[], env: Record<string, string> = {}) {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { PATH: process.env.PATH ?? "", XDG_STATE_HOME: stateDir, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    return { child, exit, out: () => stdout, err: () => stderr };
+  }
+  const target = () => ["--server", gateway.url, "--project", gateway.projectId];
+
+  it("uploads with --json: one JSON line whose requestKey downloads the identical file", async () => {
+    const run = cli(["upload", bigPath, ...target(), "--json"], { UPLOAD_GATEWAY_KEY: gateway.apiKey });
+    expect(await run.exit).toBe(0);
+    const lines = run.out().trim().split("\n");
+    expect(lines).toHaveLength(1);
+    const result = JSON.parse(lines[0]!);
+    expect(result).toMatchObject({ size: 64 * MiB, uploadId: expect.any(String), requestKey: expect.any(String) });
+    expect(await downloaded(gateway, result.requestKey)).toBe(sha256(big));
+  });
+
+  it("exits 2 on usage errors and 3 on a refused key", async () => {
+    const usage = cli(["upload", bigPath, "--project", "x", "--key", "k"]);
+    expect(await usage.exit).toBe(2);
+    expect(usage.err()).toContain("--server is required");
+    const missing = cli(["upload", join(files, "nope.bin"), ...target(), "--key", "k"]);
+    expect(await missing.exit).toBe(2);
+    const auth = cli(["upload", bigPath, ...target(), "--key", "wrong-key"]);
+    expect(await auth.exit).toBe(3);
+    expect(auth.err()).toContain("A valid API key is required");
+  });
+
+  it("continues a killed upload with --resume, sending only the missing parts", async () => {
+    const args = ["upload", bigPath, ...target(), "--key", gateway.apiKey, "--resume", "--part-size", "5MiB", "--concurrency", "1", "--json"];
+    const first = cli(args);
+    // Kill it once a few parts are stored.
+    const api = createApiClient({ baseUrl: gateway.url, apiKey: gateway.apiKey });
+    let requestKey: string | undefined;
+    for (let i = 0; i < 200 && !requestKey; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      requestKey = (await api.list(gateway.projectId, { limit: 1 })).uploads.find((u) => u.state === "uploading")?.requestKey;
+    }
+    expect(requestKey).toBeDefined();
+    for (let i = 0; i < 400; i++) {
+      if ((await api.get(gateway.projectId, requestKey!)).uploadedParts.length >= 3) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    first.child.kill("SIGKILL");
+    await first.exit;
+    const stored = (await api.get(gateway.projectId, requestKey!)).uploadedParts.length;
+    expect(stored).toBeGreaterThanOrEqual(3);
+    expect(stored).toBeLessThan(13);
+
+    const second = cli(args);
+    expect(await second.exit).toBe(0);
+    const result = JSON.parse(second.out().trim());
+    expect(result.requestKey).toBe(requestKey);
+    expect(result.partsSent).toBe(13 - stored);
+    expect(await downloaded(gateway, requestKey!)).toBe(sha256(big));
+  });
+});

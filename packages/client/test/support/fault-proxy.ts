@@ -1,4 +1,5 @@
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 
 /** What the proxy does to one part PUT. */
 export type Fault = "pass" | "reset" | "503" | "stall" | "403" | "wrong-etag";
@@ -20,7 +21,7 @@ export async function startFaultProxy(target: string, decide: (partNumber: numbe
   const upstream = new URL(target);
   const attempts = new Map<number, number>();
   const log: FaultProxy["log"] = [];
-  const sockets = new Set<import("node:net").Socket>();
+  const sockets = new Set<Socket>();
 
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://proxy");
