@@ -64,7 +64,8 @@ async function main(argv: string[]): Promise<number> {
   if (!/^https?:\/\/[^/]+/.test(server)) throw new UsageError(`--server must be an http(s) URL, not ${JSON.stringify(server)}`);
   const concurrency = values.concurrency === undefined ? 4 : positiveInteger(values.concurrency, "--concurrency");
   const partSize = values["part-size"] === undefined ? undefined : parseSize(values["part-size"]);
-  const path = resolve(file);
+  // Under `pnpm cli` the working directory is the repo root; INIT_CWD is where the command was typed.
+  const path = resolve(process.env.INIT_CWD ?? process.cwd(), file);
   const info = await stat(path).catch(() => undefined);
   if (!info?.isFile()) throw new UsageError(`no such file: ${file}`);
 
