@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from "@nestjs/common";
 import { APP_FILTER } from "@nestjs/core";
 import type { AppConfig } from "./config/app-config";
 import { ConfigModule } from "./config/config.module";
+import { DevModule } from "./dev/dev.module";
 import { DocsModule } from "./docs/docs.module";
 import { HealthModule } from "./health/health.module";
 import { SiteModule } from "./site/site.module";
@@ -14,7 +15,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), StorageModule, UploadsModule, HealthModule, DocsModule, SiteModule],
+      imports: [ConfigModule.forRoot(config), StorageModule, UploadsModule, HealthModule, DocsModule, DevModule, SiteModule],
       providers: [{ provide: APP_FILTER, useClass: EnvelopeExceptionFilter }],
     };
   }

@@ -62,7 +62,8 @@ export function buildOpenApiDocument(serverUrl?: string): Record<string, unknown
 
   for (const [path, operations] of Object.entries(document.paths)) {
     for (const operation of Object.values(operations)) {
-      if (path.startsWith("/api/")) operation.security = [{ apiKey: [] }];
+      // Only the project routes need a key; the dev session is open (and exists only on loopback).
+      if (path.startsWith("/api/projects/")) operation.security = [{ apiKey: [] }];
       const badRequest = operation.responses?.["400"]?.content?.["application/json"];
       if (badRequest) badRequest.example = errorExample;
     }

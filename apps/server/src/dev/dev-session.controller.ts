@@ -1,0 +1,42 @@
+import { Controller, Inject, Optional, Req, Res } from "@nestjs/common";
+import { TsRestHandler, tsRestHandler } from "@ts-rest/nest";
+import { devContract, errorEnvelope, ok } from "@upload-gateway/contract";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { DEV_ACCESS, type DevAccess } from "../auth/dev-access";
+import { isLoopback } from "../config/app-config";
+
+const NOT_DEV_MODE =
+  "There is no dev session: the server is not in dev mode (embedded storage on a loopback HOST, no PROJECTS_FILE).";
+
+/**
+ * Hands the dev project and key to the demo page, so that it works on a developer's machine without typing anything.
+ * Only in dev mode, where the key is printed at start anyway, and only when the request names a loopback host: a web
+ * page elsewhere that rebinds its own name to 127.0.0.1 cannot read the key through it.
+ */
+@Controller()
+export class DevSessionController {
+  constructor(@Optional() @Inject(DEV_ACCESS) private readonly dev: DevAccess | null) {}
+
+  @TsRestHandler(devContract)
+  handle(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+    // A key must not linger in caches.
+    void reply.header("cache-control", "no-store");
+    return tsRestHandler(devContract, {
+      session: () => {
+        const dev = this.dev;
+        if (!dev || !isLoopback(hostName(request.headers.host))) {
+          return Promise.resolve({ status: 404 as const, body: errorEnvelope([{ code: "ROUTE_NOT_FOUND", message: NOT_DEV_MODE }]) });
+        }
+        return Promise.resolve({ status: 200 as const, body: ok({ projectId: dev.projectId, apiKey: dev.apiKey }) });
+      },
+    });
+  }
+}
+
+/** The host name of a Host header, without its port: `127.0.0.1:3000` → `127.0.0.1`, `[::1]:3000` → `::1`. */
+export function hostName(host: string | undefined): string {
+  if (!host) return "";
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(host);
+  if (bracketed) return bracketed[1]!;
+  return host.replace(/:\d+$/, "").toLowerCase();
+}

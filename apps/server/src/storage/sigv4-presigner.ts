@@ -1,0 +1,122 @@
+import { createHash, createHmac } from "node:crypto";
+
+export interface PresignCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+export interface SigV4PresignerOptions {
+  region: string;
+  /** e.g. `http://127.0.0.1:7480`; AWS's regional endpoint when omitted. */
+  endpoint?: string;
+  bucket: string;
+  forcePathStyle: boolean;
+}
+
+const ALGORITHM = "AWS4-HMAC-SHA256";
+const UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD";
+
+/**
+ * SigV4 query presigning for S3 UploadPart and GetObject URLs, byte-identical to what the AWS SDK's
+ * `getSignedUrl` (`@smithy/signature-v4`'s `presign`) produces, at a fraction of the cost: a 10,000-part start signs
+ * 10,000 URLs, which the SDK does at ~0.3 ms each. Everything shared by a batch (scope, credential, canonical URI,
+ * query prefix, and the signing key, derived once per day and region) is built once; per URL only the part number
+ * changes, costing one SHA-256 and one HMAC from `node:crypto`. No checksum parameters are signed in (see
+ * `s3ClientConfig`).
+ */
+export class SigV4Presigner {
+  private readonly origin: string;
+  private readonly host: string;
+  private readonly pathPrefix: string;
+  private signingKey: { day: string; secret: string; key: Buffer } | undefined;
+
+  constructor(private readonly options: SigV4PresignerOptions) {
+    const virtualHosted = !options.forcePathStyle && isDnsCompatible(options.bucket);
+    const base = new URL(options.endpoint ?? `https://s3.${options.region}.amazonaws.com`);
+    if (virtualHosted) base.hostname = `${options.bucket}.${base.hostname}`;
+    this.origin = `${base.protocol}//${base.host}`;
+    this.host = base.host; // includes a non-default port, as the signed Host header must
+    const basePath = base.pathname.replace(/\/+$/, "");
+    this.pathPrefix = virtualHosted ? `${basePath}/` : `${basePath}/${escapeUri(options.bucket)}/`;
+  }
+
+  /** Presigned PUT URLs for the given parts of a multipart upload, in order. */
+  presignUploadParts(
+    credentials: PresignCredentials,
+    key: string,
+    uploadId: string,
+    partNumbers: readonly number[],
+    expiresInSeconds: number,
+    now: Date = new Date(),
+  ): string[] {
+    const batch = this.batch(credentials, "PUT", key, expiresInSeconds, now);
+    const tail = `&uploadId=${escapeUri(uploadId)}&x-id=UploadPart`;
+    return partNumbers.map((partNumber) => batch(`&partNumber=${partNumber}${tail}`));
+  }
+
+  /** A presigned GET URL of an object. */
+  presignGetObject(credentials: PresignCredentials, key: string, expiresInSeconds: number, now: Date = new Date()): string {
+    return this.batch(credentials, "GET", key, expiresInSeconds, now)("&x-id=GetObject");
+  }
+
+  /**
+   * A function signing one URL of a batch, given the query parameters that sort after `X-Amz-SignedHeaders`
+   * (lowercase names sort after the `X-Amz-` ones in the canonical, code-point order).
+   */
+  private batch(
+    credentials: PresignCredentials,
+    method: "PUT" | "GET",
+    key: string,
+    expiresInSeconds: number,
+    now: Date,
+  ): (tailQuery: string) => string {
+    const amzDate = now.toISOString().replace(/[-:]|\.\d{3}/g, ""); // 20260102T030405Z
+    const day = amzDate.slice(0, 8);
+    const scope = `${day}/${this.options.region}/s3/aws4_request`;
+    const path = this.pathPrefix + key.split("/").map(escapeUri).join("/");
+    const token = credentials.sessionToken ? `&X-Amz-Security-Token=${escapeUri(credentials.sessionToken)}` : "";
+    const head =
+      `X-Amz-Algorithm=${ALGORITHM}&X-Amz-Content-Sha256=${UNSIGNED_PAYLOAD}` +
+      `&X-Amz-Credential=${escapeUri(`${credentials.accessKeyId}/${scope}`)}&X-Amz-Date=${amzDate}` +
+      `&X-Amz-Expires=${expiresInSeconds}${token}`;
+    const requestHead = `${method}\n${path}\n${head}&X-Amz-SignedHeaders=host`;
+    const requestTail = `\nhost:${this.host}\n\nhost\n${UNSIGNED_PAYLOAD}`;
+    const toSignHead = `${ALGORITHM}\n${amzDate}\n${scope}\n`;
+    const signingKey = this.signingKeyFor(credentials.secretAccessKey, day);
+    const urlHead = `${this.origin}${path}?${head}&X-Amz-Signature=`;
+    // The hash state after the canonical request's shared head; each URL copies it and adds only its own bytes.
+    const requestHash = createHash("sha256").update(requestHead);
+
+    return (tailQuery) => {
+      const hashed = requestHash.copy().update(tailQuery).update(requestTail).digest("hex");
+      const signature = createHmac("sha256", signingKey).update(toSignHead + hashed).digest("hex");
+      return `${urlHead}${signature}&X-Amz-SignedHeaders=host${tailQuery}`;
+    };
+  }
+
+  /** The SigV4 signing key, derived once per day, region and secret rather than per URL. */
+  private signingKeyFor(secret: string, day: string): Buffer {
+    if (this.signingKey?.day !== day || this.signingKey.secret !== secret) {
+      const dateKey = hmac(`AWS4${secret}`, day);
+      const regionKey = hmac(dateKey, this.options.region);
+      const serviceKey = hmac(regionKey, "s3");
+      this.signingKey = { day, secret, key: hmac(serviceKey, "aws4_request") };
+    }
+    return this.signingKey.key;
+  }
+}
+
+function hmac(key: string | Buffer, data: string): Buffer {
+  return createHmac("sha256", key).update(data).digest();
+}
+
+/** RFC 3986 percent-encoding, as SigV4 (and the SDK) encode path segments and query values. */
+export function escapeUri(value: string): string {
+  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/** Buckets the SDK addresses as `bucket.host`: DNS-compatible names without dots. */
+function isDnsCompatible(bucket: string): boolean {
+  return /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(bucket) && !bucket.includes("--");
+}
