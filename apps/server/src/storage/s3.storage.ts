@@ -10,7 +10,6 @@ import {
   PutObjectCommand,
   S3Client,
   S3ServiceException,
-  UploadPartCommand,
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
 import { SigV4Presigner, type PresignCredentials } from "./sigv4-presigner";
