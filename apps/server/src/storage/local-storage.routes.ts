@@ -2,6 +2,7 @@ import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { errorEnvelope, MAX_PARTS, type ErrorProblem } from "@upload-gateway/contract";
 import type { FastifyInstance, FastifyReply } from "fastify";
+import type {} from "@fastify/compress"; // its route option `compress`
 import { toApiError } from "../errors/api-error";
 import type { LocalStorage } from "./local.storage";
 
@@ -31,7 +32,7 @@ export function localStorageRoutes(storage: LocalStorage) {
     app.put<{
       Params: { uploadId: string; partNumber: string };
       Querystring: { key?: string; expires?: string; signature?: string };
-    }>("/storage/uploads/:uploadId/parts/:partNumber", async (request, reply) => {
+    }>("/storage/uploads/:uploadId/parts/:partNumber", { compress: false }, async (request, reply) => {
       const partNumber = Number(request.params.partNumber);
       const { key = "", expires = "", signature = "" } = request.query;
       if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PARTS) {
@@ -58,6 +59,8 @@ export function localStorageRoutes(storage: LocalStorage) {
     app.route<{ Params: { "*": string }; Querystring: { expires?: string; signature?: string } }>({
       method: ["GET", "HEAD"],
       url: "/storage/objects/*",
+      // Objects are served byte for byte, like S3 does: ranges and lengths must refer to the stored bytes.
+      compress: false,
       handler: async (request, reply) => {
         const key = request.params["*"];
         const { expires = "", signature = "" } = request.query;
