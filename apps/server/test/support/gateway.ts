@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:net";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +7,9 @@ import { createApp } from "../../src/app.factory";
 import { S3Storage } from "../../src/storage/s3.storage";
 import { sha256Hex } from "../../src/auth/project-registry";
 import { loadConfig } from "../../src/config/app-config";
+import { freePort } from "./server-process";
+
+export { freePort };
 
 export interface TestGateway {
   app: NestFastifyApplication;
@@ -42,18 +44,6 @@ export function testS3Storage(): S3Storage {
     region: env.S3_REGION ?? "us-east-1",
     endpoint: env.S3_ENDPOINT,
     forcePathStyle: true,
-  });
-}
-
-/** A free TCP port on loopback (for servers whose URLs must be known before they listen). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
   });
 }
 

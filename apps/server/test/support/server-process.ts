@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
 
 const MAIN = join(__dirname, "..", "..", "dist", "main.js");
@@ -48,4 +49,16 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
         child.kill(signal);
       }),
   };
+}
+
+/** A free TCP port on loopback (for servers whose URLs must be known before they listen). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }

@@ -1,9 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startServerProcess, type ServerProcess } from "@upload-gateway/server/testing";
+import { freePort, startServerProcess, type ServerProcess } from "@upload-gateway/server/testing";
 
 export type Backend = "local" | "s3";
 
@@ -14,17 +13,6 @@ export interface Gateway {
   apiKey: string;
   dir: string;
   close(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /**
