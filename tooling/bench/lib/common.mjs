@@ -1,0 +1,167 @@
+// Small helpers shared by the benchmark's scripts: statistics, formatting, child processes, free ports.
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
+
+export const MiB = 1024 * 1024;
+export const GiB = 1024 * MiB;
+
+/** Node flags for every child. */
+export const NODE_FLAGS = [];
+
+/** The AWS SDK warns once per process about Node 20's support window: not what a benchmark reports. */
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
+/**
+ * The q-quantile (0..1) of already sorted numbers, nearest-rank.
+ * @param {number[]} sorted
+ * @param {number} q
+ */
+export function quantile(sorted, q) {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.ceil(q * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
+}
+
+/** @param {number[]} values */
+export function median(values) {
+  return quantile([...values].sort((a, b) => a - b), 0.5);
+}
+
+/** Rounds to `digits` significant-ish decimals for the JSON. @param {number} value @param {number} [digits] */
+export function round(value, digits = 2) {
+  if (!Number.isFinite(value)) return value;
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+/** @returns {Promise<number>} a TCP port free on 127.0.0.1 right now. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Peak resident set (VmHWM) and current resident set (VmRSS) of a process, in bytes, from /proc.
+ * @param {number | "self"} pid
+ */
+export function memoryOf(pid = "self") {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = (/** @type {string} */ name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
+  return { peakRss: kib("VmHWM") * 1024, rss: kib("VmRSS") * 1024 };
+}
+
+/**
+ * Spawns a Node script and waits until its stdout contains `readyPattern`.
+ * @param {string} script
+ * @param {string[]} args
+ * @param {{ env?: Record<string, string | undefined>, readyPattern: RegExp, timeoutMs?: number, name: string }} options
+ */
+export async function spawnNode(script, args, { env, readyPattern, timeoutMs = 30_000, name }) {
+  const child = spawn(process.execPath, [...NODE_FLAGS, script, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.setEncoding("utf8").on("data", (c) => (output += c));
+  child.stderr.setEncoding("utf8").on("data", (c) => (output += c));
+  const match = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start in ${timeoutMs} ms:\n${output}`)), timeoutMs);
+    const check = () => {
+      const m = readyPattern.exec(output);
+      if (m) {
+        clearTimeout(timer);
+        child.stdout.off("data", check);
+        resolve(m);
+      }
+    };
+    child.stdout.on("data", check);
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited (${signal ?? code}) before it was ready:\n${output}`));
+    });
+  });
+  return {
+    child,
+    match: /** @type {RegExpExecArray} */ (match),
+    output: () => output,
+    /** Stops it with SIGTERM (SIGKILL after 10 s). @returns {Promise<void>} */
+    stop() {
+      return new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        const kill = setTimeout(() => child.kill("SIGKILL"), 10_000);
+        child.once("exit", () => {
+          clearTimeout(kill);
+          resolve();
+        });
+        child.kill("SIGTERM");
+      });
+    },
+  };
+}
+
+/**
+ * Runs a Node script to its end and parses the last line of its stdout as JSON.
+ * @param {string} script
+ * @param {string[]} args
+ * @param {{ env?: Record<string, string | undefined>, timeoutMs?: number, name: string }} options
+ */
+export function runNodeJson(script, args, { env, timeoutMs = 15 * 60_000, name }) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...NODE_FLAGS, script, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (c) => (stdout += c));
+    child.stderr.setEncoding("utf8").on("data", (c) => (stderr += c));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.once("error", reject);
+    child.once("close", (code, signal) => {
+      clearTimeout(timer);
+      const last = stdout.trim().split("\n").pop() ?? "";
+      if (code !== 0) return reject(new Error(`${name} failed (${signal ?? `exit ${code}`}):\n${stderr.slice(-4000)}${stdout.slice(-2000)}`));
+      try {
+        resolve(JSON.parse(last));
+      } catch {
+        reject(new Error(`${name} printed no JSON result:\n${stdout.slice(-2000)}\n${stderr.slice(-2000)}`));
+      }
+    });
+  });
+}
+
+/** "1,234" @param {number} n @param {number} [digits] */
+export function fmt(n, digits = 0) {
+  if (n === undefined || n === null || !Number.isFinite(n)) return "n/a";
+  return n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+/** Bytes as "12.3 MiB". @param {number} bytes */
+export function fmtBytes(bytes) {
+  if (!Number.isFinite(bytes)) return "n/a";
+  if (bytes >= GiB) return `${fmt(bytes / GiB, 2)} GiB`;
+  if (bytes >= MiB) return `${fmt(bytes / MiB, 1)} MiB`;
+  if (bytes >= 1024) return `${fmt(bytes / 1024, 1)} KiB`;
+  return `${fmt(bytes)} B`;
+}
+
+/**
+ * A plain-text table (also valid Markdown).
+ * @param {string[]} header
+ * @param {(string | number)[][]} rows
+ */
+export function table(header, rows) {
+  const cells = [header, ...rows.map((r) => r.map(String))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? "").length)));
+  const line = (/** @type {string[]} */ r) => `| ${r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" | ")} |`;
+  const rule = `|${widths.map((w, i) => (i === 0 ? `${"-".repeat(w + 1)}-` : `-${"-".repeat(w)}:`)).join("|")}|`;
+  return [line(cells[0]), rule, ...cells.slice(1).map(line)].join("\n");
+}

@@ -1,0 +1,558 @@
+#!/usr/bin/env node
+// `pnpm bench`: issue 6's benchmark, all in one run against one store. Starts its own Ceph RGW (or reuses a running
+// one) and the BUILT gateway in S3 mode on it, then measures presigning, start latency, start throughput against a
+// bare Fastify ceiling, and uploads from Node against @aws-sdk/lib-storage. Prints tables, writes
+// results/latest.json and results/latest.md (`--quick`: smaller and shorter, written to results/quick.*).
+// Everything it makes is removed at the end: servers, temp files, and every upload and object under its S3 prefix.
+import { spawn } from "node:child_process";
+import { createHash, randomBytes, randomFillSync } from "node:crypto";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { request as httpRequest, Agent } from "node:http";
+import { cpus, freemem, loadavg, release, tmpdir, totalmem } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gunzipSync } from "node:zlib";
+import autocannon from "autocannon";
+import { startRgw } from "@upload-gateway/ceph-rgw";
+import { fmt, fmtBytes, freePort, GiB, median, MiB, quantile, round, runNodeJson, spawnNode, table } from "./lib/common.mjs";
+import { gatewayUsesFastPresigner, serverDir } from "./lib/fast-presigner.mjs";
+import { emptyPrefix, objectSize, s3Client, startCountingProxy } from "./lib/s3.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const quick = process.argv.includes("--quick");
+const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",");
+const wants = (/** @type {string} */ phase) => !only || only.includes(phase);
+
+const config = quick
+  ? {
+      presign: { urls: 2_000, rounds: 2, warmup: 500 },
+      latency: { 3: 30, 1000: 10, 10000: 3 },
+      throughput: { seconds: 5, warmupSeconds: 1, connections: 32 },
+      upload: { small: 64 * MiB, large: 256 * MiB, runs: 1, partSize: 16 * MiB, concurrency: 4 },
+    }
+  : {
+      presign: { urls: 10_000, rounds: 3, warmup: 2_000 },
+      latency: { 3: 200, 1000: 50, 10000: 20 },
+      throughput: { seconds: 30, warmupSeconds: 3, connections: 32 },
+      upload: { small: 512 * MiB, large: 2 * GiB, runs: 3, partSize: 16 * MiB, concurrency: 4 },
+    };
+
+const log = (/** @type {string} */ line) => process.stderr.write(`bench: ${line}\n`);
+const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
+const sizeLabel = (/** @type {number} */ bytes) => (bytes >= GiB ? `${bytes / GiB} GiB` : `${bytes / MiB} MiB`);
+
+// ---------------------------------------------------------------------------------------------------------------
+// Set-up: RGW, a project and key of our own, the gateway
+
+const mainJs = join(serverDir, "dist", "main.js");
+if (!existsSync(mainJs)) {
+  console.error(`${mainJs} is missing: build the server first (pnpm bench does: turbo run build)`);
+  process.exit(1);
+}
+
+const work = mkdtempSync(join(tmpdir(), "upload-gateway-bench-"));
+const projectId = `bench-${randomBytes(4).toString("hex")}`;
+const prefix = `projects/${projectId}/`;
+const apiKey = `bench_${randomBytes(16).toString("hex")}`;
+const projectsFile = join(work, "projects.json");
+writeFileSync(
+  projectsFile,
+  JSON.stringify({
+    projects: [{ id: projectId }],
+    apiKeys: [{ name: "bench", sha256: createHash("sha256").update(apiKey).digest("hex"), projects: [projectId] }],
+  }),
+);
+
+/** @type {{ stop(): Promise<void> }[]} stopped in reverse order at the end */
+const toStop = [];
+/** @type {Awaited<ReturnType<typeof startRgw>> | undefined} */
+let rgw;
+/** @type {ReturnType<typeof s3Client> | undefined} */
+let s3;
+let cleaningUp;
+
+async function cleanUp() {
+  cleaningUp ??= (async () => {
+    for (const thing of toStop.reverse()) await thing.stop().catch((e) => log(`stop failed: ${e}`));
+    if (s3 && rgw) {
+      try {
+        const { abortedUploads, deletedObjects } = await emptyPrefix(s3, rgw.env.S3_BUCKET, prefix);
+        log(`cleaned ${prefix}: aborted ${abortedUploads} uploads, deleted ${deletedObjects} objects`);
+      } catch (error) {
+        log(`cleaning ${prefix} failed: ${error}`);
+      }
+      s3.destroy();
+    }
+    rmSync(work, { recursive: true, force: true });
+    if (rgw) await rgw.stop().catch((e) => log(`stopping RGW failed: ${e}`));
+  })();
+  return cleaningUp;
+}
+for (const signal of /** @type {const} */ (["SIGINT", "SIGTERM"])) {
+  process.once(signal, () => {
+    log(`${signal}: cleaning up`);
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
+
+/** Starts the built gateway in S3 mode. @param {Record<string, string>} s3Env */
+async function startGateway(s3Env, name = "gateway") {
+  const port = await freePort();
+  const env = {
+    PATH: process.env.PATH ?? "",
+    ...s3Env,
+    STORAGE: "s3",
+    PROJECTS_FILE: projectsFile,
+    HOST: "127.0.0.1",
+    PORT: String(port),
+    LOG_LEVEL: "warn",
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+  };
+  const proc = await spawnNode(mainJs, [], { env, readyPattern: /running at (\S+?)\/?\n/, name });
+  toStop.push(proc);
+  return { ...proc, url: `http://127.0.0.1:${port}` };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Start requests
+
+const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+
+/** The start body for `parts` parts: the largest file the plan allows, 5 MiB a part. @param {number} parts */
+const startBody = (parts) =>
+  JSON.stringify({ partsNumber: parts, fileName: "bench.mp4", contentLength: String(parts * 5 * MiB), mimeType: "video/mp4" });
+
+/**
+ * One start through the gateway, timed from sending the request to the reply's last byte.
+ * @param {string} baseUrl
+ * @param {number} parts
+ */
+function timedStart(baseUrl, parts) {
+  const body = startBody(parts);
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const req = httpRequest(
+      `${baseUrl}/api/projects/${projectId}/uploads/multipart`,
+      {
+        method: "POST",
+        agent,
+        headers: {
+          authorization: `Bearer ${apiKey}`,
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(body),
+          "accept-encoding": "gzip",
+        },
+      },
+      (res) => {
+        /** @type {Buffer[]} */
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () => {
+          const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+          const wire = Buffer.concat(chunks);
+          const encoding = res.headers["content-encoding"] ?? "identity";
+          const raw = encoding === "gzip" ? gunzipSync(wire) : wire;
+          if (res.statusCode !== 201 && res.statusCode !== 200) return reject(new Error(`start ${parts}: ${res.statusCode} ${raw.toString().slice(0, 500)}`));
+          const urls = JSON.parse(raw.toString()).result?.presignedUrl?.length;
+          if (urls !== parts) return reject(new Error(`start ${parts}: ${urls} URLs in the reply`));
+          resolve({ ms, wireBytes: wire.length, rawBytes: raw.length, encoding });
+        });
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The phases
+
+/** 1. µs per presigned URL, in a process of its own. @param {Record<string, string>} s3Env */
+async function benchPresign(s3Env) {
+  const { urls, rounds, warmup } = config.presign;
+  log(`presign: ${fmt(urls)} URLs × ${rounds} rounds for each presigner`);
+  return runNodeJson(join(here, "presign.mjs"), [String(urls), String(rounds), String(warmup)], { env: s3Env, name: "presign.mjs" });
+}
+
+/** 2. Sequential starts of 3, 1,000 and 10,000 parts. @param {string} baseUrl */
+async function benchStartLatency(baseUrl) {
+  /** @type {Record<string, unknown>} */
+  const out = { acceptEncoding: "gzip", sequential: true };
+  for (const [partsText, samples] of Object.entries(config.latency)) {
+    const parts = Number(partsText);
+    log(`start latency: ${fmt(parts)} parts × ${samples}`);
+    for (let i = 0; i < Math.max(2, Math.ceil(samples / 10)); i++) await timedStart(baseUrl, parts); // warm-up
+    const runs = [];
+    for (let i = 0; i < samples; i++) runs.push(/** @type {{ ms: number, wireBytes: number, rawBytes: number, encoding: string }} */ (await timedStart(baseUrl, parts)));
+    const ms = runs.map((r) => r.ms).sort((a, b) => a - b);
+    out[partsText] = {
+      samples,
+      p50Ms: round(quantile(ms, 0.5)),
+      p99Ms: round(quantile(ms, 0.99)),
+      meanMs: round(ms.reduce((a, b) => a + b, 0) / ms.length),
+      minMs: round(ms[0]),
+      maxMs: round(ms[ms.length - 1]),
+      replyBytes: runs[0].wireBytes,
+      replyRawBytes: runs[0].rawBytes,
+      contentEncoding: runs[0].encoding,
+    };
+  }
+  return out;
+}
+
+/**
+ * autocannon against one server's start endpoint, after a warm-up.
+ * @param {string} baseUrl
+ * @param {number} seconds
+ */
+async function cannon(baseUrl, seconds) {
+  const result = await autocannon({
+    url: `${baseUrl}/api/projects/${projectId}/uploads/multipart`,
+    method: "POST",
+    headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+    body: startBody(3),
+    connections: config.throughput.connections,
+    duration: seconds,
+  });
+  const ok = /** @type {number} */ (/** @type {Record<string, unknown>} */ (result)["2xx"]);
+  return {
+    requestsPerSecond: round(ok / result.duration, 1),
+    ok,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    latencyP50Ms: result.latency.p50,
+    latencyP99Ms: result.latency.p99,
+    seconds: result.duration,
+  };
+}
+
+/**
+ * 3. Start throughput, 3 parts: the gateway vs the bare Fastify ceiling; and what one start costs in S3 requests.
+ * @param {string} gatewayUrl
+ * @param {Record<string, string>} s3Env
+ */
+async function benchStartThroughput(gatewayUrl, s3Env) {
+  const { seconds, warmupSeconds, connections } = config.throughput;
+  const fastPresigner = gatewayUsesFastPresigner();
+  const presigner = fastPresigner ? "SigV4Presigner (the gateway's, as the gateway does)" : "getSignedUrl (as the gateway does)";
+
+  // What one start costs: a second gateway whose S3 traffic goes through a counting proxy.
+  const proxy = await startCountingProxy(s3Env.S3_ENDPOINT);
+  toStop.push({ stop: () => proxy.close().then(() => undefined) });
+  const counted = await startGateway({ ...s3Env, S3_ENDPOINT: proxy.url, S3_PUBLIC_ENDPOINT: s3Env.S3_ENDPOINT }, "gateway (counted)");
+  await timedStart(counted.url, 3);
+  const countedStarts = 10;
+  proxy.take();
+  for (let i = 0; i < countedStarts; i++) await timedStart(counted.url, 3);
+  const perStart = Object.fromEntries(Object.entries(proxy.take()).map(([op, n]) => [op, n / countedStarts]));
+  await counted.stop();
+  await proxy.close();
+  const s3RequestsPerStart = Object.values(perStart).reduce((a, b) => a + b, 0);
+
+  log(`start throughput: gateway, ${seconds} s at ${connections} connections`);
+  await cannon(gatewayUrl, warmupSeconds);
+  const gateway = await cannon(gatewayUrl, seconds);
+
+  const port = await freePort();
+  const ceilingProc = await spawnNode(join(here, "ceiling.mjs"), [String(port), fastPresigner ? "fast" : "sdk"], {
+    env: s3Env,
+    readyPattern: /ceiling listening at (\S+) presigning with (\S+)/,
+    name: "ceiling.mjs",
+  });
+  toStop.push(ceilingProc);
+  log(`start throughput: bare Fastify ceiling, ${seconds} s`);
+  const ceilingUrl = ceilingProc.match[1];
+  await cannon(ceilingUrl, warmupSeconds);
+  const ceiling = await cannon(ceilingUrl, seconds);
+  await ceilingProc.stop();
+
+  return {
+    parts: 3,
+    connections,
+    seconds,
+    gateway,
+    ceiling: { ...ceiling, presigner: ceilingProc.match[2], what: `bare Fastify (ceiling.mjs): CreateMultipartUpload + PutObject of a JSON record + 3 UploadPart URLs with ${presigner}; no auth, validation or envelope` },
+    ratio: round(gateway.requestsPerSecond / ceiling.requestsPerSecond, 3),
+    s3RequestsPerStart: {
+      measured: s3RequestsPerStart,
+      byOperation: perStart,
+      why:
+        "CreateMultipartUpload makes the upload and its id; PutObject stores the upload's record (plan, state, file name) " +
+        "in the bucket, because the gateway keeps no state of its own (any replica serves any request). The part URLs " +
+        "are presigned locally, with no request. A duplicate check (enableDuplicateCheck) adds a conditional PutObject.",
+    },
+  };
+}
+
+/** Writes `bytes` random bytes to `path`. @param {string} path @param {number} bytes */
+function randomFile(path, bytes) {
+  const chunk = Buffer.allocUnsafe(16 * MiB);
+  const fd = openSync(path, "w");
+  try {
+    for (let written = 0; written < bytes; written += chunk.length) {
+      randomFillSync(chunk);
+      writeSync(fd, chunk, 0, Math.min(chunk.length, bytes - written));
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * One upload by one contender in its own process; checks the object's size, then deletes everything under the prefix.
+ * @param {string} contender
+ * @param {string} file
+ * @param {number} size
+ * @param {string} gatewayUrl
+ * @param {Record<string, string>} s3Env
+ */
+async function uploadOnce(contender, file, size, gatewayUrl, s3Env) {
+  const { partSize, concurrency } = config.upload;
+  const options = { baseUrl: gatewayUrl, apiKey, projectId, partSize, concurrency };
+  const result = /** @type {{ seconds: number, mibPerSecond: number, peakRss: number, baselineRss: number, loadedRss: number, key: string }} */ (
+    await runNodeJson(join(here, "upload-worker.mjs"), [contender, file, JSON.stringify(options)], { env: s3Env, name: `upload-worker ${contender}`, timeoutMs: 10 * 60_000 })
+  );
+  const stored = await objectSize(/** @type {NonNullable<typeof s3>} */ (s3), s3Env.S3_BUCKET, result.key);
+  if (stored !== size) throw new Error(`${contender}: the stored object has ${stored} bytes, not ${size}`);
+  await emptyPrefix(/** @type {NonNullable<typeof s3>} */ (s3), s3Env.S3_BUCKET, prefix);
+  log(`  ${contender.padEnd(13)} ${sizeLabel(size)}: ${fmt(result.mibPerSecond, 1)} MiB/s, peak RSS ${fmtBytes(result.peakRss)}`);
+  await sleep(2_000); // lets RGW's gc free the deleted data and the machine settle before the next one
+  const { seconds, mibPerSecond, peakRss, baselineRss, loadedRss } = result;
+  return { seconds: round(seconds, 3), mibPerSecond: round(mibPerSecond, 1), peakRss, baselineRss, loadedRss };
+}
+
+/**
+ * Several runs of each contender, in rotating order; medians of MiB/s and peak RSS.
+ * @param {string[]} contenders
+ * @param {number} size
+ * @param {number} runs
+ * @param {string} gatewayUrl
+ * @param {Record<string, string>} s3Env
+ */
+async function uploadRound(contenders, size, runs, gatewayUrl, s3Env) {
+  const file = join(work, `bench-${sizeLabel(size).replace(" ", "")}.mp4`);
+  log(`upload: writing ${sizeLabel(size)} of random bytes to ${file}`);
+  randomFile(file, size);
+  /** @type {Record<string, { seconds: number, mibPerSecond: number, peakRss: number, baselineRss: number, loadedRss: number }[]>} */
+  const all = Object.fromEntries(contenders.map((c) => [c, []]));
+  try {
+    for (let r = 0; r < runs; r++) {
+      const order = contenders.map((_, i) => contenders[(i + r) % contenders.length]);
+      for (const contender of order) all[contender].push(await uploadOnce(contender, file, size, gatewayUrl, s3Env));
+    }
+  } finally {
+    rmSync(file, { force: true });
+  }
+  /** @type {Record<string, { mibPerSecond: number, peakRss: number, loadedRss: number, runs: unknown[] }>} */
+  const out = {};
+  for (const [contender, list] of Object.entries(all)) {
+    const m = (/** @type {(x: (typeof list)[number]) => number} */ f) => median(list.map(f));
+    out[contender] = { mibPerSecond: m((x) => x.mibPerSecond), peakRss: m((x) => x.peakRss), loadedRss: m((x) => x.loadedRss), runs: list };
+  }
+  return out;
+}
+
+/** 4. Uploads from Node: ours vs lib-storage vs raw presigned PUTs; then ours and lib-storage on a 4× larger file. */
+async function benchUpload(/** @type {string} */ gatewayUrl, /** @type {Record<string, string>} */ s3Env) {
+  const { small, large, runs, partSize, concurrency } = config.upload;
+  log(`upload: ${sizeLabel(small)} × ${runs} runs per contender, part size ${sizeLabel(partSize)}, concurrency ${concurrency}`);
+  const smallResults = await uploadRound(["lib-storage", "client", "raw-presigned"], small, runs, gatewayUrl, s3Env);
+  const base = smallResults["lib-storage"];
+  for (const [name, r] of Object.entries(smallResults)) {
+    Object.assign(r, { speedVsLibStorage: round(r.mibPerSecond / base.mibPerSecond, 3), peakRssVsLibStorage: round(r.peakRss / base.peakRss, 3) });
+  }
+  log(`upload: ${sizeLabel(large)} × 1 run for client and lib-storage`);
+  const largeResults = await uploadRound(["lib-storage", "client"], large, 1, gatewayUrl, s3Env);
+  for (const [name, r] of Object.entries(largeResults)) {
+    Object.assign(r, {
+      speedVsLibStorage: round(r.mibPerSecond / largeResults["lib-storage"].mibPerSecond, 3),
+      peakRssVsLibStorage: round(r.peakRss / largeResults["lib-storage"].peakRss, 3),
+      peakRssVsSmallFile: round(r.peakRss / smallResults[name].peakRss, 3),
+    });
+  }
+  return {
+    partSize,
+    concurrency,
+    baseline: "lib-storage",
+    contenders: {
+      client: "@upload-gateway/client/node uploadFile: start via the gateway, parts streamed from disk over node:http, MD5 of each part checked against its ETag",
+      "lib-storage": "@aws-sdk/lib-storage Upload straight to S3 with the S3 credentials, Body = fs.createReadStream",
+      "raw-presigned": "start via the gateway, fetch PUT of fs.openAsBlob slices to the presigned URLs, complete via the gateway; no retries or checks",
+    },
+    peakRssIs: "VmHWM of the contender's own process (kernel-tracked peak resident set), Node runtime and the contender's modules included; loadedRss ('RSS before') is the process's RSS once its modules are loaded, before the upload",
+    small: { size: small, label: sizeLabel(small), runs, results: smallResults },
+    large: { size: large, label: sizeLabel(large), runs: 1, results: largeResults },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Targets and report
+
+/** @param {any} r the results */
+function targets(r) {
+  const p = r.presign;
+  const oursOk = p?.ours?.available === true;
+  const lat = r.startLatency?.["10000"];
+  const thr = r.startThroughput;
+  const up = r.upload?.small?.results;
+  const upLarge = r.upload?.large?.results;
+  /** @type {{ name: string, target: string, actual: string, met: boolean }[]} */
+  const list = [];
+  const add = (/** @type {string} */ name, /** @type {string} */ target, /** @type {string} */ actual, /** @type {boolean} */ met) => list.push({ name, target, actual, met });
+  if (p) {
+    add("presign µs/URL", "≤ 5 µs", oursOk ? `${fmt(p.ours.usPerUrl, 2)} µs` : "not available", oursOk && p.ours.usPerUrl <= 5);
+    add("presign vs getSignedUrl", "≥ 50× faster", oursOk ? `${fmt(p.ours.speedup, 1)}×` : "not available", oursOk && p.ours.speedup >= 50);
+  }
+  if (lat) add("10,000-part start p50", "≤ 150 ms", `${fmt(lat.p50Ms, 1)} ms`, lat.p50Ms <= 150);
+  if (thr) add("start throughput vs ceiling", "≥ 0.8×", `${fmt(thr.ratio, 2)}×`, thr.ratio >= 0.8);
+  if (up) {
+    const c = up.client;
+    add(`upload MiB/s vs lib-storage (${r.upload.small.label})`, "≥ 1.0×", `${fmt(c.speedVsLibStorage, 2)}×`, c.speedVsLibStorage >= 1.0);
+    add(`upload peak RSS vs lib-storage (${r.upload.small.label})`, "≤ 0.6×", `${fmt(c.peakRssVsLibStorage, 2)}×`, c.peakRssVsLibStorage <= 0.6);
+  }
+  if (upLarge) {
+    const g = upLarge.client.peakRssVsSmallFile;
+    add(`client peak RSS ${r.upload.large.label} vs ${r.upload.small.label}`, "within 10%", `${fmt(g, 2)}× (${g >= 1 ? "+" : ""}${fmt((g - 1) * 100, 1)}%)`, Math.abs(g - 1) <= 0.1);
+  }
+  return list;
+}
+
+/** The report as Markdown tables. @param {any} r */
+function report(r) {
+  const parts = [];
+  parts.push(`Machine: ${r.machine.cpuModel} × ${r.machine.cpus}, ${fmtBytes(r.machine.memoryBytes)} RAM, Node ${r.machine.node}, ${r.machine.date}${r.machine.quick ? " — QUICK run (--quick), not the real one" : ""}`);
+  if (r.presign?.error) parts.push(`Presign: failed: ${r.presign.error}`);
+  else if (r.presign) {
+    const p = r.presign;
+    const rows = [
+      ["SigV4Presigner (ours)", p.ours.available ? fmt(p.ours.usPerUrl, 2) : "not available", p.ours.available ? `${fmt(p.ours.speedup, 1)}×` : "—"],
+      ["@smithy/signature-v4 presign", fmt(p.smithyPresign.usPerUrl, 2), `${fmt(p.smithyPresign.speedup, 1)}×`],
+      ["@aws-sdk/s3-request-presigner getSignedUrl", fmt(p.getSignedUrl.usPerUrl, 2), "1×"],
+    ];
+    parts.push(`**Presigning** one UploadPart URL (median of ${p.rounds} rounds of ${fmt(p.urlsPerRound)} URLs)\n\n${table(["presigner", "µs/URL", "vs getSignedUrl"], rows)}`);
+    if (!p.ours.available) parts.push(p.ours.reason);
+  }
+  if (r.startLatency?.error) parts.push(`Start latency: failed: ${r.startLatency.error}`);
+  else if (r.startLatency) {
+    const rows = Object.entries(r.startLatency)
+      .filter(([, v]) => typeof v === "object")
+      .map(([n, v]) => [fmt(Number(n)), fmt(v.p50Ms, 1), fmt(v.p99Ms, 1), fmt(v.samples), `${fmtBytes(v.replyBytes)} (${v.contentEncoding})`, fmtBytes(v.replyRawBytes)]);
+    parts.push(`**Start latency**, sequential, \`accept-encoding: gzip\`, on RGW\n\n${table(["parts", "p50 ms", "p99 ms", "samples", "reply", "reply raw"], rows)}`);
+  }
+  if (r.startThroughput?.error) parts.push(`Start throughput: failed: ${r.startThroughput.error}`);
+  else if (r.startThroughput) {
+    const t = r.startThroughput;
+    const row = (/** @type {string} */ name, /** @type {any} */ x) => [name, fmt(x.requestsPerSecond, 0), fmt(x.latencyP50Ms, 0), fmt(x.latencyP99Ms, 0), fmt(x.non2xx + x.errors)];
+    parts.push(
+      `**Start throughput**, 3 parts, ${t.connections} connections, ${t.seconds} s (autocannon)\n\n` +
+        table(["server", "starts/s", "p50 ms", "p99 ms", "errors"], [row("gateway", t.gateway), row(`bare Fastify ceiling (${t.ceiling.presigner})`, t.ceiling)]) +
+        `\n\ngateway / ceiling = **${fmt(t.ratio, 2)}×**. One start costs ${fmt(t.s3RequestsPerStart.measured, 1)} S3 requests (measured: ${Object.entries(t.s3RequestsPerStart.byOperation)
+          .map(([op, n]) => `${op} ${fmt(n, 1)}`)
+          .join(", ")}): ${t.s3RequestsPerStart.why}`,
+    );
+  }
+  if (r.upload?.error) parts.push(`Upload: failed: ${r.upload.error}`);
+  else if (r.upload) {
+    const u = r.upload;
+    const rows = [];
+    for (const [round_, label] of /** @type {const} */ ([["small", u.small.label], ["large", u.large.label]])) {
+      for (const [name, x] of Object.entries(u[round_].results)) {
+        rows.push([
+          `${name} ${label}`,
+          fmt(x.mibPerSecond, 0),
+          fmtBytes(x.peakRss),
+          fmtBytes(x.loadedRss),
+          `${fmt(x.speedVsLibStorage, 2)}×`,
+          `${fmt(x.peakRssVsLibStorage, 2)}×`,
+        ]);
+      }
+    }
+    parts.push(
+      `**Upload from Node**, part size ${fmtBytes(u.partSize)}, ${u.concurrency} parts at once, each contender in its own process ` +
+        `(${u.small.label}: median of ${u.small.runs} runs)\n\n${table(["contender", "MiB/s", "peak RSS", "RSS before", "speed vs lib-storage", "peak RSS vs lib-storage"], rows)}` +
+        `\n\nOur client's peak RSS, ${u.large.label} / ${u.small.label}: ${fmt(u.large.results.client.peakRssVsSmallFile, 2)}× (lib-storage: ${fmt(u.large.results["lib-storage"].peakRssVsSmallFile, 2)}×).`,
+    );
+  }
+  parts.push(`**Targets** (issue 6)\n\n${table(["target", "wanted", "actual", "met"], r.targets.map((t) => [t.name, t.target, t.actual, t.met ? "yes" : "**no**"]))}`);
+  return parts.join("\n\n");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+/** @type {any} */
+const results = {
+  machine: {
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model?.trim() ?? "unknown",
+    memoryBytes: totalmem(),
+    freeMemoryBytesAtStart: freemem(),
+    loadAverageAtStart: loadavg().map((x) => round(x)),
+    kernel: release(),
+    date: new Date().toISOString(),
+    quick,
+  },
+  config,
+};
+
+let failed = false;
+try {
+  log("starting Ceph RGW (startRgw)");
+  rgw = await startRgw({ log: (chunk) => process.stderr.write(chunk) });
+  const s3Env = rgw.env;
+  s3 = s3Client(s3Env);
+  results.machine.rgw = { endpoint: s3Env.S3_ENDPOINT, startedHere: rgw.startedHere, bucket: s3Env.S3_BUCKET };
+  results.machine.commit = await new Promise((resolve) => {
+    const git = spawn("git", ["rev-parse", "--short", "HEAD"], { cwd: here });
+    let out = "";
+    git.stdout.on("data", (c) => (out += c));
+    git.on("close", () => resolve(out.trim() || undefined));
+    git.on("error", () => resolve(undefined));
+  });
+
+  /** @param {string} name @param {() => Promise<unknown>} fn */
+  const phase = async (name, fn) => {
+    if (!wants(name)) return;
+    try {
+      results[name] = await fn();
+    } catch (error) {
+      failed = true;
+      log(`${name} failed: ${/** @type {Error} */ (error).stack ?? error}`);
+      results[name] = { error: String(/** @type {Error} */ (error).message ?? error) };
+    }
+    if (s3) {
+      await emptyPrefix(s3, s3Env.S3_BUCKET, prefix).then(
+        ({ abortedUploads, deletedObjects }) => log(`${name}: cleaned up ${abortedUploads} multipart uploads and ${deletedObjects} objects`),
+        (e) => log(`cleaning after ${name} failed: ${e}`),
+      );
+    }
+  };
+
+  await phase("presign", () => benchPresign(s3Env));
+  log("starting the gateway (S3 mode on RGW)");
+  const gateway = await startGateway(s3Env);
+  await phase("startLatency", () => benchStartLatency(gateway.url));
+  await phase("startThroughput", () => benchStartThroughput(gateway.url, s3Env));
+  await phase("upload", () => benchUpload(gateway.url, s3Env));
+} catch (error) {
+  failed = true;
+  log(`failed: ${/** @type {Error} */ (error).stack ?? error}`);
+  results.error = String(/** @type {Error} */ (error).message ?? error);
+} finally {
+  agent.destroy();
+  await cleanUp();
+}
+
+results.machine.loadAverageAtEnd = loadavg().map((x) => round(x));
+results.targets = targets(results);
+const markdown = report(results);
+console.log(`\n${markdown}\n`);
+const outDir = join(here, "results");
+mkdirSync(outDir, { recursive: true });
+const base = quick || only ? "quick" : "latest";
+writeFileSync(join(outDir, `${base}.json`), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(join(outDir, `${base}.md`), `${markdown}\n`);
+log(`wrote ${join("tooling/bench/results", `${base}.json`)} and ${base}.md`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,111 @@
+// Child process of run.mjs: ONE upload of a file by ONE contender, alone in its process so that its peak RSS is its
+// own. Prints one JSON line: { contender, bytes, seconds, mibPerSecond, peakRss, baselineRss, loadedRss, key }.
+// Usage: node upload-worker.mjs <client|lib-storage|raw-presigned> <file> '<json options>'
+//   options: { baseUrl, apiKey, projectId, partSize, concurrency }   (S3_* / AWS_* from the environment)
+import { randomBytes } from "node:crypto";
+import { createReadStream, openAsBlob, statSync } from "node:fs";
+import { basename } from "node:path";
+import { memoryOf } from "./lib/common.mjs";
+
+const [contender, file, optionsJson] = process.argv.slice(2);
+/** @type {{ baseUrl: string, apiKey: string, projectId: string, partSize: number, concurrency: number }} */
+const options = JSON.parse(optionsJson ?? "{}");
+const size = statSync(file).size;
+const env = process.env;
+
+// Each contender imports only what it uses, so that no contender's RSS carries another's modules. The imports run
+// before the clock starts (a server or CLI has them loaded already); their memory counts in the peak RSS.
+const load = {
+  client: () => import("@upload-gateway/client/node"),
+  "lib-storage": () => Promise.all([import("@aws-sdk/client-s3"), import("@aws-sdk/lib-storage")]),
+  "raw-presigned": async () => undefined,
+};
+/** @type {any} */
+let modules;
+
+/** @type {Record<string, () => Promise<string>>} each returns the object's key in the bucket */
+const contenders = {
+  // Our Node client: streams each part from the file with node:http, MD5-checks ETags.
+  async client() {
+    const { uploadFile } = modules;
+    const { requestKey } = await uploadFile(file, {
+      baseUrl: options.baseUrl,
+      apiKey: options.apiKey,
+      projectId: options.projectId,
+      partSize: options.partSize,
+      concurrency: options.concurrency,
+    });
+    return `projects/${options.projectId}/files/${requestKey}`;
+  },
+
+  // The AWS SDK's managed upload, straight to S3 with the same credentials the gateway has, from a file stream.
+  async "lib-storage"() {
+    const [{ S3Client }, { Upload }] = modules;
+    const client = new S3Client({
+      region: env.S3_REGION,
+      endpoint: env.S3_ENDPOINT,
+      forcePathStyle: env.S3_FORCE_PATH_STYLE === "true",
+      requestChecksumCalculation: "WHEN_REQUIRED",
+      responseChecksumValidation: "WHEN_REQUIRED",
+    });
+    const Key = `projects/${options.projectId}/lib-storage/${randomBytes(8).toString("hex")}`;
+    const upload = new Upload({
+      client,
+      params: { Bucket: env.S3_BUCKET, Key, Body: createReadStream(file), ContentType: "video/mp4" },
+      queueSize: options.concurrency,
+      partSize: options.partSize,
+      leavePartsOnError: false,
+    });
+    await upload.done();
+    client.destroy();
+    return Key;
+  },
+
+  // The least a client can do: start through the gateway, PUT file slices (Blob from fs.openAsBlob) with fetch to
+  // the presigned URLs, `concurrency` at a time, and complete. No retries, no checks.
+  async "raw-presigned"() {
+    const api = `${options.baseUrl}/api/projects/${options.projectId}/uploads`;
+    const headers = { authorization: `Bearer ${options.apiKey}`, "content-type": "application/json" };
+    const partsNumber = Math.ceil(size / options.partSize);
+    const startReply = await fetch(`${api}/multipart`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ partsNumber, fileName: basename(file), contentLength: String(size), mimeType: "video/mp4" }),
+    });
+    const started = /** @type {{ result: { requestKey: string, partSize: number, presignedUrl: { partNumber: number, presignedUrl: string }[] } }} */ (
+      await startReply.json()
+    ).result;
+    if (!startReply.ok) throw new Error(`start failed: ${startReply.status} ${JSON.stringify(started)}`);
+    const blob = await openAsBlob(file);
+    const queue = [...started.presignedUrl];
+    /** @type {{ partNumber: number, eTag: string }[]} */
+    const parts = [];
+    await Promise.all(
+      Array.from({ length: options.concurrency }, async () => {
+        for (let next = queue.shift(); next; next = queue.shift()) {
+          const from = (next.partNumber - 1) * started.partSize;
+          const reply = await fetch(next.presignedUrl, { method: "PUT", body: blob.slice(from, Math.min(size, from + started.partSize)) });
+          await reply.arrayBuffer();
+          const eTag = reply.headers.get("etag");
+          if (!reply.ok || !eTag) throw new Error(`part ${next.partNumber}: ${reply.status}`);
+          parts.push({ partNumber: next.partNumber, eTag });
+        }
+      }),
+    );
+    parts.sort((a, b) => a.partNumber - b.partNumber);
+    const done = await fetch(`${api}/multipart-complete`, { method: "PUT", headers, body: JSON.stringify({ requestKey: started.requestKey, parts }) });
+    if (!done.ok) throw new Error(`complete failed: ${done.status} ${await done.text()}`);
+    return `projects/${options.projectId}/files/${started.requestKey}`;
+  },
+};
+
+const run = contenders[contender ?? ""];
+if (!run) throw new Error(`unknown contender ${contender}; one of ${Object.keys(contenders).join(", ")}`);
+const baselineRss = memoryOf().rss; // Node itself
+modules = await load[/** @type {keyof typeof load} */ (contender)]();
+const loadedRss = memoryOf().rss; // with the contender's modules
+const t0 = performance.now();
+const key = await run();
+const seconds = (performance.now() - t0) / 1000;
+const { peakRss } = memoryOf(); // VmHWM: the true peak of this process, tracked by the kernel
+console.log(JSON.stringify({ contender, bytes: size, seconds, mibPerSecond: size / 1048576 / seconds, peakRss, baselineRss, loadedRss, key }));
