@@ -1,4 +1,5 @@
 import { initContract } from "@ts-rest/core";
+import { devContract } from "./dev.contract";
 import { healthContract } from "./health.contract";
 import { z } from "zod";
 import { errorEnvelopeSchema, successEnvelope } from "./envelope";
@@ -97,5 +98,5 @@ export const uploadsContract = c.router(
   },
 );
 
-export const contract = c.router({ uploads: uploadsContract, health: healthContract });
+export const contract = c.router({ uploads: uploadsContract, health: healthContract, dev: devContract });
 export type Contract = typeof contract;
