@@ -1,3 +1,4 @@
+import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startGateway, type TestGateway } from "./support/gateway";
 import { call, fieldsOf } from "./support/http";
@@ -97,6 +98,34 @@ describe("start", () => {
   });
 });
 
+describe("big starts", () => {
+  it("answers a 10,000-part start compressed for clients that accept it, with every URL in order", async () => {
+    const body = { ...seedBody, partsNumber: 10_000, contentLength: String(10_000 * 5 * MiB) };
+    for (const encoding of ["br", "gzip"] as const) {
+      const reply = await gw.app.inject({
+        method: "POST",
+        url: `${uploads()}/multipart`,
+        headers: { ...gw.auth, "content-type": "application/json", "accept-encoding": encoding },
+        payload: JSON.stringify(body),
+      });
+      expect(reply.statusCode).toBe(200);
+      expect(reply.headers["content-encoding"]).toBe(encoding);
+      const raw = encoding === "br" ? brotliDecompressSync(reply.rawPayload) : gunzipSync(reply.rawPayload);
+      expect(reply.rawPayload.length).toBeLessThan(raw.length / 3);
+      const parsed = JSON.parse(raw.toString("utf8"));
+      expect(parsed.result.presignedUrl).toHaveLength(10_000);
+      expect(parsed.result.presignedUrl.every((p: { partNumber: number }, i: number) => p.partNumber === i + 1)).toBe(true);
+    }
+  });
+
+  it("answers small replies and clients that accept no encoding uncompressed", async () => {
+    const reply = await gw.app.inject({ method: "GET", url: "/health/live", headers: { "accept-encoding": "gzip" } });
+    expect(reply.headers["content-encoding"]).toBeUndefined();
+    const plain = await call(gw.app, "POST", `${uploads()}/multipart`, { body: seedBody, headers: gw.auth });
+    expect(plain.headers["content-encoding"]).toBeUndefined();
+  });
+});
+
 describe("auth", () => {
   it.each([
     ["no Authorization header", {}, 401, "UNAUTHORIZED"],
@@ -154,6 +183,13 @@ describe("Fastify's own errors are envelopes too", () => {
     const reply = await call(gw.app, "GET", "/api/nothing-here");
     expect(reply.status).toBe(404);
     expect(reply.body).toMatchObject({ success: false, statusCode: 404, errorDetails: [{ code: "ROUTE_NOT_FOUND" }] });
+  });
+
+  it("the dev session outside dev mode → 404, saying why", async () => {
+    const reply = await call(gw.app, "GET", "/api/dev-session");
+    expect(reply.status).toBe(404);
+    expect(reply.body).toMatchObject({ success: false, statusCode: 404, errorDetails: [{ code: "ROUTE_NOT_FOUND" }] });
+    expect(reply.body.errors[0]).toContain("not in dev mode");
   });
 
   it("body too large → 413", async () => {

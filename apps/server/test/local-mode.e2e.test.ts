@@ -71,6 +71,26 @@ describe("zero-config start", () => {
     }
   });
 
+  it("hands the dev project and key to pages on a loopback host, uncached, and to no other host", async () => {
+    await start();
+    const session = await fetch(`http://127.0.0.1:${port}/api/dev-session`);
+    expect(session.status).toBe(200);
+    expect(session.headers.get("cache-control")).toBe("no-store");
+    expect(await session.json()).toMatchObject({ success: true, result: { projectId: "demo", apiKey: devKey } });
+    // A page whose own name was rebound to 127.0.0.1 sends its name as Host: it gets nothing.
+    const rebound = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request({ host: "127.0.0.1", port, path: "/api/dev-session", headers: { host: `evil.example:${port}` } }, (res) => {
+        let body = "";
+        res.on("data", (chunk: Buffer) => (body += chunk.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on("error", reject);
+      req.end();
+    });
+    expect(rebound.status).toBe(404);
+    expect(rebound.body).not.toContain(devKey);
+  });
+
   it("refuses to start in S3 mode without a projects file, naming what is missing", async () => {
     await expect(startServerProcess({ STORAGE: "s3", S3_BUCKET: "b", PORT: String(port) })).rejects.toThrow(
       /PROJECTS_FILE: is required when STORAGE=s3/,

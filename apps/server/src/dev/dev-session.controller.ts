@@ -1,7 +1,7 @@
-import { Controller, Inject, Optional, Req, Res } from "@nestjs/common";
+import { Controller, Header, Inject, Optional, Req } from "@nestjs/common";
 import { TsRestHandler, tsRestHandler } from "@ts-rest/nest";
 import { devContract, errorEnvelope, ok } from "@upload-gateway/contract";
-import type { FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyRequest } from "fastify";
 import { DEV_ACCESS, type DevAccess } from "../auth/dev-access";
 import { isLoopback } from "../config/app-config";
 
@@ -18,9 +18,9 @@ export class DevSessionController {
   constructor(@Optional() @Inject(DEV_ACCESS) private readonly dev: DevAccess | null) {}
 
   @TsRestHandler(devContract)
-  handle(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
-    // A key must not linger in caches.
-    void reply.header("cache-control", "no-store");
+  // A key must not linger in caches. (Below @TsRestHandler, so that it is applied first and copied to the route.)
+  @Header("cache-control", "no-store")
+  handle(@Req() request: FastifyRequest) {
     return tsRestHandler(devContract, {
       session: () => {
         const dev = this.dev;

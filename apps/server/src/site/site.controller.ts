@@ -1,25 +1,61 @@
-import { Controller, Get, Header, Inject, Optional } from "@nestjs/common";
-import { DEV_ACCESS, type DevAccess } from "../auth/dev-access";
+import { Controller, Get, Inject, NotFoundException, Req, Res } from "@nestjs/common";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { WebAppFiles, type WebFile } from "./web-app-files";
 
-/** The page at `/`: what this server is and where its docs are. */
-@Controller()
-export class SiteController {
-  constructor(@Optional() @Inject(DEV_ACCESS) private readonly dev: DevAccess | null) {}
+/** Paths that belong to the API, the embedded store, the docs and the probes: never the page. */
+const SERVER_PATHS = /^\/(api|storage|health)(\/|$)|^\/docs/;
 
-  @Get()
-  @Header("content-type", "text/html; charset=utf-8")
-  home(): string {
-    const dev = this.dev
-      ? `<p>Dev mode: project <code>${this.dev.projectId}</code>, API key printed in the server's log.</p>`
-      : "";
-    return `<!doctype html>
+/** Shown at `/` when the demo has not been built: how to build it, rather than an error. */
+const NOT_BUILT_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Upload Gateway</title>
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1d2330}
 code{background:#eef1f6;padding:0 .3em;border-radius:4px}a{color:#2458d6}</style></head>
 <body><h1>Upload Gateway</h1>
-<p>Very large files straight to object storage, in parallel parts.</p>${dev}
+<p>The API is running, but the demo page has not been built. Build it with
+<code>pnpm --filter @upload-gateway/web build</code> (or start the server with <code>pnpm start</code> at the
+repository's root, which builds it), then reload this page.</p>
 <ul><li><a href="/docs">API documentation</a></li><li><a href="/api/openapi.json">OpenAPI document</a></li>
 <li><a href="/health/ready">Readiness</a></li></ul></body></html>`;
+
+/**
+ * The demo app (`apps/web`) at `/`. Paths the app routes itself fall back to its page; the server's own paths that
+ * match no route stay 404 envelopes.
+ */
+@Controller()
+export class SiteController {
+  constructor(@Inject(WebAppFiles) private readonly files: WebAppFiles) {}
+
+  @Get()
+  home(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    return this.serve(request, reply);
+  }
+
+  @Get("*")
+  other(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    return this.serve(request, reply);
+  }
+
+  private async serve(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const path = request.url.split("?")[0] ?? "/";
+    if (SERVER_PATHS.test(path)) throw new NotFoundException(`Cannot GET ${path}`);
+    const file = (await this.files.file(path)) ?? (await this.fallback(path));
+    if (file === "not-built") {
+      await reply.status(503).header("content-type", "text/html; charset=utf-8").header("cache-control", "no-cache").send(NOT_BUILT_PAGE);
+      return;
+    }
+    if (!file) throw new NotFoundException(`Cannot GET ${path}`);
+    void reply.header("content-type", file.contentType).header("cache-control", file.cacheControl).header("etag", file.etag);
+    if (request.headers["if-none-match"] === file.etag) {
+      await reply.status(304).send();
+      return;
+    }
+    await reply.status(200).send(file.body);
+  }
+
+  /** The app's page for the paths it routes itself; a missing asset stays a 404 (not HTML where a script was asked). */
+  private async fallback(path: string): Promise<WebFile | "not-built" | undefined> {
+    if (path.startsWith("/assets/")) return undefined;
+    return (await this.files.index()) ?? "not-built";
   }
 }

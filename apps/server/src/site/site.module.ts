@@ -1,6 +1,6 @@
 import { Module } from "@nestjs/common";
-import { AuthModule } from "../auth/auth.module";
 import { SiteController } from "./site.controller";
+import { WebAppFiles } from "./web-app-files";
 
-@Module({ imports: [AuthModule], controllers: [SiteController] })
+@Module({ providers: [{ provide: WebAppFiles, useFactory: () => new WebAppFiles() }], controllers: [SiteController] })
 export class SiteModule {}
