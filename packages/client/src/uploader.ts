@@ -112,6 +112,8 @@ class UploadRun {
   private readonly inFlight = new Map<number, AbortController>();
   private pauseWaiters: (() => void)[] = [];
   private urls = new Map<number, string>();
+  /** Parts the store reported at the last resume call. */
+  private storedParts = new Map<number, { eTag: string; size: number }>();
   private refreshing: Promise<void> | undefined;
   private plan!: PartPlan;
   private uploadId!: string;
@@ -277,8 +279,18 @@ class UploadRun {
     for (;;) {
       await this.whilePaused();
       const url = this.urls.get(partNumber) ?? (await this.refreshUrls(), this.urls.get(partNumber));
-      if (!url) throw new UploadFailedError(`The gateway gave no URL for part ${partNumber}.`, this.requestKey);
       if (verify) expectedMd5 ??= this.hashPart(body);
+      if (!url) {
+        // No fresh URL: the store already has this part (an earlier attempt's reply was lost). Use it if it is ours.
+        const stored = this.storedParts.get(partNumber);
+        const storedMd5 = md5OfETag(stored?.eTag ?? null);
+        if (stored && stored.size === body.size && (!storedMd5 || !expectedMd5 || storedMd5 === (await expectedMd5))) {
+          progress.partDone(partNumber, body.size);
+          this.options.onPartState?.(partNumber, "done");
+          return stored.eTag;
+        }
+        throw new UploadFailedError(`The gateway gave no URL for part ${partNumber}.`, this.requestKey);
+      }
 
       this.options.onPartState?.(partNumber, failures > 0 ? "retrying" : "sending");
       const attempt = new AbortController();
@@ -367,6 +379,7 @@ class UploadRun {
     )
       .then((resumed) => {
         for (const { partNumber, presignedUrl } of resumed.presignedUrl) this.urls.set(partNumber, presignedUrl);
+        this.storedParts = new Map(resumed.uploadedParts.map((p) => [p.partNumber, p]));
       })
       .finally(() => {
         this.refreshing = undefined;

@@ -124,12 +124,20 @@ describe.each<Backend>(["local", "s3"])("uploader on %s storage", (backend) => {
 describe.each<Backend>(["local", "s3"])("through a faulty network to %s storage", (backend) => {
   let gateway: Gateway;
   let proxy: Awaited<ReturnType<typeof startFaultProxy>>;
-  const faults: Record<number, Fault> = { 1: "reset", 2: "503", 3: "stall", 4: "403", 5: "wrong-etag" };
+  // Per part, what happens to each attempt (then "pass").
+  const faults: Record<number, Fault[]> = {
+    1: ["reset"],
+    2: ["503"],
+    3: ["stall"],
+    4: ["403"],
+    5: ["wrong-etag"],
+    6: ["lost-reply", "403"], // stored, reply lost; its URL then refused: the resume endpoint reports it stored
+  };
 
   beforeAll(async () => {
     gateway = await startGateway(backend, {
       publicStore: async (storeUrl) => {
-        proxy = await startFaultProxy(storeUrl, (partNumber, attempt) => (attempt === 1 ? (faults[partNumber] ?? "pass") : "pass"));
+        proxy = await startFaultProxy(storeUrl, (partNumber, attempt) => faults[partNumber]?.[attempt - 1] ?? "pass");
         return proxy.url;
       },
     });
@@ -139,7 +147,7 @@ describe.each<Backend>(["local", "s3"])("through a faulty network to %s storage"
     await proxy?.close();
   });
 
-  it("survives resets, 503s, a stalled part, a refused URL and a wrong ETag, and stores the identical file", async () => {
+  it("survives resets, 503s, a stalled part, a refused URL, a wrong ETag and a lost reply; stores the identical file", async () => {
     const data = randomBytes(32 * MiB);
     const path = join(files, `faulty-${backend}.bin`);
     writeFileSync(path, data);
@@ -158,9 +166,10 @@ describe.each<Backend>(["local", "s3"])("through a faulty network to %s storage"
     expect(await downloaded(gateway, result.requestKey)).toBe(sha256(data));
     // Every faulty part was tried twice: the fault, then a clean attempt.
     for (const n of [1, 2, 3, 4, 5]) {
-      expect(proxy.log.filter((e) => e.partNumber === n).map((e) => e.fault)).toEqual([faults[n], "pass"]);
+      expect(proxy.log.filter((e) => e.partNumber === n).map((e) => e.fault)).toEqual([...faults[n]!, "pass"]);
     }
-    expect(proxy.log.filter((e) => e.partNumber > 5).map((e) => e.fault)).toEqual(["pass", "pass"]);
+    expect(proxy.log.filter((e) => e.partNumber === 6).map((e) => e.fault)).toEqual(faults[6]);
+    expect(proxy.log.filter((e) => e.partNumber === 7).map((e) => e.fault)).toEqual(["pass"]);
     expect(states).toContain("1:retrying");
   });
 });

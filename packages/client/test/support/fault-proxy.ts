@@ -2,7 +2,7 @@ import { createServer, request, type IncomingMessage, type Server, type ServerRe
 import type { Socket } from "node:net";
 
 /** What the proxy does to one part PUT. */
-export type Fault = "pass" | "reset" | "503" | "stall" | "403" | "wrong-etag";
+export type Fault = "pass" | "reset" | "503" | "stall" | "403" | "wrong-etag" | "lost-reply";
 
 export interface FaultProxy {
   url: string;
@@ -14,7 +14,7 @@ export interface FaultProxy {
 /**
  * An HTTP proxy on loopback in front of the store (RGW or the gateway's embedded store) that injects faults into
  * part uploads: connection resets, 503s with Retry-After, a part that stalls, a refused (403) URL, and a wrong ETag
- * in a reply. `decide` is asked for every part PUT; other requests pass through. The Host header is kept, so
+ * in a reply, and a reply lost after the store took the part. `decide` is asked for every part PUT; other requests pass through. The Host header is kept, so
  * presigned URLs signed for the proxy's address stay valid.
  */
 export async function startFaultProxy(target: string, decide: (partNumber: number, attempt: number) => Fault): Promise<FaultProxy> {
@@ -49,6 +49,9 @@ export async function startFaultProxy(target: string, decide: (partNumber: numbe
         return;
       case "wrong-etag":
         return forward(req, res, '"00000000000000000000000000000000"');
+      case "lost-reply":
+        // The store takes the part, but its answer never reaches the client.
+        return forward(req, res, undefined, true);
       case "pass":
         return forward(req, res);
     }
@@ -58,10 +61,15 @@ export async function startFaultProxy(target: string, decide: (partNumber: numbe
     socket.on("close", () => sockets.delete(socket));
   });
 
-  function forward(req: IncomingMessage, res: ServerResponse, eTagOverride?: string) {
+  function forward(req: IncomingMessage, res: ServerResponse, eTagOverride?: string, dropReply = false) {
     const out = request(
       { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
       (reply) => {
+        if (dropReply) {
+          reply.resume();
+          reply.on("end", () => req.socket.destroy());
+          return;
+        }
         const headers = { ...reply.headers };
         if (eTagOverride && headers.etag) headers.etag = eTagOverride;
         res.writeHead(reply.statusCode ?? 502, headers);
