@@ -113,6 +113,32 @@ describe.each<Backend>(["local", "s3"])("uploader on %s storage", (backend) => {
     expect(await downloaded(gateway, requestKey!)).toBe(sha256(data));
   });
 
+  it("pauses and resumes: nothing is sent while paused, and the upload then completes", async () => {
+    const data = randomBytes(16 * MiB);
+    const states: string[] = [];
+    let pausedAt = -1;
+    const task = upload(new Blob([data]), {
+      ...common(),
+      partSize: 5 * MiB,
+      concurrency: 1,
+      onPartState: (n, state) => {
+        states.push(`${n}:${state}`);
+        if (n === 1 && state === "done") {
+          task.pause();
+          pausedAt = states.length;
+          setTimeout(() => {
+            expect(states.length).toBe(pausedAt); // no part started while paused
+            task.resume();
+          }, 300);
+        }
+      },
+    });
+    const result = await task;
+    expect(task.paused).toBe(false);
+    expect(states.slice(pausedAt)).toEqual(["2:sending", "2:done", "3:sending", "3:done", "4:sending", "4:done"]);
+    expect(await downloaded(gateway, result.requestKey)).toBe(sha256(data));
+  });
+
   it("refuses to resume with a different file", async () => {
     const data = randomBytes(6 * MiB);
     const api = createApiClient({ baseUrl: gateway.url, apiKey: gateway.apiKey });
