@@ -14,8 +14,9 @@ import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import autocannon from "autocannon";
 import { startRgw } from "@upload-gateway/ceph-rgw";
-import { fmt, fmtBytes, freePort, GiB, median, MiB, quantile, round, runNodeJson, spawnNode, table } from "./lib/common.mjs";
+import { fmt, fmtBytes, freePort, GiB, machineCpuMs, median, MiB, processCpuMs, quantile, round, runNodeJson, spawnNode, table } from "./lib/common.mjs";
 import { gatewayUsesFastPresigner, serverDir } from "./lib/fast-presigner.mjs";
+import { CreateMultipartUploadCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { emptyPrefix, objectSize, s3Client, startCountingProxy } from "./lib/s3.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -28,13 +29,16 @@ const config = quick
       presign: { urls: 2_000, rounds: 2, warmup: 500 },
       latency: { 3: 30, 1000: 10, 10000: 3 },
       throughput: { seconds: 5, warmupSeconds: 1, connections: 32 },
-      upload: { small: 64 * MiB, large: 256 * MiB, runs: 1, partSize: 16 * MiB, concurrency: 4 },
+      upload: { small: 64 * MiB, large: 256 * MiB, runs: 1, largeRuns: 1, partSize: 16 * MiB, concurrency: 4 },
+      quietLoad: Infinity,
     }
   : {
       presign: { urls: 10_000, rounds: 3, warmup: 2_000 },
       latency: { 3: 200, 1000: 50, 10000: 20 },
       throughput: { seconds: 30, warmupSeconds: 3, connections: 32 },
-      upload: { small: 512 * MiB, large: 2 * GiB, runs: 3, partSize: 16 * MiB, concurrency: 4 },
+      upload: { small: 512 * MiB, large: 2 * GiB, runs: 3, largeRuns: 2, partSize: 16 * MiB, concurrency: 4 },
+      // Waits (at most 5 min) for the 1-minute load average to fall below this before measuring.
+      quietLoad: 1.5,
     };
 
 const log = (/** @type {string} */ line) => process.stderr.write(`bench: ${line}\n`);
@@ -175,10 +179,38 @@ async function benchPresign(s3Env) {
   return runNodeJson(join(here, "presign.mjs"), [String(urls), String(rounds), String(warmup)], { env: s3Env, name: "presign.mjs" });
 }
 
-/** 2. Sequential starts of 3, 1,000 and 10,000 parts. @param {string} baseUrl */
-async function benchStartLatency(baseUrl) {
+/**
+ * The floor under any start: the two S3 requests alone, sent sequentially with the SDK from this process.
+ * @param {string} bucket
+ * @param {number} samples
+ */
+async function s3Floor(bucket, samples) {
+  const client = /** @type {NonNullable<typeof s3>} */ (s3);
+  const create = [];
+  const put = [];
+  for (let i = 0; i < samples + 3; i++) {
+    const Key = `${prefix}floor/${i}`;
+    let t0 = performance.now();
+    await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key, ContentType: "video/mp4" }));
+    const createMs = performance.now() - t0;
+    t0 = performance.now();
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: `${Key}.json`, Body: JSON.stringify({ i, state: "uploading" }), ContentType: "application/json" }));
+    const putMs = performance.now() - t0;
+    if (i >= 3) {
+      create.push(createMs);
+      put.push(putMs);
+    }
+  }
+  const p50 = (/** @type {number[]} */ xs) => round(quantile(xs.sort((a, b) => a - b), 0.5));
+  return { samples, createMultipartUploadP50Ms: p50(create), putObjectP50Ms: p50(put) };
+}
+
+/** 2. Sequential starts of 3, 1,000 and 10,000 parts. @param {string} baseUrl @param {string} bucket */
+async function benchStartLatency(baseUrl, bucket) {
   /** @type {Record<string, unknown>} */
   const out = { acceptEncoding: "gzip", sequential: true };
+  log("start latency: S3 alone (CreateMultipartUpload, PutObject)");
+  out.s3Alone = await s3Floor(bucket, quick ? 10 : 50);
   for (const [partsText, samples] of Object.entries(config.latency)) {
     const parts = Number(partsText);
     log(`start latency: ${fmt(parts)} parts × ${samples}`);
@@ -202,11 +234,16 @@ async function benchStartLatency(baseUrl) {
 }
 
 /**
- * autocannon against one server's start endpoint, after a warm-up.
+ * autocannon against one server's start endpoint, with the CPU the server, this process (autocannon) and the whole
+ * machine spent meanwhile.
  * @param {string} baseUrl
  * @param {number} seconds
+ * @param {number} serverPid
  */
-async function cannon(baseUrl, seconds) {
+async function cannon(baseUrl, seconds, serverPid) {
+  const server0 = processCpuMs(serverPid);
+  const self0 = process.cpuUsage();
+  const machine0 = machineCpuMs();
   const result = await autocannon({
     url: `${baseUrl}/api/projects/${projectId}/uploads/multipart`,
     method: "POST",
@@ -216,6 +253,10 @@ async function cannon(baseUrl, seconds) {
     duration: seconds,
   });
   const ok = /** @type {number} */ (/** @type {Record<string, unknown>} */ (result)["2xx"]);
+  const self = process.cpuUsage(self0);
+  const machine1 = machineCpuMs();
+  const serverCpuMs = processCpuMs(serverPid) - server0;
+  const machineBusyMs = machine1.busy - machine0.busy;
   return {
     requestsPerSecond: round(ok / result.duration, 1),
     ok,
@@ -225,15 +266,22 @@ async function cannon(baseUrl, seconds) {
     latencyP50Ms: result.latency.p50,
     latencyP99Ms: result.latency.p99,
     seconds: result.duration,
+    cpu: {
+      serverMsPerStart: round(serverCpuMs / ok, 3),
+      autocannonMsPerStart: round((self.user + self.system) / 1000 / ok, 3),
+      restOfMachineMsPerStart: round((machineBusyMs - serverCpuMs - (self.user + self.system) / 1000) / ok, 3),
+      machineBusyPercent: round((100 * machineBusyMs) / (machine1.total - machine0.total), 1),
+    },
   };
 }
 
 /**
  * 3. Start throughput, 3 parts: the gateway vs the bare Fastify ceiling; and what one start costs in S3 requests.
- * @param {string} gatewayUrl
+ * @param {{ url: string, child: import("node:child_process").ChildProcess }} gatewayProc
  * @param {Record<string, string>} s3Env
  */
-async function benchStartThroughput(gatewayUrl, s3Env) {
+async function benchStartThroughput(gatewayProc, s3Env) {
+  const gatewayUrl = gatewayProc.url;
   const { seconds, warmupSeconds, connections } = config.throughput;
   const fastPresigner = gatewayUsesFastPresigner();
   const presigner = fastPresigner ? "SigV4Presigner (the gateway's, as the gateway does)" : "getSignedUrl (as the gateway does)";
@@ -252,8 +300,9 @@ async function benchStartThroughput(gatewayUrl, s3Env) {
   const s3RequestsPerStart = Object.values(perStart).reduce((a, b) => a + b, 0);
 
   log(`start throughput: gateway, ${seconds} s at ${connections} connections`);
-  await cannon(gatewayUrl, warmupSeconds);
-  const gateway = await cannon(gatewayUrl, seconds);
+  const gatewayPid = /** @type {number} */ (gatewayProc.child.pid);
+  await cannon(gatewayUrl, warmupSeconds, gatewayPid);
+  const gateway = await cannon(gatewayUrl, seconds, gatewayPid);
 
   const port = await freePort();
   const ceilingProc = await spawnNode(join(here, "ceiling.mjs"), [String(port), fastPresigner ? "fast" : "sdk"], {
@@ -264,8 +313,9 @@ async function benchStartThroughput(gatewayUrl, s3Env) {
   toStop.push(ceilingProc);
   log(`start throughput: bare Fastify ceiling, ${seconds} s`);
   const ceilingUrl = ceilingProc.match[1];
-  await cannon(ceilingUrl, warmupSeconds);
-  const ceiling = await cannon(ceilingUrl, seconds);
+  const ceilingPid = /** @type {number} */ (ceilingProc.child.pid);
+  await cannon(ceilingUrl, warmupSeconds, ceilingPid);
+  const ceiling = await cannon(ceilingUrl, seconds, ceilingPid);
   await ceilingProc.stop();
 
   return {
@@ -301,6 +351,10 @@ function randomFile(path, bytes) {
 }
 
 /**
+ * @typedef {{ seconds: number, mibPerSecond: number, cpuSeconds: number, peakRss: number, baselineRss: number, loadedRss: number, rssByQuarter: number[] }} UploadRun
+ */
+
+/**
  * One upload by one contender in its own process; checks the object's size, then deletes everything under the prefix.
  * @param {string} contender
  * @param {string} file
@@ -311,7 +365,7 @@ function randomFile(path, bytes) {
 async function uploadOnce(contender, file, size, gatewayUrl, s3Env) {
   const { partSize, concurrency } = config.upload;
   const options = { baseUrl: gatewayUrl, apiKey, projectId, partSize, concurrency };
-  const result = /** @type {{ seconds: number, mibPerSecond: number, peakRss: number, baselineRss: number, loadedRss: number, key: string }} */ (
+  const result = /** @type {UploadRun & { key: string }} */ (
     await runNodeJson(join(here, "upload-worker.mjs"), [contender, file, JSON.stringify(options)], { env: s3Env, name: `upload-worker ${contender}`, timeoutMs: 10 * 60_000 })
   );
   const stored = await objectSize(/** @type {NonNullable<typeof s3>} */ (s3), s3Env.S3_BUCKET, result.key);
@@ -319,8 +373,8 @@ async function uploadOnce(contender, file, size, gatewayUrl, s3Env) {
   await emptyPrefix(/** @type {NonNullable<typeof s3>} */ (s3), s3Env.S3_BUCKET, prefix);
   log(`  ${contender.padEnd(13)} ${sizeLabel(size)}: ${fmt(result.mibPerSecond, 1)} MiB/s, peak RSS ${fmtBytes(result.peakRss)}`);
   await sleep(2_000); // lets RGW's gc free the deleted data and the machine settle before the next one
-  const { seconds, mibPerSecond, peakRss, baselineRss, loadedRss } = result;
-  return { seconds: round(seconds, 3), mibPerSecond: round(mibPerSecond, 1), peakRss, baselineRss, loadedRss };
+  const { seconds, mibPerSecond, cpuSeconds, peakRss, baselineRss, loadedRss, rssByQuarter } = result;
+  return { seconds: round(seconds, 3), mibPerSecond: round(mibPerSecond, 1), cpuSeconds: round(cpuSeconds, 2), peakRss, baselineRss, loadedRss, rssByQuarter };
 }
 
 /**
@@ -335,7 +389,7 @@ async function uploadRound(contenders, size, runs, gatewayUrl, s3Env) {
   const file = join(work, `bench-${sizeLabel(size).replace(" ", "")}.mp4`);
   log(`upload: writing ${sizeLabel(size)} of random bytes to ${file}`);
   randomFile(file, size);
-  /** @type {Record<string, { seconds: number, mibPerSecond: number, peakRss: number, baselineRss: number, loadedRss: number }[]>} */
+  /** @type {Record<string, UploadRun[]>} */
   const all = Object.fromEntries(contenders.map((c) => [c, []]));
   try {
     for (let r = 0; r < runs; r++) {
@@ -345,26 +399,32 @@ async function uploadRound(contenders, size, runs, gatewayUrl, s3Env) {
   } finally {
     rmSync(file, { force: true });
   }
-  /** @type {Record<string, { mibPerSecond: number, peakRss: number, loadedRss: number, runs: unknown[] }>} */
+  /** @type {Record<string, { mibPerSecond: number, peakRss: number, loadedRss: number, cpuSecondsPerGiB: number, runs: UploadRun[] }>} */
   const out = {};
   for (const [contender, list] of Object.entries(all)) {
-    const m = (/** @type {(x: (typeof list)[number]) => number} */ f) => median(list.map(f));
-    out[contender] = { mibPerSecond: m((x) => x.mibPerSecond), peakRss: m((x) => x.peakRss), loadedRss: m((x) => x.loadedRss), runs: list };
+    const m = (/** @type {(x: UploadRun) => number} */ f) => median(list.map(f));
+    out[contender] = {
+      mibPerSecond: m((x) => x.mibPerSecond),
+      peakRss: m((x) => x.peakRss),
+      loadedRss: m((x) => x.loadedRss),
+      cpuSecondsPerGiB: round(m((x) => x.cpuSeconds) / (size / GiB), 2),
+      runs: list,
+    };
   }
   return out;
 }
 
 /** 4. Uploads from Node: ours vs lib-storage vs raw presigned PUTs; then ours and lib-storage on a 4× larger file. */
 async function benchUpload(/** @type {string} */ gatewayUrl, /** @type {Record<string, string>} */ s3Env) {
-  const { small, large, runs, partSize, concurrency } = config.upload;
+  const { small, large, runs, largeRuns, partSize, concurrency } = config.upload;
   log(`upload: ${sizeLabel(small)} × ${runs} runs per contender, part size ${sizeLabel(partSize)}, concurrency ${concurrency}`);
   const smallResults = await uploadRound(["lib-storage", "client", "raw-presigned"], small, runs, gatewayUrl, s3Env);
   const base = smallResults["lib-storage"];
   for (const [name, r] of Object.entries(smallResults)) {
     Object.assign(r, { speedVsLibStorage: round(r.mibPerSecond / base.mibPerSecond, 3), peakRssVsLibStorage: round(r.peakRss / base.peakRss, 3) });
   }
-  log(`upload: ${sizeLabel(large)} × 1 run for client and lib-storage`);
-  const largeResults = await uploadRound(["lib-storage", "client"], large, 1, gatewayUrl, s3Env);
+  log(`upload: ${sizeLabel(large)} × ${largeRuns} runs for client and lib-storage`);
+  const largeResults = await uploadRound(["lib-storage", "client"], large, largeRuns, gatewayUrl, s3Env);
   for (const [name, r] of Object.entries(largeResults)) {
     Object.assign(r, {
       speedVsLibStorage: round(r.mibPerSecond / largeResults["lib-storage"].mibPerSecond, 3),
@@ -383,7 +443,7 @@ async function benchUpload(/** @type {string} */ gatewayUrl, /** @type {Record<s
     },
     peakRssIs: "VmHWM of the contender's own process (kernel-tracked peak resident set), Node runtime and the contender's modules included; loadedRss ('RSS before') is the process's RSS once its modules are loaded, before the upload",
     small: { size: small, label: sizeLabel(small), runs, results: smallResults },
-    large: { size: large, label: sizeLabel(large), runs: 1, results: largeResults },
+    large: { size: large, label: sizeLabel(large), runs: largeRuns, results: largeResults },
   };
 }
 
@@ -436,18 +496,34 @@ function report(r) {
   }
   if (r.startLatency?.error) parts.push(`Start latency: failed: ${r.startLatency.error}`);
   else if (r.startLatency) {
+    const floor = r.startLatency.s3Alone;
     const rows = Object.entries(r.startLatency)
-      .filter(([, v]) => typeof v === "object")
+      .filter(([n, v]) => typeof v === "object" && /^\d+$/.test(n))
       .map(([n, v]) => [fmt(Number(n)), fmt(v.p50Ms, 1), fmt(v.p99Ms, 1), fmt(v.samples), `${fmtBytes(v.replyBytes)} (${v.contentEncoding})`, fmtBytes(v.replyRawBytes)]);
-    parts.push(`**Start latency**, sequential, \`accept-encoding: gzip\`, on RGW\n\n${table(["parts", "p50 ms", "p99 ms", "samples", "reply", "reply raw"], rows)}`);
+    parts.push(
+      `**Start latency**, sequential, \`accept-encoding: gzip\`, on RGW\n\n${table(["parts", "p50 ms", "p99 ms", "samples", "reply", "reply raw"], rows)}` +
+        (floor ? `\n\nThe store alone, same client machine: CreateMultipartUpload p50 ${fmt(floor.createMultipartUploadP50Ms, 1)} ms, PutObject p50 ${fmt(floor.putObjectP50Ms, 1)} ms (SDK, sequential).` : ""),
+    );
   }
   if (r.startThroughput?.error) parts.push(`Start throughput: failed: ${r.startThroughput.error}`);
   else if (r.startThroughput) {
     const t = r.startThroughput;
-    const row = (/** @type {string} */ name, /** @type {any} */ x) => [name, fmt(x.requestsPerSecond, 0), fmt(x.latencyP50Ms, 0), fmt(x.latencyP99Ms, 0), fmt(x.non2xx + x.errors)];
+    const row = (/** @type {string} */ name, /** @type {any} */ x) => [
+      name,
+      fmt(x.requestsPerSecond, 0),
+      fmt(x.latencyP50Ms, 0),
+      fmt(x.latencyP99Ms, 0),
+      fmt(x.non2xx + x.errors),
+      fmt(x.cpu.serverMsPerStart, 2),
+      fmt(x.cpu.restOfMachineMsPerStart, 2),
+      `${fmt(x.cpu.machineBusyPercent, 0)}%`,
+    ];
     parts.push(
       `**Start throughput**, 3 parts, ${t.connections} connections, ${t.seconds} s (autocannon)\n\n` +
-        table(["server", "starts/s", "p50 ms", "p99 ms", "errors"], [row("gateway", t.gateway), row(`bare Fastify ceiling (${t.ceiling.presigner})`, t.ceiling)]) +
+        table(
+          ["server", "starts/s", "p50 ms", "p99 ms", "errors", "server CPU ms/start", "store + rest CPU ms/start", "machine busy"],
+          [row("gateway", t.gateway), row(`bare Fastify ceiling (${t.ceiling.presigner})`, t.ceiling)],
+        ) +
         `\n\ngateway / ceiling = **${fmt(t.ratio, 2)}×**. One start costs ${fmt(t.s3RequestsPerStart.measured, 1)} S3 requests (measured: ${Object.entries(t.s3RequestsPerStart.byOperation)
           .map(([op, n]) => `${op} ${fmt(n, 1)}`)
           .join(", ")}): ${t.s3RequestsPerStart.why}`,
@@ -464,6 +540,7 @@ function report(r) {
           fmt(x.mibPerSecond, 0),
           fmtBytes(x.peakRss),
           fmtBytes(x.loadedRss),
+          fmt(x.cpuSecondsPerGiB, 2),
           `${fmt(x.speedVsLibStorage, 2)}×`,
           `${fmt(x.peakRssVsLibStorage, 2)}×`,
         ]);
@@ -471,8 +548,9 @@ function report(r) {
     }
     parts.push(
       `**Upload from Node**, part size ${fmtBytes(u.partSize)}, ${u.concurrency} parts at once, each contender in its own process ` +
-        `(${u.small.label}: median of ${u.small.runs} runs)\n\n${table(["contender", "MiB/s", "peak RSS", "RSS before", "speed vs lib-storage", "peak RSS vs lib-storage"], rows)}` +
-        `\n\nOur client's peak RSS, ${u.large.label} / ${u.small.label}: ${fmt(u.large.results.client.peakRssVsSmallFile, 2)}× (lib-storage: ${fmt(u.large.results["lib-storage"].peakRssVsSmallFile, 2)}×).`,
+        `(medians of ${u.small.runs} runs for ${u.small.label}, ${u.large.runs} for ${u.large.label})\n\n${table(["contender", "MiB/s", "peak RSS", "RSS before", "CPU s/GiB", "speed vs lib-storage", "peak RSS vs lib-storage"], rows)}` +
+        `\n\nOur client's peak RSS, ${u.large.label} / ${u.small.label}: ${fmt(u.large.results.client.peakRssVsSmallFile, 2)}× (lib-storage: ${fmt(u.large.results["lib-storage"].peakRssVsSmallFile, 2)}×). ` +
+        `Its RSS in each quarter of the ${u.large.label} upload: ${u.large.results.client.runs.map((/** @type {UploadRun} */ x) => x.rssByQuarter.map((b) => fmt(b / MiB, 0)).join(" → ")).join("; ")} MiB.`,
     );
   }
   parts.push(`**Targets** (issue 6)\n\n${table(["target", "wanted", "actual", "met"], r.targets.map((t) => [t.name, t.target, t.actual, t.met ? "yes" : "**no**"]))}`);
@@ -497,8 +575,20 @@ const results = {
   config,
 };
 
+/** Waits (at most 5 min) for the machine's 1-minute load average to fall below `config.quietLoad`. */
+async function waitForQuiet() {
+  const t0 = Date.now();
+  while (loadavg()[0] >= config.quietLoad && Date.now() - t0 < 5 * 60_000) {
+    log(`waiting for the machine to quiet down (1-min load ${fmt(loadavg()[0], 2)} ≥ ${config.quietLoad})`);
+    await sleep(15_000);
+  }
+  return round((Date.now() - t0) / 1000, 0);
+}
+
 let failed = false;
 try {
+  results.machine.waitedForQuietSeconds = await waitForQuiet();
+  results.machine.loadAverageAtStart = loadavg().map((x) => round(x));
   log("starting Ceph RGW (startRgw)");
   rgw = await startRgw({ log: (chunk) => process.stderr.write(chunk) });
   const s3Env = rgw.env;
@@ -533,8 +623,8 @@ try {
   await phase("presign", () => benchPresign(s3Env));
   log("starting the gateway (S3 mode on RGW)");
   const gateway = await startGateway(s3Env);
-  await phase("startLatency", () => benchStartLatency(gateway.url));
-  await phase("startThroughput", () => benchStartThroughput(gateway.url, s3Env));
+  await phase("startLatency", () => benchStartLatency(gateway.url, s3Env.S3_BUCKET));
+  await phase("startThroughput", () => benchStartThroughput(gateway, s3Env));
   await phase("upload", () => benchUpload(gateway.url, s3Env));
 } catch (error) {
   failed = true;

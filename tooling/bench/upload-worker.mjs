@@ -1,5 +1,6 @@
 // Child process of run.mjs: ONE upload of a file by ONE contender, alone in its process so that its peak RSS is its
-// own. Prints one JSON line: { contender, bytes, seconds, mibPerSecond, peakRss, baselineRss, loadedRss, key }.
+// own. Prints one JSON line: { contender, bytes, seconds, mibPerSecond, cpuSeconds, peakRss, baselineRss, loadedRss,
+// rssByQuarter, key }.
 // Usage: node upload-worker.mjs <client|lib-storage|raw-presigned> <file> '<json options>'
 //   options: { baseUrl, apiKey, projectId, partSize, concurrency }   (S3_* / AWS_* from the environment)
 import { randomBytes } from "node:crypto";
@@ -104,8 +105,29 @@ if (!run) throw new Error(`unknown contender ${contender}; one of ${Object.keys(
 const baselineRss = memoryOf().rss; // Node itself
 modules = await load[/** @type {keyof typeof load} */ (contender)]();
 const loadedRss = memoryOf().rss; // with the contender's modules
+// RSS every 20 ms, to tell a plateau from growth: the largest sample in each quarter of the upload.
+/** @type {[number, number][]} */
+const samples = [];
 const t0 = performance.now();
+const cpu0 = process.cpuUsage();
+const sampler = setInterval(() => samples.push([performance.now() - t0, memoryOf().rss]), 20);
 const key = await run();
-const seconds = (performance.now() - t0) / 1000;
+clearInterval(sampler);
+const cpu = process.cpuUsage(cpu0);
+const ms = performance.now() - t0;
+const rssByQuarter = [0, 1, 2, 3].map((q) => Math.max(0, ...samples.filter(([t]) => t >= (q * ms) / 4 && t < ((q + 1) * ms) / 4).map(([, rss]) => rss)));
 const { peakRss } = memoryOf(); // VmHWM: the true peak of this process, tracked by the kernel
-console.log(JSON.stringify({ contender, bytes: size, seconds, mibPerSecond: size / 1048576 / seconds, peakRss, baselineRss, loadedRss, key }));
+console.log(
+  JSON.stringify({
+    contender,
+    bytes: size,
+    seconds: ms / 1000,
+    mibPerSecond: size / 1048576 / (ms / 1000),
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    peakRss,
+    baselineRss,
+    loadedRss,
+    rssByQuarter,
+    key,
+  }),
+);

@@ -1,5 +1,5 @@
 // Small helpers shared by the benchmark's scripts: statistics, formatting, child processes, free ports.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 
@@ -164,4 +164,30 @@ export function table(header, rows) {
   const line = (/** @type {string[]} */ r) => `| ${r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" | ")} |`;
   const rule = `|${widths.map((w, i) => (i === 0 ? `${"-".repeat(w + 1)}-` : `-${"-".repeat(w)}:`)).join("|")}|`;
   return [line(cells[0]), rule, ...cells.slice(1).map(line)].join("\n");
+}
+
+let clockTicks = 0;
+/** Kernel clock ticks per second (USER_HZ), for /proc CPU times. */
+function ticksPerSecond() {
+  if (!clockTicks) {
+    const out = spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" });
+    clockTicks = Number(out.stdout?.trim()) || 100;
+  }
+  return clockTicks;
+}
+
+/** CPU time (user + system) a process has used so far, in ms. @param {number} pid */
+export function processCpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields from the 3rd (state) on
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond(); // utime, stime
+}
+
+/** Whole-machine CPU counters, in ms summed over all cores: { busy, total }. */
+export function machineCpuMs() {
+  const [, ...values] = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/);
+  const v = values.map(Number);
+  const total = v.slice(0, 8).reduce((a, b) => a + b, 0); // user nice system idle iowait irq softirq steal
+  const idle = v[3] + v[4];
+  return { busy: ((total - idle) * 1000) / ticksPerSecond(), total: (total * 1000) / ticksPerSecond() };
 }
