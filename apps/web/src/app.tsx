@@ -1,0 +1,106 @@
+import { createApiClient } from "@upload-gateway/client";
+import { useEffect, useMemo, useState, useSyncExternalStore } from "react";
+import { AppHeader } from "./components/app-header";
+import { DropZone } from "./components/drop-zone";
+import { PartLegend } from "./components/part-strip";
+import { RecentUploads } from "./components/recent-uploads";
+import { ResumeOffers } from "./components/resume-offers";
+import { SignInForm } from "./components/sign-in-form";
+import { UploadCard } from "./components/upload-card";
+import { initialSession, signOut, type Session } from "./session/session";
+import { PendingUploads } from "./uploads/pending-uploads";
+import { UploadQueue } from "./uploads/upload-queue";
+
+/** The page is served by the gateway itself: the API is on the same origin. */
+const BASE_URL = window.location.origin;
+
+export function App() {
+  // undefined while the page finds out whether it is on a dev gateway.
+  const [session, setSession] = useState<Session | null | undefined>(undefined);
+
+  useEffect(() => {
+    void initialSession(BASE_URL).then(setSession);
+  }, []);
+
+  return (
+    <>
+      <AppHeader
+        session={session ?? null}
+        onSignOut={() => {
+          signOut();
+          setSession(null);
+        }}
+      />
+      <main className="container">
+        <section className="intro">
+          <h1>Send big files straight to storage</h1>
+          <p>
+            Files go up in parallel parts, directly to the bucket. Pause, resume, or even reload the page: only the
+            parts that are missing are sent again.
+          </p>
+        </section>
+        {session === undefined && <p className="muted loading">Connecting to the gateway…</p>}
+        {session === null && <SignInForm baseUrl={BASE_URL} onSignedIn={setSession} />}
+        {session && <Uploads key={`${session.projectId}:${session.apiKey}`} session={session} />}
+      </main>
+      <footer className="app-footer">
+        <span>Upload Gateway</span>
+        <a href="/docs">API documentation</a>
+        <a href="/api/openapi.json">OpenAPI</a>
+      </footer>
+    </>
+  );
+}
+
+function Uploads({ session }: { session: Session }) {
+  // Made once for this session (the component is keyed by it): the queue must outlive re-renders.
+  const [settled, setSettled] = useState(0);
+  const [{ api, pending, queue }] = useState(() => {
+    const api = createApiClient({ baseUrl: session.baseUrl, apiKey: session.apiKey });
+    const pending = new PendingUploads(localStorage);
+    const queue = new UploadQueue({ session, api, pending, onSettled: () => setSettled((n) => n + 1) });
+    return { api, pending, queue };
+  });
+  const items = useSyncExternalStore(queue.subscribe, queue.getSnapshot);
+
+  // A new set only when the uploads' keys change, not at every progress event.
+  const keyList = items.flatMap((i) => (i.requestKey ? [i.requestKey] : [])).join(" ");
+  const knownKeys = useMemo(() => new Set(keyList.split(" ").filter(Boolean)), [keyList]);
+
+  useEffect(() => {
+    // Leaving interrupts the uploads; they can be continued, but only by choosing the files again.
+    const warn = (event: BeforeUnloadEvent) => {
+      if (queue.busy) event.preventDefault();
+    };
+    window.addEventListener("beforeunload", warn);
+    return () => window.removeEventListener("beforeunload", warn);
+  }, [queue]);
+
+  return (
+    <>
+      <ResumeOffers
+        api={api}
+        projectId={session.projectId}
+        pending={pending}
+        knownKeys={knownKeys}
+        onContinue={(file, requestKey) => queue.add([file], requestKey)}
+      />
+      <DropZone onFiles={(files) => queue.add(files)} />
+      {items.length > 0 && (
+        <section className="uploads" aria-labelledby="uploads-title">
+          <header className="section-head">
+            <h2 id="uploads-title">Uploads</h2>
+            <PartLegend />
+          </header>
+          <div className="upload-list">
+            {items.map((item) => (
+              <UploadCard key={item.id} item={item} queue={queue} />
+            ))}
+          </div>
+        </section>
+      )}
+      {/* Asked again when an upload starts (the gateway knows it now) and when one ends. */}
+      <RecentUploads api={api} projectId={session.projectId} refreshKey={`${keyList}|${settled}`} />
+    </>
+  );
+}

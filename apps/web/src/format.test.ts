@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import { formatBytes, formatEta, formatSpeed, formatWhen, percentOf } from "./format";
+
+const MiB = 1024 * 1024;
+
+describe("formatBytes", () => {
+  it.each([
+    [0, "0 bytes"],
+    [1, "1 byte"],
+    [1023, "1023 bytes"],
+    [1536, "1.5 KiB"],
+    [24 * MiB, "24.0 MiB"],
+    [500 * MiB, "500 MiB"],
+    [5 * 1024 * MiB, "5.0 GiB"],
+    [-1, "–"],
+  ])("%d → %s", (bytes, text) => expect(formatBytes(bytes)).toBe(text));
+});
+
+describe("percentOf", () => {
+  it("floors, and keeps 100 for the end", () => {
+    expect(percentOf(0, 10)).toBe(0);
+    expect(percentOf(999, 1000)).toBe(99);
+    expect(percentOf(1000, 1000)).toBe(100);
+    expect(percentOf(5, 0)).toBe(0);
+  });
+});
+
+describe("formatEta and formatSpeed", () => {
+  it("tells the time left at the current speed", () => {
+    expect(formatEta(10 * MiB, 2 * MiB)).toBe("about 5 s left");
+    expect(formatEta(600 * MiB, 2 * MiB)).toBe("about 5 min left");
+    expect(formatEta(8000 * MiB, 1 * MiB)).toBe("about 2 h 13 min left");
+    expect(formatEta(10, 0)).toBe("");
+    expect(formatEta(0, 100)).toBe("");
+  });
+
+  it("shows speed per second, or a dash when nothing moves", () => {
+    expect(formatSpeed(3 * MiB)).toBe("3.0 MiB/s");
+    expect(formatSpeed(0)).toBe("–");
+  });
+});
+
+describe("formatWhen", () => {
+  const now = Date.parse("2026-11-25T12:00:00Z");
+  it("says how long ago", () => {
+    expect(formatWhen("2026-11-25T11:59:50Z", now)).toBe("just now");
+    expect(formatWhen("2026-11-25T11:57:00Z", now)).toBe("3 min ago");
+    expect(formatWhen("2026-11-25T09:00:00Z", now)).toBe("3 h ago");
+    expect(formatWhen("2026-11-20T09:00:00Z", now)).toMatch(/2026/);
+    expect(formatWhen("nonsense", now)).toBe("");
+  });
+});
