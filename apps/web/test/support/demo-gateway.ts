@@ -1,0 +1,48 @@
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createApiClient, type ApiClient } from "@upload-gateway/client";
+import { freePort, startServerProcess, type ServerProcess } from "@upload-gateway/server/testing";
+
+export interface DemoGateway {
+  server: ServerProcess;
+  url: string;
+  projectId: string;
+  apiKey: string;
+  /** The API as the tests check the gateway's side. */
+  api: ApiClient;
+  close(): Promise<void>;
+}
+
+/**
+ * The built server as `pnpm start` runs it, serving the built page: in dev mode (embedded storage in a temporary
+ * folder, loopback, dev project `demo`), or with a projects file when `project` is given.
+ */
+export async function startDemoGateway(project?: { id: string; apiKey: string }): Promise<DemoGateway> {
+  const dir = mkdtempSync(join(tmpdir(), "web-e2e-gateway-"));
+  const port = await freePort();
+  const env: Record<string, string> = { PORT: String(port), LOCAL_STORAGE_DIR: join(dir, "data"), LOG_LEVEL: "warn" };
+  let projectId = "demo";
+  let apiKey = `dev_${randomBytes(16).toString("hex")}`;
+  if (project) {
+    ({ id: projectId, apiKey } = project);
+    const sha256 = createHash("sha256").update(apiKey).digest("hex");
+    env.PROJECTS_FILE = join(dir, "projects.json");
+    writeFileSync(env.PROJECTS_FILE, JSON.stringify({ projects: [{ id: projectId }], apiKeys: [{ name: "web", sha256, projects: [projectId] }] }));
+  } else {
+    env.DEV_API_KEY = apiKey;
+  }
+  const server = await startServerProcess(env);
+  return {
+    server,
+    url: server.url,
+    projectId,
+    apiKey,
+    api: createApiClient({ baseUrl: server.url, apiKey }),
+    async close() {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,29 @@
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export const MiB = 1024 * 1024;
+
+export interface TestFile {
+  path: string;
+  name: string;
+  size: number;
+  sha256: string;
+}
+
+export const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
+
+/** Random files on disk for the file input, in one temporary folder removed by `clean()`. */
+export function testFiles() {
+  const dir = mkdtempSync(join(tmpdir(), "web-e2e-files-"));
+  return {
+    make(name: string, size: number): TestFile {
+      const data = size > 0 ? randomBytes(size) : Buffer.alloc(0);
+      const path = join(dir, name);
+      writeFileSync(path, data);
+      return { path, name, size, sha256: sha256(data) };
+    },
+    clean: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}

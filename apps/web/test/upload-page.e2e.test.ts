@@ -1,0 +1,156 @@
+import { readFileSync } from "node:fs";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { openBrowser, type Browser } from "./support/browser";
+import { startDemoGateway, type DemoGateway } from "./support/demo-gateway";
+import { MiB, sha256, testFiles } from "./support/test-files";
+import {
+  chooseFiles,
+  endOfUpload,
+  holdParts,
+  openUploadPage,
+  recordPartRequests,
+  uploadCard,
+  waitForParts,
+} from "./support/upload-page";
+
+/**
+ * The demo page in Chromium against the built server in dev mode, as a visitor uses it after `pnpm start`: nothing
+ * typed, files chosen with the picker. A 24 MiB file goes up in 5 parts of 5 MiB (the last one 4 MiB).
+ */
+
+let gateway: DemoGateway;
+let browser: Browser;
+const files = testFiles();
+
+beforeAll(async () => {
+  gateway = await startDemoGateway();
+});
+afterAll(async () => {
+  await gateway?.close();
+  files.clean();
+});
+beforeEach(async () => {
+  browser = await openBrowser();
+});
+afterEach(async () => {
+  await browser?.close();
+});
+
+async function uploadOf(fileName: string) {
+  const { uploads } = await gateway.api.list(gateway.projectId, { limit: 100 });
+  const upload = uploads.find((u) => u.fileName === fileName);
+  if (!upload) throw new Error(`the gateway has no upload of ${fileName}`);
+  return gateway.api.get(gateway.projectId, upload.requestKey);
+}
+
+describe("the upload page", () => {
+  it("uploads a 24 MiB file chosen with the picker, shows Completed, and downloads the same bytes through its link", async () => {
+    const { page } = browser;
+    const file = files.make("holiday-24mib.mp4", 24 * MiB);
+    await openUploadPage(page, gateway.url);
+    await chooseFiles(page, file.path);
+
+    const end = await endOfUpload(page, file.name);
+    expect(end).toEqual({ status: "completed", label: "Completed", error: null });
+    await waitForParts(page, file.name, [1, 2, 3, 4, 5], "done");
+    expect(await uploadCard(page, file.name).getByRole("progressbar").getAttribute("aria-valuenow")).toBe("100");
+
+    const row = page.locator(".recent-row[data-state=completed]", { hasText: file.name });
+    const [download] = await Promise.all([page.waitForEvent("download"), row.getByRole("link", { name: "Download" }).click()]);
+    expect(download.suggestedFilename()).toBe(file.name);
+    const bytes = readFileSync(await download.path());
+    expect(bytes.length).toBe(file.size);
+    expect(sha256(bytes)).toBe(file.sha256);
+  });
+
+  it("queues several files and uploads them all", async () => {
+    const { page } = browser;
+    const batch = [files.make("a-6mib.bin", 6 * MiB), files.make("b-1kib.txt", 1024), files.make("c-11mib.bin", 11 * MiB)];
+    await openUploadPage(page, gateway.url);
+    await chooseFiles(page, ...batch.map((f) => f.path));
+    for (const file of batch) {
+      expect((await endOfUpload(page, file.name)).status).toBe("completed");
+      expect((await uploadOf(file.name)).state).toBe("completed");
+    }
+  });
+
+  it("cancel mid-way stops the upload and aborts it on the gateway", async () => {
+    const { page } = browser;
+    const file = files.make("cancel-me-24mib.mp4", 24 * MiB);
+    await holdParts(page, (part) => part >= 3);
+    await openUploadPage(page, gateway.url);
+    await chooseFiles(page, file.path);
+    await waitForParts(page, file.name, [1, 2], "done");
+    expect((await uploadOf(file.name)).uploadedParts.map((p) => p.partNumber)).toEqual([1, 2]);
+
+    await uploadCard(page, file.name).getByRole("button", { name: "Cancel" }).click();
+    expect(await endOfUpload(page, file.name)).toEqual({ status: "cancelled", label: "Cancelled", error: null });
+    const upload = await uploadOf(file.name);
+    expect(upload.state).toBe("aborted");
+    expect(upload.uploadedParts).toEqual([]);
+  });
+
+  it("pauses and resumes to completion, sending again only the parts that were in flight", async () => {
+    const { page } = browser;
+    const file = files.make("pause-24mib.mp4", 24 * MiB);
+    const held = await holdParts(page, (part) => part >= 3);
+    await openUploadPage(page, gateway.url);
+    await chooseFiles(page, file.path);
+    await waitForParts(page, file.name, [1, 2], "done");
+
+    const card = uploadCard(page, file.name);
+    await card.getByRole("button", { name: "Pause" }).click();
+    await card.and(page.locator("[data-status=paused]")).waitFor();
+    expect(await card.getByRole("status").innerText()).toBe("Paused");
+    await waitForParts(page, file.name, [3, 4, 5], "waiting");
+
+    const sentAfterPause = recordPartRequests(page);
+    await held.release();
+    await card.getByRole("button", { name: "Resume" }).click();
+    expect((await endOfUpload(page, file.name)).status).toBe("completed");
+    expect([...sentAfterPause].sort()).toEqual([3, 4, 5]);
+  });
+
+  it("after a reload mid-way, offers to continue; the same file sends only the missing parts", async () => {
+    const { page } = browser;
+    const file = files.make("reload-24mib.mp4", 24 * MiB);
+    const other = files.make("not-it.bin", 6 * MiB);
+    const held = await holdParts(page, (part) => part >= 3);
+    await openUploadPage(page, gateway.url);
+    await chooseFiles(page, file.path);
+    await waitForParts(page, file.name, [1, 2], "done");
+
+    await page.reload();
+    await held.release();
+    const sent = recordPartRequests(page);
+    const offer = page.getByRole("article", { name: `Interrupted: ${file.name}` });
+    await offer.getByText("2 of 5 parts stored (41%)").waitFor();
+
+    // A different file is refused with a sentence, and nothing is sent.
+    await offer.getByLabel(`Choose ${file.name} again to continue`).setInputFiles(other.path);
+    await offer.getByRole("alert").waitFor();
+    expect(await offer.getByRole("alert").innerText()).toMatch(/^That is not the same file: “not-it\.bin” \(6\.0 MiB\) was chosen/);
+
+    await offer.getByLabel(`Choose ${file.name} again to continue`).setInputFiles(file.path);
+    expect((await endOfUpload(page, file.name)).status).toBe("completed");
+    expect(await uploadCard(page, file.name).locator(".muted").first().innerText()).toContain("continued: 3 of 5 parts sent now");
+    expect([...sent].sort()).toEqual([3, 4, 5]);
+    const upload = await uploadOf(file.name);
+    expect(upload.state).toBe("completed");
+    const link = await gateway.api.downloadUrl(gateway.projectId, upload.requestKey);
+    expect(sha256(new Uint8Array(await (await fetch(link.downloadPath)).arrayBuffer()))).toBe(file.sha256);
+    expect(await offer.count()).toBe(0);
+  });
+
+  it("refuses an empty file with a sentence, not a stack trace", async () => {
+    const { page } = browser;
+    const empty = files.make("empty.txt", 0);
+    await openUploadPage(page, gateway.url);
+    await chooseFiles(page, empty.path);
+    expect(await endOfUpload(page, empty.name)).toEqual({
+      status: "failed",
+      label: "Failed",
+      error: "“empty.txt” is empty: there is nothing to upload.",
+    });
+  });
+});
