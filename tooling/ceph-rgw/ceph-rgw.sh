@@ -160,8 +160,9 @@ install_packages() {
   ((EUID == 0)) || die "Ceph packages missing and not root: apt-get install ceph-mon ceph-osd radosgw"
   log "installing ceph-mon ceph-osd radosgw (apt-get)"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >&2 9>&-
-  apt-get install -y -qq ceph-mon ceph-osd radosgw >&2 9>&-
+  # Wait for apt's lock rather than fail: another test setup (Chromium for the browser tests) may be installing too.
+  apt-get -o DPkg::Lock::Timeout=600 update -qq >&2 9>&-
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq ceph-mon ceph-osd radosgw >&2 9>&-
 }
 
 write_conf() {
