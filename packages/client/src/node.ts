@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { openAsBlob } from "node:fs";
+import { createReadStream, openAsBlob } from "node:fs";
 import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { basename, extname } from "node:path";
@@ -14,17 +14,23 @@ import { upload, type UploadOptions, type UploadTask } from "./uploader";
 export * from "./index";
 
 /**
- * Node's part transport: streams each part from the file to `node:http(s)` with a known Content-Length (no buffering,
- * no chunked encoding), reports progress as bytes leave, and reuses connections.
+ * Node's part transport: streams each part to `node:http(s)` with a known Content-Length (no buffering, no chunked
+ * encoding), reports progress as bytes leave, hashes them on the way (so the ETag check needs no second read), and
+ * reuses connections. With `path`, parts are read from the file directly, in 1 MiB chunks.
  */
-export function nodeHttpTransport(options: { maxSockets?: number } = {}): PartTransport {
+export function nodeHttpTransport(options: { maxSockets?: number; path?: string } = {}): PartTransport {
   const agents = {
     "http:": new HttpAgent({ keepAlive: true, maxSockets: options.maxSockets ?? 16 }),
     "https:": new HttpsAgent({ keepAlive: true, maxSockets: options.maxSockets ?? 16 }),
   };
+  const read = (body: Blob, offset: number): Readable =>
+    options.path
+      ? createReadStream(options.path, { start: offset, end: offset + body.size - 1, highWaterMark: 1024 * 1024 })
+      : Readable.fromWeb(body.stream() as NodeWebReadableStream<Uint8Array>);
   return {
     reportsProgress: true,
-    send({ url, body, signal, onProgress }) {
+    hashesWhileSending: true,
+    send({ url, body, offset, signal, onProgress }) {
       return new Promise((resolve, reject) => {
         if (signal.aborted) return reject(signal.reason);
         const target = new URL(url);
@@ -41,6 +47,7 @@ export function nodeHttpTransport(options: { maxSockets?: number } = {}): PartTr
           settled = true;
           reject(signal.aborted ? signal.reason : new NetworkError(`The part upload got no answer: ${(error as Error).message}`, { cause: error }));
         };
+        const md5 = createHash("md5");
         request.on("response", (response) => {
           response.resume(); // drain the (small) body so the socket is reused
           response.on("end", () => {
@@ -50,7 +57,13 @@ export function nodeHttpTransport(options: { maxSockets?: number } = {}): PartTr
               const value = response.headers[name];
               return Array.isArray(value) ? (value[0] ?? null) : (value ?? null);
             };
-            resolve({ status: response.statusCode ?? 0, eTag: header("etag"), retryAfter: header("retry-after") });
+            resolve({
+              status: response.statusCode ?? 0,
+              eTag: header("etag"),
+              retryAfter: header("retry-after"),
+              // Only a complete body has a meaningful hash (a refused part may be answered before it is all sent).
+              ...(sent === body.size ? { sentMd5: md5.digest("hex") } : {}),
+            });
           });
           response.on("error", fail);
         });
@@ -59,12 +72,12 @@ export function nodeHttpTransport(options: { maxSockets?: number } = {}): PartTr
         const count = new Transform({
           transform(chunk: Buffer, _encoding, callback) {
             sent += chunk.length;
+            md5.update(chunk);
             onProgress?.(sent);
             callback(null, chunk);
           },
         });
-        // A refused part may be answered before all bytes are sent; that answer is what counts.
-        pipeline(Readable.fromWeb(body.stream() as NodeWebReadableStream<Uint8Array>), count, request).catch((error: unknown) => {
+        pipeline(read(body, offset), count, request).catch((error: unknown) => {
           if (!request.writableFinished) fail(error);
         });
       });
@@ -84,7 +97,7 @@ export function uploadFile(path: string, options: UploadOptions): UploadTask {
   return upload(openAsBlob(path), {
     fileName: basename(path),
     mimeType: guessMimeType(path),
-    transport: nodeHttpTransport({ maxSockets: (options.concurrency ?? 4) * 2 }),
+    transport: nodeHttpTransport({ maxSockets: (options.concurrency ?? 4) * 2, path }),
     hashPart: nodeMd5Hasher,
     ...options,
   });

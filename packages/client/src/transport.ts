@@ -4,6 +4,8 @@ import { NetworkError } from "./errors";
 export interface PartRequest {
   url: string;
   body: Blob;
+  /** Where `body` starts in the whole file (lets a transport read the file itself). */
+  offset: number;
   signal: AbortSignal;
   /** Bytes of `body` sent so far; called by transports that can tell. */
   onProgress?: (loaded: number) => void;
@@ -15,6 +17,8 @@ export interface PartResponse {
   eTag: string | null;
   /** The Retry-After header of a 429 or 503. */
   retryAfter: string | null;
+  /** Hex MD5 of the bytes sent, from transports that hash as they send (saves reading the part twice). */
+  sentMd5?: string;
 }
 
 /**
@@ -26,6 +30,8 @@ export interface PartTransport {
   send(request: PartRequest): Promise<PartResponse>;
   /** Whether `onProgress` is called while a part is being sent (lets the uploader spot a stalled part sooner). */
   readonly reportsProgress: boolean;
+  /** Whether replies carry `sentMd5`. */
+  readonly hashesWhileSending?: boolean;
 }
 
 /** `fetch` with a `Blob` body: the length is known, so runtimes stream it without buffering or chunked encoding. */

@@ -4,7 +4,7 @@ import { NetworkError, UploadAbortedError, UploadFailedError, UploadGatewayError
 import { md5Hasher, md5OfETag, type PartHasher } from "./part-hash";
 import { ProgressTracker, type UploadProgress } from "./progress";
 import { DEFAULT_RETRY_POLICY, retryDelay, sleep, type RetryPolicy } from "./retry";
-import { defaultTransport, type PartTransport } from "./transport";
+import { defaultTransport, type PartResponse, type PartTransport } from "./transport";
 
 export type PartState = "waiting" | "sending" | "done" | "retrying";
 
@@ -279,12 +279,14 @@ class UploadRun {
     for (;;) {
       await this.whilePaused();
       const url = this.urls.get(partNumber) ?? (await this.refreshUrls(), this.urls.get(partNumber));
-      if (verify) expectedMd5 ??= this.hashPart(body);
+      // Transports that hash what they send need no separate pass over the part.
+      if (verify && !this.transport.hashesWhileSending) expectedMd5 ??= this.hashPart(body);
       if (!url) {
         // No fresh URL: the store already has this part (an earlier attempt's reply was lost). Use it if it is ours.
         const stored = this.storedParts.get(partNumber);
         const storedMd5 = md5OfETag(stored?.eTag ?? null);
-        if (stored && stored.size === body.size && (!storedMd5 || !expectedMd5 || storedMd5 === (await expectedMd5))) {
+        const ours = verify && storedMd5 ? await (expectedMd5 ??= this.hashPart(body)) : undefined;
+        if (stored && stored.size === body.size && (!ours || ours === storedMd5)) {
           progress.partDone(partNumber, body.size);
           this.options.onPartState?.(partNumber, "done");
           return stored.eTag;
@@ -298,11 +300,12 @@ class UploadRun {
       const onCancel = () => attempt.abort(this.cancel.signal.reason);
       this.cancel.signal.addEventListener("abort", onCancel, { once: true });
       const stall = new StallTimer(attempt, this.stallLimit(body.size));
-      let outcome: { status: number; eTag: string | null; retryAfter: string | null } | { error: unknown };
+      let outcome: PartResponse | { error: unknown };
       try {
         outcome = await this.transport.send({
           url,
           body,
+          offset: start,
           signal: attempt.signal,
           onProgress: (loaded) => {
             stall.touch();
@@ -326,10 +329,11 @@ class UploadRun {
         continue;
       }
 
-      const { status, eTag, retryAfter } = outcome;
+      const { status, eTag, retryAfter, sentMd5 } = outcome;
       if (status >= 200 && status < 300) {
         const md5 = md5OfETag(eTag);
-        if (verify && md5 && expectedMd5 && md5 !== (await expectedMd5)) {
+        const sent = sentMd5 ?? (expectedMd5 && (await expectedMd5));
+        if (verify && md5 && sent && md5 !== sent) {
           // The store received other bytes than we sent: send the part again.
           failures = await this.backoff(failures, partNumber, `part ${partNumber}: its ETag does not match its MD5`);
           continue;

@@ -264,6 +264,11 @@ describe("upload-gateway CLI", () => {
     }
     first.child.kill("SIGKILL");
     await first.exit;
+    // A part whose bytes were all sent before the kill may still be landing: wait until no part is being written.
+    const writing = () =>
+      readdirSync(join(gateway.dir, "data", "multipart"), { recursive: true }).some((f) => String(f).includes(".tmp-"));
+    for (let i = 0; i < 200 && writing(); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(writing()).toBe(false);
     const stored = (await api.get(gateway.projectId, requestKey!)).uploadedParts.length;
     expect(stored).toBeGreaterThanOrEqual(3);
     expect(stored).toBeLessThan(13);
