@@ -36,7 +36,7 @@ const config = quick
       presign: { urls: 10_000, rounds: 3, warmup: 2_000 },
       latency: { 3: 200, 1000: 50, 10000: 20 },
       throughput: { seconds: 30, warmupSeconds: 3, connections: 32 },
-      upload: { small: 512 * MiB, large: 2 * GiB, runs: 3, largeRuns: 2, partSize: 16 * MiB, concurrency: 4 },
+      upload: { small: 512 * MiB, large: 2 * GiB, runs: 5, largeRuns: 3, partSize: 16 * MiB, concurrency: 4 },
       // Waits (at most 5 min) for the 1-minute load average to fall below this before measuring.
       quietLoad: 1.5,
     };
@@ -351,7 +351,7 @@ function randomFile(path, bytes) {
 }
 
 /**
- * @typedef {{ seconds: number, mibPerSecond: number, cpuSeconds: number, peakRss: number, baselineRss: number, loadedRss: number, rssByQuarter: number[] }} UploadRun
+ * @typedef {{ seconds: number, mibPerSecond: number, cpuSeconds: number, peakRss: number, baselineRss: number, loadedRss: number, rssByQuarter: number[], retries?: number }} UploadRun
  */
 
 /**
@@ -373,8 +373,9 @@ async function uploadOnce(contender, file, size, gatewayUrl, s3Env) {
   await emptyPrefix(/** @type {NonNullable<typeof s3>} */ (s3), s3Env.S3_BUCKET, prefix);
   log(`  ${contender.padEnd(13)} ${sizeLabel(size)}: ${fmt(result.mibPerSecond, 1)} MiB/s, peak RSS ${fmtBytes(result.peakRss)}`);
   await sleep(2_000); // lets RGW's gc free the deleted data and the machine settle before the next one
-  const { seconds, mibPerSecond, cpuSeconds, peakRss, baselineRss, loadedRss, rssByQuarter } = result;
-  return { seconds: round(seconds, 3), mibPerSecond: round(mibPerSecond, 1), cpuSeconds: round(cpuSeconds, 2), peakRss, baselineRss, loadedRss, rssByQuarter };
+  const { seconds, mibPerSecond, cpuSeconds, peakRss, baselineRss, loadedRss, rssByQuarter, retries } = result;
+  if (retries) log(`  (${contender} re-sent ${retries} parts)`);
+  return { seconds: round(seconds, 3), mibPerSecond: round(mibPerSecond, 1), cpuSeconds: round(cpuSeconds, 2), peakRss, baselineRss, loadedRss, rssByQuarter, ...(retries === undefined ? {} : { retries }) };
 }
 
 /**
@@ -452,12 +453,13 @@ async function benchUpload(/** @type {string} */ gatewayUrl, /** @type {Record<s
 
 /** @param {any} r the results */
 function targets(r) {
-  const p = r.presign;
+  const ran = (/** @type {any} */ phase) => (phase && !phase.error ? phase : undefined); // failed phases: no figures
+  const p = ran(r.presign);
   const oursOk = p?.ours?.available === true;
-  const lat = r.startLatency?.["10000"];
-  const thr = r.startThroughput;
-  const up = r.upload?.small?.results;
-  const upLarge = r.upload?.large?.results;
+  const lat = ran(r.startLatency)?.["10000"];
+  const thr = ran(r.startThroughput);
+  const up = ran(r.upload)?.small?.results;
+  const upLarge = ran(r.upload)?.large?.results;
   /** @type {{ name: string, target: string, actual: string, met: boolean }[]} */
   const list = [];
   const add = (/** @type {string} */ name, /** @type {string} */ target, /** @type {string} */ actual, /** @type {boolean} */ met) => list.push({ name, target, actual, met });

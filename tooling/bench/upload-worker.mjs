@@ -23,6 +23,7 @@ const load = {
 };
 /** @type {any} */
 let modules;
+let retries = 0; // parts our client re-sent (stalls, errors, ETag mismatches): they would skew its figures
 
 /** @type {Record<string, () => Promise<string>>} each returns the object's key in the bucket */
 const contenders = {
@@ -35,6 +36,7 @@ const contenders = {
       projectId: options.projectId,
       partSize: options.partSize,
       concurrency: options.concurrency,
+      onPartState: (_part, state) => void (state === "retrying" && retries++),
     });
     return `projects/${options.projectId}/files/${requestKey}`;
   },
@@ -128,6 +130,7 @@ console.log(
     baselineRss,
     loadedRss,
     rssByQuarter,
+    ...(contender === "client" ? { retries } : {}),
     key,
   }),
 );

@@ -23,9 +23,11 @@ export function quantile(sorted, q) {
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
 }
 
-/** @param {number[]} values */
+/** The median (the mean of the middle two for an even count). @param {number[]} values */
 export function median(values) {
-  return quantile([...values].sort((a, b) => a - b), 0.5);
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** Rounds to `digits` significant-ish decimals for the JSON. @param {number} value @param {number} [digits] */
