@@ -351,7 +351,8 @@ function randomFile(path, bytes) {
 }
 
 /**
- * @typedef {{ seconds: number, mibPerSecond: number, cpuSeconds: number, peakRss: number, baselineRss: number, loadedRss: number, rssByQuarter: number[], retries?: number }} UploadRun
+ * @typedef {{ seconds: number, mibPerSecond: number, cpuSeconds: number, peakRss: number, baselineRss: number, loadedRss: number,
+ *   rssByQuarter: number[], peakHeapTotal: number, peakArrayBuffers: number, retries?: number }} UploadRun
  */
 
 /**
@@ -373,9 +374,9 @@ async function uploadOnce(contender, file, size, gatewayUrl, s3Env) {
   await emptyPrefix(/** @type {NonNullable<typeof s3>} */ (s3), s3Env.S3_BUCKET, prefix);
   log(`  ${contender.padEnd(13)} ${sizeLabel(size)}: ${fmt(result.mibPerSecond, 1)} MiB/s, peak RSS ${fmtBytes(result.peakRss)}`);
   await sleep(2_000); // lets RGW's gc free the deleted data and the machine settle before the next one
-  const { seconds, mibPerSecond, cpuSeconds, peakRss, baselineRss, loadedRss, rssByQuarter, retries } = result;
+  const { key: _key, seconds, mibPerSecond, cpuSeconds, retries, ...memory } = result;
   if (retries) log(`  (${contender} re-sent ${retries} parts)`);
-  return { seconds: round(seconds, 3), mibPerSecond: round(mibPerSecond, 1), cpuSeconds: round(cpuSeconds, 2), peakRss, baselineRss, loadedRss, rssByQuarter, ...(retries === undefined ? {} : { retries }) };
+  return { seconds: round(seconds, 3), mibPerSecond: round(mibPerSecond, 1), cpuSeconds: round(cpuSeconds, 2), ...memory, ...(retries === undefined ? {} : { retries }) };
 }
 
 /**
@@ -400,7 +401,7 @@ async function uploadRound(contenders, size, runs, gatewayUrl, s3Env) {
   } finally {
     rmSync(file, { force: true });
   }
-  /** @type {Record<string, { mibPerSecond: number, peakRss: number, loadedRss: number, cpuSecondsPerGiB: number, runs: UploadRun[] }>} */
+  /** @type {Record<string, { mibPerSecond: number, peakRss: number, loadedRss: number, peakHeapTotal: number, peakArrayBuffers: number, cpuSecondsPerGiB: number, runs: UploadRun[] }>} */
   const out = {};
   for (const [contender, list] of Object.entries(all)) {
     const m = (/** @type {(x: UploadRun) => number} */ f) => median(list.map(f));
@@ -408,6 +409,8 @@ async function uploadRound(contenders, size, runs, gatewayUrl, s3Env) {
       mibPerSecond: m((x) => x.mibPerSecond),
       peakRss: m((x) => x.peakRss),
       loadedRss: m((x) => x.loadedRss),
+      peakHeapTotal: m((x) => x.peakHeapTotal),
+      peakArrayBuffers: m((x) => x.peakArrayBuffers),
       cpuSecondsPerGiB: round(m((x) => x.cpuSeconds) / (size / GiB), 2),
       runs: list,
     };
@@ -442,7 +445,7 @@ async function benchUpload(/** @type {string} */ gatewayUrl, /** @type {Record<s
       "lib-storage": "@aws-sdk/lib-storage Upload straight to S3 with the S3 credentials, Body = fs.createReadStream",
       "raw-presigned": "start via the gateway, fetch PUT of fs.openAsBlob slices to the presigned URLs, complete via the gateway; no retries or checks",
     },
-    peakRssIs: "VmHWM of the contender's own process (kernel-tracked peak resident set), Node runtime and the contender's modules included; loadedRss ('RSS before') is the process's RSS once its modules are loaded, before the upload",
+    peakRssIs: "VmHWM of the contender's own process (kernel-tracked peak resident set), Node runtime and the contender's modules included; loadedRss ('RSS before') is the process's RSS once its modules are loaded, before the upload; peakHeapTotal ('V8 heap') and peakArrayBuffers ('Buffers') are the largest process.memoryUsage() heapTotal and arrayBuffers sampled every 20 ms during the upload",
     small: { size: small, label: sizeLabel(small), runs, results: smallResults },
     large: { size: large, label: sizeLabel(large), runs: largeRuns, results: largeResults },
   };
@@ -542,6 +545,8 @@ function report(r) {
           fmt(x.mibPerSecond, 0),
           fmtBytes(x.peakRss),
           fmtBytes(x.loadedRss),
+          fmtBytes(x.peakHeapTotal),
+          fmtBytes(x.peakArrayBuffers),
           fmt(x.cpuSecondsPerGiB, 2),
           `${fmt(x.speedVsLibStorage, 2)}×`,
           `${fmt(x.peakRssVsLibStorage, 2)}×`,
@@ -550,7 +555,7 @@ function report(r) {
     }
     parts.push(
       `**Upload from Node**, part size ${fmtBytes(u.partSize)}, ${u.concurrency} parts at once, each contender in its own process ` +
-        `(medians of ${u.small.runs} runs for ${u.small.label}, ${u.large.runs} for ${u.large.label})\n\n${table(["contender", "MiB/s", "peak RSS", "RSS before", "CPU s/GiB", "speed vs lib-storage", "peak RSS vs lib-storage"], rows)}` +
+        `(medians of ${u.small.runs} runs for ${u.small.label}, ${u.large.runs} for ${u.large.label})\n\n${table(["contender", "MiB/s", "peak RSS", "RSS before", "V8 heap", "Buffers", "CPU s/GiB", "speed vs lib-storage", "peak RSS vs lib-storage"], rows)}` +
         `\n\nOur client's peak RSS, ${u.large.label} / ${u.small.label}: ${fmt(u.large.results.client.peakRssVsSmallFile, 2)}× (lib-storage: ${fmt(u.large.results["lib-storage"].peakRssVsSmallFile, 2)}×). ` +
         `Its RSS in each quarter of the ${u.large.label} upload: ${u.large.results.client.runs.map((/** @type {UploadRun} */ x) => x.rssByQuarter.map((b) => fmt(b / MiB, 0)).join(" → ")).join("; ")} MiB.`,
     );

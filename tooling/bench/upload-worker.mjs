@@ -1,6 +1,6 @@
 // Child process of run.mjs: ONE upload of a file by ONE contender, alone in its process so that its peak RSS is its
 // own. Prints one JSON line: { contender, bytes, seconds, mibPerSecond, cpuSeconds, peakRss, baselineRss, loadedRss,
-// rssByQuarter, key }.
+// rssByQuarter, peakHeapTotal, peakArrayBuffers, retries (ours), key }.
 // Usage: node upload-worker.mjs <client|lib-storage|raw-presigned> <file> '<json options>'
 //   options: { baseUrl, apiKey, projectId, partSize, concurrency }   (S3_* / AWS_* from the environment)
 import { randomBytes } from "node:crypto";
@@ -107,12 +107,19 @@ if (!run) throw new Error(`unknown contender ${contender}; one of ${Object.keys(
 const baselineRss = memoryOf().rss; // Node itself
 modules = await load[/** @type {keyof typeof load} */ (contender)]();
 const loadedRss = memoryOf().rss; // with the contender's modules
-// RSS every 20 ms, to tell a plateau from growth: the largest sample in each quarter of the upload.
+// RSS every 20 ms, to tell a plateau from growth: the largest sample in each quarter of the upload. And where the
+// memory is: the largest V8 heap, and the largest memory held by ArrayBuffers/Buffers (outside the heap), seen.
 /** @type {[number, number][]} */
 const samples = [];
+const peaks = { heapTotal: 0, arrayBuffers: 0 };
 const t0 = performance.now();
 const cpu0 = process.cpuUsage();
-const sampler = setInterval(() => samples.push([performance.now() - t0, memoryOf().rss]), 20);
+const sampler = setInterval(() => {
+  const m = process.memoryUsage();
+  samples.push([performance.now() - t0, m.rss]);
+  peaks.heapTotal = Math.max(peaks.heapTotal, m.heapTotal);
+  peaks.arrayBuffers = Math.max(peaks.arrayBuffers, m.arrayBuffers);
+}, 20);
 const key = await run();
 clearInterval(sampler);
 const cpu = process.cpuUsage(cpu0);
@@ -130,6 +137,8 @@ console.log(
     baselineRss,
     loadedRss,
     rssByQuarter,
+    peakHeapTotal: peaks.heapTotal,
+    peakArrayBuffers: peaks.arrayBuffers,
     ...(contender === "client" ? { retries } : {}),
     key,
   }),
