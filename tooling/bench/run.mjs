@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import autocannon from "autocannon";
 import { startRgw } from "@upload-gateway/ceph-rgw";
-import { fmt, fmtBytes, freePort, GiB, machineCpuMs, median, MiB, processCpuMs, quantile, round, runNodeJson, spawnNode, table } from "./lib/common.mjs";
+import { cpuMeter, fmt, fmtBytes, freePort, GiB, median, MiB, quantile, round, runNodeJson, spawnNode, table } from "./lib/common.mjs";
 import { gatewayUsesFastPresigner, serverDir } from "./lib/fast-presigner.mjs";
 import { CreateMultipartUploadCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { emptyPrefix, objectSize, s3Client, startCountingProxy } from "./lib/s3.mjs";
@@ -28,14 +28,14 @@ const config = quick
   ? {
       presign: { urls: 2_000, rounds: 2, warmup: 500 },
       latency: { 3: 30, 1000: 10, 10000: 3 },
-      throughput: { seconds: 5, warmupSeconds: 1, connections: 32 },
+      throughput: { seconds: 6, slices: 2, warmupSeconds: 1, connections: 32 },
       upload: { small: 64 * MiB, large: 256 * MiB, runs: 1, largeRuns: 1, partSize: 16 * MiB, concurrency: 4 },
       quietLoad: Infinity,
     }
   : {
       presign: { urls: 10_000, rounds: 3, warmup: 2_000 },
       latency: { 3: 200, 1000: 50, 10000: 20 },
-      throughput: { seconds: 30, warmupSeconds: 3, connections: 32 },
+      throughput: { seconds: 30, slices: 3, warmupSeconds: 3, connections: 32 },
       upload: { small: 512 * MiB, large: 2 * GiB, runs: 5, largeRuns: 3, partSize: 16 * MiB, concurrency: 4 },
       // Waits (at most 5 min) for the 1-minute load average to fall below this before measuring.
       quietLoad: 1.5,
@@ -205,8 +205,10 @@ async function s3Floor(bucket, samples) {
   return { samples, createMultipartUploadP50Ms: p50(create), putObjectP50Ms: p50(put) };
 }
 
-/** 2. Sequential starts of 3, 1,000 and 10,000 parts. @param {string} baseUrl @param {string} bucket */
-async function benchStartLatency(baseUrl, bucket) {
+/** 2. Sequential starts of 3, 1,000 and 10,000 parts. @param {Gateway} gateway @param {string} bucket */
+async function benchStartLatency(gateway, bucket) {
+  const baseUrl = gateway.url;
+  const meter = cpuMeter([/** @type {number} */ (gateway.child.pid)]);
   /** @type {Record<string, unknown>} */
   const out = { acceptEncoding: "gzip", sequential: true };
   log("start latency: S3 alone (CreateMultipartUpload, PutObject)");
@@ -230,20 +232,19 @@ async function benchStartLatency(baseUrl, bucket) {
       contentEncoding: runs[0].encoding,
     };
   }
+  out.otherLoadCores = round(meter.stop().otherCores, 2);
   return out;
 }
 
 /**
- * autocannon against one server's start endpoint, with the CPU the server, this process (autocannon) and the whole
- * machine spent meanwhile.
+ * autocannon against one server's start endpoint for `seconds`, with the CPU that server, this process (autocannon),
+ * the store and the rest of the machine spent meanwhile.
  * @param {string} baseUrl
  * @param {number} seconds
  * @param {number} serverPid
  */
 async function cannon(baseUrl, seconds, serverPid) {
-  const server0 = processCpuMs(serverPid);
-  const self0 = process.cpuUsage();
-  const machine0 = machineCpuMs();
+  const meter = cpuMeter([serverPid]);
   const result = await autocannon({
     url: `${baseUrl}/api/projects/${projectId}/uploads/multipart`,
     method: "POST",
@@ -252,37 +253,52 @@ async function cannon(baseUrl, seconds, serverPid) {
     connections: config.throughput.connections,
     duration: seconds,
   });
-  const ok = /** @type {number} */ (/** @type {Record<string, unknown>} */ (result)["2xx"]);
-  const self = process.cpuUsage(self0);
-  const machine1 = machineCpuMs();
-  const serverCpuMs = processCpuMs(serverPid) - server0;
-  const machineBusyMs = machine1.busy - machine0.busy;
+  const cpu = meter.stop();
   return {
-    requestsPerSecond: round(ok / result.duration, 1),
-    ok,
+    ok: /** @type {number} */ (/** @type {Record<string, unknown>} */ (result)["2xx"]),
     non2xx: result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,
+    seconds: result.duration,
     latencyP50Ms: result.latency.p50,
     latencyP99Ms: result.latency.p99,
-    seconds: result.duration,
+    cpu,
+  };
+}
+
+/** One server's slices, summed up. @param {Awaited<ReturnType<typeof cannon>>[]} slices */
+function throughputOf(slices) {
+  const sum = (/** @type {(x: (typeof slices)[number]) => number} */ f) => slices.reduce((a, x) => a + f(x), 0);
+  const ok = sum((x) => x.ok);
+  const wallMs = sum((x) => x.cpu.wallMs);
+  return {
+    requestsPerSecond: round(ok / sum((x) => x.seconds), 1),
+    ok,
+    non2xx: sum((x) => x.non2xx),
+    errors: sum((x) => x.errors),
+    timeouts: sum((x) => x.timeouts),
+    seconds: sum((x) => x.seconds),
+    latencyP50Ms: median(slices.map((x) => x.latencyP50Ms)),
+    latencyP99Ms: Math.max(...slices.map((x) => x.latencyP99Ms)),
     cpu: {
-      serverMsPerStart: round(serverCpuMs / ok, 3),
-      autocannonMsPerStart: round((self.user + self.system) / 1000 / ok, 3),
-      restOfMachineMsPerStart: round((machineBusyMs - serverCpuMs - (self.user + self.system) / 1000) / ok, 3),
-      machineBusyPercent: round((100 * machineBusyMs) / (machine1.total - machine0.total), 1),
+      serverMsPerStart: round(sum((x) => x.cpu.pidsMs) / ok, 3),
+      storeMsPerStart: round(sum((x) => x.cpu.storeMs) / ok, 3),
+      autocannonMsPerStart: round(sum((x) => x.cpu.selfMs) / ok, 3),
+      machineBusyPercent: round(sum((x) => x.cpu.busyPercent * x.cpu.wallMs) / wallMs, 1),
+      otherLoadCores: round(sum((x) => x.cpu.otherCores * x.cpu.wallMs) / wallMs, 2),
     },
+    slices: slices.map((x) => ({ requestsPerSecond: round(x.ok / x.seconds, 1), otherLoadCores: round(x.cpu.otherCores, 2) })),
   };
 }
 
 /**
- * 3. Start throughput, 3 parts: the gateway vs the bare Fastify ceiling; and what one start costs in S3 requests.
+ * 3. Start throughput, 3 parts: the gateway vs the bare Fastify ceiling, in alternating slices so that other work on
+ * the machine weighs on both alike; and what one start costs in S3 requests.
  * @param {{ url: string, child: import("node:child_process").ChildProcess }} gatewayProc
  * @param {Record<string, string>} s3Env
  */
 async function benchStartThroughput(gatewayProc, s3Env) {
-  const gatewayUrl = gatewayProc.url;
-  const { seconds, warmupSeconds, connections } = config.throughput;
+  const { seconds, slices, warmupSeconds, connections } = config.throughput;
   const fastPresigner = gatewayUsesFastPresigner();
   const presigner = fastPresigner ? "SigV4Presigner (the gateway's, as the gateway does)" : "getSignedUrl (as the gateway does)";
 
@@ -299,11 +315,6 @@ async function benchStartThroughput(gatewayProc, s3Env) {
   await proxy.close();
   const s3RequestsPerStart = Object.values(perStart).reduce((a, b) => a + b, 0);
 
-  log(`start throughput: gateway, ${seconds} s at ${connections} connections`);
-  const gatewayPid = /** @type {number} */ (gatewayProc.child.pid);
-  await cannon(gatewayUrl, warmupSeconds, gatewayPid);
-  const gateway = await cannon(gatewayUrl, seconds, gatewayPid);
-
   const port = await freePort();
   const ceilingProc = await spawnNode(join(here, "ceiling.mjs"), [String(port), fastPresigner ? "fast" : "sdk"], {
     env: s3Env,
@@ -311,17 +322,26 @@ async function benchStartThroughput(gatewayProc, s3Env) {
     name: "ceiling.mjs",
   });
   toStop.push(ceilingProc);
-  log(`start throughput: bare Fastify ceiling, ${seconds} s`);
-  const ceilingUrl = ceilingProc.match[1];
-  const ceilingPid = /** @type {number} */ (ceilingProc.child.pid);
-  await cannon(ceilingUrl, warmupSeconds, ceilingPid);
-  const ceiling = await cannon(ceilingUrl, seconds, ceilingPid);
+  const servers = {
+    gateway: { url: gatewayProc.url, pid: /** @type {number} */ (gatewayProc.child.pid), slices: /** @type {Awaited<ReturnType<typeof cannon>>[]} */ ([]) },
+    ceiling: { url: ceilingProc.match[1], pid: /** @type {number} */ (ceilingProc.child.pid), slices: /** @type {Awaited<ReturnType<typeof cannon>>[]} */ ([]) },
+  };
+  for (const server of Object.values(servers)) await cannon(server.url, warmupSeconds, server.pid);
+  const sliceSeconds = Math.round(seconds / slices);
+  log(`start throughput: gateway and bare Fastify ceiling, ${slices} alternating slices of ${sliceSeconds} s each, ${connections} connections`);
+  for (let i = 0; i < slices; i++) {
+    const order = i % 2 === 0 ? [servers.gateway, servers.ceiling] : [servers.ceiling, servers.gateway];
+    for (const server of order) server.slices.push(await cannon(server.url, sliceSeconds, server.pid));
+  }
   await ceilingProc.stop();
+  const gateway = throughputOf(servers.gateway.slices);
+  const ceiling = throughputOf(servers.ceiling.slices);
 
   return {
     parts: 3,
     connections,
-    seconds,
+    seconds: sliceSeconds * slices,
+    slices,
     gateway,
     ceiling: { ...ceiling, presigner: ceilingProc.match[2], what: `bare Fastify (ceiling.mjs): CreateMultipartUpload + PutObject of a JSON record + 3 UploadPart URLs with ${presigner}; no auth, validation or envelope` },
     ratio: round(gateway.requestsPerSecond / ceiling.requestsPerSecond, 3),
@@ -352,7 +372,8 @@ function randomFile(path, bytes) {
 
 /**
  * @typedef {{ seconds: number, mibPerSecond: number, cpuSeconds: number, peakRss: number, baselineRss: number, loadedRss: number,
- *   rssByQuarter: number[], peakHeapTotal: number, peakArrayBuffers: number, retries?: number }} UploadRun
+ *   rssByQuarter: number[], peakHeapTotal: number, peakArrayBuffers: number, retries?: number, otherLoadCores: number }} UploadRun
+ * @typedef {{ url: string, child: import("node:child_process").ChildProcess }} Gateway
  */
 
 /**
@@ -360,15 +381,18 @@ function randomFile(path, bytes) {
  * @param {string} contender
  * @param {string} file
  * @param {number} size
- * @param {string} gatewayUrl
+ * @param {Gateway} gateway
  * @param {Record<string, string>} s3Env
  */
-async function uploadOnce(contender, file, size, gatewayUrl, s3Env) {
+async function uploadOnce(contender, file, size, gateway, s3Env) {
   const { partSize, concurrency } = config.upload;
-  const options = { baseUrl: gatewayUrl, apiKey, projectId, partSize, concurrency };
+  const options = { baseUrl: gateway.url, apiKey, projectId, partSize, concurrency };
+  const meter = cpuMeter([/** @type {number} */ (gateway.child.pid)]);
   const result = /** @type {UploadRun & { key: string }} */ (
     await runNodeJson(join(here, "upload-worker.mjs"), [contender, file, JSON.stringify(options)], { env: s3Env, name: `upload-worker ${contender}`, timeoutMs: 10 * 60_000 })
   );
+  // The worker's own CPU is known (it reports it); what none of us used was other work on the machine.
+  result.otherLoadCores = round(meter.stop(result.cpuSeconds * 1000).otherCores, 2);
   const stored = await objectSize(/** @type {NonNullable<typeof s3>} */ (s3), s3Env.S3_BUCKET, result.key);
   if (stored !== size) throw new Error(`${contender}: the stored object has ${stored} bytes, not ${size}`);
   await emptyPrefix(/** @type {NonNullable<typeof s3>} */ (s3), s3Env.S3_BUCKET, prefix);
@@ -376,6 +400,7 @@ async function uploadOnce(contender, file, size, gatewayUrl, s3Env) {
   await sleep(2_000); // lets RGW's gc free the deleted data and the machine settle before the next one
   const { key: _key, seconds, mibPerSecond, cpuSeconds, retries, ...memory } = result;
   if (retries) log(`  (${contender} re-sent ${retries} parts)`);
+  if (memory.otherLoadCores > 0.25) log(`  (other work on the machine meanwhile: ${fmt(memory.otherLoadCores, 2)} cores)`);
   return { seconds: round(seconds, 3), mibPerSecond: round(mibPerSecond, 1), cpuSeconds: round(cpuSeconds, 2), ...memory, ...(retries === undefined ? {} : { retries }) };
 }
 
@@ -384,10 +409,10 @@ async function uploadOnce(contender, file, size, gatewayUrl, s3Env) {
  * @param {string[]} contenders
  * @param {number} size
  * @param {number} runs
- * @param {string} gatewayUrl
+ * @param {Gateway} gateway
  * @param {Record<string, string>} s3Env
  */
-async function uploadRound(contenders, size, runs, gatewayUrl, s3Env) {
+async function uploadRound(contenders, size, runs, gateway, s3Env) {
   const file = join(work, `bench-${sizeLabel(size).replace(" ", "")}.mp4`);
   log(`upload: writing ${sizeLabel(size)} of random bytes to ${file}`);
   randomFile(file, size);
@@ -396,7 +421,7 @@ async function uploadRound(contenders, size, runs, gatewayUrl, s3Env) {
   try {
     for (let r = 0; r < runs; r++) {
       const order = contenders.map((_, i) => contenders[(i + r) % contenders.length]);
-      for (const contender of order) all[contender].push(await uploadOnce(contender, file, size, gatewayUrl, s3Env));
+      for (const contender of order) all[contender].push(await uploadOnce(contender, file, size, gateway, s3Env));
     }
   } finally {
     rmSync(file, { force: true });
@@ -412,6 +437,7 @@ async function uploadRound(contenders, size, runs, gatewayUrl, s3Env) {
       peakHeapTotal: m((x) => x.peakHeapTotal),
       peakArrayBuffers: m((x) => x.peakArrayBuffers),
       cpuSecondsPerGiB: round(m((x) => x.cpuSeconds) / (size / GiB), 2),
+      otherLoadCores: m((x) => x.otherLoadCores),
       runs: list,
     };
   }
@@ -419,16 +445,16 @@ async function uploadRound(contenders, size, runs, gatewayUrl, s3Env) {
 }
 
 /** 4. Uploads from Node: ours vs lib-storage vs raw presigned PUTs; then ours and lib-storage on a 4× larger file. */
-async function benchUpload(/** @type {string} */ gatewayUrl, /** @type {Record<string, string>} */ s3Env) {
+async function benchUpload(/** @type {Gateway} */ gateway, /** @type {Record<string, string>} */ s3Env) {
   const { small, large, runs, largeRuns, partSize, concurrency } = config.upload;
   log(`upload: ${sizeLabel(small)} × ${runs} runs per contender, part size ${sizeLabel(partSize)}, concurrency ${concurrency}`);
-  const smallResults = await uploadRound(["lib-storage", "client", "raw-presigned"], small, runs, gatewayUrl, s3Env);
+  const smallResults = await uploadRound(["lib-storage", "client", "raw-presigned"], small, runs, gateway, s3Env);
   const base = smallResults["lib-storage"];
   for (const [name, r] of Object.entries(smallResults)) {
     Object.assign(r, { speedVsLibStorage: round(r.mibPerSecond / base.mibPerSecond, 3), peakRssVsLibStorage: round(r.peakRss / base.peakRss, 3) });
   }
   log(`upload: ${sizeLabel(large)} × ${largeRuns} runs for client and lib-storage`);
-  const largeResults = await uploadRound(["lib-storage", "client"], large, largeRuns, gatewayUrl, s3Env);
+  const largeResults = await uploadRound(["lib-storage", "client"], large, largeRuns, gateway, s3Env);
   for (const [name, r] of Object.entries(largeResults)) {
     Object.assign(r, {
       speedVsLibStorage: round(r.mibPerSecond / largeResults["lib-storage"].mibPerSecond, 3),
@@ -488,6 +514,20 @@ function targets(r) {
 function report(r) {
   const parts = [];
   parts.push(`Machine: ${r.machine.cpuModel} × ${r.machine.cpus}, ${fmtBytes(r.machine.memoryBytes)} RAM, Node ${r.machine.node}, ${r.machine.date}${r.machine.quick ? " — QUICK run (--quick), not the real one" : ""}`);
+  const noise = [
+    ["start latency", r.startLatency?.otherLoadCores],
+    ["gateway throughput", r.startThroughput?.gateway?.cpu?.otherLoadCores],
+    ["ceiling throughput", r.startThroughput?.ceiling?.cpu?.otherLoadCores],
+    ...Object.entries(r.upload?.small?.results ?? {}).map(([n, x]) => [`${n} ${r.upload.small.label}`, /** @type {any} */ (x).otherLoadCores]),
+    ...Object.entries(r.upload?.large?.results ?? {}).map(([n, x]) => [`${n} ${r.upload.large.label}`, /** @type {any} */ (x).otherLoadCores]),
+  ].filter(([, v]) => typeof v === "number");
+  if (noise.length) {
+    parts.push(
+      `Unattributed CPU while measuring (busy time that neither the bench, the servers, the uploaders nor the store's processes account for: other work on the machine, and the kernel's network softirqs), in cores of ${r.machine.cpus}: ` +
+        noise.map(([n, v]) => `${n} ${fmt(/** @type {number} */ (v), 2)}`).join(", ") +
+        ".",
+    );
+  }
   if (r.presign?.error) parts.push(`Presign: failed: ${r.presign.error}`);
   else if (r.presign) {
     const p = r.presign;
@@ -520,13 +560,14 @@ function report(r) {
       fmt(x.latencyP99Ms, 0),
       fmt(x.non2xx + x.errors),
       fmt(x.cpu.serverMsPerStart, 2),
-      fmt(x.cpu.restOfMachineMsPerStart, 2),
+      fmt(x.cpu.storeMsPerStart, 2),
       `${fmt(x.cpu.machineBusyPercent, 0)}%`,
+      fmt(x.cpu.otherLoadCores, 2),
     ];
     parts.push(
-      `**Start throughput**, 3 parts, ${t.connections} connections, ${t.seconds} s (autocannon)\n\n` +
+      `**Start throughput**, 3 parts, ${t.connections} connections, ${t.seconds} s each in ${t.slices} alternating slices (autocannon in the bench process)\n\n` +
         table(
-          ["server", "starts/s", "p50 ms", "p99 ms", "errors", "server CPU ms/start", "store + rest CPU ms/start", "machine busy"],
+          ["server", "starts/s", "p50 ms", "p99 ms", "errors", "server CPU ms/start", "store CPU ms/start", "machine busy", "other load (cores)"],
           [row("gateway", t.gateway), row(`bare Fastify ceiling (${t.ceiling.presigner})`, t.ceiling)],
         ) +
         `\n\ngateway / ceiling = **${fmt(t.ratio, 2)}×**. One start costs ${fmt(t.s3RequestsPerStart.measured, 1)} S3 requests (measured: ${Object.entries(t.s3RequestsPerStart.byOperation)
@@ -630,9 +671,9 @@ try {
   await phase("presign", () => benchPresign(s3Env));
   log("starting the gateway (S3 mode on RGW)");
   const gateway = await startGateway(s3Env);
-  await phase("startLatency", () => benchStartLatency(gateway.url, s3Env.S3_BUCKET));
+  await phase("startLatency", () => benchStartLatency(gateway, s3Env.S3_BUCKET));
   await phase("startThroughput", () => benchStartThroughput(gateway, s3Env));
-  await phase("upload", () => benchUpload(gateway.url, s3Env));
+  await phase("upload", () => benchUpload(gateway, s3Env));
 } catch (error) {
   failed = true;
   log(`failed: ${/** @type {Error} */ (error).stack ?? error}`);

@@ -1,7 +1,8 @@
 // Small helpers shared by the benchmark's scripts: statistics, formatting, child processes, free ports.
 import { spawn, spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { basename } from "node:path";
 
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;
@@ -192,4 +193,72 @@ export function machineCpuMs() {
   const total = v.slice(0, 8).reduce((a, b) => a + b, 0); // user nice system idle iowait irq softirq steal
   const idle = v[3] + v[4];
   return { busy: ((total - idle) * 1000) / ticksPerSecond(), total: (total * 1000) / ticksPerSecond() };
+}
+
+/**
+ * The processes of the Ceph cluster that serves the benchmark (radosgw, ceph-osd, ceph-mon started with
+ * `$RGW_DIR/ceph.conf`, as tooling/ceph-rgw does), to tell the store's CPU from other work on the machine.
+ */
+export function storePids() {
+  const conf = `${process.env.RGW_DIR ?? "/tmp/upload-gateway-rgw"}/ceph.conf`;
+  /** @type {number[]} */
+  const pids = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      if (/^(radosgw|ceph-osd|ceph-mon)$/.test(basename(args[0] ?? "")) && args.includes(conf)) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+/** Summed CPU ms of processes that may have exited (counted as 0). @param {number[]} pids */
+export function cpuMsOf(pids) {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      total += processCpuMs(pid);
+    } catch {
+      // exited
+    }
+  }
+  return total;
+}
+
+/**
+ * Measures CPU over a stretch of time: this process, the given processes, the store's, the machine's. `stop()`
+ * returns ms of each, and the "other" work on the machine (busy time none of these, nor `knownMs` more, explain) in
+ * cores.
+ * @param {number[]} pids
+ */
+export function cpuMeter(pids) {
+  const store = storePids();
+  const t0 = performance.now();
+  const self0 = process.cpuUsage();
+  const pids0 = cpuMsOf(pids);
+  const store0 = cpuMsOf(store);
+  const machine0 = machineCpuMs();
+  return {
+    stop(knownMs = 0) {
+      const wallMs = performance.now() - t0;
+      const selfUsage = process.cpuUsage(self0);
+      const selfMs = (selfUsage.user + selfUsage.system) / 1000;
+      const pidsMs = cpuMsOf(pids) - pids0;
+      const storeMs = cpuMsOf(store) - store0;
+      const machine1 = machineCpuMs();
+      const busyMs = machine1.busy - machine0.busy;
+      return {
+        wallMs,
+        selfMs,
+        pidsMs,
+        storeMs,
+        storeFound: store.length > 0,
+        busyPercent: (100 * busyMs) / (machine1.total - machine0.total),
+        otherCores: Math.max(0, busyMs - selfMs - pidsMs - storeMs - knownMs) / wallMs,
+      };
+    },
+  };
 }
