@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import autocannon from "autocannon";
 import { startRgw } from "@upload-gateway/ceph-rgw";
-import { cpuMeter, fmt, fmtBytes, freePort, GiB, median, MiB, quantile, round, runNodeJson, spawnNode, table } from "./lib/common.mjs";
+import { cpuMeter, fmt, fmtBytes, freePort, GiB, killChildren, median, MiB, quantile, round, runNodeJson, spawnNode, table } from "./lib/common.mjs";
 import { gatewayUsesFastPresigner, serverDir } from "./lib/fast-presigner.mjs";
 import { CreateMultipartUploadCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { emptyPrefix, objectSize, s3Client, startCountingProxy } from "./lib/s3.mjs";
@@ -92,12 +92,20 @@ async function cleanUp() {
   })();
   return cleaningUp;
 }
+// Ctrl-C: stop the child processes so that the current phase ends, skip the rest, clean up (in the main flow's
+// `finally`) and exit 130. A second Ctrl-C exits at once.
+let interrupted = false;
 for (const signal of /** @type {const} */ (["SIGINT", "SIGTERM"])) {
-  process.once(signal, () => {
-    log(`${signal}: cleaning up`);
-    void cleanUp().finally(() => process.exit(130));
+  process.on(signal, () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    log(`${signal}: stopping, then cleaning up (again to quit at once)`);
+    killChildren();
   });
 }
+const checkInterrupted = () => {
+  if (interrupted) throw new Error("interrupted");
+};
 
 /** Starts the built gateway in S3 mode. @param {Record<string, string>} s3Env */
 async function startGateway(s3Env, name = "gateway") {
@@ -218,6 +226,7 @@ async function benchStartLatency(gateway, bucket) {
     log(`start latency: ${fmt(parts)} parts × ${samples}`);
     for (let i = 0; i < Math.max(2, Math.ceil(samples / 10)); i++) await timedStart(baseUrl, parts); // warm-up
     const runs = [];
+    checkInterrupted();
     for (let i = 0; i < samples; i++) runs.push(/** @type {{ ms: number, wireBytes: number, rawBytes: number, encoding: string }} */ (await timedStart(baseUrl, parts)));
     const ms = runs.map((r) => r.ms).sort((a, b) => a - b);
     out[partsText] = {
@@ -330,6 +339,7 @@ async function benchStartThroughput(gatewayProc, s3Env) {
   const sliceSeconds = Math.round(seconds / slices);
   log(`start throughput: gateway and bare Fastify ceiling, ${slices} alternating slices of ${sliceSeconds} s each, ${connections} connections`);
   for (let i = 0; i < slices; i++) {
+    checkInterrupted();
     const order = i % 2 === 0 ? [servers.gateway, servers.ceiling] : [servers.ceiling, servers.gateway];
     for (const server of order) server.slices.push(await cannon(server.url, sliceSeconds, server.pid));
   }
@@ -421,7 +431,10 @@ async function uploadRound(contenders, size, runs, gateway, s3Env) {
   try {
     for (let r = 0; r < runs; r++) {
       const order = contenders.map((_, i) => contenders[(i + r) % contenders.length]);
-      for (const contender of order) all[contender].push(await uploadOnce(contender, file, size, gateway, s3Env));
+      for (const contender of order) {
+        checkInterrupted();
+        all[contender].push(await uploadOnce(contender, file, size, gateway, s3Env));
+      }
     }
   } finally {
     rmSync(file, { force: true });
@@ -652,7 +665,7 @@ try {
 
   /** @param {string} name @param {() => Promise<unknown>} fn */
   const phase = async (name, fn) => {
-    if (!wants(name)) return;
+    if (!wants(name) || interrupted) return;
     try {
       results[name] = await fn();
     } catch (error) {
@@ -669,6 +682,7 @@ try {
   };
 
   await phase("presign", () => benchPresign(s3Env));
+  checkInterrupted();
   log("starting the gateway (S3 mode on RGW)");
   const gateway = await startGateway(s3Env);
   await phase("startLatency", () => benchStartLatency(gateway, s3Env.S3_BUCKET));
@@ -681,6 +695,10 @@ try {
 } finally {
   agent.destroy();
   await cleanUp();
+}
+if (interrupted) {
+  log("interrupted: no results written");
+  process.exit(130);
 }
 
 results.machine.loadAverageAtEnd = loadavg().map((x) => round(x));

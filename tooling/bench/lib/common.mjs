@@ -61,6 +61,21 @@ export function memoryOf(pid = "self") {
   return { peakRss: kib("VmHWM") * 1024, rss: kib("VmRSS") * 1024 };
 }
 
+/** Child processes still running, for `killChildren`. @type {Set<import("node:child_process").ChildProcess>} */
+const liveChildren = new Set();
+
+/** @param {import("node:child_process").ChildProcess} child */
+function track(child) {
+  liveChildren.add(child);
+  child.once("exit", () => liveChildren.delete(child));
+  return child;
+}
+
+/** Sends SIGTERM to every child process started here that is still running (on Ctrl-C). */
+export function killChildren() {
+  for (const child of liveChildren) child.kill("SIGTERM");
+}
+
 /**
  * Spawns a Node script and waits until its stdout contains `readyPattern`.
  * @param {string} script
@@ -68,10 +83,12 @@ export function memoryOf(pid = "self") {
  * @param {{ env?: Record<string, string | undefined>, readyPattern: RegExp, timeoutMs?: number, name: string }} options
  */
 export async function spawnNode(script, args, { env, readyPattern, timeoutMs = 30_000, name }) {
-  const child = spawn(process.execPath, [...NODE_FLAGS, script, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = track(
+    spawn(process.execPath, [...NODE_FLAGS, script, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    }),
+  );
   let output = "";
   child.stdout.setEncoding("utf8").on("data", (c) => (output += c));
   child.stderr.setEncoding("utf8").on("data", (c) => (output += c));
@@ -118,10 +135,12 @@ export async function spawnNode(script, args, { env, readyPattern, timeoutMs = 3
  */
 export function runNodeJson(script, args, { env, timeoutMs = 15 * 60_000, name }) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...NODE_FLAGS, script, ...args], {
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = track(
+      spawn(process.execPath, [...NODE_FLAGS, script, ...args], {
+        env: { ...process.env, ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+      }),
+    );
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (c) => (stdout += c));
