@@ -5,7 +5,7 @@ import tseslint from "typescript-eslint";
 /** @param {{ tsconfigRootDir: string }} options */
 export function defineConfig({ tsconfigRootDir }) {
   return tseslint.config(
-    { ignores: ["dist/**", "coverage/**", "**/*.config.*", "*.js", "*.mjs", "*.cjs"] },
+    { ignores: ["dist/**", "coverage/**", "bin/**", "**/*.config.*", "*.js", "*.mjs", "*.cjs"] },
     js.configs.recommended,
     ...tseslint.configs.recommendedTypeChecked,
     {
