@@ -35,6 +35,11 @@ export interface StoredObject {
 const UPLOAD_ID = /^[0-9a-f]{32}$/;
 const PART_FILE = /^part-(\d{5})-([0-9a-f]{32})$/;
 
+/** A stored part's file name, which carries its MD5 so that one rename stores both atomically. */
+function partFileName(partNumber: number, md5Hex: string): string {
+  return `part-${String(partNumber).padStart(5, "0")}-${md5Hex}`;
+}
+
 /**
  * The `Storage` port on the local disk, with S3's semantics: parts are PUT to signed URLs (served by the gateway's
  * `/storage` routes), ETags are the parts' MD5, completing checks eTags and the 5 MiB rule. Every write goes to a
@@ -116,11 +121,11 @@ export class LocalStorage implements Storage {
       await pipeline(body, measure, createWriteStream(temp));
       await syncFile(temp);
       const eTagHex = md5.digest("hex");
-      const name = `part-${String(partNumber).padStart(5, "0")}-${eTagHex}`;
+      const name = partFileName(partNumber, eTagHex);
       await rename(temp, join(dir, name));
       // A part sent again replaces the earlier one.
       for (const other of await readdir(dir)) {
-        if (other !== name && other.startsWith(name.slice(0, 11))) await rm(join(dir, other), { force: true });
+        if (other !== name && other.startsWith(partFileName(partNumber, ""))) await rm(join(dir, other), { force: true });
       }
       return { partNumber, eTag: `"${eTagHex}"`, size };
     } catch (error) {
@@ -133,6 +138,11 @@ export class LocalStorage implements Storage {
 
   async listParts(key: string, uploadId: string): Promise<StoredPartInfo[]> {
     await this.readUpload(key, uploadId);
+    return this.storedParts(uploadId);
+  }
+
+  /** The stored parts of an upload already checked to exist, ascending; a part sent twice counts once (the newest). */
+  private async storedParts(uploadId: string): Promise<StoredPartInfo[]> {
     const dir = this.uploadDir(uploadId);
     const byNumber = new Map<number, StoredPartInfo & { mtime: number }>();
     for (const name of await this.io(() => readdir(dir))) {
@@ -151,7 +161,7 @@ export class LocalStorage implements Storage {
 
   async completeMultipartUpload(key: string, uploadId: string, parts: CompletedPart[]): Promise<void> {
     const upload = await this.readUpload(key, uploadId);
-    const stored = new Map((await this.listParts(key, uploadId)).map((p) => [p.partNumber, p]));
+    const stored = new Map((await this.storedParts(uploadId)).map((p) => [p.partNumber, p]));
     parts.forEach((part, index) => {
       const previous = parts[index - 1];
       if (previous && previous.partNumber >= part.partNumber) {
@@ -172,7 +182,7 @@ export class LocalStorage implements Storage {
     try {
       for (const part of parts) {
         const found = stored.get(part.partNumber)!;
-        const name = `part-${String(part.partNumber).padStart(5, "0")}-${unquoteETag(found.eTag)}`;
+        const name = partFileName(part.partNumber, unquoteETag(found.eTag));
         await pipeline(createReadStream(join(dir, name)), out, { end: false });
       }
       await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
