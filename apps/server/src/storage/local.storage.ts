@@ -12,8 +12,11 @@ import {
   type KeyPage,
   type ObjectMetadata,
   type Storage,
+  type StoredDocument,
   type StoredPartInfo,
+  type WriteConditions,
 } from "./storage.port";
+import { KeyedMutex } from "./keyed-mutex";
 import { unquoteETag } from "./etag";
 
 export interface LocalStorageOptions {
@@ -55,6 +58,7 @@ function partFileName(partNumber: number, md5Hex: string): string {
 export class LocalStorage implements Storage {
   private readonly signer: LocalUrlSigner;
   private readonly publicUrl: string;
+  private readonly documentLocks = new KeyedMutex();
 
   constructor(private readonly options: LocalStorageOptions) {
     this.signer = new LocalUrlSigner(options.signingSecret);
@@ -218,38 +222,71 @@ export class LocalStorage implements Storage {
   }
 
   async readJson(key: string): Promise<unknown> {
+    return (await this.readDocument(key))?.value;
+  }
+
+  async readDocument(key: string): Promise<StoredDocument | undefined> {
+    let bytes: Buffer;
     try {
-      return JSON.parse(await readFile(this.objectPath(key), "utf8")) as unknown;
+      bytes = await readFile(this.objectPath(key));
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw this.unavailable(error);
+    }
+    // Writes replace the file by a rename, so these bytes are one whole version; its MD5 is its version, like S3's ETag.
+    return { value: JSON.parse(bytes.toString("utf8")) as unknown, version: documentVersion(bytes) };
+  }
+
+  /**
+   * Every write and delete of a key runs under that key's lock, so a conditional write's check and its rename are one
+   * step that no other write of the key can come between. The lock is this process's: the embedded store belongs to
+   * one gateway process (its part and download URLs point at that process), which is the only writer of its directory.
+   * Creating a document (`ifNoneMatch`) also uses link(), which fails if the target exists, so even two processes
+   * could not both create it.
+   */
+  async writeJson(key: string, value: unknown, options: WriteConditions = {}): Promise<boolean> {
+    const target = this.objectPath(key);
+    const content = JSON.stringify(value);
+    return this.documentLocks.run(target, async () => {
+      await this.io(() => mkdir(dirname(target), { recursive: true }));
+      if (options.ifMatch !== undefined) {
+        const current = await this.readDocument(key);
+        if (current?.version !== options.ifMatch) return false;
+        if (options.ifNoneMatch) return false; // both conditions cannot hold: the document exists
+      }
+      if (!options.ifNoneMatch) {
+        await this.io(() => this.writeAtomically(target, content));
+        return true;
+      }
+      const temp = await this.tempPath();
+      try {
+        await writeFile(temp, content);
+        await link(temp, target);
+        return true;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+        throw this.unavailable(error);
+      } finally {
+        await rm(temp, { force: true });
+      }
+    });
+  }
+
+  async objectSize(key: string): Promise<number | undefined> {
+    try {
+      return (await stat(this.objectPath(key))).size;
     } catch (error) {
       if (isMissing(error)) return undefined;
       throw this.unavailable(error);
     }
   }
 
-  async writeJson(key: string, value: unknown, options: { ifNoneMatch?: boolean } = {}): Promise<boolean> {
-    const target = this.objectPath(key);
-    await this.io(() => mkdir(dirname(target), { recursive: true }));
-    if (!options.ifNoneMatch) {
-      await this.io(() => this.writeAtomically(target, JSON.stringify(value)));
-      return true;
-    }
-    // link() fails if the target exists: an atomic create-if-absent, like S3's If-None-Match: *.
-    const temp = await this.tempPath();
-    try {
-      await writeFile(temp, JSON.stringify(value));
-      await link(temp, target);
-      return true;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
-      throw this.unavailable(error);
-    } finally {
-      await rm(temp, { force: true });
-    }
-  }
-
   async deleteObject(key: string): Promise<void> {
-    await this.io(() => rm(this.objectPath(key), { force: true }));
-    await this.io(() => rm(this.metaPath(key), { force: true }));
+    const target = this.objectPath(key);
+    await this.documentLocks.run(target, async () => {
+      await this.io(() => rm(target, { force: true }));
+      await this.io(() => rm(this.metaPath(key), { force: true }));
+    });
   }
 
   async listKeys(prefix: string, options: { startAfter?: string; limit: number }): Promise<KeyPage> {
@@ -366,6 +403,10 @@ function unixNow(): number {
 
 function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
+}
+
+function documentVersion(bytes: Buffer): string {
+  return createHash("md5").update(bytes).digest("hex");
 }
 
 function noSuchUpload(): StorageError {

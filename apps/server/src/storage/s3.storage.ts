@@ -5,6 +5,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
+  HeadObjectCommand,
   ListObjectsV2Command,
   ListPartsCommand,
   PutObjectCommand,
@@ -20,8 +21,11 @@ import {
   type KeyPage,
   type ObjectMetadata,
   type Storage,
+  type StoredDocument,
   type StoredPartInfo,
+  type WriteConditions,
 } from "./storage.port";
+import { unquoteETag } from "./etag";
 
 export interface S3StorageOptions {
   bucket: string;
@@ -152,32 +156,54 @@ export class S3Storage implements Storage {
   }
 
   async readJson(key: string): Promise<unknown> {
+    return (await this.readDocument(key))?.value;
+  }
+
+  async readDocument(key: string): Promise<StoredDocument | undefined> {
     const command = new GetObjectCommand({ Bucket: this.bucket, Key: key });
     try {
       const out = await this.client.send(command);
       const text = await out.Body?.transformToString("utf8");
-      return text === undefined ? undefined : (JSON.parse(text) as unknown);
+      if (text === undefined || out.ETag === undefined) return undefined;
+      return { value: JSON.parse(text) as unknown, version: unquoteETag(out.ETag) };
     } catch (error) {
       if (error instanceof S3ServiceException && error.name === "NoSuchKey") return undefined;
       throw toStorageError(error);
     }
   }
 
-  async writeJson(key: string, value: unknown, options: { ifNoneMatch?: boolean } = {}): Promise<boolean> {
+  async writeJson(key: string, value: unknown, options: WriteConditions = {}): Promise<boolean> {
     const command = new PutObjectCommand({
       Bucket: this.bucket,
       Key: key,
       Body: JSON.stringify(value),
       ContentType: "application/json",
       ...(options.ifNoneMatch ? { IfNoneMatch: "*" } : {}),
+      // Unquoted: Ceph RGW compares If-Match with the bare ETag and answers 412 to the quoted form, always.
+      ...(options.ifMatch !== undefined ? { IfMatch: unquoteETag(options.ifMatch) } : {}),
     });
+    const conditional = options.ifNoneMatch === true || options.ifMatch !== undefined;
     try {
       await this.client.send(command);
       return true;
     } catch (error) {
-      // 412: the object exists. 409: a concurrent conditional write to the same key won the race.
+      // 412: the condition failed. 409: a concurrent conditional write to the same key won the race. 404: If-Match on
+      // a key that does not exist (AWS; RGW answers 412).
       const status = error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
-      if (options.ifNoneMatch && (status === 412 || status === 409)) return false;
+      if (conditional && (status === 412 || status === 409 || (options.ifMatch !== undefined && status === 404))) {
+        return false;
+      }
+      throw toStorageError(error);
+    }
+  }
+
+  async objectSize(key: string): Promise<number | undefined> {
+    const command = new HeadObjectCommand({ Bucket: this.bucket, Key: key });
+    try {
+      return (await this.client.send(command)).ContentLength;
+    } catch (error) {
+      // HEAD has no body, so the SDK cannot name the error: a 404 is a missing object.
+      if (error instanceof S3ServiceException && error.$metadata.httpStatusCode === 404) return undefined;
       throw toStorageError(error);
     }
   }

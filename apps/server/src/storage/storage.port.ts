@@ -29,6 +29,24 @@ export interface KeyPage {
   isTruncated: boolean;
 }
 
+/** A JSON document as stored, with the token of this version of it. */
+export interface StoredDocument {
+  value: unknown;
+  /**
+   * Opaque token of the version read (S3: the object's ETag, unquoted). Pass it as `ifMatch` to write only if nobody
+   * wrote the document since.
+   */
+  version: string;
+}
+
+/** Preconditions of a write; a write whose precondition fails changes nothing. */
+export interface WriteConditions {
+  /** Write only if no document exists at the key (S3's `If-None-Match: *`). */
+  ifNoneMatch?: boolean;
+  /** Write only if the document's current version is this one (S3's `If-Match`): a compare-and-swap. */
+  ifMatch?: string;
+}
+
 export interface Storage {
   /** Starts a multipart upload of `key`; returns the store's upload id. */
   createMultipartUpload(key: string, object: ObjectMetadata): Promise<string>;
@@ -45,11 +63,16 @@ export interface Storage {
 
   /** Reads a small JSON document; `undefined` when there is none. */
   readJson(key: string): Promise<unknown>;
+  /** Reads a small JSON document and its version; `undefined` when there is none. */
+  readDocument(key: string): Promise<StoredDocument | undefined>;
   /**
-   * Writes a small JSON document. With `ifNoneMatch`, the write happens only if no document exists at `key`
-   * (atomically, like S3's `If-None-Match: *`); returns false when one did.
+   * Writes a small JSON document. With a condition, the check and the write are one atomic step, also against
+   * concurrent writers in other processes of a store that has them: of several writers conditioned on the same state,
+   * exactly one succeeds. Returns false when the condition failed (`ifMatch` of a missing document fails too).
    */
-  writeJson(key: string, value: unknown, options?: { ifNoneMatch?: boolean }): Promise<boolean>;
+  writeJson(key: string, value: unknown, options?: WriteConditions): Promise<boolean>;
+  /** The size in bytes of a stored object (a completed upload); `undefined` when there is none. */
+  objectSize(key: string): Promise<number | undefined>;
   /** Deletes an object; deleting a missing object is not an error. */
   deleteObject(key: string): Promise<void>;
   /** Keys under `prefix`, ascending, after `startAfter`, at most `limit`. */

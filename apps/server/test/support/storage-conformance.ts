@@ -118,6 +118,7 @@ export function storageConformance(name: string, makeHarness: () => Promise<Stor
       expect(range.headers.get("content-range")).toBe(`bytes ${5 * MiB - 10}-${5 * MiB + 9}/${expected.length}`);
       expect(Buffer.from(await range.arrayBuffer())).toEqual(expected.subarray(5 * MiB - 10, 5 * MiB + 10));
       await expect(h.storage.listParts(k, uploadId)).rejects.toMatchObject({ reason: "upload-not-found" });
+      expect(await h.storage.objectSize(k)).toBe(expected.length);
     });
 
     it("refuses to complete with a wrong eTag, and keeps the parts", async () => {
@@ -183,6 +184,58 @@ export function storageConformance(name: string, makeHarness: () => Promise<Stor
       await h.storage.deleteObject(`${base}b.json`);
       expect(await h.storage.readJson(`${base}b.json`)).toBeUndefined();
       expect(await h.storage.writeJson(`${base}b.json`, { again: true }, { ifNoneMatch: true })).toBe(true);
+    });
+
+    it("reads a document with its version; a write conditioned on that version succeeds once, then it is stale", async () => {
+      const doc = `${h.prefix}/docs/cas-${++n}.json`;
+      await h.storage.writeJson(doc, { state: "uploading" });
+      const read = await h.storage.readDocument(doc);
+      expect(read?.value).toEqual({ state: "uploading" });
+      expect(read?.version).toEqual(expect.any(String));
+      expect(await h.storage.writeJson(doc, { state: "completed" }, { ifMatch: read!.version })).toBe(true);
+      const after = await h.storage.readDocument(doc);
+      expect(after).toEqual({ value: { state: "completed" }, version: expect.any(String) });
+      expect(after!.version).not.toBe(read!.version);
+      // The version read before the write is stale now: refused, and the document is unchanged.
+      expect(await h.storage.writeJson(doc, { state: "aborted" }, { ifMatch: read!.version })).toBe(false);
+      expect((await h.storage.readDocument(doc))?.value).toEqual({ state: "completed" });
+      // An unconditional write makes the version read before it stale too.
+      await h.storage.writeJson(doc, { state: "rewritten" });
+      expect(await h.storage.writeJson(doc, { state: "aborted" }, { ifMatch: after!.version })).toBe(false);
+      expect((await h.storage.readDocument(doc))?.value).toEqual({ state: "rewritten" });
+    });
+
+    it("refuses a write conditioned on a version of a document that does not exist", async () => {
+      const doc = `${h.prefix}/docs/cas-missing-${++n}.json`;
+      expect(await h.storage.readDocument(doc)).toBeUndefined();
+      expect(await h.storage.writeJson(doc, { x: 1 }, { ifMatch: "0123456789abcdef0123456789abcdef" })).toBe(false);
+      expect(await h.storage.readDocument(doc)).toBeUndefined();
+      const written = `${h.prefix}/docs/cas-deleted-${++n}.json`;
+      await h.storage.writeJson(written, { x: 1 });
+      const read = await h.storage.readDocument(written);
+      await h.storage.deleteObject(written);
+      expect(await h.storage.writeJson(written, { x: 2 }, { ifMatch: read!.version })).toBe(false);
+      expect(await h.storage.readDocument(written)).toBeUndefined();
+    });
+
+    it("of concurrent writers conditioned on one version, exactly one wins and its value is stored", async () => {
+      const doc = `${h.prefix}/docs/cas-race-${++n}.json`;
+      await h.storage.writeJson(doc, { round: -1 });
+      for (let round = 0; round < 5; round++) {
+        const { version } = (await h.storage.readDocument(doc))!;
+        const results = await Promise.all(
+          Array.from({ length: 6 }, (_, writer) => h.storage.writeJson(doc, { round, writer }, { ifMatch: version })),
+        );
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect((await h.storage.readDocument(doc))?.value).toEqual({ round, writer: results.indexOf(true) });
+      }
+    });
+
+    it("tells the size of a stored object, and that a missing one has none", async () => {
+      const doc = `${h.prefix}/docs/sized-${++n}.json`;
+      await h.storage.writeJson(doc, { padding: "x".repeat(100) });
+      expect(await h.storage.objectSize(doc)).toBe(JSON.stringify({ padding: "x".repeat(100) }).length);
+      expect(await h.storage.objectSize(`${h.prefix}/docs/no-such-object`)).toBeUndefined();
     });
 
     it("is ready", async () => {
