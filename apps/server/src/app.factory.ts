@@ -11,7 +11,8 @@ import { STORAGE, type Storage } from "./storage/storage.port";
 
 /** Builds the application (not yet listening): the one way `main` and the tests create a server. */
 export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({ bodyLimit: config.BODY_LIMIT_BYTES, trustProxy: true });
+  // X-Forwarded-* headers are believed only from the proxies the operator names: anyone else could forge them.
+  const adapter = new FastifyAdapter({ bodyLimit: config.BODY_LIMIT_BYTES, trustProxy: config.TRUST_PROXY });
   // The API speaks JSON only: without a text parser, other bodies get a clear 415 instead of a confusing 400.
   adapter.getInstance().removeContentTypeParser("text/plain");
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {

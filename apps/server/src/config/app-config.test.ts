@@ -52,4 +52,21 @@ describe("loadConfig", () => {
     expect(isDevMode(loadConfig({ HOST: "0.0.0.0", PROJECTS_FILE: "/p.json" }))).toBe(false);
     expect(isDevMode(loadConfig({ HOST: "::1" }))).toBe(true);
   });
+
+  it("reads TRUST_PROXY in Fastify's forms, off by default", () => {
+    expect(loadConfig({}).TRUST_PROXY).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: "true" }).TRUST_PROXY).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: "FALSE" }).TRUST_PROXY).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: "2" }).TRUST_PROXY).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: " 10.0.0.0/8, ::1 ,loopback,192.168.0.0/255.255.0.0" }).TRUST_PROXY).toEqual([
+      "10.0.0.0/8",
+      "::1",
+      "loopback",
+      "192.168.0.0/255.255.0.0",
+    ]);
+  });
+
+  it.each(["proxy.internal", "10.0.0.0/33", "::1/129", "10.0.0.1/8/8", ",", "1.2.3"])("refuses TRUST_PROXY=%j, naming it", (value) => {
+    expect(() => loadConfig({ TRUST_PROXY: value })).toThrow(/TRUST_PROXY: must be true, false, a hop count/);
+  });
 });

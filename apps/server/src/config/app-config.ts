@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { z } from "zod";
 
 /**
@@ -13,6 +14,45 @@ const optionalUrl = z
   .url("must be a URL such as http://127.0.0.1:7480")
   .optional()
   .transform((v) => (v === "" ? undefined : v));
+
+/** Fastify's `trustProxy` forms: off, every hop, the last N hops, or the proxies at these addresses. */
+export type TrustProxy = boolean | number | string[];
+
+// proxy-addr's names for the private ranges, accepted as Fastify accepts them.
+const NAMED_RANGES = new Set(["loopback", "linklocal", "uniquelocal"]);
+
+/** `true`/`false`, a hop count, or a comma-separated list of addresses, CIDRs and proxy-addr's named ranges. */
+const trustProxy = z
+  .string()
+  .default("false")
+  .transform((raw, ctx): TrustProxy => {
+    const value = raw.trim().toLowerCase();
+    if (["false", "0", "no"].includes(value)) return false;
+    if (["true", "yes"].includes(value)) return true;
+    if (/^\d+$/.test(value)) return Number(value);
+    const entries = value.split(",").map((e) => e.trim()).filter((e) => e !== "");
+    const bad = entries.filter((entry) => !isTrustedAddress(entry));
+    if (entries.length === 0 || bad.length > 0) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message:
+          `must be true, false, a hop count, or a comma-separated list of proxy addresses or CIDRs ` +
+          `(e.g. 10.0.0.0/8,::1 or loopback)${bad.length > 0 ? `; not understood: ${bad.map((b) => JSON.stringify(b)).join(", ")}` : ""}`,
+      });
+      return z.NEVER;
+    }
+    return entries;
+  });
+
+function isTrustedAddress(entry: string): boolean {
+  if (NAMED_RANGES.has(entry)) return true;
+  const [address = "", prefix, ...rest] = entry.split("/");
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  if (/^\d{1,3}$/.test(prefix)) return Number(prefix) <= (family === 4 ? 32 : 128);
+  return family === 4 && isIP(prefix) === 4; // a netmask such as 255.255.0.0, as proxy-addr accepts
+}
 
 const envSchema = z
   .object({
@@ -31,6 +71,7 @@ const envSchema = z
     PROJECTS_FILE: z.string().min(1).optional(),
     DOWNLOAD_URL_EXPIRY_SECONDS: z.coerce.number().int().min(60).max(604_800).default(3600),
     BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(2 * 1024 * 1024),
+    TRUST_PROXY: trustProxy.describe("Which peers may set X-Forwarded-For/-Host/-Proto (off by default)."),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
   .superRefine((env, ctx) => {
