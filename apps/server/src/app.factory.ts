@@ -4,6 +4,7 @@ import fastifyCompress from "@fastify/compress";
 import { NestFactory } from "@nestjs/core";
 import { FastifyAdapter, type NestFastifyApplication } from "@nestjs/platform-fastify";
 import { AppModule } from "./app.module";
+import { readProjectsFile } from "./auth/projects-file";
 import type { AppConfig } from "./config/app-config";
 import { LocalStorage } from "./storage/local.storage";
 import { localStorageRoutes } from "./storage/local-storage.routes";
@@ -11,11 +12,13 @@ import { STORAGE, type Storage } from "./storage/storage.port";
 
 /** Builds the application (not yet listening): the one way `main` and the tests create a server. */
 export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
+  // Read before Nest starts: a bad file then fails with one ConfigError, not an injector error with a stack trace.
+  const projects = config.PROJECTS_FILE ? readProjectsFile(config.PROJECTS_FILE) : null;
   // X-Forwarded-* headers are believed only from the proxies the operator names: anyone else could forge them.
   const adapter = new FastifyAdapter({ bodyLimit: config.BODY_LIMIT_BYTES, trustProxy: config.TRUST_PROXY });
   // The API speaks JSON only: without a text parser, other bodies get a clear 415 instead of a confusing 400.
   adapter.getInstance().removeContentTypeParser("text/plain");
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, projects), adapter, {
     logger: config.LOG_LEVEL === "silent" ? false : nestLogLevels(config.LOG_LEVEL),
     abortOnError: false,
   });

@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from "@nestjs/common";
 import { APP_FILTER } from "@nestjs/core";
+import type { ProjectsFile } from "./auth/projects-file";
 import type { AppConfig } from "./config/app-config";
 import { ConfigModule } from "./config/config.module";
 import { DevModule } from "./dev/dev.module";
@@ -12,10 +13,10 @@ import { UploadsModule } from "./uploads/uploads.module";
 
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig): DynamicModule {
+  static forRoot(config: AppConfig, projects: ProjectsFile | null): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), StorageModule, UploadsModule, HealthModule, DocsModule, DevModule, SiteModule],
+      imports: [ConfigModule.forRoot(config, projects), StorageModule, UploadsModule, HealthModule, DocsModule, DevModule, SiteModule],
       providers: [{ provide: APP_FILTER, useClass: EnvelopeExceptionFilter }],
     };
   }

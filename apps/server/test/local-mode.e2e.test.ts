@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -98,6 +98,28 @@ describe("zero-config start", () => {
     await expect(startServerProcess({ HOST: "0.0.0.0", PORT: String(port), LOCAL_STORAGE_DIR: dir })).rejects.toThrow(
       /PROJECTS_FILE: is required when HOST \(0\.0\.0\.0\) is not a loopback address/,
     );
+  });
+
+  it("prints one clean line per problem of a bad projects file: no stack trace, nothing twice, no Nest log", async () => {
+    const file = join(dir, "bad-projects.json");
+    writeFileSync(file, JSON.stringify({ projects: [{ id: "../x" }] }));
+    const failure = await startServerProcess({ PROJECTS_FILE: file, PORT: String(port), LOCAL_STORAGE_DIR: dir }).then(
+      () => expect.unreachable("the server started"),
+      (error: Error) => error.message,
+    );
+    const output = failure.slice(failure.indexOf("\n") + 1).trim().split("\n");
+    expect(output).toEqual([
+      `Cannot start: PROJECTS_FILE ${file}: projects.0.id: must be 1–64 letters, digits, '.', '_' or '-', starting with a letter or digit`,
+      `Cannot start: PROJECTS_FILE ${file}: apiKeys: Required`,
+    ]);
+  });
+
+  it("warns, last before the banner, when S3 variables are set but the storage is local", async () => {
+    const s = await start({ S3_ENDPOINT: "http://127.0.0.1:7480", S3_BUCKET: "videos" });
+    const lines = s.output().trimEnd().split("\n");
+    const warning = lines.findIndex((line) => line.startsWith("Warning: S3_BUCKET, S3_ENDPOINT are set but STORAGE is local"));
+    expect(warning).toBeGreaterThanOrEqual(0);
+    expect(lines.slice(warning + 1).join("\n")).toMatch(/^\n {2}Upload Gateway is running at [^\n]+(\n {2}\S[^\n]*)+$/);
   });
 
   it("completes the seed's 3-part upload with the printed key; the state survives a restart", async () => {

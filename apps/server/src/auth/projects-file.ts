@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { ConfigError } from "../config/app-config";
 
 /** Project ids become part of storage keys, so they are restricted to a safe alphabet. */
 export const PROJECT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -35,18 +36,17 @@ export type ApiKeyEntry = ProjectsFile["apiKeys"][number];
 export function parseProjectsFile(json: unknown, source: string): ProjectsFile {
   const parsed = projectsFileSchema.safeParse(json);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
-    throw new Error(`Invalid projects file ${source}:\n${lines.join("\n")}`);
+    throw new ConfigError(parsed.error.issues.map((i) => `PROJECTS_FILE ${source}: ${i.path.join(".") || "(root)"}: ${i.message}`));
   }
   const ids = new Set<string>();
   for (const project of parsed.data.projects) {
-    if (ids.has(project.id)) throw new Error(`Invalid projects file ${source}: project "${project.id}" is listed twice`);
+    if (ids.has(project.id)) throw new ConfigError([`PROJECTS_FILE ${source}: project "${project.id}" is listed twice`]);
     ids.add(project.id);
   }
   for (const key of parsed.data.apiKeys) {
     for (const id of key.projects) {
       if (id !== "*" && !ids.has(id)) {
-        throw new Error(`Invalid projects file ${source}: API key "${key.name}" names unknown project "${id}"`);
+        throw new ConfigError([`PROJECTS_FILE ${source}: API key "${key.name}" names unknown project "${id}"`]);
       }
     }
   }
@@ -58,13 +58,13 @@ export function readProjectsFile(path: string): ProjectsFile {
   try {
     text = readFileSync(path, "utf8");
   } catch (error) {
-    throw new Error(`Cannot read PROJECTS_FILE ${path}: ${(error as Error).message}`);
+    throw new ConfigError([`PROJECTS_FILE: cannot read ${path}: ${(error as Error).message}`]);
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new Error(`PROJECTS_FILE ${path} is not valid JSON: ${(error as Error).message}`);
+    throw new ConfigError([`PROJECTS_FILE: ${path} is not valid JSON: ${(error as Error).message}`]);
   }
   return parseProjectsFile(json, path);
 }

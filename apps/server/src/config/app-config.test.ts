@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, isDevMode, loadConfig, publicUrl } from "./app-config";
+import { ConfigError, configWarnings, isDevMode, loadConfig, publicUrl } from "./app-config";
 
 const s3 = { STORAGE: "s3", S3_BUCKET: "videos", PROJECTS_FILE: "/etc/gateway/projects.json" };
 
@@ -49,7 +49,7 @@ describe("loadConfig", () => {
   it("keeps the dev key to local storage on loopback", () => {
     expect(() => loadConfig({ ...s3, DEV_API_KEY: "0123456789abcdef" })).toThrow(/DEV_API_KEY: works only with STORAGE=local/);
     expect(() => loadConfig({ HOST: "0.0.0.0" })).toThrow(/PROJECTS_FILE: is required when HOST \(0\.0\.0\.0\) is not a loopback/);
-    expect(isDevMode(loadConfig({ HOST: "0.0.0.0", PROJECTS_FILE: "/p.json" }))).toBe(false);
+    expect(isDevMode(loadConfig({ HOST: "0.0.0.0", PROJECTS_FILE: "/p.json", PUBLIC_URL: "http://gw.test" }))).toBe(false);
     expect(isDevMode(loadConfig({ HOST: "::1" }))).toBe(true);
   });
 
@@ -68,5 +68,41 @@ describe("loadConfig", () => {
 
   it.each(["proxy.internal", "10.0.0.0/33", "::1/129", "10.0.0.1/8/8", ",", "1.2.3"])("refuses TRUST_PROXY=%j, naming it", (value) => {
     expect(() => loadConfig({ TRUST_PROXY: value })).toThrow(/TRUST_PROXY: must be true, false, a hop count/);
+  });
+
+  it("defaults PUBLIC_URL to http://HOST:PORT, and requires it with local storage on every interface", () => {
+    const projects = { PROJECTS_FILE: "/p.json" };
+    expect(publicUrl(loadConfig({ ...projects, HOST: "192.0.2.7", PORT: "8080" }))).toBe("http://192.0.2.7:8080");
+    expect(publicUrl(loadConfig({ HOST: "::1" }))).toBe("http://[::1]:3000");
+    for (const HOST of ["0.0.0.0", "::"]) {
+      expect(() => loadConfig({ ...projects, HOST })).toThrow(/^PUBLIC_URL: is required with STORAGE=local when HOST/);
+      expect(publicUrl(loadConfig({ ...projects, HOST, PUBLIC_URL: "https://up.example.test" }))).toBe("https://up.example.test");
+    }
+    // In S3 mode part URLs are the store's: the gateway hands out none of its own, so a wildcard HOST is fine.
+    expect(publicUrl(loadConfig({ ...s3, HOST: "0.0.0.0" }))).toBe("http://127.0.0.1:3000");
+  });
+
+  it("reports each problem as its own line naming the variable, never its value", () => {
+    const secret = "short-secret-value";
+    const error = (() => {
+      try {
+        loadConfig({ PORT: "http", LOCAL_SIGNING_SECRET: secret });
+      } catch (e) {
+        return e as ConfigError;
+      }
+    })();
+    expect(error?.problems).toEqual(["PORT: must be a port number", "LOCAL_SIGNING_SECRET: must be at least 32 characters"]);
+    expect(error?.message).not.toContain(secret);
+  });
+});
+
+describe("configWarnings", () => {
+  it("warns when S3 variables are set but the storage is local", () => {
+    const env = { S3_ENDPOINT: "http://127.0.0.1:7480", S3_BUCKET: "videos" };
+    expect(configWarnings(loadConfig(env), env)).toEqual([
+      "S3_BUCKET, S3_ENDPOINT are set but STORAGE is local: uploads go to ./.data, not to S3 (set STORAGE=s3 to use S3)",
+    ]);
+    expect(configWarnings(loadConfig({ ...s3, ...env }), { ...s3, ...env })).toEqual([]);
+    expect(configWarnings(loadConfig({}), { S3_BUCKET: "" })).toEqual([]);
   });
 });

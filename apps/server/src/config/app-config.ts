@@ -80,8 +80,18 @@ const envSchema = z
       if (!env.S3_BUCKET) problem("S3_BUCKET", "is required when STORAGE=s3");
       if (!env.PROJECTS_FILE) problem("PROJECTS_FILE", "is required when STORAGE=s3 (the dev project exists only with local storage)");
       if (env.DEV_API_KEY) problem("DEV_API_KEY", "works only with STORAGE=local on a loopback HOST; use PROJECTS_FILE");
-    } else if (!env.PROJECTS_FILE && !isLoopback(env.HOST)) {
-      problem("PROJECTS_FILE", `is required when HOST (${env.HOST}) is not a loopback address: the dev key works only on loopback`);
+    } else {
+      if (!env.PROJECTS_FILE && !isLoopback(env.HOST)) {
+        problem("PROJECTS_FILE", `is required when HOST (${env.HOST}) is not a loopback address: the dev key works only on loopback`);
+      }
+      // The embedded store's part and download URLs start with PUBLIC_URL. "http://0.0.0.0:3000" reaches nobody, and
+      // guessing one of the machine's addresses would hand out URLs that fail from the other side of a proxy or NAT.
+      if (!env.PUBLIC_URL && isWildcard(env.HOST)) {
+        problem(
+          "PUBLIC_URL",
+          `is required with STORAGE=local when HOST (${env.HOST}) listens on every interface: part and download URLs must name an address clients reach, e.g. http://uploads.example.com:${env.PORT}`,
+        );
+      }
     }
     if (env.PROJECTS_FILE && env.DEV_API_KEY) problem("DEV_API_KEY", "is not used when PROJECTS_FILE is set; remove one");
   });
@@ -91,32 +101,62 @@ export function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+/** Whether `host` means "every interface", which is not an address a client can use. */
+export function isWildcard(host: string): boolean {
+  return host === "0.0.0.0" || host === "::" || host === "[::]";
+}
+
 /** The dev project is served when nothing else is configured: local storage, loopback, no projects file. */
 export function isDevMode(config: AppConfig): boolean {
   return config.STORAGE === "local" && !config.PROJECTS_FILE && isLoopback(config.HOST);
 }
 
-/** Where clients reach this server: `PUBLIC_URL`, or the listening address. */
+/**
+ * Where clients reach this server: `PUBLIC_URL`, or `http://HOST:PORT`. A wildcard `HOST` needs `PUBLIC_URL` with local
+ * storage (enforced above); in S3 mode the gateway hands out no URLs of its own, and this machine reaches it on loopback.
+ */
 export function publicUrl(config: AppConfig): string {
   if (config.PUBLIC_URL) return config.PUBLIC_URL.replace(/\/+$/, "");
-  const host = config.HOST === "0.0.0.0" || config.HOST === "::" ? "127.0.0.1" : config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST;
+  const host = isWildcard(config.HOST) ? "127.0.0.1" : config.HOST.includes(":") && !config.HOST.startsWith("[") ? `[${config.HOST}]` : config.HOST;
   return `http://${host}:${config.PORT}`;
 }
 
 export type AppConfig = z.output<typeof envSchema>;
 
+/**
+ * A configuration the operator must fix. `problems` holds one self-contained line each (naming the variable and
+ * never its value, which may be a secret), so that the server can print them without a stack trace.
+ */
 export class ConfigError extends Error {
   override name = "ConfigError";
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join("\n"));
+  }
 }
 
+type Env = Record<string, string | undefined>;
+
+/** Treats empty variables as unset, as shells and compose files often export them empty. */
+const presentVariables = (env: Env) => Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+
 /** Validates `env` (the process environment by default); throws a `ConfigError` naming every bad variable. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
-  // Treat empty variables as unset, as shells and compose files often export them empty.
-  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
-  const parsed = envSchema.safeParse(present);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join(".")}: ${issue.message}`);
-    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
-  }
+export function loadConfig(env: Env = process.env): AppConfig {
+  const parsed = envSchema.safeParse(presentVariables(env));
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`));
   return parsed.data;
+}
+
+/**
+ * Settings that are valid but probably not what the operator meant, one line each: printed at start, never fatal.
+ * Reads `env` as given, since defaults hide what was set.
+ */
+export function configWarnings(config: AppConfig, env: Env = process.env): string[] {
+  const warnings: string[] = [];
+  const s3Variables = Object.keys(presentVariables(env)).filter((name) => name.startsWith("S3_")).sort();
+  if (config.STORAGE === "local" && s3Variables.length > 0) {
+    warnings.push(
+      `${s3Variables.join(", ")} ${s3Variables.length === 1 ? "is" : "are"} set but STORAGE is local: uploads go to ${config.LOCAL_STORAGE_DIR}, not to S3 (set STORAGE=s3 to use S3)`,
+    );
+  }
+  return warnings;
 }
