@@ -16,10 +16,17 @@ const credentials = { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? "", secretAc
 const s3 = new S3Client({ region, endpoint, forcePathStyle, requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" });
 const fast = presignerName === "fast" ? loadFastPresigner({ region, endpoint, bucket: Bucket, forcePathStyle, credentials }) : undefined;
 if (fast && !fast.available) throw new Error(fast.reason);
+// Each URL signs its part's length, as the gateway's do.
+/** @typedef {{ partNumber: number, size: number }} PlannedPart */
+const signableHeaders = new Set(["content-length"]);
 const presign = fast?.available
-  ? async (/** @type {string} */ Key, /** @type {string} */ UploadId, /** @type {number[]} */ parts) => fast.presignUploadParts(Key, UploadId, parts, 43200)
-  : async (/** @type {string} */ Key, /** @type {string} */ UploadId, /** @type {number[]} */ parts) =>
-      Promise.all(parts.map((PartNumber) => getSignedUrl(s3, new UploadPartCommand({ Bucket, Key, UploadId, PartNumber }), { expiresIn: 43200 })));
+  ? async (/** @type {string} */ Key, /** @type {string} */ UploadId, /** @type {PlannedPart[]} */ parts) => fast.presignUploadParts(Key, UploadId, parts, 43200)
+  : async (/** @type {string} */ Key, /** @type {string} */ UploadId, /** @type {PlannedPart[]} */ parts) =>
+      Promise.all(
+        parts.map(({ partNumber: PartNumber, size: ContentLength }) =>
+          getSignedUrl(s3, new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, ContentLength }), { expiresIn: 43200, signableHeaders }),
+        ),
+      );
 
 const app = Fastify();
 app.post("/api/projects/:projectId/uploads/multipart", async (request) => {
@@ -30,7 +37,14 @@ app.post("/api/projects/:projectId/uploads/multipart", async (request) => {
   const { UploadId = "" } = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key, ContentType: body.mimeType, ContentDisposition: `attachment; filename="${body.fileName}"`, Metadata: { "request-key": requestKey } }));
   const record = { requestKey, uploadId: UploadId, objectKey: Key, ...body, state: "uploading", createdAt: new Date().toISOString() };
   await s3.send(new PutObjectCommand({ Bucket, Key: `projects/${projectId}/uploads/${requestKey}.json`, Body: JSON.stringify(record), ContentType: "application/json" }));
-  const urls = await presign(Key, UploadId, Array.from({ length: body.partsNumber }, (_, i) => i + 1));
+  // The gateway's part plan, in its two lines: parts of max(5 MiB, ceil(length / parts)), the rest in the last one.
+  const length = Number(body.contentLength);
+  const partSize = Math.max(5 * 1024 * 1024, Math.ceil(length / body.partsNumber));
+  const parts = Array.from({ length: body.partsNumber }, (_, i) => ({
+    partNumber: i + 1,
+    size: i + 1 < body.partsNumber ? partSize : length - (body.partsNumber - 1) * partSize,
+  }));
+  const urls = await presign(Key, UploadId, parts);
   return { uploadId: UploadId, requestKey, presignedUrl: urls.map((presignedUrl, i) => ({ partNumber: i + 1, presignedUrl })) };
 });
 await app.listen({ port: Number(port), host: "127.0.0.1" });

@@ -21,6 +21,8 @@ const credentials = { accessKeyId: env.AWS_ACCESS_KEY_ID ?? "bench-access", secr
 const key = "projects/bench/files/8231768406583Yx3aK0pQ-7dLr2mN9sT4vWq";
 const uploadId = "2~Qm7cX1y0aRkT9bVn3eLsZp5uJd8wFhGi";
 const expiresIn = 12 * 3600;
+// Every part URL signs its length (the gateway binds each part to its planned size): 16 MiB parts.
+const partSize = 16 * 1024 * 1024;
 
 const client = new S3Client({ region, endpoint, forcePathStyle, credentials, requestChecksumCalculation: "WHEN_REQUIRED" });
 const url = new URL(endpoint);
@@ -34,7 +36,7 @@ const signer = new SignatureV4({
 });
 const path = `${url.pathname.replace(/\/$/, "")}/${bucket}/${key.split("/").map(encodeURIComponent).join("/")}`;
 
-/** One UploadPart request, as getSignedUrl hands it to the signer (UNSIGNED-PAYLOAD, host the only signed header). */
+/** One UploadPart request, as getSignedUrl hands it to the signer (UNSIGNED-PAYLOAD; content-length and host signed). */
 const smithyRequest = (/** @type {number} */ partNumber) =>
   new HttpRequest({
     method: "PUT",
@@ -44,7 +46,7 @@ const smithyRequest = (/** @type {number} */ partNumber) =>
     path,
     query: { partNumber: String(partNumber), uploadId, "x-id": "UploadPart" },
     // presign hoists x-amz-* headers into the query and takes the payload hash from this one
-    headers: { host: url.host, "X-Amz-Content-Sha256": "UNSIGNED-PAYLOAD" },
+    headers: { host: url.host, "content-length": String(partSize), "X-Amz-Content-Sha256": "UNSIGNED-PAYLOAD" },
   });
 
 const fast = loadFastPresigner({ region, endpoint, bucket, forcePathStyle, credentials });
@@ -54,8 +56,9 @@ const contenders = {
   getSignedUrl: async (n, now) => {
     const urls = [];
     for (let p = 1; p <= n; p++) {
-      const command = new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: p });
-      urls.push(await getSignedUrl(client, command, { expiresIn, ...(now ? { signingDate: now } : {}) }));
+      const command = new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: p, ContentLength: partSize });
+      const signableHeaders = new Set(["content-length"]);
+      urls.push(await getSignedUrl(client, command, { expiresIn, signableHeaders, ...(now ? { signingDate: now } : {}) }));
     }
     return urls;
   },
@@ -70,7 +73,7 @@ const contenders = {
   },
 };
 if (fast.available) {
-  const parts = (/** @type {number} */ n) => Array.from({ length: n }, (_, i) => i + 1);
+  const parts = (/** @type {number} */ n) => Array.from({ length: n }, (_, i) => ({ partNumber: i + 1, size: partSize }));
   contenders.ours = (n, now) => fast.presignUploadParts(key, uploadId, parts(n), expiresIn, now);
 }
 

@@ -48,6 +48,29 @@ async function putPart(url: string, data: Uint8Array) {
   return response.headers.get("etag")!;
 }
 
+/**
+ * A part PUT over a raw socket: `declared` as its Content-Length (chunked when undefined), then `body`, written
+ * only as far as the server lets it (it may answer, and close, before reading a refused body).
+ */
+function rawPut(url: string, body: Uint8Array, declared?: number) {
+  return new Promise<{ status: number; connection: string | undefined; body: any }>((resolve, reject) => {
+    const headers = declared === undefined ? {} : { "content-length": String(declared) };
+    const req = request(new URL(url), { method: "PUT", headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        req.destroy();
+        const text = Buffer.concat(chunks).toString("utf8");
+        resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body: text ? JSON.parse(text) : undefined });
+      });
+    });
+    req.on("error", reject);
+    req.write(body, (error) => {
+      if (!error && declared === undefined) req.end();
+    });
+  });
+}
+
 describe("zero-config start", () => {
   it("prints the URL, the dev project and its key", async () => {
     const s = await start();
@@ -224,6 +247,44 @@ describe("crash safety", () => {
     const link = await api("POST", `/success/${requestKey}`);
     const download = await fetch(link.body.result.downloadPath);
     expect(sha256(new Uint8Array(await download.arrayBuffer()))).toBe(sha256(data));
+  });
+
+  it("refuses part PUTs of another size than planned, declared or streamed, in the envelope, and keeps nothing", async () => {
+    await start();
+    const started = await api("POST", "/multipart", {
+      partsNumber: 1,
+      fileName: "ten.bin",
+      contentLength: "10",
+      mimeType: "application/octet-stream",
+    });
+    const { requestKey, uploadId, presignedUrl } = started.body.result;
+    const url: string = presignedUrl[0].presignedUrl;
+    const code = (reply: { body: any }) => reply.body?.errorDetails?.[0]?.code;
+
+    // 200 MiB declared for a 10-byte part: refused at once, before the body is read, and the connection closed.
+    const huge = await rawPut(url, randomBytes(64 * 1024), 200 * MiB);
+    expect([huge.status, code(huge), huge.connection]).toEqual([413, "PAYLOAD_TOO_LARGE", "close"]);
+    expect(huge.body).toMatchObject({ success: false, statusCode: 413, result: null });
+    const short = await rawPut(url, randomBytes(5), 5);
+    expect([short.status, code(short), short.connection]).toEqual([400, "PART_SIZE_MISMATCH", "close"]);
+    // Chunked bodies declare nothing: they are counted as they arrive.
+    const streamedLong = await rawPut(url, randomBytes(MiB));
+    expect([streamedLong.status, code(streamedLong)]).toEqual([413, "PAYLOAD_TOO_LARGE"]);
+    const streamedShort = await rawPut(url, randomBytes(9));
+    expect([streamedShort.status, code(streamedShort)]).toEqual([400, "PART_SIZE_MISMATCH"]);
+    expect(streamedShort.body.errors[0]).toContain("9 bytes");
+
+    // Nothing was kept: no part, no temporary file.
+    expect(readdirSync(join(dir, "multipart", uploadId))).toEqual(["upload.json"]);
+    expect(readdirSync(join(dir, "tmp"), { recursive: true }).filter((f) => !String(f).startsWith("."))).toEqual([]);
+    expect((await api("GET", `/${requestKey}`)).body.result.uploadedParts).toEqual([]);
+
+    // The planned 10 bytes, chunked or not, are stored and complete.
+    const exact = randomBytes(10);
+    expect((await rawPut(url, exact)).status).toBe(200);
+    const eTag = await putPart(url, exact);
+    const done = await api("PUT", "/multipart-complete", { requestKey, parts: [{ partNumber: 1, eTag }] });
+    expect(done.status).toBe(200);
   });
 
   it("refuses a part declared larger than 5 GiB before writing it", async () => {

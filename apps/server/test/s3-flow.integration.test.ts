@@ -1,5 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { STORAGE, type Storage } from "../src/storage/storage.port";
+import { objectKey } from "../src/uploads/upload-keys";
 import { startGateway, type TestGateway } from "./support/gateway";
 import { call, fieldsOf } from "./support/http";
 
@@ -138,7 +140,15 @@ describe("multipart upload on Ceph RGW", () => {
   it("refuses to complete with parts missing or of the wrong size, and re-signs a wrong-sized part", async () => {
     const { parts } = seedFile();
     const started = await startUpload();
-    const small = await putPart(started.presignedUrl[0]!.presignedUrl, parts[2]!); // 1 KiB where 5 MiB belongs
+    // A part URL stores exactly its planned size: RGW refuses 1 KiB where 5 MiB belongs.
+    const refused = await fetch(started.presignedUrl[0]!.presignedUrl, { method: "PUT", body: parts[2]! });
+    expect(refused.status).toBe(403);
+    expect(await refused.text()).toContain("SignatureDoesNotMatch");
+    // Stored some other way (a URL signed for another size), the wrong-sized part still cannot complete.
+    const storage = gw.app.get<Storage>(STORAGE);
+    const key = objectKey(gw.projectId, started.requestKey);
+    const [otherUrl] = await storage.presignUploadParts(key, started.uploadId, [{ partNumber: 1, size: parts[2]!.length }], 60);
+    const small = await putPart(otherUrl!, parts[2]!);
     const second = await putPart(started.presignedUrl[1]!.presignedUrl, parts[1]!);
 
     const missing = await complete(started.requestKey, [

@@ -10,12 +10,14 @@ export const presignerPath = join(serverDir, "dist", "storage", "sigv4-presigner
 /**
  * @typedef {{ accessKeyId: string, secretAccessKey: string, sessionToken?: string }} Credentials
  * @typedef {{ region: string, endpoint: string, bucket: string, forcePathStyle: boolean, credentials: Credentials }} PresignConfig
- * @typedef {(key: string, uploadId: string, partNumbers: number[], expiresInSeconds: number, now?: Date) => string[]} PresignParts
+ * @typedef {{ partNumber: number, size: number }} PlannedPart
+ * @typedef {(key: string, uploadId: string, parts: PlannedPart[], expiresInSeconds: number, now?: Date) => string[]} PresignParts
  */
 
 /**
- * A `presignUploadParts(key, uploadId, partNumbers, expiresIn, now?)` of the gateway's SigV4Presigner, or why there
- * is none. Works with both shapes the class has had: credentials in the constructor, or as the first argument.
+ * A `presignUploadParts(key, uploadId, parts, expiresIn, now?)` of the gateway's SigV4Presigner, or why there is
+ * none. Works with both shapes the class has had: credentials in the constructor, or as the first argument. Each part
+ * is `{ partNumber, size }`: the URL signs its `content-length`.
  * @param {PresignConfig} config
  * @returns {{ available: true, presignUploadParts: PresignParts, path: string } | { available: false, reason: string, path: string }}
  */
@@ -29,12 +31,12 @@ export function loadFastPresigner(config) {
     const presigner = new SigV4Presigner(config);
     const method = presigner.presignUploadParts;
     if (typeof method !== "function") throw new Error("SigV4Presigner has no presignUploadParts");
-    // Default parameters do not count in Function.length: (credentials, key, uploadId, partNumbers, expiresIn) is 5.
+    // Default parameters do not count in Function.length: (credentials, key, uploadId, parts, expiresIn) is 5.
     const takesCredentials = method.length >= 5;
     /** @type {PresignParts} */
     const presignUploadParts = takesCredentials
-      ? (key, uploadId, partNumbers, expiresIn, now) => method.call(presigner, config.credentials, key, uploadId, partNumbers, expiresIn, now)
-      : (key, uploadId, partNumbers, expiresIn, now) => method.call(presigner, key, uploadId, partNumbers, expiresIn, now);
+      ? (key, uploadId, parts, expiresIn, now) => method.call(presigner, config.credentials, key, uploadId, parts, expiresIn, now)
+      : (key, uploadId, parts, expiresIn, now) => method.call(presigner, key, uploadId, parts, expiresIn, now);
     return { available: true, presignUploadParts, path: presignerPath };
   } catch (error) {
     return { available: false, reason: `not available: loading ${presignerPath} failed: ${/** @type {Error} */ (error).message}`, path: presignerPath };

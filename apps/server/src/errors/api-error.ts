@@ -26,6 +26,7 @@ const STORAGE_REASON_CODES = {
   "invalid-part-order": "INVALID_PART_ORDER",
   "part-too-small": "PART_TOO_SMALL",
   "part-too-large": "PAYLOAD_TOO_LARGE",
+  "part-size-mismatch": "PART_SIZE_MISMATCH",
   unavailable: "STORAGE_UNAVAILABLE",
 } as const satisfies Record<StorageErrorReason, keyof typeof ERROR_CODES>;
 

@@ -31,27 +31,44 @@ export function localStorageRoutes(storage: LocalStorage) {
 
     app.put<{
       Params: { uploadId: string; partNumber: string };
-      Querystring: { key?: string; expires?: string; signature?: string };
+      Querystring: { key?: string; size?: string; expires?: string; signature?: string };
     }>("/storage/uploads/:uploadId/parts/:partNumber", { compress: false }, async (request, reply) => {
       const partNumber = Number(request.params.partNumber);
-      const { key = "", expires = "", signature = "" } = request.query;
+      const { key = "", size = "", expires = "", signature = "" } = request.query;
       if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PARTS) {
         return fail(reply, { code: "VALIDATION_FAILED", field: "partNumber", message: `must be from 1 to ${MAX_PARTS}` });
       }
-      const grant = { method: "PUT" as const, key, uploadId: request.params.uploadId, partNumber, expires: Number(expires) };
+      const grant = {
+        method: "PUT" as const,
+        key,
+        uploadId: request.params.uploadId,
+        partNumber,
+        // Only the decimal form the signer wrote; anything else cannot match a signature.
+        size: /^(0|[1-9]\d{0,15})$/.test(size) ? Number(size) : -1,
+        expires: Number(expires),
+      };
       const verdict = storage.verifyGrant(grant, signature);
       if (verdict !== "ok") return refuseSignature(reply, verdict);
 
       const declared = request.headers["content-length"];
       const body = (request.body as Readable | undefined) ?? request.raw;
       try {
-        const part = await storage.writePart(key, grant.uploadId, partNumber, body, declared ? Number(declared) : undefined);
+        const part = await storage.writePart(
+          key,
+          grant.uploadId,
+          partNumber,
+          body,
+          grant.size,
+          declared ? Number(declared) : undefined,
+        );
         return reply.status(200).header("etag", part.eTag).send();
       } catch (error) {
         const apiError = toApiError(error);
         if (!apiError) throw error;
         // A refused body may still be arriving: close the connection rather than read gigabytes for nothing.
-        if (apiError.status === 413) void reply.header("connection", "close");
+        if (apiError.status === 413 || apiError.problems[0].code === "PART_SIZE_MISMATCH") {
+          void reply.header("connection", "close");
+        }
         return reply.status(apiError.status).send(apiError.toEnvelope());
       }
     });

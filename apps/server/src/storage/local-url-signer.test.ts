@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { LocalUrlSigner, type SignedGrant } from "./local-url-signer";
 
 const signer = new LocalUrlSigner(Buffer.from("a-secret-of-at-least-thirty-two-bytes!"));
-const grant: SignedGrant = { method: "PUT", key: "projects/p/files/k", uploadId: "u1", partNumber: 2, expires: 2_000_000_000 };
+const grant: SignedGrant = { method: "PUT", key: "projects/p/files/k", uploadId: "u1", partNumber: 2, size: 1000, expires: 2_000_000_000 };
 
 describe("LocalUrlSigner", () => {
   it("accepts its own signature until the expiry", () => {
@@ -13,6 +13,8 @@ describe("LocalUrlSigner", () => {
 
   it.each([
     ["another part", { partNumber: 3 }],
+    ["another size", { size: 1001 }],
+    ["no size", { size: undefined }],
     ["another upload", { uploadId: "u2" }],
     ["another key", { key: "projects/p/files/other" }],
     ["another method", { method: "GET" as const }],

@@ -2,13 +2,16 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 
 /**
  * Signs the embedded store's URLs the way S3 presigns its own: HMAC-SHA256 over everything the URL grants (method,
- * object key, upload, part number) and its expiry, so a URL works for exactly one part of one upload until it expires.
+ * object key, upload, part number, the part's exact size) and its expiry, so a URL stores exactly the planned bytes of
+ * one part of one upload until it expires.
  */
 export interface SignedGrant {
   method: "PUT" | "GET";
   key: string;
   uploadId?: string;
   partNumber?: number;
+  /** The exact number of bytes a part PUT must carry (S3 signs `content-length` for the same purpose). */
+  size?: number;
   /** Unix time in seconds after which the URL is refused. */
   expires: number;
 }
@@ -31,5 +34,5 @@ export class LocalUrlSigner {
 
 function canonical(grant: SignedGrant): string {
   // Newline-separated fields: none of them can contain a newline (keys are server-built, ids are validated).
-  return [grant.method, grant.key, grant.uploadId ?? "", grant.partNumber ?? "", grant.expires].join("\n");
+  return [grant.method, grant.key, grant.uploadId ?? "", grant.partNumber ?? "", grant.size ?? "", grant.expires].join("\n");
 }

@@ -4,13 +4,14 @@ import { link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFi
 import { dirname, join, sep } from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { MAX_PART_SIZE, MIN_PART_SIZE } from "@upload-gateway/contract";
+import { MIN_PART_SIZE } from "@upload-gateway/contract";
 import { LocalUrlSigner, type SignedGrant } from "./local-url-signer";
 import {
   StorageError,
   type CompletedPart,
   type KeyPage,
   type ObjectMetadata,
+  type PlannedPart,
   type Storage,
   type StoredDocument,
   type StoredPartInfo,
@@ -73,12 +74,22 @@ export class LocalStorage implements Storage {
     return uploadId;
   }
 
-  presignUploadParts(key: string, uploadId: string, partNumbers: number[], expiresInSeconds: number): Promise<string[]> {
+  presignUploadParts(
+    key: string,
+    uploadId: string,
+    parts: readonly PlannedPart[],
+    expiresInSeconds: number,
+  ): Promise<string[]> {
     const expires = unixNow() + expiresInSeconds;
     return Promise.resolve(
-      partNumbers.map((partNumber) => {
-        const grant: SignedGrant = { method: "PUT", key, uploadId, partNumber, expires };
-        const query = new URLSearchParams({ key, expires: String(expires), signature: this.signer.sign(grant) });
+      parts.map(({ partNumber, size }) => {
+        const grant: SignedGrant = { method: "PUT", key, uploadId, partNumber, size, expires };
+        const query = new URLSearchParams({
+          key,
+          size: String(size),
+          expires: String(expires),
+          signature: this.signer.sign(grant),
+        });
         return `${this.publicUrl}/storage/uploads/${uploadId}/parts/${partNumber}?${query.toString()}`;
       }),
     );
@@ -98,16 +109,19 @@ export class LocalStorage implements Storage {
 
   /**
    * Stores one part from `body`, streaming it to a temporary file that is renamed into place only once complete.
-   * Refuses parts over 5 GiB before writing them when their length is declared, and as soon as they exceed it otherwise.
+   * The part must be exactly `expectedSize` bytes, the size its signed URL grants (as S3 refuses a body whose length
+   * differs from a signed `content-length`): a declared length of another size is refused before anything is read, a
+   * streamed body as soon as it exceeds the size or when it ends short of it. A refused part leaves no file behind.
    */
   async writePart(
     key: string,
     uploadId: string,
     partNumber: number,
     body: Readable,
+    expectedSize: number,
     declaredLength?: number,
   ): Promise<StoredPartInfo> {
-    if (declaredLength !== undefined && declaredLength > MAX_PART_SIZE) throw partTooLarge();
+    if (declaredLength !== undefined && declaredLength !== expectedSize) throw wrongPartSize(declaredLength, expectedSize);
     await this.readUpload(key, uploadId);
     const dir = this.uploadDir(uploadId);
     const temp = join(dir, `.tmp-${randomBytes(8).toString("hex")}`);
@@ -116,9 +130,12 @@ export class LocalStorage implements Storage {
     const measure = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
         size += chunk.length;
-        if (size > MAX_PART_SIZE) return callback(partTooLarge());
+        if (size > expectedSize) return callback(wrongPartSize(size, expectedSize));
         md5.update(chunk);
         callback(null, chunk);
+      },
+      flush(callback) {
+        callback(size < expectedSize ? wrongPartSize(size, expectedSize) : null);
       },
     });
     try {
@@ -413,6 +430,9 @@ function noSuchUpload(): StorageError {
   return new StorageError("upload-not-found", "The upload does not exist in storage (it was completed or aborted).");
 }
 
-function partTooLarge(): StorageError {
-  return new StorageError("part-too-large", `A part may be at most ${MAX_PART_SIZE} bytes (5 GiB).`);
+/** A part body of `size` bytes (or at least that many, when refused midway) where its URL grants `expected`. */
+function wrongPartSize(size: number, expected: number): StorageError {
+  return size > expected
+    ? new StorageError("part-too-large", `The part is larger than the ${expected} bytes its URL was signed for.`)
+    : new StorageError("part-size-mismatch", `The part is ${size} bytes; its URL was signed for exactly ${expected}.`);
 }

@@ -16,18 +16,18 @@ describe("S3Storage presigned part URLs", () => {
   it("carry no checksum parameters (real S3 would check an empty-body CRC32 against the part)", async () => {
     process.env.AWS_ACCESS_KEY_ID ??= "test-access";
     process.env.AWS_SECRET_ACCESS_KEY ??= "test-secret";
-    const [url] = await storage.presignUploadParts("projects/p/files/k", "upload-1", [7], 3600);
+    const [url] = await storage.presignUploadParts("projects/p/files/k", "upload-1", [{ partNumber: 7, size: 1234 }], 3600);
     const query = new URL(url!).searchParams;
     const names = [...query.keys()].map((k) => k.toLowerCase());
     expect(names.filter((n) => n.startsWith("x-amz-checksum") || n === "x-amz-sdk-checksum-algorithm")).toEqual([]);
-    expect(query.get("X-Amz-SignedHeaders")).toBe("host");
+    expect(query.get("X-Amz-SignedHeaders")).toBe("content-length;host");
     expect(query.get("partNumber")).toBe("7");
     expect(query.get("uploadId")).toBe("upload-1");
     expect(query.get("X-Amz-Expires")).toBe("3600");
   });
 
   it("are signed for the public endpoint, one URL per part in order", async () => {
-    const urls = await storage.presignUploadParts("projects/p/files/k", "u", [1, 2, 3], 60);
+    const urls = await storage.presignUploadParts("projects/p/files/k", "u", [1, 2, 3].map((partNumber) => ({ partNumber, size: 10 })), 60);
     expect(urls.map((u) => new URL(u).origin)).toEqual(Array(3).fill("https://s3.example.test"));
     expect(urls.map((u) => new URL(u).pathname)).toEqual(Array(3).fill("/videos/projects/p/files/k"));
     expect(urls.map((u) => new URL(u).searchParams.get("partNumber"))).toEqual(["1", "2", "3"]);
@@ -43,10 +43,10 @@ describe("S3Storage presigning many parts", () => {
       if (running) setImmediate(tick);
     };
     setImmediate(tick);
-    const parts = Array.from({ length: 10_000 }, (_, i) => i + 1);
+    const parts = Array.from({ length: 10_000 }, (_, i) => ({ partNumber: i + 1, size: 5 * 1024 * 1024 }));
     const urls = await storage.presignUploadParts("projects/p/files/k", "u", parts, 60);
     running = false;
-    expect(urls.map((u) => Number(new URL(u).searchParams.get("partNumber")))).toEqual(parts);
+    expect(urls.map((u) => Number(new URL(u).searchParams.get("partNumber")))).toEqual(parts.map((p) => p.partNumber));
     expect(turns).toBeGreaterThanOrEqual(10);
   });
 });

@@ -20,6 +20,7 @@ import {
   type CompletedPart,
   type KeyPage,
   type ObjectMetadata,
+  type PlannedPart,
   type Storage,
   type StoredDocument,
   type StoredPartInfo,
@@ -59,7 +60,8 @@ export function s3ClientConfig(options: S3StorageOptions, endpoint: string | und
 
 /**
  * The `Storage` port on any S3-compatible store. The gateway never sees the bytes: clients PUT parts to S3 at URLs
- * signed by `SigV4Presigner` (the SDK's own presigning is ~60× slower, too slow for 10,000-part starts).
+ * signed by `SigV4Presigner` (the SDK's own presigning is ~60× slower, too slow for 10,000-part starts), which sign
+ * each part's planned length, so S3 itself refuses a body of any other size.
  */
 export class S3Storage implements Storage {
   private readonly client: S3Client;
@@ -88,15 +90,15 @@ export class S3Storage implements Storage {
   async presignUploadParts(
     key: string,
     uploadId: string,
-    partNumbers: number[],
+    parts: readonly PlannedPart[],
     expiresInSeconds: number,
   ): Promise<string[]> {
     const credentials = await this.credentials();
     const urls: string[] = [];
-    for (let i = 0; i < partNumbers.length; i += PRESIGN_SLICE) {
+    for (let i = 0; i < parts.length; i += PRESIGN_SLICE) {
       // Give other requests a turn between slices: 10,000 URLs would otherwise hold the event loop for tens of ms.
       if (i > 0) await yieldToEventLoop();
-      const slice = partNumbers.slice(i, i + PRESIGN_SLICE);
+      const slice = parts.slice(i, i + PRESIGN_SLICE);
       urls.push(...this.presigner.presignUploadParts(credentials, key, uploadId, slice, expiresInSeconds));
     }
     return urls;

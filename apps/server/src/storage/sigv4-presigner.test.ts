@@ -25,6 +25,8 @@ const CREDENTIALS: PresignCredentials[] = [
   { accessKeyId: "ASIATEMP", secretAccessKey: "secret/with+chars=", sessionToken: "FwoGZXIvYXdzE/+token==" },
 ];
 const EXPIRIES = [1, 3600, 43_200, 604_800];
+// Part sizes: an empty last part, a small one, 5 MiB, the largest 5 GiB part.
+const SIZES = [0, 1, 5 * 1024 * 1024, 5 * 1024 ** 3];
 const DATES = [new Date("2026-01-02T03:04:05.678Z"), new Date("2026-12-31T23:59:59.999Z")];
 
 describe("SigV4Presigner", () => {
@@ -39,12 +41,20 @@ describe("SigV4Presigner", () => {
           for (const [i, expires] of EXPIRIES.entries()) {
             const signingDate = DATES[i % DATES.length]!;
             const uploadId = i % 2 ? "2~abc def+/=" : "VXBsb2FkIElEIGZvciA2aWZ";
+            const part = { partNumber: 10_000 - i, size: SIZES[i % SIZES.length]! };
             const expected = await getSignedUrl(
               client,
-              new UploadPartCommand({ Bucket: setup.bucket, Key: key, UploadId: uploadId, PartNumber: 10_000 - i }),
-              { expiresIn: expires, signingDate },
+              new UploadPartCommand({
+                Bucket: setup.bucket,
+                Key: key,
+                UploadId: uploadId,
+                PartNumber: part.partNumber,
+                ContentLength: part.size,
+              }),
+              { expiresIn: expires, signingDate, signableHeaders: new Set(["content-length"]) },
             );
-            expect(ours.presignUploadParts(credentials, key, uploadId, [10_000 - i], expires, signingDate)).toEqual([expected]);
+            expect(new URL(expected).searchParams.get("X-Amz-SignedHeaders")).toBe("content-length;host");
+            expect(ours.presignUploadParts(credentials, key, uploadId, [part], expires, signingDate)).toEqual([expected]);
             const get = await getSignedUrl(client, new GetObjectCommand({ Bucket: setup.bucket, Key: key }), {
               expiresIn: expires,
               signingDate,
@@ -81,7 +91,7 @@ describe("SigV4Presigner", () => {
           path: `/${setup.bucket}/${key.split("/").map(escapeUri).join("/")}`,
           query: { partNumber: "3", uploadId: "up load", "x-id": "UploadPart" },
           // As the SDK's S3 presigner sets it: hoisted into the query by presign().
-          headers: { host: "127.0.0.1:7480", "X-Amz-Content-Sha256": "UNSIGNED-PAYLOAD" },
+          headers: { host: "127.0.0.1:7480", "content-length": "5242880", "X-Amz-Content-Sha256": "UNSIGNED-PAYLOAD" },
         });
         const signed = await signer.presign(request, { expiresIn: 900, signingDate });
         const query = Object.entries(signed.query as Record<string, string>)
@@ -89,17 +99,34 @@ describe("SigV4Presigner", () => {
           .map(([name, value]) => `${escapeUri(name)}=${escapeUri(value)}`)
           .join("&");
         const expected = `http://127.0.0.1:7480${signed.path}?${query}`;
-        expect(ours.presignUploadParts(credentials, key, "up load", [3], 900, signingDate)).toEqual([expected]);
+        const part = { partNumber: 3, size: 5_242_880 };
+        expect(ours.presignUploadParts(credentials, key, "up load", [part], 900, signingDate)).toEqual([expected]);
       }
     }
   });
 
   it("signs a batch of parts, each URL for its own part", () => {
     const ours = new SigV4Presigner(SETUPS[0]!);
-    const urls = ours.presignUploadParts(CREDENTIALS[0]!, "k", "u", [1, 2, 3], 60);
+    const parts = [1, 2, 3].map((partNumber) => ({ partNumber, size: 100 }));
+    const urls = ours.presignUploadParts(CREDENTIALS[0]!, "k", "u", parts, 60);
     expect(urls.map((u) => new URL(u).searchParams.get("partNumber"))).toEqual(["1", "2", "3"]);
     expect(new Set(urls.map((u) => new URL(u).searchParams.get("X-Amz-Signature"))).size).toBe(3);
+    expect(urls.map((u) => new URL(u).searchParams.get("X-Amz-SignedHeaders"))).toEqual(Array(3).fill("content-length;host"));
     const names = [...new URL(urls[0]!).searchParams.keys()].map((n) => n.toLowerCase());
     expect(names.filter((n) => n.startsWith("x-amz-checksum") || n === "x-amz-sdk-checksum-algorithm")).toEqual([]);
+  });
+
+  it("signs each part's own length: the same part with another size gets another signature", () => {
+    const ours = new SigV4Presigner(SETUPS[0]!);
+    const now = DATES[0]!;
+    const [a, b] = ours.presignUploadParts(CREDENTIALS[0]!, "k", "u", [{ partNumber: 1, size: 10 }, { partNumber: 1, size: 11 }], 60, now);
+    expect(new URL(a!).searchParams.get("X-Amz-Signature")).not.toBe(new URL(b!).searchParams.get("X-Amz-Signature"));
+    expect(() => ours.presignUploadParts(CREDENTIALS[0]!, "k", "u", [{ partNumber: 1, size: -1 }], 60)).toThrow(RangeError);
+    expect(() => ours.presignUploadParts(CREDENTIALS[0]!, "k", "u", [{ partNumber: 1, size: 1.5 }], 60)).toThrow(RangeError);
+  });
+
+  it("signs host only into download URLs", () => {
+    const url = new SigV4Presigner(SETUPS[0]!).presignGetObject(CREDENTIALS[0]!, "k", 60);
+    expect(new URL(url).searchParams.get("X-Amz-SignedHeaders")).toBe("host");
   });
 });

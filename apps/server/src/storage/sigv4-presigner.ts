@@ -1,4 +1,5 @@
 import { createHash, createHmac } from "node:crypto";
+import type { PlannedPart } from "./storage.port";
 
 export interface PresignCredentials {
   accessKeyId: string;
@@ -22,8 +23,12 @@ const UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD";
  * `getSignedUrl` (`@smithy/signature-v4`'s `presign`) produces, at a fraction of the cost: a 10,000-part start signs
  * 10,000 URLs, which the SDK does at ~0.3 ms each. Everything shared by a batch (scope, credential, canonical URI,
  * query prefix, and the signing key, derived once per day and region) is built once; per URL only the part number
- * changes, costing one SHA-256 and one HMAC from `node:crypto`. No checksum parameters are signed in (see
- * `s3ClientConfig`).
+ * and its length change, costing one SHA-256 and one HMAC from `node:crypto`. No checksum parameters are signed in
+ * (see `s3ClientConfig`).
+ *
+ * Part URLs sign the `content-length` header (as `getSignedUrl` does for an `UploadPartCommand` with `ContentLength`,
+ * S3 then refuses any body of another length with 403), so a URL stores exactly the planned bytes. Download URLs sign
+ * `host` only.
  */
 export class SigV4Presigner {
   private readonly origin: string;
@@ -41,28 +46,33 @@ export class SigV4Presigner {
     this.pathPrefix = virtualHosted ? `${basePath}/` : `${basePath}/${escapeUri(options.bucket)}/`;
   }
 
-  /** Presigned PUT URLs for the given parts of a multipart upload, in order. */
+  /** Presigned PUT URLs for the given parts of a multipart upload, in order, each bound to its part's size. */
   presignUploadParts(
     credentials: PresignCredentials,
     key: string,
     uploadId: string,
-    partNumbers: readonly number[],
+    parts: readonly PlannedPart[],
     expiresInSeconds: number,
     now: Date = new Date(),
   ): string[] {
-    const batch = this.batch(credentials, "PUT", key, expiresInSeconds, now);
+    const batch = this.batch(credentials, "PUT", key, expiresInSeconds, now, true);
     const tail = `&uploadId=${escapeUri(uploadId)}&x-id=UploadPart`;
-    return partNumbers.map((partNumber) => batch(`&partNumber=${partNumber}${tail}`));
+    return parts.map((part) => {
+      // A size that is not a byte count would sign a header no client can send.
+      if (!Number.isSafeInteger(part.size) || part.size < 0) throw new RangeError(`part ${part.partNumber}: size ${part.size}`);
+      return batch(`&partNumber=${part.partNumber}${tail}`, part.size);
+    });
   }
 
   /** A presigned GET URL of an object. */
   presignGetObject(credentials: PresignCredentials, key: string, expiresInSeconds: number, now: Date = new Date()): string {
-    return this.batch(credentials, "GET", key, expiresInSeconds, now)("&x-id=GetObject");
+    return this.batch(credentials, "GET", key, expiresInSeconds, now, false)("&x-id=GetObject");
   }
 
   /**
    * A function signing one URL of a batch, given the query parameters that sort after `X-Amz-SignedHeaders`
-   * (lowercase names sort after the `X-Amz-` ones in the canonical, code-point order).
+   * (lowercase names sort after the `X-Amz-` ones in the canonical, code-point order) and, when `signLength`, the
+   * request's `content-length`.
    */
   private batch(
     credentials: PresignCredentials,
@@ -70,7 +80,8 @@ export class SigV4Presigner {
     key: string,
     expiresInSeconds: number,
     now: Date,
-  ): (tailQuery: string) => string {
+    signLength: boolean,
+  ): (tailQuery: string, contentLength?: number) => string {
     const amzDate = now.toISOString().replace(/[-:]|\.\d{3}/g, ""); // 20260102T030405Z
     const day = amzDate.slice(0, 8);
     const scope = `${day}/${this.options.region}/s3/aws4_request`;
@@ -80,18 +91,22 @@ export class SigV4Presigner {
       `X-Amz-Algorithm=${ALGORITHM}&X-Amz-Content-Sha256=${UNSIGNED_PAYLOAD}` +
       `&X-Amz-Credential=${escapeUri(`${credentials.accessKeyId}/${scope}`)}&X-Amz-Date=${amzDate}` +
       `&X-Amz-Expires=${expiresInSeconds}${token}`;
-    const requestHead = `${method}\n${path}\n${head}&X-Amz-SignedHeaders=host`;
-    const requestTail = `\nhost:${this.host}\n\nhost\n${UNSIGNED_PAYLOAD}`;
+    // Canonical headers are sorted by name: `content-length` comes before `host`.
+    const signedHeaders = signLength ? "content-length;host" : "host";
+    const signedHeadersQuery = `&X-Amz-SignedHeaders=${escapeUri(signedHeaders)}`;
+    const requestHead = `${method}\n${path}\n${head}${signedHeadersQuery}`;
+    const hostAndRest = `host:${this.host}\n\n${signedHeaders}\n${UNSIGNED_PAYLOAD}`;
     const toSignHead = `${ALGORITHM}\n${amzDate}\n${scope}\n`;
     const signingKey = this.signingKeyFor(credentials.secretAccessKey, day);
     const urlHead = `${this.origin}${path}?${head}&X-Amz-Signature=`;
     // The hash state after the canonical request's shared head; each URL copies it and adds only its own bytes.
     const requestHash = createHash("sha256").update(requestHead);
 
-    return (tailQuery) => {
-      const hashed = requestHash.copy().update(tailQuery).update(requestTail).digest("hex");
+    return (tailQuery, contentLength) => {
+      const headers = signLength ? `\ncontent-length:${contentLength}\n${hostAndRest}` : `\n${hostAndRest}`;
+      const hashed = requestHash.copy().update(tailQuery).update(headers).digest("hex");
       const signature = createHmac("sha256", signingKey).update(toSignHead + hashed).digest("hex");
-      return `${urlHead}${signature}&X-Amz-SignedHeaders=host${tailQuery}`;
+      return `${urlHead}${signature}${signedHeadersQuery}${tailQuery}`;
     };
   }
 

@@ -18,6 +18,12 @@ export interface ObjectMetadata {
   metadata: Record<string, string>;
 }
 
+/** A part of the plan: its number and the exact number of bytes its URL lets a client store. */
+export interface PlannedPart {
+  partNumber: number;
+  size: number;
+}
+
 export interface CompletedPart {
   partNumber: number;
   eTag: string;
@@ -50,8 +56,16 @@ export interface WriteConditions {
 export interface Storage {
   /** Starts a multipart upload of `key`; returns the store's upload id. */
   createMultipartUpload(key: string, object: ObjectMetadata): Promise<string>;
-  /** Presigned PUT URLs for the given parts, in the same order, valid for `expiresInSeconds`. */
-  presignUploadParts(key: string, uploadId: string, partNumbers: number[], expiresInSeconds: number): Promise<string[]>;
+  /**
+   * Presigned PUT URLs for the given parts, in the same order, valid for `expiresInSeconds`. Each URL binds its
+   * part's planned size: the store refuses a body of any other length (S3: `content-length` is a signed header).
+   */
+  presignUploadParts(
+    key: string,
+    uploadId: string,
+    parts: readonly PlannedPart[],
+    expiresInSeconds: number,
+  ): Promise<string[]>;
   /** Every stored part of the upload, ascending by part number. */
   listParts(key: string, uploadId: string): Promise<StoredPartInfo[]>;
   /** Assembles the listed parts (ascending) into the object. */
@@ -88,6 +102,7 @@ export type StorageErrorReason =
   | "invalid-part-order"
   | "part-too-small"
   | "part-too-large"
+  | "part-size-mismatch"
   | "unavailable";
 
 export class StorageError extends Error {

@@ -239,7 +239,10 @@ export class UploadsService {
     expiryHours: number | null | undefined,
   ): Promise<StartUploadResult> {
     const expiresIn = (expiryHours ?? DEFAULT_URL_EXPIRY_HOURS) * HOUR;
-    const urls = await this.storage.presignUploadParts(record.objectKey, record.uploadId, partNumbers, expiresIn);
+    const plan = planOf(record);
+    // Each URL is bound to its part's planned size: the store refuses any other length.
+    const parts = partNumbers.map((partNumber) => ({ partNumber, size: partSizeOf(plan, partNumber) }));
+    const urls = await this.storage.presignUploadParts(record.objectKey, record.uploadId, parts, expiresIn);
     return {
       uploadId: record.uploadId,
       requestKey: record.requestKey,

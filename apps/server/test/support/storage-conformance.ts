@@ -31,8 +31,34 @@ export function storageConformance(name: string, makeHarness: () => Promise<Stor
     });
 
     async function put(storage: Storage, objectKey: string, uploadId: string, partNumber: number, data: Uint8Array) {
-      const [url] = await storage.presignUploadParts(objectKey, uploadId, [partNumber], 600);
+      const [url] = await storage.presignUploadParts(objectKey, uploadId, [{ partNumber, size: data.length }], 600);
       return fetch(url!, { method: "PUT", body: data });
+    }
+
+    /** A body of `data` sent without a Content-Length (chunked), so the store can only count it as it arrives. */
+    function chunked(data: Uint8Array): { body: ReadableStream<Uint8Array>; duplex: "half" } {
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (let i = 0; i < data.length; i += 64 * 1024) controller.enqueue(data.subarray(i, i + 64 * 1024));
+          controller.close();
+        },
+      });
+      return { body, duplex: "half" };
+    }
+
+    /** A refused PUT: some 4xx (S3 answers 403 to a length other than the signed one; the embedded store 400 or 413). */
+    async function expectRefused(attempt: Promise<Response>): Promise<void> {
+      let status: number;
+      try {
+        const response = await attempt;
+        status = response.status;
+        await response.arrayBuffer().catch(() => undefined);
+      } catch {
+        // The store may close the connection before the client has sent its whole body: refused too.
+        return;
+      }
+      expect(status).toBeGreaterThanOrEqual(400);
+      expect(status).toBeLessThan(500);
     }
 
     it("accepts a part PUT to its signed URL and answers the part's MD5 as ETag", async () => {
@@ -48,7 +74,7 @@ export function storageConformance(name: string, makeHarness: () => Promise<Stor
     it("refuses a URL changed to another part, or with a tampered signature, with 403", async () => {
       const k = key();
       const uploadId = await h.storage.createMultipartUpload(k, meta);
-      const [url] = await h.storage.presignUploadParts(k, uploadId, [1], 600);
+      const [url] = await h.storage.presignUploadParts(k, uploadId, [{ partNumber: 1, size: 1 }], 600);
       const otherPart = new URL(url!);
       otherPart.searchParams.set("partNumber", "2");
       const otherPath = new URL(url!.replace("/parts/1?", "/parts/2?"));
@@ -64,10 +90,39 @@ export function storageConformance(name: string, makeHarness: () => Promise<Stor
       await h.storage.abortMultipartUpload(k, uploadId);
     });
 
+    it("refuses a part PUT of fewer or more bytes than its URL was signed for, and stores nothing", async () => {
+      const k = key();
+      const uploadId = await h.storage.createMultipartUpload(k, meta);
+      const planned = 64 * 1024 + 1;
+      const [url] = await h.storage.presignUploadParts(k, uploadId, [{ partNumber: 1, size: planned }], 600);
+      for (const size of [0, 1, planned - 1, planned + 1, 1024 * 1024]) {
+        await expectRefused(fetch(url!, { method: "PUT", body: randomBytes(size) }));
+      }
+      expect(await h.storage.listParts(k, uploadId)).toEqual([]);
+      // The exact size is accepted at the same URL.
+      const exact = randomBytes(planned);
+      const response = await fetch(url!, { method: "PUT", body: exact });
+      expect(response.status).toBe(200);
+      expect(await h.storage.listParts(k, uploadId)).toEqual([{ partNumber: 1, eTag: md5(exact), size: planned }]);
+      await h.storage.abortMultipartUpload(k, uploadId);
+    });
+
+    it("refuses a chunked part PUT (no Content-Length) that is shorter or longer than signed, and stores nothing", async () => {
+      const k = key();
+      const uploadId = await h.storage.createMultipartUpload(k, meta);
+      const planned = 200 * 1024;
+      const [url] = await h.storage.presignUploadParts(k, uploadId, [{ partNumber: 1, size: planned }], 600);
+      for (const size of [planned - 1, planned + 1, 3 * planned]) {
+        await expectRefused(fetch(url!, { method: "PUT", ...chunked(randomBytes(size)) }));
+      }
+      expect(await h.storage.listParts(k, uploadId)).toEqual([]);
+      await h.storage.abortMultipartUpload(k, uploadId);
+    });
+
     it("refuses an expired URL with 403", async () => {
       const k = key();
       const uploadId = await h.storage.createMultipartUpload(k, meta);
-      const [url] = await h.storage.presignUploadParts(k, uploadId, [1], 1);
+      const [url] = await h.storage.presignUploadParts(k, uploadId, [{ partNumber: 1, size: 4 }], 1);
       await new Promise((resolve) => setTimeout(resolve, 2_100));
       expect((await fetch(url!, { method: "PUT", body: "late" })).status).toBe(403);
       expect(await h.storage.listParts(k, uploadId)).toEqual([]);
