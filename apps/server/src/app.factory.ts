@@ -5,7 +5,9 @@ import { NestFactory } from "@nestjs/core";
 import { FastifyAdapter, type NestFastifyApplication } from "@nestjs/platform-fastify";
 import { AppModule } from "./app.module";
 import { readProjectsFile } from "./auth/projects-file";
+import { ProjectRegistry } from "./auth/project-registry";
 import type { AppConfig } from "./config/app-config";
+import { registerCors } from "./http/cors";
 import { LocalStorage } from "./storage/local.storage";
 import { localStorageRoutes } from "./storage/local-storage.routes";
 import { STORAGE, type Storage } from "./storage/storage.port";
@@ -30,6 +32,8 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     brotliOptions: { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4 } },
     zlibOptions: { level: 6 },
   });
+  const registry = app.get(ProjectRegistry, { strict: false });
+  registerCors(adapter.getInstance(), { origins: config.CORS_ORIGINS, projectOrigins: (id) => registry.allowedOrigins(id) });
   app.enableShutdownHooks();
   const storage = app.get<Storage>(STORAGE);
   if (storage instanceof LocalStorage) await app.register(localStorageRoutes(storage));

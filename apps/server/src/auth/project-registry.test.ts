@@ -50,3 +50,17 @@ describe("parseProjectsFile", () => {
     expect(() => parseProjectsFile({ projects: [{ id: "a" }, { id: "a" }], apiKeys: [] }, "f")).toThrow(/twice/);
   });
 });
+
+describe("allowedOrigins", () => {
+  it("keeps each project's web origins, normalized, and refuses what is not an origin", () => {
+    const withOrigins = new ProjectRegistry(
+      parseProjectsFile({ projects: [{ id: "a", allowedOrigins: ["HTTPS://App.Example:443/"] }, { id: "b" }], apiKeys: [] }, "f"),
+    );
+    expect(withOrigins.allowedOrigins("a")).toEqual(["https://app.example"]);
+    expect(withOrigins.allowedOrigins("b")).toEqual([]);
+    expect(withOrigins.allowedOrigins("unknown")).toEqual([]);
+    expect(() => parseProjectsFile({ projects: [{ id: "a", allowedOrigins: ["https://app.example/upload"] }], apiKeys: [] }, "f")).toThrow(
+      /projects\.0\.allowedOrigins\.0: "https:\/\/app\.example\/upload" is not an origin/,
+    );
+  });
+});

@@ -31,6 +31,11 @@ export class ProjectRegistry {
     return { ok: true, project, keyName: entry.name };
   }
 
+  /** The web origins the projects file allows on `projectId`'s routes (none for an unknown project). */
+  allowedOrigins(projectId: string): readonly string[] {
+    return this.projects.get(projectId)?.allowedOrigins ?? [];
+  }
+
   private findKey(key: string): ApiKeyEntry | undefined {
     const digest = createHash("sha256").update(key, "utf8").digest();
     // Compare against every key, without stopping at a match, so timing says nothing about which key matched.

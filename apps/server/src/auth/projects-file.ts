@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { ConfigError } from "../config/app-config";
+import { ConfigError, webOrigin } from "../config/app-config";
 
 /** Project ids become part of storage keys, so they are restricted to a safe alphabet. */
 export const PROJECT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -14,6 +14,10 @@ const projectsFileSchema = z.object({
         .optional()
         .describe('Exact types ("video/mp4") or wildcards ("video/*"); all types when omitted.'),
       maxFileSize: z.number().int().min(1).optional(),
+      allowedOrigins: z
+        .array(webOrigin)
+        .optional()
+        .describe("Web origins whose pages may call this project's routes, besides CORS_ORIGINS."),
     }),
   ),
   apiKeys: z.array(

@@ -70,6 +70,23 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ TRUST_PROXY: value })).toThrow(/TRUST_PROXY: must be true, false, a hop count/);
   });
 
+  it("reads CORS_ORIGINS as exact, normalized origins, or *", () => {
+    expect(loadConfig({}).CORS_ORIGINS).toEqual([]);
+    expect(loadConfig({ CORS_ORIGINS: "HTTPS://App.Example.com:443/, http://127.0.0.1:5173" }).CORS_ORIGINS).toEqual([
+      "https://app.example.com",
+      "http://127.0.0.1:5173",
+    ]);
+    expect(loadConfig({ CORS_ORIGINS: "*" }).CORS_ORIGINS).toBe("*");
+    expect(() => loadConfig({ CORS_ORIGINS: "*, https://a.example" })).toThrow(/CORS_ORIGINS: "\*" allows every origin/);
+  });
+
+  it.each(["app.example.com", "https://app.example.com/path", "ftp://app.example.com", "https://user@app.example.com", "null"])(
+    "refuses CORS_ORIGINS=%j, naming it",
+    (value) => {
+      expect(() => loadConfig({ CORS_ORIGINS: value })).toThrow(/CORS_ORIGINS: .* is not an origin/);
+    },
+  );
+
   it("defaults PUBLIC_URL to http://HOST:PORT, and requires it with local storage on every interface", () => {
     const projects = { PROJECTS_FILE: "/p.json" };
     expect(publicUrl(loadConfig({ ...projects, HOST: "192.0.2.7", PORT: "8080" }))).toBe("http://192.0.2.7:8080");

@@ -54,6 +54,54 @@ function isTrustedAddress(entry: string): boolean {
   return family === 4 && isIP(prefix) === 4; // a netmask such as 255.255.0.0, as proxy-addr accepts
 }
 
+/**
+ * A web origin as browsers send it in `Origin`: scheme, host and port, nothing else (`https://app.example.com`).
+ * Compared exactly, so it is normalized here (lower case, default port dropped, no trailing slash).
+ */
+export const webOrigin = z.string().transform((raw, ctx) => {
+  let url: URL | undefined;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    // reported below
+  }
+  const isOrigin =
+    url !== undefined &&
+    (url.protocol === "http:" || url.protocol === "https:") &&
+    url.pathname === "/" &&
+    !url.search &&
+    !url.hash &&
+    !url.username &&
+    !url.password;
+  if (!isOrigin) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      message: `${JSON.stringify(raw)} is not an origin such as https://app.example.com (scheme, host and port only)`,
+    });
+    return z.NEVER;
+  }
+  return url!.origin;
+});
+
+/** `CORS_ORIGINS`: comma-separated origins, or `*` for any origin (never with credentials: the API uses none). */
+const corsOrigins = z
+  .string()
+  .default("")
+  .transform((raw, ctx): string[] | "*" => {
+    const entries = raw.split(",").map((e) => e.trim()).filter((e) => e !== "");
+    if (entries.includes("*")) {
+      if (entries.length > 1) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `"*" allows every origin: list origins or "*", not both` });
+      return "*";
+    }
+    const origins: string[] = [];
+    for (const entry of entries) {
+      const parsed = webOrigin.safeParse(entry);
+      if (parsed.success) origins.push(parsed.data);
+      else ctx.addIssue({ code: z.ZodIssueCode.custom, message: parsed.error.issues[0]!.message });
+    }
+    return origins;
+  });
+
 const envSchema = z
   .object({
     PORT: z.coerce.number({ message: "must be a port number" }).int().min(0).max(65535).default(3000),
@@ -71,6 +119,7 @@ const envSchema = z
     PROJECTS_FILE: z.string().min(1).optional(),
     DOWNLOAD_URL_EXPIRY_SECONDS: z.coerce.number().int().min(60).max(604_800).default(3600),
     BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(2 * 1024 * 1024),
+    CORS_ORIGINS: corsOrigins.describe("Web origins whose pages may call the API (comma-separated, or *)."),
     TRUST_PROXY: trustProxy.describe("Which peers may set X-Forwarded-For/-Host/-Proto (off by default)."),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })

@@ -18,12 +18,12 @@ export function localStorageRoutes(storage: LocalStorage) {
     app.addContentTypeParser("*", (_request, payload, done) => done(null, payload));
 
     app.addHook("onRequest", async (_request, reply) => {
-      // Browsers PUT parts from the page's origin and must read the ETag of the reply.
+      // Browsers PUT parts from the page's origin and must read the ETag of the reply (and Retry-After to back off).
       void reply.headers({
         "access-control-allow-origin": "*",
         "access-control-allow-methods": "GET, HEAD, PUT, OPTIONS",
         "access-control-allow-headers": "*",
-        "access-control-expose-headers": "ETag, Content-Length, Content-Range, Accept-Ranges",
+        "access-control-expose-headers": "ETag, Retry-After, Content-Length, Content-Range, Accept-Ranges",
         "access-control-max-age": "3600",
       });
     });

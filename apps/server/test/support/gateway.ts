@@ -54,6 +54,8 @@ export function testS3Storage(): S3Storage {
 export async function startGateway(
   env: Record<string, string> = {},
   storage: "s3" | "local" = "s3",
+  /** More settings of the main project in the projects file (e.g. `allowedOrigins`). */
+  project: Record<string, unknown> = {},
 ): Promise<TestGateway> {
   const run = randomBytes(6).toString("hex");
   const projectId = `p-${run}`;
@@ -67,7 +69,7 @@ export async function startGateway(
     projectsFile,
     JSON.stringify({
       projects: [
-        { id: projectId },
+        { id: projectId, ...project },
         { id: restrictedProjectId, allowedMimeTypes: ["video/*"], maxFileSize: 20 * 1024 * 1024 },
         { id: foreignProjectId },
       ],

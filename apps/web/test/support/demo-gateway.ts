@@ -19,17 +19,21 @@ export interface DemoGateway {
  * The built server as `pnpm start` runs it, serving the built page: in dev mode (embedded storage in a temporary
  * folder, loopback, dev project `demo`), or with a projects file when `project` is given.
  */
-export async function startDemoGateway(project?: { id: string; apiKey: string }): Promise<DemoGateway> {
+export async function startDemoGateway(
+  project?: { id: string; apiKey: string; allowedOrigins?: string[] },
+  /** More of the gateway's environment (e.g. CORS_ORIGINS). */
+  extraEnv: Record<string, string> = {},
+): Promise<DemoGateway> {
   const dir = mkdtempSync(join(tmpdir(), "web-e2e-gateway-"));
   const port = await freePort();
-  const env: Record<string, string> = { PORT: String(port), LOCAL_STORAGE_DIR: join(dir, "data"), LOG_LEVEL: "warn" };
+  const env: Record<string, string> = { PORT: String(port), LOCAL_STORAGE_DIR: join(dir, "data"), LOG_LEVEL: "warn", ...extraEnv };
   let projectId = "demo";
   let apiKey = `dev_${randomBytes(16).toString("hex")}`;
   if (project) {
     ({ id: projectId, apiKey } = project);
     const sha256 = createHash("sha256").update(apiKey).digest("hex");
     env.PROJECTS_FILE = join(dir, "projects.json");
-    writeFileSync(env.PROJECTS_FILE, JSON.stringify({ projects: [{ id: projectId }], apiKeys: [{ name: "web", sha256, projects: [projectId] }] }));
+    writeFileSync(env.PROJECTS_FILE, JSON.stringify({ projects: [{ id: projectId, allowedOrigins: project.allowedOrigins }], apiKeys: [{ name: "web", sha256, projects: [projectId] }] }));
   } else {
     env.DEV_API_KEY = apiKey;
   }

@@ -1,0 +1,97 @@
+import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openBrowser, type Browser } from "./support/browser";
+import { startDemoGateway, type DemoGateway } from "./support/demo-gateway";
+import { startOtherOrigin, type OtherOrigin } from "./support/other-origin";
+
+/**
+ * Someone else's web app calls the gateway from its own origin, as the README's browser example does: allowed through
+ * CORS_ORIGINS or the project's allowedOrigins, it uploads; any other origin is blocked by Chromium itself.
+ * (The headers in detail: apps/server/test/cors.e2e.test.ts.)
+ */
+
+let gateway: DemoGateway;
+let allowed: OtherOrigin;
+let projectAllowed: OtherOrigin;
+let refused: OtherOrigin;
+let browser: Browser;
+const PROJECT = "films";
+
+beforeAll(async () => {
+  [allowed, projectAllowed, refused] = await Promise.all([startOtherOrigin(), startOtherOrigin(), startOtherOrigin()]);
+  gateway = await startDemoGateway(
+    { id: PROJECT, apiKey: `key_${randomBytes(16).toString("hex")}`, allowedOrigins: [projectAllowed.url] },
+    { CORS_ORIGINS: allowed.url },
+  );
+  browser = await openBrowser();
+});
+afterAll(async () => {
+  await browser?.close();
+  await gateway?.close();
+  await Promise.all([allowed, projectAllowed, refused].map((o) => o?.close()));
+});
+
+/** In the page: start a one-part upload, PUT the part to its URL, complete; what each step saw. */
+async function uploadFromPage(origin: string) {
+  const { page } = browser;
+  const errors: string[] = [];
+  const onConsole = (message: { type(): string; text(): string }) => {
+    if (message.type() === "error") errors.push(message.text());
+  };
+  page.on("console", onConsole);
+  try {
+    await page.goto(origin);
+    const result = await page.evaluate(
+      async ({ base, apiKey, projectId }) => {
+        const api = `${base}/api/projects/${projectId}/uploads`;
+        const headers = { authorization: `Bearer ${apiKey}`, "content-type": "application/json" };
+        try {
+          const bytes = new TextEncoder().encode("hello from another origin");
+          const started = await fetch(`${api}/multipart`, {
+            method: "POST",
+            headers,
+            body: JSON.stringify({ partsNumber: 1, fileName: "hello.txt", contentLength: bytes.length, mimeType: "text/plain" }),
+          });
+          const start = await started.json();
+          const part = await fetch(start.result.presignedUrl[0].presignedUrl, { method: "PUT", body: bytes });
+          const eTag = part.headers.get("etag");
+          const completed = await fetch(`${api}/multipart-complete`, {
+            method: "PUT",
+            headers,
+            body: JSON.stringify({ requestKey: start.result.requestKey, parts: [{ partNumber: 1, eTag }] }),
+          });
+          return { ok: true, startStatus: started.status, eTag, completeStatus: completed.status, requestKey: start.result.requestKey as string };
+        } catch (error) {
+          return { ok: false, error: String(error) };
+        }
+      },
+      { base: gateway.url, apiKey: gateway.apiKey, projectId: PROJECT },
+    );
+    return { ...result, errors };
+  } finally {
+    page.off("console", onConsole);
+  }
+}
+
+describe("a page on another origin", () => {
+  it("uploads when CORS_ORIGINS allows its origin (start, part with its ETag, complete)", async () => {
+    const result = await uploadFromPage(allowed.url);
+    expect(result).toMatchObject({ ok: true, startStatus: 200, completeStatus: 200 });
+    expect(result.eTag).toMatch(/^"[0-9a-f]{32}"$/);
+    expect((await gateway.api.get(PROJECT, result.requestKey!)).state).toBe("completed");
+  });
+
+  it("uploads when the project's allowedOrigins lists its origin", async () => {
+    const result = await uploadFromPage(projectAllowed.url);
+    expect(result).toMatchObject({ ok: true, startStatus: 200, completeStatus: 200 });
+  });
+
+  it("is blocked by the browser when its origin is not allowed, and starts nothing", async () => {
+    const before = (await gateway.api.list(PROJECT, { limit: 100 })).uploads.length;
+    const result = await uploadFromPage(refused.url);
+    expect(result.ok).toBe(false);
+    expect(result.error).toMatch(/Failed to fetch/);
+    expect(result.errors.join("\n")).toMatch(/blocked by CORS policy/);
+    expect((await gateway.api.list(PROJECT, { limit: 100 })).uploads.length).toBe(before);
+  });
+});
