@@ -29,6 +29,9 @@ const EXIT = { ok: 0, failed: 1, usage: 2, auth: 3, interrupted: 130 } as const;
 
 class UsageError extends Error {}
 
+/** Set when a `--resume` run fails: the command that continues it, printed with the error. */
+let continueHint: string | undefined;
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -86,12 +89,20 @@ async function main(argv: string[]): Promise<number> {
     }
   }
 
+  warnAboutPnpmEcho(argv, values.json);
+  let saved: Promise<void> = Promise.resolve();
   const cancel = new AbortController();
   let interrupted = false;
   process.once("SIGINT", () => {
     interrupted = true;
     // With --resume, an interrupted upload stays on the server to be continued; otherwise it is cancelled.
-    if (state) process.exit(EXIT.interrupted);
+    if (state) {
+      bar?.finish();
+      console.error(`Interrupted. The upload stays on the server; to continue it, run the same command again:\n${continueCommand(argv)}`);
+      // The upload's requestKey may still be on its way to the state file: exit once it is there.
+      void saved.finally(() => process.exit(EXIT.interrupted));
+      return;
+    }
     cancel.abort();
   });
 
@@ -104,7 +115,9 @@ async function main(argv: string[]): Promise<number> {
     mimeType: values["mime-type"] ?? guessMimeType(path),
     ...(requestKey ? { requestKey } : {}),
     signal: cancel.signal,
-    onStart: ({ requestKey: key }) => void state?.save(key),
+    onStart: ({ requestKey: key }) => {
+      saved = state?.save(key) ?? saved;
+    },
     onProgress: (p) => bar?.update(p),
   });
   try {
@@ -123,8 +136,53 @@ async function main(argv: string[]): Promise<number> {
       console.error("Cancelled; the upload was aborted on the server.");
       return EXIT.interrupted;
     }
+    if (state) continueHint = continueCommand(argv);
     throw error;
   }
+}
+
+/** How this run was launched, for the commands it suggests. */
+function launcher(): string {
+  if (process.env.npm_lifecycle_event === "cli") return "pnpm -s cli"; // the repo's script
+  if (process.env.npm_command === "exec") return "npx upload-gateway";
+  return "upload-gateway";
+}
+
+/**
+ * The command that continues an interrupted `--resume` run: the same arguments, without the key (it may be shell
+ * history's or a log's). A key given with --key must be given again; UPLOAD_GATEWAY_KEY is read as before.
+ */
+function continueCommand(argv: readonly string[]): string {
+  const args: string[] = [];
+  let keyOnLine = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--key") {
+      keyOnLine = true;
+      i++;
+    } else if (arg.startsWith("--key=")) keyOnLine = true;
+    else args.push(arg);
+  }
+  const command = `  ${launcher()} ${args.map(shellQuote).join(" ")}`;
+  return keyOnLine ? `${command} --key "$UPLOAD_GATEWAY_KEY"   (set UPLOAD_GATEWAY_KEY to your key first)` : command;
+}
+
+function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`;
+}
+
+/**
+ * `pnpm cli` without `-s` prints the command line, key included, on stdout before the CLI runs: nothing here can take
+ * that back, so say how to avoid it.
+ */
+function warnAboutPnpmEcho(argv: readonly string[], json: boolean): void {
+  if (process.env.npm_lifecycle_event !== "cli" || process.env.npm_config_reporter === "silent") return;
+  const key = argv.some((arg) => arg === "--key" || arg.startsWith("--key="));
+  if (!key && !json) return;
+  console.error(
+    `upload-gateway: pnpm printed this command${key ? " with the API key" : ""} on stdout${json ? ", before the JSON line" : ""}; ` +
+      "run `pnpm -s cli …` (and pass the key in UPLOAD_GATEWAY_KEY) to keep stdout to the CLI's own output.",
+  );
 }
 
 /** Where --resume remembers which upload a file belongs to, keyed by the file, its size and mtime, server and project. */
@@ -240,6 +298,9 @@ main(process.argv.slice(2)).then(
     const auth = cause instanceof UploadGatewayError && (cause.hasCode("UNAUTHORIZED") || cause.hasCode("FORBIDDEN") || cause.hasCode("PROJECT_NOT_FOUND"));
     console.error(`upload-gateway: ${(error as Error).message}`);
     if (error instanceof UploadFailedError && error.requestKey) console.error(`requestKey: ${error.requestKey}`);
+    if (continueHint && error instanceof UploadFailedError) {
+      console.error(`Nothing stored is lost; to continue, run the same command again:\n${continueHint}`);
+    }
     process.exit(auth ? EXIT.auth : EXIT.failed);
   },
 );

@@ -247,6 +247,45 @@ describe("upload-gateway CLI", () => {
     expect(auth.err()).toContain("A valid API key is required");
   });
 
+  it("prints how to continue an interrupted --resume run, without the key; that command continues it", async () => {
+    const args = ["upload", bigPath, ...target(), "--key", gateway.apiKey, "--resume", "--part-size", "5MiB", "--concurrency", "1"];
+    const first = cli(args);
+    const api = createApiClient({ baseUrl: gateway.url, apiKey: gateway.apiKey });
+    let requestKey: string | undefined;
+    for (let i = 0; i < 400 && !requestKey; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      requestKey = (await api.list(gateway.projectId, { limit: 1 })).uploads.find((u) => u.state === "uploading")?.requestKey;
+    }
+    expect(requestKey).toBeDefined();
+    first.child.kill("SIGINT");
+    expect(await first.exit).toBe(130);
+    expect(first.err()).not.toContain(gateway.apiKey);
+    const printed = /run the same command again:\n {2}upload-gateway (.+?) --key "\$UPLOAD_GATEWAY_KEY"/.exec(first.err());
+    expect(printed, first.err()).not.toBeNull();
+    const again = printed![1]!.split(" ");
+    expect(again).toEqual(args.filter((arg, i) => arg !== "--key" && args[i - 1] !== "--key"));
+    const second = cli([...again, "--json"], { UPLOAD_GATEWAY_KEY: gateway.apiKey });
+    expect(await second.exit).toBe(0);
+    expect(JSON.parse(second.out()).requestKey).toBe(requestKey);
+  });
+
+  it("run as `pnpm -s cli … --json` from the repo, stdout is exactly one JSON line", async () => {
+    const repo = join(__dirname, "..", "..", "..");
+    const child = spawn("pnpm", ["-s", "cli", "upload", bigPath, ...target(), "--json"], {
+      cwd: repo,
+      env: { ...process.env, XDG_STATE_HOME: stateDir, UPLOAD_GATEWAY_KEY: gateway.apiKey },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    expect(await new Promise((resolve) => child.on("exit", resolve)), stderr).toBe(0);
+    expect(stdout.endsWith("\n")).toBe(true);
+    expect(stdout.trimEnd().split("\n")).toHaveLength(1);
+    expect(JSON.parse(stdout)).toMatchObject({ size: 64 * MiB, requestKey: expect.any(String) });
+  }, 240_000); // the script runs turbo first (a cache hit after `pnpm test`'s build, a full build otherwise)
+
   it("continues a killed upload with --resume, sending only the missing parts", async () => {
     const args = ["upload", bigPath, ...target(), "--key", gateway.apiKey, "--resume", "--part-size", "5MiB", "--concurrency", "1", "--json"];
     const first = cli(args);
