@@ -8,9 +8,6 @@ import { readProjectsFile } from "./auth/projects-file";
 import { ProjectRegistry } from "./auth/project-registry";
 import type { AppConfig } from "./config/app-config";
 import { registerCors } from "./http/cors";
-import { LocalStorage } from "./storage/local.storage";
-import { localStorageRoutes } from "./storage/local-storage.routes";
-import { STORAGE, type Storage } from "./storage/storage.port";
 
 /** Builds the application (not yet listening): the one way `main` and the tests create a server. */
 export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
@@ -35,8 +32,6 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   const registry = app.get(ProjectRegistry, { strict: false });
   registerCors(adapter.getInstance(), { origins: config.CORS_ORIGINS, projectOrigins: (id) => registry.allowedOrigins(id) });
   app.enableShutdownHooks();
-  const storage = app.get<Storage>(STORAGE);
-  if (storage instanceof LocalStorage) await app.register(localStorageRoutes(storage));
   await app.init();
   return app;
 }

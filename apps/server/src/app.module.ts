@@ -6,6 +6,7 @@ import { ConfigModule } from "./config/config.module";
 import { DevModule } from "./dev/dev.module";
 import { DocsModule } from "./docs/docs.module";
 import { HealthModule } from "./health/health.module";
+import { LocalStoreHttpModule } from "./local-store-http/local-store-http.module";
 import { SiteModule } from "./site/site.module";
 import { EnvelopeExceptionFilter } from "./errors/envelope-exception.filter";
 import { StorageModule } from "./storage/storage.module";
@@ -16,7 +17,7 @@ export class AppModule {
   static forRoot(config: AppConfig, projects: ProjectsFile | null): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config, projects), StorageModule, UploadsModule, HealthModule, DocsModule, DevModule, SiteModule],
+      imports: [ConfigModule.forRoot(config, projects), StorageModule, LocalStoreHttpModule, UploadsModule, HealthModule, DocsModule, DevModule, SiteModule],
       providers: [{ provide: APP_FILTER, useClass: EnvelopeExceptionFilter }],
     };
   }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -91,6 +91,25 @@ describe("zero-config start", () => {
       expect(server.output()).toContain(`API key:  ${key}`);
     } finally {
       rmSync(own, { recursive: true, force: true });
+    }
+  });
+
+  it("keeps its data dir owner-only and its secrets 0600, and warns when the dir is readable by others", async () => {
+    const own = join(mkdtempSync(join(tmpdir(), "gateway-modes-")), "data");
+    try {
+      const env = { LOCAL_STORAGE_DIR: own, PORT: String(port) };
+      server = await startServerProcess(env);
+      expect(statSync(own).mode & 0o777).toBe(0o700);
+      for (const secret of readdirSync(own).filter((f) => statSync(join(own, f)).isFile())) {
+        expect([secret, statSync(join(own, secret)).mode & 0o777]).toEqual([secret, 0o600]);
+      }
+      expect(server.output()).not.toContain("chmod 700");
+      await server.stop();
+      chmodSync(own, 0o755);
+      server = await startServerProcess(env);
+      expect(server.output()).toMatch(/data dir .* can be read by other users \(mode 0755\).*chmod 700/);
+    } finally {
+      rmSync(join(own, ".."), { recursive: true, force: true });
     }
   });
 
@@ -220,11 +239,13 @@ describe("crash safety", () => {
     const req = request(url, { method: "PUT", headers: { "content-length": String(parts[1]!.length) } });
     req.on("error", () => {}); // the connection dies with the server
     req.write(parts[1]!.subarray(0, 2 * MiB));
-    const uploadDir = join(dir, "multipart", uploadId);
-    for (let i = 0; i < 100 && !readdirSync(uploadDir).some((f) => f.startsWith(".tmp-")); i++) {
+    // A part being received is written in tmp/ and renamed into the upload only once whole.
+    const receiving = () => existsSync(join(dir, "tmp")) && readdirSync(join(dir, "tmp")).some((f) => statSync(join(dir, "tmp", f)).size > 0);
+    for (let i = 0; i < 100 && !receiving(); i++) {
       await new Promise((r) => setTimeout(r, 20));
     }
-    expect(readdirSync(uploadDir).some((f) => f.startsWith(".tmp-"))).toBe(true);
+    expect(receiving()).toBe(true);
+    expect(readdirSync(join(dir, "multipart", uploadId)).sort()).toEqual(["part-00001", "upload.json"]);
     await server!.stop("SIGKILL");
     req.destroy();
 

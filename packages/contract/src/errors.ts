@@ -24,6 +24,11 @@ export const ERROR_CODES = {
     retryable: false,
     message: "A stored part does not have the size the upload's part plan gives it.",
   },
+  BAD_DIGEST: {
+    status: 400,
+    retryable: false,
+    message: "The part's bytes do not match the MD5 in its Content-MD5 header; nothing was stored.",
+  },
   UNAUTHORIZED: { status: 401, retryable: false, message: "A valid API key is required." },
   FORBIDDEN: { status: 403, retryable: false, message: "This API key may not use this project." },
   PROJECT_NOT_FOUND: { status: 404, retryable: false, message: "No such project." },

@@ -108,6 +108,9 @@ const envSchema = z
     HOST: z.string().min(1).default("127.0.0.1"),
     STORAGE: z.enum(["local", "s3"], { message: 'must be "local" or "s3"' }).default("local"),
     LOCAL_STORAGE_DIR: z.string().min(1).default("./.data"),
+    LOCAL_STORAGE_FSYNC: booleanFromString.default("true"),
+    // For testing clients against a store whose ETags are not MD5 (S3 with SSE-KMS); not for production.
+    LOCAL_STORAGE_ETAGS: z.enum(["md5", "opaque"], { message: 'must be "md5" or "opaque"' }).default("md5"),
     LOCAL_SIGNING_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
     PUBLIC_URL: optionalUrl.describe("Base URL clients reach the gateway at (local storage's part and download URLs)."),
     DEV_API_KEY: z.string().min(16, "must be at least 16 characters").optional(),

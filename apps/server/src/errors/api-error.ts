@@ -27,6 +27,7 @@ const STORAGE_REASON_CODES = {
   "part-too-small": "PART_TOO_SMALL",
   "part-too-large": "PAYLOAD_TOO_LARGE",
   "part-size-mismatch": "PART_SIZE_MISMATCH",
+  "bad-digest": "BAD_DIGEST",
   unavailable: "STORAGE_UNAVAILABLE",
 } as const satisfies Record<StorageErrorReason, keyof typeof ERROR_CODES>;
 

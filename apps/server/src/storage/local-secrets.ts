@@ -14,7 +14,7 @@ export function persistentSecret(dir: string, name: string, generate: () => stri
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
   }
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const value = generate();
   try {
     // "wx": if another process created it in the meantime, use theirs.

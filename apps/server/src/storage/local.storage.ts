@@ -1,10 +1,11 @@
-import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
-import { link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { createHash, createHmac, randomBytes } from "node:crypto";
+import { createReadStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { link, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
-import { Transform, type Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { MIN_PART_SIZE } from "@upload-gateway/contract";
+import type { Readable } from "node:stream";
+import { MAX_PART_SIZE, MIN_PART_SIZE } from "@upload-gateway/contract";
+import { readObjectRange, type ObjectLayout } from "./local-object-reader";
+import { closeFile, openFile, readPartHeader, receivePart, syncFile, type ReceiveErrors } from "./local-part-file";
 import { LocalUrlSigner, type SignedGrant } from "./local-url-signer";
 import {
   StorageError,
@@ -27,50 +28,112 @@ export interface LocalStorageOptions {
   publicUrl: string;
   /** Key for the URLs' HMAC signatures. */
   signingSecret: Buffer;
+  /**
+   * `fsync` each part (and the directory entry naming it) before answering its PUT (default true). Off, a part
+   * survives the process being killed but not the machine losing power before the kernel writes it back (~30 s).
+   */
+  durable?: boolean;
+  /**
+   * `"opaque"` makes part ETags 32 hex digits that are NOT the part's MD5, as S3 answers with SSE-KMS: for testing
+   * clients against such stores. Default `"md5"`, as S3 without KMS.
+   */
+  eTags?: "md5" | "opaque";
+  /** The smallest part but the last that completing accepts (default 5 MiB, as S3); tests lower it. */
+  minPartSize?: number;
+  /** Called with problems an operator should know about (a data dir other users can read). */
+  warn?: (message: string) => void;
 }
 
+/** A completed object, for the download route: its headers, and a reader of any byte range. */
 export interface StoredObject {
-  path: string;
   size: number;
   contentType: string;
   contentDisposition: string;
+  /** Bytes `start` to `end`, inclusive. */
+  read(start: number, end: number): Readable;
+}
+
+/** A completed object's record, kept next to its part files. */
+interface Manifest {
+  version: 2;
+  key: string;
+  uploadId: string;
+  size: number;
+  object: ObjectMetadata;
+  parts: { file: string; size: number }[];
+}
+
+interface UploadInfo {
+  key: string;
+  object: ObjectMetadata;
 }
 
 const UPLOAD_ID = /^[0-9a-f]{32}$/;
-const PART_FILE = /^part-(\d{5})-([0-9a-f]{32})$/;
+const PART_FILE = /^part-(\d{5})$/;
+const DIR_MODE = 0o700;
+const FILE_MODE = 0o600;
+/** How long an operation waits for a concurrent complete to commit or give the upload back. */
+const CLOSING_WAIT_MS = 10_000;
 
-/** A stored part's file name, which carries its MD5 so that one rename stores both atomically. */
-function partFileName(partNumber: number, md5Hex: string): string {
-  return `part-${String(partNumber).padStart(5, "0")}-${md5Hex}`;
+/** A stored part's file name: one fixed name per part number, so that storing a part again replaces it by `rename`. */
+function partFileName(partNumber: number): string {
+  return `part-${String(partNumber).padStart(5, "0")}`;
 }
 
 /**
- * The `Storage` port on the local disk, with S3's semantics: parts are PUT to signed URLs (served by the gateway's
- * `/storage` routes), ETags are the parts' MD5, completing checks eTags and the 5 MiB rule. Every write goes to a
- * temporary file that is renamed into place only when complete, so a crash never leaves a half-written part or
- * object visible.
+ * The `Storage` port on the local disk, with S3's semantics: parts are PUT to signed URLs (served by the
+ * local-store-http module), ETags are the parts' MD5, completing checks eTags and the 5 MiB rule, aborting removes
+ * everything.
  *
- *   objects/<key>                        objects and JSON records
- *   object-meta/<key>.json               content type and disposition of completed uploads
- *   multipart/<uploadId>/upload.json     the upload's key and metadata
- *   multipart/<uploadId>/part-NNNNN-<md5> a stored part
- *   tmp/                                 files being written
+ * Completing copies nothing. Each part is its own file (a header with its size and MD5, then its bytes; see
+ * local-part-file.ts), and a completed object is the directory of its part files plus a manifest listing them;
+ * downloads stream across the part files. This was chosen over writing parts at their offsets into one preallocated
+ * file, because a part written in place can be neither replaced atomically (a second writer of the same part, or one
+ * killed midway, would leave mixed or partial bytes inside an acknowledged object) nor kept invisible until complete
+ * without writing it elsewhere first and copying it in. With one file per part, every state change is one `rename`:
+ *
+ *   multipart/<uploadId>/upload.json    the upload's key and metadata         (created whole: a directory renamed in)
+ *   multipart/<uploadId>/part-NNNNN     a stored part                         (a file renamed in from tmp/)
+ *   closing/<uploadId>/                 an upload being completed: frozen, so no part changes while it is checked
+ *   blobs/<hh>/<sha256(key)>/           a completed object: manifest.json and its part files
+ *   objects/<key>                       JSON documents
+ *   tmp/                                files being written       trash/   directories being removed
+ *
+ * A part is written to tmp/ while it arrives (MD5 computed on the way) and renamed to its fixed name when whole, so a
+ * reader sees the old part or the new one, never a partial one, and of concurrent writers of one part the last rename
+ * wins with a whole body. Completing renames the upload's directory to closing/ (parts sent from then on find no
+ * upload), checks the listed parts' headers, writes the manifest and renames the directory into blobs/: that rename is
+ * the commit. A check that fails renames the directory back. Aborting renames the directory into trash/ before removing
+ * it, so a part renamed in a moment later fails instead of re-creating the upload. After a crash, `closing/` is given
+ * back to `multipart/` and `tmp/` and `trash/` are emptied when the store next starts: one process owns a data dir.
  */
 export class LocalStorage implements Storage {
   private readonly signer: LocalUrlSigner;
   private readonly publicUrl: string;
+  private readonly durable: boolean;
+  private readonly minPartSize: number;
+  private readonly madeDirs = new Set<string>();
   private readonly documentLocks = new KeyedMutex();
 
   constructor(private readonly options: LocalStorageOptions) {
     this.signer = new LocalUrlSigner(options.signingSecret);
     this.publicUrl = options.publicUrl.replace(/\/+$/, "");
+    this.durable = options.durable ?? true;
+    this.minPartSize = options.minPartSize ?? MIN_PART_SIZE;
+    this.prepareDataDir();
   }
 
   async createMultipartUpload(key: string, object: ObjectMetadata): Promise<string> {
+    safeSegments(key);
     const uploadId = randomBytes(16).toString("hex");
-    const dir = this.uploadDir(uploadId);
-    await this.io(() => mkdir(dir, { recursive: true }));
-    await this.io(() => this.writeAtomically(join(dir, "upload.json"), JSON.stringify({ key, object })));
+    // Made in tmp/ and renamed into place whole: an upload never exists without its upload.json.
+    const staging = await this.tempPath();
+    await this.io(async () => {
+      await mkdir(staging, { mode: DIR_MODE });
+      await writeFile(join(staging, "upload.json"), JSON.stringify({ key, object } satisfies UploadInfo), { mode: FILE_MODE });
+      await mkdir(join(this.options.dir, "multipart"), { recursive: true, mode: DIR_MODE });
+      await rename(staging, this.uploadDir(uploadId));
+    });
     return uploadId;
   }
 
@@ -102,140 +165,138 @@ export class LocalStorage implements Storage {
     return Promise.resolve(`${this.publicUrl}/storage/objects/${path}?expires=${expires}&signature=${signature}`);
   }
 
-  /** Checks a signed URL's grant; used by the `/storage` routes. */
+  /** Checks a signed URL's grant; used by the part and download routes. */
   verifyGrant(grant: SignedGrant, signature: string): "ok" | "expired" | "invalid" {
     return this.signer.verify(grant, signature);
   }
 
   /**
-   * Stores one part from `body`, streaming it to a temporary file that is renamed into place only once complete.
-   * The part must be exactly `expectedSize` bytes, the size its signed URL grants (as S3 refuses a body whose length
-   * differs from a signed `content-length`): a declared length of another size is refused before anything is read, a
-   * streamed body as soon as it exceeds the size or when it ends short of it. A refused part leaves no file behind.
+   * Stores one part from `body`: streamed to a file in tmp/ (MD5 computed as it arrives) that is renamed to the part's
+   * name only once whole, replacing an earlier copy of the part atomically. The part must be exactly `expectedSize`
+   * bytes, the size its signed URL grants (as S3 refuses a body whose length differs from a signed `content-length`):
+   * a declared length of another size is refused before anything is read, a streamed body as soon as it exceeds the
+   * size or when it ends short of it. A body whose MD5 differs from `contentMd5` is refused too. A refused part leaves
+   * no file behind.
    */
   async writePart(
     key: string,
     uploadId: string,
     partNumber: number,
     body: Readable,
-    expectedSize: number,
-    declaredLength?: number,
+    options: { expectedSize: number; declaredLength?: number; contentMd5?: Buffer },
   ): Promise<StoredPartInfo> {
+    // Errors of a body cut while the upload is looked up must not go unhandled; receivePart reports them.
+    body.on("error", ignore);
+    const { expectedSize, declaredLength } = options;
     if (declaredLength !== undefined && declaredLength !== expectedSize) throw wrongPartSize(declaredLength, expectedSize);
     await this.readUpload(key, uploadId);
-    const dir = this.uploadDir(uploadId);
-    const temp = join(dir, `.tmp-${randomBytes(8).toString("hex")}`);
-    const md5 = createHash("md5");
-    let size = 0;
-    const measure = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        size += chunk.length;
-        if (size > expectedSize) return callback(wrongPartSize(size, expectedSize));
-        md5.update(chunk);
-        callback(null, chunk);
-      },
-      flush(callback) {
-        callback(size < expectedSize ? wrongPartSize(size, expectedSize) : null);
-      },
-    });
+    const temp = await this.tempPath();
+    const fd = await this.io(() => openFile(temp, "wx", FILE_MODE));
+    let header;
     try {
-      await pipeline(body, measure, createWriteStream(temp));
-      await syncFile(temp);
-      const eTagHex = md5.digest("hex");
-      const name = partFileName(partNumber, eTagHex);
-      await rename(temp, join(dir, name));
-      // A part sent again replaces the earlier one.
-      for (const other of await readdir(dir)) {
-        if (other !== name && other.startsWith(partFileName(partNumber, ""))) await rm(join(dir, other), { force: true });
-      }
-      return { partNumber, eTag: `"${eTagHex}"`, size };
+      header = await receivePart(
+        fd,
+        body,
+        { expectedSize, maxSize: MAX_PART_SIZE, expectedMd5: options.contentMd5, durable: this.durable },
+        RECEIVE_ERRORS,
+      );
+    } catch (error) {
+      await closeFile(fd).catch(() => {});
+      await rm(temp, { force: true });
+      throw this.unavailable(error);
+    }
+    try {
+      await this.io(() => closeFile(fd));
+      const dir = this.uploadDir(uploadId);
+      await this.whileOpen(uploadId, () => rename(temp, join(dir, partFileName(partNumber))));
+      if (this.durable) await this.io(() => syncDir(dir));
     } catch (error) {
       await rm(temp, { force: true });
-      if (error instanceof StorageError) throw error;
-      if (isMissing(error)) throw noSuchUpload(); // aborted while the part was being written
-      throw error;
+      throw this.unavailable(error);
     }
+    return { partNumber, eTag: this.eTagOf(header.md5), size: header.size };
   }
 
   async listParts(key: string, uploadId: string): Promise<StoredPartInfo[]> {
     await this.readUpload(key, uploadId);
-    return this.storedParts(uploadId);
-  }
-
-  /** The stored parts of an upload already checked to exist, ascending; a part sent twice counts once (the newest). */
-  private async storedParts(uploadId: string): Promise<StoredPartInfo[]> {
     const dir = this.uploadDir(uploadId);
-    const byNumber = new Map<number, StoredPartInfo & { mtime: number }>();
-    for (const name of await this.io(() => readdir(dir))) {
-      const match = PART_FILE.exec(name);
-      if (!match) continue; // upload.json, and temporary files of parts still being written (or cut off by a crash)
-      const info = await stat(join(dir, name)).catch(() => undefined);
-      if (!info) continue;
-      const part = { partNumber: Number(match[1]), eTag: `"${match[2]}"`, size: info.size, mtime: info.mtimeMs };
-      const seen = byNumber.get(part.partNumber);
-      if (!seen || seen.mtime <= part.mtime) byNumber.set(part.partNumber, part);
-    }
-    return [...byNumber.values()]
-      .sort((a, b) => a.partNumber - b.partNumber)
-      .map(({ partNumber, eTag, size }) => ({ partNumber, eTag, size }));
+    const numbers = (await this.io(() => readdir(dir)))
+      .map((name) => PART_FILE.exec(name))
+      .flatMap((match) => (match ? [Number(match[1])] : []))
+      .sort((a, b) => a - b);
+    const parts = await mapLimited(numbers, 32, async (partNumber) => {
+      const header = await this.io(() => readPartHeader(join(dir, partFileName(partNumber))));
+      return header ? { partNumber, eTag: this.eTagOf(header.md5), size: header.size } : undefined;
+    });
+    return parts.filter((p): p is StoredPartInfo => p !== undefined);
   }
 
   async completeMultipartUpload(key: string, uploadId: string, parts: CompletedPart[]): Promise<void> {
     const upload = await this.readUpload(key, uploadId);
-    const stored = new Map((await this.storedParts(uploadId)).map((p) => [p.partNumber, p]));
     parts.forEach((part, index) => {
       const previous = parts[index - 1];
       if (previous && previous.partNumber >= part.partNumber) {
         throw new StorageError("invalid-part-order", "Parts must be listed in ascending order.");
       }
-      const found = stored.get(part.partNumber);
-      if (!found || unquoteETag(found.eTag) !== unquoteETag(part.eTag)) {
-        throw new StorageError("invalid-part", `Part ${part.partNumber} is not stored or its eTag does not match.`);
-      }
-      if (index < parts.length - 1 && found.size < MIN_PART_SIZE) {
-        throw new StorageError("part-too-small", `Part ${part.partNumber} is ${found.size} bytes; all but the last must be at least 5 MiB.`);
-      }
     });
-
-    const dir = this.uploadDir(uploadId);
-    const temp = await this.tempPath();
-    const out = createWriteStream(temp);
+    // Freeze the upload: from here no part can be stored or replaced, so what is checked is what is committed.
+    const frozen = this.closingDir(uploadId);
+    await this.io(() => mkdir(dirname(frozen), { recursive: true, mode: DIR_MODE }));
+    await this.whileOpen(uploadId, () => rename(this.uploadDir(uploadId), frozen));
+    let manifest: Manifest;
     try {
-      for (const part of parts) {
-        const found = stored.get(part.partNumber)!;
-        const name = partFileName(part.partNumber, unquoteETag(found.eTag));
-        await pipeline(createReadStream(join(dir, name)), out, { end: false });
-      }
-      await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
-      await syncFile(temp);
-      const target = this.objectPath(key);
-      await mkdir(dirname(target), { recursive: true });
-      await this.writeAtomically(this.metaPath(key), JSON.stringify(upload.object));
-      await rename(temp, target);
+      manifest = await this.checkedManifest(key, uploadId, upload.object, frozen, parts);
+      await this.io(() => this.writeFileAtomically(join(frozen, "manifest.json"), JSON.stringify(manifest), frozen));
     } catch (error) {
-      out.destroy();
-      await rm(temp, { force: true });
+      await rename(frozen, this.uploadDir(uploadId)); // give the upload back unchanged
       throw error;
     }
-    await rm(dir, { recursive: true, force: true });
+    const target = this.blobDir(key);
+    await this.io(async () => {
+      await mkdir(dirname(target), { recursive: true, mode: DIR_MODE });
+      try {
+        await rename(frozen, target); // the commit
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code !== "ENOTEMPTY" && code !== "EEXIST") throw error;
+        // An object of this key exists: replace it, as S3 does.
+        await this.discard(target);
+        await rename(frozen, target);
+      }
+      if (this.durable) await syncDir(dirname(target));
+    });
+    // Parts stored but not listed are not part of the object.
+    const listed = new Set(manifest.parts.map((p) => p.file));
+    for (const name of await readdir(target).catch(() => [])) {
+      if (PART_FILE.test(name) && !listed.has(name)) await rm(join(target, name), { force: true });
+    }
   }
 
   async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
     await this.readUpload(key, uploadId);
-    await this.io(() => rm(this.uploadDir(uploadId), { recursive: true, force: true }));
+    const trash = await this.trashPath();
+    // One rename takes the whole upload away; a part renamed into it a moment later finds no directory and fails.
+    await this.whileOpen(uploadId, () => rename(this.uploadDir(uploadId), trash));
+    await rm(trash, { recursive: true, force: true }).catch(() => {}); // what is left is removed at the next start
   }
 
-  /** A completed object's file and headers, for the download route; undefined when there is none. */
+  /** A completed object's headers and reader, for the download route; undefined when there is none. */
   async openObject(key: string): Promise<StoredObject | undefined> {
+    let segments: string[];
     try {
-      const path = this.objectPath(key);
-      const [info, meta] = await Promise.all([stat(path), readFile(this.metaPath(key), "utf8")]);
-      const object = JSON.parse(meta) as ObjectMetadata;
-      return { path, size: info.size, contentType: object.contentType, contentDisposition: object.contentDisposition };
-    } catch (error) {
-      if (isMissing(error) || error instanceof StorageError) return undefined;
-      throw error;
+      segments = safeSegments(key);
+    } catch {
+      return undefined;
     }
+    const manifest = await this.readManifest(key);
+    if (!manifest) return this.openObjectV1(segments);
+    const layout: ObjectLayout = { dir: this.blobDir(key), parts: manifest.parts };
+    return {
+      size: manifest.size,
+      contentType: manifest.object.contentType,
+      contentDisposition: manifest.object.contentDisposition,
+      read: (start, end) => readObjectRange(layout, start, end),
+    };
   }
 
   async readJson(key: string): Promise<unknown> {
@@ -277,7 +338,7 @@ export class LocalStorage implements Storage {
       }
       const temp = await this.tempPath();
       try {
-        await writeFile(temp, content);
+        await writeFile(temp, content, { mode: FILE_MODE });
         await link(temp, target);
         return true;
       } catch (error) {
@@ -290,6 +351,8 @@ export class LocalStorage implements Storage {
   }
 
   async objectSize(key: string): Promise<number | undefined> {
+    const manifest = await this.readManifest(key);
+    if (manifest) return manifest.size;
     try {
       return (await stat(this.objectPath(key))).size;
     } catch (error) {
@@ -303,6 +366,7 @@ export class LocalStorage implements Storage {
     await this.documentLocks.run(target, async () => {
       await this.io(() => rm(target, { force: true }));
       await this.io(() => rm(this.metaPath(key), { force: true }));
+      if (await this.readManifest(key)) await this.io(() => this.discard(this.blobDir(key)));
     });
   }
 
@@ -337,22 +401,145 @@ export class LocalStorage implements Storage {
       .map((e) => join(e.parentPath, e.name).slice(root.length).split(sep).join("/"));
   }
 
-  private async readUpload(key: string, uploadId: string): Promise<{ key: string; object: ObjectMetadata }> {
-    if (!UPLOAD_ID.test(uploadId)) throw noSuchUpload();
-    let upload: { key: string; object: ObjectMetadata };
+
+  /** The manifest of the completed object `key`; undefined when there is none (or only one of the first version). */
+  private async readManifest(key: string): Promise<Manifest | undefined> {
     try {
-      upload = JSON.parse(await readFile(join(this.uploadDir(uploadId), "upload.json"), "utf8")) as typeof upload;
+      const manifest = JSON.parse(await readFile(join(this.blobDir(key), "manifest.json"), "utf8")) as Manifest;
+      return manifest.key === key ? manifest : undefined;
     } catch (error) {
-      if (isMissing(error)) throw noSuchUpload();
+      if (isMissing(error)) return undefined;
       throw this.unavailable(error);
     }
+  }
+
+  /** An object completed by the first version of this store: one file, and its headers beside it. */
+  private async openObjectV1(segments: string[]): Promise<StoredObject | undefined> {
+    const path = join(this.options.dir, "objects", ...segments);
+    try {
+      const [info, meta] = await Promise.all([stat(path), readFile(`${join(this.options.dir, "object-meta", ...segments)}.json`, "utf8")]);
+      const object = JSON.parse(meta) as ObjectMetadata;
+      return {
+        size: info.size,
+        contentType: object.contentType,
+        contentDisposition: object.contentDisposition,
+        read: (start, end) => createReadStream(path, { start, end, highWaterMark: 1024 * 1024 }),
+      };
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw this.unavailable(error);
+    }
+  }
+
+  /** Checks the listed parts of a frozen upload against their headers; the manifest of the object they make. */
+  private async checkedManifest(
+    key: string,
+    uploadId: string,
+    object: ObjectMetadata,
+    dir: string,
+    parts: CompletedPart[],
+  ): Promise<Manifest> {
+    const headers = await mapLimited(parts, 32, (part) => this.io(() => readPartHeader(join(dir, partFileName(part.partNumber)))));
+    let size = 0;
+    const files = parts.map((part, index) => {
+      const header = headers[index];
+      if (!header || this.eTagOf(header.md5) !== `"${unquoteETag(part.eTag)}"`) {
+        throw new StorageError("invalid-part", `Part ${part.partNumber} is not stored or its eTag does not match.`);
+      }
+      if (index < parts.length - 1 && header.size < this.minPartSize) {
+        throw new StorageError(
+          "part-too-small",
+          `Part ${part.partNumber} is ${header.size} bytes; all but the last must be at least ${this.minPartSize === MIN_PART_SIZE ? "5 MiB" : `${this.minPartSize} bytes`}.`,
+        );
+      }
+      size += header.size;
+      return { file: partFileName(part.partNumber), size: header.size };
+    });
+    return { version: 2, key, uploadId, size, object, parts: files };
+  }
+
+  /** The ETag of a part with this MD5, quoted. */
+  private eTagOf(md5: Buffer): string {
+    if (this.options.eTags !== "opaque") return `"${md5.toString("hex")}"`;
+    return `"${createHmac("sha256", this.options.signingSecret).update("opaque-etag\n").update(md5).digest("hex").slice(0, 32)}"`;
+  }
+
+  /**
+   * Runs `work` on the upload's directory. When the directory is missing because a complete has frozen it, waits for
+   * that complete to commit or give the upload back, then runs it again; otherwise the upload does not exist.
+   */
+  private async whileOpen<T>(uploadId: string, work: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + CLOSING_WAIT_MS;
+    for (;;) {
+      try {
+        return await work();
+      } catch (error) {
+        if (!isMissing(error)) throw this.unavailable(error);
+        if (!(await this.waitWhileClosing(uploadId, deadline))) throw noSuchUpload();
+      }
+    }
+  }
+
+  /** Waits while a complete holds the upload frozen; true when it gave the upload back. */
+  private async waitWhileClosing(uploadId: string, deadline: number): Promise<boolean> {
+    const closing = this.closingDir(uploadId);
+    const exists = (path: string) => stat(path).then(() => true, () => false);
+    if (!(await exists(closing))) return false;
+    while ((await exists(closing)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    return exists(join(this.uploadDir(uploadId), "upload.json"));
+  }
+
+  private async readUpload(key: string, uploadId: string): Promise<UploadInfo> {
+    if (!UPLOAD_ID.test(uploadId)) throw noSuchUpload();
+    const upload = await this.whileOpen(uploadId, async () =>
+      JSON.parse(await readFile(join(this.uploadDir(uploadId), "upload.json"), "utf8")) as UploadInfo,
+    );
     if (upload.key !== key) throw noSuchUpload();
     return upload;
+  }
+
+  /**
+   * Makes the data dir owner-only, warns when it is not, and finishes what a killed process left: uploads frozen by a
+   * complete that did not commit go back to `multipart/`; files in `tmp/` and directories in `trash/` are removed.
+   */
+  private prepareDataDir(): void {
+    const root = this.options.dir;
+    mkdirSync(root, { recursive: true, mode: DIR_MODE });
+    const mode = statSync(root).mode & 0o777;
+    if ((mode & 0o077) !== 0) {
+      this.options.warn?.(
+        `The data dir ${root} can be read by other users (mode ${mode.toString(8).padStart(4, "0")}); it holds every upload and the signing secret. Run: chmod 700 ${root}`,
+      );
+    }
+    const closing = join(root, "closing");
+    for (const uploadId of existsSync(closing) ? readdirSync(closing).filter((n) => UPLOAD_ID.test(n)) : []) {
+      const frozen = join(root, "closing", uploadId);
+      rmSync(join(frozen, "manifest.json"), { force: true });
+      renameSync(frozen, this.uploadDir(uploadId));
+    }
+    for (const dir of ["tmp", "trash"]) rmSync(join(root, dir), { recursive: true, force: true });
+  }
+
+  /** Moves a directory out of the way at once and removes it; what a crash leaves is removed at the next start. */
+  private async discard(dir: string): Promise<void> {
+    const trash = await this.trashPath();
+    await rename(dir, trash);
+    await rm(trash, { recursive: true, force: true }).catch(() => {});
   }
 
   private uploadDir(uploadId: string): string {
     if (!UPLOAD_ID.test(uploadId)) throw noSuchUpload();
     return join(this.options.dir, "multipart", uploadId);
+  }
+
+  private closingDir(uploadId: string): string {
+    return join(this.options.dir, "closing", uploadId);
+  }
+
+  /** A completed object's directory: named by the key's hash, so no key can collide with another's files. */
+  private blobDir(key: string): string {
+    const hash = createHash("sha256").update(key).digest("hex");
+    return join(this.options.dir, "blobs", hash.slice(0, 2), hash);
   }
 
   private objectPath(key: string): string {
@@ -363,16 +550,35 @@ export class LocalStorage implements Storage {
     return `${join(this.options.dir, "object-meta", ...safeSegments(key))}.json`;
   }
 
-  private async tempPath(): Promise<string> {
-    const dir = join(this.options.dir, "tmp");
-    await this.io(() => mkdir(dir, { recursive: true }));
+  private tempPath(): Promise<string> {
+    return this.newPathIn("tmp");
+  }
+
+  private trashPath(): Promise<string> {
+    return this.newPathIn("trash");
+  }
+
+  /** A fresh name in one of the store's working directories (made once; they are only removed at start). */
+  private async newPathIn(name: "tmp" | "trash"): Promise<string> {
+    const dir = join(this.options.dir, name);
+    if (!this.madeDirs.has(name)) {
+      await this.io(() => mkdir(dir, { recursive: true, mode: DIR_MODE }));
+      this.madeDirs.add(name);
+    }
     return join(dir, randomBytes(12).toString("hex"));
   }
 
   private async writeAtomically(path: string, content: string): Promise<void> {
-    await mkdir(dirname(path), { recursive: true });
+    await mkdir(dirname(path), { recursive: true, mode: DIR_MODE });
     const temp = await this.tempPath();
-    await writeFile(temp, content);
+    await writeFile(temp, content, { mode: FILE_MODE });
+    await rename(temp, path);
+  }
+
+  /** Writes a file through a temporary name in `dir` (its own directory), synced when the store is durable. */
+  private async writeFileAtomically(path: string, content: string, dir: string): Promise<void> {
+    const temp = join(dir, `.tmp-${randomBytes(8).toString("hex")}`);
+    await writeFile(temp, content, { mode: FILE_MODE, flush: this.durable });
     await rename(temp, path);
   }
 
@@ -404,26 +610,42 @@ function safeSegments(key: string): string[] {
   return segments;
 }
 
-async function syncFile(path: string): Promise<void> {
-  const handle = await open(path, "r+");
+/** Makes a rename or a new file in `dir` durable. */
+async function syncDir(dir: string): Promise<void> {
+  const fd = await openFile(dir, "r");
   try {
-    await handle.sync();
+    await syncFile(fd);
   } finally {
-    await handle.close();
+    await closeFile(fd);
   }
+}
+
+/** `work` on every item, at most `limit` at a time; results in the items' order. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+function ignore(): void {}
+
+function documentVersion(bytes: Buffer): string {
+  return createHash("md5").update(bytes).digest("hex");
 }
 
 function unixNow(): number {
   return Math.floor(Date.now() / 1000);
 }
 
-
 function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
-}
-
-function documentVersion(bytes: Buffer): string {
-  return createHash("md5").update(bytes).digest("hex");
 }
 
 function noSuchUpload(): StorageError {
@@ -436,3 +658,9 @@ function wrongPartSize(size: number, expected: number): StorageError {
     ? new StorageError("part-too-large", `The part is larger than the ${expected} bytes its URL was signed for.`)
     : new StorageError("part-size-mismatch", `The part is ${size} bytes; its URL was signed for exactly ${expected}.`);
 }
+
+const RECEIVE_ERRORS: ReceiveErrors = {
+  tooLarge: (received, limit) => wrongPartSize(received, limit),
+  tooShort: (received, expected) => wrongPartSize(received, expected),
+  badDigest: () => new StorageError("bad-digest", "The part's bytes do not match its Content-MD5 header."),
+};

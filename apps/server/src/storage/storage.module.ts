@@ -1,4 +1,4 @@
-import { Global, Inject, Module, type OnApplicationShutdown } from "@nestjs/common";
+import { Global, Inject, Logger, Module, type OnApplicationShutdown } from "@nestjs/common";
 import { APP_CONFIG } from "../config/config.module";
 import { publicUrl, type AppConfig } from "../config/app-config";
 import { LocalStorage } from "./local.storage";
@@ -16,6 +16,9 @@ export function createStorage(config: AppConfig): Storage & { destroy?: () => vo
         signingSecret: Buffer.from(
           config.LOCAL_SIGNING_SECRET ?? persistentSecret(config.LOCAL_STORAGE_DIR, "signing-secret", randomSecret()),
         ),
+        durable: config.LOCAL_STORAGE_FSYNC,
+        eTags: config.LOCAL_STORAGE_ETAGS,
+        warn: (message) => new Logger("LocalStorage").warn(message),
       });
     case "s3":
       return new S3Storage({
@@ -28,11 +31,24 @@ export function createStorage(config: AppConfig): Storage & { destroy?: () => vo
   }
 }
 
-/** Binds the configured storage adapter to the `STORAGE` token. */
+/**
+ * The embedded store when it is the one configured, else null: what the module serving its part and download URLs
+ * needs, without knowing which adapters exist.
+ */
+export const EMBEDDED_STORE = Symbol("EmbeddedStore");
+
+/** Binds the configured storage adapter to the `STORAGE` token (and the embedded store to `EMBEDDED_STORE`). */
 @Global()
 @Module({
-  providers: [{ provide: STORAGE, inject: [APP_CONFIG], useFactory: createStorage }],
-  exports: [STORAGE],
+  providers: [
+    { provide: STORAGE, inject: [APP_CONFIG], useFactory: createStorage },
+    {
+      provide: EMBEDDED_STORE,
+      inject: [STORAGE],
+      useFactory: (storage: Storage) => (storage instanceof LocalStorage ? storage : null),
+    },
+  ],
+  exports: [STORAGE, EMBEDDED_STORE],
 })
 export class StorageModule implements OnApplicationShutdown {
   constructor(@Inject(STORAGE) private readonly storage: Storage & { destroy?: () => void }) {}

@@ -103,6 +103,7 @@ export type StorageErrorReason =
   | "part-too-small"
   | "part-too-large"
   | "part-size-mismatch"
+  | "bad-digest"
   | "unavailable";
 
 export class StorageError extends Error {

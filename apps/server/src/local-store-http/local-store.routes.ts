@@ -1,17 +1,17 @@
-import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { errorEnvelope, MAX_PARTS, type ErrorProblem } from "@upload-gateway/contract";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type {} from "@fastify/compress"; // its route option `compress`
 import { toApiError } from "../errors/api-error";
-import type { LocalStorage } from "./local.storage";
+import type { LocalStorage } from "../storage/local.storage";
+import { parseRange } from "./byte-range";
 
 /**
  * The embedded store's S3-like HTTP face: clients PUT parts and GET objects at the signed URLs `LocalStorage`
  * hands out, exactly as they would at S3's. Registered only in local mode, in its own Fastify scope so that its
  * raw-body handling does not touch the JSON API.
  */
-export function localStorageRoutes(storage: LocalStorage) {
+export function localStoreRoutes(storage: LocalStorage) {
   return function routes(app: FastifyInstance, _options: unknown, done: () => void): void {
     // Part bodies are raw bytes of any type: take the stream as it is, whatever the Content-Type.
     app.removeAllContentTypeParsers();
@@ -49,24 +49,30 @@ export function localStorageRoutes(storage: LocalStorage) {
       };
       const verdict = storage.verifyGrant(grant, signature);
       if (verdict !== "ok") return refuseSignature(reply, verdict);
+      const contentMd5 = parseContentMd5(request.headers["content-md5"]);
+      if (contentMd5 === "invalid") {
+        void reply.header("connection", "close");
+        return fail(reply, {
+          code: "VALIDATION_FAILED",
+          field: "Content-MD5",
+          message: "must be the base64 encoding of the part's 16-byte MD5 digest",
+        });
+      }
 
       const declared = request.headers["content-length"];
       const body = (request.body as Readable | undefined) ?? request.raw;
       try {
-        const part = await storage.writePart(
-          key,
-          grant.uploadId,
-          partNumber,
-          body,
-          grant.size,
-          declared ? Number(declared) : undefined,
-        );
+        const part = await storage.writePart(key, grant.uploadId, partNumber, body, {
+          expectedSize: grant.size,
+          ...(declared ? { declaredLength: Number(declared) } : {}),
+          ...(contentMd5 ? { contentMd5 } : {}),
+        });
         return reply.status(200).header("etag", part.eTag).send();
       } catch (error) {
         const apiError = toApiError(error);
         if (!apiError) throw error;
         // A refused body may still be arriving: close the connection rather than read gigabytes for nothing.
-        if (apiError.status === 413 || apiError.problems[0].code === "PART_SIZE_MISMATCH") {
+        if (apiError.status === 413 || apiError.problems[0].code === "PART_SIZE_MISMATCH" || !body.readableEnded) {
           void reply.header("connection", "close");
         }
         return reply.status(apiError.status).send(apiError.toEnvelope());
@@ -99,11 +105,18 @@ export function localStorageRoutes(storage: LocalStorage) {
           .header("content-length", String(Math.max(0, end - start + 1)));
         if (range) void reply.header("content-range", `bytes ${start}-${end}/${object.size}`);
         if (request.method === "HEAD" || object.size === 0) return reply.send();
-        return reply.send(createReadStream(object.path, { start, end }));
+        return reply.send(object.read(start, end));
       },
     });
     done();
   };
+}
+
+/** The digest of a `Content-MD5` header (base64 of 16 bytes, as S3 takes it); undefined when absent. */
+function parseContentMd5(header: string | string[] | undefined): Buffer | "invalid" | undefined {
+  if (header === undefined) return undefined;
+  if (typeof header !== "string" || !/^[A-Za-z0-9+/]{22}==$/.test(header.trim())) return "invalid";
+  return Buffer.from(header.trim(), "base64");
 }
 
 function refuseSignature(reply: FastifyReply, verdict: "expired" | "invalid") {
@@ -116,24 +129,4 @@ function refuseSignature(reply: FastifyReply, verdict: "expired" | "invalid") {
 function fail(reply: FastifyReply, problem: ErrorProblem) {
   const body = errorEnvelope([problem]);
   return reply.status(body.statusCode).send(body);
-}
-
-/** One `bytes=` range (the forms browsers and players send), or undefined for the whole object. */
-export function parseRange(
-  header: string | undefined,
-  size: number,
-): { start: number; end: number } | "unsatisfiable" | undefined {
-  const match = header ? /^bytes=(\d*)-(\d*)$/.exec(header.trim()) : null;
-  if (!match || (match[1] === "" && match[2] === "")) return undefined;
-  let start: number;
-  let end: number;
-  if (match[1] === "") {
-    start = Math.max(0, size - Number(match[2])); // the last N bytes
-    end = size - 1;
-  } else {
-    start = Number(match[1]);
-    end = match[2] === "" ? size - 1 : Math.min(Number(match[2]), size - 1);
-  }
-  if (start >= size || start > end) return "unsatisfiable";
-  return { start, end };
 }

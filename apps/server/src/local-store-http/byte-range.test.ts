@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseRange } from "./local-storage.routes";
+import { parseRange } from "./byte-range";
 
 describe("parseRange", () => {
   it.each([

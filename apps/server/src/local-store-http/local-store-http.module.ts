@@ -1,0 +1,24 @@
+import { Inject, Module, type OnModuleInit } from "@nestjs/common";
+import { HttpAdapterHost } from "@nestjs/core";
+import type { FastifyInstance } from "fastify";
+import type { LocalStorage } from "../storage/local.storage";
+import { EMBEDDED_STORE } from "../storage/storage.module";
+import { localStoreRoutes } from "./local-store.routes";
+
+/**
+ * Serves the embedded store's part and download URLs (`/storage/...`) when the embedded store is the one configured;
+ * with S3, clients talk to S3 and this module adds nothing.
+ */
+@Module({})
+export class LocalStoreHttpModule implements OnModuleInit {
+  constructor(
+    @Inject(EMBEDDED_STORE) private readonly store: LocalStorage | null,
+    private readonly adapterHost: HttpAdapterHost,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    if (!this.store) return;
+    const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
+    await fastify.register(localStoreRoutes(this.store));
+  }
+}
