@@ -1,9 +1,14 @@
-// Shared flat config: typescript-eslint's type-aware recommended rules for every package.
+// Shared flat config: typescript-eslint's type-aware recommended rules for every package, plus the house rules
+// (house-rules.js) of the package whose folder is `tsconfigRootDir`.
 import js from "@eslint/js";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import tseslint from "typescript-eslint";
+import { houseRules } from "./house-rules.js";
 
 /** @param {{ tsconfigRootDir: string }} options */
 export function defineConfig({ tsconfigRootDir }) {
+  const { name } = JSON.parse(readFileSync(join(tsconfigRootDir, "package.json"), "utf8"));
   return tseslint.config(
     { ignores: ["dist/**", "coverage/**", "bin/**", "**/*.config.*", "*.js", "*.mjs", "*.cjs"] },
     js.configs.recommended,
@@ -33,5 +38,6 @@ export function defineConfig({ tsconfigRootDir }) {
         "@typescript-eslint/no-non-null-assertion": "off",
       },
     },
+    ...houseRules(name),
   );
 }

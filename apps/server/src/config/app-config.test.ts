@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, configWarnings, isDevMode, loadConfig, publicUrl } from "./app-config";
+import { ConfigError, configWarnings, isDevMode, loadConfig, publicUrl, s3Credentials } from "./app-config";
 
 const s3 = { STORAGE: "s3", S3_BUCKET: "videos", PROJECTS_FILE: "/etc/gateway/projects.json" };
 
@@ -121,5 +121,16 @@ describe("configWarnings", () => {
     ]);
     expect(configWarnings(loadConfig({ ...s3, ...env }), { ...s3, ...env })).toEqual([]);
     expect(configWarnings(loadConfig({}), { S3_BUCKET: "" })).toEqual([]);
+  });
+});
+
+describe("s3Credentials", () => {
+  it("reads the S3 credentials itself and hands them on, or leaves them to the SDK's provider chain", () => {
+    expect(s3Credentials(loadConfig(s3))).toBeUndefined();
+    const keys = { AWS_ACCESS_KEY_ID: "AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY: "secret" };
+    expect(s3Credentials(loadConfig({ ...s3, ...keys }))).toEqual({ accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" });
+    expect(s3Credentials(loadConfig({ ...s3, ...keys, AWS_SESSION_TOKEN: "t" }))).toMatchObject({ sessionToken: "t" });
+    expect(() => loadConfig({ ...s3, AWS_ACCESS_KEY_ID: "AKIDEXAMPLE" })).toThrow(/AWS_SECRET_ACCESS_KEY: must be set together/);
+    expect(() => loadConfig({ ...s3, AWS_SESSION_TOKEN: "t" })).toThrow(/AWS_SESSION_TOKEN: needs/);
   });
 });

@@ -119,6 +119,11 @@ const envSchema = z
     S3_REGION: z.string().min(1).default("us-east-1"),
     S3_BUCKET: z.string().min(3, "must be a bucket name").optional(),
     S3_FORCE_PATH_STYLE: booleanFromString.default("false"),
+    // Read here, like every other variable, and handed to the S3 client; when unset the AWS SDK's default chain
+    // (profiles, web identity, container and instance roles) finds credentials instead.
+    AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
+    AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+    AWS_SESSION_TOKEN: z.string().min(1).optional(),
     PROJECTS_FILE: z.string().min(1).optional(),
     DOWNLOAD_URL_EXPIRY_SECONDS: z.coerce.number().int().min(60).max(604_800).default(3600),
     BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(2 * 1024 * 1024),
@@ -145,6 +150,10 @@ const envSchema = z
         );
       }
     }
+    if (!env.AWS_ACCESS_KEY_ID !== !env.AWS_SECRET_ACCESS_KEY) {
+      problem(env.AWS_ACCESS_KEY_ID ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID", "must be set together with the other AWS key");
+    }
+    if (env.AWS_SESSION_TOKEN && !env.AWS_ACCESS_KEY_ID) problem("AWS_SESSION_TOKEN", "needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
     if (env.PROJECTS_FILE && env.DEV_API_KEY) problem("DEV_API_KEY", "is not used when PROJECTS_FILE is set; remove one");
   });
 
@@ -171,6 +180,22 @@ export function publicUrl(config: AppConfig): string {
   if (config.PUBLIC_URL) return config.PUBLIC_URL.replace(/\/+$/, "");
   const host = isWildcard(config.HOST) ? "127.0.0.1" : config.HOST.includes(":") && !config.HOST.startsWith("[") ? `[${config.HOST}]` : config.HOST;
   return `http://${host}:${config.PORT}`;
+}
+
+/** Static S3 credentials when configured; undefined leaves the choice to the AWS SDK's default provider chain. */
+export function s3Credentials(config: AppConfig): S3Credentials | undefined {
+  if (!config.AWS_ACCESS_KEY_ID || !config.AWS_SECRET_ACCESS_KEY) return undefined;
+  return {
+    accessKeyId: config.AWS_ACCESS_KEY_ID,
+    secretAccessKey: config.AWS_SECRET_ACCESS_KEY,
+    ...(config.AWS_SESSION_TOKEN ? { sessionToken: config.AWS_SESSION_TOKEN } : {}),
+  };
+}
+
+export interface S3Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
 }
 
 export type AppConfig = z.output<typeof envSchema>;

@@ -36,6 +36,8 @@ export interface S3StorageOptions {
   /** Where clients reach S3, if by another name: presigned URLs are signed for this host. */
   publicEndpoint?: string;
   forcePathStyle: boolean;
+  /** Static credentials; without them the AWS SDK's default provider chain (profiles, roles, ...) is used. */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 
 /** URLs signed between two turns of the event loop (~1-3 ms of work). */
@@ -55,6 +57,7 @@ export function s3ClientConfig(options: S3StorageOptions, endpoint: string | und
     maxAttempts: 3,
     requestHandler: { connectionTimeout: 3_000, requestTimeout: 30_000 },
     ...(endpoint ? { endpoint } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 import { Global, Inject, Logger, Module, type OnApplicationShutdown } from "@nestjs/common";
 import { APP_CONFIG } from "../config/config.module";
-import { publicUrl, type AppConfig } from "../config/app-config";
+import { publicUrl, s3Credentials, type AppConfig } from "../config/app-config";
 import { LocalStorage } from "./local.storage";
 import { persistentSecret, randomSecret } from "./local-secrets";
 import { S3Storage } from "./s3.storage";
@@ -27,6 +27,7 @@ export function createStorage(config: AppConfig): Storage & { destroy?: () => vo
         endpoint: config.S3_ENDPOINT,
         publicEndpoint: config.S3_PUBLIC_ENDPOINT,
         forcePathStyle: config.S3_FORCE_PATH_STYLE,
+        credentials: s3Credentials(config),
       });
   }
 }

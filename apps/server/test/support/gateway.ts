@@ -44,6 +44,10 @@ export function testS3Storage(): S3Storage {
     region: env.S3_REGION ?? "us-east-1",
     endpoint: env.S3_ENDPOINT,
     forcePathStyle: true,
+    credentials:
+      env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+        ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY }
+        : undefined,
   });
 }
 

@@ -1,0 +1,96 @@
+// The repository's house rules as lint rules: who may read the environment, and which way imports may point.
+// Each package's rules are keyed by its package.json name, so a package's own eslint.config stays one line.
+
+const ENV_MESSAGE =
+  "Read the environment in one place only: the server's config (apps/server/src/config), the CLI's entry, or tests. Pass values down instead.";
+
+/** `process.env` in every spelling we know of: member access, destructuring, and `import { env } from "node:process"`. */
+export const noProcessEnv = {
+  "no-restricted-syntax": [
+    "error",
+    { selector: "MemberExpression[object.name='process'][property.name='env']", message: ENV_MESSAGE },
+    { selector: "MemberExpression[object.name='process'][property.value='env']", message: ENV_MESSAGE },
+    { selector: "MemberExpression[object.property.name='process'][property.name='env']", message: ENV_MESSAGE },
+    { selector: "VariableDeclarator[init.name='process'] > ObjectPattern > Property[key.name='env']", message: ENV_MESSAGE },
+    {
+      selector: "ImportDeclaration[source.value=/^(node:)?process$/] > ImportSpecifier[imported.name='env']",
+      message: ENV_MESSAGE,
+    },
+  ],
+};
+
+const HTTP_LAYER = {
+  group: ["fastify", "@fastify/*", "@nestjs/platform-fastify", "@ts-rest/nest"],
+  message: "Storage adapters know no HTTP layer: the port speaks in keys, parts and streams; handlers translate.",
+};
+const SERVER_HTTP_CODE = {
+  group: ["../errors", "../errors/*", "../uploads", "../uploads/*", "../auth", "../auth/*"],
+  message: "Layers point down: storage must not import the handlers' errors, uploads or auth. Throw a StorageError.",
+};
+const THE_SERVER = {
+  group: ["@upload-gateway/server", "@upload-gateway/server/*", "**/apps/server/**", "**/server/src/**", "**/server/dist/**", "@nestjs/*", "fastify"],
+  message: "Clients and the demo reach the server over HTTP only (through the contract), never by importing it.",
+};
+
+/**
+ * Per package: globs of files where `process.env` is allowed, and import boundaries as [files, ignores, patterns].
+ * Tests may read the environment everywhere: they pass the S3 settings of the test RGW to the processes they start.
+ */
+const PACKAGES = {
+  "@upload-gateway/server": {
+    envAllowed: ["src/config/**"],
+    boundaries: [
+      // The embedded store's own HTTP routes (`*.routes.ts`) are its HTTP face, not an adapter.
+      { files: ["src/storage/**/*.ts"], ignores: ["src/storage/**/*.routes.ts", "**/*.test.ts"], patterns: [HTTP_LAYER, SERVER_HTTP_CODE] },
+    ],
+  },
+  "@upload-gateway/contract": {
+    envAllowed: [],
+    boundaries: [
+      {
+        files: ["src/**/*.ts"],
+        ignores: ["**/*.test.ts"],
+        patterns: [
+          {
+            group: ["@upload-gateway/*", "@nestjs/*", "fastify", "@fastify/*", "@aws-sdk/*", "@smithy/*", "node:*", "../*"],
+            message:
+              "The contract is types, schemas and pure functions shared by server and clients (browsers too): it imports zod and @ts-rest/core only.",
+          },
+        ],
+      },
+    ],
+  },
+  "@upload-gateway/client": {
+    // The CLI is a program: its key, state folder and the caller's working directory come from the environment.
+    // The library beneath it never reads the environment (it runs in browsers too).
+    envAllowed: ["src/cli.ts"],
+    boundaries: [{ files: ["src/**/*.ts"], ignores: ["**/*.test.ts"], patterns: [THE_SERVER] }],
+  },
+  "@upload-gateway/web": {
+    envAllowed: [],
+    boundaries: [
+      {
+        files: ["src/**/*.ts", "src/**/*.tsx"],
+        ignores: ["**/*.test.ts", "**/*.test.tsx"],
+        patterns: [THE_SERVER, { group: ["node:*"], message: "The demo page runs in a browser." }],
+      },
+    ],
+  },
+};
+
+/** @param {string} packageName @returns {import("typescript-eslint").ConfigArray} */
+export function houseRules(packageName) {
+  const own = PACKAGES[packageName] ?? { envAllowed: [], boundaries: [] };
+  return [
+    { rules: noProcessEnv },
+    {
+      files: [...own.envAllowed, "**/*.test.ts", "**/*.test.tsx", "test/**"],
+      rules: { "no-restricted-syntax": "off" },
+    },
+    ...own.boundaries.map(({ files, ignores, patterns }) => ({
+      files,
+      ignores,
+      rules: { "no-restricted-imports": ["error", { patterns }] },
+    })),
+  ];
+}
