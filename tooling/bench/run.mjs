@@ -18,6 +18,7 @@ import { cpuMeter, fmt, fmtBytes, freePort, GiB, killChildren, median, MiB, quan
 import { gatewayUsesFastPresigner, serverDir } from "./lib/fast-presigner.mjs";
 import { CreateMultipartUploadCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { emptyPrefix, objectSize, s3Client, startCountingProxy } from "./lib/s3.mjs";
+import { benchEmbedded, embeddedReport, embeddedTargets } from "./embedded.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes("--quick");
@@ -30,6 +31,7 @@ const config = quick
       latency: { 3: 30, 1000: 10, 10000: 3 },
       throughput: { seconds: 6, slices: 2, warmupSeconds: 1, connections: 32 },
       upload: { small: 64 * MiB, large: 256 * MiB, runs: 1, largeRuns: 1, partSize: 16 * MiB, concurrency: 4 },
+      embedded: { small: 64 * MiB, large: 256 * MiB, runs: 1, largeRuns: 1, completeSizes: [64 * MiB, 512 * MiB], completeRuns: 1, partSize: 16 * MiB, concurrency: 4 },
       quietLoad: Infinity,
     }
   : {
@@ -37,6 +39,7 @@ const config = quick
       latency: { 3: 200, 1000: 50, 10000: 20 },
       throughput: { seconds: 30, slices: 3, warmupSeconds: 3, connections: 32 },
       upload: { small: 512 * MiB, large: 2 * GiB, runs: 5, largeRuns: 3, partSize: 16 * MiB, concurrency: 4 },
+      embedded: { small: 512 * MiB, large: 2 * GiB, runs: 3, largeRuns: 1, completeSizes: [512 * MiB, 5 * GiB], completeRuns: 2, partSize: 16 * MiB, concurrency: 4 },
       // Waits (at most 5 min) for the 1-minute load average to fall below this before measuring.
       quietLoad: 1.5,
     };
@@ -614,7 +617,8 @@ function report(r) {
         `Its RSS in each quarter of the ${u.large.label} upload: ${u.large.results.client.runs.map((/** @type {UploadRun} */ x) => x.rssByQuarter.map((b) => fmt(b / MiB, 0)).join(" → ")).join("; ")} MiB.`,
     );
   }
-  parts.push(`**Targets** (issue 6)\n\n${table(["target", "wanted", "actual", "met"], r.targets.map((t) => [t.name, t.target, t.actual, t.met ? "yes" : "**no**"]))}`);
+  if (r.embedded) parts.push(embeddedReport(r.embedded));
+  parts.push(`**Targets** (issues 6 and 10)\n\n${table(["target", "wanted", "actual", "met"], r.targets.map((t) => [t.name, t.target, t.actual, t.met ? "yes" : "**no**"]))}`);
   return parts.join("\n\n");
 }
 
@@ -688,6 +692,8 @@ try {
   await phase("startLatency", () => benchStartLatency(gateway, s3Env.S3_BUCKET));
   await phase("startThroughput", () => benchStartThroughput(gateway, s3Env));
   await phase("upload", () => benchUpload(gateway, s3Env));
+  const context = { mainJs, here, work, projectsFile, projectId, apiKey, log, checkInterrupted, randomFile, sizeLabel, toStop };
+  await phase("embedded", () => benchEmbedded(context, config.embedded));
 } catch (error) {
   failed = true;
   log(`failed: ${/** @type {Error} */ (error).stack ?? error}`);
@@ -702,7 +708,7 @@ if (interrupted) {
 }
 
 results.machine.loadAverageAtEnd = loadavg().map((x) => round(x));
-results.targets = targets(results);
+results.targets = [...targets(results), ...embeddedTargets(results.embedded)];
 const markdown = report(results);
 console.log(`\n${markdown}\n`);
 const outDir = join(here, "results");

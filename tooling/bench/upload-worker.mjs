@@ -1,15 +1,15 @@
 // Child process of run.mjs: ONE upload of a file by ONE contender, alone in its process so that its peak RSS is its
 // own. Prints one JSON line: { contender, bytes, seconds, mibPerSecond, cpuSeconds, peakRss, baselineRss, loadedRss,
 // rssByQuarter, peakHeapTotal, peakArrayBuffers, retries (ours), key }.
-// Usage: node upload-worker.mjs <client|lib-storage|raw-presigned> <file> '<json options>'
-//   options: { baseUrl, apiKey, projectId, partSize, concurrency }   (S3_* / AWS_* from the environment)
+// Usage: node upload-worker.mjs <client|lib-storage|raw-presigned|tus> <file> '<json options>'
+//   options: { baseUrl, apiKey, projectId, partSize, concurrency, tusEndpoint }   (S3_* / AWS_* from the environment)
 import { randomBytes } from "node:crypto";
 import { createReadStream, openAsBlob, statSync } from "node:fs";
 import { basename } from "node:path";
 import { memoryOf } from "./lib/common.mjs";
 
 const [contender, file, optionsJson] = process.argv.slice(2);
-/** @type {{ baseUrl: string, apiKey: string, projectId: string, partSize: number, concurrency: number }} */
+/** @type {{ baseUrl: string, apiKey: string, projectId: string, partSize: number, concurrency: number, tusEndpoint?: string }} */
 const options = JSON.parse(optionsJson ?? "{}");
 const size = statSync(file).size;
 const env = process.env;
@@ -20,6 +20,7 @@ const load = {
   client: () => import("@upload-gateway/client/node"),
   "lib-storage": () => Promise.all([import("@aws-sdk/client-s3"), import("@aws-sdk/lib-storage")]),
   "raw-presigned": async () => undefined,
+  tus: () => import("tus-js-client"),
 };
 /** @type {any} */
 let modules;
@@ -62,6 +63,20 @@ const contenders = {
     await upload.done();
     client.destroy();
     return Key;
+  },
+
+  // tus-js-client with its default settings (one PATCH of the whole file, read from disk) into @tus/server.
+  async tus() {
+    const { Upload } = modules;
+    return new Promise((resolve, reject) => {
+      const upload = new Upload(createReadStream(file), {
+        endpoint: options.tusEndpoint,
+        metadata: { filename: basename(file), filetype: "video/mp4" },
+        onError: reject,
+        onSuccess: () => resolve(/** @type {string} */ (upload.url)),
+      });
+      upload.start();
+    });
   },
 
   // The least a client can do: start through the gateway, PUT file slices (Blob from fs.openAsBlob) with fetch to
