@@ -1,6 +1,7 @@
 import { initContract } from "@ts-rest/core";
 import { z } from "zod";
 import { errorEnvelopeSchema, successEnvelope } from "./envelope";
+import type { ErrorCode } from "./errors";
 
 const c = initContract();
 
@@ -20,6 +21,7 @@ export const devContract = c.router(
       method: "GET",
       path: "/api/dev-session",
       responses: { 200: successEnvelope(devSessionSchema), 404: errorEnvelopeSchema },
+      metadata: { errorCodes: ["ROUTE_NOT_FOUND"] as ErrorCode[] },
       summary: "The dev project and its key (dev mode only)",
       description:
         "Lets the demo page at `/` work without typing anything on a developer's machine. Answers 404 unless the " +

@@ -1,6 +1,7 @@
 import { initContract } from "@ts-rest/core";
 import { z } from "zod";
 import { errorEnvelopeSchema, successEnvelope } from "./envelope";
+import type { ErrorCode } from "./errors";
 
 const c = initContract();
 
@@ -15,6 +16,7 @@ export const healthContract = c.router(
     live: {
       method: "GET",
       path: "/live",
+      metadata: { errorCodes: [] as ErrorCode[] },
       responses: { 200: successEnvelope(healthResultSchema) },
       summary: "Liveness: the process is up",
     },
@@ -22,6 +24,7 @@ export const healthContract = c.router(
       method: "GET",
       path: "/ready",
       responses: { 200: successEnvelope(healthResultSchema), 503: errorEnvelopeSchema },
+      metadata: { errorCodes: ["STORAGE_UNAVAILABLE"] as ErrorCode[] },
       summary: "Readiness: the storage answers (S3 reachable and bucket present, or data dir writable)",
     },
   },

@@ -3,7 +3,7 @@ import { devContract } from "./dev.contract";
 import { healthContract } from "./health.contract";
 import { z } from "zod";
 import { errorEnvelopeSchema, successEnvelope } from "./envelope";
-import { ERROR_STATUSES, type ErrorStatus } from "./errors";
+import { ERROR_STATUSES, type ErrorCode, type ErrorStatus } from "./errors";
 import {
   abortUploadBodySchema,
   completeUploadBodySchema,
@@ -26,12 +26,23 @@ const errorResponses = Object.fromEntries(ERROR_STATUSES.map((s) => [s, errorEnv
   typeof errorEnvelopeSchema
 >;
 
+/**
+ * The error codes each route can really answer, for its documentation (the OpenAPI document lists these statuses and
+ * codes per operation). Every project route checks the key and the project and may meet a failing store or a bug;
+ * routes with a JSON body may also meet a bad body.
+ */
+const AUTH_AND_FAILURES: ErrorCode[] = ["UNAUTHORIZED", "FORBIDDEN", "PROJECT_NOT_FOUND", "INTERNAL_ERROR", "STORAGE_UNAVAILABLE"];
+const BAD_BODY: ErrorCode[] = ["VALIDATION_FAILED", "MALFORMED_REQUEST", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"];
+const errorsOf = (...codes: ErrorCode[]) => ({ errorCodes: [...new Set([...codes, ...AUTH_AND_FAILURES])] });
+export type RouteErrorMetadata = ReturnType<typeof errorsOf>;
+
 const projectParams = z.object({ projectId: z.string().describe("Unique id of the project.") });
 
 export const uploadsContract = c.router(
   {
     start: {
       method: "POST",
+      metadata: errorsOf(...BAD_BODY, "DUPLICATE_FILE", "FILE_TOO_LARGE", "MIME_TYPE_NOT_ALLOWED"),
       path: "/multipart",
       pathParams: projectParams,
       body: startUploadBodySchema,
@@ -42,6 +53,7 @@ export const uploadsContract = c.router(
     },
     complete: {
       method: "PUT",
+      metadata: errorsOf(...BAD_BODY, "INVALID_PART", "INVALID_PART_ORDER", "PART_TOO_SMALL", "PART_SIZE_MISMATCH", "UPLOAD_NOT_FOUND", "UPLOAD_NOT_IN_PROGRESS"),
       path: "/multipart-complete",
       pathParams: projectParams,
       body: completeUploadBodySchema,
@@ -51,6 +63,7 @@ export const uploadsContract = c.router(
     },
     abort: {
       method: "PUT",
+      metadata: errorsOf(...BAD_BODY, "UPLOAD_NOT_FOUND", "UPLOAD_NOT_IN_PROGRESS"),
       path: "/multipart-abort",
       pathParams: projectParams,
       body: abortUploadBodySchema,
@@ -60,6 +73,7 @@ export const uploadsContract = c.router(
     },
     resume: {
       method: "POST",
+      metadata: errorsOf(...BAD_BODY, "UPLOAD_NOT_FOUND", "UPLOAD_NOT_IN_PROGRESS"),
       path: "/multipart-resume",
       pathParams: projectParams,
       body: resumeUploadBodySchema,
@@ -69,6 +83,7 @@ export const uploadsContract = c.router(
     },
     download: {
       method: "POST",
+      metadata: errorsOf(...BAD_BODY, "UPLOAD_NOT_FOUND", "UPLOAD_NOT_COMPLETED"),
       path: "/success/:requestKey",
       pathParams: projectParams.extend({ requestKey: requestKeySchema }),
       body: c.noBody(),
@@ -77,6 +92,7 @@ export const uploadsContract = c.router(
     },
     get: {
       method: "GET",
+      metadata: errorsOf("VALIDATION_FAILED", "UPLOAD_NOT_FOUND"),
       path: "/:requestKey",
       pathParams: projectParams.extend({ requestKey: requestKeySchema }),
       responses: { 200: successEnvelope(uploadDetailsSchema) },
@@ -84,6 +100,7 @@ export const uploadsContract = c.router(
     },
     list: {
       method: "GET",
+      metadata: errorsOf("VALIDATION_FAILED"),
       path: "",
       pathParams: projectParams,
       query: listUploadsQuerySchema,

@@ -1,8 +1,10 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Controller, Get, Header, NotFoundException, Param, Res } from "@nestjs/common";
+import { Controller, Get, Header, Inject, NotFoundException, Param, Res } from "@nestjs/common";
 import type { FastifyReply } from "fastify";
 import { getAbsoluteFSPath } from "swagger-ui-dist";
+import { publicUrl, type AppConfig } from "../config/app-config";
+import { APP_CONFIG } from "../config/config.module";
 import { buildOpenApiDocument } from "./openapi";
 
 const ASSETS: Record<string, string> = {
@@ -36,9 +38,11 @@ const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: "/api/openapi.json", dom_i
 export class DocsController {
   private document: Record<string, unknown> | undefined;
 
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
   @Get("api/openapi.json")
   openApi(): Record<string, unknown> {
-    this.document ??= buildOpenApiDocument();
+    this.document ??= buildOpenApiDocument(publicUrl(this.config));
     return this.document;
   }
 
