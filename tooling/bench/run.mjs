@@ -2,7 +2,8 @@
 // `pnpm bench`: issue 6's benchmark, all in one run against one store. Starts its own Ceph RGW (or reuses a running
 // one) and the BUILT gateway in S3 mode on it, then measures presigning, start latency, start throughput against a
 // bare Fastify ceiling, and uploads from Node against @aws-sdk/lib-storage. Prints tables, writes
-// results/latest.json and results/latest.md (`--quick`: smaller and shorter, written to results/quick.*).
+// results/scratch.json and .md (not committed); `--update` writes the committed results/latest.json and .md instead
+// (full runs only). `--quick`: smaller and shorter, written to results/quick.*.
 // Everything it makes is removed at the end: servers, temp files, and every upload and object under its S3 prefix.
 import { spawn } from "node:child_process";
 import { createHash, randomBytes, randomFillSync } from "node:crypto";
@@ -23,6 +24,12 @@ import { benchEmbedded, embeddedReport, embeddedTargets } from "./embedded.mjs";
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes("--quick");
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",");
+// The committed results change only when asked: a try-out or a run on a busy machine must not overwrite them.
+const update = process.argv.includes("--update");
+if (update && (quick || only)) {
+  console.error("bench: --update records a full run only; drop --quick and --only");
+  process.exit(2);
+}
 const wants = (/** @type {string} */ phase) => !only || only.includes(phase);
 
 const config = quick
@@ -496,6 +503,17 @@ async function benchUpload(/** @type {Gateway} */ gateway, /** @type {Record<str
 // ---------------------------------------------------------------------------------------------------------------
 // Targets and report
 
+/** Runs git in the repository; its trimmed output, or undefined when git is missing or fails. @param {string[]} args */
+function git(args) {
+  return new Promise((resolve) => {
+    const child = spawn("git", args, { cwd: here });
+    let out = "";
+    child.stdout.on("data", (c) => (out += c));
+    child.on("close", (code) => resolve(code === 0 ? out.trim() : undefined));
+    child.on("error", () => resolve(undefined));
+  });
+}
+
 /** @param {any} r the results */
 function targets(r) {
   const ran = (/** @type {any} */ phase) => (phase && !phase.error ? phase : undefined); // failed phases: no figures
@@ -529,7 +547,11 @@ function targets(r) {
 /** The report as Markdown tables. @param {any} r */
 function report(r) {
   const parts = [];
-  parts.push(`Machine: ${r.machine.cpuModel} × ${r.machine.cpus}, ${fmtBytes(r.machine.memoryBytes)} RAM, Node ${r.machine.node}, ${r.machine.date}${r.machine.quick ? " — QUICK run (--quick), not the real one" : ""}`);
+  parts.push(
+    `Run on ${r.machine.date} of commit ${r.machine.commit?.slice(0, 12) ?? "unknown"}${r.machine.uncommittedChanges ? " with uncommitted changes" : ""}; ` +
+      `machine: ${r.machine.cpuModel} × ${r.machine.cpus}, ${fmtBytes(r.machine.memoryBytes)} RAM, Node ${r.machine.node}, Linux ${r.machine.kernel}` +
+      `${r.machine.quick ? " — QUICK run (--quick), not the real one" : ""}`,
+  );
   const noise = [
     ["start latency", r.startLatency?.otherLoadCores],
     ["gateway throughput", r.startThroughput?.gateway?.cpu?.otherLoadCores],
@@ -659,13 +681,9 @@ try {
   const s3Env = rgw.env;
   s3 = s3Client(s3Env);
   results.machine.rgw = { endpoint: s3Env.S3_ENDPOINT, startedHere: rgw.startedHere, bucket: s3Env.S3_BUCKET };
-  results.machine.commit = await new Promise((resolve) => {
-    const git = spawn("git", ["rev-parse", "--short", "HEAD"], { cwd: here });
-    let out = "";
-    git.stdout.on("data", (c) => (out += c));
-    git.on("close", () => resolve(out.trim() || undefined));
-    git.on("error", () => resolve(undefined));
-  });
+  results.machine.commit = await git(["rev-parse", "HEAD"]);
+  // Uncommitted changes mean the figures belong to no commit: say so next to it.
+  results.machine.uncommittedChanges = (await git(["status", "--porcelain", "--untracked-files=no"])) !== "";
 
   /** @param {string} name @param {() => Promise<unknown>} fn */
   const phase = async (name, fn) => {
@@ -713,8 +731,8 @@ const markdown = report(results);
 console.log(`\n${markdown}\n`);
 const outDir = join(here, "results");
 mkdirSync(outDir, { recursive: true });
-const base = quick || only ? "quick" : "latest";
+const base = update ? "latest" : quick || only ? "quick" : "scratch";
 writeFileSync(join(outDir, `${base}.json`), `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(join(outDir, `${base}.md`), `${markdown}\n`);
-log(`wrote ${join("tooling/bench/results", `${base}.json`)} and ${base}.md`);
+log(`wrote ${join("tooling/bench/results", `${base}.json`)} and ${base}.md${update ? "" : " (the committed latest.* change only with --update)"}`);
 process.exit(failed ? 1 : 0);
