@@ -119,6 +119,21 @@ export function storageConformance(name: string, makeHarness: () => Promise<Stor
       await h.storage.abortMultipartUpload(k, uploadId);
     });
 
+    it("verifies a Content-MD5 sent with a part: a wrong digest is refused with 400 and stores nothing", async () => {
+      const k = key();
+      const uploadId = await h.storage.createMultipartUpload(k, meta);
+      const data = randomBytes(4096);
+      const [url] = await h.storage.presignUploadParts(k, uploadId, [{ partNumber: 1, size: data.length }], 600);
+      const digest = (bytes: Uint8Array) => createHash("md5").update(bytes).digest("base64");
+      const wrong = await fetch(url!, { method: "PUT", body: data, headers: { "content-md5": digest(randomBytes(8)) } });
+      expect(wrong.status).toBe(400);
+      expect(await h.storage.listParts(k, uploadId)).toEqual([]);
+      const right = await fetch(url!, { method: "PUT", body: data, headers: { "content-md5": digest(data) } });
+      expect(right.status).toBe(200);
+      expect(right.headers.get("etag")).toBe(md5(data));
+      await h.storage.abortMultipartUpload(k, uploadId);
+    });
+
     it("refuses an expired URL with 403", async () => {
       const k = key();
       const uploadId = await h.storage.createMultipartUpload(k, meta);
