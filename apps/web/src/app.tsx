@@ -6,6 +6,7 @@ import { PartLegend } from "./components/part-strip";
 import { RecentUploads } from "./components/recent-uploads";
 import { ResumeOffers } from "./components/resume-offers";
 import { SignInForm } from "./components/sign-in-form";
+import { UploadAnnouncer } from "./components/upload-announcer";
 import { UploadCard } from "./components/upload-card";
 import { initialSession, signOut, type Session } from "./session/session";
 import { PendingUploads } from "./uploads/pending-uploads";
@@ -86,6 +87,7 @@ function Uploads({ session }: { session: Session }) {
         onContinue={(file, requestKey) => queue.add([file], requestKey)}
       />
       <DropZone onFiles={(files) => queue.add(files)} />
+      <UploadAnnouncer items={items} />
       {items.length > 0 && (
         <section className="uploads" aria-labelledby="uploads-title">
           <header className="section-head">

@@ -101,7 +101,7 @@ describe("the upload page", () => {
     const card = uploadCard(page, file.name);
     await card.getByRole("button", { name: "Pause" }).click();
     await card.and(page.locator("[data-status=paused]")).waitFor();
-    expect(await card.getByRole("status").innerText()).toBe("Paused");
+    expect(await card.locator(".pill").innerText()).toBe("Paused");
     await waitForParts(page, file.name, [3, 4, 5], "waiting");
 
     const sentAfterPause = recordPartRequests(page);

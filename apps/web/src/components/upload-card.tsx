@@ -1,3 +1,4 @@
+import { useLayoutEffect, useRef } from "react";
 import { formatBytes, formatEta, formatSpeed, percentOf } from "../format";
 import type { UploadItem, UploadQueue, UploadStatus } from "../uploads/upload-queue";
 import { Icon } from "./icons";
@@ -20,20 +21,22 @@ export function UploadCard({ item, queue }: { item: UploadItem; queue: UploadQue
   const finishing = status === "uploading" && parts.length > 0 && partsDone === parts.length;
   const label = finishing ? "Finishing…" : item.resuming && status === "uploading" && item.bytesSent === 0 ? "Continuing…" : STATUS_LABELS[status];
   const percent = status === "completed" ? 100 : percentOf(item.bytesSent, file.size);
+  const card = useRef<HTMLElement>(null);
+  useFocusHandOffOnRemoval(card);
 
   return (
-    <article className={`upload-card status-${status}`} aria-label={file.name} data-status={status}>
+    <article ref={card} className={`upload-card status-${status}`} aria-label={file.name} data-status={status} tabIndex={-1}>
       <header className="upload-card-head">
         <div className="file-icon">
           <Icon name="file" />
         </div>
         <div className="upload-card-title">
-          <h3 title={file.name}>{file.name}</h3>
+          {/* The whole name wraps rather than being cut: a tooltip cannot be read on a touch screen. */}
+          <h3>{file.name}</h3>
           <p className="muted">{summary(item, partsDone)}</p>
         </div>
-        <span className={`pill pill-${status}`} role="status">
-          {label}
-        </span>
+        {/* Not a live region: the page's one announcer (UploadAnnouncer) says what changed, once. */}
+        <span className={`pill pill-${status}`}>{label}</span>
       </header>
 
       <div
@@ -43,6 +46,7 @@ export function UploadCard({ item, queue }: { item: UploadItem; queue: UploadQue
         aria-valuemin={0}
         aria-valuemax={100}
         aria-valuenow={percent}
+        aria-valuetext={progressText(item, label, percent, partsDone)}
       >
         <div className="progress-fill" style={{ width: `${percent}%` }} />
       </div>
@@ -63,12 +67,35 @@ export function UploadCard({ item, queue }: { item: UploadItem; queue: UploadQue
 
       <PartStrip parts={parts} />
       {item.error && (
-        <p className="error" role="alert">
-          {item.error}
-        </p>
+        <p className="error">{item.error}</p>
       )}
     </article>
   );
+}
+
+/** What a screen reader says for the progress bar, in place of the part strip (hidden from it: one square per part). */
+function progressText(item: UploadItem, label: string, percent: number, partsDone: number): string {
+  const parts = item.parts.length > 0 ? `, ${partsDone} of ${item.parts.length} parts stored` : "";
+  return `${percent}%${parts}, ${label.replace(/…$/, "").toLowerCase()}`;
+}
+
+/**
+ * When a card leaves the list (Remove) while focus is in it, focus moves to the next card's first control, else the
+ * previous card's, else the "Choose files" control, instead of dropping to the page's body.
+ */
+function useFocusHandOffOnRemoval(card: React.RefObject<HTMLElement | null>) {
+  useLayoutEffect(() => {
+    const element = card.current;
+    return () => {
+      if (!element?.contains(document.activeElement)) return;
+      const target =
+        [element.nextElementSibling, element.previousElementSibling]
+          .map((sibling) => sibling?.querySelector<HTMLElement>("button") ?? (sibling as HTMLElement | null))
+          .find((candidate) => candidate?.matches("button, article")) ?? document.querySelector<HTMLElement>(".drop-zone input[type=file]");
+      // The card is still in the document while this runs: focus once it is gone.
+      queueMicrotask(() => target?.focus());
+    };
+  }, [card]);
 }
 
 function summary(item: UploadItem, partsDone: number): string {
@@ -82,33 +109,62 @@ function summary(item: UploadItem, partsDone: number): string {
   return `${formatBytes(item.bytesSent)} of ${size} · ${partsDone} of ${parts} parts`;
 }
 
+/**
+ * The card's controls. Each slot keeps one <button> element whatever it says (Pause → Resume, Cancel → Remove), so
+ * that a keyboard user's focus stays on the control they used; when a slot empties while focused (Pause as the upload
+ * completes), focus moves to the card's other control, or to the card.
+ */
 function Actions({ item, queue }: { item: UploadItem; queue: UploadQueue }) {
   const { id, status } = item;
+  const container = useRef<HTMLDivElement>(null);
+  const hadFocus = useRef(false);
+  useLayoutEffect(() => {
+    if (!hadFocus.current || container.current?.contains(document.activeElement)) return;
+    if (document.activeElement && document.activeElement !== document.body) return; // the user moved on
+    const next = container.current?.querySelector<HTMLElement>("button") ?? container.current?.closest<HTMLElement>("article");
+    next?.focus();
+  });
+
+  const primary =
+    status === "uploading"
+      ? { label: "Pause", icon: "pause" as const, run: () => queue.pause(id) }
+      : status === "paused"
+        ? { label: "Resume", icon: "play" as const, run: () => queue.resume(id) }
+        : status === "failed" && item.file.size > 0
+          ? { label: item.requestKey ? "Continue" : "Try again", icon: "retry" as const, run: () => queue.retry(id) }
+          : undefined;
+  const secondary =
+    status === "queued" || status === "uploading" || status === "paused"
+      ? { remove: false, run: () => queue.cancel(id) }
+      : status === "cancelling"
+        ? { remove: false, run: () => undefined }
+        : { remove: true, run: () => queue.dismiss(id) };
+
   return (
-    <div className="actions">
-      {status === "uploading" && (
-        <button type="button" className="button" onClick={() => queue.pause(id)}>
-          <Icon name="pause" /> Pause
+    <div
+      className="actions"
+      ref={container}
+      onFocus={() => (hadFocus.current = true)}
+      onBlur={(event) => {
+        // Focus that leaves for another element was moved by the user; focus lost with a removed button was not.
+        if (event.relatedTarget) hadFocus.current = false;
+      }}
+    >
+      {primary && (
+        <button type="button" className="button" onClick={primary.run}>
+          <Icon name={primary.icon} /> {primary.label}
         </button>
       )}
-      {status === "paused" && (
-        <button type="button" className="button" onClick={() => queue.resume(id)}>
-          <Icon name="play" /> Resume
-        </button>
-      )}
-      {status === "failed" && item.file.size > 0 && (
-        <button type="button" className="button" onClick={() => queue.retry(id)}>
-          <Icon name="retry" /> {item.requestKey ? "Continue" : "Try again"}
-        </button>
-      )}
-      {(status === "queued" || status === "uploading" || status === "paused") && (
-        <button type="button" className="button button-danger" onClick={() => queue.cancel(id)}>
-          <Icon name="close" /> Cancel
-        </button>
-      )}
-      {(status === "completed" || status === "failed" || status === "cancelled") && (
-        <button type="button" className="button button-quiet" onClick={() => queue.dismiss(id)} aria-label={`Remove ${item.file.name} from the list`}>
-          <Icon name="close" />
+      {secondary && (
+        <button
+          type="button"
+          className={`button ${secondary.remove ? "button-quiet" : "button-danger"}`}
+          // Kept (not disabled) while cancelling, so that focus stays on it until it becomes Remove.
+          aria-disabled={status === "cancelling" || undefined}
+          aria-label={secondary.remove ? `Remove ${item.file.name} from the list` : undefined}
+          onClick={secondary.run}
+        >
+          <Icon name="close" /> {secondary.remove ? null : "Cancel"}
         </button>
       )}
     </div>

@@ -26,10 +26,10 @@ export function uploadCard(page: Page, fileName: string): Locator {
 export async function endOfUpload(page: Page, fileName: string): Promise<{ status: string; label: string; error: string | null }> {
   const card = uploadCard(page, fileName);
   await card.and(page.locator("[data-status=completed], [data-status=failed], [data-status=cancelled]")).waitFor();
-  const error = card.getByRole("alert");
+  const error = card.locator(".error");
   return {
     status: (await card.getAttribute("data-status")) ?? "",
-    label: await card.getByRole("status").innerText(),
+    label: await card.locator(".pill").innerText(),
     error: (await error.count()) > 0 ? await error.innerText() : null,
   };
 }

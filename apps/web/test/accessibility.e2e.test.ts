@@ -1,0 +1,182 @@
+import { createRequire } from "node:module";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { openBrowser, type Browser } from "./support/browser";
+import { startDemoGateway, type DemoGateway } from "./support/demo-gateway";
+import { MiB, testFiles } from "./support/test-files";
+import { chooseFiles, endOfUpload, holdParts, openUploadPage, uploadCard, waitForParts } from "./support/upload-page";
+
+/**
+ * The demo page for people who use a keyboard, a screen reader or a phone: axe-core finds no violation in any state,
+ * focus stays on the card's controls, one live region says what happens, targets are big enough to touch, names are
+ * readable without a tooltip and the focus ring can be seen.
+ */
+
+const AXE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
+const SCREENSHOTS = join(import.meta.dirname, "screenshots");
+let gateway: DemoGateway;
+let browser: Browser | undefined;
+const files = testFiles();
+
+beforeAll(async () => {
+  gateway = await startDemoGateway();
+  mkdirSync(SCREENSHOTS, { recursive: true });
+});
+afterAll(async () => {
+  await gateway?.close();
+  files.clean();
+});
+afterEach(async () => {
+  await browser?.close();
+  browser = undefined;
+});
+
+/** axe-core's violations on the page as it is now: rule id, impact and the elements at fault. */
+async function axeViolations(page: Page): Promise<string[]> {
+  if (!(await page.evaluate(() => "axe" in window))) await page.addScriptTag({ path: AXE });
+  const violations = await page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run(context: Document): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe;
+    return (await axe.run(document)).violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  });
+  return violations;
+}
+
+const announced = (page: Page) => page.getByTestId("upload-announcer").innerText();
+const focused = (page: Page) =>
+  page.evaluate(() => {
+    const element = document.activeElement as HTMLElement | null;
+    return { tag: element?.tagName ?? "", text: element?.innerText.trim() ?? "", label: element?.getAttribute("aria-label") ?? "" };
+  });
+
+describe("the demo page's accessibility", () => {
+  it("has no axe violation idle, uploading, paused and completed; keyboard focus stays on the card; each step is announced once", async () => {
+    browser = await openBrowser();
+    const { page } = browser;
+    const file = files.make("a11y-24mib.mp4", 24 * MiB);
+    await openUploadPage(page, gateway.url);
+    expect(await axeViolations(page), "idle").toEqual([]);
+
+    const held = await holdParts(page, (part) => part >= 3);
+    await chooseFiles(page, file.path);
+    await waitForParts(page, file.name, [1, 2], "done");
+    const card = uploadCard(page, file.name);
+    expect(await announced(page)).toBe(`Uploading ${file.name}.`);
+    // The strip is hidden from assistive technology; the progress bar says it in one value.
+    expect(await card.locator(".parts").getAttribute("aria-hidden")).toBe("true");
+    expect(await card.getByRole("progressbar").getAttribute("aria-valuetext")).toMatch(/^\d+%, 2 of 5 parts stored, uploading$/);
+    expect(await page.getByRole("status").count()).toBe(1); // one live region on the page
+    expect(await axeViolations(page), "uploading").toEqual([]);
+
+    await card.getByRole("button", { name: "Pause" }).focus();
+    await page.keyboard.press("Enter");
+    await card.and(page.locator("[data-status=paused]")).waitFor();
+    expect(await focused(page)).toMatchObject({ tag: "BUTTON", text: "Resume" });
+    expect(await announced(page)).toBe(`Paused ${file.name}.`);
+    expect(await axeViolations(page), "paused").toEqual([]);
+
+    await held.release();
+    await page.keyboard.press("Enter");
+    expect((await endOfUpload(page, file.name)).status).toBe("completed");
+    // Resume (then Pause) went away with the upload's end: focus moved to the card's remaining control.
+    expect(await focused(page)).toMatchObject({ tag: "BUTTON", label: `Remove ${file.name} from the list` });
+    expect(await announced(page)).toBe(`${file.name} uploaded.`);
+    await page.locator(".recent-row[data-state=completed]", { hasText: file.name }).waitFor();
+    expect(await axeViolations(page), "completed").toEqual([]);
+
+    await page.keyboard.press("Enter");
+    await card.waitFor({ state: "detached" });
+    expect(await focused(page)).toMatchObject({ tag: "INPUT", label: "Choose files to upload" });
+  });
+
+  it("keeps focus on Cancel until it becomes Remove, announces it, and shows Aborted without an axe violation", async () => {
+    browser = await openBrowser();
+    const { page } = browser;
+    const file = files.make("a11y-cancel-24mib.mp4", 24 * MiB);
+    await holdParts(page, (part) => part >= 3);
+    await openUploadPage(page, gateway.url);
+    await chooseFiles(page, file.path);
+    await waitForParts(page, file.name, [1, 2], "done");
+    await uploadCard(page, file.name).getByRole("button", { name: "Cancel" }).focus();
+    await page.keyboard.press("Enter");
+    expect((await endOfUpload(page, file.name)).status).toBe("cancelled");
+    expect(await focused(page)).toMatchObject({ tag: "BUTTON", label: `Remove ${file.name} from the list` });
+    expect(await announced(page)).toBe(`Cancelled ${file.name}.`);
+    await page.locator(".recent-row[data-state=aborted]", { hasText: file.name }).waitFor();
+    expect(await axeViolations(page), "cancelled, aborted in the list").toEqual([]);
+  });
+
+  it("announces a failure with its reason", async () => {
+    browser = await openBrowser();
+    const { page } = browser;
+    const empty = files.make("a11y-empty.txt", 0);
+    await openUploadPage(page, gateway.url);
+    await chooseFiles(page, empty.path);
+    expect((await endOfUpload(page, empty.name)).status).toBe("failed");
+    expect(await announced(page)).toBe(`${empty.name} failed: “${empty.name}” is empty: there is nothing to upload.`);
+    expect(await axeViolations(page), "failed").toEqual([]);
+  });
+
+  it("on a 390 px phone: every control is at least 44 × 44 px, long names are shown whole, the focus ring stands out", async () => {
+    browser = await openBrowser({ width: 390, height: 844 });
+    const { page } = browser;
+    const long = files.make(`${"a-very-long-file-name-from-a-camera-".repeat(3)}final.mp4`, 6 * MiB);
+    const halfway = files.make("phone-halfway-24mib.mp4", 24 * MiB);
+    await openUploadPage(page, gateway.url);
+    await chooseFiles(page, long.path);
+    expect((await endOfUpload(page, long.name)).status).toBe("completed");
+    await holdParts(page, (part) => part >= 3);
+    await chooseFiles(page, halfway.path);
+    await waitForParts(page, halfway.name, [1, 2], "done");
+    await page.locator(".recent-row", { hasText: long.name }).getByRole("link", { name: "Download" }).waitFor();
+
+    const small = await page.evaluate(() =>
+      [...document.querySelectorAll<HTMLElement>("button, a.button, label.button")]
+        .map((element) => ({ element, box: element.getBoundingClientRect() }))
+        .filter(({ box }) => box.width > 0 && box.height > 0)
+        .filter(({ box }) => box.width < 44 || box.height < 44)
+        .map(({ element, box }) => `${element.innerText.trim() || element.getAttribute("aria-label")}: ${Math.round(box.width)} × ${Math.round(box.height)}`),
+    );
+    expect(small).toEqual([]);
+    for (const name of ["Choose files", "Pause", "Cancel", "Refresh", "Download"]) {
+      expect(await page.getByText(name, { exact: true }).first().isVisible(), `${name} is there to measure`).toBe(true);
+    }
+
+    // The whole name is on screen: wrapped, not cut (nothing overflows its box), in the card and in the list.
+    for (const selector of [`article.upload-card[aria-label="${long.name}"] h3`, ".recent-row .recent-file"]) {
+      const shown = await page.locator(selector, { hasText: long.name }).first().evaluate((element) => ({
+        text: (element as HTMLElement).innerText,
+        cut: element.scrollWidth > element.clientWidth,
+      }));
+      expect(shown).toEqual({ text: long.name, cut: false });
+    }
+
+    // The focus ring against the card behind it: at least 3:1.
+    await uploadCard(page, halfway.name).getByRole("button", { name: "Pause" }).focus();
+    await page.keyboard.press("Shift+Tab");
+    await page.keyboard.press("Tab");
+    const ring = await page.evaluate(() => {
+      const element = document.activeElement as HTMLElement;
+      const style = getComputedStyle(element);
+      const card = getComputedStyle(element.closest("article")!);
+      return { outline: style.outlineStyle, width: parseFloat(style.outlineWidth), color: style.outlineColor, behind: card.backgroundColor };
+    });
+    expect(ring.outline).toBe("solid");
+    expect(ring.width).toBeGreaterThanOrEqual(2);
+    expect(contrast(ring.color, ring.behind)).toBeGreaterThanOrEqual(3);
+    await page.screenshot({ path: join(SCREENSHOTS, "a11y-phone.png"), fullPage: true, animations: "disabled" });
+  });
+});
+
+/** WCAG contrast ratio of two opaque CSS colours (`rgb(r, g, b)`). */
+function contrast(a: string, b: string): number {
+  const luminance = (css: string) => {
+    const [r, g, bl] = (/rgba?\((\d+), (\d+), (\d+)(?:, ([\d.]+))?\)/.exec(css) ?? []).slice(1, 5).map(Number);
+    expect(/rgba\([^)]*, 0?\.\d+\)/.test(css), `${css} is opaque`).toBe(false);
+    const linear = (c: number) => (c / 255 <= 0.03928 ? c / 255 / 12.92 : ((c / 255 + 0.055) / 1.055) ** 2.4);
+    return 0.2126 * linear(r!) + 0.7152 * linear(g!) + 0.0722 * linear(bl!);
+  };
+  const [light, dark] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (light! + 0.05) / (dark! + 0.05);
+}
