@@ -8,18 +8,19 @@ import { readProjectsFile } from "./auth/projects-file";
 import { ProjectRegistry } from "./auth/project-registry";
 import type { AppConfig } from "./config/app-config";
 import { registerCors } from "./http/cors";
+import { httpServerOptions, registerHttpHardening } from "./http/http-hardening";
 
 /** Builds the application (not yet listening): the one way `main` and the tests create a server. */
 export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
   // Read before Nest starts: a bad file then fails with one ConfigError, not an injector error with a stack trace.
   const projects = config.PROJECTS_FILE ? readProjectsFile(config.PROJECTS_FILE) : null;
-  // X-Forwarded-* headers are believed only from the proxies the operator names: anyone else could forge them.
-  const adapter = new FastifyAdapter({ bodyLimit: config.BODY_LIMIT_BYTES, trustProxy: config.TRUST_PROXY });
-  // The API speaks JSON only: without a text parser, other bodies get a clear 415 instead of a confusing 400.
-  adapter.getInstance().removeContentTypeParser("text/plain");
+  const adapter = new FastifyAdapter(httpServerOptions(config));
+  registerHttpHardening(adapter.getInstance(), config);
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, projects), adapter, {
     logger: config.LOG_LEVEL === "silent" ? false : nestLogLevels(config.LOG_LEVEL),
     abortOnError: false,
+    // Fastify's own JSON parser only (see registerHttpHardening): Nest's would add a form parser to the JSON API.
+    bodyParser: false,
   });
   // A 10,000-part start replies ~4.6 MB of JSON: compress it for clients that accept it. Brotli at a low quality,
   // since its default (11) costs seconds on a reply that size; both run on zlib's thread pool, off the event loop.

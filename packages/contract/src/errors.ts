@@ -35,6 +35,11 @@ export const ERROR_CODES = {
   UPLOAD_NOT_FOUND: { status: 404, retryable: false, message: "No such upload in this project." },
   ROUTE_NOT_FOUND: { status: 404, retryable: false, message: "No such route." },
   METHOD_NOT_ALLOWED: { status: 405, retryable: false, message: "This method is not allowed here." },
+  REQUEST_TIMEOUT: {
+    status: 408,
+    retryable: true,
+    message: "The request did not arrive in time: its headers or body were too slow, or stalled.",
+  },
   DUPLICATE_FILE: {
     status: 409,
     retryable: false,
@@ -54,6 +59,7 @@ export const ERROR_CODES = {
     message: "The request body must be JSON (Content-Type: application/json).",
   },
   MIME_TYPE_NOT_ALLOWED: { status: 415, retryable: false, message: "This project does not accept this MIME type." },
+  HEADERS_TOO_LARGE: { status: 431, retryable: false, message: "The request's headers (or URL) are too large." },
   RATE_LIMITED: { status: 429, retryable: true, message: "Too many requests; retry later." },
   INTERNAL_ERROR: { status: 500, retryable: true, message: "Something went wrong on the server." },
   STORAGE_UNAVAILABLE: { status: 503, retryable: true, message: "The storage backend could not be reached." },
@@ -64,5 +70,5 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 export const errorCodeSchema = z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]);
 
 /** The HTTP statuses an error reply can have: every status in `ERROR_CODES`. */
-export const ERROR_STATUSES = [400, 401, 403, 404, 405, 409, 413, 415, 429, 500, 503] as const;
+export const ERROR_STATUSES = [400, 401, 403, 404, 405, 408, 409, 413, 415, 429, 431, 500, 503] as const;
 export type ErrorStatus = (typeof ERROR_STATUSES)[number];

@@ -28,6 +28,10 @@ describe("startUploadBodySchema", () => {
     [{ ...seed, fileName: "" }, "fileName"],
     [{ ...seed, fileName: "a\nb" }, "fileName"],
     [{ ...seed, fileName: "x".repeat(256) }, "fileName"],
+    [{ ...seed, fileName: "movie\ud800.mp4" }, "fileName"],
+    [{ ...seed, fileName: "\udc00movie.mp4" }, "fileName"],
+    [{ ...seed, enableDuplicateCheck: true, fileHash: "ab\ud83d" }, "fileHash"],
+    [{ ...seed, enableDuplicateCheck: true, fileHash: "ab\u0007" }, "fileHash"],
     [{ ...seed, mimeType: "video" }, "mimeType"],
     [{ ...seed, mimeType: "video/mp4; codecs=avc1" }, "mimeType"],
     [{ ...seed, presignedUrlExpiryTimeHours: 169 }, "presignedUrlExpiryTimeHours"],
@@ -35,6 +39,10 @@ describe("startUploadBodySchema", () => {
     [{ ...seed, enableDuplicateCheck: true }, "fileHash"],
   ])("refuses %j naming %s", (input, field) => {
     expect(fieldsOf(input)).toEqual([field]);
+  });
+
+  it("accepts any well-formed text in a file name: emoji (surrogate pairs), right-to-left, combining marks", () => {
+    expect(fieldsOf({ ...seed, fileName: "🎬 فيلم e\u0301 \u202e.mp4" })).toEqual([]);
   });
 
   it("lists every problem, not just the first", () => {

@@ -13,6 +13,17 @@ import { planParts } from "./part-plan";
 // Control characters (C0, DEL, C1) have no place in a file name and break headers and logs.
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+// A UTF-16 surrogate without its pair is not a character: it has no UTF-8 form, so encoding it (encodeURIComponent,
+// S3 metadata, a log line) throws or corrupts it. A regex rather than `String.prototype.isWellFormed`, which older
+// browsers that run this package lack.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** A string that is text: no control characters, no lone surrogates. Hostile strings get a 400 naming the field. */
+function text(schema: z.ZodString) {
+  return schema
+    .refine((value) => !CONTROL_CHARACTERS.test(value), "must not contain control characters")
+    .refine((value) => !LONE_SURROGATE.test(value), "must be valid Unicode text (it contains a lone surrogate)");
+}
 // RFC 6838 restricted names: `type/subtype`, no parameters.
 const MIME_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
 
@@ -37,12 +48,9 @@ export const contentLengthSchema = z
   })
   .describe("Total size of the file in bytes: a decimal string (as documented) or a non-negative integer.");
 
-export const fileNameSchema = z
-  .string()
-  .min(1, "must not be empty")
-  .max(MAX_FILE_NAME_LENGTH, `must be at most ${MAX_FILE_NAME_LENGTH} characters`)
-  .refine((name) => !CONTROL_CHARACTERS.test(name), "must not contain control characters")
-  .describe("The name of the file being uploaded; kept as metadata, never used as a storage path.");
+export const fileNameSchema = text(
+  z.string().min(1, "must not be empty").max(MAX_FILE_NAME_LENGTH, `must be at most ${MAX_FILE_NAME_LENGTH} characters`),
+).describe("The name of the file being uploaded; kept as metadata, never used as a storage path.");
 
 export const mimeTypeSchema = z
   .string()
@@ -57,10 +65,7 @@ export const urlExpiryHoursSchema = z
   .nullish()
   .describe("How long the presigned URLs stay valid, in hours (1–168; null or omitted means 12).");
 
-export const requestKeySchema = z
-  .string()
-  .min(1, "must not be empty")
-  .max(128, "must be at most 128 characters")
+export const requestKeySchema = text(z.string().min(1, "must not be empty").max(128, "must be at most 128 characters"))
   .describe("The key the start call returned for this upload.");
 
 export const partNumberSchema = z
@@ -79,10 +84,7 @@ export const startUploadBodySchema = z
       .boolean()
       .nullish()
       .describe("Refuse the upload when a file with the same `fileHash` was already uploaded to the project."),
-    fileHash: z
-      .string()
-      .min(1, "must not be empty")
-      .max(512, "must be at most 512 characters")
+    fileHash: text(z.string().min(1, "must not be empty").max(512, "must be at most 512 characters"))
       .nullish()
       .describe("A hash of the file's content; required when `enableDuplicateCheck` is true."),
     presignedUrlExpiryTimeHours: urlExpiryHoursSchema,
@@ -138,7 +140,7 @@ export const completeUploadBodySchema = z.object({
     .array(
       z.object({
         partNumber: partNumberSchema,
-        eTag: z.string().min(1, "must not be empty").max(1024, "must be at most 1024 characters"),
+        eTag: text(z.string().min(1, "must not be empty").max(1024, "must be at most 1024 characters")),
       }),
     )
     .min(1, "must list at least one part")
@@ -190,7 +192,7 @@ export const uploadDetailsSchema = uploadSummarySchema.extend({
 export type UploadDetails = z.infer<typeof uploadDetailsSchema>;
 
 export const listUploadsQuerySchema = z.object({
-  cursor: z.string().max(256).optional().describe("`nextCursor` of the previous page."),
+  cursor: text(z.string().max(256, "must be at most 256 characters")).optional().describe("`nextCursor` of the previous page."),
   limit: z.coerce
     .number()
     .int("must be an integer")

@@ -102,6 +102,9 @@ const corsOrigins = z
     return origins;
   });
 
+/** A duration in seconds; fractions allowed (tests use short timeouts). */
+const seconds = (fallback: number) => z.coerce.number({ message: "must be a number of seconds" }).positive("must be more than 0").default(fallback);
+
 const envSchema = z
   .object({
     PORT: z.coerce.number({ message: "must be a port number" }).int().min(0).max(65535).default(3000),
@@ -129,6 +132,11 @@ const envSchema = z
     BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(2 * 1024 * 1024),
     CORS_ORIGINS: corsOrigins.describe("Web origins whose pages may call the API (comma-separated, or *)."),
     TRUST_PROXY: trustProxy.describe("Which peers may set X-Forwarded-For/-Host/-Proto (off by default)."),
+    // Slow clients (see the README's "Security model"): each one holds a socket and memory while it dawdles.
+    HEADERS_TIMEOUT_SECONDS: seconds(20),
+    REQUEST_BODY_TIMEOUT_SECONDS: seconds(30),
+    BODY_IDLE_TIMEOUT_SECONDS: seconds(30),
+    KEEP_ALIVE_TIMEOUT_SECONDS: seconds(72),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
   .superRefine((env, ctx) => {

@@ -32,7 +32,7 @@ export function localStoreRoutes(storage: LocalStorage) {
     app.put<{
       Params: { uploadId: string; partNumber: string };
       Querystring: { key?: string; size?: string; expires?: string; signature?: string };
-    }>("/storage/uploads/:uploadId/parts/:partNumber", { compress: false }, async (request, reply) => {
+    }>("/storage/uploads/:uploadId/parts/:partNumber", { compress: false, config: { streamedBody: true } }, async (request, reply) => {
       const partNumber = Number(request.params.partNumber);
       const { key = "", size = "", expires = "", signature = "" } = request.query;
       if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PARTS) {

@@ -1,4 +1,6 @@
 import type { NestFastifyApplication } from "@nestjs/platform-fastify";
+import { errorEnvelopeSchema, type ErrorCode } from "@upload-gateway/contract";
+import { expect } from "vitest";
 
 export interface JsonReply {
   status: number;
@@ -38,4 +40,12 @@ export async function call(
 /** Asserts nothing; returns the fields an error envelope names, for compact expectations. */
 export function fieldsOf(body: { errorDetails?: { field?: string }[] }): (string | undefined)[] {
   return (body.errorDetails ?? []).map((d) => d.field);
+}
+
+/** Asserts that a reply is the error envelope, with `status` as both HTTP status and `statusCode`, and `code` first. */
+export function expectErrorEnvelope(reply: { status: number | undefined; body: any }, status: number, code: ErrorCode): void {
+  expect(reply.status).toBe(status);
+  expect(errorEnvelopeSchema.safeParse(reply.body).error?.issues ?? []).toEqual([]);
+  expect(reply.body).toMatchObject({ success: false, statusCode: status });
+  expect(reply.body.errorDetails[0].code).toBe(code);
 }

@@ -1,0 +1,70 @@
+import type { Server } from "node:http";
+import type { FastifyHttpOptions, FastifyInstance } from "fastify";
+import type { AppConfig } from "../config/app-config";
+import { registerBodyTimeouts } from "./body-timeouts";
+import { answerClientError, answerFrameworkError } from "./client-error";
+import { registerMethodNotAllowed } from "./method-not-allowed";
+
+/**
+ * Path parameters up to this long reach the contract's schemas, which refuse what is too long naming the field;
+ * Fastify's default (100) would refuse a long request key before any schema sees it.
+ */
+const MAX_PARAM_LENGTH = 2048;
+
+/**
+ * The options of the Fastify instance: limits and timeouts of the HTTP server, and envelope replies for what Node
+ * and Fastify refuse before any route runs.
+ */
+export function httpServerOptions(config: AppConfig): FastifyHttpOptions<Server> {
+  const headersTimeout = config.HEADERS_TIMEOUT_SECONDS * 1000;
+  return {
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    // X-Forwarded-* headers are believed only from the proxies the operator names: anyone else could forge them.
+    trustProxy: config.TRUST_PROXY,
+    keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_SECONDS * 1000,
+    // Node's whole-request timeout would cut a 5 GiB part PUT too: bodies have their own timeouts (body-timeouts.ts).
+    requestTimeout: 0,
+    http: {
+      headersTimeout,
+      // Node checks the headers timeout of open connections at this interval (30 s by default, too coarse for it).
+      connectionsCheckingInterval: Math.min(1000, Math.max(50, headersTimeout / 4)),
+    },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    clientErrorHandler: answerClientError,
+    frameworkErrors: answerFrameworkError,
+  };
+}
+
+/**
+ * What the HTTP layer enforces before a request reaches a handler: JSON-only bodies, empty bodies accepted whatever
+ * their type, 405 for a known path's other methods, body timeouts. Registered on the root instance before any route.
+ */
+export function registerHttpHardening(app: FastifyInstance, config: AppConfig): void {
+  // The API speaks JSON only: without parsers for text and forms, other bodies get a clear 415. (Nest's form parser
+  // is never registered: the app is created with `bodyParser: false`, leaving Fastify's JSON parser, which refuses
+  // `__proto__` and `constructor.prototype` keys.)
+  app.removeContentTypeParser("text/plain");
+  app.addHook("preParsing", (request, _reply, payload, done) => {
+    // An empty body has no type. Many clients send `Content-Type: application/json` on every request; without this,
+    // a bodyless call would fail to parse "nothing" as JSON.
+    if (isEmpty(request.headers["content-length"], request.headers["transfer-encoding"])) {
+      delete request.raw.headers["content-type"];
+    }
+    done(null, payload);
+  });
+  registerBodyTimeouts(app, {
+    idleMs: config.BODY_IDLE_TIMEOUT_SECONDS * 1000,
+    totalMs: config.REQUEST_BODY_TIMEOUT_SECONDS * 1000,
+  });
+  registerMethodNotAllowed(app);
+  app.addHook("onSend", (request, reply, payload, done) => {
+    // A reply sent before the body was read (a refused part, an unknown route): the rest of the body would have to
+    // be read and discarded before the connection could carry another request. Close it instead.
+    if (request.raw.complete === false) void reply.header("connection", "close");
+    done(null, payload);
+  });
+}
+
+function isEmpty(contentLength: string | undefined, transferEncoding: string | undefined): boolean {
+  return transferEncoding === undefined && (contentLength === undefined || contentLength === "0");
+}
