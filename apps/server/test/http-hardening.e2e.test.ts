@@ -2,6 +2,7 @@ import { readdirSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { Logger } from "@nestjs/common";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import type { LocalStorage } from "../src/storage/local.storage";
 import { STORAGE, type Storage } from "../src/storage/storage.port";
 import { startGateway, type TestGateway } from "./support/gateway";
 import { call, expectErrorEnvelope, fieldsOf } from "./support/http";
@@ -130,6 +131,16 @@ describe("slow bodies are cut by their timeouts", () => {
     }
   });
 
+  it("a body no route reads (a GET's) closes the connection after the reply, and its timers do not fire later", async () => {
+    const reply = await rawRequest(port, `GET /health/live HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789`);
+    expect(reply.status).toBe(200);
+    expect(reply.headers.connection).toBe("close");
+    expect(reply.closedByServer).toBe(true);
+    // Past both body timeouts: an error no one listens to would crash the process (and fail this run).
+    await new Promise((resolve) => setTimeout(resolve, BODY_S * 1000 + 300));
+    expect((await call(gw.app, "GET", "/health/live")).status).toBe(200);
+  });
+
   it("headers that never end get 408 in the envelope", async () => {
     const reply = await rawRequest(port, "GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ");
     expectErrorEnvelope(reply, 408, "REQUEST_TIMEOUT");
@@ -149,6 +160,18 @@ describe("what Node and Fastify refuse is the envelope too", () => {
     const reply = await rawRequest(port, bytes);
     expectErrorEnvelope(reply, status, code);
     expect(reply.closedByServer).toBe(true);
+  });
+
+  it("a byte range outside the object → 416", async () => {
+    const upload = await onePartUpload(10);
+    const put = await gw.app.inject({ method: "PUT", url: upload.target, payload: "0123456789" });
+    const parts = [{ partNumber: 1, eTag: put.headers.etag }];
+    expect((await call(gw.app, "PUT", api("/multipart-complete"), { headers: gw.auth, body: { requestKey: upload.requestKey, parts } })).status).toBe(200);
+    const download = await call(gw.app, "POST", api(`/success/${upload.requestKey}`), { headers: gw.auth });
+    const url = new URL(download.body.result.downloadPath);
+    const reply = await gw.app.inject({ method: "GET", url: url.pathname + url.search, headers: { range: "bytes=50-" } });
+    expectErrorEnvelope({ status: reply.statusCode, body: reply.json() }, 416, "RANGE_NOT_SATISFIABLE");
+    expect(reply.headers["content-range"]).toBe("bytes */10");
   });
 
   it("a bad %-escape in the path → 400", async () => {
@@ -195,7 +218,7 @@ describe("what Node and Fastify refuse is the envelope too", () => {
 
   it("an unexpected failure in a store route → 500 in the envelope, its message kept out of the reply", async () => {
     const upload = await onePartUpload(10);
-    const storage = gw.app.get<Storage>(STORAGE);
+    const storage = gw.app.get<LocalStorage>(STORAGE);
     const spy = vi.spyOn(storage, "writePart").mockRejectedValueOnce(new Error("secret detail /var/lib/x"));
     const error = vi.spyOn(Logger.prototype, "error").mockImplementation(() => undefined);
     try {

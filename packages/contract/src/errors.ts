@@ -59,6 +59,7 @@ export const ERROR_CODES = {
     message: "The request body must be JSON (Content-Type: application/json).",
   },
   MIME_TYPE_NOT_ALLOWED: { status: 415, retryable: false, message: "This project does not accept this MIME type." },
+  RANGE_NOT_SATISFIABLE: { status: 416, retryable: false, message: "The requested byte range is outside the object." },
   HEADERS_TOO_LARGE: { status: 431, retryable: false, message: "The request's headers (or URL) are too large." },
   RATE_LIMITED: { status: 429, retryable: true, message: "Too many requests; retry later." },
   INTERNAL_ERROR: { status: 500, retryable: true, message: "Something went wrong on the server." },
@@ -70,5 +71,5 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 export const errorCodeSchema = z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]);
 
 /** The HTTP statuses an error reply can have: every status in `ERROR_CODES`. */
-export const ERROR_STATUSES = [400, 401, 403, 404, 405, 408, 409, 413, 415, 429, 431, 500, 503] as const;
+export const ERROR_STATUSES = [400, 401, 403, 404, 405, 408, 409, 413, 415, 416, 429, 431, 500, 503] as const;
 export type ErrorStatus = (typeof ERROR_STATUSES)[number];

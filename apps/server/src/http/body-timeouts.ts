@@ -64,6 +64,10 @@ class TimedBody extends Transform {
     source.once("close", () => this.onSourceClosed());
     source.pipe(this);
     this.once("close", () => this.stopTimers());
+    // Once the reply is out, the body no longer matters (a route may answer without reading it, e.g. a GET).
+    reply.raw.once("close", () => this.stopTimers());
+    // Whoever reads the body hears its errors; a body nobody reads must not crash the process with them.
+    this.on("error", () => undefined);
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -96,7 +100,7 @@ class TimedBody extends Transform {
   }
 
   private onSourceClosed(): void {
-    if (this.destroyed || this.writableEnded || this.source.readableEnded) return;
+    if (this.destroyed || this.writableEnded || this.source.readableEnded || this.reply.sent) return;
     this.stopTimers();
     logger.log(
       `The client closed ${this.request.method} ${this.request.url.split("?")[0]} after ${this.receivedEncodedLength} bytes of its body.`,

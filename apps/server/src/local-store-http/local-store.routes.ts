@@ -94,7 +94,7 @@ export function localStoreRoutes(storage: LocalStorage) {
 
         const range = parseRange(request.headers.range, object.size);
         if (range === "unsatisfiable") {
-          return reply.status(416).header("content-range", `bytes */${object.size}`).send();
+          return fail(reply.header("content-range", `bytes */${object.size}`), { code: "RANGE_NOT_SATISFIABLE" });
         }
         const { start, end } = range ?? { start: 0, end: object.size - 1 };
         void reply
