@@ -1,4 +1,4 @@
-import { Inject, Module, type OnModuleInit } from "@nestjs/common";
+import { Inject, Module, type OnApplicationBootstrap } from "@nestjs/common";
 import { HttpAdapterHost } from "@nestjs/core";
 import type { FastifyInstance } from "fastify";
 import type { LocalStorage } from "../storage/local.storage";
@@ -10,13 +10,16 @@ import { localStoreRoutes } from "./local-store.routes";
  * with S3, clients talk to S3 and this module adds nothing.
  */
 @Module({})
-export class LocalStoreHttpModule implements OnModuleInit {
+export class LocalStoreHttpModule implements OnApplicationBootstrap {
   constructor(
     @Inject(EMBEDDED_STORE) private readonly store: LocalStorage | null,
     private readonly adapterHost: HttpAdapterHost,
   ) {}
 
-  async onModuleInit(): Promise<void> {
+  // At bootstrap, after Nest has installed its error and not-found handlers: a Fastify plugin loaded earlier (an
+  // awaited register loads at once) fixes the error handler of every route registered so far to Fastify's default,
+  // which answers raw `{statusCode, error, message}` bodies instead of the envelope.
+  async onApplicationBootstrap(): Promise<void> {
     if (!this.store) return;
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
     await fastify.register(localStoreRoutes(this.store));
