@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,8 +17,30 @@ let dir: string;
 let server: ServerProcess | undefined;
 
 beforeAll(() => {
+  ensureCurl();
   dir = mkdtempSync(join(tmpdir(), "gateway-try-it-"));
 });
+
+/** The walkthrough is curl's: a fresh Debian machine may lack it. CI runs as root and installs it, as for Chromium. */
+function ensureCurl(): void {
+  const has = () => {
+    try {
+      execFileSync("curl", ["--version"], { stdio: "ignore" });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (has()) return;
+  if (process.getuid?.() !== 0) throw new Error('scripts/try-it.sh needs curl: install it with "sudo apt-get install -y curl"');
+  const apt = (...args: string[]) =>
+    execFileSync("apt-get", ["-o", "DPkg::Lock::Timeout=900", ...args], {
+      stdio: ["ignore", "inherit", "inherit"],
+      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+    });
+  apt("update", "-qq");
+  apt("install", "-y", "-qq", "curl");
+}
 afterEach(async () => {
   await server?.stop();
   server = undefined;
