@@ -664,6 +664,7 @@ const results = {
 
 /** Waits (at most 5 min) for the machine's 1-minute load average to fall below `config.quietLoad`. */
 async function waitForQuiet() {
+  if (process.argv.includes("--no-wait")) return 0;
   const t0 = Date.now();
   while (loadavg()[0] >= config.quietLoad && Date.now() - t0 < 5 * 60_000) {
     log(`waiting for the machine to quiet down (1-min load ${fmt(loadavg()[0], 2)} ≥ ${config.quietLoad})`);
