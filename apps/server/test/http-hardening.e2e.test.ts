@@ -198,6 +198,10 @@ describe("what Node and Fastify refuse is the envelope too", () => {
   it("a path no route has → 404, whatever the method", async () => {
     expectErrorEnvelope(await call(gw.app, "DELETE", "/nowhere"), 404, "ROUTE_NOT_FOUND");
     expectErrorEnvelope(await call(gw.app, "GET", "/api/nowhere"), 404, "ROUTE_NOT_FOUND");
+    // Names of Object.prototype's members are not files either (found by the fuzz test: they answered 500).
+    for (const name of ["__proto__", "constructor", "toString"]) {
+      expectErrorEnvelope(await call(gw.app, "GET", `/docs/assets/${name}`), 404, "ROUTE_NOT_FOUND");
+    }
   });
 
   it("a form or text body on a JSON route → 415, not parsed", async () => {

@@ -60,7 +60,8 @@ export class DocsController {
 
   @Get("docs/assets/:file")
   async asset(@Param("file") file: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<Buffer> {
-    const type = ASSETS[file];
+    // Own keys only: `__proto__` or `constructor` must not find Object.prototype's members (then a 500 for ENOENT).
+    const type = Object.hasOwn(ASSETS, file) ? ASSETS[file] : undefined;
     if (!type) throw new NotFoundException(`Cannot GET /docs/assets/${file}`);
     void reply.header("content-type", type).header("cache-control", "public, max-age=86400");
     return readFile(join(getAbsoluteFSPath(), file));
