@@ -9,15 +9,21 @@ import { ProjectRegistry } from "./auth/project-registry";
 import type { AppConfig } from "./config/app-config";
 import { registerCors } from "./http/cors";
 import { httpServerOptions, registerHttpHardening } from "./http/http-hardening";
+import { registerRateLimits } from "./rate-limit/rate-limit.hook";
+import { httpLoggingOptions, registerHttpLogging } from "./observability/http-logging";
+import { createLogger, type LoggerOptions } from "./observability/logger";
+import { PinoNestLogger } from "./observability/nest-logger";
 
 /** Builds the application (not yet listening): the one way `main` and the tests create a server. */
-export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
+export async function createApp(config: AppConfig, logging: LoggerOptions = {}): Promise<NestFastifyApplication> {
   // Read before Nest starts: a bad file then fails with one ConfigError, not an injector error with a stack trace.
   const projects = config.PROJECTS_FILE ? readProjectsFile(config.PROJECTS_FILE) : null;
-  const adapter = new FastifyAdapter(httpServerOptions(config));
+  const logger = createLogger(config, logging);
+  const adapter = new FastifyAdapter({ ...httpServerOptions(config), ...httpLoggingOptions(logger) });
+  registerHttpLogging(adapter.getInstance());
   registerHttpHardening(adapter.getInstance(), config);
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, projects), adapter, {
-    logger: config.LOG_LEVEL === "silent" ? false : nestLogLevels(config.LOG_LEVEL),
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, projects, logger), adapter, {
+    logger: new PinoNestLogger(logger),
     abortOnError: false,
     // Fastify's own JSON parser only (see registerHttpHardening): Nest's would add a form parser to the JSON API.
     bodyParser: false,
@@ -32,13 +38,13 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   });
   const registry = app.get(ProjectRegistry, { strict: false });
   registerCors(adapter.getInstance(), { origins: config.CORS_ORIGINS, projectOrigins: (id) => registry.allowedOrigins(id) });
+  // After CORS, so that a 429 still carries the headers a page needs to read it.
+  registerRateLimits(adapter.getInstance(), {
+    perKeyPerMinute: config.RATE_LIMIT_PER_MINUTE,
+    perIpPerMinute: config.RATE_LIMIT_PER_IP_PER_MINUTE,
+    registry,
+  });
   app.enableShutdownHooks();
   await app.init();
   return app;
-}
-
-function nestLogLevels(level: AppConfig["LOG_LEVEL"]) {
-  const order = ["fatal", "error", "warn", "log", "debug", "verbose"] as const;
-  const upTo = { fatal: 0, error: 1, warn: 2, info: 3, debug: 4, trace: 5, silent: -1 }[level];
-  return order.slice(0, upTo + 1);
 }

@@ -1,11 +1,13 @@
 import { Module, type DynamicModule } from "@nestjs/common";
 import { APP_FILTER } from "@nestjs/core";
+import type { Logger } from "pino";
 import type { ProjectsFile } from "./auth/projects-file";
 import type { AppConfig } from "./config/app-config";
 import { ConfigModule } from "./config/config.module";
 import { DevModule } from "./dev/dev.module";
 import { DocsModule } from "./docs/docs.module";
 import { HealthModule } from "./health/health.module";
+import { ObservabilityModule } from "./observability/observability.module";
 import { LocalStoreHttpModule } from "./local-store-http/local-store-http.module";
 import { SiteModule } from "./site/site.module";
 import { EnvelopeExceptionFilter } from "./errors/envelope-exception.filter";
@@ -14,10 +16,10 @@ import { UploadsModule } from "./uploads/uploads.module";
 
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig, projects: ProjectsFile | null): DynamicModule {
+  static forRoot(config: AppConfig, projects: ProjectsFile | null, logger: Logger): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config, projects), StorageModule, LocalStoreHttpModule, UploadsModule, HealthModule, DocsModule, DevModule, SiteModule],
+      imports: [ConfigModule.forRoot(config, projects), ObservabilityModule.forRoot(logger), StorageModule, LocalStoreHttpModule, UploadsModule, HealthModule, DocsModule, DevModule, SiteModule],
       providers: [{ provide: APP_FILTER, useClass: EnvelopeExceptionFilter }],
     };
   }

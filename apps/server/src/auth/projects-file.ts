@@ -14,6 +14,12 @@ const projectsFileSchema = z.object({
         .optional()
         .describe('Exact types ("video/mp4") or wildcards ("video/*"); all types when omitted.'),
       maxFileSize: z.number().int().min(1).optional(),
+      rateLimitPerMinute: z
+        .number()
+        .int()
+        .min(0)
+        .optional()
+        .describe("Requests per minute per API key on this project (RATE_LIMIT_PER_MINUTE when omitted; 0: no limit)."),
       allowedOrigins: z
         .array(webOrigin)
         .optional()

@@ -137,7 +137,11 @@ const envSchema = z
     REQUEST_BODY_TIMEOUT_SECONDS: seconds(30),
     BODY_IDLE_TIMEOUT_SECONDS: seconds(30),
     KEEP_ALIVE_TIMEOUT_SECONDS: seconds(72),
+    RATE_LIMIT_PER_MINUTE: z.coerce.number({ message: "must be a number" }).int().min(0).default(600),
+    RATE_LIMIT_PER_IP_PER_MINUTE: z.coerce.number({ message: "must be a number" }).int().min(0).default(120),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    // `production` keeps log lines JSON even on a terminal; elsewhere a terminal gets pino-pretty's lines.
+    NODE_ENV: z.string().optional(),
   })
   .superRefine((env, ctx) => {
     const problem = (path: string, message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, path: [path], message });

@@ -1,5 +1,8 @@
 import { Global, Inject, Logger, Module, type OnApplicationShutdown } from "@nestjs/common";
+import type { Logger as PinoLogger } from "pino";
 import { APP_CONFIG } from "../config/config.module";
+import { instrumentStorage, type StorageCallObserver } from "../observability/instrumented-storage";
+import { LOGGER, STORAGE_OBSERVER } from "../observability/observability.module";
 import { publicUrl, s3Credentials, type AppConfig } from "../config/app-config";
 import { LocalStorage } from "./local.storage";
 import { persistentSecret, randomSecret } from "./local-secrets";
@@ -42,7 +45,13 @@ export const EMBEDDED_STORE = Symbol("EmbeddedStore");
 @Global()
 @Module({
   providers: [
-    { provide: STORAGE, inject: [APP_CONFIG], useFactory: createStorage },
+    {
+      provide: STORAGE,
+      inject: [APP_CONFIG, STORAGE_OBSERVER, LOGGER],
+      // Observed from outside (latency, errors, failures logged with their cause): the adapters stay plain.
+      useFactory: (config: AppConfig, observe: StorageCallObserver, logger: PinoLogger) =>
+        instrumentStorage(createStorage(config), observe, logger),
+    },
     {
       provide: EMBEDDED_STORE,
       inject: [STORAGE],

@@ -88,7 +88,8 @@ export async function startGateway(
     storage === "s3"
       ? { ...s3Env(), STORAGE: "s3" }
       : { STORAGE: "local", LOCAL_STORAGE_DIR: join(dir, "data"), PORT: String(port) };
-  const config = loadConfig({ ...backend, PROJECTS_FILE: projectsFile, LOG_LEVEL: "silent", ...env });
+  // No rate limits unless a test asks for them: suites send hundreds of requests a minute from one key (test/rate-limit.e2e.test.ts tests the limits).
+  const config = loadConfig({ ...backend, PROJECTS_FILE: projectsFile, LOG_LEVEL: "silent", RATE_LIMIT_PER_MINUTE: "0", RATE_LIMIT_PER_IP_PER_MINUTE: "0", ...env });
   const app = await createApp(config);
   if (storage === "local") await app.listen(config.PORT, "127.0.0.1");
   return {

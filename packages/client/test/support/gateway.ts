@@ -35,7 +35,8 @@ export async function startGateway(
       apiKeys: [{ name: "test", sha256: createHash("sha256").update(apiKey).digest("hex"), projects: [projectId] }],
     }),
   );
-  const env: Record<string, string> = { PORT: String(port), PROJECTS_FILE: projectsFile, LOG_LEVEL: "warn" };
+  // No rate limits: the uploader tests send bursts of requests from one key on purpose (retries, resumes).
+  const env: Record<string, string> = { PORT: String(port), PROJECTS_FILE: projectsFile, LOG_LEVEL: "warn", RATE_LIMIT_PER_MINUTE: "0", RATE_LIMIT_PER_IP_PER_MINUTE: "0" };
   if (backend === "local") {
     Object.assign(env, { STORAGE: "local", LOCAL_STORAGE_DIR: join(dir, "data") });
     if (options.publicStore) env.PUBLIC_URL = await options.publicStore(`http://127.0.0.1:${port}`);

@@ -1,0 +1,70 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { ProjectRegistry } from "../auth/project-registry";
+import { ApiError } from "../errors/api-error";
+import { TokenBuckets, type Verdict } from "./token-bucket";
+
+export interface RateLimitPolicy {
+  /** Requests per minute per API key and project (`RATE_LIMIT_PER_MINUTE`); 0 turns the key limit off. */
+  perKeyPerMinute: number;
+  /** Requests per minute per client IP without a valid key (`RATE_LIMIT_PER_IP_PER_MINUTE`); 0 turns it off. */
+  perIpPerMinute: number;
+  /** Who holds which key, and each project's own `rateLimitPerMinute`. */
+  registry: ProjectRegistry | null;
+  now?: () => number;
+}
+
+/**
+ * Limits every API route (`/api/...`) before authentication runs: a request with a valid key counts against that
+ * key on that project (the project's `rateLimitPerMinute`, else the default); anything else (no key, a wrong key, a
+ * key for another project) counts against the client's IP, so guessing keys or hammering with garbage is throttled
+ * per address. Over the limit: 429 RATE_LIMITED in the envelope with `Retry-After`. Buckets live in this process:
+ * with N replicas behind a balancer the effective limit is up to N times the configured one.
+ */
+export function registerRateLimits(fastify: FastifyInstance, policy: RateLimitPolicy): TokenBuckets {
+  const buckets = new TokenBuckets(policy.now);
+  const sweeper = setInterval(() => buckets.sweep(), 60_000).unref();
+  fastify.addHook("onClose", (_instance, done) => {
+    clearInterval(sweeper);
+    done();
+  });
+  fastify.addHook("onRequest", async (request, reply) => {
+    // CORS preflights carry no key and must not use up the page's budget; health, docs and the page are not the API.
+    if (request.method === "OPTIONS" || !isApiRoute(request)) return;
+    const [id, perMinute] = bucketOf(request, policy);
+    if (perMinute <= 0) return;
+    const verdict = buckets.take(id, perMinute);
+    setRateLimitHeaders(reply, verdict);
+    if (verdict.allowed) return;
+    const error = new ApiError({
+      code: "RATE_LIMITED",
+      message: `Too many requests: at most ${verdict.limit} a minute ${id.startsWith("ip:") ? "from one address without a valid API key" : "for this API key on this project"}; retry after ${verdict.retryAfterSeconds} s.`,
+    });
+    await reply
+      .status(error.status)
+      .header("retry-after", String(verdict.retryAfterSeconds))
+      .header("content-type", "application/json; charset=utf-8")
+      .send(error.toEnvelope());
+  });
+  return buckets;
+}
+
+function isApiRoute(request: FastifyRequest): boolean {
+  return request.url === "/api" || request.url.startsWith("/api/") || request.url.startsWith("/api?");
+}
+
+function bucketOf(request: FastifyRequest, policy: RateLimitPolicy): [string, number] {
+  const projectId = (request.params as { projectId?: unknown } | undefined)?.projectId;
+  if (policy.registry && typeof projectId === "string") {
+    const access = policy.registry.authorize(request.headers.authorization, projectId);
+    if (access.ok) return [`key:${access.keyName}\n${projectId}`, access.project.rateLimitPerMinute ?? policy.perKeyPerMinute];
+  }
+  return [`ip:${request.ip}`, policy.perIpPerMinute];
+}
+
+/** The IETF draft's RateLimit-* headers, so clients can pace themselves before they meet a 429. */
+function setRateLimitHeaders(reply: FastifyReply, verdict: Verdict): void {
+  void reply
+    .header("ratelimit-limit", String(verdict.limit))
+    .header("ratelimit-remaining", String(verdict.remaining))
+    .header("ratelimit-reset", String(verdict.resetSeconds));
+}

@@ -1,0 +1,173 @@
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { NestFastifyApplication } from "@nestjs/platform-fastify";
+import { afterEach, describe, expect, it } from "vitest";
+import { createApp } from "../src/app.factory";
+import { loadConfig } from "../src/config/app-config";
+import { freePort, startServerProcess } from "./support/server-process";
+
+/** Log lines as an operator's log shipper reads them: one JSON object per line, captured from the server's logger. */
+
+const DEV_KEY = "dev_0123456789abcdef0123";
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+let app: NestFastifyApplication | undefined;
+let dir: string | undefined;
+let lines: Record<string, any>[] = [];
+let raw = "";
+
+afterEach(async () => {
+  await app?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  app = undefined;
+  dir = undefined;
+  lines = [];
+  raw = "";
+});
+
+async function gateway(env: Record<string, string> = {}): Promise<NestFastifyApplication> {
+  dir = mkdtempSync(join(tmpdir(), "logging-"));
+  const destination = {
+    write(line: string) {
+      raw += line;
+      lines.push(JSON.parse(line) as Record<string, any>);
+    },
+  };
+  const config = loadConfig({ LOCAL_STORAGE_DIR: dir, DEV_API_KEY: DEV_KEY, LOG_LEVEL: "info", ...env });
+  app = await createApp(config, { destination });
+  return app;
+}
+
+const accessLines = () => lines.filter((l) => l.msg === "request completed" || l.msg === "request failed");
+
+describe("request ids", () => {
+  it("takes a valid X-Request-Id, echoes it and writes one access line with method, route, status, duration", async () => {
+    const gw = await gateway();
+    const reply = await gw.inject({ method: "GET", url: "/api/projects/demo/uploads?limit=5", headers: { "x-request-id": "req-42.abc:1", authorization: `Bearer ${DEV_KEY}` } });
+    expect(reply.statusCode).toBe(200);
+    expect(reply.headers["x-request-id"]).toBe("req-42.abc:1");
+    const access = accessLines();
+    expect(access).toHaveLength(1);
+    expect(access[0]).toMatchObject({
+      level: 30,
+      requestId: "req-42.abc:1",
+      method: "GET",
+      route: "/api/projects/:projectId/uploads",
+      url: "/api/projects/demo/uploads?limit=5",
+      status: 200,
+    });
+    expect(typeof access[0]!.durationMs).toBe("number");
+    expect(typeof access[0]!.time).toBe("number");
+  });
+
+  it.each([
+    ["too long", "a".repeat(129)],
+    ["with spaces and quotes", 'x" y'],
+    ["with a newline escape", "abc\\nfake"],
+    ["empty", ""],
+  ])("replaces an X-Request-Id %s with a generated UUID", async (_name, given) => {
+    const gw = await gateway();
+    const reply = await gw.inject({ method: "GET", url: "/health/live", headers: { "x-request-id": given } });
+    const id = reply.headers["x-request-id"] as string;
+    expect(id).toMatch(UUID);
+    expect(accessLines()[0]).toMatchObject({ requestId: id, route: "/health/live", status: 200 });
+  });
+
+  it("generates a different id per request, on errors and unknown routes too", async () => {
+    const gw = await gateway();
+    const a = await gw.inject({ method: "GET", url: "/api/nowhere" });
+    const b = await gw.inject({ method: "POST", url: "/api/projects/demo/uploads/multipart", payload: "{", headers: { "content-type": "application/json", authorization: `Bearer ${DEV_KEY}` } });
+    expect(a.statusCode).toBe(404);
+    expect(b.statusCode).toBe(400);
+    expect(a.headers["x-request-id"]).toMatch(UUID);
+    expect(b.headers["x-request-id"]).toMatch(UUID);
+    expect(a.headers["x-request-id"]).not.toBe(b.headers["x-request-id"]);
+    expect(accessLines().map((l) => [l.route, l.status])).toEqual([
+      ["/*", 404],
+      ["/api/projects/:projectId/uploads/multipart", 400],
+    ]);
+  });
+});
+
+describe("redaction", () => {
+  it("keeps API keys and URL signatures out of every line", async () => {
+    const gw = await gateway({ LOG_LEVEL: "trace" });
+    const start = await gw.inject({
+      method: "POST",
+      url: "/api/projects/demo/uploads/multipart",
+      headers: { authorization: `Bearer ${DEV_KEY}`, "content-type": "application/json" },
+      payload: JSON.stringify({ partsNumber: 1, fileName: "a.mp4", contentLength: "5", mimeType: "video/mp4" }),
+    });
+    expect(start.statusCode).toBe(200);
+    const partUrl = new URL(start.json().result.presignedUrl[0].presignedUrl as string);
+    const signature = partUrl.searchParams.get("signature")!;
+    expect(signature.length).toBeGreaterThan(10);
+    const put = await gw.inject({ method: "PUT", url: partUrl.pathname + partUrl.search, payload: "hello", headers: { "content-type": "application/octet-stream" } });
+    expect(put.statusCode).toBe(200);
+    const partLine = accessLines().find((l) => l.method === "PUT");
+    expect(partLine?.url).toContain("signature=[REDACTED]");
+    expect(partLine?.url).toContain("expires=");
+    expect(raw).not.toContain(signature);
+    expect(raw).not.toContain(DEV_KEY);
+  });
+});
+
+describe("storage failures", () => {
+  it("are logged with their cause on the request's access line", async () => {
+    const keyDir = mkdtempSync(join(tmpdir(), "logging-projects-"));
+    try {
+      const projectsFile = join(keyDir, "projects.json");
+      const key = "key-0123456789abcdef0123456789";
+      writeFileSync(projectsFile, JSON.stringify({ projects: [{ id: "films" }], apiKeys: [{ name: "k", sha256: createHash("sha256").update(key).digest("hex"), projects: ["*"] }] }));
+      // Nothing listens on port 9: every S3 call fails to connect.
+      const gw = await gateway({
+        STORAGE: "s3", S3_ENDPOINT: "http://127.0.0.1:9", S3_BUCKET: "videos", S3_FORCE_PATH_STYLE: "true",
+        AWS_ACCESS_KEY_ID: "AKIDLOGTEST", AWS_SECRET_ACCESS_KEY: "secret-log-test", PROJECTS_FILE: projectsFile, DEV_API_KEY: "",
+      });
+      const reply = await gw.inject({
+        method: "POST",
+        url: "/api/projects/films/uploads/multipart",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        payload: JSON.stringify({ partsNumber: 1, fileName: "a.mp4", contentLength: "5", mimeType: "video/mp4" }),
+      });
+      expect(reply.statusCode).toBe(503);
+      const line = accessLines().find((l) => l.status === 503);
+      expect(line).toMatchObject({ level: 50, msg: "request failed", requestId: reply.headers["x-request-id"] });
+      expect(JSON.stringify(line!.err)).toMatch(/ECONNREFUSED/);
+      expect(raw).not.toContain("secret-log-test");
+    } finally {
+      rmSync(keyDir, { recursive: true, force: true });
+    }
+  }, 30_000);
+});
+
+describe("Nest's own lines", () => {
+  it("are JSON through the same logger; route mapping only at debug", async () => {
+    await gateway();
+    expect(lines.some((l) => l.context === "NestApplication")).toBe(true);
+    expect(lines.some((l) => l.context === "RouterExplorer")).toBe(false);
+    await app!.close();
+    app = undefined;
+    lines = [];
+    await gateway({ LOG_LEVEL: "debug" });
+    expect(lines.some((l) => l.context === "RouterExplorer" && l.level === 20)).toBe(true);
+  });
+});
+
+describe("the built server", () => {
+  it("writes JSON lines with request ids to stdout", async () => {
+    const data = mkdtempSync(join(tmpdir(), "logging-built-"));
+    const server = await startServerProcess({ PORT: String(await freePort()), LOCAL_STORAGE_DIR: data, DEV_API_KEY: DEV_KEY, NODE_ENV: "production" });
+    try {
+      const reply = await fetch(`${server.url}/health/live`, { headers: { "x-request-id": "from-the-proxy-1" } });
+      expect(reply.headers.get("x-request-id")).toBe("from-the-proxy-1");
+      await new Promise((r) => setTimeout(r, 200));
+      const json = server.output().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, any>);
+      expect(json.find((l) => l.requestId === "from-the-proxy-1")).toMatchObject({ route: "/health/live", status: 200 });
+    } finally {
+      await server.stop();
+      rmSync(data, { recursive: true, force: true });
+    }
+  }, 30_000);
+});
