@@ -123,6 +123,18 @@ export const storedPartSchema = z.object({
 });
 export type StoredPart = z.infer<typeof storedPartSchema>;
 
+/**
+ * How a client can check each part it sends (an addition to the public start and resume results). Every store the
+ * gateway supports verifies a `Content-MD5` header on a part PUT (wrong digest -> 400, nothing stored). Whether the
+ * part's ETag is its MD5 depends on the store: true for plain S3 and Ceph RGW, false for S3 with SSE-KMS or SSE-C and
+ * for some S3-compatible stores, so a client compares ETags with MD5s only when `eTagIsMd5` is true.
+ */
+export const partIntegritySchema = z.object({
+  contentMd5: z.boolean().describe("The store verifies a Content-MD5 header (base64 of the part's MD5) sent with a part PUT."),
+  eTagIsMd5: z.boolean().describe("A stored part's ETag is the hex MD5 of its bytes, so clients may compare the two."),
+});
+export type PartIntegrity = z.infer<typeof partIntegritySchema>;
+
 export const startUploadResultSchema = z.object({
   uploadId: z.string().describe("Unique identifier for the upload session."),
   requestKey: z.string().describe("The key that names this upload in every later call."),
@@ -131,6 +143,7 @@ export const startUploadResultSchema = z.object({
   partsNumber: z.number().int(),
   contentLength: z.string().describe("Total size of the file in bytes, as a decimal string."),
   expiresAt: z.string().datetime().describe("When the presigned URLs stop working."),
+  integrity: partIntegritySchema.optional().describe("How clients can check each part (absent from older gateways)."),
 });
 export type StartUploadResult = z.infer<typeof startUploadResultSchema>;
 

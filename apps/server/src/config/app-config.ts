@@ -127,6 +127,9 @@ const envSchema = z
     AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
     AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
     AWS_SESSION_TOKEN: z.string().min(1).optional(),
+    // False for buckets whose part ETags are not MD5s (SSE-KMS, SSE-C, some S3-compatible stores): clients then rely
+    // on the Content-MD5 check alone instead of comparing ETags.
+    S3_ETAGS_ARE_MD5: booleanFromString.default("true"),
     PROJECTS_FILE: z.string().min(1).optional(),
     DOWNLOAD_URL_EXPIRY_SECONDS: z.coerce.number().int().min(60).max(604_800).default(3600),
     BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(2 * 1024 * 1024),

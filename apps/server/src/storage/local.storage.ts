@@ -108,6 +108,7 @@ function partFileName(partNumber: number): string {
  * back to `multipart/` and `tmp/` and `trash/` are emptied when the store next starts: one process owns a data dir.
  */
 export class LocalStorage implements Storage {
+  readonly partETagsAreMd5: boolean;
   private readonly signer: LocalUrlSigner;
   private readonly publicUrl: string;
   private readonly durable: boolean;
@@ -119,6 +120,7 @@ export class LocalStorage implements Storage {
     this.signer = new LocalUrlSigner(options.signingSecret);
     this.publicUrl = options.publicUrl.replace(/\/+$/, "");
     this.durable = options.durable ?? true;
+    this.partETagsAreMd5 = options.eTags !== "opaque";
     this.minPartSize = options.minPartSize ?? MIN_PART_SIZE;
     this.prepareDataDir();
   }

@@ -38,6 +38,8 @@ export interface S3StorageOptions {
   forcePathStyle: boolean;
   /** Static credentials; without them the AWS SDK's default provider chain (profiles, roles, ...) is used. */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Whether the bucket's part ETags are MD5s (false with SSE-KMS or SSE-C); default true. */
+  eTagsAreMd5?: boolean;
 }
 
 /** URLs signed between two turns of the event loop (~1-3 ms of work). */
@@ -70,9 +72,11 @@ export class S3Storage implements Storage {
   private readonly client: S3Client;
   private readonly presigner: SigV4Presigner;
   private readonly bucket: string;
+  readonly partETagsAreMd5: boolean;
 
   constructor(options: S3StorageOptions) {
     this.bucket = options.bucket;
+    this.partETagsAreMd5 = options.eTagsAreMd5 ?? true;
     this.client = new S3Client(s3ClientConfig(options, options.endpoint));
     this.presigner = new SigV4Presigner({ ...options, endpoint: options.publicEndpoint ?? options.endpoint });
   }

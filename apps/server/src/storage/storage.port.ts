@@ -54,6 +54,11 @@ export interface WriteConditions {
 }
 
 export interface Storage {
+  /**
+   * Whether a stored part's ETag is the hex MD5 of its bytes (S3 without SSE-KMS/SSE-C, Ceph RGW, the embedded store),
+   * so clients can compare the two. Every adapter's store verifies a part's `Content-MD5` header either way.
+   */
+  readonly partETagsAreMd5: boolean;
   /** Starts a multipart upload of `key`; returns the store's upload id. */
   createMultipartUpload(key: string, object: ObjectMetadata): Promise<string>;
   /**

@@ -251,6 +251,7 @@ export class UploadsService {
       partsNumber: record.partsNumber,
       contentLength: String(record.contentLength),
       expiresAt: new Date(Date.now() + expiresIn * 1000).toISOString(),
+      integrity: { contentMd5: true, eTagIsMd5: this.storage.partETagsAreMd5 },
     };
   }
 
