@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { defineConfig } from "tsup";
+import { esbuildInlineWorker } from "./build/inline-worker";
 
 const { version } = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -12,6 +13,8 @@ export default defineConfig([
     sourcemap: true,
     clean: true,
     target: "es2022",
+    // The MD5 worker's code is bundled into the entries as a string (see src/md5-worker-hasher.ts).
+    esbuildPlugins: [esbuildInlineWorker()],
   },
   {
     entry: { cli: "src/cli.ts" },
@@ -20,5 +23,6 @@ export default defineConfig([
     target: "node20",
     sourcemap: true,
     define: { __VERSION__: JSON.stringify(version) },
+    esbuildPlugins: [esbuildInlineWorker()],
   },
 ]);

@@ -19,8 +19,10 @@ const corsRules = [
   {
     AllowedOrigins: ["*"],
     AllowedMethods: ["GET", "PUT", "HEAD"],
-    AllowedHeaders: ["*"],
-    ExposeHeaders: ["ETag"],
+    // The client sends each part's MD5 as Content-MD5 (the store verifies it), a header browsers preflight: without
+    // it here, every cross-origin part PUT is refused. Content-Type for files whose type the browser sends.
+    AllowedHeaders: ["Content-MD5", "Content-Type"],
+    ExposeHeaders: ["ETag", "Retry-After"],
     MaxAgeSeconds: 3600,
   },
 ];
@@ -50,4 +52,4 @@ const { CORSRules = [] } = await s3.send(new GetBucketCorsCommand({ Bucket: S3_B
 if (!CORSRules.some((r) => r.ExposeHeaders?.some((h) => h.toLowerCase() === "etag"))) {
   throw new Error(`CORS rules on ${S3_BUCKET} were not stored: ${JSON.stringify(CORSRules)}`);
 }
-console.error(`create-bucket: CORS set on ${S3_BUCKET} (GET/PUT/HEAD from *, exposes ETag)`);
+console.error(`create-bucket: CORS set on ${S3_BUCKET} (GET/PUT/HEAD from *, allows Content-MD5, exposes ETag)`);

@@ -8,7 +8,7 @@ import { pipeline } from "node:stream/promises";
 import type { ReadableStream as NodeWebReadableStream } from "node:stream/web";
 import { NetworkError } from "./errors";
 import type { PartHasher } from "./part-hash";
-import type { PartTransport } from "./transport";
+import { ERROR_BODY_LIMIT, partHeaders, type PartTransport } from "./transport";
 import { upload, type UploadOptions, type UploadTask } from "./uploader";
 
 export * from "./index";
@@ -30,7 +30,7 @@ export function nodeHttpTransport(options: { maxSockets?: number; path?: string 
   return {
     reportsProgress: true,
     hashesWhileSending: true,
-    send({ url, body, offset, signal, onProgress }) {
+    send({ url, body, offset, signal, contentMd5, onProgress }) {
       return new Promise((resolve, reject) => {
         if (signal.aborted) return reject(signal.reason);
         const target = new URL(url);
@@ -38,7 +38,7 @@ export function nodeHttpTransport(options: { maxSockets?: number; path?: string 
         const request = send(target, {
           method: "PUT",
           agent: agents[target.protocol as "http:" | "https:"],
-          headers: { "content-length": String(body.size) },
+          headers: { "content-length": String(body.size), ...partHeaders(contentMd5) },
           signal,
         });
         let settled = false;
@@ -49,7 +49,13 @@ export function nodeHttpTransport(options: { maxSockets?: number; path?: string 
         };
         const md5 = createHash("md5");
         request.on("response", (response) => {
-          response.resume(); // drain the (small) body so the socket is reused
+          // Drain the (small) body so the socket is reused; keep the start of a refusal's body.
+          const ok = (response.statusCode ?? 0) >= 200 && (response.statusCode ?? 0) < 300;
+          let errorBody = "";
+          response.setEncoding("utf8");
+          response.on("data", (chunk: string) => {
+            if (!ok && errorBody.length < ERROR_BODY_LIMIT) errorBody += chunk.slice(0, ERROR_BODY_LIMIT - errorBody.length);
+          });
           response.on("end", () => {
             if (settled) return;
             settled = true;
@@ -63,6 +69,7 @@ export function nodeHttpTransport(options: { maxSockets?: number; path?: string 
               retryAfter: header("retry-after"),
               // Only a complete body has a meaningful hash (a refused part may be answered before it is all sent).
               ...(sent === body.size ? { sentMd5: md5.digest("hex") } : {}),
+              ...(ok ? {} : { errorBody }),
             });
           });
           response.on("error", fail);

@@ -1,7 +1,7 @@
 import { md5 } from "@noble/hashes/legacy";
 import { bytesToHex } from "@noble/hashes/utils";
 
-/** Computes the hex MD5 of a part; the Node entry swaps in `node:crypto`, which is faster. */
+/** Computes the hex MD5 of a part; the Node entry swaps in `node:crypto`, browsers a Web Worker (see md5-worker-hasher). */
 export type PartHasher = (part: Blob) => Promise<string>;
 
 /** MD5 in plain JS (every runtime), streamed so a part is never held in memory whole. */
@@ -20,4 +20,27 @@ export const md5Hasher: PartHasher = async (part) => {
 export function md5OfETag(eTag: string | null): string | undefined {
   const match = eTag ? /^"?([0-9a-f]{32})"?$/i.exec(eTag.trim()) : null;
   return match?.[1]?.toLowerCase();
+}
+
+/** A hex MD5 as `Content-MD5` wants it: base64 of the 16 bytes. */
+export function contentMd5OfHex(hex: string): string {
+  let binary = "";
+  for (let i = 0; i < hex.length; i += 2) binary += String.fromCharCode(parseInt(hex.slice(i, i + 2), 16));
+  return btoa(binary);
+}
+
+/**
+ * Whether a part PUT was refused because its bytes did not match its `Content-MD5`: S3's and Ceph's 400 `BadDigest`
+ * (an XML error document), or the embedded store's 400 envelope with a digest error code. The bytes were corrupted on
+ * the way, so sending the part again can succeed.
+ */
+export function isDigestRefusal(status: number, body: string | undefined): boolean {
+  if (status !== 400 || !body) return false;
+  if (/<Code>\s*BadDigest\s*<\/Code>/.test(body)) return true;
+  try {
+    const details = (JSON.parse(body) as { errorDetails?: { code?: unknown }[] }).errorDetails ?? [];
+    return details.some((d) => typeof d.code === "string" && /DIGEST|MD5/.test(d.code));
+  } catch {
+    return false;
+  }
 }

@@ -7,6 +7,8 @@ export interface PartRequest {
   /** Where `body` starts in the whole file (lets a transport read the file itself). */
   offset: number;
   signal: AbortSignal;
+  /** Base64 MD5 of `body`, sent as `Content-MD5` so that the store refuses bytes corrupted on the way (400). */
+  contentMd5?: string;
   /** Bytes of `body` sent so far; called by transports that can tell. */
   onProgress?: (loaded: number) => void;
 }
@@ -19,7 +21,12 @@ export interface PartResponse {
   retryAfter: string | null;
   /** Hex MD5 of the bytes sent, from transports that hash as they send (saves reading the part twice). */
   sentMd5?: string;
+  /** The start of the body of a refusal (4xx/5xx), to tell a refused digest from other refusals. */
+  errorBody?: string;
 }
+
+/** How much of a refusal's body transports keep: enough for an S3 error document or an envelope's first error. */
+export const ERROR_BODY_LIMIT = 4096;
 
 /**
  * How part bytes travel. The uploader picks `xhrTransport` in browsers (it reports upload progress) and
@@ -38,17 +45,22 @@ export interface PartTransport {
 export function fetchTransport(fetchImpl: typeof fetch = globalThis.fetch.bind(globalThis)): PartTransport {
   return {
     reportsProgress: false,
-    async send({ url, body, signal }) {
+    async send({ url, body, signal, contentMd5 }) {
       let response: Response;
       try {
-        response = await fetchImpl(url, { method: "PUT", body, signal });
+        response = await fetchImpl(url, { method: "PUT", body, signal, headers: partHeaders(contentMd5) });
       } catch (error) {
         if (signal.aborted) throw signal.reason;
         throw new NetworkError(`The part upload got no answer: ${(error as Error).message}`, { cause: error });
       }
       // Read the body so the connection can be reused; it is small (empty, or an error document).
-      await response.arrayBuffer().catch(() => undefined);
-      return { status: response.status, eTag: response.headers.get("etag"), retryAfter: response.headers.get("retry-after") };
+      const text = await response.text().catch(() => "");
+      return {
+        status: response.status,
+        eTag: response.headers.get("etag"),
+        retryAfter: response.headers.get("retry-after"),
+        ...(response.ok ? {} : { errorBody: text.slice(0, ERROR_BODY_LIMIT) }),
+      };
     },
   };
 }
@@ -57,7 +69,7 @@ export function fetchTransport(fetchImpl: typeof fetch = globalThis.fetch.bind(g
 export function xhrTransport(): PartTransport {
   return {
     reportsProgress: true,
-    send({ url, body, signal, onProgress }) {
+    send({ url, body, signal, contentMd5, onProgress }) {
       return new Promise<PartResponse>((resolve, reject) => {
         if (signal.aborted) return reject(signal.reason);
         const xhr = new XMLHttpRequest();
@@ -65,14 +77,25 @@ export function xhrTransport(): PartTransport {
         signal.addEventListener("abort", onAbort, { once: true });
         const settle = () => signal.removeEventListener("abort", onAbort);
         xhr.open("PUT", url);
+        for (const [name, value] of Object.entries(partHeaders(contentMd5))) xhr.setRequestHeader(name, value);
         xhr.upload.onprogress = (event) => onProgress?.(event.loaded);
         xhr.onload = () => {
           settle();
-          resolve({ status: xhr.status, eTag: xhr.getResponseHeader("etag"), retryAfter: xhr.getResponseHeader("retry-after") });
+          const ok = xhr.status >= 200 && xhr.status < 300;
+          resolve({
+            status: xhr.status,
+            eTag: xhr.getResponseHeader("etag"),
+            retryAfter: xhr.getResponseHeader("retry-after"),
+            ...(ok ? {} : { errorBody: String(xhr.responseText ?? "").slice(0, ERROR_BODY_LIMIT) }),
+          });
         };
         xhr.onerror = () => {
           settle();
-          reject(new NetworkError("The part upload got no answer (network error or CORS refusal)."));
+          reject(
+            new NetworkError(
+              "The part upload got no answer: a network error, or a CORS refusal (the bucket's CORS rule must allow PUT with the Content-MD5 header and expose ETag).",
+            ),
+          );
         };
         xhr.onabort = () => {
           settle();
@@ -86,4 +109,9 @@ export function xhrTransport(): PartTransport {
 
 export function defaultTransport(fetchImpl?: typeof fetch): PartTransport {
   return typeof XMLHttpRequest === "function" && !fetchImpl ? xhrTransport() : fetchTransport(fetchImpl);
+}
+
+/** Headers of a part PUT. Only `Content-MD5`: the length comes from the body, and anything else would need signing. */
+export function partHeaders(contentMd5: string | undefined): Record<string, string> {
+  return contentMd5 ? { "content-md5": contentMd5 } : {};
 }

@@ -1,7 +1,16 @@
-import { MAX_PARTS, MiB, MIN_PART_SIZE, planParts, type PartPlan } from "@upload-gateway/contract";
+import {
+  MAX_PARTS,
+  MiB,
+  MIN_PART_SIZE,
+  planParts,
+  type PartIntegrity,
+  type PartPlan,
+  type StartUploadResult,
+} from "@upload-gateway/contract";
 import { createApiClient, isAbort, type ApiClient } from "./api-client";
 import { NetworkError, UploadAbortedError, UploadFailedError, UploadGatewayError } from "./errors";
-import { md5Hasher, md5OfETag, type PartHasher } from "./part-hash";
+import { defaultPartHasher } from "./md5-worker-hasher";
+import { contentMd5OfHex, isDigestRefusal, md5OfETag, type PartHasher } from "./part-hash";
 import { ProgressTracker, type UploadProgress } from "./progress";
 import { DEFAULT_RETRY_POLICY, retryDelay, sleep, type RetryPolicy } from "./retry";
 import { defaultTransport, type PartResponse, type PartTransport } from "./transport";
@@ -36,7 +45,14 @@ export interface UploadOptions {
   presignedUrlExpiryTimeHours?: number;
   enableDuplicateCheck?: boolean;
   fileHash?: string;
-  /** Check each part's ETag against its MD5 where the store answers MD5 ETags, re-sending on mismatch (default true). */
+  /**
+   * Check each part's integrity (default true). The part's MD5 is sent as `Content-MD5`, which the store verifies on
+   * receipt (a corrupted part is refused with 400 and sent again), and, where the gateway says the store's ETags are
+   * MD5s (`integrity.eTagIsMd5` in the start result), the ETag is compared with it too. In browsers the MD5 is computed
+   * in a Web Worker, ahead of sending, so it costs neither speed nor the page's responsiveness.
+   */
+  verifyParts?: boolean;
+  /** @deprecated The former name of `verifyParts`. */
   verifyETags?: boolean;
   /** A part with no progress for this long is abandoned and retried (default 60 s; where progress is not reported,
    * the limit grows with the part's size at 64 KiB/s). */
@@ -62,7 +78,10 @@ export interface UploadTask extends PromiseLike<UploadResult> {
   /** Known once the upload has started (see `onStart`). */
   readonly requestKey: string | undefined;
   readonly done: Promise<UploadResult>;
-  /** Stops sending (parts in flight are dropped and sent again on `resume()`). */
+  /**
+   * Stops starting parts: the parts in flight finish (none is sent twice), and no other starts until `resume()`.
+   * Progress stops once they are stored. To stop at once and discard the upload, cancel through `signal`.
+   */
   pause(): void;
   resume(): void;
   readonly paused: boolean;
@@ -108,6 +127,11 @@ class UploadRun {
   private readonly retry: RetryPolicy;
   private readonly transport: PartTransport;
   private readonly hashPart: PartHasher;
+  private readonly verify: boolean;
+  /** What the gateway said about the store's checks (absent from gateways older than the field). */
+  private integrity: PartIntegrity | undefined;
+  /** Hex MD5s of parts, computed ahead of sending (promises, so one part is hashed once). */
+  private readonly md5s = new Map<number, Promise<string>>();
   private readonly cancel = new AbortController();
   private readonly inFlight = new Map<number, AbortController>();
   private pauseWaiters: (() => void)[] = [];
@@ -134,14 +158,14 @@ class UploadRun {
     }
     this.retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     this.transport = options.transport ?? defaultTransport(options.fetch);
-    this.hashPart = options.hashPart ?? md5Hasher;
+    this.hashPart = options.hashPart ?? defaultPartHasher();
+    this.verify = options.verifyParts ?? options.verifyETags ?? true;
     options.signal?.addEventListener("abort", () => this.cancel.abort(options.signal?.reason), { once: true });
   }
 
   pause(): void {
-    if (this.paused) return;
+    // Parts in flight go on: aborting them would throw their bytes away and send them again after resume().
     this.paused = true;
-    for (const controller of this.inFlight.values()) controller.abort(PAUSED);
   }
 
   resume(): void {
@@ -173,9 +197,17 @@ class UploadRun {
       }
       progress.emit(true);
 
-      const workers = Array.from({ length: Math.min(this.options.concurrency ?? 4, Math.max(1, queue.length)) }, async () => {
-        for (let n = queue.shift(); n !== undefined; n = queue.shift()) {
+      const concurrency = Math.min(this.options.concurrency ?? 4, Math.max(1, queue.length));
+      const workers = Array.from({ length: concurrency }, async () => {
+        for (;;) {
+          await this.whilePaused();
+          const n = queue.shift();
+          if (n === undefined) break;
+          // Hash the parts next in line while this one is sent: Content-MD5 is a header, so a part's MD5 must be
+          // ready before its PUT starts, and computing it only then would leave the connection idle meanwhile.
+          for (const next of queue.slice(0, concurrency)) this.prepareMd5(next);
           parts.set(n, await this.sendPart(n, progress));
+          this.md5s.delete(n);
         }
       });
       // One failed part fails the upload: stop the others rather than keep sending for nothing.
@@ -232,7 +264,7 @@ class UploadRun {
           requestKey,
         );
       }
-      this.adopt(resumed.uploadId, resumed.partSize, resumed.partsNumber, resumed.presignedUrl);
+      this.adopt(resumed);
       return resumed.uploadedParts;
     }
     const plan = planForUpload(this.source.size, this.options.partSize);
@@ -252,12 +284,13 @@ class UploadRun {
       ),
     );
     this.requestKey = started.requestKey;
-    this.adopt(started.uploadId, started.partSize, started.partsNumber, started.presignedUrl);
+    this.adopt(started);
     return [];
   }
 
-  private adopt(uploadId: string, partSize: number, partsNumber: number, urls: { partNumber: number; presignedUrl: string }[]) {
+  private adopt({ uploadId, partSize, partsNumber, presignedUrl: urls, integrity }: StartUploadResult) {
     this.uploadId = uploadId;
+    this.integrity = integrity;
     this.plan = {
       partSize,
       partsNumber,
@@ -268,24 +301,52 @@ class UploadRun {
     this.options.onStart?.({ requestKey: this.requestKey!, uploadId, partsTotal: partsNumber, partSize });
   }
 
+  /**
+   * Whether parts are hashed before they are sent, for `Content-MD5`. Not when the transport hashes what it sends and
+   * the store's ETags are MD5s: then comparing the ETag afterwards checks the same bytes without reading them twice
+   * (Node reading from disk; see nodeHttpTransport).
+   */
+  private get hashesFirst(): boolean {
+    return this.verify && !(this.transport.hashesWhileSending && this.integrity?.eTagIsMd5 === true);
+  }
+
+  private partBody(partNumber: number): Blob {
+    const start = (partNumber - 1) * this.plan.partSize;
+    return this.source.slice(start, Math.min(start + this.plan.partSize, this.source.size));
+  }
+
+  /** The part's hex MD5, computed once however many attempts ask for it. */
+  private md5Of(partNumber: number): Promise<string> {
+    let md5 = this.md5s.get(partNumber);
+    if (!md5) {
+      md5 = this.hashPart(this.partBody(partNumber));
+      this.md5s.set(partNumber, md5);
+      // A failed hash (the file changed or went away) is not kept: the part's own attempt hashes again and fails then.
+      md5.catch(() => this.md5s.delete(partNumber));
+    }
+    return md5;
+  }
+
+  /** Starts hashing a part that is about to be sent, when parts are hashed first. */
+  private prepareMd5(partNumber: number): void {
+    if (this.hashesFirst) this.md5Of(partNumber).catch(() => undefined);
+  }
+
   /** Sends one part until it is stored; returns its ETag. */
   private async sendPart(partNumber: number, progress: ProgressTracker): Promise<string> {
     const start = (partNumber - 1) * this.plan.partSize;
-    const body = this.source.slice(start, Math.min(start + this.plan.partSize, this.source.size));
-    const verify = this.options.verifyETags ?? true;
-    let expectedMd5: Promise<string> | undefined;
+    const body = this.partBody(partNumber);
     let failures = 0;
     let resigns = 0;
     for (;;) {
-      await this.whilePaused();
       const url = this.urls.get(partNumber) ?? (await this.refreshUrls(), this.urls.get(partNumber));
-      // Transports that hash what they send need no separate pass over the part.
-      if (verify && !this.transport.hashesWhileSending) expectedMd5 ??= this.hashPart(body);
+      const eTagIsMd5 = this.integrity?.eTagIsMd5 === true;
       if (!url) {
-        // No fresh URL: the store already has this part (an earlier attempt's reply was lost). Use it if it is ours.
+        // No fresh URL: the store already has this part (an earlier attempt's reply was lost). Use it if it is ours:
+        // its size matches, and its MD5 where the ETag tells it. (Sent with Content-MD5, its bytes were checked.)
         const stored = this.storedParts.get(partNumber);
-        const storedMd5 = md5OfETag(stored?.eTag ?? null);
-        const ours = verify && storedMd5 ? await (expectedMd5 ??= this.hashPart(body)) : undefined;
+        const storedMd5 = eTagIsMd5 ? md5OfETag(stored?.eTag ?? null) : undefined;
+        const ours = this.verify && storedMd5 ? await this.md5Of(partNumber) : undefined;
         if (stored && stored.size === body.size && (!ours || ours === storedMd5)) {
           progress.partDone(partNumber, body.size);
           this.options.onPartState?.(partNumber, "done");
@@ -293,6 +354,10 @@ class UploadRun {
         }
         throw new UploadFailedError(`The gateway gave no URL for part ${partNumber}.`, this.requestKey);
       }
+      const md5 = this.hashesFirst ? await this.md5Of(partNumber) : undefined;
+      const contentMd5 = md5 && this.integrity?.contentMd5 !== false ? contentMd5OfHex(md5) : undefined;
+      // A retry is a new PUT: it waits while paused, as new parts do. (The first attempt waited before the part was taken.)
+      await this.whilePaused();
 
       this.options.onPartState?.(partNumber, failures > 0 ? "retrying" : "sending");
       const attempt = new AbortController();
@@ -307,6 +372,7 @@ class UploadRun {
           body,
           offset: start,
           signal: attempt.signal,
+          contentMd5,
           onProgress: (loaded) => {
             stall.touch();
             progress.partProgress(partNumber, loaded);
@@ -323,17 +389,16 @@ class UploadRun {
       if (this.cancel.signal.aborted) throw this.cancel.signal.reason;
 
       if ("error" in outcome) {
-        if (attempt.signal.reason === PAUSED) continue; // sent again after resume(); not a failure
         if (!(outcome.error instanceof NetworkError) && !stall.fired) throw outcome.error;
         failures = await this.backoff(failures, partNumber, `part ${partNumber}: ${stall.fired ? "stalled" : describe(outcome.error)}`);
         continue;
       }
 
-      const { status, eTag, retryAfter, sentMd5 } = outcome;
+      const { status, eTag, retryAfter, sentMd5, errorBody } = outcome;
       if (status >= 200 && status < 300) {
-        const md5 = md5OfETag(eTag);
-        const sent = sentMd5 ?? (expectedMd5 && (await expectedMd5));
-        if (verify && md5 && sent && md5 !== sent) {
+        const storedMd5 = md5OfETag(eTag);
+        const sent = sentMd5 ?? md5;
+        if (this.verify && eTagIsMd5 && storedMd5 && sent && storedMd5 !== sent) {
           // The store received other bytes than we sent: send the part again.
           failures = await this.backoff(failures, partNumber, `part ${partNumber}: its ETag does not match its MD5`);
           continue;
@@ -342,6 +407,11 @@ class UploadRun {
         progress.partDone(partNumber, body.size);
         this.options.onPartState?.(partNumber, "done");
         return eTag;
+      }
+      if (contentMd5 && isDigestRefusal(status, errorBody)) {
+        // The store refused bytes that do not match their Content-MD5: they were corrupted on the way. Send them again.
+        failures = await this.backoff(failures, partNumber, `part ${partNumber}: the store refused it, its bytes do not match their MD5`);
+        continue;
       }
       if (status === 403 && resigns < MAX_RESIGNS_PER_PART) {
         // Expired or refused URL: get a fresh one through the resume endpoint rather than retry the same one.
@@ -383,6 +453,7 @@ class UploadRun {
     )
       .then((resumed) => {
         for (const { partNumber, presignedUrl } of resumed.presignedUrl) this.urls.set(partNumber, presignedUrl);
+        this.integrity = resumed.integrity ?? this.integrity;
         this.storedParts = new Map(resumed.uploadedParts.map((p) => [p.partNumber, p]));
       })
       .finally(() => {
@@ -422,8 +493,6 @@ class UploadRun {
     return this.transport.reportsProgress ? base : base + (size / (64 * 1024)) * 1000;
   }
 }
-
-const PAUSED = Symbol("paused");
 
 /** Aborts an attempt that makes no progress for `limitMs`. */
 class StallTimer {

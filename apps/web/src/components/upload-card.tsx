@@ -60,7 +60,7 @@ export function UploadCard({ item, queue }: { item: UploadItem; queue: UploadQue
               <span>{formatEta(file.size - item.bytesSent, item.bytesPerSecond)}</span>
             </>
           )}
-          {status === "paused" && <span>Paused: nothing is being sent</span>}
+          {status === "paused" && <span>Paused: parts already on their way finish, no others start</span>}
         </p>
         <Actions item={item} queue={queue} />
       </div>

@@ -102,7 +102,7 @@ describe("UploadQueue", () => {
     expect(pending.list("demo")).toEqual([]);
   });
 
-  it("shows part states, and parts in flight as waiting while paused", () => {
+  it("shows part states; while paused, parts in flight keep going and finish", () => {
     const { queue, runs } = harness();
     queue.add([file("a")]);
     const run = runs[0]!;
@@ -114,7 +114,9 @@ describe("UploadQueue", () => {
     expect(queue.getSnapshot()[0]!.parts).toEqual(["done", "sending", "retrying"]);
     queue.pause(id);
     expect(run.paused).toBe(true);
-    expect(queue.getSnapshot()[0]).toMatchObject({ status: "paused", parts: ["done", "waiting", "waiting"] });
+    expect(queue.getSnapshot()[0]).toMatchObject({ status: "paused", parts: ["done", "sending", "retrying"] });
+    run.options.onPartState?.(2, "done");
+    expect(queue.getSnapshot()[0]).toMatchObject({ status: "paused", parts: ["done", "done", "retrying"] });
     queue.resume(id);
     expect(run.paused).toBe(false);
     expect(queue.getSnapshot()[0]!.status).toBe("uploading");

@@ -116,9 +116,9 @@ export class UploadQueue {
     const run = this.running.get(id);
     const item = this.get(id);
     if (!run || item?.status !== "uploading") return;
+    // Parts in flight finish (and show as done); no other part starts until resume.
     run.task.pause();
-    // Parts in flight are dropped on pause and sent again on resume: show them as waiting meanwhile.
-    this.update(id, { status: "paused", bytesPerSecond: 0, parts: item.parts.map((p) => (p === "done" ? p : "waiting")) });
+    this.update(id, { status: "paused", bytesPerSecond: 0 });
   }
 
   resume(id: string): void {
@@ -211,7 +211,7 @@ export class UploadQueue {
       },
       onPartState: (partNumber, state) => {
         const current = this.get(id);
-        if (!current || current.status === "paused" && state !== "done") return;
+        if (!current) return;
         const parts = current.parts.slice();
         parts[partNumber - 1] = state;
         this.update(id, { parts });

@@ -1,20 +1,23 @@
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
+import { Transform } from "node:stream";
 
 /** What the proxy does to one part PUT. */
-export type Fault = "pass" | "reset" | "503" | "stall" | "403" | "wrong-etag" | "lost-reply";
+export type Fault = "pass" | "reset" | "503" | "stall" | "403" | "wrong-etag" | "lost-reply" | "corrupt";
 
 export interface FaultProxy {
   url: string;
-  /** Part PUTs seen, in order: `partNumber` and what was done. */
-  log: { partNumber: number; fault: Fault }[];
+  /** Part PUTs seen, in order: `partNumber`, what was done, the store's status, and the Content-MD5 sent. */
+  log: { partNumber: number; fault: Fault; status?: number; contentMd5?: string }[];
+  /** Forgets the log and the attempts counted so far (for the next upload through the same proxy). */
+  reset(): void;
   close(): Promise<void>;
 }
 
 /**
  * An HTTP proxy on loopback in front of the store (RGW or the gateway's embedded store) that injects faults into
  * part uploads: connection resets, 503s with Retry-After, a part that stalls, a refused (403) URL, and a wrong ETag
- * in a reply, and a reply lost after the store took the part. `decide` is asked for every part PUT; other requests pass through. The Host header is kept, so
+ * in a reply, a reply lost after the store took the part, and a part with one byte flipped on the way. `decide` is asked for every part PUT; other requests pass through. The Host header is kept, so
  * presigned URLs signed for the proxy's address stay valid.
  */
 export async function startFaultProxy(target: string, decide: (partNumber: number, attempt: number) => Fault): Promise<FaultProxy> {
@@ -30,7 +33,11 @@ export async function startFaultProxy(target: string, decide: (partNumber: numbe
     const attempt = (attempts.get(partNumber) ?? 0) + 1;
     attempts.set(partNumber, attempt);
     const fault = decide(partNumber, attempt);
-    log.push({ partNumber, fault });
+    const entry: FaultProxy["log"][number] = { partNumber, fault };
+    const contentMd5 = req.headers["content-md5"];
+    if (typeof contentMd5 === "string") entry.contentMd5 = contentMd5;
+    log.push(entry);
+    res.on("finish", () => (entry.status = res.statusCode));
     switch (fault) {
       case "reset":
         // Take some of the body, then drop the connection without an answer.
@@ -49,6 +56,8 @@ export async function startFaultProxy(target: string, decide: (partNumber: numbe
         return;
       case "wrong-etag":
         return forward(req, res, '"00000000000000000000000000000000"');
+      case "corrupt":
+        return forward(req, res, undefined, false, true);
       case "lost-reply":
         // The store takes the part, but its answer never reaches the client.
         return forward(req, res, undefined, true);
@@ -61,7 +70,7 @@ export async function startFaultProxy(target: string, decide: (partNumber: numbe
     socket.on("close", () => sockets.delete(socket));
   });
 
-  function forward(req: IncomingMessage, res: ServerResponse, eTagOverride?: string, dropReply = false) {
+  function forward(req: IncomingMessage, res: ServerResponse, eTagOverride?: string, dropReply = false, flipByte = false) {
     const out = request(
       { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
       (reply) => {
@@ -77,7 +86,22 @@ export async function startFaultProxy(target: string, decide: (partNumber: numbe
       },
     );
     out.on("error", () => res.destroy());
-    req.pipe(out);
+    if (!flipByte) {
+      req.pipe(out);
+      return;
+    }
+    let flipped = false;
+    const corrupt = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        if (!flipped && chunk.length > 0) {
+          chunk = Buffer.from(chunk);
+          chunk[0] = chunk[0]! ^ 0xff;
+          flipped = true;
+        }
+        callback(null, chunk);
+      },
+    });
+    req.pipe(corrupt).pipe(out);
   }
 
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -85,6 +109,10 @@ export async function startFaultProxy(target: string, decide: (partNumber: numbe
   return {
     url: `http://127.0.0.1:${port}`,
     log,
+    reset: () => {
+      log.length = 0;
+      attempts.clear();
+    },
     close: () =>
       new Promise((resolve) => {
         for (const socket of sockets) socket.destroy();
