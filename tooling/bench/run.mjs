@@ -20,6 +20,7 @@ import { gatewayUsesFastPresigner, serverDir } from "./lib/fast-presigner.mjs";
 import { CreateMultipartUploadCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { emptyPrefix, objectSize, s3Client, startCountingProxy } from "./lib/s3.mjs";
 import { benchEmbedded, embeddedReport, embeddedTargets } from "./embedded.mjs";
+import { benchBrowserUpload } from "./lib/browser-upload.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes("--quick");
@@ -39,6 +40,7 @@ const config = quick
       throughput: { seconds: 6, slices: 2, warmupSeconds: 1, connections: 32 },
       upload: { small: 64 * MiB, large: 256 * MiB, runs: 1, largeRuns: 1, partSize: 16 * MiB, concurrency: 4 },
       embedded: { small: 64 * MiB, large: 256 * MiB, runs: 1, largeRuns: 1, completeSizes: [64 * MiB, 512 * MiB], completeRuns: 1, partSize: 16 * MiB, concurrency: 4 },
+      browser: { size: 256 * MiB, partSize: 8 * MiB, concurrency: 4, runs: 1 },
       quietLoad: Infinity,
     }
   : {
@@ -47,6 +49,7 @@ const config = quick
       throughput: { seconds: 30, slices: 3, warmupSeconds: 3, connections: 32 },
       upload: { small: 512 * MiB, large: 2 * GiB, runs: 5, largeRuns: 3, partSize: 16 * MiB, concurrency: 4 },
       embedded: { small: 512 * MiB, large: 2 * GiB, runs: 3, largeRuns: 1, completeSizes: [512 * MiB, 5 * GiB], completeRuns: 2, partSize: 16 * MiB, concurrency: 4 },
+      browser: { size: 256 * MiB, partSize: 8 * MiB, concurrency: 4, runs: 3 },
       // Waits (at most 5 min) for the 1-minute load average to fall below this before measuring.
       quietLoad: 1.5,
     };
@@ -543,6 +546,11 @@ function targets(r) {
     const g = upLarge.client.peakRssVsSmallFile;
     add(`client peak RSS ${r.upload.large.label} vs ${r.upload.small.label}`, "within 10%", `${fmt(g, 2)}× (${g >= 1 ? "+" : ""}${fmt((g - 1) * 100, 1)}%)`, Math.abs(g - 1) <= 0.1);
   }
+  const browser = ran(r.browserUpload)?.results;
+  if (browser) {
+    const x = browser.client.speedVsRawFetch;
+    add("browser upload, verification on, vs raw fetch (issue 11)", "≥ 0.9×", `${fmt(x, 2)}×`, x >= 0.9);
+  }
   return list;
 }
 
@@ -642,7 +650,17 @@ function report(r) {
     );
   }
   if (r.embedded) parts.push(embeddedReport(r.embedded));
-  parts.push(`**Targets** (issues 6 and 10)\n\n${table(["target", "wanted", "actual", "met"], r.targets.map((t) => [t.name, t.target, t.actual, t.met ? "yes" : "**no**"]))}`);
+  if (r.browserUpload?.error) parts.push(`Browser upload: failed: ${r.browserUpload.error}`);
+  else if (r.browserUpload) {
+    const b = r.browserUpload;
+    const rows = Object.entries(b.results).map(([name, x]) => [name, fmt(x.mibPerSecond, 1), `${fmt(x.speedVsRawFetch, 2)}×`]);
+    rows.push(["Uppy 5 (@uppy/aws-s3)", "—", "—"]);
+    parts.push(
+      `**Upload from Chromium** ${b.chromium}, in-page Blob of ${fmtBytes(b.size)}, ${fmtBytes(b.partSize)} parts, ${b.concurrency} at once, ` +
+        `to RGW cross-origin (medians of ${b.runs})\n\n${table(["contender", "MiB/s", "vs raw fetch"], rows)}\n\nUppy: ${b.uppy}.`,
+    );
+  }
+  parts.push(`**Targets** (issues 6, 10 and 11)\n\n${table(["target", "wanted", "actual", "met"], r.targets.map((t) => [t.name, t.target, t.actual, t.met ? "yes" : "**no**"]))}`);
   return parts.join("\n\n");
 }
 
@@ -715,6 +733,7 @@ try {
   await phase("upload", () => benchUpload(gateway, s3Env));
   const context = { mainJs, here, work, projectsFile, projectId, apiKey, log, checkInterrupted, randomFile, sizeLabel, toStop };
   await phase("embedded", () => benchEmbedded(context, config.embedded));
+  await phase("browserUpload", () => benchBrowserUpload(gateway, { projectId, apiKey, ...config.browser, log }));
 } catch (error) {
   failed = true;
   log(`failed: ${/** @type {Error} */ (error).stack ?? error}`);

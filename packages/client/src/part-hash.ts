@@ -1,4 +1,5 @@
 import { md5 } from "@noble/hashes/legacy";
+import type { ErrorCode } from "@upload-gateway/contract";
 import { bytesToHex } from "@noble/hashes/utils";
 
 /** Computes the hex MD5 of a part; the Node entry swaps in `node:crypto`, browsers a Web Worker (see md5-worker-hasher). */
@@ -39,7 +40,7 @@ export function isDigestRefusal(status: number, body: string | undefined): boole
   if (/<Code>\s*BadDigest\s*<\/Code>/.test(body)) return true;
   try {
     const details = (JSON.parse(body) as { errorDetails?: { code?: unknown }[] }).errorDetails ?? [];
-    return details.some((d) => typeof d.code === "string" && /DIGEST|MD5/.test(d.code));
+    return details.some((d) => d.code === ("BAD_DIGEST" satisfies ErrorCode));
   } catch {
     return false;
   }

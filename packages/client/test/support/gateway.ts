@@ -21,7 +21,7 @@ export interface Gateway {
  */
 export async function startGateway(
   backend: Backend,
-  options: { port?: number; publicStore?: (storeUrl: string) => Promise<string> } = {},
+  options: { port?: number; publicStore?: (storeUrl: string) => Promise<string>; env?: Record<string, string> } = {},
 ): Promise<Gateway> {
   const dir = mkdtempSync(join(tmpdir(), "client-test-"));
   const port = options.port ?? (await freePort());
@@ -46,7 +46,7 @@ export async function startGateway(
     Object.assign(env, s3, { STORAGE: "s3" });
     if (options.publicStore) env.S3_PUBLIC_ENDPOINT = await options.publicStore(s3.S3_ENDPOINT);
   }
-  const server = await startServerProcess(env);
+  const server = await startServerProcess({ ...env, ...options.env });
   return {
     server,
     url: `http://127.0.0.1:${port}`,

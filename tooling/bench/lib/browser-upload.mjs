@@ -1,0 +1,133 @@
+// The browser section of the benchmark (issue 11.8): Chromium uploads an in-page Blob through the gateway to the
+// store, with our client (part verification on: Content-MD5, MD5s in its Web Worker) and with raw `fetch` PUTs of
+// Blob slices to the presigned URLs (no verification), alternating, medians of the runs. The page is served on the
+// gateway's origin (its own page at /, with our script added), so API calls are same-origin and parts go cross-origin
+// to the bucket, as in a real app. (A page Playwright made up would count as a public origin, which Chromium forbids
+// to reach loopback addresses.) Uppy 5 through its adapter joins later: `contenders` has its slot.
+import { build } from "esbuild";
+import { chromium } from "playwright-core";
+import { median, MiB } from "./common.mjs";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-quic"];
+
+/** Our client, bundled for the page as one script exposing `window.gatewayClient`. */
+async function clientBundle() {
+  const out = await build({
+    stdin: { contents: `export { upload } from "@upload-gateway/client";`, resolveDir: import.meta.dirname, loader: "js" },
+    bundle: true,
+    write: false,
+    format: "iife",
+    globalName: "gatewayClient",
+    platform: "browser",
+    target: "es2022",
+  });
+  return out.outputFiles[0].text;
+}
+
+/**
+ * @param {{ url: string }} gateway
+ * @param {{ projectId: string, apiKey: string, size: number, partSize: number, concurrency: number, runs: number, log: (line: string) => void }} options
+ */
+export async function benchBrowserUpload(gateway, { projectId, apiKey, size, partSize, concurrency, runs, log }) {
+  const script = await clientBundle();
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+  try {
+    const context = await browser.newContext({ bypassCSP: true });
+    const page = await context.newPage();
+    if (process.env.BENCH_DEBUG) {
+      page.on("requestfailed", (r) => log(`failed ${r.method()} ${r.url().slice(0, 90)} ${r.failure()?.errorText}`));
+      page.on("response", (r) => r.status() >= 300 && log(`${r.status()} ${r.request().method()} ${r.url().slice(0, 90)}`));
+      page.on("console", (m) => log(`console: ${m.text()}`));
+    }
+    await page.goto(`${gateway.url}/health/live`);
+    await page.addScriptTag({ content: script });
+    // The same bytes for every run: random 1 MiB blocks (getRandomValues fills 64 KiB at a time).
+    await page.evaluate((size) => {
+      const blocks = [];
+      for (let b = 0; b < size / (1024 * 1024); b++) {
+        const block = new Uint8Array(1024 * 1024);
+        for (let i = 0; i < block.length; i += 65536) crypto.getRandomValues(block.subarray(i, i + 65536));
+        blocks.push(block);
+      }
+      /** @type {any} */ (window).benchBlob = new Blob(blocks, { type: "application/octet-stream" });
+    }, size);
+
+    /** @type {Record<string, (args: any) => Promise<number>>} */
+    const contenders = {
+      // Our upload(): start, parts by XHR with Content-MD5 (hashed in the worker ahead of sending), complete.
+      client: (args) =>
+        page.evaluate(async ({ baseUrl, apiKey, projectId, partSize, concurrency }) => {
+          const w = /** @type {any} */ (window);
+          const t0 = performance.now();
+          await w.gatewayClient.upload(w.benchBlob, { baseUrl, apiKey, projectId, partSize, concurrency, fileName: "bench.bin" });
+          return performance.now() - t0;
+        }, args),
+      // The floor: the same start and complete calls, parts as plain fetch PUTs of Blob slices, nothing checked.
+      "raw-fetch": (args) =>
+        page.evaluate(async ({ baseUrl, apiKey, projectId, partSize, concurrency }) => {
+          const blob = /** @type {any} */ (window).benchBlob;
+          const api = async (/** @type {string} */ path, /** @type {string} */ method, /** @type {unknown} */ body) => {
+            const response = await fetch(`${baseUrl}/api/projects/${projectId}/uploads${path}`, {
+              method,
+              headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+              body: JSON.stringify(body),
+            });
+            const envelope = await response.json();
+            if (!envelope.success) throw new Error(JSON.stringify(envelope.errors));
+            return envelope.result;
+          };
+          const t0 = performance.now();
+          const partsNumber = Math.ceil(blob.size / partSize);
+          const started = await api("/multipart", "POST", { partsNumber, fileName: "bench.bin", contentLength: String(blob.size), mimeType: "application/octet-stream" });
+          const queue = [...started.presignedUrl];
+          /** @type {{ partNumber: number, eTag: string }[]} */
+          const parts = [];
+          await Promise.all(
+            Array.from({ length: concurrency }, async () => {
+              for (let next = queue.shift(); next; next = queue.shift()) {
+                const start = (next.partNumber - 1) * started.partSize;
+                const response = await fetch(next.presignedUrl, { method: "PUT", body: blob.slice(start, start + started.partSize) });
+                if (!response.ok) throw new Error(`part ${next.partNumber}: HTTP ${response.status}`);
+                parts.push({ partNumber: next.partNumber, eTag: /** @type {string} */ (response.headers.get("etag")) });
+              }
+            }),
+          );
+          parts.sort((a, b) => a.partNumber - b.partNumber);
+          await api("/multipart-complete", "PUT", { requestKey: started.requestKey, parts });
+          return performance.now() - t0;
+        }, args),
+      // "uppy": Uppy 5 @uppy/aws-s3 through @upload-gateway/uppy, when that adapter exists.
+    };
+
+    const args = { baseUrl: gateway.url, apiKey, projectId, partSize, concurrency };
+    /** @type {Record<string, number[]>} */
+    const seconds = Object.fromEntries(Object.keys(contenders).map((name) => [name, []]));
+    for (let run = 0; run < runs; run++) {
+      for (const [name, uploadOnce] of Object.entries(contenders)) {
+        const ms = await uploadOnce(args);
+        seconds[name].push(ms / 1000);
+        log(`browser upload: ${name} run ${run + 1}/${runs}: ${((size / MiB) / (ms / 1000)).toFixed(1)} MiB/s`);
+      }
+    }
+    const results = Object.fromEntries(
+      Object.entries(seconds).map(([name, s]) => [name, { seconds: s, mibPerSecond: size / MiB / median(s) }]),
+    );
+    for (const x of Object.values(results)) x.speedVsRawFetch = x.mibPerSecond / results["raw-fetch"].mibPerSecond;
+    return {
+      size,
+      partSize,
+      concurrency,
+      runs,
+      chromium: browser.version(),
+      results,
+      uppy: "not measured yet: Uppy 5 (@uppy/aws-s3) runs here once its adapter (@upload-gateway/uppy) exists",
+      contenders: {
+        client: "@upload-gateway/client upload() in the page: XHR PUTs with Content-MD5 (MD5 computed in its Web Worker ahead of sending), ETag compared where the store's ETags are MD5s",
+        "raw-fetch": "fetch PUTs of Blob slices to the presigned URLs, same start and complete calls, nothing verified",
+      },
+    };
+  } finally {
+    await browser.close();
+  }
+}
