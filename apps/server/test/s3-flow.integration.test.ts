@@ -80,8 +80,19 @@ describe("multipart upload on Ceph RGW", () => {
     expect(download.headers.get("content-disposition")).toContain("filename*=UTF-8''Clip%20%E2%80%93%20%C3%A9t%C3%A9.mp4");
     expect(sha256(new Uint8Array(await download.arrayBuffer()))).toBe(sha256(data));
 
-    // A retried complete (its first reply lost) succeeds again without harm.
-    expect((await complete(started.requestKey, [{ partNumber: 1, eTag: eTags[0]! }])).status).toBe(200);
+    // A retried complete (its first reply lost) succeeds again without harm; another list of parts is refused.
+    const again = await complete(
+      started.requestKey,
+      eTags.map((eTag, i) => ({ partNumber: i + 1, eTag: eTag.replaceAll('"', "") })),
+    );
+    expect(again.body).toEqual(done.body);
+    const other = await complete(started.requestKey, [
+      { partNumber: 1, eTag: eTags[0]! },
+      { partNumber: 2, eTag: eTags[0]! },
+      { partNumber: 3, eTag: eTags[2]! },
+    ]);
+    expect(other.status).toBe(409);
+    expect(other.body.errorDetails).toEqual([expect.objectContaining({ code: "UPLOAD_NOT_IN_PROGRESS", field: "requestKey" })]);
   });
 
   it("resumes: lists the stored part and re-signs only the others", async () => {

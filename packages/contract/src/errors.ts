@@ -62,6 +62,11 @@ export const ERROR_CODES = {
   RANGE_NOT_SATISFIABLE: { status: 416, retryable: false, message: "The requested byte range is outside the object." },
   HEADERS_TOO_LARGE: { status: 431, retryable: false, message: "The request's headers (or URL) are too large." },
   RATE_LIMITED: { status: 429, retryable: true, message: "Too many requests; retry later." },
+  TOO_MANY_OPEN_UPLOADS: {
+    status: 429,
+    retryable: false,
+    message: "The project has as many uploads in progress as it allows; complete or abort one first.",
+  },
   INTERNAL_ERROR: { status: 500, retryable: true, message: "Something went wrong on the server." },
   STORAGE_UNAVAILABLE: { status: 503, retryable: true, message: "The storage backend could not be reached." },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;

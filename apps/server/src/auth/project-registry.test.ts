@@ -49,6 +49,19 @@ describe("parseProjectsFile", () => {
     ).toThrow(/unknown project "b"/);
     expect(() => parseProjectsFile({ projects: [{ id: "a" }, { id: "a" }], apiKeys: [] }, "f")).toThrow(/twice/);
   });
+
+  it("takes a positive whole maxOpenUploads, and none (the default) when it is omitted", () => {
+    expect(parseProjectsFile({ projects: [{ id: "a", maxOpenUploads: 5 }], apiKeys: [] }, "f").projects[0]).toEqual({
+      id: "a",
+      maxOpenUploads: 5,
+    });
+    expect(parseProjectsFile({ projects: [{ id: "a" }], apiKeys: [] }, "f").projects[0]?.maxOpenUploads).toBeUndefined();
+    for (const bad of [0, -1, 1.5, "10"]) {
+      expect(() => parseProjectsFile({ projects: [{ id: "a", maxOpenUploads: bad }], apiKeys: [] }, "f")).toThrow(
+        /projects\.0\.maxOpenUploads/,
+      );
+    }
+  });
 });
 
 describe("allowedOrigins", () => {

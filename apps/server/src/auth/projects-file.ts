@@ -5,6 +5,9 @@ import { ConfigError, webOrigin } from "../config/app-config";
 /** Project ids become part of storage keys, so they are restricted to a safe alphabet. */
 export const PROJECT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
+/** Uploads a project may have in progress at once when its entry does not say. */
+export const DEFAULT_MAX_OPEN_UPLOADS = 1000;
+
 const projectsFileSchema = z.object({
   projects: z.array(
     z.object({
@@ -24,6 +27,12 @@ const projectsFileSchema = z.object({
         .array(webOrigin)
         .optional()
         .describe("Web origins whose pages may call this project's routes, besides CORS_ORIGINS."),
+      maxOpenUploads: z
+        .number()
+        .int()
+        .min(1)
+        .optional()
+        .describe(`Uploads that may be in progress at once; ${DEFAULT_MAX_OPEN_UPLOADS} when omitted.`),
     }),
   ),
   apiKeys: z.array(

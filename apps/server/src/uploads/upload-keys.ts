@@ -7,6 +7,7 @@ import { createHash, randomBytes } from "node:crypto";
  *   projects/{projectId}/files/{requestKey}          the uploaded object
  *   projects/{projectId}/uploads/{requestKey}.json   the upload's record
  *   projects/{projectId}/hashes/{sha256(fileHash)}   a duplicate-check reservation
+ *   projects/{projectId}/open/{requestKey}           a marker of an upload in progress (counted for maxOpenUploads)
  */
 
 // Request keys start with a fixed-width countdown of milliseconds so that a plain ascending key listing (all S3 can
@@ -44,6 +45,14 @@ export function requestKeyOfRecord(projectId: string, key: string): string | und
   if (!key.startsWith(prefix) || !key.endsWith(".json")) return undefined;
   const requestKey = key.slice(prefix.length, -".json".length);
   return isRequestKey(requestKey) ? requestKey : undefined;
+}
+
+export function openUploadPrefix(projectId: string): string {
+  return `projects/${projectId}/open/`;
+}
+
+export function openUploadKey(projectId: string, requestKey: string): string {
+  return `${openUploadPrefix(projectId)}${requestKey}`;
 }
 
 export function hashReservationKey(projectId: string, fileHash: string): string {

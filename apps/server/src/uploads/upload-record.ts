@@ -5,11 +5,13 @@ import {
   type UploadDetails,
   type UploadSummary,
 } from "@upload-gateway/contract";
+import { createHash } from "node:crypto";
 import { z } from "zod";
+import { unquoteETag } from "../storage/etag";
 
 /**
  * What the gateway knows about an upload, kept as JSON in the bucket next to the data so that any replica can serve
- * any request. Written at start and rewritten when the upload completes or is aborted.
+ * any request. Written at start; every later change is a compare-and-swap on it (see uploads.service.ts).
  */
 export const uploadRecordSchema = z.object({
   version: z.literal(1),
@@ -26,12 +28,40 @@ export const uploadRecordSchema = z.object({
   /** Present when the duplicate check reserved this hash for the upload. */
   fileHash: z.string().optional(),
   state: uploadStateSchema,
+  /**
+   * Set when a complete request won the upload (state still `uploading`: the store has not assembled it yet) and kept
+   * once it is `completed`: which parts it was completed with, so that the same request sent again can be told apart
+   * from another one.
+   */
+  completion: z.object({ partsDigest: z.string(), startedAt: z.string() }).optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
   completedAt: z.string().nullable(),
   abortedAt: z.string().nullable(),
 });
 export type UploadRecord = z.infer<typeof uploadRecordSchema>;
+
+/**
+ * Where an upload is in its life. `completing`: a complete request has won it, and it will be `completed` once the
+ * store has assembled the object (a crash in between leaves it here until a complete request is sent again).
+ *
+ *   uploading ──complete──► completing ──► completed
+ *       └──────abort──────► aborted
+ */
+export type UploadPhase = UploadRecord["state"] | "completing";
+
+export function phaseOf(record: UploadRecord): UploadPhase {
+  return record.state === "uploading" && record.completion ? "completing" : record.state;
+}
+
+/** One digest of a complete request's parts, whatever their order and however their eTags are quoted. */
+export function partsDigest(parts: readonly { partNumber: number; eTag: string }[]): string {
+  const lines = [...parts]
+    .sort((a, b) => a.partNumber - b.partNumber)
+    .map((p) => `${p.partNumber}:${unquoteETag(p.eTag)}`)
+    .join("\n");
+  return createHash("sha256").update(lines, "utf8").digest("hex");
+}
 
 export function planOf(record: UploadRecord): PartPlan {
   return {

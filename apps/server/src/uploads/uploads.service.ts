@@ -18,7 +18,7 @@ import type { Project } from "../auth/projects-file";
 import { APP_CONFIG } from "../config/config.module";
 import type { AppConfig } from "../config/app-config";
 import { ApiError } from "../errors/api-error";
-import { STORAGE, StorageError, type Storage, type StoredPartInfo } from "../storage/storage.port";
+import { STORAGE, StorageError, type CompletedPart, type Storage, type StoredPartInfo } from "../storage/storage.port";
 import {
   contentDisposition,
   hashReservationKey,
@@ -29,20 +29,44 @@ import {
   recordPrefix,
   requestKeyOfRecord,
 } from "./upload-keys";
-import { planOf, toDetails, toSummary, uploadRecordSchema, type UploadRecord } from "./upload-record";
+import {
+  partsDigest,
+  phaseOf,
+  planOf,
+  toDetails,
+  toSummary,
+  uploadRecordSchema,
+  type UploadRecord,
+} from "./upload-record";
 import { unquoteETag } from "../storage/etag";
+import { OpenUploads } from "./open-uploads";
 
 const HOUR = 3600;
+/** How long a complete request that finds another one completing the same upload waits for its outcome. */
+const COMPLETION_WAIT_MS = 15_000;
+/** How often it looks. */
+const COMPLETION_POLL_MS = 100;
+/**
+ * A completion started this long ago and not finished died with its process (stores assemble even 10,000 parts in
+ * seconds): a complete request sent again then finishes it.
+ */
+const COMPLETION_STALE_MS = 120_000;
+/** Compare-and-swap attempts before giving up; each failed one means another request changed the upload meanwhile. */
+const MAX_SWAP_ATTEMPTS = 10;
 
 /** The multipart upload workflow: plans, records and checks; the storage adapter does the storing. */
 @Injectable()
 export class UploadsService {
   private readonly logger = new Logger(UploadsService.name);
 
+  private readonly openUploads: OpenUploads;
+
   constructor(
     @Inject(STORAGE) private readonly storage: Storage,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.openUploads = new OpenUploads(storage);
+  }
 
   async start(project: Project, body: StartUploadBody): Promise<StartUploadResult> {
     const contentLength = toByteCount(body.contentLength);
@@ -55,8 +79,16 @@ export class UploadsService {
     this.checkProjectRules(project, contentLength, body.mimeType);
 
     const requestKey = newRequestKey();
+    await this.openUploads.claim(project, requestKey);
     const fileHash = body.enableDuplicateCheck && body.fileHash ? body.fileHash : undefined;
-    if (fileHash) await this.reserveHash(project.id, fileHash, requestKey);
+    if (fileHash) {
+      try {
+        await this.reserveHash(project.id, fileHash, requestKey);
+      } catch (error) {
+        await this.bestEffort("release an open upload's place", () => this.openUploads.release(project.id, requestKey));
+        throw error;
+      }
+    }
 
     const key = objectKey(project.id, requestKey);
     let uploadId: string | undefined;
@@ -94,22 +126,101 @@ export class UploadsService {
       await this.bestEffort("clean up a failed start", async () => {
         if (uploadId) await this.storage.abortMultipartUpload(key, uploadId);
         if (fileHash) await this.releaseHash(project.id, fileHash, requestKey);
+        await this.openUploads.release(project.id, requestKey);
       });
       throw error;
     }
   }
 
+  /**
+   * `uploading → completing → completed`. The request that swaps the record from `uploading` to `completing` (a
+   * compare-and-swap on the record's version) has won the upload: an abort can no longer win, and it alone asks the
+   * store to assemble the object. Requests that find it `completing` with the same parts wait for the outcome; with
+   * other parts they get 409. Sent again once `completed`, with the same parts, it answers true.
+   *
+   * Why the record and not a separate claim object: the record is what every other request reads first, so one
+   * read tells all of them who has won, and its version also orders later changes (expiry) without more objects.
+   */
   async complete(project: Project, body: CompleteUploadBody): Promise<true> {
-    const record = await this.loadRecord(project.id, body.requestKey);
-    if (record.state === "completed") return true; // a retried complete whose first reply was lost
-    if (record.state !== "uploading") throw notInProgress(record);
+    const digest = partsDigest(body.parts);
+    const waitUntil = Date.now() + COMPLETION_WAIT_MS;
+    for (let swaps = 0; swaps < MAX_SWAP_ATTEMPTS; ) {
+      const { record, version } = await this.loadVersioned(project.id, body.requestKey);
+      const phase = phaseOf(record);
+      if (phase === "completed") {
+        if (record.completion && record.completion.partsDigest !== digest) {
+          throw notInProgress(record, "the upload was completed with other parts");
+        }
+        await this.afterCompleted(record); // a retried complete whose first reply was lost: finish what it left
+        return true;
+      }
+      if (phase === "completing") {
+        const completion = record.completion!;
+        if (completion.partsDigest !== digest) throw notInProgress(record, "the upload is being completed with other parts");
+        if (Date.now() - Date.parse(completion.startedAt) >= COMPLETION_STALE_MS) {
+          return this.finishCompletion(record, quotedParts(body.parts));
+        }
+        if (Date.now() >= waitUntil) {
+          throw notInProgress(record, "the upload is being completed by another request; send this one again later for its outcome");
+        }
+        await sleep(COMPLETION_POLL_MS);
+        continue;
+      }
+      if (phase !== "uploading") throw notInProgress(record);
 
-    const listed = checkListedParts(record, body.parts);
-    const stored = await this.listStoredParts(record);
-    const storedByNumber = new Map(stored.map((p) => [p.partNumber, p]));
+      let parts: CompletedPart[];
+      try {
+        parts = await this.checkCompletable(record, body.parts);
+      } catch (error) {
+        // The store's upload went while the parts were checked: decide again on what the record says now.
+        if (error instanceof ApiError && error.problems[0].code === "UPLOAD_NOT_IN_PROGRESS") {
+          swaps++;
+          continue;
+        }
+        throw error;
+      }
+      const now = new Date().toISOString();
+      const claimed: UploadRecord = { ...record, completion: { partsDigest: digest, startedAt: now }, updatedAt: now };
+      if (!(await this.swapRecord(claimed, version))) {
+        swaps++;
+        continue; // another request changed the upload meanwhile: decide again on what it is now
+      }
+      return this.finishCompletion(claimed, parts);
+    }
+    throw contended();
+  }
+
+  /** `uploading → aborted`: the swap decides against a concurrent complete; then the store's upload is discarded. */
+  async abort(project: Project, requestKey: string): Promise<true> {
+    for (let swaps = 0; swaps < MAX_SWAP_ATTEMPTS; swaps++) {
+      const { record, version } = await this.loadVersioned(project.id, requestKey);
+      const phase = phaseOf(record);
+      if (phase === "aborted") {
+        await this.afterAborted(record); // a retried abort whose first reply was lost: finish what it left
+        return true;
+      }
+      if (phase !== "uploading") throw notInProgress(record, phase === "completing" ? "the upload is being completed" : undefined);
+      const now = new Date().toISOString();
+      const aborted: UploadRecord = { ...record, state: "aborted", abortedAt: now, updatedAt: now };
+      if (await this.swapRecord(aborted, version)) {
+        await this.afterAborted(aborted);
+        return true;
+      }
+    }
+    throw contended();
+  }
+
+  /**
+   * Checks the parts of a complete request against the store's listing and the plan: every part stored with the
+   * listed eTag and the planned size, and all of them together exactly `contentLength`. Returns the parts to complete
+   * with, ascending, with the store's eTags.
+   */
+  private async checkCompletable(record: UploadRecord, requested: CompleteUploadBody["parts"]): Promise<CompletedPart[]> {
+    const listed = checkListedParts(record, requested);
+    const storedByNumber = new Map((await this.listStoredParts(record)).map((p) => [p.partNumber, p]));
     const plan = planOf(record);
     const problems: ErrorProblem[] = [];
-    body.parts.forEach((part, index) => {
+    requested.forEach((part, index) => {
       const field = `parts.${index}`;
       const found = storedByNumber.get(part.partNumber);
       if (!found) {
@@ -129,39 +240,76 @@ export class UploadsService {
       }
     });
     if (problems.length > 0) throw new ApiError(problems[0]!, ...problems.slice(1));
-
-    try {
-      await this.storage.completeMultipartUpload(
-        record.objectKey,
-        record.uploadId,
-        listed.map((p) => ({ partNumber: p.partNumber, eTag: storedByNumber.get(p.partNumber)!.eTag })),
-      );
-    } catch (error) {
-      // Two replicas completing at once: the loser finds the upload gone, but completed by the winner.
-      if (error instanceof StorageError && error.reason === "upload-not-found") {
-        const now = await this.loadRecord(project.id, body.requestKey);
-        if (now.state === "completed") return true;
-      }
-      throw error;
+    const total = listed.reduce((sum, p) => sum + storedByNumber.get(p.partNumber)!.size, 0);
+    if (total !== record.contentLength) {
+      // Unreachable while every part has its planned size; kept so that a wrong plan can never complete either.
+      throw new ApiError({
+        code: "PART_SIZE_MISMATCH",
+        field: "parts",
+        message: `the parts add up to ${total} bytes but the upload is ${record.contentLength}`,
+      });
     }
-    const now = new Date().toISOString();
-    await this.saveRecord({ ...record, state: "completed", completedAt: now, updatedAt: now });
+    return listed.map((p) => ({ partNumber: p.partNumber, eTag: storedByNumber.get(p.partNumber)!.eTag }));
+  }
+
+  /**
+   * Has the store assemble the object of an upload this request won (or took over), then records it `completed`.
+   * Safe to run again after a crash or alongside a takeover: a store that no longer has the multipart upload but has
+   * the object at its full size completed it already.
+   */
+  private async finishCompletion(record: UploadRecord, parts: CompletedPart[]): Promise<true> {
+    try {
+      await this.storage.completeMultipartUpload(record.objectKey, record.uploadId, parts);
+    } catch (error) {
+      if (!(error instanceof StorageError)) throw error;
+      if (error.reason === "upload-not-found") {
+        if ((await this.storage.objectSize(record.objectKey)) !== record.contentLength) {
+          throw new ApiError({ code: "UPLOAD_NOT_FOUND", field: "requestKey", message: "the upload no longer exists in storage" });
+        }
+      } else if (error.reason === "unavailable") {
+        throw error; // the record stays `completing`: sending the request again finishes it
+      } else {
+        // The store refused the parts (one was sent again since they were checked): the upload is open again.
+        await this.releaseCompletion(record);
+        throw error;
+      }
+    }
+    const completed = await this.updateRecord(record, (current) => {
+      if (phaseOf(current) === "completed") return undefined;
+      const now = new Date().toISOString();
+      return { ...current, state: "completed", completedAt: now, updatedAt: now };
+    });
+    await this.afterCompleted(completed);
     return true;
   }
 
-  async abort(project: Project, requestKey: string): Promise<true> {
-    const record = await this.loadRecord(project.id, requestKey);
-    if (record.state === "aborted") return true;
-    if (record.state === "completed") throw notInProgress(record);
+  /** Undoes a complete request's claim whose parts the store refused, so the client can send parts and complete again. */
+  private async releaseCompletion(claimed: UploadRecord): Promise<void> {
+    await this.bestEffort("reopen an upload whose completion failed", async () => {
+      await this.updateRecord(claimed, (current) => {
+        if (phaseOf(current) !== "completing" || current.completion?.partsDigest !== claimed.completion?.partsDigest) {
+          return undefined;
+        }
+        const { completion: _released, ...rest } = current;
+        return { ...rest, updatedAt: new Date().toISOString() };
+      });
+    });
+  }
+
+  /** What follows `completed`: the upload no longer counts as open. Idempotent. Its hash reservation stays. */
+  private async afterCompleted(record: UploadRecord): Promise<void> {
+    await this.openUploads.release(record.projectId, record.requestKey);
+  }
+
+  /** What follows `aborted`: the store discards the parts, the hash and the open place are released. Idempotent. */
+  private async afterAborted(record: UploadRecord): Promise<void> {
     try {
       await this.storage.abortMultipartUpload(record.objectKey, record.uploadId);
     } catch (error) {
       if (!(error instanceof StorageError && error.reason === "upload-not-found")) throw error;
     }
-    if (record.fileHash) await this.releaseHash(project.id, record.fileHash, record.requestKey);
-    const now = new Date().toISOString();
-    await this.saveRecord({ ...record, state: "aborted", abortedAt: now, updatedAt: now });
-    return true;
+    if (record.fileHash) await this.releaseHash(record.projectId, record.fileHash, record.requestKey);
+    await this.openUploads.release(record.projectId, record.requestKey);
   }
 
   async resume(
@@ -170,7 +318,8 @@ export class UploadsService {
     expiryHours: number | null | undefined,
   ): Promise<ResumeUploadResult> {
     const record = await this.loadRecord(project.id, requestKey);
-    if (record.state !== "uploading") throw notInProgress(record);
+    const phase = phaseOf(record);
+    if (phase !== "uploading") throw notInProgress(record, phase === "completing" ? "the upload is being completed" : undefined);
     const uploadedParts = usableParts(record, await this.listStoredParts(record));
     const done = new Set(uploadedParts.map((p) => p.partNumber));
     const missing = Array.from({ length: record.partsNumber }, (_, i) => i + 1).filter((n) => !done.has(n));
@@ -278,26 +427,55 @@ export class UploadsService {
   }
 
   private async readRecord(projectId: string, requestKey: string): Promise<UploadRecord | undefined> {
-    const json = await this.storage.readJson(recordKey(projectId, requestKey));
-    if (json === undefined) return undefined;
-    const parsed = uploadRecordSchema.safeParse(json);
+    return (await this.readVersioned(projectId, requestKey))?.record;
+  }
+
+  private async readVersioned(
+    projectId: string,
+    requestKey: string,
+  ): Promise<{ record: UploadRecord; version: string } | undefined> {
+    const document = await this.storage.readDocument(recordKey(projectId, requestKey));
+    if (document === undefined) return undefined;
+    const parsed = uploadRecordSchema.safeParse(document.value);
     if (!parsed.success || parsed.data.projectId !== projectId) {
       this.logger.error(`Unreadable upload record ${recordKey(projectId, requestKey)}`);
       return undefined;
     }
-    return parsed.data;
+    return { record: parsed.data, version: document.version };
   }
 
   private async loadRecord(projectId: string, requestKey: string): Promise<UploadRecord> {
-    const record = isRequestKey(requestKey) ? await this.readRecord(projectId, requestKey) : undefined;
-    if (!record) {
-      throw new ApiError({ code: "UPLOAD_NOT_FOUND", field: "requestKey", message: "no such upload in this project" });
-    }
-    return record;
+    return (await this.loadVersioned(projectId, requestKey)).record;
   }
 
-  private async saveRecord(record: UploadRecord): Promise<void> {
-    await this.storage.writeJson(recordKey(record.projectId, record.requestKey), record);
+  private async loadVersioned(projectId: string, requestKey: string): Promise<{ record: UploadRecord; version: string }> {
+    const found = isRequestKey(requestKey) ? await this.readVersioned(projectId, requestKey) : undefined;
+    if (!found) {
+      throw new ApiError({ code: "UPLOAD_NOT_FOUND", field: "requestKey", message: "no such upload in this project" });
+    }
+    return found;
+  }
+
+  /** Writes `record` only if the stored record is still at `version`; false when another request changed it. */
+  private swapRecord(record: UploadRecord, version: string): Promise<boolean> {
+    return this.storage.writeJson(recordKey(record.projectId, record.requestKey), record, { ifMatch: version });
+  }
+
+  /**
+   * Applies `change` to the stored record by compare-and-swap, reading it again after each lost swap. `change` returns
+   * undefined when there is nothing to do (the record returned is then the stored one).
+   */
+  private async updateRecord(
+    of: UploadRecord,
+    change: (current: UploadRecord) => UploadRecord | undefined,
+  ): Promise<UploadRecord> {
+    for (let swaps = 0; swaps < MAX_SWAP_ATTEMPTS; swaps++) {
+      const { record, version } = await this.loadVersioned(of.projectId, of.requestKey);
+      const next = change(record);
+      if (next === undefined) return record;
+      if (await this.swapRecord(next, version)) return next;
+    }
+    throw contended();
   }
 
   private async listStoredParts(record: UploadRecord, missingIsEmpty = false): Promise<StoredPartInfo[]> {
@@ -306,6 +484,9 @@ export class UploadsService {
     } catch (error) {
       if (error instanceof StorageError && error.reason === "upload-not-found") {
         if (missingIsEmpty) return [];
+        // Most often a concurrent request has just completed or aborted it: say so, as if it had come first.
+        const now = await this.readRecord(record.projectId, record.requestKey);
+        if (now && phaseOf(now) !== "uploading") throw notInProgress(now);
         throw new ApiError({
           code: "UPLOAD_NOT_FOUND",
           field: "requestKey",
@@ -325,12 +506,24 @@ export class UploadsService {
   }
 }
 
-function notInProgress(record: UploadRecord): ApiError {
-  return new ApiError({
-    code: "UPLOAD_NOT_IN_PROGRESS",
-    field: "requestKey",
-    message: `the upload is ${record.state}`,
-  });
+function notInProgress(record: UploadRecord, message = `the upload is ${record.state}`): ApiError {
+  return new ApiError({ code: "UPLOAD_NOT_IN_PROGRESS", field: "requestKey", message });
+}
+
+/** The record kept changing under every attempt to change it: a storm of requests on one upload; worth a retry. */
+function contended(): StorageError {
+  return new StorageError("unavailable", "the upload's record changed under every attempt to update it");
+}
+
+/** A client's parts with their eTags quoted the way stores list them. */
+function quotedParts(parts: CompleteUploadBody["parts"]): CompletedPart[] {
+  return [...parts]
+    .sort((a, b) => a.partNumber - b.partNumber)
+    .map((p) => ({ partNumber: p.partNumber, eTag: `"${unquoteETag(p.eTag)}"` }));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Checks the listed parts against the plan: each part once, every part present. Returns them in ascending order. */

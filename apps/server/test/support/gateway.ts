@@ -19,6 +19,8 @@ export interface TestGateway {
   projectId: string;
   /** A project that accepts only video/* up to 20 MiB. */
   restrictedProjectId: string;
+  /** A project that allows 3 uploads in progress at once (`maxOpenUploads`). */
+  limitedProjectId: string;
   /** A project `apiKey` may not use. */
   foreignProjectId: string;
   apiKey: string;
@@ -65,6 +67,7 @@ export async function startGateway(
   const projectId = `p-${run}`;
   const restrictedProjectId = `r-${run}`;
   const foreignProjectId = `f-${run}`;
+  const limitedProjectId = `l-${run}`;
   const apiKey = `key-${randomBytes(16).toString("hex")}`;
   const foreignKey = `key-${randomBytes(16).toString("hex")}`;
   const dir = mkdtempSync(join(tmpdir(), "gateway-test-"));
@@ -76,9 +79,10 @@ export async function startGateway(
         { id: projectId, ...project },
         { id: restrictedProjectId, allowedMimeTypes: ["video/*"], maxFileSize: 20 * 1024 * 1024 },
         { id: foreignProjectId },
+        { id: limitedProjectId, maxOpenUploads: 3 },
       ],
       apiKeys: [
-        { name: "test", sha256: sha256Hex(apiKey), projects: [projectId, restrictedProjectId] },
+        { name: "test", sha256: sha256Hex(apiKey), projects: [projectId, restrictedProjectId, limitedProjectId] },
         { name: "foreign", sha256: sha256Hex(foreignKey), projects: [foreignProjectId] },
       ],
     }),
@@ -97,6 +101,7 @@ export async function startGateway(
     dir: join(dir, "data"),
     projectId,
     restrictedProjectId,
+    limitedProjectId,
     foreignProjectId,
     apiKey,
     foreignKey,

@@ -1,0 +1,63 @@
+import { DEFAULT_MAX_OPEN_UPLOADS, type Project } from "../auth/projects-file";
+import { ApiError } from "../errors/api-error";
+import type { Storage } from "../storage/storage.port";
+import { openUploadKey, openUploadPrefix } from "./upload-keys";
+
+/** The store lists at most this many keys a page (S3's own limit). */
+const LIST_PAGE = 1000;
+
+/**
+ * The per-project limit on uploads in progress (`maxOpenUploads`). Each upload in progress has a marker object, written
+ * at start and removed by every transition out of `uploading`; the markers are counted by listing them. Kept in the
+ * store, not in memory, so the limit holds for all replicas together.
+ *
+ * A start writes its marker first and counts second, and gives up if the count is over the limit. Of starts racing
+ * for the last free places, each one's count includes every marker written before it, so the last to count sees all
+ * of them: the limit is never exceeded. (At worst, racing starts all count each other and all give up, and their
+ * clients are told to try later when one upload ends.)
+ */
+export class OpenUploads {
+  constructor(private readonly storage: Storage) {}
+
+  /** Takes a place for a new upload, or throws 429 `TOO_MANY_OPEN_UPLOADS` when the project has none free. */
+  async claim(project: Project, requestKey: string): Promise<void> {
+    const limit = project.maxOpenUploads ?? DEFAULT_MAX_OPEN_UPLOADS;
+    const key = openUploadKey(project.id, requestKey);
+    await this.storage.writeJson(key, { requestKey, createdAt: new Date().toISOString() });
+    let open: number;
+    try {
+      open = await this.count(project.id, limit + 1);
+    } catch (error) {
+      await this.storage.deleteObject(key).catch(() => undefined);
+      throw error;
+    }
+    if (open > limit) {
+      await this.storage.deleteObject(key);
+      throw new ApiError({
+        code: "TOO_MANY_OPEN_UPLOADS",
+        message: `project ${project.id} already has ${limit} uploads in progress, as many as it allows; complete or abort one first`,
+      });
+    }
+  }
+
+  /** Gives the upload's place back; releasing one that holds none is harmless. */
+  async release(projectId: string, requestKey: string): Promise<void> {
+    await this.storage.deleteObject(openUploadKey(projectId, requestKey));
+  }
+
+  /** The number of markers of the project, counting no further than `upTo`. */
+  private async count(projectId: string, upTo: number): Promise<number> {
+    const prefix = openUploadPrefix(projectId);
+    let counted = 0;
+    let startAfter: string | undefined;
+    for (;;) {
+      const page = await this.storage.listKeys(prefix, {
+        limit: Math.min(LIST_PAGE, upTo - counted),
+        ...(startAfter !== undefined ? { startAfter } : {}),
+      });
+      counted += page.keys.length;
+      if (!page.isTruncated || counted >= upTo || page.keys.length === 0) return counted;
+      startAfter = page.keys.at(-1);
+    }
+  }
+}
