@@ -130,7 +130,7 @@ export function uploadRaces(name: string, makeHarness: () => Promise<RaceHarness
       for (let batch = 0; batch < 5; batch++) await Promise.all([0, 1, 2, 3, 4].map((i) => round(batch * 5 + i)));
       // Both outcomes happened, so both orders of the race were tried.
       expect(new Set(winners), winners.join(" ")).toEqual(new Set(["completed", "aborted"]));
-    });
+    }, 120_000);
 
     it("abort ∥ part PUTs: the abort wins, each PUT answers 200 or 404, later PUTs 404, nothing is left", async () => {
       const statuses: number[] = [];
@@ -153,7 +153,7 @@ export function uploadRaces(name: string, makeHarness: () => Promise<RaceHarness
       }
       // The PUTs were really racing the abort: some got in before it, some came after.
       expect(statuses, statuses.join(" ")).toContain(404);
-    });
+    }, 60_000);
 
     it("complete ∥ complete: every one answers true, one object is stored, the reservation stays", async () => {
       for (let round = 0; round < 3; round++) {
@@ -164,6 +164,6 @@ export function uploadRaces(name: string, makeHarness: () => Promise<RaceHarness
         for (const reply of replies) expect(reply.body, JSON.stringify(reply.body)).toEqual(TRUE_ENVELOPE);
         await expectFinal(upload, "completed");
       }
-    });
+    }, 60_000);
   });
 }
