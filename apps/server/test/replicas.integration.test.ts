@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sha256Hex } from "../src/auth/project-registry";
 import { freePort, s3Env, testS3Storage } from "./support/gateway";
 import { startRoundRobinProxy, type RoundRobinProxy } from "./support/round-robin-proxy";
-import { startServerProcess } from "./support/server-process";
+import { startServerProcess, type ServerProcess } from "./support/server-process";
 import { uploadRaces } from "./support/upload-races";
 
 /**
@@ -33,18 +33,17 @@ async function startReplicas(): Promise<Replicas> {
     projectsFile,
     JSON.stringify({ projects: [{ id: projectId }], apiKeys: [{ name: "test", sha256: sha256Hex(apiKey), projects: [projectId] }] }),
   );
-  const started = await Promise.allSettled(
-    [0, 1, 2].map(async () => {
+  // One after another: three processes starting at once on two busy cores can miss their start timeout.
+  const servers: ServerProcess[] = [];
+  try {
+    for (let i = 0; i < 3; i++) {
       const env = { ...s3Env(), STORAGE: "s3", PROJECTS_FILE: projectsFile, PORT: String(await freePort()), LOG_LEVEL: "warn" };
-      return startServerProcess(env as Record<string, string>);
-    }),
-  );
-  const servers = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
-  const failed = started.find((s) => s.status === "rejected");
-  if (failed) {
+      servers.push(await startServerProcess(env as Record<string, string>));
+    }
+  } catch (error) {
     await Promise.all(servers.map((s) => s.stop()));
     rmSync(dir, { recursive: true, force: true });
-    throw failed.reason;
+    throw error;
   }
   const proxy = await startRoundRobinProxy(servers.map((s) => s.url));
   return {
@@ -66,13 +65,17 @@ async function startReplicas(): Promise<Replicas> {
   };
 }
 
+// One set of replicas for the whole file: starting three processes is the slow part.
+let starting: Promise<Replicas> | undefined;
+const shared = () => (starting ??= startReplicas());
+afterAll(async () => {
+  await (await starting)?.close();
+});
+
 describe("three gateway replicas on one bucket", () => {
   let replicas: Replicas;
   beforeAll(async () => {
-    replicas = await startReplicas();
-  });
-  afterAll(async () => {
-    await replicas?.close();
+    replicas = await shared();
   });
 
   it("starts on one, resumes on a second, completes on a third; the file is whole", async () => {
@@ -119,7 +122,7 @@ describe("three gateway replicas on one bucket", () => {
 
 // The race suite, each request of a race going to the next replica.
 uploadRaces("three replicas on s3", async () => {
-  const replicas = await startReplicas();
+  const replicas = await shared();
   const storage = testS3Storage();
   return {
     api: async (method, path, body) => {
@@ -128,9 +131,6 @@ uploadRaces("three replicas on s3", async () => {
     },
     storage,
     projectId: replicas.projectId,
-    close: async () => {
-      await replicas.close();
-      storage.destroy();
-    },
+    close: () => Promise.resolve(storage.destroy()), // the replicas are stopped after the whole file
   };
 });

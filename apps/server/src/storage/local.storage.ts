@@ -214,6 +214,8 @@ export class LocalStorage implements Storage {
       if (this.durable) await this.io(() => syncDir(dir));
     } catch (error) {
       await rm(temp, { force: true });
+      // The upload's directory went between the part's rename and its sync: aborted (or completed) meanwhile.
+      if (isMissing(error)) throw noSuchUpload();
       throw this.unavailable(error);
     }
     return { partNumber, eTag: this.eTagOf(header.md5), size: header.size };
