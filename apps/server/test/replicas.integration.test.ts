@@ -38,7 +38,7 @@ async function startReplicas(): Promise<Replicas> {
   try {
     for (let i = 0; i < 3; i++) {
       const env = { ...s3Env(), STORAGE: "s3", PROJECTS_FILE: projectsFile, PORT: String(await freePort()), LOG_LEVEL: "warn" };
-      servers.push(await startServerProcess(env as Record<string, string>));
+      servers.push(await startServerProcess(env));
     }
   } catch (error) {
     await Promise.all(servers.map((s) => s.stop()));
