@@ -42,7 +42,7 @@ export const uploadsContract = c.router(
   {
     start: {
       method: "POST",
-      metadata: errorsOf(...BAD_BODY, "DUPLICATE_FILE", "FILE_TOO_LARGE", "MIME_TYPE_NOT_ALLOWED"),
+      metadata: errorsOf(...BAD_BODY, "DUPLICATE_FILE", "FILE_TOO_LARGE", "MIME_TYPE_NOT_ALLOWED", "TOO_MANY_OPEN_UPLOADS"),
       path: "/multipart",
       pathParams: projectParams,
       body: startUploadBodySchema,
