@@ -23,11 +23,12 @@ describe("the OpenAPI document", () => {
   });
 
   it("lists per route the error statuses it can answer, each with its codes, and none it cannot", () => {
-    // No route answers 405 or 429 (nothing rate-limits); GETs take no body, so no 413 or 415.
+    // No route answers 405, and only the start 429 (a project's maxOpenUploads); GETs take no body, so no 413 or 415.
     for (const [, operations] of Object.entries(document.paths)) {
       for (const op of Object.values(operations)) expect(Object.keys(op.responses)).not.toContain("405");
     }
-    expect(statuses(`${uploads}/multipart`, "post")).toEqual([200, 400, 401, 403, 404, 409, 413, 415, 500, 503]);
+    expect(statuses(`${uploads}/multipart`, "post")).toEqual([200, 400, 401, 403, 404, 409, 413, 415, 429, 500, 503]);
+    expect(operation(`${uploads}/multipart`, "post").responses["429"]!.description).toContain("`TOO_MANY_OPEN_UPLOADS`");
     expect(statuses(uploads, "get")).toEqual([200, 400, 401, 403, 404, 500, 503]);
     expect(statuses("/health/live", "get")).toEqual([200]);
     expect(statuses("/health/ready", "get")).toEqual([200, 503]);
