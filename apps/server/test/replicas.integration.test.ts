@@ -37,7 +37,7 @@ async function startReplicas(): Promise<Replicas> {
   const servers: ServerProcess[] = [];
   try {
     for (let i = 0; i < 3; i++) {
-      const env = { ...s3Env(), STORAGE: "s3", PROJECTS_FILE: projectsFile, PORT: String(await freePort()), LOG_LEVEL: "warn" };
+      const env = { ...s3Env(), STORAGE: "s3", PROJECTS_FILE: projectsFile, PORT: String(await freePort()), LOG_LEVEL: "warn", RATE_LIMIT_PER_MINUTE: "0", RATE_LIMIT_PER_IP_PER_MINUTE: "0" };
       servers.push(await startServerProcess(env));
     }
   } catch (error) {
