@@ -12,6 +12,7 @@ import { httpServerOptions, registerHttpHardening } from "./http/http-hardening"
 import { registerRateLimits } from "./rate-limit/rate-limit.hook";
 import { httpLoggingOptions, registerHttpLogging } from "./observability/http-logging";
 import { createLogger, type LoggerOptions } from "./observability/logger";
+import { GatewayMetrics, registerMetrics } from "./observability/metrics";
 import { PinoNestLogger } from "./observability/nest-logger";
 
 /** Builds the application (not yet listening): the one way `main` and the tests create a server. */
@@ -21,8 +22,10 @@ export async function createApp(config: AppConfig, logging: LoggerOptions = {}):
   const logger = createLogger(config, logging);
   const adapter = new FastifyAdapter({ ...httpServerOptions(config), ...httpLoggingOptions(logger) });
   registerHttpLogging(adapter.getInstance());
+  const metrics = new GatewayMetrics();
+  registerMetrics(adapter.getInstance(), metrics, config.METRICS_TOKEN);
   registerHttpHardening(adapter.getInstance(), config);
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, projects, logger), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, projects, logger, metrics), adapter, {
     logger: new PinoNestLogger(logger),
     abortOnError: false,
     // Fastify's own JSON parser only (see registerHttpHardening): Nest's would add a form parser to the JSON API.

@@ -140,6 +140,8 @@ const envSchema = z
     REQUEST_BODY_TIMEOUT_SECONDS: seconds(30),
     BODY_IDLE_TIMEOUT_SECONDS: seconds(30),
     KEEP_ALIVE_TIMEOUT_SECONDS: seconds(72),
+    // When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; open otherwise.
+    METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
     RATE_LIMIT_PER_MINUTE: z.coerce.number({ message: "must be a number" }).int().min(0).default(600),
     RATE_LIMIT_PER_IP_PER_MINUTE: z.coerce.number({ message: "must be a number" }).int().min(0).default(120),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

@@ -1,6 +1,7 @@
 import { Global, Module, type DynamicModule } from "@nestjs/common";
 import type { Logger } from "pino";
 import type { StorageCallObserver } from "./instrumented-storage";
+import type { GatewayMetrics } from "./metrics";
 
 /** The process's pino logger (the one Fastify and Nest write through). */
 export const LOGGER = Symbol("Logger");
@@ -11,8 +12,8 @@ export const STORAGE_OBSERVER = Symbol("StorageObserver");
 @Global()
 @Module({})
 export class ObservabilityModule {
-  static forRoot(logger: Logger): DynamicModule {
-    const observeStorage: StorageCallObserver = () => undefined;
+  static forRoot(logger: Logger, metrics: GatewayMetrics): DynamicModule {
+    const observeStorage: StorageCallObserver = metrics.observeStorage;
     return {
       module: ObservabilityModule,
       providers: [

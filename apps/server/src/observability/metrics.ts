@@ -1,0 +1,81 @@
+import { timingSafeEqual } from "node:crypto";
+import type { FastifyInstance } from "fastify";
+import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
+import { isOutage } from "./instrumented-storage";
+import { routeOf } from "./access-log";
+
+/**
+ * The gateway's Prometheus metrics, in a registry of its own (not prom-client's global one, so several apps in one
+ * process, as in tests, do not collide). Process metrics (CPU, memory, event loop lag, handles) are included.
+ */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly uploadsStarted = this.counter("upload_gateway_uploads_started_total", "Uploads started", ["project"]);
+  readonly uploadsCompleted = this.counter("upload_gateway_uploads_completed_total", "Uploads completed", ["project"]);
+  readonly uploadsAborted = this.counter("upload_gateway_uploads_aborted_total", "Uploads aborted by a client", ["project"]);
+  /** Counted by the expiry sweep (a later issue); defined now so dashboards can rely on the name. */
+  readonly uploadsExpired = this.counter("upload_gateway_uploads_expired_total", "Uploads expired unfinished", ["project"]);
+  readonly requestDuration = new Histogram({
+    name: "upload_gateway_request_duration_seconds",
+    help: "HTTP request duration by route pattern, method and status",
+    labelNames: ["route", "method", "status"],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120],
+    registers: [this.registry],
+  });
+  readonly storageDuration = new Histogram({
+    name: "upload_gateway_storage_call_duration_seconds",
+    help: "Storage port call duration by operation and outcome (ok, refused: an expected no, error: an outage)",
+    labelNames: ["operation", "outcome"],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly storageErrors = this.counter("upload_gateway_storage_errors_total", "Storage port calls that failed with an outage", ["operation"]);
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The storage decorator's observer. */
+  readonly observeStorage = (operation: string, seconds: number, error: unknown): void => {
+    const outcome = error === undefined ? "ok" : isOutage(error) ? "error" : "refused";
+    this.storageDuration.observe({ operation, outcome }, seconds);
+    if (outcome === "error") this.storageErrors.inc({ operation });
+  };
+
+  private counter<L extends string>(name: string, help: string, labelNames: L[]): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+}
+
+/** Upload transitions, read from the API's successful replies (the route says which one, the URL which project). */
+const TRANSITIONS: Record<string, (m: GatewayMetrics) => Counter<"project">> = {
+  "POST /api/projects/:projectId/uploads/multipart": (m) => m.uploadsStarted,
+  "PUT /api/projects/:projectId/uploads/multipart-complete": (m) => m.uploadsCompleted,
+  "PUT /api/projects/:projectId/uploads/multipart-abort": (m) => m.uploadsAborted,
+};
+
+/**
+ * Times every request by route pattern (never the raw URL: one series per route, not per upload), counts upload
+ * transitions, and serves `GET /metrics`, behind `Authorization: Bearer <token>` when a token is configured.
+ */
+export function registerMetrics(fastify: FastifyInstance, metrics: GatewayMetrics, token: string | undefined): void {
+  fastify.addHook("onResponse", (request, reply, done) => {
+    const route = routeOf(request);
+    const status = reply.statusCode;
+    metrics.requestDuration.observe({ route, method: request.method, status: String(status) }, reply.elapsedTime / 1000);
+    const transition = status < 300 ? TRANSITIONS[`${request.method} ${route}`] : undefined;
+    const project = (request.params as { projectId?: string } | undefined)?.projectId;
+    if (transition && project) transition(metrics).inc({ project });
+    done();
+  });
+  const expected = token ? Buffer.from(`Bearer ${token}`) : undefined;
+  fastify.get("/metrics", async (request, reply) => {
+    if (expected) {
+      const given = Buffer.from(request.headers.authorization ?? "");
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+        return reply.status(401).header("www-authenticate", 'Bearer realm="metrics"').send("Unauthorized\n");
+      }
+    }
+    return reply.header("content-type", metrics.registry.contentType).header("cache-control", "no-store").send(await metrics.registry.metrics());
+  });
+}
