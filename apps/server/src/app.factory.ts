@@ -14,6 +14,8 @@ import { httpLoggingOptions, registerHttpLogging } from "./observability/http-lo
 import { createLogger, type LoggerOptions } from "./observability/logger";
 import { GatewayMetrics, registerMetrics } from "./observability/metrics";
 import { PinoNestLogger } from "./observability/nest-logger";
+import { registerSecurityHeaders } from "./http/security-headers";
+import { STORAGE, type Storage } from "./storage/storage.port";
 
 /** Builds the application (not yet listening): the one way `main` and the tests create a server. */
 export async function createApp(config: AppConfig, logging: LoggerOptions = {}): Promise<NestFastifyApplication> {
@@ -48,6 +50,8 @@ export async function createApp(config: AppConfig, logging: LoggerOptions = {}):
     registry,
   });
   app.enableShutdownHooks();
+  const storage = app.get<Storage>(STORAGE);
+  registerSecurityHeaders(adapter.getInstance(), { connectOrigins: [storage.urlOrigin] });
   await app.init();
   return app;
 }

@@ -12,8 +12,11 @@ import { initialSession, signOut, type Session } from "./session/session";
 import { PendingUploads } from "./uploads/pending-uploads";
 import { UploadQueue } from "./uploads/upload-queue";
 
-/** The page is served by the gateway itself: the API is on the same origin. */
-const BASE_URL = window.location.origin;
+/**
+ * The page is served by the gateway itself: the API is where the page is, under the same path (the gateway may be
+ * mounted under a prefix, e.g. `/media/` behind a proxy). No trailing slash: the client appends `/api/...`.
+ */
+const BASE_URL = new URL(".", document.baseURI).href.replace(/\/$/, "");
 
 export function App() {
   // undefined while the page finds out whether it is on a dev gateway.
@@ -46,8 +49,8 @@ export function App() {
       </main>
       <footer className="app-footer">
         <span>Upload Gateway</span>
-        <a href="/docs">API documentation</a>
-        <a href="/api/openapi.json">OpenAPI</a>
+        <a href="docs">API documentation</a>
+        <a href="api/openapi.json">OpenAPI</a>
       </footer>
     </>
   );

@@ -17,9 +17,10 @@ describe("the page as the gateway serves it", () => {
     expect(page.status).toBe(200);
     expect(page.headers.get("cache-control")).toBe("no-cache");
     const html = await page.text();
-    const script = /<script type="module" crossorigin src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    // Relative, so that the page works wherever the gateway is mounted.
+    const script = /<script type="module" crossorigin src="\.\/(assets\/[^"]+\.js)"/.exec(html)?.[1];
     expect(script).toBeDefined();
-    const asset = await fetch(`${gateway.url}${script}`);
+    const asset = await fetch(`${gateway.url}/${script}`);
     expect(asset.status).toBe(200);
     expect(asset.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
     expect(asset.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");

@@ -14,24 +14,27 @@ const ASSETS: Record<string, string> = {
   "favicon-32x32.png": "image/png",
 };
 
+// Every URL is relative to the page (`/docs`), so the docs work wherever the gateway is mounted: under a path prefix,
+// or behind a proxy that routes one (`/media/docs` loads `/media/docs/assets/...` and `/media/api/openapi.json`).
 const DOCS_PAGE = `<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>Upload Gateway API</title>
-  <link rel="icon" href="/docs/assets/favicon-32x32.png">
-  <link rel="stylesheet" href="/docs/assets/swagger-ui.css">
+  <link rel="icon" href="docs/assets/favicon-32x32.png">
+  <link rel="stylesheet" href="docs/assets/swagger-ui.css">
 </head>
 <body>
   <div id="docs"></div>
-  <script src="/docs/assets/swagger-ui-bundle.js"></script>
-  <script src="/docs/assets/docs-init.js"></script>
+  <script src="docs/assets/swagger-ui-bundle.js"></script>
+  <script src="docs/assets/docs-init.js"></script>
 </body>
 </html>`;
 
 // A file of its own rather than an inline script, so the page works under a strict Content-Security-Policy.
-const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: "/api/openapi.json", dom_id: "#docs", deepLinking: true, persistAuthorization: true });`;
+// No validator badge: it would send the document to validator.swagger.io.
+const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: new URL("api/openapi.json", document.baseURI).href, dom_id: "#docs", deepLinking: true, persistAuthorization: true, validatorUrl: null });`;
 
 /** The OpenAPI document generated from the contract, and a Swagger UI for it. No API key needed. */
 @Controller()

@@ -44,7 +44,7 @@ let app: NestFastifyApplication;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "site-"));
   mkdirSync(join(dir, "assets"));
-  writeFileSync(join(dir, "index.html"), "<!doctype html><title>Upload Gateway app</title>");
+  writeFileSync(join(dir, "index.html"), '<!doctype html><html><head><script src="./assets/index-abc123.js"></script><title>Upload Gateway app</title></head></html>');
   writeFileSync(join(dir, "assets", "index-abc123.js"), "console.log(1)");
   app = await appWith(dir);
 });
@@ -75,6 +75,11 @@ describe("the demo app at /", () => {
     const deep = await app.inject({ method: "GET", url: "/uploads/some-key?tab=parts" });
     expect(deep.statusCode).toBe(200);
     expect(deep.body).toContain("Upload Gateway app");
+    // Its relative URLs still name the app's files, wherever the app is mounted.
+    expect(deep.body).toContain('<head><base href="../"><script src="./assets/index-abc123.js">');
+    expect((await app.inject({ method: "GET", url: "/a/b/" })).body).toContain('<base href="../../">');
+    expect((await app.inject({ method: "GET", url: "/top-level" })).body).not.toContain("<base");
+    expect(deep.headers.etag).not.toBe((await app.inject({ method: "GET", url: "/" })).headers.etag);
     const asset = await app.inject({ method: "GET", url: "/assets/gone-000.js" });
     expect(asset.statusCode).toBe(404);
   });

@@ -1,13 +1,17 @@
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { extname, join, resolve, sep } from "node:path";
 
 /**
- * The demo page's built files (`apps/web/dist`). Found by its place in the repository rather than as a package
- * dependency: the web app's tests run this server, so the server depending on the web app would make a cycle.
- * From both `src/site` (tests) and `dist/site` (built) this is three folders up, then `web/dist`.
+ * The demo page's built files. A packed server carries its own copy in `dist/web` (its `prepack` copies the web app's
+ * build there), so an installed server serves the demo without the repository around it. In the repository, where
+ * there is no copy, they are the web app's build itself, three folders up from `src/site` or `dist/site`. (The
+ * server cannot depend on the web package: the web app's tests run this server.)
  */
-export const DEFAULT_WEB_DIST_DIR = resolve(__dirname, "..", "..", "..", "web", "dist");
+export const DEFAULT_WEB_DIST_DIR = [resolve(__dirname, "..", "web"), resolve(__dirname, "..", "..", "..", "web", "dist")].find(
+  (dir, index, all) => index === all.length - 1 || existsSync(join(dir, "index.html")),
+)!;
 
 export interface WebFile {
   body: Buffer;
@@ -55,6 +59,22 @@ export class WebAppFiles {
     return this.read("index.html");
   }
 
+  /**
+   * The app's page as served at `urlPath`. Its URLs are relative (the app may be mounted under any prefix), so below
+   * the top folder a `<base>` points them back at the app's root: `/uploads/x` gets `<base href="../">`.
+   */
+  async indexAt(urlPath: string): Promise<WebFile | undefined> {
+    const index = await this.index();
+    const depth = urlPath.slice(0, urlPath.lastIndexOf("/") + 1).split("/").filter((s) => s !== "").length;
+    if (!index || depth === 0) return index;
+    const html = index.body.toString("utf8");
+    const head = /<head[^>]*>/i.exec(html);
+    if (!head) return index;
+    const at = head.index + head[0].length;
+    const body = Buffer.from(`${html.slice(0, at)}<base href="${"../".repeat(depth)}">${html.slice(at)}`);
+    return { ...index, body, etag: etagOf(body) };
+  }
+
   private async read(relative: string): Promise<WebFile | undefined> {
     const path = join(this.root, relative);
     if (!path.startsWith(this.root + sep)) return undefined;
@@ -68,9 +88,13 @@ export class WebAppFiles {
       body,
       contentType: CONTENT_TYPES[extname(path).toLowerCase()] ?? "application/octet-stream",
       cacheControl: relative.startsWith("assets/") ? HASHED : REVALIDATE,
-      etag: `"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"`,
+      etag: etagOf(body),
     };
   }
+}
+
+function etagOf(body: Buffer): string {
+  return `"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"`;
 }
 
 /** `"/assets/a.js"` → `"assets/a.js"`; undefined for what could leave the folder or is not a plain path. */

@@ -114,6 +114,7 @@ export class LocalStorage implements Storage {
   private readonly durable: boolean;
   private readonly minPartSize: number;
   private readonly madeDirs = new Set<string>();
+  readonly urlOrigin: string;
   private readonly documentLocks = new KeyedMutex();
 
   constructor(private readonly options: LocalStorageOptions) {
@@ -123,6 +124,7 @@ export class LocalStorage implements Storage {
     this.partETagsAreMd5 = options.eTags !== "opaque";
     this.minPartSize = options.minPartSize ?? MIN_PART_SIZE;
     this.prepareDataDir();
+    this.urlOrigin = new URL(this.publicUrl).origin;
   }
 
   async createMultipartUpload(key: string, object: ObjectMetadata): Promise<string> {

@@ -71,6 +71,7 @@ export function s3ClientConfig(options: S3StorageOptions, endpoint: string | und
 export class S3Storage implements Storage {
   private readonly client: S3Client;
   private readonly presigner: SigV4Presigner;
+  readonly urlOrigin: string;
   private readonly bucket: string;
   readonly partETagsAreMd5: boolean;
 
@@ -79,6 +80,7 @@ export class S3Storage implements Storage {
     this.partETagsAreMd5 = options.eTagsAreMd5 ?? true;
     this.client = new S3Client(s3ClientConfig(options, options.endpoint));
     this.presigner = new SigV4Presigner({ ...options, endpoint: options.publicEndpoint ?? options.endpoint });
+    this.urlOrigin = this.presigner.origin;
   }
 
   async createMultipartUpload(key: string, object: ObjectMetadata): Promise<string> {

@@ -31,7 +31,8 @@ const UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD";
  * `host` only.
  */
 export class SigV4Presigner {
-  private readonly origin: string;
+  /** Where the signed URLs point: scheme, host and port. */
+  readonly origin: string;
   private readonly host: string;
   private readonly pathPrefix: string;
   private signingKey: { day: string; secret: string; key: Buffer } | undefined;

@@ -59,6 +59,8 @@ export interface Storage {
    * so clients can compare the two. Every adapter's store verifies a part's `Content-MD5` header either way.
    */
   readonly partETagsAreMd5: boolean;
+  /** The origin of the URLs this store hands to clients (parts, downloads): pages must be allowed to reach it. */
+  readonly urlOrigin: string;
   /** Starts a multipart upload of `key`; returns the store's upload id. */
   createMultipartUpload(key: string, object: ObjectMetadata): Promise<string>;
   /**

@@ -4,8 +4,8 @@ import type { Session } from "../session/session";
 export function AppHeader({ session, onSignOut }: { session: Session | null; onSignOut?: () => void }) {
   return (
     <header className="app-header">
-      <a className="brand" href="/">
-        <img src="/favicon.svg" alt="" width="28" height="28" />
+      <a className="brand" href="./">
+        <img src="favicon.svg" alt="" width="28" height="28" />
         <span>Upload Gateway</span>
       </a>
       <nav className="header-nav">
@@ -20,7 +20,7 @@ export function AppHeader({ session, onSignOut }: { session: Session | null; onS
             Change
           </button>
         )}
-        <a className="header-link" href="/docs">
+        <a className="header-link" href="docs">
           API docs
         </a>
       </nav>
