@@ -203,7 +203,8 @@ describe("zero-config start", () => {
     expect(docs.status).toBe(200);
     expect(await docs.text()).toContain("swagger-ui-bundle.js");
     expect((await fetch(`${base}/docs/assets/swagger-ui-bundle.js`)).status).toBe(200);
-    expect(await (await fetch(`${base}/docs/assets/docs-init.js`)).text()).toContain("/api/openapi.json");
+    // Relative to the page, so that the docs work under a path prefix.
+    expect(await (await fetch(`${base}/docs/assets/docs-init.js`)).text()).toContain('new URL("api/openapi.json", document.baseURI)');
     const openapi = (await (await fetch(`${base}/api/openapi.json`)).json()) as any;
     expect(openapi.openapi).toMatch(/^3\./);
     const startOp = openapi.paths["/api/projects/{projectId}/uploads/multipart"].post;
