@@ -1,3 +1,4 @@
 import { defineConfig } from "@upload-gateway/eslint-config";
 
-export default defineConfig({ tsconfigRootDir: import.meta.dirname });
+// scripts/ holds plain-JS packaging steps, outside the TS project (like bin/ stubs elsewhere).
+export default [...defineConfig({ tsconfigRootDir: import.meta.dirname }), { ignores: ["scripts/**"] }];

@@ -62,7 +62,7 @@ describe("the API and other data", () => {
     const api = `${base}/api/projects/${local.projectId}/uploads`;
     const json = { ...local.auth, "content-type": "application/json" };
     const html = "<script>alert(document.domain)</script>";
-    const start = await (
+    const start: any = await (
       await fetch(`${api}/multipart`, {
         method: "POST",
         headers: json,
@@ -73,7 +73,7 @@ describe("the API and other data", () => {
     expect(put.headers.get("x-content-type-options")).toBe("nosniff");
     const parts = [{ partNumber: 1, eTag: put.headers.get("etag") }];
     await fetch(`${api}/multipart-complete`, { method: "PUT", headers: json, body: JSON.stringify({ requestKey: start.result.requestKey, parts }) });
-    const link = await (await fetch(`${api}/success/${start.result.requestKey}`, { method: "POST", headers: local.auth })).json();
+    const link: any = await (await fetch(`${api}/success/${start.result.requestKey}`, { method: "POST", headers: local.auth })).json();
 
     const download = await fetch(link.result.downloadPath);
     expect(download.status).toBe(200);
