@@ -154,6 +154,7 @@ describe("what Node and Fastify refuse is the envelope too", () => {
     ["Content-Length with Transfer-Encoding", 400, "MALFORMED_REQUEST", "POST /api/x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"],
     ["a request line that is not HTTP", 400, "MALFORMED_REQUEST", "HELLO\r\n\r\n"],
     ["a header line without a colon", 400, "MALFORMED_REQUEST", "GET / HTTP/1.1\r\nHost: a\r\nbroken\r\n\r\n"],
+    ["an HTTP/1.1 request without Host", 400, "MALFORMED_REQUEST", "GET /health/live HTTP/1.1\r\n\r\n"],
     ["headers over 16 KiB", 431, "HEADERS_TOO_LARGE", `GET /health/live HTTP/1.1\r\nHost: a\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`],
     ["a URL over 16 KiB", 431, "HEADERS_TOO_LARGE", `GET /api/${"a".repeat(20_000)} HTTP/1.1\r\nHost: a\r\n\r\n`],
   ] as const)("%s → %i", async (_name, status, code, bytes) => {

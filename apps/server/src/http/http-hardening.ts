@@ -1,4 +1,5 @@
 import type { Server } from "node:http";
+import { errorEnvelope } from "@upload-gateway/contract";
 import type { FastifyHttpOptions, FastifyInstance } from "fastify";
 import type { AppConfig } from "../config/app-config";
 import { registerBodyTimeouts } from "./body-timeouts";
@@ -25,6 +26,9 @@ export function httpServerOptions(config: AppConfig): FastifyHttpOptions<Server>
     // Node's whole-request timeout would cut a 5 GiB part PUT too: bodies have their own timeouts (body-timeouts.ts).
     requestTimeout: 0,
     http: {
+      // Node answers an HTTP/1.1 request without a Host header itself, with a bare 400: the hook below answers it
+      // with the envelope instead.
+      requireHostHeader: false,
       headersTimeout,
       // Node checks the headers timeout of open connections at this interval (30 s by default, too coarse for it).
       connectionsCheckingInterval: Math.min(1000, Math.max(50, headersTimeout / 4)),
@@ -44,6 +48,11 @@ export function registerHttpHardening(app: FastifyInstance, config: AppConfig): 
   // is never registered: the app is created with `bodyParser: false`, leaving Fastify's JSON parser, which refuses
   // `__proto__` and `constructor.prototype` keys.)
   app.removeContentTypeParser("text/plain");
+  app.addHook("onRequest", async (request, reply) => {
+    if (request.raw.httpVersion !== "1.1" || request.headers.host !== undefined) return;
+    const envelope = errorEnvelope([{ code: "MALFORMED_REQUEST", message: "An HTTP/1.1 request must have a Host header." }]);
+    return reply.status(400).header("connection", "close").header("content-type", "application/json; charset=utf-8").send(envelope);
+  });
   app.addHook("preParsing", (request, _reply, payload, done) => {
     // An empty body has no type. Many clients send `Content-Type: application/json` on every request; without this,
     // a bodyless call would fail to parse "nothing" as JSON.
