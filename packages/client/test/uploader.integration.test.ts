@@ -386,6 +386,12 @@ describe("upload-gateway CLI", () => {
       requestKey = (await api.list(gateway.projectId, { limit: 1 })).uploads.find((u) => u.state === "uploading")?.requestKey;
     }
     expect(requestKey).toBeDefined();
+    // Interrupt once the CLI is sending parts: its state is saved when the start's reply arrives, and the record is
+    // listed a moment before that (a SIGINT in between leaves nothing to continue).
+    for (let i = 0; i < 400; i++) {
+      if ((await api.get(gateway.projectId, requestKey!)).uploadedParts.length >= 1) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
     first.child.kill("SIGINT");
     expect(await first.exit).toBe(130);
     expect(first.err()).not.toContain(gateway.apiKey);
