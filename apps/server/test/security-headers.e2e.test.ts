@@ -33,7 +33,8 @@ describe("pages (the docs, the demo)", () => {
     expect(Object.fromEntries(Object.keys(everywhere).map((h) => [h, docs.headers.get(h)]))).toEqual(everywhere);
     const csp = policy(docs);
     expect(csp.get("default-src")).toBe("'self'");
-    expect(csp.get("script-src")).toBe("'self'");
+    expect(csp.get("script-src")).toBe("'self' 'wasm-unsafe-eval'");
+    expect(csp.get("worker-src")).toBe("'self' blob:");
     expect(csp.get("style-src")).toBe("'self'");
     expect(csp.get("object-src")).toBe("'none'");
     expect(csp.get("frame-ancestors")).toBe("'none'");

@@ -10,13 +10,16 @@ const STORE_PATH = /^\/storage\//;
 
 /**
  * The demo page and the docs are the only documents the gateway serves: scripts, styles, fonts and images from its own
- * origin only (no inline scripts or styles), requests to itself and to the store, never framed. Swagger UI's icons
+ * origin only (no inline scripts or styles; workers also from Blob URLs the page's own scripts made), requests to itself and to the store, never framed. Swagger UI's icons
  * are `data:` images in its stylesheet. `base-uri` and `form-action` keep injected markup from redirecting either.
  */
 function pagePolicy(connectOrigins: readonly string[]): string {
   return [
     "default-src 'self'",
-    "script-src 'self'",
+    // The client hashes parts in a Web Worker made from a Blob URL of its own bundled code, with a WebAssembly MD5:
+    // without these the worker is refused and hashing falls back onto the page's thread (which then stutters).
+    "script-src 'self' 'wasm-unsafe-eval'",
+    "worker-src 'self' blob:",
     "style-src 'self'",
     "img-src 'self' data:",
     "font-src 'self'",
