@@ -2,9 +2,12 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { freePort } from "./support/gateway";
-import { startServerProcess, type ServerProcess } from "./support/server-process";
+import { killServerProcesses, startServerProcess, type ServerProcess } from "./support/server-process";
+
+// Each test starts the built server once or twice: seconds each on a loaded 2-core machine.
+vi.setConfig({ testTimeout: 120_000 });
 
 /**
  * scripts/try-it.sh, the README's walkthrough, run as a newcomer runs it: against the built server (`pnpm start`),
@@ -44,6 +47,7 @@ function ensureCurl(): void {
 afterEach(async () => {
   await server?.stop();
   server = undefined;
+  await killServerProcesses(); // one still starting when its test timed out
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -332,6 +332,14 @@ export interface FuzzReply {
   rawPayload: Buffer;
 }
 
+function normalizedPath(url: string): string {
+  try {
+    return new URL(url, "http://gateway.test").pathname;
+  } catch {
+    return url.split("?")[0]!;
+  }
+}
+
 /** Paths whose every reply is the envelope, success or not (the API, probes, the dev session). */
 const ENVELOPE_PATHS = /^\/(api\/(?!openapi\.json)|health\/)/;
 
@@ -340,7 +348,8 @@ const ENVELOPE_PATHS = /^\/(api\/(?!openapi\.json)|health\/)/;
  * or an API reply, with `statusCode` equal to the HTTP status and codes from the closed set. Throws a readable error.
  */
 export function checkReply(request: FuzzRequest, reply: FuzzReply): void {
-  const path = request.url.split("?")[0]!;
+  // The path as the server routes it: inject() resolves dot segments (`/api/..` asks for `/`, the demo page).
+  const path = normalizedPath(request.url);
   const problem = (why: string) =>
     new Error(`${why}\n  request: ${request.method} ${request.url.slice(0, 300)}\n  reply: ${reply.statusCode} ${bodyText(reply).slice(0, 500)}`);
   // The demo page's placeholder when apps/web has not been built: a page for people, not an API reply.

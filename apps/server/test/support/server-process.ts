@@ -13,6 +13,26 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
+/** Servers started and not yet exited, so a test that timed out while one was starting cannot leave it running. */
+const running = new Set<ChildProcess>();
+
+/** SIGKILLs every server this process started that is still running (for `afterEach`). */
+export async function killServerProcesses(): Promise<void> {
+  await Promise.all(
+    [...running].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once("exit", () => resolve());
+          child.kill("SIGKILL");
+        }),
+    ),
+  );
+}
+
+/** How long a server may take to start: seconds on a loaded 2-core machine (CI runs several suites at once). */
+const START_TIMEOUT_MS = 45_000;
+
 /** Runs the built server (`dist/main.js`, as `pnpm start` does) and waits until it prints that it is running. */
 export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build the server first (turbo's test task does)`);
@@ -20,11 +40,16 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
     env: { PATH: process.env.PATH ?? "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  running.add(child);
+  child.once("exit", () => running.delete(child));
   let output = "";
   child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in 20 s:\n${output}`)), 20_000);
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL"); // a server that never said it runs must not hold its port for the next test
+      reject(new Error(`server did not start in ${START_TIMEOUT_MS / 1000} s:\n${output}`));
+    }, START_TIMEOUT_MS);
     const check = () => {
       const match = /running at (\S+?)\/?\n/.exec(output);
       if (match) {
