@@ -126,9 +126,11 @@ describe("LocalStorage: abort", () => {
         const data = randomBytes(8 * 1024);
         return write(s, "k/abort", uploadId, i + 1, data, { body: trickle(data, 2, i % 4) });
       });
+      // Settled from the start: writers refused while the abort runs reject before the abort returns.
+      const outcomes = Promise.allSettled(writes);
       await sleep(round % 3);
       await s.abortMultipartUpload("k/abort", uploadId);
-      const results = await Promise.allSettled(writes);
+      const results = await outcomes;
       for (const result of results) {
         if (result.status === "rejected") expect(result.reason).toMatchObject({ reason: "upload-not-found" });
       }
