@@ -60,6 +60,10 @@ function parseReply(bytes: Buffer): Pick<RawReply, "status" | "headers" | "body"
   const end = text.indexOf("\r\n\r\n");
   if (end < 0) return { status: undefined, headers: {}, body: undefined };
   const [statusLine = "", ...lines] = text.slice(0, end).split("\r\n");
+  // An interim reply (`100 Continue` to `Expect: 100-continue`) comes before the real one: read past it.
+  if (/^HTTP\/1\.[01] 1\d\d /.test(statusLine) && !statusLine.includes(" 101 ")) {
+    return parseReply(bytes.subarray(Buffer.byteLength(text.slice(0, end + 4))));
+  }
   const headers = Object.fromEntries(
     lines.map((line) => [line.slice(0, line.indexOf(":")).trim().toLowerCase(), line.slice(line.indexOf(":") + 1).trim()]),
   );
