@@ -52,7 +52,7 @@ const focused = (page: Page) =>
 
 describe("the demo page's accessibility", () => {
   it("has no axe violation idle, uploading, paused and completed; keyboard focus stays on the card; each step is announced once", async () => {
-    browser = await openBrowser();
+    browser = await openBrowser(undefined, { bypassCSP: true });
     const { page } = browser;
     const file = files.make("a11y-24mib.mp4", 24 * MiB);
     await openUploadPage(page, gateway.url);
@@ -91,7 +91,7 @@ describe("the demo page's accessibility", () => {
   });
 
   it("keeps focus on Cancel until it becomes Remove, announces it, and shows Aborted without an axe violation", async () => {
-    browser = await openBrowser();
+    browser = await openBrowser(undefined, { bypassCSP: true });
     const { page } = browser;
     const file = files.make("a11y-cancel-24mib.mp4", 24 * MiB);
     await holdParts(page, (part) => part >= 3);
@@ -108,7 +108,7 @@ describe("the demo page's accessibility", () => {
   });
 
   it("announces a failure with its reason", async () => {
-    browser = await openBrowser();
+    browser = await openBrowser(undefined, { bypassCSP: true });
     const { page } = browser;
     const empty = files.make("a11y-empty.txt", 0);
     await openUploadPage(page, gateway.url);
@@ -119,7 +119,7 @@ describe("the demo page's accessibility", () => {
   });
 
   it("on a 390 px phone: every control is at least 44 × 44 px, long names are shown whole, the focus ring stands out", async () => {
-    browser = await openBrowser({ width: 390, height: 844 });
+    browser = await openBrowser({ width: 390, height: 844 }, { bypassCSP: true });
     const { page } = browser;
     const long = files.make(`${"a-very-long-file-name-from-a-camera-".repeat(3)}final.mp4`, 6 * MiB);
     const halfway = files.make("phone-halfway-24mib.mp4", 24 * MiB);

@@ -23,7 +23,10 @@ export interface Browser {
 }
 
 /** A fresh Chromium with its own empty profile (so no storage is shared between tests), and one page. */
-export async function openBrowser(viewport = { width: 1280, height: 900 }): Promise<Browser> {
+export async function openBrowser(
+  viewport = { width: 1280, height: 900 },
+  options: { bypassCSP?: boolean } = {},
+): Promise<Browser> {
   const profile = mkdtempSync(join(tmpdir(), "web-e2e-profile-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -31,6 +34,8 @@ export async function openBrowser(viewport = { width: 1280, height: 900 }): Prom
     args: ARGS,
     viewport,
     acceptDownloads: true,
+    // Tests that inject tooling into the page (axe-core) need it past the gateway's strict CSP; others keep the CSP.
+    bypassCSP: options.bypassCSP ?? false,
   });
   const page = context.pages()[0] ?? (await context.newPage());
   // Reloading mid-upload asks "Leave site?" (the page warns before interrupting uploads): say yes, as a user would.
