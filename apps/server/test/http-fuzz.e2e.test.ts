@@ -168,7 +168,8 @@ describe.each([
     );
   }, 300_000);
 
-  it.runIf(rawRuns > 0)(`answers ${rawRuns > 0 ? runs(rawRuns) : 0} requests of broken HTTP over real sockets with the envelope`, async () => {
+  // Broken HTTP never reaches a store, so only the local run sends it (defined there only: no skipped test on S3).
+  if (rawRuns > 0) it(`answers ${runs(rawRuns)} requests of broken HTTP over real sockets with the envelope`, async () => {
     const port = (gw.app.getHttpServer().address() as AddressInfo).port;
     await assertProperty(
       fc.asyncProperty(brokenHttp(target), async (bytes) => {
