@@ -216,8 +216,11 @@ describe("zero-config start", () => {
     expect(openapi.openapi).toMatch(/^3\./);
     const startOp = openapi.paths["/api/projects/{projectId}/uploads/multipart"].post;
     expect(startOp.security).toEqual([{ apiKey: [] }]);
+    const idempotencyKey = startOp.parameters.find((p: { in: string; name: string }) => p.in === "header" && p.name === "idempotency-key");
+    expect(idempotencyKey).toMatchObject({ schema: { type: "string" } });
+    expect(idempotencyKey.required).not.toBe(true);
     expect(startOp.requestBody.content["application/json"].example).toMatchObject({ partsNumber: 3, mimeType: "video/mp4" });
-    expect(Object.keys(startOp.responses)).toEqual(expect.arrayContaining(["200", "400", "401", "403", "404", "500", "503"]));
+    expect(Object.keys(startOp.responses)).toEqual(expect.arrayContaining(["200", "400", "401", "403", "404", "422", "500", "503"]));
     expect(JSON.stringify(openapi)).not.toContain("exclusiveMinimum");
     for (const path of ["/health/live", "/health/ready"]) {
       const reply = await fetch(`${base}${path}`);

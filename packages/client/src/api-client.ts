@@ -9,6 +9,7 @@ import {
   type UploadDetails,
 } from "@upload-gateway/contract";
 import { NetworkError, UploadGatewayError } from "./errors";
+import { newIdempotencyKey } from "./idempotency-key";
 
 export interface ApiClientOptions {
   /** Where the gateway is, e.g. `https://uploads.example.com` (no trailing `/api`). */
@@ -22,12 +23,20 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+export interface StartOptions extends RequestOptions {
+  /**
+   * The start's `Idempotency-Key`: send the same one again when retrying this start, so that a start whose reply was
+   * lost answers the upload it made instead of making a second one. A fresh random key when omitted.
+   */
+  idempotencyKey?: string;
+}
+
 /**
  * Typed calls to every route of the contract. Each returns the envelope's `result`; a reply that is not a success
  * throws an `UploadGatewayError` (with the status, sentences and codes), a request that got no answer a `NetworkError`.
  */
 export interface ApiClient {
-  start(projectId: string, body: StartUploadBody, options?: RequestOptions): Promise<StartUploadResult>;
+  start(projectId: string, body: StartUploadBody, options?: StartOptions): Promise<StartUploadResult>;
   complete(projectId: string, body: CompleteUploadBody, options?: RequestOptions): Promise<true>;
   abort(projectId: string, requestKey: string, options?: RequestOptions): Promise<true>;
   resume(
@@ -76,7 +85,15 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   }
 
   return {
-    start: (projectId, body, o) => result(uploads.start({ params: { projectId }, body, fetchOptions: { signal: o?.signal } })),
+    start: (projectId, body, o) =>
+      result(
+        uploads.start({
+          params: { projectId },
+          body,
+          headers: { "idempotency-key": o?.idempotencyKey ?? newIdempotencyKey() },
+          fetchOptions: { signal: o?.signal },
+        }),
+      ),
     complete: (projectId, body, o) =>
       result(uploads.complete({ params: { projectId }, body, fetchOptions: { signal: o?.signal } })),
     abort: (projectId, requestKey, o) =>

@@ -1,4 +1,4 @@
-export { createApiClient, type ApiClient, type ApiClientOptions, type RequestOptions } from "./api-client";
+export { createApiClient, type ApiClient, type ApiClientOptions, type RequestOptions, type StartOptions } from "./api-client";
 export { NetworkError, UploadAbortedError, UploadFailedError, UploadGatewayError } from "./errors";
 export { upload, planForUpload, type PartState, type UploadOptions, type UploadResult, type UploadTask } from "./uploader";
 export type { UploadProgress } from "./progress";

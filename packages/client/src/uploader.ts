@@ -9,6 +9,7 @@ import {
 } from "@upload-gateway/contract";
 import { createApiClient, isAbort, type ApiClient } from "./api-client";
 import { NetworkError, UploadAbortedError, UploadFailedError, UploadGatewayError } from "./errors";
+import { newIdempotencyKey } from "./idempotency-key";
 import { defaultPartHasher } from "./md5-worker-hasher";
 import { contentMd5OfHex, isDigestRefusal, md5OfETag, type PartHasher } from "./part-hash";
 import { ProgressTracker, type UploadProgress } from "./progress";
@@ -268,6 +269,8 @@ class UploadRun {
       return resumed.uploadedParts;
     }
     const plan = planForUpload(this.source.size, this.options.partSize);
+    // One key for this start and all its retries: a retry whose first try's reply was lost gets that upload back.
+    const idempotencyKey = newIdempotencyKey();
     const started = await this.withRetries("start the upload", () =>
       this.api.start(
         projectId,
@@ -280,7 +283,7 @@ class UploadRun {
           enableDuplicateCheck: this.options.enableDuplicateCheck,
           fileHash: this.options.fileHash,
         },
-        { signal },
+        { signal, idempotencyKey },
       ),
     );
     this.requestKey = started.requestKey;

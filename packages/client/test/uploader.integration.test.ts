@@ -329,6 +329,41 @@ describe("a store whose part ETags are not MD5s (S3 with SSE-KMS; the embedded s
   });
 });
 
+describe.each<Backend>(["local", "s3"])("a start whose reply is lost, on %s storage", (backend) => {
+  let gateway: Gateway;
+  let proxy: Awaited<ReturnType<typeof startFaultProxy>>;
+  beforeAll(async () => {
+    gateway = await startGateway(backend);
+    // In front of the gateway's API: the first start reaches the gateway, which makes the upload, but its reply is lost.
+    proxy = await startFaultProxy(
+      gateway.url,
+      () => "pass",
+      (method, path, attempt) => (method === "POST" && path.endsWith("/uploads/multipart") && attempt === 1 ? "lost-reply" : "pass"),
+    );
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await gateway?.close();
+  });
+
+  it("is retried with the same Idempotency-Key: one upload exists, and it completes", async () => {
+    const data = randomBytes(11 * MiB);
+    const result = await upload(new Blob([data]), {
+      baseUrl: proxy.url,
+      apiKey: gateway.apiKey,
+      projectId: gateway.projectId,
+      partSize: 5 * MiB,
+      retry: { baseDelayMs: 10, maxDelayMs: 50 },
+    });
+    const starts = proxy.requests.filter((r) => r.method === "POST" && r.path.endsWith("/uploads/multipart"));
+    expect(starts.map((r) => r.fault)).toEqual(["lost-reply", "pass"]);
+    const api = createApiClient({ baseUrl: gateway.url, apiKey: gateway.apiKey });
+    const { uploads } = await api.list(gateway.projectId);
+    expect(uploads.map((u) => [u.requestKey, u.state])).toEqual([[result.requestKey, "completed"]]);
+    expect(await downloaded(gateway, result.requestKey)).toBe(sha256(data));
+  });
+});
+
 describe("upload-gateway CLI", () => {
   let gateway: Gateway;
   let stateDir: string;

@@ -51,6 +51,11 @@ export const ERROR_CODES = {
     message: "The upload is no longer in progress (it was completed or aborted).",
   },
   UPLOAD_NOT_COMPLETED: { status: 409, retryable: false, message: "The upload has not been completed." },
+  IDEMPOTENCY_KEY_IN_USE: {
+    status: 409,
+    retryable: true,
+    message: "A request with this Idempotency-Key is still being processed; retry shortly.",
+  },
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false, message: "The request body is too large." },
   FILE_TOO_LARGE: { status: 413, retryable: false, message: "The file is larger than this project allows." },
   UNSUPPORTED_MEDIA_TYPE: {
@@ -60,6 +65,11 @@ export const ERROR_CODES = {
   },
   MIME_TYPE_NOT_ALLOWED: { status: 415, retryable: false, message: "This project does not accept this MIME type." },
   RANGE_NOT_SATISFIABLE: { status: 416, retryable: false, message: "The requested byte range is outside the object." },
+  IDEMPOTENCY_KEY_REUSED: {
+    status: 422,
+    retryable: false,
+    message: "This Idempotency-Key was already used with another request body; use a new key for a new request.",
+  },
   HEADERS_TOO_LARGE: { status: 431, retryable: false, message: "The request's headers (or URL) are too large." },
   RATE_LIMITED: { status: 429, retryable: true, message: "Too many requests; retry later." },
   TOO_MANY_OPEN_UPLOADS: {
@@ -76,5 +86,5 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 export const errorCodeSchema = z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]);
 
 /** The HTTP statuses an error reply can have: every status in `ERROR_CODES`. */
-export const ERROR_STATUSES = [400, 401, 403, 404, 405, 408, 409, 413, 415, 416, 429, 431, 500, 503] as const;
+export const ERROR_STATUSES = [400, 401, 403, 404, 405, 408, 409, 413, 415, 416, 422, 429, 431, 500, 503] as const;
 export type ErrorStatus = (typeof ERROR_STATUSES)[number];

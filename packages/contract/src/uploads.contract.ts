@@ -14,6 +14,7 @@ import {
   resumeUploadBodySchema,
   resumeUploadResultSchema,
   startUploadBodySchema,
+  startUploadHeadersSchema,
   startUploadResultSchema,
   uploadDetailsSchema,
 } from "./uploads.schemas";
@@ -42,9 +43,19 @@ export const uploadsContract = c.router(
   {
     start: {
       method: "POST",
-      metadata: errorsOf(...BAD_BODY, "DUPLICATE_FILE", "FILE_TOO_LARGE", "MIME_TYPE_NOT_ALLOWED", "TOO_MANY_OPEN_UPLOADS"),
+      metadata: errorsOf(
+        ...BAD_BODY,
+        "DUPLICATE_FILE",
+        "FILE_TOO_LARGE",
+        "MIME_TYPE_NOT_ALLOWED",
+        "IDEMPOTENCY_KEY_REUSED",
+        "IDEMPOTENCY_KEY_IN_USE",
+        "UPLOAD_NOT_IN_PROGRESS",
+        "TOO_MANY_OPEN_UPLOADS",
+      ),
       path: "/multipart",
       pathParams: projectParams,
+      headers: startUploadHeadersSchema,
       body: startUploadBodySchema,
       responses: { 200: successEnvelope(startUploadResultSchema) },
       summary: "Start a multipart upload",

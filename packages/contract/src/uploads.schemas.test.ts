@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MiB } from "./limits";
-import { completeUploadBodySchema, startUploadBodySchema } from "./uploads.schemas";
+import { completeUploadBodySchema, startUploadBodySchema, startUploadHeadersSchema } from "./uploads.schemas";
 
 const seed = { partsNumber: 3, fileName: "movie.mp4", contentLength: String(10 * MiB + 1024), mimeType: "video/mp4" };
 
@@ -63,5 +63,34 @@ describe("completeUploadBodySchema", () => {
     });
     expect(result.success).toBe(false);
     expect(result.error?.issues.map((i) => i.path.join("."))).toEqual(["parts.1.partNumber", "parts.1.eTag"]);
+  });
+});
+
+describe("startUploadHeadersSchema", () => {
+  const parse = (value: string) => startUploadHeadersSchema.safeParse({ "idempotency-key": value });
+
+  it("takes the key as a structured-field String or bare, and makes it optional", () => {
+    const uuid = "8e03978e-40d5-43e8-bc93-6894a57f9324";
+    expect(parse(`"${uuid}"`).data).toEqual({ "idempotency-key": uuid });
+    expect(parse(uuid).data).toEqual({ "idempotency-key": uuid });
+    expect(parse("x".repeat(255)).success).toBe(true);
+    expect(startUploadHeadersSchema.parse({ authorization: "Bearer k" })).toEqual({});
+  });
+
+  it.each([
+    ["empty", ""],
+    ["empty quotes", '""'],
+    ["too long", "x".repeat(256)],
+    ["a space", "a b"],
+    ["two keys, as Node joins repeated headers", '"a", "b"'],
+    ["a quote inside", 'a"b'],
+    ["a backslash", "a\\b"],
+    ["a control character", "a\tb"],
+    ["non-ASCII", "clé"],
+    ["a lone quote", '"'],
+  ])("refuses %s", (_, value) => {
+    const result = parse(value);
+    expect(result.success).toBe(false);
+    expect(result.error?.issues.map((i) => i.path.join("."))).toEqual(["idempotency-key"]);
   });
 });

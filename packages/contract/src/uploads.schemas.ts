@@ -111,6 +111,36 @@ export const startUploadBodySchema = z
   });
 export type StartUploadBody = z.infer<typeof startUploadBodySchema>;
 
+/** How long the gateway remembers an `Idempotency-Key`: a retry within this window gets the same upload. */
+export const IDEMPOTENCY_KEY_TTL_HOURS = 24;
+export const IDEMPOTENCY_KEY_MAX_LENGTH = 255;
+// Visible ASCII but the double quote and the backslash: what a structured-field String needs no escapes for.
+const IDEMPOTENCY_KEY = /^[!#-[\]-~]+$/;
+
+/**
+ * The `Idempotency-Key` request header (IETF draft "The Idempotency-Key HTTP Header Field"): a structured-field
+ * String such as `"8e03978e-40d5-43e8-bc93-6894a57f9324"`, or the same key without quotes, as many clients send it.
+ * Parses to the key without its quotes.
+ */
+export const idempotencyKeySchema = z
+  .string()
+  .transform((value, ctx) => {
+    const key = value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value;
+    if (key.length === 0 || key.length > IDEMPOTENCY_KEY_MAX_LENGTH || !IDEMPOTENCY_KEY.test(key)) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: `must be one key of 1 to ${IDEMPOTENCY_KEY_MAX_LENGTH} visible ASCII characters (no spaces, quotes or backslashes; a UUID is best), optionally in double quotes`,
+      });
+      return z.NEVER;
+    }
+    return key;
+  })
+  .describe(
+    `Makes a retried start safe: the same key with the same body within ${IDEMPOTENCY_KEY_TTL_HOURS} h answers the same upload (same \`uploadId\` and \`requestKey\`, freshly signed URLs for every part) instead of starting another; the same key with another body answers 422 \`IDEMPOTENCY_KEY_REUSED\`, and while the first request with the key is still running, 409 \`IDEMPOTENCY_KEY_IN_USE\` (retryable). Keys are per project. Send a new random key (a UUID) for each new upload and the same one on every retry of it.`,
+  );
+
+export const startUploadHeadersSchema = z.object({ "idempotency-key": idempotencyKeySchema.optional() });
+
 export const presignedPartUrlSchema = z.object({
   partNumber: z.number().int(),
   presignedUrl: z.string().describe("PUT the part's bytes here; the reply's ETag header is the part's eTag."),

@@ -27,7 +27,7 @@ describe("the OpenAPI document", () => {
     for (const [, operations] of Object.entries(document.paths)) {
       for (const op of Object.values(operations)) expect(Object.keys(op.responses)).not.toContain("405");
     }
-    expect(statuses(`${uploads}/multipart`, "post")).toEqual([200, 400, 401, 403, 404, 409, 413, 415, 429, 500, 503]);
+    expect(statuses(`${uploads}/multipart`, "post")).toEqual([200, 400, 401, 403, 404, 409, 413, 415, 422, 429, 500, 503]);
     expect(operation(`${uploads}/multipart`, "post").responses["429"]!.description).toContain("`TOO_MANY_OPEN_UPLOADS`");
     expect(statuses(uploads, "get")).toEqual([200, 400, 401, 403, 404, 500, 503]);
     expect(statuses("/health/live", "get")).toEqual([200]);

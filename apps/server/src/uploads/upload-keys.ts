@@ -8,6 +8,7 @@ import { createHash, randomBytes } from "node:crypto";
  *   projects/{projectId}/uploads/{requestKey}.json   the upload's record
  *   projects/{projectId}/hashes/{sha256(fileHash)}   a duplicate-check reservation
  *   projects/{projectId}/open/{requestKey}           a marker of an upload in progress (counted for maxOpenUploads)
+ *   projects/{projectId}/idempotency/{sha256(key)}.json   the start an Idempotency-Key made
  */
 
 // Request keys start with a fixed-width countdown of milliseconds so that a plain ascending key listing (all S3 can
@@ -58,6 +59,10 @@ export function openUploadKey(projectId: string, requestKey: string): string {
 export function hashReservationKey(projectId: string, fileHash: string): string {
   // Hashing the client's hash gives a fixed-length, path-safe key whatever the client sent.
   return `projects/${projectId}/hashes/${createHash("sha256").update(fileHash, "utf8").digest("hex")}`;
+}
+
+export function idempotencyEntryKey(projectId: string, idempotencyKey: string): string {
+  return `projects/${projectId}/idempotency/${createHash("sha256").update(idempotencyKey, "utf8").digest("hex")}.json`;
 }
 
 /** `Content-Disposition` for a download keeping the original name: an ASCII fallback plus RFC 5987 UTF-8. */

@@ -27,7 +27,7 @@ export class UploadsController {
   @TsRestHandler(uploadsContract)
   handle(@AuthorizedProject() project: Project) {
     return tsRestHandler(uploadsContract, {
-      start: ({ body }) => reply(() => this.uploads.start(project, body)),
+      start: ({ body, headers }) => reply(() => this.uploads.start(project, body, headers["idempotency-key"])),
       complete: ({ body }) => reply(() => this.uploads.complete(project, body)),
       abort: ({ body }) => reply(() => this.uploads.abort(project, body.requestKey)),
       resume: ({ body }) =>

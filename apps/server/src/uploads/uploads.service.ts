@@ -8,6 +8,7 @@ import {
   type CompleteUploadBody,
   type ErrorProblem,
   type ListUploadsResult,
+  type PartPlan,
   type ResumeUploadResult,
   type StartUploadBody,
   type StartUploadResult,
@@ -29,6 +30,7 @@ import {
   recordPrefix,
   requestKeyOfRecord,
 } from "./upload-keys";
+import { IdempotencyLedger, startFingerprint } from "./idempotency-ledger";
 import {
   partsDigest,
   phaseOf,
@@ -60,15 +62,21 @@ export class UploadsService {
   private readonly logger = new Logger(UploadsService.name);
 
   private readonly openUploads: OpenUploads;
+  private readonly idempotency: IdempotencyLedger;
 
   constructor(
     @Inject(STORAGE) private readonly storage: Storage,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.openUploads = new OpenUploads(storage);
+    this.idempotency = new IdempotencyLedger(storage);
   }
 
-  async start(project: Project, body: StartUploadBody): Promise<StartUploadResult> {
+  /**
+   * Starts an upload. With an `idempotencyKey`, a start repeated with the same key and body (a retry whose reply was
+   * lost) answers the upload the first one made, with freshly signed URLs for every part, instead of making another.
+   */
+  async start(project: Project, body: StartUploadBody, idempotencyKey?: string): Promise<StartUploadResult> {
     const contentLength = toByteCount(body.contentLength);
     const planned = planParts(contentLength, body.partsNumber);
     if (!planned.ok) {
@@ -79,6 +87,37 @@ export class UploadsService {
     this.checkProjectRules(project, contentLength, body.mimeType);
 
     const requestKey = newRequestKey();
+    if (idempotencyKey === undefined) return this.createUpload(project, body, requestKey, planned.plan);
+    const claim = await this.idempotency.claim(project.id, idempotencyKey, startFingerprint(body), requestKey, (key) =>
+      this.readRecord(project.id, key),
+    );
+    if (!claim.claimed) {
+      const phase = phaseOf(claim.record);
+      if (phase !== "uploading") {
+        throw new ApiError({
+          code: "UPLOAD_NOT_IN_PROGRESS",
+          field: "headers.idempotency-key",
+          message: `started upload ${claim.record.requestKey}, which is ${phase} now`,
+        });
+      }
+      const all = Array.from({ length: claim.record.partsNumber }, (_, i) => i + 1);
+      return this.signedPlan(claim.record, all, body.presignedUrlExpiryTimeHours);
+    }
+    try {
+      return await this.createUpload(project, body, requestKey, planned.plan);
+    } catch (error) {
+      await this.bestEffort("release an Idempotency-Key after a failed start", claim.release);
+      throw error;
+    }
+  }
+
+  private async createUpload(
+    project: Project,
+    body: StartUploadBody,
+    requestKey: string,
+    plan: PartPlan,
+  ): Promise<StartUploadResult> {
+    const contentLength = plan.contentLength;
     await this.openUploads.claim(project, requestKey);
     const fileHash = body.enableDuplicateCheck && body.fileHash ? body.fileHash : undefined;
     if (fileHash) {
@@ -108,9 +147,9 @@ export class UploadsService {
         fileName: body.fileName,
         mimeType: body.mimeType,
         contentLength,
-        partSize: planned.plan.partSize,
-        partsNumber: planned.plan.partsNumber,
-        lastPartSize: planned.plan.lastPartSize,
+        partSize: plan.partSize,
+        partsNumber: plan.partsNumber,
+        lastPartSize: plan.lastPartSize,
         ...(fileHash ? { fileHash } : {}),
         state: "uploading",
         createdAt: now,

@@ -9,35 +9,56 @@ export interface FaultProxy {
   url: string;
   /** Part PUTs seen, in order: `partNumber`, what was done, the store's status, and the Content-MD5 sent. */
   log: { partNumber: number; fault: Fault; status?: number; contentMd5?: string }[];
-  /** Forgets the log and the attempts counted so far (for the next upload through the same proxy). */
+  /** Other requests seen (API calls, when the proxy is in front of the gateway), in order. */
+  requests: { method: string; path: string; fault: Fault }[];
+  /** Forgets the logs and the attempts counted so far (for the next upload through the same proxy). */
   reset(): void;
   close(): Promise<void>;
 }
 
+/** What the proxy does to a request that is not a part PUT; it passes when there is no such function. */
+export type DecideOther = (method: string, path: string, attempt: number) => Fault;
+
 /**
  * An HTTP proxy on loopback in front of the store (RGW or the gateway's embedded store) that injects faults into
  * part uploads: connection resets, 503s with Retry-After, a part that stalls, a refused (403) URL, and a wrong ETag
- * in a reply, a reply lost after the store took the part, and a part with one byte flipped on the way. `decide` is asked for every part PUT; other requests pass through. The Host header is kept, so
- * presigned URLs signed for the proxy's address stay valid.
+ * in a reply, a reply lost after the store took the part, and a part with one byte flipped on the way. `decide` is
+ * asked for every part PUT; other requests pass through, or are asked of `decideOther` (in front of the gateway: a
+ * start whose reply is lost). The Host header is kept, so presigned URLs signed for the proxy's address stay valid.
  */
-export async function startFaultProxy(target: string, decide: (partNumber: number, attempt: number) => Fault): Promise<FaultProxy> {
+export async function startFaultProxy(
+  target: string,
+  decide: (partNumber: number, attempt: number) => Fault,
+  decideOther?: DecideOther,
+): Promise<FaultProxy> {
   const upstream = new URL(target);
   const attempts = new Map<number, number>();
+  const otherAttempts = new Map<string, number>();
   const log: FaultProxy["log"] = [];
+  const requests: FaultProxy["requests"] = [];
   const sockets = new Set<Socket>();
 
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://proxy");
     const partNumber = req.method === "PUT" ? partOf(url) : undefined;
-    if (partNumber === undefined) return forward(req, res);
-    const attempt = (attempts.get(partNumber) ?? 0) + 1;
-    attempts.set(partNumber, attempt);
-    const fault = decide(partNumber, attempt);
-    const entry: FaultProxy["log"][number] = { partNumber, fault };
-    const contentMd5 = req.headers["content-md5"];
-    if (typeof contentMd5 === "string") entry.contentMd5 = contentMd5;
-    log.push(entry);
-    res.on("finish", () => (entry.status = res.statusCode));
+    let fault: Fault;
+    if (partNumber === undefined) {
+      if (!decideOther) return forward(req, res);
+      const method = req.method ?? "GET";
+      const attempt = (otherAttempts.get(`${method} ${url.pathname}`) ?? 0) + 1;
+      otherAttempts.set(`${method} ${url.pathname}`, attempt);
+      fault = decideOther(method, url.pathname, attempt);
+      requests.push({ method, path: url.pathname, fault });
+    } else {
+      const attempt = (attempts.get(partNumber) ?? 0) + 1;
+      attempts.set(partNumber, attempt);
+      fault = decide(partNumber, attempt);
+      const entry: FaultProxy["log"][number] = { partNumber, fault };
+      const contentMd5 = req.headers["content-md5"];
+      if (typeof contentMd5 === "string") entry.contentMd5 = contentMd5;
+      log.push(entry);
+      res.on("finish", () => (entry.status = res.statusCode));
+    }
     switch (fault) {
       case "reset":
         // Take some of the body, then drop the connection without an answer.
@@ -109,9 +130,12 @@ export async function startFaultProxy(target: string, decide: (partNumber: numbe
   return {
     url: `http://127.0.0.1:${port}`,
     log,
+    requests,
     reset: () => {
       log.length = 0;
+      requests.length = 0;
       attempts.clear();
+      otherAttempts.clear();
     },
     close: () =>
       new Promise((resolve) => {
