@@ -226,15 +226,21 @@ export class LocalStorage implements Storage {
   async listParts(key: string, uploadId: string): Promise<StoredPartInfo[]> {
     await this.readUpload(key, uploadId);
     const dir = this.uploadDir(uploadId);
-    const numbers = (await this.io(() => readdir(dir)))
-      .map((name) => PART_FILE.exec(name))
-      .flatMap((match) => (match ? [Number(match[1])] : []))
-      .sort((a, b) => a - b);
-    const parts = await mapLimited(numbers, 32, async (partNumber) => {
-      const header = await this.io(() => readPartHeader(join(dir, partFileName(partNumber))));
-      return header ? { partNumber, eTag: this.eTagOf(header.md5), size: header.size } : undefined;
+    // A complete or an abort may rename the directory away between the readdir and the last header read. A part file
+    // never goes on its own (a replacement is one rename), so a vanished one means the directory went: the listing
+    // starts again once a complete in progress has committed or given the upload back, and fails as a missing upload
+    // otherwise. Never a partial listing, never a raw ENOENT.
+    return this.whileOpen(uploadId, async () => {
+      const numbers = (await readdir(dir))
+        .map((name) => PART_FILE.exec(name))
+        .flatMap((match) => (match ? [Number(match[1])] : []))
+        .sort((a, b) => a - b);
+      return mapLimited(numbers, 32, async (partNumber) => {
+        const header = await readPartHeader(join(dir, partFileName(partNumber)));
+        if (!header) throw Object.assign(new Error(`${dir} went while it was listed`), { code: "ENOENT" });
+        return { partNumber, eTag: this.eTagOf(header.md5), size: header.size };
+      });
     });
-    return parts.filter((p): p is StoredPartInfo => p !== undefined);
   }
 
   async completeMultipartUpload(key: string, uploadId: string, parts: CompletedPart[]): Promise<void> {

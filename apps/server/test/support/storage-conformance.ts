@@ -233,6 +233,44 @@ export function storageConformance(name: string, makeHarness: () => Promise<Stor
       expect((await put(h.storage, k, uploadId, 2, data)).status).toBe(404);
     });
 
+    it("a listing racing a complete or an abort answers every stored part or upload-not-found, never a part of the list", async () => {
+      // Many parts make the listing slow enough to straddle the other request's rename; listings are sent until the
+      // upload is gone, so some of them overlap it.
+      const rounds = Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? "abort" : "complete") as const);
+      for (const ending of rounds) {
+        const k = key();
+        const uploadId = await h.storage.createMultipartUpload(k, meta);
+        const count = ending === "abort" ? 16 : 1;
+        const stored = [];
+        for (let partNumber = 1; partNumber <= count; partNumber++) {
+          const data = randomBytes(64);
+          const response = await put(h.storage, k, uploadId, partNumber, data);
+          stored.push({ partNumber, eTag: response.headers.get("etag")!, size: 64 });
+        }
+        let ended = false;
+        const listings = (async () => {
+          const seen: string[] = [];
+          while (!ended || seen.at(-1) !== "upload-not-found") {
+            try {
+              expect(await h.storage.listParts(k, uploadId)).toEqual(stored);
+              seen.push("all");
+            } catch (error) {
+              expect(error, String(error)).toMatchObject({ reason: "upload-not-found" });
+              seen.push("upload-not-found");
+              if (ended) break;
+            }
+          }
+          return seen;
+        })();
+        listings.catch(() => {}); // awaited below: not an unhandled rejection if it fails before the upload ends
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        if (ending === "abort") await h.storage.abortMultipartUpload(k, uploadId);
+        else await h.storage.completeMultipartUpload(k, uploadId, stored.map(({ partNumber, eTag }) => ({ partNumber, eTag })));
+        ended = true;
+        expect((await listings).at(-1)).toBe("upload-not-found");
+      }
+    });
+
     it("keeps JSON documents: create-if-absent is atomic, listing is ordered and paged, delete is idempotent", async () => {
       const base = `${h.prefix}/docs/`;
       expect(await h.storage.readJson(`${base}missing.json`)).toBeUndefined();
