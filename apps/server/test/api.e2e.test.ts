@@ -70,6 +70,12 @@ describe("start", () => {
     [{ ...seedBody, presignedUrlExpiryTimeHours: 200 }, "presignedUrlExpiryTimeHours"],
     [{ ...seedBody, enableDuplicateCheck: true }, "fileHash"],
     [{ partsNumber: 3, contentLength: "10486784", mimeType: "video/mp4" }, "fileName"],
+    [{ ...seedBody, metadata: { title: "a\u0000b" } }, "metadata.title"],
+    [{ ...seedBody, metadata: { title: "\ud800" } }, "metadata.title"],
+    [{ ...seedBody, metadata: { title: 42 } }, "metadata.title"],
+    [{ ...seedBody, metadata: { title: "x".repeat(1025) } }, "metadata.title"],
+    [{ ...seedBody, metadata: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, "v"])) }, "metadata"],
+    [{ ...seedBody, metadata: ["title"] }, "metadata"],
   ])("refuses %j with 400 naming %s", async (input, field) => {
     const { status, body } = await start(input);
     expect(status).toBe(400);
@@ -238,6 +244,21 @@ describe("get and list", () => {
       completedAt: null,
       abortedAt: null,
     });
+  });
+
+  it("keeps the start's metadata and returns it from status and list", async () => {
+    const metadata = { title: "Été 🎬", ownerId: "42", empty: "" };
+    const { body: started } = await start({ ...seedBody, metadata });
+    expect(started.success).toBe(true);
+    const { requestKey } = started.result;
+    const status = await call(gw.app, "GET", `${uploads()}/${requestKey}`, { headers: gw.auth });
+    expect(status.body.result.metadata).toEqual(metadata);
+    const list = await call(gw.app, "GET", `${uploads()}?limit=100`, { headers: gw.auth });
+    const listed = list.body.result.uploads.find((u: { requestKey: string }) => u.requestKey === requestKey);
+    expect(listed.metadata).toEqual(metadata);
+    const { body: plain } = await start();
+    const plainStatus = await call(gw.app, "GET", `${uploads()}/${plain.result.requestKey}`, { headers: gw.auth });
+    expect(plainStatus.body.result.metadata).toEqual({});
   });
 
   it("lists uploads newest first, page by page", async () => {

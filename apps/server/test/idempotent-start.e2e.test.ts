@@ -106,11 +106,24 @@ describe.each(["local", "s3"] as const)("idempotent start on %s storage", (stora
       expect.objectContaining({ code: "IDEMPOTENCY_KEY_REUSED", field: "headers.idempotency-key", retryable: false }),
     ]);
     expect((await start(key, { ...body, presignedUrlExpiryTimeHours: 2 })).status).toBe(422);
+    expect((await start(key, { ...body, metadata: { title: "x" } })).status).toBe(422);
     const state = await call(gw.app, "GET", `${uploads()}/${first.body.result.requestKey}`, { headers: gw.auth });
     expect(state.body.result.state).toBe("uploading");
     // Without a key, starts are not deduplicated.
     const [a, b] = await Promise.all([start(undefined), start(undefined)]);
     expect(a.body.result.requestKey).not.toBe(b.body.result.requestKey);
+  });
+
+  it("metadata in another key order is the same body; an empty map is no metadata", async () => {
+    const key = randomUUID();
+    const first = await start(key, { ...body, metadata: { a: "1", b: "2" } });
+    expect(first.status).toBe(200);
+    const again = await start(key, { ...body, metadata: { b: "2", a: "1" } });
+    expect(again.body.result.requestKey).toBe(first.body.result.requestKey);
+    expect((await start(key, { ...body, metadata: { a: "1", b: "3" } })).status).toBe(422);
+    const bare = randomUUID();
+    const plain = await start(bare);
+    expect((await start(bare, { ...body, metadata: {} })).body.result.requestKey).toBe(plain.body.result.requestKey);
   });
 
   it("concurrent starts with one key make one upload, and all of them answer it", async () => {

@@ -17,6 +17,7 @@ Options:
   --concurrency N      parts sent at once (default 4)
   --part-size SIZE     bytes per part, e.g. 16MiB (default 16MiB; at least 5MiB)
   --mime-type TYPE     the file's MIME type (default: guessed from its extension)
+  --meta KEY=VALUE     metadata kept with the upload (repeat for more keys)
   --resume             keep the upload's state, and continue it when the same command runs again
   --state-dir DIR      where --resume keeps its state (default: $XDG_STATE_HOME/upload-gateway)
   --json               print one JSON line with the result (requestKey, uploadId, size, ...) and no progress bar
@@ -43,6 +44,7 @@ async function main(argv: string[]): Promise<number> {
       concurrency: { type: "string" },
       "part-size": { type: "string" },
       "mime-type": { type: "string" },
+      meta: { type: "string", multiple: true },
       resume: { type: "boolean", default: false },
       "state-dir": { type: "string" },
       json: { type: "boolean", default: false },
@@ -113,6 +115,7 @@ async function main(argv: string[]): Promise<number> {
     concurrency,
     ...(partSize ? { partSize } : {}),
     mimeType: values["mime-type"] ?? guessMimeType(path),
+    ...(values.meta ? { metadata: parseMetadata(values.meta) } : {}),
     ...(requestKey ? { requestKey } : {}),
     signal: cancel.signal,
     onStart: ({ requestKey: key }) => {
@@ -237,6 +240,17 @@ class ProgressBar {
   finish(): void {
     process.stderr.write("\n");
   }
+}
+
+/** `--meta KEY=VALUE` flags as a metadata map (the gateway checks the limits and names a bad key). */
+function parseMetadata(flags: readonly string[]): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  for (const flag of flags) {
+    const at = flag.indexOf("=");
+    if (at <= 0) throw new UsageError(`--meta must be KEY=VALUE, not ${JSON.stringify(flag)}`);
+    metadata[flag.slice(0, at)] = flag.slice(at + 1);
+  }
+  return metadata;
 }
 
 function required(value: string | undefined, flag: string): string {

@@ -6,6 +6,7 @@ import {
   type PartIntegrity,
   type PartPlan,
   type StartUploadResult,
+  type UploadMetadata,
 } from "@upload-gateway/contract";
 import { createApiClient, isAbort, type ApiClient } from "./api-client";
 import { NetworkError, UploadAbortedError, UploadFailedError, UploadGatewayError } from "./errors";
@@ -46,6 +47,11 @@ export interface UploadOptions {
   presignedUrlExpiryTimeHours?: number;
   enableDuplicateCheck?: boolean;
   fileHash?: string;
+  /**
+   * Your own strings about the upload (a title, the owner's id): kept with it, returned by the status and list calls,
+   * and sent with the gateway's lifecycle events and webhooks. At most 32 keys, 1 KiB per value, 8 KiB in all.
+   */
+  metadata?: UploadMetadata;
   /**
    * Check each part's integrity (default true). The part's MD5 is sent as `Content-MD5`, which the store verifies on
    * receipt (a corrupted part is refused with 400 and sent again), and, where the gateway says the store's ETags are
@@ -282,6 +288,7 @@ class UploadRun {
           presignedUrlExpiryTimeHours: this.options.presignedUrlExpiryTimeHours,
           enableDuplicateCheck: this.options.enableDuplicateCheck,
           fileHash: this.options.fileHash,
+          metadata: this.options.metadata,
         },
         { signal, idempotencyKey },
       ),

@@ -24,3 +24,9 @@ export const DEFAULT_URL_EXPIRY_HOURS = 12;
 
 export const DEFAULT_LIST_LIMIT = 20;
 export const MAX_LIST_LIMIT = 100;
+
+/** `metadata` on start: a small string-to-string map (sizes are UTF-8 bytes), as S3 keeps object metadata small. */
+export const MAX_METADATA_KEYS = 32;
+export const MAX_METADATA_KEY_BYTES = 128;
+export const MAX_METADATA_VALUE_BYTES = 1024;
+export const MAX_METADATA_TOTAL_BYTES = 8 * 1024;

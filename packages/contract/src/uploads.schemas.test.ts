@@ -52,6 +52,41 @@ describe("startUploadBodySchema", () => {
   });
 });
 
+describe("metadata on start", () => {
+  const withMetadata = (metadata: unknown) => ({ ...seed, metadata });
+
+  it("accepts a string-to-string map up to the limits, and no map at all", () => {
+    const full = Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`k${String(i).padStart(2, "0")}`, "v".repeat(250)]));
+    expect(fieldsOf(withMetadata(full))).toEqual([]);
+    expect(fieldsOf(withMetadata({ title: "Été 🎬", "owner:id": "42" }))).toEqual([]);
+    expect(fieldsOf(withMetadata({ title: "x".repeat(1024) }))).toEqual([]);
+    expect(fieldsOf(withMetadata(null))).toEqual([]);
+    expect(fieldsOf(seed)).toEqual([]);
+  });
+
+  it.each([
+    [{ title: 1 }, "metadata.title"],
+    [{ "": "v" }, "metadata."],
+    [{ title: null }, "metadata.title"],
+    [{ nested: { a: "b" } }, "metadata.nested"],
+    [["a"], "metadata"],
+    ["title", "metadata"],
+    [{ title: "a\u0000b" }, "metadata.title"],
+    [{ title: "a\nb" }, "metadata.title"],
+    [{ title: "lone \ud800 surrogate" }, "metadata.title"],
+    [{ "bad\u0007key": "v" }, "metadata.bad\u0007key"],
+    [{ "\udc00": "v" }, "metadata.\udc00"],
+    [{ title: "x".repeat(1025) }, "metadata.title"],
+    [{ title: "é".repeat(513) }, "metadata.title"], // 1026 bytes in UTF-8, though 513 characters
+    [{ ["k".repeat(129)]: "v" }, `metadata.${"k".repeat(129)}`],
+    [Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, "v"])), "metadata"],
+    [Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`k${i}`, "v".repeat(1000)])), "metadata"],
+    [{ big: "x".repeat(100_000) }, "metadata.big"], // and "metadata" (8 KiB in all)
+  ])("refuses metadata %# naming its field", (metadata, field) => {
+    expect(fieldsOf(withMetadata(metadata))[0]).toBe(field);
+  });
+});
+
 describe("completeUploadBodySchema", () => {
   it("names the part at fault", () => {
     const result = completeUploadBodySchema.safeParse({

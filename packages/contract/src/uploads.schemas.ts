@@ -3,6 +3,10 @@ import {
   DEFAULT_LIST_LIMIT,
   MAX_FILE_NAME_LENGTH,
   MAX_LIST_LIMIT,
+  MAX_METADATA_KEY_BYTES,
+  MAX_METADATA_KEYS,
+  MAX_METADATA_TOTAL_BYTES,
+  MAX_METADATA_VALUE_BYTES,
   MAX_OBJECT_SIZE,
   MAX_PARTS,
   MAX_URL_EXPIRY_HOURS,
@@ -68,6 +72,42 @@ export const urlExpiryHoursSchema = z
 export const requestKeySchema = text(z.string().min(1, "must not be empty").max(128, "must be at most 128 characters"))
   .describe("The key the start call returned for this upload.");
 
+const utf8Bytes = (value: string) => new TextEncoder().encode(value).length;
+
+/**
+ * `metadata` on start: the application's own strings about the upload (a title, the owner's id), kept on the upload's
+ * record, returned by status and list, and carried by lifecycle events and webhooks. The gateway never interprets it.
+ */
+export const metadataSchema = z
+  .record(
+    text(z.string().min(1, "must not be an empty key")).refine(
+      (key) => utf8Bytes(key) <= MAX_METADATA_KEY_BYTES,
+      `must be a key of at most ${MAX_METADATA_KEY_BYTES} bytes (UTF-8)`,
+    ),
+    text(z.string()).refine(
+      (value) => utf8Bytes(value) <= MAX_METADATA_VALUE_BYTES,
+      `must be at most ${MAX_METADATA_VALUE_BYTES} bytes (UTF-8)`,
+    ),
+    { invalid_type_error: "must be an object of string values" },
+  )
+  .superRefine((metadata, ctx) => {
+    const keys = Object.keys(metadata);
+    if (keys.length > MAX_METADATA_KEYS) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must have at most ${MAX_METADATA_KEYS} keys (has ${keys.length})` });
+    }
+    const total = keys.reduce((sum, key) => sum + utf8Bytes(key) + utf8Bytes(String(metadata[key])), 0);
+    if (total > MAX_METADATA_TOTAL_BYTES) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: `must be at most ${MAX_METADATA_TOTAL_BYTES} bytes in all, keys and values (UTF-8); is ${total}`,
+      });
+    }
+  })
+  .describe(
+    `The application's own strings about the upload, returned by status and list and sent with lifecycle events and webhooks: at most ${MAX_METADATA_KEYS} keys of up to ${MAX_METADATA_KEY_BYTES} bytes, each value at most ${MAX_METADATA_VALUE_BYTES} bytes, ${MAX_METADATA_TOTAL_BYTES} bytes in all (UTF-8).`,
+  );
+export type UploadMetadata = z.infer<typeof metadataSchema>;
+
 export const partNumberSchema = z
   .number()
   .int("must be an integer")
@@ -88,6 +128,7 @@ export const startUploadBodySchema = z
       .nullish()
       .describe("A hash of the file's content; required when `enableDuplicateCheck` is true."),
     presignedUrlExpiryTimeHours: urlExpiryHoursSchema,
+    metadata: metadataSchema.nullish(),
   })
   .superRefine((body, ctx) => {
     if (body.enableDuplicateCheck && !body.fileHash) {
@@ -221,6 +262,7 @@ export const uploadSummarySchema = z.object({
   contentLength: z.string(),
   createdAt: z.string().datetime(),
   updatedAt: z.string().datetime(),
+  metadata: z.record(z.string()).describe("The `metadata` given at start (empty when none was)."),
 });
 export type UploadSummary = z.infer<typeof uploadSummarySchema>;
 

@@ -38,6 +38,18 @@ describe("the OpenAPI document", () => {
     expect(operation(`${uploads}/success/{requestKey}`, "post").responses["409"]!.description).toContain("`UPLOAD_NOT_COMPLETED`");
   });
 
+  it("documents the start's optional metadata and returns it in status and list", () => {
+    const schemas = JSON.stringify(document);
+    const start = operation(`${uploads}/multipart`, "post") as unknown as {
+      requestBody: { content: { "application/json": { schema: { properties: Record<string, { type?: string; description?: string }>; required: string[] } } } };
+    };
+    const body = start.requestBody.content["application/json"].schema;
+    expect(body.properties.metadata).toMatchObject({ type: "object" });
+    expect(body.properties.metadata!.description).toContain("at most 32 keys");
+    expect(body.required).not.toContain("metadata");
+    expect(schemas).toContain("The `metadata` given at start");
+  });
+
   it("passes Redocly's recommended rules with no error and no warning", async () => {
     writeFileSync(join(dir, "openapi.json"), JSON.stringify(document, null, 2));
     // The probes cannot answer any 4xx: listing one to please the rule would document a reply that never comes.

@@ -116,10 +116,13 @@ function stillRunning(requestKey: string | undefined): ApiError {
 /**
  * A fingerprint of a start's body: what makes two starts "the same request". The parsed body, so that formatting and
  * key order do not count, with `contentLength` as a number (`"10"` and `10` are the same length) and absent and null
- * fields alike.
+ * fields alike (an empty `metadata` too).
  */
 export function startFingerprint(body: StartUploadBody): string {
-  const normalized = { ...body, contentLength: toByteCount(body.contentLength) };
+  // Metadata in any key order is the same metadata, and an empty map is none.
+  const entries = Object.entries(body.metadata ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const metadata = entries.length > 0 ? Object.fromEntries(entries) : undefined;
+  const normalized = { ...body, contentLength: toByteCount(body.contentLength), metadata };
   const fields = Object.entries(normalized)
     .filter(([, value]) => value !== undefined && value !== null)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));

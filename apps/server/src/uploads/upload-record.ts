@@ -25,6 +25,8 @@ export const uploadRecordSchema = z.object({
   partSize: z.number().int(),
   partsNumber: z.number().int(),
   lastPartSize: z.number().int(),
+  /** The start's `metadata` (records written before it existed have none). */
+  metadata: z.record(z.string()).optional(),
   /** Present when the duplicate check reserved this hash for the upload. */
   fileHash: z.string().optional(),
   state: uploadStateSchema,
@@ -82,6 +84,7 @@ export function toSummary(record: UploadRecord): UploadSummary {
     contentLength: String(record.contentLength),
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
+    metadata: record.metadata ?? {},
   };
 }
 

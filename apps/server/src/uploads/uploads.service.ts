@@ -150,6 +150,7 @@ export class UploadsService {
         partSize: plan.partSize,
         partsNumber: plan.partsNumber,
         lastPartSize: plan.lastPartSize,
+        metadata: body.metadata ?? {},
         ...(fileHash ? { fileHash } : {}),
         state: "uploading",
         createdAt: now,
