@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { MiB } from "./limits";
-import { completeUploadBodySchema, startUploadBodySchema, startUploadHeadersSchema } from "./uploads.schemas";
+import { z } from "zod";
+import {
+  completeUploadBodySchema,
+  refineStartUpload,
+  startUploadBodyBase,
+  startUploadBodySchema,
+  startUploadHeadersSchema,
+} from "./uploads.schemas";
 
 const seed = { partsNumber: 3, fileName: "movie.mp4", contentLength: String(10 * MiB + 1024), mimeType: "video/mp4" };
 
@@ -127,5 +134,29 @@ describe("startUploadHeadersSchema", () => {
     const result = parse(value);
     expect(result.success).toBe(false);
     expect(result.error?.issues.map((i) => i.path.join("."))).toEqual(["idempotency-key"]);
+  });
+});
+
+describe("startUploadBodyBase and refineStartUpload", () => {
+  const extended = refineStartUpload(startUploadBodyBase.extend({ costCenter: z.string().regex(/^CC-[0-9]{4}$/) }));
+
+  it("extends the start body with a field of the platform's own, keeping it in the parsed body", () => {
+    expect(extended.parse({ ...seed, costCenter: "CC-0042" })).toEqual({ ...seed, costCenter: "CC-0042" });
+    const missing = extended.safeParse(seed);
+    expect(missing.success ? [] : missing.error.issues.map((i) => i.path.join("."))).toEqual(["costCenter"]);
+  });
+
+  it("keeps the gateway's cross-field checks on the extension", () => {
+    const noPlan = extended.safeParse({ ...seed, costCenter: "CC-0042", partsNumber: 30 });
+    expect(noPlan.success ? [] : noPlan.error.issues.map((i) => i.path.join("."))).toEqual(["partsNumber"]);
+    const noHash = extended.safeParse({ ...seed, costCenter: "CC-0042", enableDuplicateCheck: true });
+    expect(noHash.success ? [] : noHash.error.issues.map((i) => i.path.join("."))).toEqual(["fileHash"]);
+  });
+
+  it("is the base of the exported start schema, which behaves as before", () => {
+    expect(startUploadBodyBase.shape).toEqual(startUploadBodySchema.innerType().shape);
+    // The base alone has no cross-field checks: the plan problem passes it and fails the refined schema.
+    expect(startUploadBodyBase.safeParse({ ...seed, partsNumber: 30 }).success).toBe(true);
+    expect(startUploadBodySchema.safeParse({ ...seed, partsNumber: 30 }).success).toBe(false);
   });
 });

@@ -114,42 +114,58 @@ export const partNumberSchema = z
   .min(1, `must be from 1 to ${MAX_PARTS}`)
   .max(MAX_PARTS, `must be from 1 to ${MAX_PARTS}`);
 
-export const startUploadBodySchema = z
-  .object({
-    partsNumber: partNumberSchema.describe("The total number of parts the file is divided into."),
-    fileName: fileNameSchema,
-    contentLength: contentLengthSchema,
-    mimeType: mimeTypeSchema,
-    enableDuplicateCheck: z
-      .boolean()
-      .nullish()
-      .describe("Refuse the upload when a file with the same `fileHash` was already uploaded to the project."),
-    fileHash: text(z.string().min(1, "must not be empty").max(512, "must be at most 512 characters"))
-      .nullish()
-      .describe("A hash of the file's content; required when `enableDuplicateCheck` is true."),
-    presignedUrlExpiryTimeHours: urlExpiryHoursSchema,
-    metadata: metadataSchema.nullish(),
-  })
-  .superRefine((body, ctx) => {
-    if (body.enableDuplicateCheck && !body.fileHash) {
-      ctx.addIssue({
-        code: z.ZodIssueCode.custom,
-        path: ["fileHash"],
-        message: "is required when enableDuplicateCheck is true",
-      });
+/**
+ * The start body's fields without the checks that span several fields, so that a platform team can `.extend()` it
+ * with fields of its own; pass the result through `refineStartUpload` to get the gateway's checks back.
+ */
+export const startUploadBodyBase = z.object({
+  partsNumber: partNumberSchema.describe("The total number of parts the file is divided into."),
+  fileName: fileNameSchema,
+  contentLength: contentLengthSchema,
+  mimeType: mimeTypeSchema,
+  enableDuplicateCheck: z
+    .boolean()
+    .nullish()
+    .describe("Refuse the upload when a file with the same `fileHash` was already uploaded to the project."),
+  fileHash: text(z.string().min(1, "must not be empty").max(512, "must be at most 512 characters"))
+    .nullish()
+    .describe("A hash of the file's content; required when `enableDuplicateCheck` is true."),
+  presignedUrlExpiryTimeHours: urlExpiryHoursSchema,
+  metadata: metadataSchema.nullish(),
+});
+
+/**
+ * Adds the start body's cross-field checks (a `fileHash` when `enableDuplicateCheck` is true; a part plan that exists
+ * for `contentLength` and `partsNumber`) to `startUploadBodyBase` or an extension of it.
+ */
+export function refineStartUpload<T extends z.ZodType<z.output<typeof startUploadBodyBase>, z.ZodTypeDef, unknown>>(
+  schema: T,
+): z.ZodEffects<T> {
+  return schema.superRefine(checkStartUpload);
+}
+
+function checkStartUpload(body: z.output<typeof startUploadBodyBase>, ctx: z.RefinementCtx): void {
+  if (body.enableDuplicateCheck && !body.fileHash) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      path: ["fileHash"],
+      message: "is required when enableDuplicateCheck is true",
+    });
+  }
+  // zod runs this even when a field failed; those problems are reported already, so the plan is checked only when
+  // both of its inputs are valid on their own.
+  const inputsValid =
+    partNumberSchema.safeParse(body.partsNumber).success && contentLengthSchema.safeParse(body.contentLength).success;
+  if (!inputsValid) return;
+  const planned = planParts(toByteCount(body.contentLength), body.partsNumber);
+  if (!planned.ok) {
+    for (const problem of planned.problems) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: [problem.field], message: problem.message });
     }
-    // zod runs this even when a field failed; those problems are reported already, so the plan is checked only when
-    // both of its inputs are valid on their own.
-    const inputsValid =
-      partNumberSchema.safeParse(body.partsNumber).success && contentLengthSchema.safeParse(body.contentLength).success;
-    if (!inputsValid) return;
-    const planned = planParts(toByteCount(body.contentLength), body.partsNumber);
-    if (!planned.ok) {
-      for (const problem of planned.problems) {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, path: [problem.field], message: problem.message });
-      }
-    }
-  });
+  }
+}
+
+export const startUploadBodySchema = refineStartUpload(startUploadBodyBase);
 export type StartUploadBody = z.infer<typeof startUploadBodySchema>;
 
 /** How long the gateway remembers an `Idempotency-Key`: a retry within this window gets the same upload. */
