@@ -236,7 +236,7 @@ export function storageConformance(name: string, makeHarness: () => Promise<Stor
     it("a listing racing a complete or an abort answers every stored part or upload-not-found, never a part of the list", async () => {
       // Many parts make the listing slow enough to straddle the other request's rename; listings are sent until the
       // upload is gone, so some of them overlap it.
-      const rounds = Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? "abort" : "complete") as const);
+      const rounds = Array.from({ length: 6 }, (_, i): "abort" | "complete" => (i % 2 === 0 ? "abort" : "complete"));
       for (const ending of rounds) {
         const k = key();
         const uploadId = await h.storage.createMultipartUpload(k, meta);
