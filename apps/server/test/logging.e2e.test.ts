@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NestFastifyApplication } from "@nestjs/platform-fastify";
@@ -87,6 +89,43 @@ describe("request ids", () => {
       ["/*", 404],
       ["/api/projects/:projectId/uploads/multipart", 400],
     ]);
+  });
+});
+
+describe("clients that give up", () => {
+  it("logs a part PUT its client cut midway at info, not as an error, and stores nothing", async () => {
+    const gw = await gateway({ PUBLIC_URL: "http://127.0.0.1:0" });
+    await gw.listen(0, "127.0.0.1");
+    const port = (gw.getHttpServer().address() as AddressInfo).port;
+    const start = await gw.inject({
+      method: "POST",
+      url: "/api/projects/demo/uploads/multipart",
+      headers: { authorization: `Bearer ${DEV_KEY}`, "content-type": "application/json" },
+      payload: JSON.stringify({ partsNumber: 1, fileName: "a.mp4", contentLength: "1000000", mimeType: "video/mp4" }),
+    });
+    expect(start.statusCode).toBe(200);
+    const { requestKey, presignedUrl } = start.json().result;
+    const partUrl = new URL(presignedUrl[0].presignedUrl as string);
+    // Half the promised body, then the client goes away.
+    const socket = connect(port, "127.0.0.1");
+    socket.on("error", () => {});
+    socket.write(`PUT ${partUrl.pathname}${partUrl.search} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Length: 1000000\r\n\r\n`);
+    socket.write(Buffer.alloc(500_000));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    socket.destroy();
+    const cut = () => lines.find((l) => typeof l.msg === "string" && l.msg.startsWith("The client closed PUT"));
+    for (let i = 0; i < 100 && !cut(); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(cut()).toMatchObject({ level: 30 });
+    expect(cut()!.msg).not.toContain("signature="); // the URL is logged without its query
+    expect(lines.filter((l) => l.level >= 50)).toEqual([]);
+    const resume = await gw.inject({
+      method: "POST",
+      url: "/api/projects/demo/uploads/multipart-resume",
+      headers: { authorization: `Bearer ${DEV_KEY}`, "content-type": "application/json" },
+      payload: JSON.stringify({ requestKey }),
+    });
+    expect(resume.statusCode).toBe(200);
+    expect(resume.json().result.uploadedParts).toEqual([]);
   });
 });
 
