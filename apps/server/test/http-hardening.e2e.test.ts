@@ -47,6 +47,17 @@ async function onePartUpload(size = 1000) {
   return { ...body.result, target: url.pathname + url.search } as { requestKey: string; uploadId: string; target: string };
 }
 
+/** A single-PUT upload (`POST /url`) of `size` bytes of type application/octet-stream and its URL (path and query). */
+async function singlePutUpload(size = 1000) {
+  const { status, body } = await call(gw.app, "POST", api("/url"), {
+    headers: gw.auth,
+    body: { fileName: "a.bin", contentLength: String(size), mimeType: "application/octet-stream" },
+  });
+  expect(status).toBe(200);
+  const url = new URL(body.result.url);
+  return { ...body.result, target: url.pathname + url.search } as { requestKey: string; target: string };
+}
+
 /** Every file under the data dir, to see that a cut part left nothing behind. */
 const filesOnDisk = () => readdirSync(gw.dir, { recursive: true }).map(String).sort();
 
@@ -110,6 +121,26 @@ describe("slow bodies are cut by their timeouts", () => {
     expect(reply.elapsedMs).toBeGreaterThan(BODY_S * 1000);
     expect(reply.status).toBe(200);
     expect(reply.headers.etag).toMatch(/^"[0-9a-f]{32}"$/);
+  });
+
+  it("a single PUT that stalls gets 408 and nothing of it stays on disk; one that keeps sending is not cut", async () => {
+    const upload = await singlePutUpload(1000);
+    const before = filesOnDisk();
+    const head = (length: number) =>
+      `PUT ${upload.target} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`;
+    const stalled = await rawRequest(port, head(1000) + "x".repeat(300));
+    expectErrorEnvelope(stalled, 408, "REQUEST_TIMEOUT");
+    expect(stalled.closedByServer).toBe(true);
+    await expectFilesSettleTo(before);
+    expectErrorEnvelope(await call(gw.app, "POST", api(`/success/${upload.requestKey}`), { headers: gw.auth }), 409, "UPLOAD_NOT_COMPLETED");
+
+    const slow = await singlePutUpload(100);
+    const trickled = await rawRequest(port, head(100).replace(upload.target, slow.target), {
+      trickle: { chunk: "y".repeat(10), everyMs: (IDLE_S * 1000) / 2, count: 10 },
+    });
+    expect(trickled.elapsedMs).toBeGreaterThan(BODY_S * 1000);
+    expect(trickled.status).toBe(200);
+    expect((await call(gw.app, "POST", api(`/success/${slow.requestKey}`), { headers: gw.auth })).status).toBe(200);
   });
 
   it("a client that hangs up mid-part leaves nothing on disk and is logged at info, not as an error", async () => {

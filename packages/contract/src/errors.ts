@@ -51,6 +51,12 @@ export const ERROR_CODES = {
     message: "The upload is no longer in progress (it was completed or aborted).",
   },
   UPLOAD_NOT_COMPLETED: { status: 409, retryable: false, message: "The upload has not been completed." },
+  NOT_A_MULTIPART_UPLOAD: {
+    status: 409,
+    retryable: false,
+    message:
+      "This upload was started with POST /url (one PUT), not in parts: PUT the file to its URL, then call POST /success/{requestKey}.",
+  },
   IDEMPOTENCY_KEY_IN_USE: {
     status: 409,
     retryable: true,

@@ -12,6 +12,8 @@ export const MIN_PART_SIZE = 5 * MiB;
 export const MAX_PART_SIZE = 5 * GiB;
 /** S3 numbers parts 1..10,000. */
 export const MAX_PARTS = 10_000;
+/** The largest object one S3 `PutObject` stores: the limit of a single-PUT upload (`POST /url`). */
+export const MAX_SINGLE_PUT_SIZE = 5 * GiB;
 /** The largest object S3 stores. */
 export const MAX_OBJECT_SIZE = 5 * TiB;
 

@@ -13,6 +13,8 @@ import {
   requestKeySchema,
   resumeUploadBodySchema,
   resumeUploadResultSchema,
+  singlePutUploadBodySchema,
+  singlePutUploadResultSchema,
   startUploadBodySchema,
   startUploadHeadersSchema,
   startUploadResultSchema,
@@ -34,6 +36,16 @@ const errorResponses = Object.fromEntries(ERROR_STATUSES.map((s) => [s, errorEnv
  */
 const AUTH_AND_FAILURES: ErrorCode[] = ["UNAUTHORIZED", "FORBIDDEN", "PROJECT_NOT_FOUND", "INTERNAL_ERROR", "STORAGE_UNAVAILABLE"];
 const BAD_BODY: ErrorCode[] = ["VALIDATION_FAILED", "MALFORMED_REQUEST", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"];
+/** What any start (multipart or single PUT) can refuse: the project's rules, the duplicate check, the key, the limit. */
+const START_ERRORS: ErrorCode[] = [
+  "DUPLICATE_FILE",
+  "FILE_TOO_LARGE",
+  "MIME_TYPE_NOT_ALLOWED",
+  "IDEMPOTENCY_KEY_REUSED",
+  "IDEMPOTENCY_KEY_IN_USE",
+  "UPLOAD_NOT_IN_PROGRESS",
+  "TOO_MANY_OPEN_UPLOADS",
+];
 const errorsOf = (...codes: ErrorCode[]) => ({ errorCodes: [...new Set([...codes, ...AUTH_AND_FAILURES])] });
 export type RouteErrorMetadata = ReturnType<typeof errorsOf>;
 
@@ -43,16 +55,7 @@ export const uploadsContract = c.router(
   {
     start: {
       method: "POST",
-      metadata: errorsOf(
-        ...BAD_BODY,
-        "DUPLICATE_FILE",
-        "FILE_TOO_LARGE",
-        "MIME_TYPE_NOT_ALLOWED",
-        "IDEMPOTENCY_KEY_REUSED",
-        "IDEMPOTENCY_KEY_IN_USE",
-        "UPLOAD_NOT_IN_PROGRESS",
-        "TOO_MANY_OPEN_UPLOADS",
-      ),
+      metadata: errorsOf(...BAD_BODY, ...START_ERRORS),
       path: "/multipart",
       pathParams: projectParams,
       headers: startUploadHeadersSchema,
@@ -62,9 +65,30 @@ export const uploadsContract = c.router(
       description:
         "Plans the parts and returns one presigned PUT URL per part. Every part but the last is exactly `partSize` bytes.",
     },
+    startSinglePut: {
+      method: "POST",
+      metadata: errorsOf(...BAD_BODY, ...START_ERRORS),
+      path: "/url",
+      pathParams: projectParams,
+      headers: startUploadHeadersSchema,
+      body: singlePutUploadBodySchema,
+      responses: { 200: successEnvelope(singlePutUploadResultSchema) },
+      summary: "Start a single-PUT upload (small files)",
+      description:
+        "Returns one presigned PUT URL for the whole file (up to 5 GiB), signed for its exact length and MIME type. PUT the file there, then call `POST /success/{requestKey}`, which checks the stored file and marks the upload completed. The upload counts among the project's open uploads until then; `GET /{requestKey}`, the list and `PUT /multipart-abort` work for it as for a multipart upload.",
+    },
     complete: {
       method: "PUT",
-      metadata: errorsOf(...BAD_BODY, "INVALID_PART", "INVALID_PART_ORDER", "PART_TOO_SMALL", "PART_SIZE_MISMATCH", "UPLOAD_NOT_FOUND", "UPLOAD_NOT_IN_PROGRESS"),
+      metadata: errorsOf(
+        ...BAD_BODY,
+        "INVALID_PART",
+        "INVALID_PART_ORDER",
+        "PART_TOO_SMALL",
+        "PART_SIZE_MISMATCH",
+        "UPLOAD_NOT_FOUND",
+        "UPLOAD_NOT_IN_PROGRESS",
+        "NOT_A_MULTIPART_UPLOAD",
+      ),
       path: "/multipart-complete",
       pathParams: projectParams,
       body: completeUploadBodySchema,
@@ -80,11 +104,12 @@ export const uploadsContract = c.router(
       body: abortUploadBodySchema,
       responses: { 200: successEnvelope(z.literal(true)) },
       summary: "Abort a multipart upload",
-      description: "Discards the stored parts and releases the duplicate-check reservation, if any.",
+      description:
+        "Discards the stored parts (or, for a single-PUT upload, the stored file) and releases the duplicate-check reservation, if any.",
     },
     resume: {
       method: "POST",
-      metadata: errorsOf(...BAD_BODY, "UPLOAD_NOT_FOUND", "UPLOAD_NOT_IN_PROGRESS"),
+      metadata: errorsOf(...BAD_BODY, "UPLOAD_NOT_FOUND", "UPLOAD_NOT_IN_PROGRESS", "NOT_A_MULTIPART_UPLOAD"),
       path: "/multipart-resume",
       pathParams: projectParams,
       body: resumeUploadBodySchema,
@@ -100,6 +125,8 @@ export const uploadsContract = c.router(
       body: c.noBody(),
       responses: { 200: successEnvelope(downloadResultSchema) },
       summary: "Get a download URL for a completed upload",
+      description:
+        "For a single-PUT upload (`POST /url`) this is also the step that completes it: the stored file must be there with the planned size, else 409 `UPLOAD_NOT_COMPLETED`.",
     },
     get: {
       method: "GET",

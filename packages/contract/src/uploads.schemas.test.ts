@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { MiB } from "./limits";
+import { GiB, MiB } from "./limits";
 import { z } from "zod";
 import {
   completeUploadBodySchema,
   refineStartUpload,
+  singlePutUploadBodySchema,
   startUploadBodyBase,
   startUploadBodySchema,
   startUploadHeadersSchema,
@@ -158,5 +159,52 @@ describe("startUploadBodyBase and refineStartUpload", () => {
     // The base alone has no cross-field checks: the plan problem passes it and fails the refined schema.
     expect(startUploadBodyBase.safeParse({ ...seed, partsNumber: 30 }).success).toBe(true);
     expect(startUploadBodySchema.safeParse({ ...seed, partsNumber: 30 }).success).toBe(false);
+  });
+});
+
+describe("singlePutUploadBodySchema", () => {
+  const small = { fileName: "clip.mp4", mimeType: "video/mp4", contentLength: "1024" };
+  const fieldsOfSingle = (input: unknown) => {
+    const result = singlePutUploadBodySchema.safeParse(input);
+    return result.success ? [] : result.error.issues.map((i) => i.path.join("."));
+  };
+
+  it("accepts the family's body (fileName, mimeType, contentLength), up to 5 GiB and down to an empty file", () => {
+    expect(singlePutUploadBodySchema.parse(small)).toEqual(small);
+    expect(fieldsOfSingle({ ...small, contentLength: 1024 })).toEqual([]);
+    expect(fieldsOfSingle({ ...small, contentLength: String(5 * GiB) })).toEqual([]);
+    expect(fieldsOfSingle({ ...small, contentLength: "0" })).toEqual([]);
+    expect(fieldsOfSingle({ ...small, presignedUrlExpiryTimeHours: 168, enableDuplicateCheck: true, fileHash: "h" })).toEqual([]);
+  });
+
+  it.each([
+    [{ ...small, contentLength: String(5 * GiB + 1) }, "contentLength"],
+    [{ ...small, contentLength: 5 * GiB + 1 }, "contentLength"],
+    [{ ...small, contentLength: "99999999999999999999999999" }, "contentLength"],
+    [{ ...small, contentLength: "1e3" }, "contentLength"],
+    [{ ...small, contentLength: -1 }, "contentLength"],
+    [{ ...small, contentLength: 1.5 }, "contentLength"],
+    [{ ...small, contentLength: undefined }, "contentLength"],
+    [{ ...small, fileName: "" }, "fileName"],
+    [{ ...small, fileName: "a\u0000b" }, "fileName"],
+    [{ ...small, fileName: "a\u0085b" }, "fileName"],
+    [{ ...small, fileName: "x".repeat(100_000) }, "fileName"],
+    [{ ...small, fileName: "clip\ud800.mp4" }, "fileName"],
+    [{ ...small, fileName: "\udfffclip.mp4" }, "fileName"],
+    [{ ...small, mimeType: "text/plain\r\nX-Evil: 1" }, "mimeType"],
+    [{ ...small, mimeType: "" }, "mimeType"],
+    [{ ...small, enableDuplicateCheck: true }, "fileHash"],
+    [{ ...small, presignedUrlExpiryTimeHours: 0 }, "presignedUrlExpiryTimeHours"],
+  ])("refuses %j naming %s", (input, field) => {
+    expect(fieldsOfSingle(input)).toEqual([field]);
+  });
+
+  it("reports the single-PUT limit, not the multipart one", () => {
+    const result = singlePutUploadBodySchema.safeParse({ ...small, contentLength: String(6 * GiB) });
+    expect(result.error?.issues[0]?.message).toBe(`must be from 0 to ${5 * GiB} bytes (5 GiB)`);
+  });
+
+  it("lists every problem, not just the first", () => {
+    expect(fieldsOfSingle({ fileName: "\u0007", mimeType: "x" }).sort()).toEqual(["contentLength", "fileName", "mimeType"]);
   });
 });

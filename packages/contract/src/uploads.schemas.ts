@@ -9,6 +9,7 @@ import {
   MAX_METADATA_VALUE_BYTES,
   MAX_OBJECT_SIZE,
   MAX_PARTS,
+  MAX_SINGLE_PUT_SIZE,
   MAX_URL_EXPIRY_HOURS,
   MIN_URL_EXPIRY_HOURS,
 } from "./limits";
@@ -36,21 +37,35 @@ export function toByteCount(contentLength: string | number): number {
   return typeof contentLength === "number" ? contentLength : Number(contentLength);
 }
 
-export const contentLengthSchema = z
-  .union([z.string().regex(/^[0-9]+$/), z.number().int().min(0)], {
-    errorMap: () => ({ message: 'must be a decimal string of bytes (e.g. "10486784") or a non-negative integer' }),
-  })
-  .superRefine((value, ctx) => {
-    // zod refines values that failed the union's regex too; those are reported already.
-    if (typeof value === "string" && !/^[0-9]+$/.test(value)) return;
-    if (typeof value === "number" && !(Number.isInteger(value) && value >= 0)) return;
-    // Compare as BigInt so that absurdly long digit strings are rejected exactly, not rounded.
-    const bytes = BigInt(value);
-    if (bytes < 1n || bytes > BigInt(MAX_OBJECT_SIZE)) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be from 1 to ${MAX_OBJECT_SIZE} bytes (5 TiB)` });
-    }
-  })
-  .describe("Total size of the file in bytes: a decimal string (as documented) or a non-negative integer.");
+/**
+ * A byte count from `min` to `max`, as a decimal string (exact beyond 2^53) or a non-negative integer. One schema for
+ * every `contentLength`, so that each route parses and reports it the same way; only the range differs.
+ */
+function byteCountSchema(min: number, max: number, maxLabel: string) {
+  return z
+    .union([z.string().regex(/^[0-9]+$/), z.number().int().min(0)], {
+      errorMap: () => ({ message: 'must be a decimal string of bytes (e.g. "10486784") or a non-negative integer' }),
+    })
+    .superRefine((value, ctx) => {
+      // zod refines values that failed the union's regex too; those are reported already.
+      if (typeof value === "string" && !/^[0-9]+$/.test(value)) return;
+      if (typeof value === "number" && !(Number.isInteger(value) && value >= 0)) return;
+      // Compare as BigInt so that absurdly long digit strings are rejected exactly, not rounded.
+      const bytes = BigInt(value);
+      if (bytes < BigInt(min) || bytes > BigInt(max)) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be from ${min} to ${max} bytes (${maxLabel})` });
+      }
+    });
+}
+
+export const contentLengthSchema = byteCountSchema(1, MAX_OBJECT_SIZE, "5 TiB").describe(
+  "Total size of the file in bytes: a decimal string (as documented) or a non-negative integer.",
+);
+
+/** A single-PUT upload's size: S3 stores at most 5 GiB with one `PutObject`; an empty file is one PUT too. */
+export const singlePutContentLengthSchema = byteCountSchema(0, MAX_SINGLE_PUT_SIZE, "5 GiB").describe(
+  "Size of the file in bytes (0 to 5 GiB): a decimal string or a non-negative integer. The URL is signed for exactly this length.",
+);
 
 export const fileNameSchema = text(
   z.string().min(1, "must not be empty").max(MAX_FILE_NAME_LENGTH, `must be at most ${MAX_FILE_NAME_LENGTH} characters`),
@@ -144,14 +159,17 @@ export function refineStartUpload<T extends z.ZodType<z.output<typeof startUploa
   return schema.superRefine(checkStartUpload);
 }
 
-function checkStartUpload(body: z.output<typeof startUploadBodyBase>, ctx: z.RefinementCtx): void {
+function requireHashWhenChecked(
+  body: { enableDuplicateCheck?: boolean | null; fileHash?: string | null },
+  ctx: z.RefinementCtx,
+): void {
   if (body.enableDuplicateCheck && !body.fileHash) {
-    ctx.addIssue({
-      code: z.ZodIssueCode.custom,
-      path: ["fileHash"],
-      message: "is required when enableDuplicateCheck is true",
-    });
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["fileHash"], message: "is required when enableDuplicateCheck is true" });
   }
+}
+
+function checkStartUpload(body: z.output<typeof startUploadBodyBase>, ctx: z.RefinementCtx): void {
+  requireHashWhenChecked(body, ctx);
   // zod runs this even when a field failed; those problems are reported already, so the plan is checked only when
   // both of its inputs are valid on their own.
   const inputsValid =
@@ -234,6 +252,31 @@ export const startUploadResultSchema = z.object({
 });
 export type StartUploadResult = z.infer<typeof startUploadResultSchema>;
 
+/**
+ * `POST /url`: an upload of a small file with one presigned PUT (the API family's single-PUT route). The start's
+ * fields and checks (duplicate check, metadata, URL lifetime) without `partsNumber`, and a size of at most 5 GiB.
+ */
+export const singlePutUploadBodySchema = startUploadBodyBase
+  .omit({ partsNumber: true })
+  .extend({ contentLength: singlePutContentLengthSchema })
+  .superRefine(requireHashWhenChecked);
+export type SinglePutUploadBody = z.infer<typeof singlePutUploadBodySchema>;
+
+export const singlePutUploadResultSchema = z.object({
+  url: z
+    .string()
+    .describe(
+      "PUT the whole file here, with `Content-Type` equal to `mimeType` and exactly `contentLength` bytes (both are signed: any other length or type is refused); then call `POST /success/{requestKey}`.",
+    ),
+  requestKey: z.string().describe("The key that names this upload in every later call."),
+  contentLength: z.string().describe("Size of the file in bytes, as a decimal string."),
+  expiresAt: z.string().datetime().describe("When the URL stops working."),
+  integrity: partIntegritySchema
+    .optional()
+    .describe("How the client can check the PUT: `Content-MD5` is verified, and the reply's ETag is the MD5 when `eTagIsMd5`."),
+});
+export type SinglePutUploadResult = z.infer<typeof singlePutUploadResultSchema>;
+
 export const completeUploadBodySchema = z.object({
   requestKey: requestKeySchema,
   parts: z
@@ -269,9 +312,16 @@ export const downloadResultSchema = z.object({
 export const uploadStateSchema = z.enum(["uploading", "completed", "aborted"]);
 export type UploadState = z.infer<typeof uploadStateSchema>;
 
+/** How an upload's bytes travel: parts of a multipart upload, or one PUT (`POST /url`). */
+export const uploadTransferSchema = z.enum(["multipart", "single-put"]);
+export type UploadTransfer = z.infer<typeof uploadTransferSchema>;
+
 export const uploadSummarySchema = z.object({
   requestKey: z.string(),
-  uploadId: z.string(),
+  uploadId: z.string().describe("The store's multipart upload id; empty for a single-PUT upload."),
+  transfer: uploadTransferSchema
+    .optional()
+    .describe("`multipart` or `single-put` (`POST /url`: one part, `partsNumber` 1); absent from older gateways."),
   fileName: z.string(),
   mimeType: z.string(),
   state: uploadStateSchema,

@@ -55,8 +55,10 @@ export function registerHttpHardening(app: FastifyInstance, config: AppConfig): 
   });
   app.addHook("preParsing", (request, _reply, payload, done) => {
     // An empty body has no type. Many clients send `Content-Type: application/json` on every request; without this,
-    // a bodyless call would fail to parse "nothing" as JSON.
-    if (isEmpty(request.headers["content-length"], request.headers["transfer-encoding"])) {
+    // a bodyless call would fail to parse "nothing" as JSON. The store's streamed routes keep it: a single PUT's
+    // signature binds the Content-Type, also of an empty file.
+    const streamed = request.routeOptions.config?.streamedBody === true;
+    if (!streamed && isEmpty(request.headers["content-length"], request.headers["transfer-encoding"])) {
       delete request.raw.headers["content-type"];
     }
     done(null, payload);

@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream";
 import { errorEnvelope, MAX_PARTS, type ErrorProblem } from "@upload-gateway/contract";
-import type { FastifyInstance, FastifyReply } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type {} from "@fastify/compress"; // its route option `compress`
 import { toApiError } from "../errors/api-error";
 import type { LocalStorage } from "../storage/local.storage";
@@ -43,51 +43,44 @@ export function localStoreRoutes(storage: LocalStorage) {
         key,
         uploadId: request.params.uploadId,
         partNumber,
-        // Only the decimal form the signer wrote; anything else cannot match a signature.
-        size: /^(0|[1-9]\d{0,15})$/.test(size) ? Number(size) : -1,
+        size: parseSize(size),
         expires: Number(expires),
       };
       const verdict = storage.verifyGrant(grant, signature);
       if (verdict !== "ok") return refuseSignature(reply, verdict);
-      const contentMd5 = parseContentMd5(request.headers["content-md5"]);
-      if (contentMd5 === "invalid") {
-        void reply.header("connection", "close");
-        return fail(reply, {
-          code: "VALIDATION_FAILED",
-          field: "Content-MD5",
-          message: "must be the base64 encoding of the part's 16-byte MD5 digest",
-        });
-      }
-
-      const declared = request.headers["content-length"];
-      const body = (request.body as Readable | undefined) ?? request.raw;
-      try {
-        const part = await storage.writePart(key, grant.uploadId, partNumber, body, {
-          expectedSize: grant.size,
-          ...(declared ? { declaredLength: Number(declared) } : {}),
-          ...(contentMd5 ? { contentMd5 } : {}),
-        });
-        return reply.status(200).header("etag", part.eTag).send();
-      } catch (error) {
-        const apiError = toApiError(error);
-        if (!apiError) throw error;
-        // A refused body may still be arriving: close the connection rather than read gigabytes for nothing.
-        if (apiError.status === 413 || apiError.problems[0].code === "PART_SIZE_MISMATCH" || !body.readableEnded) {
-          void reply.header("connection", "close");
-        }
-        return reply.status(apiError.status).send(apiError.toEnvelope());
-      }
+      return storeBody(request, reply, (body, options) =>
+        storage.writePart(key, grant.uploadId, partNumber, body, { expectedSize: grant.size, ...options }),
+      );
     });
 
-    app.route<{ Params: { "*": string }; Querystring: { expires?: string; signature?: string } }>({
+    // A single-PUT upload's URL (`presignPutObject`): the whole object in one request, like S3's PutObject.
+    app.put<{ Params: { "*": string }; Querystring: { size?: string; expires?: string; signature?: string } }>(
+      "/storage/objects/*",
+      { compress: false, config: { streamedBody: true } },
+      async (request, reply) => {
+        const key = request.params["*"];
+        const { size = "", expires = "", signature = "" } = request.query;
+        // The signature binds the Content-Type, as S3's does: a request with another type does not match it.
+        const contentType = request.headers["content-type"] ?? "";
+        const grant = { method: "PUT" as const, key, size: parseSize(size), contentType, expires: Number(expires) };
+        const verdict = storage.verifyGrant(grant, signature);
+        if (verdict !== "ok") return refuseSignature(reply, verdict);
+        return storeBody(request, reply, (body, options) =>
+          storage.writeObject(key, body, { expectedSize: grant.size, contentType, ...options }),
+        );
+      },
+    );
+
+    app.route<{ Params: { "*": string }; Querystring: { expires?: string; signature?: string; disposition?: string } }>({
       method: ["GET", "HEAD"],
       url: "/storage/objects/*",
       // Objects are served byte for byte, like S3 does: ranges and lengths must refer to the stored bytes.
       compress: false,
       handler: async (request, reply) => {
         const key = request.params["*"];
-        const { expires = "", signature = "" } = request.query;
-        const verdict = storage.verifyGrant({ method: "GET", key, expires: Number(expires) }, signature);
+        const { expires = "", signature = "", disposition } = request.query;
+        const grant = { method: "GET" as const, key, expires: Number(expires), ...(disposition !== undefined ? { contentDisposition: disposition } : {}) };
+        const verdict = storage.verifyGrant(grant, signature);
         if (verdict !== "ok") return refuseSignature(reply, verdict);
         const object = await storage.openObject(key);
         if (!object) return fail(reply, { code: "UPLOAD_NOT_FOUND", message: "No such object." });
@@ -101,7 +94,7 @@ export function localStoreRoutes(storage: LocalStorage) {
           .status(range ? 206 : 200)
           .header("accept-ranges", "bytes")
           .header("content-type", object.contentType)
-          .header("content-disposition", object.contentDisposition)
+          .header("content-disposition", disposition ?? object.contentDisposition)
           .header("content-length", String(Math.max(0, end - start + 1)));
         if (range) void reply.header("content-range", `bytes ${start}-${end}/${object.size}`);
         if (request.method === "HEAD" || object.size === 0) return reply.send();
@@ -110,6 +103,54 @@ export function localStoreRoutes(storage: LocalStorage) {
     });
     done();
   };
+}
+
+/** Only the decimal form the signer wrote; anything else cannot match a signature. */
+function parseSize(size: string): number {
+  return /^(0|[1-9]\d{0,15})$/.test(size) ? Number(size) : -1;
+}
+
+interface BodyChecks {
+  declaredLength?: number;
+  contentMd5?: Buffer;
+}
+
+/**
+ * Streams a signed PUT's body to the store with the request's `Content-Length` and `Content-MD5` and answers its ETag;
+ * a refused body answers in the envelope (and closes the connection when the rest of the body would be read for
+ * nothing).
+ */
+async function storeBody(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  write: (body: Readable, checks: BodyChecks) => Promise<{ eTag: string }>,
+) {
+  const contentMd5 = parseContentMd5(request.headers["content-md5"]);
+  if (contentMd5 === "invalid") {
+    void reply.header("connection", "close");
+    return fail(reply, {
+      code: "VALIDATION_FAILED",
+      field: "Content-MD5",
+      message: "must be the base64 encoding of the body's 16-byte MD5 digest",
+    });
+  }
+  const declared = request.headers["content-length"];
+  const body = (request.body as Readable | undefined) ?? request.raw;
+  try {
+    const stored = await write(body, {
+      ...(declared ? { declaredLength: Number(declared) } : {}),
+      ...(contentMd5 ? { contentMd5 } : {}),
+    });
+    return reply.status(200).header("etag", stored.eTag).send();
+  } catch (error) {
+    const apiError = toApiError(error);
+    if (!apiError) throw error;
+    // A refused body may still be arriving: close the connection rather than read gigabytes for nothing.
+    if (apiError.status === 413 || apiError.problems[0].code === "PART_SIZE_MISMATCH" || !body.readableEnded) {
+      void reply.header("connection", "close");
+    }
+    return reply.status(apiError.status).send(apiError.toEnvelope());
+  }
 }
 
 /** The digest of a `Content-MD5` header (base64 of 16 bytes, as S3 takes it); undefined when absent. */

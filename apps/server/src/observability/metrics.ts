@@ -50,6 +50,7 @@ export class GatewayMetrics {
 /** Upload transitions, read from the API's successful replies (the route says which one, the URL which project). */
 const TRANSITIONS: Record<string, (m: GatewayMetrics) => Counter<"project">> = {
   "POST /api/projects/:projectId/uploads/multipart": (m) => m.uploadsStarted,
+  "POST /api/projects/:projectId/uploads/url": (m) => m.uploadsStarted,
   "PUT /api/projects/:projectId/uploads/multipart-complete": (m) => m.uploadsCompleted,
   "PUT /api/projects/:projectId/uploads/multipart-abort": (m) => m.uploadsAborted,
 };

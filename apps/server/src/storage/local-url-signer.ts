@@ -12,6 +12,10 @@ export interface SignedGrant {
   partNumber?: number;
   /** The exact number of bytes a part PUT must carry (S3 signs `content-length` for the same purpose). */
   size?: number;
+  /** The `Content-Type` a single-PUT must carry (S3 signs `content-type` for the same purpose). */
+  contentType?: string;
+  /** The `Content-Disposition` a download answers with, when the URL sets it. */
+  contentDisposition?: string;
   /** Unix time in seconds after which the URL is refused. */
   expires: number;
 }
@@ -33,6 +37,12 @@ export class LocalUrlSigner {
 }
 
 function canonical(grant: SignedGrant): string {
-  // Newline-separated fields: none of them can contain a newline (keys are server-built, ids are validated).
-  return [grant.method, grant.key, grant.uploadId ?? "", grant.partNumber ?? "", grant.size ?? "", grant.expires].join("\n");
+  // Newline-separated fields: none of them can contain a newline (keys are server-built, ids are validated, MIME types
+  // and dispositions are checked text). The optional fields are named, and appended only when present, so that URLs
+  // signed before they existed keep their signatures.
+  const optional = [
+    grant.contentType === undefined ? [] : [`content-type:${grant.contentType}`],
+    grant.contentDisposition === undefined ? [] : [`content-disposition:${grant.contentDisposition}`],
+  ].flat();
+  return [grant.method, grant.key, grant.uploadId ?? "", grant.partNumber ?? "", grant.size ?? "", grant.expires, ...optional].join("\n");
 }

@@ -3,7 +3,7 @@ import { createReadStream, existsSync, mkdirSync, readdirSync, renameSync, rmSyn
 import { link, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
 import type { Readable } from "node:stream";
-import { MAX_PART_SIZE, MIN_PART_SIZE } from "@upload-gateway/contract";
+import { MAX_PART_SIZE, MAX_SINGLE_PUT_SIZE, MIN_PART_SIZE } from "@upload-gateway/contract";
 import { readObjectRange, type ObjectLayout } from "./local-object-reader";
 import { closeFile, openFile, readPartHeader, receivePart, syncFile, type ReceiveErrors } from "./local-part-file";
 import { LocalUrlSigner, type SignedGrant } from "./local-url-signer";
@@ -13,6 +13,7 @@ import {
   type KeyPage,
   type ObjectMetadata,
   type PlannedPart,
+  type SinglePutObject,
   type Storage,
   type StoredDocument,
   type StoredPartInfo,
@@ -95,7 +96,8 @@ function partFileName(partNumber: number): string {
  *   multipart/<uploadId>/upload.json    the upload's key and metadata         (created whole: a directory renamed in)
  *   multipart/<uploadId>/part-NNNNN     a stored part                         (a file renamed in from tmp/)
  *   closing/<uploadId>/                 an upload being completed: frozen, so no part changes while it is checked
- *   blobs/<hh>/<sha256(key)>/           a completed object: manifest.json and its part files
+ *   blobs/<hh>/<sha256(key)>/           a completed object: manifest.json and its part files (a single-PUT object:
+ *                                       one part file, its directory made in tmp/ and renamed in whole)
  *   objects/<key>                       JSON documents
  *   tmp/                                files being written       trash/   directories being removed
  *
@@ -162,11 +164,28 @@ export class LocalStorage implements Storage {
     );
   }
 
-  presignDownload(key: string, expiresInSeconds: number): Promise<string> {
+  presignPutObject(key: string, object: SinglePutObject, expiresInSeconds: number): Promise<string> {
+    safeSegments(key);
     const expires = unixNow() + expiresInSeconds;
-    const signature = this.signer.sign({ method: "GET", key, expires });
-    const path = key.split("/").map(encodeURIComponent).join("/");
-    return Promise.resolve(`${this.publicUrl}/storage/objects/${path}?expires=${expires}&signature=${signature}`);
+    const grant: SignedGrant = { method: "PUT", key, size: object.size, contentType: object.contentType, expires };
+    const query = new URLSearchParams({ size: String(object.size), expires: String(expires), signature: this.signer.sign(grant) });
+    return Promise.resolve(`${this.objectUrl(key)}?${query.toString()}`);
+  }
+
+  presignDownload(key: string, expiresInSeconds: number, options: { contentDisposition?: string } = {}): Promise<string> {
+    const expires = unixNow() + expiresInSeconds;
+    const { contentDisposition } = options;
+    const signature = this.signer.sign({ method: "GET", key, expires, ...(contentDisposition !== undefined ? { contentDisposition } : {}) });
+    const query = new URLSearchParams({
+      expires: String(expires),
+      ...(contentDisposition !== undefined ? { disposition: contentDisposition } : {}),
+      signature,
+    });
+    return Promise.resolve(`${this.objectUrl(key)}?${query.toString()}`);
+  }
+
+  private objectUrl(key: string): string {
+    return `${this.publicUrl}/storage/objects/${key.split("/").map(encodeURIComponent).join("/")}`;
   }
 
   /** Checks a signed URL's grant; used by the part and download routes. */
@@ -223,6 +242,65 @@ export class LocalStorage implements Storage {
     return { partNumber, eTag: this.eTagOf(header.md5), size: header.size };
   }
 
+  /**
+   * Stores a whole object from `body` (a single-PUT upload), with S3's `PutObject` semantics: exactly `expectedSize`
+   * bytes (refused as a part is: a declared length of another size before anything is read, a streamed body as soon as
+   * it exceeds the size or when it ends short), checked against `contentMd5` when given, and visible only once whole.
+   * The object is made as a directory in tmp/ (one part file and its manifest) and renamed into place, replacing an
+   * earlier object of the key at once; of two PUTs at once the last rename wins, with a whole body. A refused body
+   * leaves nothing behind. Returns the object's ETag (its MD5, as S3's for a single PUT) and size.
+   */
+  async writeObject(
+    key: string,
+    body: Readable,
+    options: { expectedSize: number; contentType: string; declaredLength?: number; contentMd5?: Buffer },
+  ): Promise<{ eTag: string; size: number }> {
+    body.on("error", ignore);
+    const { expectedSize, declaredLength } = options;
+    if (declaredLength !== undefined && declaredLength !== expectedSize) throw wrongPartSize(declaredLength, expectedSize);
+    safeSegments(key);
+    const staging = await this.tempPath();
+    const file = partFileName(1);
+    try {
+      await this.io(() => mkdir(staging, { mode: DIR_MODE }));
+      const fd = await this.io(() => openFile(join(staging, file), "wx", FILE_MODE));
+      let header;
+      try {
+        header = await receivePart(
+          fd,
+          body,
+          { expectedSize, maxSize: MAX_SINGLE_PUT_SIZE, expectedMd5: options.contentMd5, durable: this.durable },
+          RECEIVE_ERRORS,
+        );
+      } finally {
+        await closeFile(fd).catch(() => {});
+      }
+      const manifest: Manifest = {
+        version: 2,
+        key,
+        uploadId: "single-put",
+        size: header.size,
+        // The PUT carries no name: downloads are attachments, named by their URL's signed disposition.
+        object: { contentType: options.contentType, contentDisposition: "attachment", metadata: {} },
+        parts: [{ file, size: header.size }],
+      };
+      await this.io(() => writeFile(join(staging, "manifest.json"), JSON.stringify(manifest), { mode: FILE_MODE }));
+      if (this.durable) await this.io(() => syncDir(staging));
+      const target = this.blobDir(key);
+      // Under the key's lock, as `deleteObject`: a replacement and a delete of the object never interleave.
+      await this.documentLocks.run(this.objectPath(key), () =>
+        this.io(async () => {
+          await this.commitObjectDir(staging, target);
+          if (this.durable) await syncDir(dirname(target));
+        }),
+      );
+      return { eTag: this.eTagOf(header.md5), size: header.size };
+    } catch (error) {
+      await rm(staging, { recursive: true, force: true });
+      throw this.unavailable(error);
+    }
+  }
+
   async listParts(key: string, uploadId: string): Promise<StoredPartInfo[]> {
     await this.readUpload(key, uploadId);
     const dir = this.uploadDir(uploadId);
@@ -268,18 +346,7 @@ export class LocalStorage implements Storage {
     // these renames in order with the upload's record written next, so a power loss right after a complete can only
     // give the upload back as it was before it (every part kept; complete it again). An fsync here would also wait
     // for every other process's unwritten data on the same file system: seconds on a busy disk.
-    await this.io(async () => {
-      await mkdir(dirname(target), { recursive: true, mode: DIR_MODE });
-      try {
-        await rename(frozen, target); // the commit
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code !== "ENOTEMPTY" && code !== "EEXIST") throw error;
-        // An object of this key exists: replace it, as S3 does.
-        await this.discard(target);
-        await rename(frozen, target);
-      }
-    });
+    await this.io(() => this.commitObjectDir(frozen, target));
     // Parts stored but not listed are not part of the object.
     const listed = new Set(manifest.parts.map((p) => p.file));
     for (const name of await readdir(target).catch(() => [])) {
@@ -533,6 +600,19 @@ export class LocalStorage implements Storage {
       renameSync(frozen, this.uploadDir(uploadId));
     }
     for (const dir of ["tmp", "trash"]) rmSync(join(root, dir), { recursive: true, force: true });
+  }
+
+  /** Renames a completed object's directory into place: the commit. An object of the key is replaced, as S3 does. */
+  private async commitObjectDir(from: string, target: string): Promise<void> {
+    await mkdir(dirname(target), { recursive: true, mode: DIR_MODE });
+    try {
+      await rename(from, target);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== "ENOTEMPTY" && code !== "EEXIST") throw error;
+      await this.discard(target);
+      await rename(from, target);
+    }
   }
 
   /** Moves a directory out of the way at once and removes it; what a crash leaves is removed at the next start. */

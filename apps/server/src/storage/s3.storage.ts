@@ -21,6 +21,7 @@ import {
   type KeyPage,
   type ObjectMetadata,
   type PlannedPart,
+  type SinglePutObject,
   type Storage,
   type StoredDocument,
   type StoredPartInfo,
@@ -153,8 +154,12 @@ export class S3Storage implements Storage {
     await this.call(() => this.client.send(command));
   }
 
-  async presignDownload(key: string, expiresInSeconds: number): Promise<string> {
-    return this.presigner.presignGetObject(await this.credentials(), key, expiresInSeconds);
+  async presignPutObject(key: string, object: SinglePutObject, expiresInSeconds: number): Promise<string> {
+    return this.presigner.presignPutObject(await this.credentials(), key, object, expiresInSeconds);
+  }
+
+  async presignDownload(key: string, expiresInSeconds: number, options: { contentDisposition?: string } = {}): Promise<string> {
+    return this.presigner.presignGetObject(await this.credentials(), key, expiresInSeconds, new Date(), options.contentDisposition);
   }
 
   /** Credentials from the SDK's default chain, which caches them and refreshes them before they expire. */

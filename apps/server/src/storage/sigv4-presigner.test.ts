@@ -1,4 +1,4 @@
-import { GetObjectCommand, S3Client, UploadPartCommand } from "@aws-sdk/client-s3";
+import { GetObjectCommand, PutObjectCommand, S3Client, UploadPartCommand } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { Hash } from "@smithy/hash-node";
 import { HttpRequest } from "@smithy/protocol-http";
@@ -27,10 +27,21 @@ const CREDENTIALS: PresignCredentials[] = [
 const EXPIRIES = [1, 3600, 43_200, 604_800];
 // Part sizes: an empty last part, a small one, 5 MiB, the largest 5 GiB part.
 const SIZES = [0, 1, 5 * 1024 * 1024, 5 * 1024 ** 3];
+// Single-PUT objects: an empty file, a small one, the 5 GiB limit; content types with the characters MIME names allow.
+const OBJECTS = [
+  { size: 0, contentType: "application/octet-stream" },
+  { size: 1024, contentType: "video/mp4" },
+  { size: 5 * 1024 ** 3, contentType: "application/vnd.example+json" },
+  { size: 77, contentType: "text/x-c++src" },
+];
+const DISPOSITIONS = [
+  `attachment; filename="clip.mp4"; filename*=UTF-8''clip.mp4`,
+  `attachment; filename="_____ __.mov"; filename*=UTF-8''%D0%B2%D0%B8%D0%B4%D0%B5%D0%BE%20%F0%9F%8E%AC.mov`,
+];
 const DATES = [new Date("2026-01-02T03:04:05.678Z"), new Date("2026-12-31T23:59:59.999Z")];
 
 describe("SigV4Presigner", () => {
-  it("produces UploadPart and GetObject URLs byte-identical to the SDK's getSignedUrl", async () => {
+  it("produces UploadPart, PutObject and GetObject URLs byte-identical to the SDK's getSignedUrl", async () => {
     let compared = 0;
     for (const setup of SETUPS) {
       for (const credentials of CREDENTIALS) {
@@ -60,13 +71,28 @@ describe("SigV4Presigner", () => {
               signingDate,
             });
             expect(ours.presignGetObject(credentials, key, expires, signingDate)).toBe(get);
-            compared += 2;
+            const object = OBJECTS[i % OBJECTS.length]!;
+            const put = await getSignedUrl(
+              client,
+              new PutObjectCommand({ Bucket: setup.bucket, Key: key, ContentLength: object.size, ContentType: object.contentType }),
+              { expiresIn: expires, signingDate, signableHeaders: new Set(["content-length", "content-type"]) },
+            );
+            expect(new URL(put).searchParams.get("X-Amz-SignedHeaders")).toBe("content-length;content-type;host");
+            expect(ours.presignPutObject(credentials, key, object, expires, signingDate)).toBe(put);
+            const disposition = DISPOSITIONS[i % DISPOSITIONS.length]!;
+            const named = await getSignedUrl(
+              client,
+              new GetObjectCommand({ Bucket: setup.bucket, Key: key, ResponseContentDisposition: disposition }),
+              { expiresIn: expires, signingDate },
+            );
+            expect(ours.presignGetObject(credentials, key, expires, signingDate, disposition)).toBe(named);
+            compared += 4;
           }
         }
         client.destroy();
       }
     }
-    expect(compared).toBe(SETUPS.length * CREDENTIALS.length * KEYS.length * EXPIRIES.length * 2);
+    expect(compared).toBe(SETUPS.length * CREDENTIALS.length * KEYS.length * EXPIRIES.length * 4);
   });
 
   it("signs exactly as @smithy/signature-v4's presign for the same request", async () => {
@@ -123,6 +149,19 @@ describe("SigV4Presigner", () => {
     expect(new URL(a!).searchParams.get("X-Amz-Signature")).not.toBe(new URL(b!).searchParams.get("X-Amz-Signature"));
     expect(() => ours.presignUploadParts(CREDENTIALS[0]!, "k", "u", [{ partNumber: 1, size: -1 }], 60)).toThrow(RangeError);
     expect(() => ours.presignUploadParts(CREDENTIALS[0]!, "k", "u", [{ partNumber: 1, size: 1.5 }], 60)).toThrow(RangeError);
+  });
+
+  it("binds a single-PUT URL to its size and content type, and refuses values no client could send", () => {
+    const ours = new SigV4Presigner(SETUPS[0]!);
+    const now = DATES[0]!;
+    const signature = (object: { size: number; contentType: string }) =>
+      new URL(ours.presignPutObject(CREDENTIALS[0]!, "k", object, 60, now)).searchParams.get("X-Amz-Signature");
+    const base = signature({ size: 10, contentType: "video/mp4" });
+    expect(signature({ size: 11, contentType: "video/mp4" })).not.toBe(base);
+    expect(signature({ size: 10, contentType: "video/webm" })).not.toBe(base);
+    expect(() => signature({ size: -1, contentType: "video/mp4" })).toThrow(RangeError);
+    expect(() => signature({ size: 10, contentType: "video/mp4 x" })).toThrow(RangeError);
+    expect(() => signature({ size: 10, contentType: "" })).toThrow(RangeError);
   });
 
   it("signs host only into download URLs", () => {

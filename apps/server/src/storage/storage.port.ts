@@ -24,6 +24,12 @@ export interface PlannedPart {
   size: number;
 }
 
+/** What a single-PUT URL binds: the object's exact size and its content type. */
+export interface SinglePutObject {
+  size: number;
+  contentType: string;
+}
+
 export interface CompletedPart {
   partNumber: number;
   eTag: string;
@@ -79,8 +85,17 @@ export interface Storage {
   completeMultipartUpload(key: string, uploadId: string, parts: CompletedPart[]): Promise<void>;
   /** Discards the upload and its parts. */
   abortMultipartUpload(key: string, uploadId: string): Promise<void>;
-  /** A presigned GET URL of a stored object. */
-  presignDownload(key: string, expiresInSeconds: number): Promise<string>;
+  /**
+   * A presigned PUT URL storing the whole object `key` in one request (a single-PUT upload), valid for
+   * `expiresInSeconds`. It binds the object's exact size and content type: the store refuses a body of another length
+   * or a request with another `Content-Type`, and stores nothing partial. A second PUT to it replaces the object whole.
+   */
+  presignPutObject(key: string, object: SinglePutObject, expiresInSeconds: number): Promise<string>;
+  /**
+   * A presigned GET URL of a stored object. `contentDisposition` sets the reply's header for objects stored without
+   * one (single-PUT objects: their PUT carries only the bytes and the content type).
+   */
+  presignDownload(key: string, expiresInSeconds: number, options?: { contentDisposition?: string }): Promise<string>;
 
   /** Reads a small JSON document; `undefined` when there is none. */
   readJson(key: string): Promise<unknown>;

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { IDEMPOTENCY_KEY_TTL_HOURS, toByteCount, type StartUploadBody } from "@upload-gateway/contract";
+import { IDEMPOTENCY_KEY_TTL_HOURS, toByteCount } from "@upload-gateway/contract";
 import { z } from "zod";
 import { ApiError } from "../errors/api-error";
 import type { Storage } from "../storage/storage.port";
@@ -118,7 +118,11 @@ function stillRunning(requestKey: string | undefined): ApiError {
  * key order do not count, with `contentLength` as a number (`"10"` and `10` are the same length) and absent and null
  * fields alike (an empty `metadata` too).
  */
-export function startFingerprint(body: StartUploadBody): string {
+export function startFingerprint(body: {
+  contentLength: string | number;
+  metadata?: Record<string, string> | null;
+  [field: string]: unknown;
+}): string {
   // Metadata in any key order is the same metadata, and an empty map is none.
   const entries = Object.entries(body.metadata ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const metadata = entries.length > 0 ? Object.fromEntries(entries) : undefined;

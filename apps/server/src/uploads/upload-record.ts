@@ -1,5 +1,6 @@
 import {
   uploadStateSchema,
+  uploadTransferSchema,
   type PartPlan,
   type StoredPart,
   type UploadDetails,
@@ -17,7 +18,10 @@ export const uploadRecordSchema = z.object({
   version: z.literal(1),
   projectId: z.string(),
   requestKey: z.string(),
+  /** The store's multipart upload id; empty for a single-PUT upload, which has none. */
   uploadId: z.string(),
+  /** How the bytes travel; absent in records written before single-PUT uploads existed, which are all multipart. */
+  transfer: uploadTransferSchema.optional(),
   objectKey: z.string(),
   fileName: z.string(),
   mimeType: z.string(),
@@ -49,6 +53,9 @@ export type UploadRecord = z.infer<typeof uploadRecordSchema>;
  *
  *   uploading ──complete──► completing ──► completed
  *       └──────abort──────► aborted
+ *
+ * A single-PUT upload (`POST /url`) goes from `uploading` to `completed` when `POST success/{requestKey}` finds its
+ * object stored whole, or to `aborted`.
  */
 export type UploadPhase = UploadRecord["state"] | "completing";
 
@@ -65,6 +72,10 @@ export function partsDigest(parts: readonly { partNumber: number; eTag: string }
   return createHash("sha256").update(lines, "utf8").digest("hex");
 }
 
+export function isSinglePut(record: UploadRecord): boolean {
+  return record.transfer === "single-put";
+}
+
 export function planOf(record: UploadRecord): PartPlan {
   return {
     partSize: record.partSize,
@@ -78,6 +89,7 @@ export function toSummary(record: UploadRecord): UploadSummary {
   return {
     requestKey: record.requestKey,
     uploadId: record.uploadId,
+    transfer: record.transfer ?? "multipart",
     fileName: record.fileName,
     mimeType: record.mimeType,
     state: record.state,

@@ -28,6 +28,8 @@ export class UploadsController {
   handle(@AuthorizedProject() project: Project) {
     return tsRestHandler(uploadsContract, {
       start: ({ body, headers }) => reply(() => this.uploads.start(project, body, headers["idempotency-key"])),
+      startSinglePut: ({ body, headers }) =>
+        reply(() => this.uploads.startSinglePut(project, body, headers["idempotency-key"])),
       complete: ({ body }) => reply(() => this.uploads.complete(project, body)),
       abort: ({ body }) => reply(() => this.uploads.abort(project, body.requestKey)),
       resume: ({ body }) =>

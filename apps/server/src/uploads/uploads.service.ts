@@ -10,16 +10,26 @@ import {
   type ListUploadsResult,
   type PartPlan,
   type ResumeUploadResult,
+  type SinglePutUploadBody,
+  type SinglePutUploadResult,
   type StartUploadBody,
   type StartUploadResult,
   type StoredPart,
   type UploadDetails,
+  type UploadTransfer,
 } from "@upload-gateway/contract";
 import type { Project } from "../auth/projects-file";
 import { APP_CONFIG } from "../config/config.module";
 import type { AppConfig } from "../config/app-config";
 import { ApiError } from "../errors/api-error";
-import { STORAGE, StorageError, type CompletedPart, type Storage, type StoredPartInfo } from "../storage/storage.port";
+import {
+  STORAGE,
+  StorageError,
+  type CompletedPart,
+  type ObjectMetadata,
+  type Storage,
+  type StoredPartInfo,
+} from "../storage/storage.port";
 import {
   contentDisposition,
   hashReservationKey,
@@ -32,6 +42,7 @@ import {
 } from "./upload-keys";
 import { IdempotencyLedger, startFingerprint } from "./idempotency-ledger";
 import {
+  isSinglePut,
   partsDigest,
   phaseOf,
   planOf,
@@ -73,22 +84,61 @@ export class UploadsService {
   }
 
   /**
-   * Starts an upload. With an `idempotencyKey`, a start repeated with the same key and body (a retry whose reply was
-   * lost) answers the upload the first one made, with freshly signed URLs for every part, instead of making another.
+   * Starts a multipart upload. With an `idempotencyKey`, a start repeated with the same key and body (a retry whose
+   * reply was lost) answers the upload the first one made, with freshly signed URLs for every part, instead of making
+   * another.
    */
   async start(project: Project, body: StartUploadBody, idempotencyKey?: string): Promise<StartUploadResult> {
-    const contentLength = toByteCount(body.contentLength);
-    const planned = planParts(contentLength, body.partsNumber);
+    const planned = planParts(toByteCount(body.contentLength), body.partsNumber);
     if (!planned.ok) {
       // The contract's schema refuses these already; kept so the service is safe on its own.
       const [first, ...rest] = planned.problems.map((p): ErrorProblem => ({ code: "VALIDATION_FAILED", ...p }));
       throw new ApiError(first!, ...rest);
     }
-    this.checkProjectRules(project, contentLength, body.mimeType);
+    return this.startUpload(project, body, startFingerprint(body), idempotencyKey, {
+      transfer: "multipart",
+      plan: planned.plan,
+      create: (key, object) => this.storage.createMultipartUpload(key, object),
+      discard: (key, uploadId) => this.storage.abortMultipartUpload(key, uploadId),
+      answer: (record, expiryHours) =>
+        this.signedPlan(record, Array.from({ length: record.partsNumber }, (_, i) => i + 1), expiryHours),
+    });
+  }
 
+  /**
+   * Starts a single-PUT upload (`POST /url`): one presigned PUT of the whole file, bound to its size and type. The
+   * same checks, limits, duplicate check and `Idempotency-Key` as a multipart start; the store holds nothing until the
+   * PUT, and `POST success/{requestKey}` completes it (`confirmSinglePut`).
+   */
+  async startSinglePut(project: Project, body: SinglePutUploadBody, idempotencyKey?: string): Promise<SinglePutUploadResult> {
+    const contentLength = toByteCount(body.contentLength);
+    const plan: PartPlan = { contentLength, partSize: contentLength, partsNumber: 1, lastPartSize: contentLength };
+    // The transfer is part of the fingerprint: one key cannot answer a multipart start and a single PUT alike.
+    return this.startUpload(project, body, startFingerprint({ ...body, transfer: "single-put" }), idempotencyKey, {
+      transfer: "single-put",
+      plan,
+      create: () => Promise.resolve(""),
+      discard: () => Promise.resolve(),
+      answer: (record, expiryHours) => this.signedSinglePut(record, expiryHours),
+    });
+  }
+
+  /**
+   * What every start does, whatever the transfer: the project's rules, the `Idempotency-Key`, the open-upload place,
+   * the duplicate-check reservation, the store's side of the upload and its record; a failure leaves none of them
+   * behind.
+   */
+  private async startUpload<R>(
+    project: Project,
+    body: StartFields,
+    fingerprint: string,
+    idempotencyKey: string | undefined,
+    transfer: Transfer<R>,
+  ): Promise<R> {
+    this.checkProjectRules(project, transfer.plan.contentLength, body.mimeType);
     const requestKey = newRequestKey();
-    if (idempotencyKey === undefined) return this.createUpload(project, body, requestKey, planned.plan);
-    const claim = await this.idempotency.claim(project.id, idempotencyKey, startFingerprint(body), requestKey, (key) =>
+    if (idempotencyKey === undefined) return this.createUpload(project, body, requestKey, transfer);
+    const claim = await this.idempotency.claim(project.id, idempotencyKey, fingerprint, requestKey, (key) =>
       this.readRecord(project.id, key),
     );
     if (!claim.claimed) {
@@ -100,23 +150,23 @@ export class UploadsService {
           message: `started upload ${claim.record.requestKey}, which is ${phase} now`,
         });
       }
-      const all = Array.from({ length: claim.record.partsNumber }, (_, i) => i + 1);
-      return this.signedPlan(claim.record, all, body.presignedUrlExpiryTimeHours);
+      return transfer.answer(claim.record, body.presignedUrlExpiryTimeHours);
     }
     try {
-      return await this.createUpload(project, body, requestKey, planned.plan);
+      return await this.createUpload(project, body, requestKey, transfer);
     } catch (error) {
       await this.bestEffort("release an Idempotency-Key after a failed start", claim.release);
       throw error;
     }
   }
 
-  private async createUpload(
+  private async createUpload<R>(
     project: Project,
-    body: StartUploadBody,
+    body: StartFields,
     requestKey: string,
-    plan: PartPlan,
-  ): Promise<StartUploadResult> {
+    transfer: Transfer<R>,
+  ): Promise<R> {
+    const { plan } = transfer;
     const contentLength = plan.contentLength;
     await this.openUploads.claim(project, requestKey);
     const fileHash = body.enableDuplicateCheck && body.fileHash ? body.fileHash : undefined;
@@ -132,7 +182,7 @@ export class UploadsService {
     const key = objectKey(project.id, requestKey);
     let uploadId: string | undefined;
     try {
-      uploadId = await this.storage.createMultipartUpload(key, {
+      uploadId = await transfer.create(key, {
         contentType: body.mimeType,
         contentDisposition: contentDisposition(body.fileName),
         metadata: { "file-name": encodeURIComponent(body.fileName), "request-key": requestKey },
@@ -143,6 +193,7 @@ export class UploadsService {
         projectId: project.id,
         requestKey,
         uploadId,
+        ...(transfer.transfer === "multipart" ? {} : { transfer: transfer.transfer }),
         objectKey: key,
         fileName: body.fileName,
         mimeType: body.mimeType,
@@ -159,12 +210,11 @@ export class UploadsService {
         abortedAt: null,
       };
       await this.storage.writeJson(recordKey(project.id, requestKey), record);
-      const partNumbers = Array.from({ length: record.partsNumber }, (_, i) => i + 1);
-      return await this.signedPlan(record, partNumbers, body.presignedUrlExpiryTimeHours);
+      return await transfer.answer(record, body.presignedUrlExpiryTimeHours);
     } catch (error) {
       // Leave nothing half-made behind: no orphaned multipart upload, no reservation blocking a retry.
       await this.bestEffort("clean up a failed start", async () => {
-        if (uploadId) await this.storage.abortMultipartUpload(key, uploadId);
+        if (uploadId !== undefined) await transfer.discard(key, uploadId);
         if (fileHash) await this.releaseHash(project.id, fileHash, requestKey);
         await this.openUploads.release(project.id, requestKey);
       });
@@ -186,6 +236,7 @@ export class UploadsService {
     const waitUntil = Date.now() + COMPLETION_WAIT_MS;
     for (let swaps = 0; swaps < MAX_SWAP_ATTEMPTS; ) {
       const { record, version } = await this.loadVersioned(project.id, body.requestKey);
+      if (isSinglePut(record)) throw notMultipart();
       const phase = phaseOf(record);
       if (phase === "completed") {
         if (record.completion && record.completion.partsDigest !== digest) {
@@ -341,10 +392,16 @@ export class UploadsService {
     await this.openUploads.release(record.projectId, record.requestKey);
   }
 
-  /** What follows `aborted`: the store discards the parts, the hash and the open place are released. Idempotent. */
+  /**
+   * What follows `aborted`: the store discards the parts (a single-PUT upload's object), the hash and the open place
+   * are released. Idempotent. A single-PUT URL cannot be revoked (S3 presigned URLs cannot): a PUT arriving after the
+   * abort stores an object that no call hands out, and an abort sent again removes it.
+   */
   private async afterAborted(record: UploadRecord): Promise<void> {
     try {
-      await this.storage.abortMultipartUpload(record.objectKey, record.uploadId);
+      // A single-PUT upload has no multipart upload: its object, if the PUT came, is the upload's data.
+      if (isSinglePut(record)) await this.storage.deleteObject(record.objectKey);
+      else await this.storage.abortMultipartUpload(record.objectKey, record.uploadId);
     } catch (error) {
       if (!(error instanceof StorageError && error.reason === "upload-not-found")) throw error;
     }
@@ -358,6 +415,7 @@ export class UploadsService {
     expiryHours: number | null | undefined,
   ): Promise<ResumeUploadResult> {
     const record = await this.loadRecord(project.id, requestKey);
+    if (isSinglePut(record)) throw notMultipart();
     const phase = phaseOf(record);
     if (phase !== "uploading") throw notInProgress(record, phase === "completing" ? "the upload is being completed" : undefined);
     const uploadedParts = usableParts(record, await this.listStoredParts(record));
@@ -366,8 +424,10 @@ export class UploadsService {
     return { ...(await this.signedPlan(record, missing, expiryHours)), uploadedParts };
   }
 
+  /** `POST success/{requestKey}`: a download URL of a completed upload; completes a single-PUT upload first. */
   async downloadUrl(project: Project, requestKey: string): Promise<{ downloadPath: string; expiresAt: string }> {
-    const record = await this.loadRecord(project.id, requestKey);
+    let record = await this.loadRecord(project.id, requestKey);
+    if (isSinglePut(record) && record.state === "uploading") record = await this.confirmSinglePut(record);
     if (record.state !== "completed") {
       throw new ApiError({
         code: "UPLOAD_NOT_COMPLETED",
@@ -376,15 +436,45 @@ export class UploadsService {
       });
     }
     const expiresIn = this.config.DOWNLOAD_URL_EXPIRY_SECONDS;
+    // A single PUT stores the bytes and their type only: the download URL names the file.
+    const options = isSinglePut(record) ? { contentDisposition: contentDisposition(record.fileName) } : {};
     return {
-      downloadPath: await this.storage.presignDownload(record.objectKey, expiresIn),
+      downloadPath: await this.storage.presignDownload(record.objectKey, expiresIn, options),
       expiresAt: new Date(Date.now() + expiresIn * 1000).toISOString(),
     };
   }
 
+  /**
+   * `uploading → completed` for a single-PUT upload whose object is stored with its planned size (the store's HEAD);
+   * otherwise 409 `UPLOAD_NOT_COMPLETED`, saying what is missing. The compare-and-swap decides against a concurrent
+   * abort: the record returned is `completed` or says what won instead.
+   */
+  private async confirmSinglePut(record: UploadRecord): Promise<UploadRecord> {
+    const size = await this.storage.objectSize(record.objectKey);
+    if (size !== record.contentLength) {
+      throw new ApiError({
+        code: "UPLOAD_NOT_COMPLETED",
+        field: "requestKey",
+        message:
+          size === undefined
+            ? "the file has not been stored yet: PUT it to the upload's URL first"
+            : `the stored file is ${size} bytes but the upload is ${record.contentLength}; PUT the file again`,
+      });
+    }
+    const completed = await this.updateRecord(record, (current) => {
+      if (phaseOf(current) !== "uploading") return undefined;
+      const now = new Date().toISOString();
+      return { ...current, state: "completed", completedAt: now, updatedAt: now };
+    });
+    if (completed.state === "completed") await this.afterCompleted(completed);
+    return completed;
+  }
+
   async details(project: Project, requestKey: string): Promise<UploadDetails> {
     const record = await this.loadRecord(project.id, requestKey);
-    const parts = record.state === "uploading" ? usableParts(record, await this.listStoredParts(record, true)) : [];
+    // A single-PUT upload has no parts to list: the store holds its object or nothing.
+    const parts =
+      record.state === "uploading" && !isSinglePut(record) ? usableParts(record, await this.listStoredParts(record, true)) : [];
     return toDetails(record, parts);
   }
 
@@ -438,6 +528,18 @@ export class UploadsService {
       presignedUrl: partNumbers.map((partNumber, i) => ({ partNumber, presignedUrl: urls[i]! })),
       partSize: record.partSize,
       partsNumber: record.partsNumber,
+      contentLength: String(record.contentLength),
+      expiresAt: new Date(Date.now() + expiresIn * 1000).toISOString(),
+      integrity: { contentMd5: true, eTagIsMd5: this.storage.partETagsAreMd5 },
+    };
+  }
+
+  private async signedSinglePut(record: UploadRecord, expiryHours: number | null | undefined): Promise<SinglePutUploadResult> {
+    const expiresIn = (expiryHours ?? DEFAULT_URL_EXPIRY_HOURS) * HOUR;
+    const object = { size: record.contentLength, contentType: record.mimeType };
+    return {
+      url: await this.storage.presignPutObject(record.objectKey, object, expiresIn),
+      requestKey: record.requestKey,
       contentLength: String(record.contentLength),
       expiresAt: new Date(Date.now() + expiresIn * 1000).toISOString(),
       integrity: { contentMd5: true, eTagIsMd5: this.storage.partETagsAreMd5 },
@@ -544,6 +646,32 @@ export class UploadsService {
       this.logger.warn(`Could not ${what}: ${(error as Error).message}`);
     }
   }
+}
+
+function notMultipart(): ApiError {
+  return new ApiError({
+    code: "NOT_A_MULTIPART_UPLOAD",
+    field: "requestKey",
+    message: "names a single-PUT upload (POST /url): PUT the file to its URL, then call POST success/{requestKey}",
+  });
+}
+
+/** The fields of a start that every transfer has. */
+type StartFields = Pick<
+  StartUploadBody,
+  "fileName" | "mimeType" | "enableDuplicateCheck" | "fileHash" | "presignedUrlExpiryTimeHours" | "metadata"
+>;
+
+/** What differs between the transfers at start: the plan, the store's side of a new upload, and the reply. */
+interface Transfer<R> {
+  transfer: UploadTransfer;
+  plan: PartPlan;
+  /** Makes the store's side of a new upload; its upload id ("" when there is none). */
+  create(key: string, object: ObjectMetadata): Promise<string>;
+  /** Undoes `create` when the start fails after it. */
+  discard(key: string, uploadId: string): Promise<void>;
+  /** The start's reply for the upload's record, with freshly signed URLs. */
+  answer(record: UploadRecord, expiryHours: number | null | undefined): Promise<R>;
 }
 
 function notInProgress(record: UploadRecord, message = `the upload is ${record.state}`): ApiError {
