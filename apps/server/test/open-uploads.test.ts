@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STORAGE, type Storage } from "../src/storage/storage.port";
-import { openUploadPrefix } from "../src/uploads/upload-keys";
+import { openUploadKey, openUploadPrefix } from "../src/uploads/upload-keys";
 import { startGateway, type TestGateway } from "./support/gateway";
 import { call } from "./support/http";
 
@@ -100,5 +100,35 @@ describe.each(["local", "s3"] as const)("maxOpenUploads: %s", (store) => {
     }
     expectTooMany(await start());
     for (const key of open) expect((await abort(key)).status).toBe(200);
+  });
+
+  it("gives back the places of markers a killed process leaked, but not of a start still in flight", async () => {
+    // A gateway of its own: leaked markers are looked for at most once a minute per process and project.
+    const own = await startGateway({}, store);
+    try {
+      const storage = own.app.get<Storage>(STORAGE);
+      const api = `/api/projects/${own.limitedProjectId}/uploads`;
+      const body = { partsNumber: 1, fileName: "a.mp4", contentLength: "4", mimeType: "video/mp4" };
+      const ownStart = () => call(own.app, "POST", `${api}/multipart`, { body, headers: own.auth });
+      const marker = (requestKey: string, ageMs: number) =>
+        storage.writeJson(openUploadKey(own.limitedProjectId, requestKey), { requestKey, createdAt: new Date(Date.now() - ageMs).toISOString() });
+      // Killed between the marker and the record, two minutes ago.
+      await marker("a".repeat(32), 120_000);
+      // Killed after aborting an upload but before removing its marker.
+      const ended = await ownStart();
+      expect(ended.status).toBe(200);
+      expect((await call(own.app, "PUT", `${api}/multipart-abort`, { body: { requestKey: ended.body.result.requestKey }, headers: own.auth })).status).toBe(200);
+      await marker(ended.body.result.requestKey, 0);
+      // A start that has written its marker this very moment and not yet its record.
+      await marker("b".repeat(32), 0);
+      const markersNow = async () => (await storage.listKeys(openUploadPrefix(own.limitedProjectId), { limit: 100 })).keys.map((k) => k.split("/").pop());
+      expect(await markersNow()).toHaveLength(3);
+
+      const through = await ownStart();
+      expect(through.status, JSON.stringify(through.body)).toBe(200);
+      expect((await markersNow()).sort()).toEqual(["b".repeat(32), through.body.result.requestKey].sort());
+    } finally {
+      await own.close();
+    }
   });
 });

@@ -5,6 +5,16 @@ import { openUploadKey, openUploadPrefix } from "./upload-keys";
 
 /** The store lists at most this many keys a page (S3's own limit). */
 const LIST_PAGE = 1000;
+/** A marker with no upload record this long after it was written belongs to a start that died: a start takes ms. */
+const ORPHAN_AFTER_MS = 60_000;
+/**
+ * How often one process looks for leaked markers of a project: a project at its limit would otherwise pay a read of
+ * every marker for each start it refuses.
+ */
+const LEAK_CHECK_EVERY_MS = 60_000;
+
+/** What the service knows of an upload: whether its record exists and is still in progress. */
+export type UploadOpenness = "open" | "ended" | "missing";
 
 /**
  * The per-project limit on uploads in progress (`maxOpenUploads`). Each upload in progress has a marker object, written
@@ -15,9 +25,18 @@ const LIST_PAGE = 1000;
  * for the last free places, each one's count includes every marker written before it, so the last to count sees all
  * of them: the limit is never exceeded. (At worst, racing starts all count each other and all give up, and their
  * clients are told to try later when one upload ends.)
+ *
+ * A process killed between writing a marker and the upload's record, or between a transition and the marker's
+ * removal, leaks the marker. Before refusing a start, leaked markers are looked for and removed: those of an upload
+ * that has ended, and those with no record a minute after they were written.
  */
 export class OpenUploads {
-  constructor(private readonly storage: Storage) {}
+  private readonly leaksCheckedAt = new Map<string, number>();
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly openness: (projectId: string, requestKey: string) => Promise<UploadOpenness>,
+  ) {}
 
   /** Takes a place for a new upload, or throws 429 `TOO_MANY_OPEN_UPLOADS` when the project has none free. */
   async claim(project: Project, requestKey: string): Promise<void> {
@@ -27,6 +46,7 @@ export class OpenUploads {
     let open: number;
     try {
       open = await this.count(project.id, limit + 1);
+      if (open > limit && (await this.releaseLeaked(project.id, requestKey)) > 0) open = await this.count(project.id, limit + 1);
     } catch (error) {
       await this.storage.deleteObject(key).catch(() => undefined);
       throw error;
@@ -43,6 +63,34 @@ export class OpenUploads {
   /** Gives the upload's place back; releasing one that holds none is harmless. */
   async release(projectId: string, requestKey: string): Promise<void> {
     await this.storage.deleteObject(openUploadKey(projectId, requestKey));
+  }
+
+  /** Removes the project's leaked markers (at most once a minute per process); answers how many it removed. */
+  private async releaseLeaked(projectId: string, ownKey: string): Promise<number> {
+    const now = Date.now();
+    if (now - (this.leaksCheckedAt.get(projectId) ?? 0) < LEAK_CHECK_EVERY_MS) return 0;
+    this.leaksCheckedAt.set(projectId, now);
+    const prefix = openUploadPrefix(projectId);
+    let released = 0;
+    let startAfter: string | undefined;
+    for (;;) {
+      const page = await this.storage.listKeys(prefix, { limit: LIST_PAGE, ...(startAfter !== undefined ? { startAfter } : {}) });
+      for (const key of page.keys) {
+        const requestKey = key.slice(prefix.length);
+        if (requestKey === ownKey) continue;
+        const openness = await this.openness(projectId, requestKey);
+        if (openness === "open") continue;
+        if (openness === "missing") {
+          const marker = (await this.storage.readJson(key)) as { createdAt?: string } | undefined;
+          const writtenAt = Date.parse(marker?.createdAt ?? "");
+          if (marker === undefined || !(now - writtenAt >= ORPHAN_AFTER_MS)) continue; // gone already, or a start in flight
+        }
+        await this.storage.deleteObject(key);
+        released++;
+      }
+      if (!page.isTruncated || page.keys.length === 0) return released;
+      startAfter = page.keys.at(-1);
+    }
   }
 
   /** The number of markers of the project, counting no further than `upTo`. */

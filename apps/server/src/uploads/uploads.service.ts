@@ -79,7 +79,12 @@ export class UploadsService {
     @Inject(STORAGE) private readonly storage: Storage,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
-    this.openUploads = new OpenUploads(storage);
+    this.openUploads = new OpenUploads(storage, async (projectId, requestKey) => {
+      const record = await this.readRecord(projectId, requestKey);
+      if (!record) return "missing";
+      const phase = phaseOf(record);
+      return phase === "uploading" || phase === "completing" ? "open" : "ended";
+    });
     this.idempotency = new IdempotencyLedger(storage);
   }
 
