@@ -1,5 +1,6 @@
 import { createApiClient } from "@upload-gateway/client";
-import { useEffect, useMemo, useState, useSyncExternalStore } from "react";
+import { partSizeFor, useInterruptedUploads, useUploadQueue } from "@upload-gateway/react";
+import { useEffect, useState } from "react";
 import { AppHeader } from "./components/app-header";
 import { DropZone } from "./components/drop-zone";
 import { PartLegend } from "./components/part-strip";
@@ -9,8 +10,6 @@ import { SignInForm } from "./components/sign-in-form";
 import { UploadAnnouncer } from "./components/upload-announcer";
 import { UploadCard } from "./components/upload-card";
 import { initialSession, signOut, type Session } from "./session/session";
-import { PendingUploads } from "./uploads/pending-uploads";
-import { UploadQueue } from "./uploads/upload-queue";
 
 /**
  * The page is served by the gateway itself: the API is where the page is, under the same path (the gateway may be
@@ -57,39 +56,33 @@ export function App() {
 }
 
 function Uploads({ session }: { session: Session }) {
-  // Made once for this session (the component is keyed by it): the queue must outlive re-renders.
+  // Made once for this session (the component is keyed by it).
   const [settled, setSettled] = useState(0);
-  const [{ api, pending, queue }] = useState(() => {
-    const api = createApiClient({ baseUrl: session.baseUrl, apiKey: session.apiKey });
-    const pending = new PendingUploads(localStorage);
-    const queue = new UploadQueue({ session, api, pending, onSettled: () => setSettled((n) => n + 1) });
-    return { api, pending, queue };
+  const [api] = useState(() => createApiClient({ baseUrl: session.baseUrl, apiKey: session.apiKey }));
+  const uploads = useUploadQueue({
+    client: api,
+    projectId: session.projectId,
+    // Small parts (about 256 a file): enough to watch them go up, and to resume at a fine grain.
+    partSize: partSizeFor,
+    onSettled: () => setSettled((n) => n + 1),
   });
-  const items = useSyncExternalStore(queue.subscribe, queue.getSnapshot);
-
-  // A new set only when the uploads' keys change, not at every progress event.
+  const interrupted = useInterruptedUploads(uploads);
+  const { items, busy } = uploads;
   const keyList = items.flatMap((i) => (i.requestKey ? [i.requestKey] : [])).join(" ");
-  const knownKeys = useMemo(() => new Set(keyList.split(" ").filter(Boolean)), [keyList]);
 
   useEffect(() => {
     // Leaving interrupts the uploads; they can be continued, but only by choosing the files again.
     const warn = (event: BeforeUnloadEvent) => {
-      if (queue.busy) event.preventDefault();
+      if (busy) event.preventDefault();
     };
     window.addEventListener("beforeunload", warn);
     return () => window.removeEventListener("beforeunload", warn);
-  }, [queue]);
+  }, [busy]);
 
   return (
     <>
-      <ResumeOffers
-        api={api}
-        projectId={session.projectId}
-        pending={pending}
-        knownKeys={knownKeys}
-        onContinue={(file, requestKey) => queue.add([file], requestKey)}
-      />
-      <DropZone onFiles={(files) => queue.add(files)} />
+      <ResumeOffers interrupted={interrupted} />
+      <DropZone onFiles={(files) => uploads.add(files)} />
       <UploadAnnouncer items={items} />
       {items.length > 0 && (
         <section className="uploads" aria-labelledby="uploads-title">
@@ -99,7 +92,7 @@ function Uploads({ session }: { session: Session }) {
           </header>
           <div className="upload-list">
             {items.map((item) => (
-              <UploadCard key={item.id} item={item} queue={queue} />
+              <UploadCard key={item.id} item={item} queue={uploads} />
             ))}
           </div>
         </section>

@@ -42,6 +42,9 @@ export interface UploadOptions {
   onStart?: (info: { requestKey: string; uploadId: string; partsTotal: number; partSize: number }) => void;
   onProgress?: (progress: UploadProgress) => void;
   onPartState?: (partNumber: number, state: PartState) => void;
+  /** Bytes of one part stored so far: as its PUT sends them, back to 0 when an attempt fails, `partBytes` when stored.
+   * Called as often as the transport reports (per chunk): throttle before rendering. */
+  onPartProgress?: (partNumber: number, bytesSent: number, partBytes: number) => void;
   /** Cancels the upload: stops in-flight requests and aborts the upload on the server. */
   signal?: AbortSignal;
   presignedUrlExpiryTimeHours?: number;
@@ -358,8 +361,7 @@ class UploadRun {
         const storedMd5 = eTagIsMd5 ? md5OfETag(stored?.eTag ?? null) : undefined;
         const ours = this.verify && storedMd5 ? await this.md5Of(partNumber) : undefined;
         if (stored && stored.size === body.size && (!ours || ours === storedMd5)) {
-          progress.partDone(partNumber, body.size);
-          this.options.onPartState?.(partNumber, "done");
+          this.partStored(partNumber, body.size, progress);
           return stored.eTag;
         }
         throw new UploadFailedError(`The gateway gave no URL for part ${partNumber}.`, this.requestKey);
@@ -386,6 +388,7 @@ class UploadRun {
           onProgress: (loaded) => {
             stall.touch();
             progress.partProgress(partNumber, loaded);
+            this.options.onPartProgress?.(partNumber, loaded, body.size);
           },
         });
       } catch (error) {
@@ -396,6 +399,9 @@ class UploadRun {
         this.cancel.signal.removeEventListener("abort", onCancel);
       }
       progress.partReset(partNumber);
+      const stored = "status" in outcome && outcome.status >= 200 && outcome.status < 300;
+      // An attempt that did not store the part starts over from its first byte.
+      if (!stored) this.options.onPartProgress?.(partNumber, 0, body.size);
       if (this.cancel.signal.aborted) throw this.cancel.signal.reason;
 
       if ("error" in outcome) {
@@ -414,8 +420,7 @@ class UploadRun {
           continue;
         }
         if (!eTag) throw new UploadFailedError(`Part ${partNumber} was stored but its ETag could not be read (is ETag exposed by CORS?).`, this.requestKey);
-        progress.partDone(partNumber, body.size);
-        this.options.onPartState?.(partNumber, "done");
+        this.partStored(partNumber, body.size, progress);
         return eTag;
       }
       if (contentMd5 && isDigestRefusal(status, errorBody)) {
@@ -440,6 +445,12 @@ class UploadRun {
         this.requestKey,
       );
     }
+  }
+
+  private partStored(partNumber: number, size: number, progress: ProgressTracker): void {
+    progress.partDone(partNumber, size);
+    this.options.onPartProgress?.(partNumber, size, size);
+    this.options.onPartState?.(partNumber, "done");
   }
 
   /** Counts a failure and waits before the next attempt; fails the upload when the retries are used up. */

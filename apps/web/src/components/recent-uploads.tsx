@@ -1,7 +1,7 @@
 import type { ApiClient } from "@upload-gateway/client";
 import type { UploadSummary } from "@upload-gateway/contract";
 import { useEffect, useState } from "react";
-import { errorMessage } from "../error-message";
+import { errorMessage } from "@upload-gateway/react";
 import { formatBytes, formatWhen } from "../format";
 import { Icon } from "./icons";
 

@@ -1,5 +1,5 @@
 import { useState } from "react";
-import type { UploadItem, UploadStatus } from "../uploads/upload-queue";
+import type { UploadItem, UploadStatus } from "@upload-gateway/react";
 
 /**
  * The page's one live region for uploads: it says when an upload starts, pauses, resumes, completes, fails or is

@@ -1,6 +1,6 @@
 import { useLayoutEffect, useRef } from "react";
 import { formatBytes, formatEta, formatSpeed, percentOf } from "../format";
-import type { UploadItem, UploadQueue, UploadStatus } from "../uploads/upload-queue";
+import type { UploadItem, UploadQueueHandle, UploadStatus } from "@upload-gateway/react";
 import { Icon } from "./icons";
 import { PartStrip } from "./part-strip";
 
@@ -15,7 +15,7 @@ const STATUS_LABELS: Record<UploadStatus, string> = {
 };
 
 /** One file: its progress, speed and time left, each part's state, and what can be done with it now. */
-export function UploadCard({ item, queue }: { item: UploadItem; queue: UploadQueue }) {
+export function UploadCard({ item, queue }: { item: UploadItem; queue: UploadQueueHandle }) {
   const { file, status, parts } = item;
   const partsDone = parts.filter((p) => p === "done").length;
   const finishing = status === "uploading" && parts.length > 0 && partsDone === parts.length;
@@ -114,7 +114,7 @@ function summary(item: UploadItem, partsDone: number): string {
  * that a keyboard user's focus stays on the control they used; when a slot empties while focused (Pause as the upload
  * completes), focus moves to the card's other control, or to the card.
  */
-function Actions({ item, queue }: { item: UploadItem; queue: UploadQueue }) {
+function Actions({ item, queue }: { item: UploadItem; queue: UploadQueueHandle }) {
   const { id, status } = item;
   const container = useRef<HTMLDivElement>(null);
   const hadFocus = useRef(false);

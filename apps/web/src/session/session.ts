@@ -1,6 +1,6 @@
 import { createApiClient } from "@upload-gateway/client";
 import { devContract, type DevSession } from "@upload-gateway/contract";
-import { errorMessage } from "../error-message";
+import { errorMessage } from "@upload-gateway/react";
 
 /** Who the page uploads as: the gateway it is served by, a project and its key. */
 export interface Session {

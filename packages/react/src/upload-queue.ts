@@ -1,4 +1,5 @@
 import {
+  createApiClient,
   UploadAbortedError,
   UploadFailedError,
   upload,
@@ -7,12 +8,12 @@ import {
   type UploadOptions,
   type UploadTask,
 } from "@upload-gateway/client";
-import { errorMessage } from "../error-message";
-import type { PendingUploads } from "./pending-uploads";
+import { errorMessage } from "./error-message";
+import { browserPendingUploads, type PendingUploads } from "./pending-uploads";
 
 export type UploadStatus = "queued" | "uploading" | "paused" | "cancelling" | "completed" | "failed" | "cancelled";
 
-/** One file in the page's list, as the cards show it. Replaced (never mutated) on every change. */
+/** One file in the queue, as a view shows it. Replaced (never mutated) on every change. */
 export interface UploadItem {
   id: string;
   file: File;
@@ -23,28 +24,38 @@ export interface UploadItem {
   resuming: boolean;
   /** One state per part, part 1 first; empty until the gateway has planned the parts. */
   parts: PartState[];
+  /** Bytes of each part stored or on their way, part 1 first (updated with `bytesSent`, a few times a second). */
+  partBytes: number[];
+  /** Planned size of every part but the last (0 until planned). */
+  partSize: number;
   bytesSent: number;
   bytesPerSecond: number;
-  /** Parts this page sent, once completed (the others were stored before a resume). */
+  /** Parts this queue sent, once completed (the others were stored before a resume). */
   partsSent: number | undefined;
+  /** A sentence for people (see `errorMessage`), once failed. */
   error: string | undefined;
+  /** What failed, for code: an `UploadFailedError`, `UploadGatewayError`, …. */
+  cause: unknown;
 }
 
-export interface QueueSession {
-  baseUrl: string;
-  apiKey: string;
-  projectId: string;
-}
+/** What every upload of the queue shares: where the gateway is and how to send. Per-file options are the queue's. */
+export type UploadDefaults = Omit<
+  UploadOptions,
+  "requestKey" | "signal" | "onStart" | "onProgress" | "onPartState" | "onPartProgress" | "fileName" | "mimeType" | "fileHash" | "partSize"
+>;
 
-export interface UploadQueueOptions {
-  session: QueueSession;
-  api: ApiClient;
-  pending: PendingUploads;
-  /** Files uploading at once; the others wait their turn. */
+export interface UploadQueueOptions extends UploadDefaults {
+  /**
+   * Unfinished uploads, remembered so that adding the same file again (after a reload, a crash or a closed tab)
+   * continues its upload. Default: in `localStorage` where there is one; `false` to remember nothing.
+   */
+  pending?: PendingUploads | false;
+  /** Files uploading at once; the others wait their turn (default 2). */
   maxActive?: number;
-  /** Parts of one file in flight at once. */
-  partsInFlight?: number;
-  /** Called when an upload completes, fails or is cancelled (to refresh the list of recent uploads). */
+  /** Largest part wanted, in bytes, or a function of the file's size (see `partSizeFor`). The client's default when
+   * omitted. */
+  partSize?: number | ((fileSize: number) => number);
+  /** Called when an upload completes, fails or is cancelled. */
   onSettled?: (item: UploadItem) => void;
   /** The uploader; replaced in unit tests. */
   startUpload?: (file: File, options: UploadOptions) => UploadTask;
@@ -53,20 +64,24 @@ export interface UploadQueueOptions {
 const MiB = 1024 * 1024;
 const MIN_PART = 5 * MiB;
 const MAX_PART = 5 * 1024 * MiB;
-/** Enough parts to watch (and to resume at a fine grain), few enough for the strip to stay readable. */
-const TARGET_PARTS = 256;
 
-/** Part size for a file: 5 MiB parts up to ~1.25 GiB, then larger ones so that a file has at most ~256 parts. */
-export function partSizeFor(size: number): number {
-  const even = Math.ceil(size / TARGET_PARTS / MiB) * MiB;
+/**
+ * A part size that gives a file about `targetParts` parts (default 256): 5 MiB parts up to ~1.25 GiB, then larger
+ * ones. Enough parts to watch and to resume at a fine grain, few enough for a per-part view to stay readable.
+ */
+export function partSizeFor(size: number, targetParts = 256): number {
+  const even = Math.ceil(size / targetParts / MiB) * MiB;
   return Math.min(MAX_PART, Math.max(MIN_PART, even));
 }
+
+const PART_BYTES_EVERY_MS = 100;
 
 const ACTIVE: ReadonlySet<UploadStatus> = new Set(["uploading", "paused", "cancelling"]);
 
 /**
- * The page's uploads: files wait in order and `maxActive` upload at once. A store for `useSyncExternalStore`:
- * every change replaces the snapshot. Unfinished uploads are remembered in `pending` so that a reload can continue them.
+ * Uploads of many files: files wait in order and `maxActive` upload at once, each through the client's `upload()`.
+ * A store for `useSyncExternalStore` (see `useUploadQueue`): every change replaces the snapshot. Unfinished uploads are
+ * remembered in `pending` so that a reload can continue them.
  */
 export class UploadQueue {
   private items: readonly UploadItem[] = [];
@@ -74,9 +89,27 @@ export class UploadQueue {
   private readonly running = new Map<string, { task: UploadTask; cancel: AbortController }>();
   private nextId = 1;
   private readonly startUpload: (file: File, options: UploadOptions) => UploadTask;
+  readonly client: ApiClient;
+  readonly pending: PendingUploads | undefined;
+  private onSettled: ((item: UploadItem) => void) | undefined;
 
   constructor(private readonly options: UploadQueueOptions) {
     this.startUpload = options.startUpload ?? upload;
+    if (options.client) this.client = options.client;
+    else if (options.baseUrl && options.apiKey) {
+      this.client = createApiClient({ baseUrl: options.baseUrl, apiKey: options.apiKey, fetch: options.fetch });
+    } else throw new TypeError("An upload queue needs `client`, or `baseUrl` and `apiKey`");
+    this.pending = options.pending === false ? undefined : (options.pending ?? browserPendingUploads());
+    this.onSettled = options.onSettled;
+  }
+
+  /** Replaces `onSettled` (a component's callback changes with every render). */
+  setSettledListener(listener: ((item: UploadItem) => void) | undefined): void {
+    this.onSettled = listener;
+  }
+
+  get projectId(): string {
+    return this.options.projectId;
   }
 
   subscribe = (listener: () => void): (() => void) => {
@@ -98,7 +131,7 @@ export class UploadQueue {
   add(files: Iterable<File>, requestKey?: string): void {
     const added: UploadItem[] = [];
     for (const file of files) {
-      const key = requestKey ?? this.options.pending.find(this.options.session.projectId, file)?.requestKey;
+      const key = requestKey ?? this.pending?.find(this.projectId, file)?.requestKey;
       const item = this.newItem(file, key);
       if (file.size === 0) {
         Object.assign(item, { status: "failed", error: `“${file.name}” is empty: there is nothing to upload.` });
@@ -149,7 +182,7 @@ export class UploadQueue {
   retry(id: string): void {
     const item = this.get(id);
     if (item?.status !== "failed" || item.file.size === 0) return;
-    this.update(id, { status: "queued", error: undefined, resuming: item.requestKey !== undefined, bytesPerSecond: 0 });
+    this.update(id, { status: "queued", error: undefined, cause: undefined, resuming: item.requestKey !== undefined, bytesPerSecond: 0 });
     this.pump();
   }
 
@@ -169,10 +202,13 @@ export class UploadQueue {
       requestKey,
       resuming: requestKey !== undefined,
       parts: [],
+      partBytes: [],
+      partSize: 0,
       bytesSent: 0,
       bytesPerSecond: 0,
       partsSent: undefined,
       error: undefined,
+      cause: undefined,
     };
   }
 
@@ -185,29 +221,39 @@ export class UploadQueue {
   }
 
   private run(item: UploadItem): void {
-    const { session, pending } = this.options;
+    const { pending, projectId } = this;
+    const {
+      pending: _pending,
+      maxActive: _maxActive,
+      partSize,
+      onSettled: _onSettled,
+      startUpload: _startUpload,
+      ...defaults
+    } = this.options;
     const { id, file } = item;
     const cancel = new AbortController();
-    this.update(id, { status: "uploading", parts: [], bytesSent: 0 });
+    // Per-part bytes change with every chunk sent: kept here and published with the (throttled) progress events.
+    let partBytes: number[] = [];
+    let publishPartBytes: ReturnType<typeof setTimeout> | undefined;
+    this.update(id, { status: "uploading", parts: [], partBytes: [], bytesSent: 0 });
     const task = this.startUpload(file, {
-      baseUrl: session.baseUrl,
-      apiKey: session.apiKey,
-      projectId: session.projectId,
-      concurrency: this.options.partsInFlight ?? 4,
-      partSize: partSizeFor(file.size),
+      ...defaults,
+      client: this.client,
+      partSize: typeof partSize === "function" ? partSize(file.size) : partSize,
       requestKey: item.requestKey,
       signal: cancel.signal,
-      onStart: ({ requestKey, partsTotal }) => {
-        pending.save({
+      onStart: ({ requestKey, partsTotal, partSize }) => {
+        pending?.save({
           requestKey,
-          projectId: session.projectId,
+          projectId,
           name: file.name,
           size: file.size,
           lastModified: file.lastModified,
           partsTotal,
           startedAt: new Date().toISOString(),
         });
-        this.update(id, { requestKey, parts: Array<PartState>(partsTotal).fill("waiting") });
+        partBytes = Array<number>(partsTotal).fill(0);
+        this.update(id, { requestKey, partSize, parts: Array<PartState>(partsTotal).fill("waiting"), partBytes: partBytes.slice() });
       },
       onPartState: (partNumber, state) => {
         const current = this.get(id);
@@ -216,25 +262,41 @@ export class UploadQueue {
         parts[partNumber - 1] = state;
         this.update(id, { parts });
       },
+      onPartProgress: (partNumber, bytes) => {
+        partBytes[partNumber - 1] = bytes;
+        // Published at most every 100 ms (a PUT reports every chunk); `onProgress` publishes them too.
+        publishPartBytes ??= setTimeout(() => {
+          publishPartBytes = undefined;
+          if (this.running.has(id)) this.update(id, { partBytes: partBytes.slice() });
+        }, PART_BYTES_EVERY_MS);
+      },
       onProgress: ({ bytesSent, bytesPerSecond }) => {
         const current = this.get(id);
-        this.update(id, { bytesSent, bytesPerSecond: current?.status === "uploading" ? bytesPerSecond : 0 });
+        this.update(id, { bytesSent, partBytes: partBytes.slice(), bytesPerSecond: current?.status === "uploading" ? bytesPerSecond : 0 });
       },
     });
     this.running.set(id, { task, cancel });
     task.then(
       (result) => {
-        pending.remove(result.requestKey);
-        this.finish(id, { status: "completed", bytesSent: result.size, bytesPerSecond: 0, partsSent: result.partsSent });
+        clearTimeout(publishPartBytes);
+        pending?.remove(result.requestKey);
+        this.finish(id, {
+          status: "completed",
+          bytesSent: result.size,
+          bytesPerSecond: 0,
+          partsSent: result.partsSent,
+          partBytes: partBytes.slice(),
+        });
       },
       (error: unknown) => {
+        clearTimeout(publishPartBytes);
         if (error instanceof UploadAbortedError) {
-          if (error.requestKey) pending.remove(error.requestKey);
+          if (error.requestKey) pending?.remove(error.requestKey);
           this.finish(id, { status: "cancelled", bytesPerSecond: 0 });
         } else {
-          // Kept in `pending`: what was stored is not lost, and the card (or a reload) can continue it.
+          // Kept in `pending`: what was stored is not lost, and a retry (or a reload) can continue it.
           const requestKey = (error instanceof UploadFailedError ? error.requestKey : undefined) ?? this.get(id)?.requestKey;
-          this.finish(id, { status: "failed", bytesPerSecond: 0, requestKey, error: errorMessage(error) });
+          this.finish(id, { status: "failed", bytesPerSecond: 0, requestKey, error: errorMessage(error), cause: error });
         }
       },
     );
@@ -244,16 +306,17 @@ export class UploadQueue {
     this.running.delete(id);
     this.update(id, change);
     const item = this.get(id);
-    if (item) this.options.onSettled?.(item);
+    if (item) this.onSettled?.(item);
     this.pump();
   }
 
   private abortOnGateway(requestKey: string): void {
-    this.options.pending.remove(requestKey);
-    this.options.api.abort(this.options.session.projectId, requestKey).catch(() => undefined);
+    this.pending?.remove(requestKey);
+    this.client.abort(this.projectId, requestKey).catch(() => undefined);
   }
 
-  private get(id: string): UploadItem | undefined {
+  /** The item `id` as it is now. */
+  get(id: string): UploadItem | undefined {
     return this.items.find((i) => i.id === id);
   }
 

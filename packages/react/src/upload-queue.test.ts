@@ -48,8 +48,8 @@ function harness(options: { maxActive?: number } = {}) {
     };
   };
   const queue = new UploadQueue({
-    session: { baseUrl: "http://gw", apiKey: "key", projectId: "demo" },
-    api: { abort } as unknown as ApiClient,
+    projectId: "demo",
+    client: { abort } as unknown as ApiClient,
     pending,
     startUpload,
     maxActive: options.maxActive,

@@ -61,6 +61,17 @@ export class PendingUploads {
   }
 }
 
+/** Unfinished uploads in this browser's `localStorage`; undefined where there is none (a server render, a worker) or it
+ * is refused (some private modes throw on access). */
+export function browserPendingUploads(): PendingUploads | undefined {
+  try {
+    const store = (globalThis as { localStorage?: KeyValueStore }).localStorage;
+    return store ? new PendingUploads(store) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function isPendingUpload(value: unknown): value is PendingUpload {
   const v = value as Partial<PendingUpload> | null;
   return (
