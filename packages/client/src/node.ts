@@ -2,10 +2,11 @@ import { createHash } from "node:crypto";
 import { createReadStream, openAsBlob } from "node:fs";
 import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
-import { basename, extname } from "node:path";
+import { basename } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as NodeWebReadableStream } from "node:stream/web";
+import { lookup } from "mime-types";
 import { NetworkError } from "./errors";
 import type { PartHasher } from "./part-hash";
 import { ERROR_BODY_LIMIT, partHeaders, type PartTransport } from "./transport";
@@ -110,15 +111,6 @@ export function uploadFile(path: string, options: UploadOptions): UploadTask {
   });
 }
 
-const MIME_TYPES: Record<string, string> = {
-  ".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime", ".mkv": "video/x-matroska", ".webm": "video/webm",
-  ".avi": "video/x-msvideo", ".mp3": "audio/mpeg", ".wav": "audio/wav", ".flac": "audio/flac", ".png": "image/png",
-  ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif", ".webp": "image/webp", ".pdf": "application/pdf",
-  ".zip": "application/zip", ".gz": "application/gzip", ".tar": "application/x-tar", ".json": "application/json",
-  ".txt": "text/plain", ".csv": "text/csv",
-};
-
-/** A MIME type from the file's extension; `application/octet-stream` when unknown. */
 export function guessMimeType(path: string): string {
-  return MIME_TYPES[extname(path).toLowerCase()] ?? "application/octet-stream";
+  return lookup(basename(path)) || "application/octet-stream";
 }
