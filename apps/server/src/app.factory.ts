@@ -16,9 +16,20 @@ import { GatewayMetrics, registerMetrics } from "./observability/metrics";
 import { PinoNestLogger } from "./observability/nest-logger";
 import { registerSecurityHeaders } from "./http/security-headers";
 import { STORAGE, type Storage } from "./storage/storage.port";
+import type { UploadLifecycleHooks } from "./lifecycle/upload-lifecycle.hooks";
+
+/** What an embedding application adds to the gateway. */
+export interface GatewayExtensions {
+  /** In-process hooks into every upload's life (see lifecycle/upload-lifecycle.hooks.ts). */
+  hooks?: UploadLifecycleHooks;
+}
 
 /** Builds the application (not yet listening): the one way `main` and the tests create a server. */
-export async function createApp(config: AppConfig, logging: LoggerOptions = {}): Promise<NestFastifyApplication> {
+export async function createApp(
+  config: AppConfig,
+  logging: LoggerOptions = {},
+  extensions: GatewayExtensions = {},
+): Promise<NestFastifyApplication> {
   // Read before Nest starts: a bad file then fails with one ConfigError, not an injector error with a stack trace.
   const projects = config.PROJECTS_FILE ? readProjectsFile(config.PROJECTS_FILE) : null;
   const logger = createLogger(config, logging);
@@ -27,7 +38,7 @@ export async function createApp(config: AppConfig, logging: LoggerOptions = {}):
   const metrics = new GatewayMetrics();
   registerMetrics(adapter.getInstance(), metrics, config.METRICS_TOKEN);
   registerHttpHardening(adapter.getInstance(), config);
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, projects, logger, metrics), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, projects, logger, metrics, extensions.hooks), adapter, {
     logger: new PinoNestLogger(logger),
     abortOnError: false,
     // Fastify's own JSON parser only (see registerHttpHardening): Nest's would add a form parser to the JSON API.

@@ -7,6 +7,8 @@ import { ConfigModule } from "./config/config.module";
 import { DevModule } from "./dev/dev.module";
 import { DocsModule } from "./docs/docs.module";
 import { HealthModule } from "./health/health.module";
+import { LifecycleModule } from "./lifecycle/lifecycle.module";
+import type { UploadLifecycleHooks } from "./lifecycle/upload-lifecycle.hooks";
 import type { GatewayMetrics } from "./observability/metrics";
 import { ObservabilityModule } from "./observability/observability.module";
 import { LocalStoreHttpModule } from "./local-store-http/local-store-http.module";
@@ -17,10 +19,16 @@ import { UploadsModule } from "./uploads/uploads.module";
 
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig, projects: ProjectsFile | null, logger: Logger, metrics: GatewayMetrics): DynamicModule {
+  static forRoot(
+    config: AppConfig,
+    projects: ProjectsFile | null,
+    logger: Logger,
+    metrics: GatewayMetrics,
+    hooks: UploadLifecycleHooks = {},
+  ): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config, projects), ObservabilityModule.forRoot(logger, metrics), StorageModule, LocalStoreHttpModule, UploadsModule, HealthModule, DocsModule, DevModule, SiteModule],
+      imports: [ConfigModule.forRoot(config, projects), ObservabilityModule.forRoot(logger, metrics), LifecycleModule.forRoot(hooks), StorageModule, LocalStoreHttpModule, UploadsModule, HealthModule, DocsModule, DevModule, SiteModule],
       providers: [{ provide: APP_FILTER, useClass: EnvelopeExceptionFilter }],
     };
   }

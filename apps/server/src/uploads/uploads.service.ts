@@ -53,6 +53,7 @@ import {
 } from "./upload-record";
 import { unquoteETag } from "../storage/etag";
 import { OpenUploads } from "./open-uploads";
+import { UploadLifecycle } from "../lifecycle/upload-lifecycle.service";
 
 const HOUR = 3600;
 /** How long a complete request that finds another one completing the same upload waits for its outcome. */
@@ -78,6 +79,7 @@ export class UploadsService {
   constructor(
     @Inject(STORAGE) private readonly storage: Storage,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(UploadLifecycle) private readonly lifecycle: UploadLifecycle,
   ) {
     this.openUploads = new OpenUploads(storage, async (projectId, requestKey) => {
       const record = await this.readRecord(projectId, requestKey);
@@ -173,6 +175,14 @@ export class UploadsService {
   ): Promise<R> {
     const { plan } = transfer;
     const contentLength = plan.contentLength;
+    // Before anything is stored: a refusal leaves nothing to clean up.
+    const { objectKey: key, metadata } = await this.lifecycle.beforeStart({
+      project,
+      body,
+      transfer: transfer.transfer,
+      requestKey,
+      objectKey: objectKey(project.id, requestKey),
+    });
     await this.openUploads.claim(project, requestKey);
     const fileHash = body.enableDuplicateCheck && body.fileHash ? body.fileHash : undefined;
     if (fileHash) {
@@ -184,7 +194,6 @@ export class UploadsService {
       }
     }
 
-    const key = objectKey(project.id, requestKey);
     let uploadId: string | undefined;
     try {
       uploadId = await transfer.create(key, {
@@ -206,7 +215,7 @@ export class UploadsService {
         partSize: plan.partSize,
         partsNumber: plan.partsNumber,
         lastPartSize: plan.lastPartSize,
-        metadata: body.metadata ?? {},
+        metadata,
         ...(fileHash ? { fileHash } : {}),
         state: "uploading",
         createdAt: now,
@@ -215,7 +224,9 @@ export class UploadsService {
         abortedAt: null,
       };
       await this.storage.writeJson(recordKey(project.id, requestKey), record);
-      return await transfer.answer(record, body.presignedUrlExpiryTimeHours);
+      const answer = await transfer.answer(record, body.presignedUrlExpiryTimeHours);
+      await this.lifecycle.transitioned("upload.started", record);
+      return answer;
     } catch (error) {
       // Leave nothing half-made behind: no orphaned multipart upload, no reservation blocking a retry.
       await this.bestEffort("clean up a failed start", async () => {
@@ -299,6 +310,7 @@ export class UploadsService {
       const now = new Date().toISOString();
       const aborted: UploadRecord = { ...record, state: "aborted", abortedAt: now, updatedAt: now };
       if (await this.swapRecord(aborted, version)) {
+        await this.lifecycle.transitioned("upload.aborted", aborted);
         await this.afterAborted(aborted);
         return true;
       }
@@ -370,11 +382,13 @@ export class UploadsService {
         throw error;
       }
     }
-    const completed = await this.updateRecord(record, (current) => {
+    const { record: completed, changed } = await this.updateRecord(record, (current) => {
       if (phaseOf(current) === "completed") return undefined;
       const now = new Date().toISOString();
       return { ...current, state: "completed", completedAt: now, updatedAt: now };
     });
+    // Only the request whose swap made it `completed` reports it: a takeover racing this one finds it done.
+    if (changed) await this.lifecycle.transitioned("upload.completed", completed);
     await this.afterCompleted(completed);
     return true;
   }
@@ -466,11 +480,12 @@ export class UploadsService {
             : `the stored file is ${size} bytes but the upload is ${record.contentLength}; PUT the file again`,
       });
     }
-    const completed = await this.updateRecord(record, (current) => {
+    const { record: completed, changed } = await this.updateRecord(record, (current) => {
       if (phaseOf(current) !== "uploading") return undefined;
       const now = new Date().toISOString();
       return { ...current, state: "completed", completedAt: now, updatedAt: now };
     });
+    if (changed) await this.lifecycle.transitioned("upload.completed", completed);
     if (completed.state === "completed") await this.afterCompleted(completed);
     return completed;
   }
@@ -610,17 +625,17 @@ export class UploadsService {
 
   /**
    * Applies `change` to the stored record by compare-and-swap, reading it again after each lost swap. `change` returns
-   * undefined when there is nothing to do (the record returned is then the stored one).
+   * undefined when there is nothing to do (the record returned is then the stored one, and `changed` false).
    */
   private async updateRecord(
     of: UploadRecord,
     change: (current: UploadRecord) => UploadRecord | undefined,
-  ): Promise<UploadRecord> {
+  ): Promise<{ record: UploadRecord; changed: boolean }> {
     for (let swaps = 0; swaps < MAX_SWAP_ATTEMPTS; swaps++) {
       const { record, version } = await this.loadVersioned(of.projectId, of.requestKey);
       const next = change(record);
-      if (next === undefined) return record;
-      if (await this.swapRecord(next, version)) return next;
+      if (next === undefined) return { record, changed: false };
+      if (await this.swapRecord(next, version)) return { record: next, changed: true };
     }
     throw contended();
   }
@@ -662,10 +677,7 @@ function notMultipart(): ApiError {
 }
 
 /** The fields of a start that every transfer has. */
-type StartFields = Pick<
-  StartUploadBody,
-  "fileName" | "mimeType" | "enableDuplicateCheck" | "fileHash" | "presignedUrlExpiryTimeHours" | "metadata"
->;
+type StartFields = StartUploadBody | SinglePutUploadBody;
 
 /** What differs between the transfers at start: the plan, the store's side of a new upload, and the reply. */
 interface Transfer<R> {

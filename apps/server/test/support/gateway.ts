@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NestFastifyApplication } from "@nestjs/platform-fastify";
-import { createApp } from "../../src/app.factory";
+import { createApp, type GatewayExtensions } from "../../src/app.factory";
 import { S3Storage } from "../../src/storage/s3.storage";
 import { sha256Hex } from "../../src/auth/project-registry";
 import { loadConfig } from "../../src/config/app-config";
@@ -62,6 +62,8 @@ export async function startGateway(
   storage: "s3" | "local" = "s3",
   /** More settings of the main project in the projects file (e.g. `allowedOrigins`). */
   project: Record<string, unknown> = {},
+  /** Hooks and the like an embedding application would add. */
+  extensions: GatewayExtensions = {},
 ): Promise<TestGateway> {
   const run = randomBytes(6).toString("hex");
   const projectId = `p-${run}`;
@@ -94,7 +96,7 @@ export async function startGateway(
       : { STORAGE: "local", LOCAL_STORAGE_DIR: join(dir, "data"), PORT: String(port) };
   // No rate limits unless a test asks for them: suites send hundreds of requests a minute from one key (test/rate-limit.e2e.test.ts tests the limits).
   const config = loadConfig({ ...backend, PROJECTS_FILE: projectsFile, LOG_LEVEL: "silent", RATE_LIMIT_PER_MINUTE: "0", RATE_LIMIT_PER_IP_PER_MINUTE: "0", ...env });
-  const app = await createApp(config);
+  const app = await createApp(config, {}, extensions);
   if (storage === "local") await app.listen(config.PORT, "127.0.0.1");
   return {
     app,

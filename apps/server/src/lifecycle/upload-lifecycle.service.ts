@@ -1,0 +1,125 @@
+import { createHash } from "node:crypto";
+import { Inject, Injectable, Logger } from "@nestjs/common";
+import { ERROR_CODES, metadataSchema, type UploadEvent, type UploadEventType, type UploadMetadata } from "@upload-gateway/contract";
+import { ApiError } from "../errors/api-error";
+import type { UploadRecord } from "../uploads/upload-record";
+import {
+  UPLOAD_LIFECYCLE_HOOKS,
+  UploadRefusedError,
+  type BeforeStartContext,
+  type UploadHookContext,
+  type UploadLifecycleHooks,
+} from "./upload-lifecycle.hooks";
+
+/** The hook that follows each event. */
+const HOOK_OF = {
+  "upload.started": "onStarted",
+  "upload.completed": "onCompleted",
+  "upload.aborted": "onAborted",
+  "upload.expired": "onExpired",
+} as const satisfies Record<UploadEventType, keyof UploadLifecycleHooks>;
+
+// S3's "safe characters" for keys, in non-empty segments: nothing a URL, a shell or a file system reads specially.
+const OBJECT_KEY = /^[A-Za-z0-9!_.*'()-]+(\/[A-Za-z0-9!_.*'()-]+)*$/;
+const MAX_OBJECT_KEY_BYTES = 1024;
+
+/**
+ * Where the uploads service tells what happened to an upload: it asks `beforeStart` before making one, and reports
+ * each winning transition once, which runs the hooks after it.
+ */
+@Injectable()
+export class UploadLifecycle {
+  private readonly logger = new Logger(UploadLifecycle.name);
+
+  constructor(@Inject(UPLOAD_LIFECYCLE_HOOKS) private readonly hooks: UploadLifecycleHooks) {}
+
+  /**
+   * Runs the `beforeStart` hook: the object key and metadata the upload gets. A refusal becomes the client's 4xx;
+   * anything else the hook throws, or a key or metadata it returns that the gateway cannot use, is a bug of the
+   * embedding application: a 500, logged.
+   */
+  async beforeStart(context: BeforeStartContext): Promise<{ objectKey: string; metadata: UploadMetadata }> {
+    const chosen = { objectKey: context.objectKey, metadata: context.body.metadata ?? {} };
+    if (!this.hooks.beforeStart) return chosen;
+    let decision;
+    try {
+      decision = await this.hooks.beforeStart(context);
+    } catch (error) {
+      if (error instanceof UploadRefusedError) {
+        const { code, message, field } = error.problem;
+        const status: number = ERROR_CODES[code]?.status ?? 500;
+        if (status >= 400 && status < 500) throw new ApiError({ code, message, ...(field ? { field } : {}) });
+        throw new Error(`beforeStart refused with ${String(code)}, which is not a 4xx code of the closed set`, { cause: error });
+      }
+      throw error;
+    }
+    if (!decision) return chosen;
+    if (decision.objectKey !== undefined) {
+      const problem = objectKeyProblem(decision.objectKey, context.project.id);
+      if (problem) throw new Error(`beforeStart returned an unusable objectKey ${JSON.stringify(decision.objectKey)}: ${problem}`);
+      chosen.objectKey = decision.objectKey;
+    }
+    if (decision.metadata !== undefined) {
+      const parsed = metadataSchema.safeParse(decision.metadata);
+      if (!parsed.success) {
+        throw new Error(`beforeStart returned unusable metadata: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+      }
+      chosen.metadata = parsed.data;
+    }
+    return chosen;
+  }
+
+  /**
+   * Reports a transition this request won (exactly once per upload and event): runs its hook. A hook that fails is
+   * logged and otherwise ignored: the transition stands, and the client's request succeeds.
+   */
+  async transitioned(type: UploadEventType, upload: UploadRecord): Promise<void> {
+    const hook = this.hooks[HOOK_OF[type]];
+    if (!hook) return;
+    const context: UploadHookContext = { event: uploadEventOf(type, upload), upload };
+    try {
+      await hook.call(this.hooks, context);
+    } catch (error) {
+      this.logger.error(
+        `The ${HOOK_OF[type]} hook failed for upload ${upload.requestKey} of project ${upload.projectId} (the ${type} transition stands): ${(error as Error)?.message ?? String(error)}`,
+        (error as Error)?.stack,
+      );
+    }
+  }
+}
+
+/**
+ * The event of a transition. Its id and time are derived from the upload and the transition, so every replica and
+ * every retry describes one event identically (receivers drop repeats by `id`).
+ */
+export function uploadEventOf(type: UploadEventType, upload: UploadRecord): UploadEvent {
+  const at =
+    type === "upload.started" ? upload.createdAt : type === "upload.completed" ? upload.completedAt : upload.abortedAt;
+  const id = `evt_${createHash("sha256").update(`${upload.projectId}\n${upload.requestKey}\n${type}`).digest("hex").slice(0, 32)}`;
+  return {
+    id,
+    type,
+    createdAt: at ?? upload.updatedAt,
+    data: {
+      projectId: upload.projectId,
+      requestKey: upload.requestKey,
+      uploadId: upload.uploadId,
+      fileName: upload.fileName,
+      mimeType: upload.mimeType,
+      size: upload.contentLength,
+      metadata: upload.metadata ?? {},
+    },
+  };
+}
+
+/** Why a hook's object key cannot be used, or undefined when it can. */
+function objectKeyProblem(key: string, projectId: string): string | undefined {
+  if (Buffer.byteLength(key) > MAX_OBJECT_KEY_BYTES) return `longer than ${MAX_OBJECT_KEY_BYTES} bytes`;
+  if (!OBJECT_KEY.test(key)) return "use only A-Z a-z 0-9 ! - _ . * ' ( ) in non-empty segments separated by /";
+  if (key.split("/").some((segment) => segment === "." || segment === "..")) return "no . or .. segments";
+  // The gateway keeps its records, markers and reservations under projects/: an object there could overwrite one.
+  if (key.startsWith("projects/") && !key.startsWith(`projects/${projectId}/files/`)) {
+    return `under projects/ only projects/${projectId}/files/ holds objects`;
+  }
+  return undefined;
+}
