@@ -1,9 +1,9 @@
-import {
+import type {
   ERROR_CODES,
-  type ErrorCode,
-  type StartUploadBody,
-  type UploadEvent,
-  type UploadMetadata,
+  ErrorCode,
+  StartUploadBody,
+  UploadEvent,
+  UploadMetadata,
 } from "@upload-gateway/contract";
 import type { Project } from "../auth/projects-file";
 import type { UploadRecord } from "../uploads/upload-record";

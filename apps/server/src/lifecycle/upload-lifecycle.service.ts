@@ -74,11 +74,11 @@ export class UploadLifecycle {
    * logged and otherwise ignored: the transition stands, and the client's request succeeds.
    */
   async transitioned(type: UploadEventType, upload: UploadRecord): Promise<void> {
-    const hook = this.hooks[HOOK_OF[type]];
-    if (!hook) return;
+    const name = HOOK_OF[type];
+    if (!this.hooks[name]) return;
     const context: UploadHookContext = { event: uploadEventOf(type, upload), upload };
     try {
-      await hook.call(this.hooks, context);
+      await this.hooks[name](context);
     } catch (error) {
       this.logger.error(
         `The ${HOOK_OF[type]} hook failed for upload ${upload.requestKey} of project ${upload.projectId} (the ${type} transition stands): ${(error as Error)?.message ?? String(error)}`,
