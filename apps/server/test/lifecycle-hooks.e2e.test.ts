@@ -131,4 +131,19 @@ describe.each(["local", "s3"] as const)("lifecycle hooks on %s storage", (storag
     expect(aborted.status).toBe(200);
     expect(hooksOf(other.body.result.requestKey)).toEqual(["onStarted", "onAborted"]);
   });
+
+  it("a single-PUT upload (POST /url) reports its start and its completion once", async () => {
+    const started = await call(gw.app, "POST", `${uploads()}/url`, {
+      body: { fileName: "note.txt", mimeType: "text/plain", contentLength: 5, metadata: { kind: "single" } },
+      headers: gw.auth,
+    });
+    expect(started.status).toBe(200);
+    const { requestKey, url } = started.body.result;
+    expect((await fetch(url, { method: "PUT", body: "hello", headers: { "content-type": "text/plain" } })).status).toBe(200);
+    for (let i = 0; i < 2; i++) {
+      expect((await call(gw.app, "POST", `${uploads()}/success/${requestKey}`, { headers: gw.auth })).status).toBe(200);
+    }
+    expect(hooksOf(requestKey)).toEqual(["onStarted", "onCompleted"]);
+    expect(seen.at(-1)!.context.event.data).toMatchObject({ size: 5, metadata: { kind: "single" } });
+  });
 });

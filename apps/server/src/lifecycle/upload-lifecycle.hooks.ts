@@ -1,7 +1,9 @@
 import type {
   ERROR_CODES,
   ErrorCode,
+  SinglePutUploadBody,
   StartUploadBody,
+  UploadTransfer,
   UploadEvent,
   UploadMetadata,
 } from "@upload-gateway/contract";
