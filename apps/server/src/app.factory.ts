@@ -6,7 +6,9 @@ import { FastifyAdapter, type NestFastifyApplication } from "@nestjs/platform-fa
 import { AppModule } from "./app.module";
 import { readProjectsFile } from "./auth/projects-file";
 import { ProjectRegistry } from "./auth/project-registry";
-import type { AppConfig } from "./config/app-config";
+import { loadConfig, type AppConfig } from "./config/app-config";
+import type { GatewaySetup } from "./gateway/gateway-setup.module";
+import { normalizePrefix, setupFromOptions, type UploadGatewayOptions } from "./gateway/upload-gateway.options";
 import { registerCors } from "./http/cors";
 import { httpServerOptions, registerHttpHardening } from "./http/http-hardening";
 import { registerRateLimits } from "./rate-limit/rate-limit.hook";
@@ -24,7 +26,7 @@ export interface GatewayExtensions {
   hooks?: UploadLifecycleHooks;
 }
 
-/** Builds the application (not yet listening): the one way `main` and the tests create a server. */
+/** Builds the application (not yet listening) from the environment's configuration: the bin and the tests. */
 export async function createApp(
   config: AppConfig,
   logging: LoggerOptions = {},
@@ -33,12 +35,39 @@ export async function createApp(
   // Read before Nest starts: a bad file then fails with one ConfigError, not an injector error with a stack trace.
   const projects = config.PROJECTS_FILE ? readProjectsFile(config.PROJECTS_FILE) : null;
   const logger = createLogger(config, logging);
+  const metrics = new GatewayMetrics();
+  const hooks = extensions.hooks ? { hooks: extensions.hooks } : {};
+  return buildApp({ config, projects, logger, observeStorage: metrics.observeStorage, ...hooks }, metrics);
+}
+
+export interface UploadGatewayServerOptions extends UploadGatewayOptions {
+  /** Where the gateway's routes go: "/media" serves `/media/api/projects/...`; the root when omitted. */
+  path?: string;
+  /**
+   * The standalone server's own settings, named and typed as the environment's (`CORS_ORIGINS`, `TRUST_PROXY`,
+   * `RATE_LIMIT_PER_MINUTE`, `METRICS_TOKEN`, timeouts, ...); the defaults of `pnpm start` otherwise.
+   */
+  server?: Partial<AppConfig>;
+}
+
+/**
+ * The whole gateway as a standalone Fastify app (not yet listening: call `listen`): the module's routes plus what the
+ * bin serves around them (security headers, CORS, rate limits, /metrics, compression, the demo page at its root).
+ */
+export async function createUploadGateway(options: UploadGatewayServerOptions): Promise<NestFastifyApplication> {
+  const path = normalizePrefix(options.path);
+  const metrics = new GatewayMetrics();
+  const setup = setupFromOptions(options, path, metrics.observeStorage, { ...loadConfig({}), ...options.server });
+  return buildApp(setup, metrics, path);
+}
+
+async function buildApp(setup: GatewaySetup, metrics: GatewayMetrics, path = ""): Promise<NestFastifyApplication> {
+  const { config, logger } = setup;
   const adapter = new FastifyAdapter({ ...httpServerOptions(config), ...httpLoggingOptions(logger) });
   registerHttpLogging(adapter.getInstance());
-  const metrics = new GatewayMetrics();
   registerMetrics(adapter.getInstance(), metrics, config.METRICS_TOKEN);
   registerHttpHardening(adapter.getInstance(), config);
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, projects, logger, metrics, extensions.hooks), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(setup, path), adapter, {
     logger: new PinoNestLogger(logger),
     abortOnError: false,
     // Fastify's own JSON parser only (see registerHttpHardening): Nest's would add a form parser to the JSON API.

@@ -1,35 +1,46 @@
-import { Module, type DynamicModule } from "@nestjs/common";
-import { APP_FILTER } from "@nestjs/core";
-import type { Logger } from "pino";
-import type { ProjectsFile } from "./auth/projects-file";
-import type { AppConfig } from "./config/app-config";
-import { ConfigModule } from "./config/config.module";
+import { Module, type DynamicModule, type Type } from "@nestjs/common";
+import { APP_FILTER, RouterModule } from "@nestjs/core";
 import { DevModule } from "./dev/dev.module";
 import { DocsModule } from "./docs/docs.module";
+import { EnvelopeExceptionFilter } from "./errors/envelope-exception.filter";
+import { GatewaySetupModule, type GatewaySetup, type GatewaySetupFactory } from "./gateway/gateway-setup.module";
 import { HealthModule } from "./health/health.module";
 import { LifecycleModule } from "./lifecycle/lifecycle.module";
-import type { UploadLifecycleHooks } from "./lifecycle/upload-lifecycle.hooks";
-import type { GatewayMetrics } from "./observability/metrics";
-import { ObservabilityModule } from "./observability/observability.module";
 import { LocalStoreHttpModule } from "./local-store-http/local-store-http.module";
 import { SiteModule } from "./site/site.module";
-import { EnvelopeExceptionFilter } from "./errors/envelope-exception.filter";
 import { StorageModule } from "./storage/storage.module";
 import { UploadsModule } from "./uploads/uploads.module";
 
+/**
+ * The gateway's modules, under `path`. Embedded (`standalone: false`) it is the API, its docs and health probes
+ * only, and answers in the envelope on its own routes only; standalone it also serves the dev session and the demo
+ * page, and turns every failure of the app (unknown routes included) into the envelope.
+ */
+export function gatewayModule(
+  module: Type,
+  path: string,
+  setup: GatewaySetupFactory,
+  { standalone }: { standalone: boolean },
+): DynamicModule {
+  const routed: Type[] = [UploadsModule, HealthModule, DocsModule, ...(standalone ? [DevModule, SiteModule] : [])];
+  return {
+    module,
+    imports: [
+      GatewaySetupModule.register(path, setup),
+      LifecycleModule,
+      StorageModule,
+      LocalStoreHttpModule,
+      ...routed,
+      ...(path === "" ? [] : [RouterModule.register(routed.map((child) => ({ path, module: child })))]),
+    ],
+    providers: standalone ? [{ provide: APP_FILTER, useClass: EnvelopeExceptionFilter }] : [],
+  };
+}
+
+/** The standalone server's root module (`createApp`, `createUploadGateway`, the bin). */
 @Module({})
 export class AppModule {
-  static forRoot(
-    config: AppConfig,
-    projects: ProjectsFile | null,
-    logger: Logger,
-    metrics: GatewayMetrics,
-    hooks: UploadLifecycleHooks = {},
-  ): DynamicModule {
-    return {
-      module: AppModule,
-      imports: [ConfigModule.forRoot(config, projects), ObservabilityModule.forRoot(logger, metrics), LifecycleModule.forRoot(hooks), StorageModule, LocalStoreHttpModule, UploadsModule, HealthModule, DocsModule, DevModule, SiteModule],
-      providers: [{ provide: APP_FILTER, useClass: EnvelopeExceptionFilter }],
-    };
+  static forRoot(setup: GatewaySetup, path = ""): DynamicModule {
+    return gatewayModule(AppModule, path, { useFactory: () => setup }, { standalone: true });
   }
 }

@@ -1,8 +1,9 @@
-import { Inject, Injectable, createParamDecorator, type CanActivate, type ExecutionContext } from "@nestjs/common";
+import { Inject, Injectable, Optional, createParamDecorator, type CanActivate, type ExecutionContext } from "@nestjs/common";
 import type { FastifyRequest } from "fastify";
 import { ApiError } from "../errors/api-error";
+import { AUTH_RESOLVER, PROJECT_DEFAULTS, type AuthResolver, type ProjectDefaults } from "./auth-resolver";
 import { ProjectRegistry } from "./project-registry";
-import type { Project } from "./projects-file";
+import { PROJECT_ID, type Project } from "./projects-file";
 
 type AuthorizedRequest = FastifyRequest & { project?: Project };
 
@@ -12,11 +13,21 @@ type AuthorizedRequest = FastifyRequest & { project?: Project };
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
-  constructor(@Inject(ProjectRegistry) private readonly registry: ProjectRegistry) {}
+  constructor(
+    @Inject(ProjectRegistry) private readonly registry: ProjectRegistry,
+    @Optional() @Inject(AUTH_RESOLVER) private readonly resolver: AuthResolver | null = null,
+    @Optional() @Inject(PROJECT_DEFAULTS) private readonly defaults: ProjectDefaults | null = null,
+  ) {}
 
-  canActivate(context: ExecutionContext): boolean {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<AuthorizedRequest>();
     const projectId = (request.params as { projectId?: string }).projectId ?? "";
+    const project = this.resolver ? await this.resolve(request, projectId) : this.authorize(request, projectId);
+    request.project = this.defaults ? { ...this.defaults, ...withoutUndefined(project), id: project.id } : project;
+    return true;
+  }
+
+  private authorize(request: AuthorizedRequest, projectId: string): Project {
     const decision = this.registry.authorize(request.headers.authorization, projectId);
     if (!decision.ok) {
       throw new ApiError(
@@ -25,9 +36,22 @@ export class ApiKeyGuard implements CanActivate {
           : { code: decision.code },
       );
     }
-    request.project = decision.project;
-    return true;
+    return decision.project;
   }
+
+  /** The embedding app's own decision (see `AuthResolver`), held to the same rules as a projects file's entries. */
+  private async resolve(request: AuthorizedRequest, projectId: string): Promise<Project> {
+    const project = await this.resolver!({ projectId, headers: request.headers, raw: request });
+    if (!project) throw new ApiError({ code: "UNAUTHORIZED" });
+    // The project id becomes part of storage keys: a resolver answering another project (or an unsafe id) is refused
+    // rather than trusted with another project's prefix.
+    if (project.id !== projectId || !PROJECT_ID.test(project.id)) throw new ApiError({ code: "FORBIDDEN" });
+    return project;
+  }
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** The project the `ApiKeyGuard` authorized for this request. */

@@ -1,27 +1,8 @@
-import { Global, Module, type DynamicModule } from "@nestjs/common";
-import type { ProjectsFile } from "../auth/projects-file";
-import type { AppConfig } from "./app-config";
+// The configuration's injection tokens. Their providers are in the gateway's setup module
+// (src/gateway/gateway-setup.module.ts), which makes them from the environment (`createApp`) or from the options of
+// `UploadGatewayModule`, in both cases validated before Nest starts.
 
+/** The validated configuration (`AppConfig`). */
 export const APP_CONFIG = Symbol("AppConfig");
-/** The validated `PROJECTS_FILE`, or null without one (dev mode). */
+/** The validated `PROJECTS_FILE`, or null without one (dev mode, or a custom auth resolver). */
 export const PROJECTS = Symbol("Projects");
-
-/**
- * Makes the validated configuration injectable everywhere as `APP_CONFIG`, and the projects file as `PROJECTS`.
- * Both are read and validated before Nest starts, so a bad value stops the server with one clean message instead of
- * an error logged by Nest's injector with a stack trace.
- */
-@Global()
-@Module({})
-export class ConfigModule {
-  static forRoot(config: AppConfig, projects: ProjectsFile | null): DynamicModule {
-    return {
-      module: ConfigModule,
-      providers: [
-        { provide: APP_CONFIG, useValue: config },
-        { provide: PROJECTS, useValue: projects },
-      ],
-      exports: [APP_CONFIG, PROJECTS],
-    };
-  }
-}

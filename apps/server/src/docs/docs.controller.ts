@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Controller, Get, Header, Inject, NotFoundException, Param, Res } from "@nestjs/common";
+import { Controller, Get, Header, Inject, NotFoundException, Param, Res, UseFilters } from "@nestjs/common";
+import { EnvelopeExceptionFilter } from "../errors/envelope-exception.filter";
 import type { FastifyReply } from "fastify";
 import { getAbsoluteFSPath } from "swagger-ui-dist";
 import { publicUrl, type AppConfig } from "../config/app-config";
@@ -38,6 +39,8 @@ const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: new URL("api/openapi.json"
 
 /** The OpenAPI document generated from the contract, and a Swagger UI for it. No API key needed. */
 @Controller()
+// Here as well as app-wide: embedded in another app, the gateway's routes still answer in its envelope.
+@UseFilters(EnvelopeExceptionFilter)
 export class DocsController {
   private document: Record<string, unknown> | undefined;
 

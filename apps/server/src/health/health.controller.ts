@@ -1,4 +1,5 @@
-import { Controller, Inject, Logger } from "@nestjs/common";
+import { Controller, Inject, Logger, UseFilters } from "@nestjs/common";
+import { EnvelopeExceptionFilter } from "../errors/envelope-exception.filter";
 import { TsRestHandler, tsRestHandler } from "@ts-rest/nest";
 import { errorEnvelope, healthContract, ok } from "@upload-gateway/contract";
 import { APP_CONFIG } from "../config/config.module";
@@ -7,6 +8,8 @@ import { STORAGE, type Storage } from "../storage/storage.port";
 
 /** Liveness and readiness probes, outside the API key guard. */
 @Controller()
+// Here as well as app-wide: embedded in another app, the gateway's routes still answer in its envelope.
+@UseFilters(EnvelopeExceptionFilter)
 export class HealthController {
   private readonly logger = new Logger(HealthController.name);
 

@@ -1,16 +1,10 @@
-import { Global, Module, type DynamicModule } from "@nestjs/common";
-import { UPLOAD_LIFECYCLE_HOOKS, type UploadLifecycleHooks } from "./upload-lifecycle.hooks";
+import { Global, Module } from "@nestjs/common";
 import { UploadLifecycle } from "./upload-lifecycle.service";
 
-/** The upload lifecycle: the embedding application's hooks (`UPLOAD_LIFECYCLE_HOOKS`) and what runs them. */
+/**
+ * The upload lifecycle: what runs the embedding application's hooks (`UPLOAD_LIFECYCLE_HOOKS`, provided with the rest
+ * of the gateway's setup by GatewaySetupModule).
+ */
 @Global()
-@Module({})
-export class LifecycleModule {
-  static forRoot(hooks: UploadLifecycleHooks = {}): DynamicModule {
-    return {
-      module: LifecycleModule,
-      providers: [{ provide: UPLOAD_LIFECYCLE_HOOKS, useValue: hooks }, UploadLifecycle],
-      exports: [UPLOAD_LIFECYCLE_HOOKS, UploadLifecycle],
-    };
-  }
-}
+@Module({ providers: [UploadLifecycle], exports: [UploadLifecycle] })
+export class LifecycleModule {}

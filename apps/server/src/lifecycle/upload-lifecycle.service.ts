@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { Inject, Injectable, Logger } from "@nestjs/common";
 import { ERROR_CODES, metadataSchema, type UploadEvent, type UploadEventType, type UploadMetadata } from "@upload-gateway/contract";
 import { ApiError } from "../errors/api-error";
+import { objectKeyProblem } from "../uploads/upload-keys";
 import type { UploadRecord } from "../uploads/upload-record";
 import {
   UPLOAD_LIFECYCLE_HOOKS,
@@ -19,9 +20,6 @@ const HOOK_OF = {
   "upload.expired": "onExpired",
 } as const satisfies Record<UploadEventType, keyof UploadLifecycleHooks>;
 
-// S3's "safe characters" for keys, in non-empty segments: nothing a URL, a shell or a file system reads specially.
-const OBJECT_KEY = /^[A-Za-z0-9!_.*'()-]+(\/[A-Za-z0-9!_.*'()-]+)*$/;
-const MAX_OBJECT_KEY_BYTES = 1024;
 
 /**
  * Where the uploads service tells what happened to an upload: it asks `beforeStart` before making one, and reports
@@ -110,16 +108,4 @@ export function uploadEventOf(type: UploadEventType, upload: UploadRecord): Uplo
       metadata: upload.metadata ?? {},
     },
   };
-}
-
-/** Why a hook's object key cannot be used, or undefined when it can. */
-function objectKeyProblem(key: string, projectId: string): string | undefined {
-  if (Buffer.byteLength(key) > MAX_OBJECT_KEY_BYTES) return `longer than ${MAX_OBJECT_KEY_BYTES} bytes`;
-  if (!OBJECT_KEY.test(key)) return "use only A-Z a-z 0-9 ! - _ . * ' ( ) in non-empty segments separated by /";
-  if (key.split("/").some((segment) => segment === "." || segment === "..")) return "no . or .. segments";
-  // The gateway keeps its records, markers and reservations under projects/: an object there could overwrite one.
-  if (key.startsWith("projects/") && !key.startsWith(`projects/${projectId}/files/`)) {
-    return `under projects/ only projects/${projectId}/files/ holds objects`;
-  }
-  return undefined;
 }

@@ -2,17 +2,19 @@ import { Inject, Module, type OnApplicationBootstrap } from "@nestjs/common";
 import { HttpAdapterHost } from "@nestjs/core";
 import type { FastifyInstance } from "fastify";
 import type { LocalStorage } from "../storage/local.storage";
+import { ROUTE_PREFIX } from "../gateway/gateway-setup.module";
 import { EMBEDDED_STORE } from "../storage/storage.module";
 import { localStoreRoutes } from "./local-store.routes";
 
 /**
- * Serves the embedded store's part and download URLs (`/storage/...`) when the embedded store is the one configured;
+ * Serves the embedded store's part and download URLs (`/storage/...` under the gateway's path prefix) when the embedded store is the one configured;
  * with S3, clients talk to S3 and this module adds nothing.
  */
 @Module({})
 export class LocalStoreHttpModule implements OnApplicationBootstrap {
   constructor(
     @Inject(EMBEDDED_STORE) private readonly store: LocalStorage | null,
+    @Inject(ROUTE_PREFIX) private readonly prefix: string,
     private readonly adapterHost: HttpAdapterHost,
   ) {}
 
@@ -22,6 +24,7 @@ export class LocalStoreHttpModule implements OnApplicationBootstrap {
   async onApplicationBootstrap(): Promise<void> {
     if (!this.store) return;
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
-    await fastify.register(localStoreRoutes(this.store));
+    // Under the gateway's path prefix, where the store's URLs point (its public URL ends with the prefix).
+    await fastify.register(localStoreRoutes(this.store), this.prefix ? { prefix: this.prefix } : {});
   }
 }

@@ -1,8 +1,6 @@
 import { Global, Inject, Logger, Module, type OnApplicationShutdown } from "@nestjs/common";
-import type { Logger as PinoLogger } from "pino";
-import { APP_CONFIG } from "../config/config.module";
-import { instrumentStorage, type StorageCallObserver } from "../observability/instrumented-storage";
-import { LOGGER, STORAGE_OBSERVER } from "../observability/observability.module";
+import { GATEWAY_SETUP, type GatewaySetup } from "../gateway/gateway-setup.module";
+import { instrumentStorage } from "../observability/instrumented-storage";
 import { publicUrl, s3Credentials, type AppConfig } from "../config/app-config";
 import { LocalStorage } from "./local.storage";
 import { persistentSecret, randomSecret } from "./local-secrets";
@@ -48,10 +46,11 @@ export const EMBEDDED_STORE = Symbol("EmbeddedStore");
   providers: [
     {
       provide: STORAGE,
-      inject: [APP_CONFIG, STORAGE_OBSERVER, LOGGER],
-      // Observed from outside (latency, errors, failures logged with their cause): the adapters stay plain.
-      useFactory: (config: AppConfig, observe: StorageCallObserver, logger: PinoLogger) =>
-        instrumentStorage(createStorage(config), observe, logger),
+      inject: [GATEWAY_SETUP],
+      // Observed from outside (latency, errors, failures logged with their cause): the adapters stay plain. An
+      // adapter the embedding app made is its own to close, so only one made here is destroyed at shutdown.
+      useFactory: ({ config, storage, observeStorage, logger }: GatewaySetup) =>
+        instrumentStorage(storage ?? createStorage(config), observeStorage, logger),
     },
     {
       provide: EMBEDDED_STORE,
@@ -62,9 +61,12 @@ export const EMBEDDED_STORE = Symbol("EmbeddedStore");
   exports: [STORAGE, EMBEDDED_STORE],
 })
 export class StorageModule implements OnApplicationShutdown {
-  constructor(@Inject(STORAGE) private readonly storage: Storage & { destroy?: () => void }) {}
+  constructor(
+    @Inject(STORAGE) private readonly storage: Storage & { destroy?: () => void },
+    @Inject(GATEWAY_SETUP) private readonly setup: GatewaySetup,
+  ) {}
 
   onApplicationShutdown(): void {
-    this.storage.destroy?.();
+    if (!this.setup.storage) this.storage.destroy?.();
   }
 }

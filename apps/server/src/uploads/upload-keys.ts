@@ -32,6 +32,41 @@ export function objectKey(projectId: string, requestKey: string): string {
   return `projects/${projectId}/files/${requestKey}`;
 }
 
+/** What an object key naming function knows of the upload it names (the module's `objectKey` option). */
+export interface ObjectKeyInput {
+  projectId: string;
+  requestKey: string;
+  fileName: string;
+  mimeType: string;
+}
+
+/**
+ * Names the object an upload becomes, in place of `projects/{projectId}/files/{requestKey}`. Include the request key
+ * (or something else unique): two uploads given the same key overwrite each other's object.
+ */
+export type ObjectKeyNamer = (upload: ObjectKeyInput) => string;
+export const OBJECT_KEY_NAMER = Symbol("ObjectKeyNamer");
+
+const MAX_OBJECT_KEY_BYTES = 1024; // S3's limit
+// S3's "safe characters" for keys, in non-empty segments: nothing a URL, a shell or a file system reads specially.
+const OBJECT_KEY = /^[A-Za-z0-9!_.*'()-]+(\/[A-Za-z0-9!_.*'()-]+)*$/;
+
+/**
+ * Why an object key that the embedding app chose (its `objectKey` naming function, a `beforeStart` hook) cannot be
+ * used, or undefined when it can. Anything but the gateway's own documents: under `projects/` only
+ * `projects/{projectId}/files/...` (records, reservations and markers live beside it).
+ */
+export function objectKeyProblem(key: string, projectId: string): string | undefined {
+  if (Buffer.byteLength(key) > MAX_OBJECT_KEY_BYTES) return `longer than ${MAX_OBJECT_KEY_BYTES} bytes`;
+  if (!OBJECT_KEY.test(key)) return "use only A-Z a-z 0-9 ! - _ . * ' ( ) in non-empty segments separated by /";
+  if (key.split("/").some((segment) => segment === "." || segment === "..")) return "no . or .. segments";
+  // The gateway keeps its records, markers and reservations under projects/: an object there could overwrite one.
+  if (key.startsWith("projects/") && !key.startsWith(`projects/${projectId}/files/`)) {
+    return `under projects/ only projects/${projectId}/files/ holds objects`;
+  }
+  return undefined;
+}
+
 export function recordPrefix(projectId: string): string {
   return `projects/${projectId}/uploads/`;
 }

@@ -1,9 +1,18 @@
-import { Controller, Inject, UseGuards } from "@nestjs/common";
-import { TsRestHandler, tsRestHandler } from "@ts-rest/nest";
-import { ok, uploadsContract, type ErrorEnvelope, type ErrorStatus, type SuccessEnvelope } from "@upload-gateway/contract";
+import { Controller, Inject, Optional, Req, UseFilters, UseGuards } from "@nestjs/common";
+import { EnvelopeExceptionFilter } from "../errors/envelope-exception.filter";
+import { RequestValidationError, TsRestHandler, tsRestHandler } from "@ts-rest/nest";
+import {
+  ok,
+  uploadsContract,
+  type ErrorEnvelope,
+  type ErrorStatus,
+  type StartUploadBody,
+  type SuccessEnvelope,
+} from "@upload-gateway/contract";
 import { ApiKeyGuard, AuthorizedProject } from "../auth/api-key.guard";
 import type { Project } from "../auth/projects-file";
 import { toApiError } from "../errors/api-error";
+import { START_BODY_SCHEMA, type StartBodySchema } from "./start-body";
 import { UploadsService } from "./uploads.service";
 
 type Reply<T> = { status: 200; body: SuccessEnvelope<T> } | { status: ErrorStatus; body: ErrorEnvelope };
@@ -20,14 +29,20 @@ async function reply<T>(work: () => Promise<T>): Promise<Reply<T>> {
 }
 
 @Controller()
+// Here as well as app-wide: embedded in another app, the gateway's routes still answer in its envelope.
+@UseFilters(EnvelopeExceptionFilter)
 @UseGuards(ApiKeyGuard)
 export class UploadsController {
-  constructor(@Inject(UploadsService) private readonly uploads: UploadsService) {}
+  constructor(
+    @Inject(UploadsService) private readonly uploads: UploadsService,
+    @Optional() @Inject(START_BODY_SCHEMA) private readonly startBody: StartBodySchema | null = null,
+  ) {}
 
   @TsRestHandler(uploadsContract)
-  handle(@AuthorizedProject() project: Project) {
+  handle(@AuthorizedProject() project: Project, @Req() request: { body: unknown }) {
     return tsRestHandler(uploadsContract, {
-      start: ({ body, headers }) => reply(() => this.uploads.start(project, body, headers["idempotency-key"])),
+      start: ({ body, headers }) =>
+        reply(() => this.uploads.start(project, this.extendedStart(request.body, body), headers["idempotency-key"])),
       startSinglePut: ({ body, headers }) =>
         reply(() => this.uploads.startSinglePut(project, body, headers["idempotency-key"])),
       complete: ({ body }) => reply(() => this.uploads.complete(project, body)),
@@ -38,5 +53,16 @@ export class UploadsController {
       get: ({ params }) => reply(() => this.uploads.details(project, params.requestKey)),
       list: ({ query }) => reply(() => this.uploads.list(project, query.cursor, query.limit)),
     });
+  }
+
+  /**
+   * The start body as the embedding app's extended schema parses it (its own fields kept, for its hooks), or as the
+   * contract parsed it when there is none. Its problems are answered as the contract's are (400, naming the field).
+   */
+  private extendedStart(raw: unknown, parsed: StartUploadBody): StartUploadBody {
+    if (!this.startBody) return parsed;
+    const result = this.startBody.safeParse(raw);
+    if (!result.success) throw new RequestValidationError(null, null, null, result.error);
+    return result.data;
   }
 }

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from "@nestjs/common";
+import { Inject, Injectable, Logger, Optional } from "@nestjs/common";
 import {
   DEFAULT_LIST_LIMIT,
   DEFAULT_URL_EXPIRY_HOURS,
@@ -35,10 +35,13 @@ import {
   hashReservationKey,
   isRequestKey,
   newRequestKey,
+  OBJECT_KEY_NAMER,
   objectKey,
+  objectKeyProblem,
   recordKey,
   recordPrefix,
   requestKeyOfRecord,
+  type ObjectKeyNamer,
 } from "./upload-keys";
 import { IdempotencyLedger, startFingerprint } from "./idempotency-ledger";
 import {
@@ -80,6 +83,7 @@ export class UploadsService {
     @Inject(STORAGE) private readonly storage: Storage,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(UploadLifecycle) private readonly lifecycle: UploadLifecycle,
+    @Optional() @Inject(OBJECT_KEY_NAMER) private readonly nameObject: ObjectKeyNamer | null = null,
   ) {
     this.openUploads = new OpenUploads(storage, async (projectId, requestKey) => {
       const record = await this.readRecord(projectId, requestKey);
@@ -167,6 +171,16 @@ export class UploadsService {
     }
   }
 
+  /** Where an upload's object goes unless a `beforeStart` hook says otherwise: the app's naming function, or ours. */
+  private defaultObjectKey(projectId: string, requestKey: string, body: StartFields): string {
+    if (!this.nameObject) return objectKey(projectId, requestKey);
+    const key = this.nameObject({ projectId, requestKey, fileName: body.fileName, mimeType: body.mimeType });
+    const problem = typeof key === "string" ? objectKeyProblem(key, projectId) : "not a string";
+    // The app's bug, not the client's: a 500, logged.
+    if (problem) throw new Error(`The objectKey option returned an unusable key ${JSON.stringify(key)}: ${problem}`);
+    return key;
+  }
+
   private async createUpload<R>(
     project: Project,
     body: StartFields,
@@ -175,13 +189,13 @@ export class UploadsService {
   ): Promise<R> {
     const { plan } = transfer;
     const contentLength = plan.contentLength;
-    // Before anything is stored: a refusal leaves nothing to clean up.
+    // Before anything is stored: a refusal (or a naming function that throws) leaves nothing to clean up.
     const { objectKey: key, metadata } = await this.lifecycle.beforeStart({
       project,
       body,
       transfer: transfer.transfer,
       requestKey,
-      objectKey: objectKey(project.id, requestKey),
+      objectKey: this.defaultObjectKey(project.id, requestKey, body),
     });
     await this.openUploads.claim(project, requestKey);
     const fileHash = body.enableDuplicateCheck && body.fileHash ? body.fileHash : undefined;

@@ -1,0 +1,25 @@
+import type { IncomingHttpHeaders } from "node:http";
+import type { Project } from "./projects-file";
+
+/** What a custom resolver sees of a request to a project's routes. */
+export interface AuthRequest {
+  /** The `:projectId` of the path, as sent (not yet known to exist). */
+  projectId: string;
+  headers: IncomingHttpHeaders;
+  /** The framework's request object (Fastify's), for resolvers that need more (a session cookie, the client address). */
+  raw: unknown;
+}
+
+/**
+ * Decides who may use a project, in place of API keys: the project the request may use (its id must be the path's
+ * `projectId`), or null for a request without valid credentials (401 UNAUTHORIZED). Throw an `ApiError` for any
+ * other answer of the closed set (403 FORBIDDEN, 404 PROJECT_NOT_FOUND).
+ */
+export type AuthResolver = (request: AuthRequest) => Project | null | undefined | Promise<Project | null | undefined>;
+
+/** A custom `AuthResolver` when the embedding app gave one; null means API keys (the projects file or the dev key). */
+export const AUTH_RESOLVER = Symbol("AuthResolver");
+
+/** Rules every project gets unless its own entry says otherwise (`limits` of the module's options). */
+export type ProjectDefaults = Pick<Project, "allowedMimeTypes" | "maxFileSize" | "maxOpenUploads">;
+export const PROJECT_DEFAULTS = Symbol("ProjectDefaults");

@@ -1,0 +1,29 @@
+// The package's library entry: importing it starts nothing (the server is `upload-gateway-server`, src/main.ts).
+import "reflect-metadata";
+
+export { UploadGatewayModule, type UploadGatewayAsyncOptions } from "./gateway/upload-gateway.module";
+export {
+  type LocalStorageSettings,
+  type S3StorageSettings,
+  type UploadGatewayAuth,
+  type UploadGatewayOptions,
+} from "./gateway/upload-gateway.options";
+export { createApp, createUploadGateway, type UploadGatewayServerOptions } from "./app.factory";
+export { loadConfig, ConfigError, type AppConfig, type S3Credentials } from "./config/app-config";
+export type { AuthRequest, AuthResolver, ProjectDefaults } from "./auth/auth-resolver";
+export { sha256Hex as hashApiKey } from "./auth/project-registry";
+export type { Project, ProjectsFile } from "./auth/projects-file";
+export { ApiError } from "./errors/api-error";
+export {
+  UploadRefusedError,
+  type BeforeStartContext,
+  type BeforeStartDecision,
+  type RefusalCode,
+  type UploadHookContext,
+  type UploadLifecycleHooks,
+} from "./lifecycle/upload-lifecycle.hooks";
+export type { ObjectKeyInput, ObjectKeyNamer } from "./uploads/upload-keys";
+export type { StartBodySchema } from "./uploads/start-body";
+export { LocalStorage, type LocalStorageOptions } from "./storage/local.storage";
+export { S3Storage, type S3StorageOptions } from "./storage/s3.storage";
+export * from "./storage/storage.port";

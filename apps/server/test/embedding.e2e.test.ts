@@ -1,0 +1,286 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Controller, Get, Module, type DynamicModule } from "@nestjs/common";
+import { NestFactory } from "@nestjs/core";
+import { FastifyAdapter, type NestFastifyApplication } from "@nestjs/platform-fastify";
+import { refineStartUpload, startUploadBodyBase } from "@upload-gateway/contract";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { ApiError, createUploadGateway, hashApiKey, UploadGatewayModule, type UploadGatewayOptions } from "../src/index";
+import { freePort } from "./support/server-process";
+
+/**
+ * UploadGatewayModule inside another Nest app, as a platform team embeds it: under /media, next to the app's own
+ * routes, with the embedded store (its part and download URLs under /media too), a custom resolver and key naming.
+ */
+
+@Controller("hello")
+class HostController {
+  @Get()
+  hello() {
+    return { host: true };
+  }
+}
+
+async function hostApp(gateway: DynamicModule): Promise<{ app: NestFastifyApplication; base: string }> {
+  @Module({ imports: [gateway], controllers: [HostController] })
+  class HostModule {}
+  const port = await freePort();
+  const app = await NestFactory.create<NestFastifyApplication>(HostModule, new FastifyAdapter(), { logger: false });
+  await app.listen(port, "127.0.0.1");
+  return { app, base: `http://127.0.0.1:${port}` };
+}
+
+async function call(url: string, init: { method?: string; headers?: Record<string, string>; body?: unknown } = {}) {
+  const response = await fetch(url, {
+    method: init.method ?? "GET",
+    headers: { ...init.headers, ...(init.body === undefined ? {} : { "content-type": "application/json" }) },
+    ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : null };
+}
+
+const file = (size: number) => ({ partsNumber: 1, fileName: "clip.mp4", contentLength: String(size), mimeType: "video/mp4" });
+
+describe("UploadGatewayModule embedded under /media (API keys, embedded store)", () => {
+  const key = `key-${randomBytes(16).toString("hex")}`;
+  const auth = { authorization: `Bearer ${key}` };
+  let dir: string;
+  let host: { app: NestFastifyApplication; base: string };
+  const keysNamed: string[] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "gateway-embed-"));
+    const port = await freePort();
+    host = await (async () => {
+      @Module({
+        imports: [
+          UploadGatewayModule.forRootAsync({
+            path: "/media/",
+            useFactory: (): Promise<UploadGatewayOptions> => Promise.resolve({
+              storage: { type: "local", dir, fsync: false },
+              publicUrl: `http://127.0.0.1:${port}`,
+              auth: {
+                projects: {
+                  projects: [{ id: "films" }, { id: "docs", allowedMimeTypes: ["application/pdf"] }],
+                  apiKeys: [{ name: "test", sha256: hashApiKey(key), projects: ["films", "docs"] }],
+                },
+              },
+              objectKey: ({ projectId, requestKey, fileName }) => {
+                const named = `media/${projectId}/${requestKey}/${fileName}`;
+                keysNamed.push(named);
+                return named;
+              },
+              limits: { maxFileSize: 64 * 1024 * 1024 },
+            }),
+          }),
+        ],
+        controllers: [HostController],
+      })
+      class HostModule {}
+      const app = await NestFactory.create<NestFastifyApplication>(HostModule, new FastifyAdapter(), { logger: false });
+      await app.listen(port, "127.0.0.1");
+      return { app, base: `http://127.0.0.1:${port}` };
+    })();
+  });
+  afterAll(async () => {
+    await host?.app.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("serves the whole round trip under /media: start, part PUT, complete, status, download", async () => {
+    const bytes = randomBytes(1000);
+    const api = `${host.base}/media/api/projects/films/uploads`;
+    const started = await call(`${api}/multipart`, { method: "POST", headers: auth, body: file(bytes.length) });
+    expect(started.status).toBe(200);
+    const { requestKey, presignedUrl } = started.body.result;
+    expect(presignedUrl[0].presignedUrl.startsWith(`${host.base}/media/storage/`)).toBe(true);
+    const put = await fetch(presignedUrl[0].presignedUrl, { method: "PUT", body: bytes });
+    expect(put.status).toBe(200);
+    const completed = await call(`${api}/multipart-complete`, {
+      method: "PUT",
+      headers: auth,
+      body: { requestKey, parts: [{ partNumber: 1, eTag: put.headers.get("etag") }] },
+    });
+    expect(completed).toMatchObject({ status: 200, body: { success: true, result: true } });
+    const status = await call(`${api}/${requestKey}`, { headers: auth });
+    expect(status).toMatchObject({ status: 200, body: { result: { state: "completed", fileName: "clip.mp4" } } });
+    const download = await call(`${host.base}/media/api/projects/films/uploads/success/${requestKey}`, { method: "POST", headers: auth });
+    expect(download.body.result.downloadPath.startsWith(`${host.base}/media/storage/objects/media/films/${requestKey}/clip.mp4?`)).toBe(true);
+    const got = await fetch(download.body.result.downloadPath);
+    expect(Buffer.from(await got.arrayBuffer()).equals(bytes)).toBe(true);
+    expect(keysNamed).toContain(`media/films/${requestKey}/clip.mp4`);
+  });
+
+  it("keeps the app's own routes and errors: its route answers, its 404 is Nest's, not the gateway's envelope", async () => {
+    expect(await call(`${host.base}/hello`)).toEqual({ status: 200, body: { host: true } });
+    const missing = await call(`${host.base}/nothing-here`);
+    expect(missing.status).toBe(404);
+    expect(missing.body).not.toHaveProperty("success");
+    // Nothing of the gateway at the root, and no dev session or demo page when embedded.
+    expect((await call(`${host.base}/api/projects/films/uploads`, { headers: auth })).status).toBe(404);
+    expect((await call(`${host.base}/media/api/dev-session`)).status).toBe(404);
+  });
+
+  it("answers in the envelope on its own routes: 401, 404 project, 400 validation, 415 by project rules, 413 by limits", async () => {
+    const api = `${host.base}/media/api/projects`;
+    expect(await call(`${api}/films/uploads/multipart`, { method: "POST", body: file(100) })).toMatchObject({
+      status: 401,
+      body: { success: false, errorDetails: [{ code: "UNAUTHORIZED" }] },
+    });
+    expect((await call(`${api}/nope/uploads`, { headers: auth })).body.errorDetails[0].code).toBe("PROJECT_NOT_FOUND");
+    const invalid = await call(`${api}/films/uploads/multipart`, { method: "POST", headers: auth, body: { ...file(100), partsNumber: 0 } });
+    expect(invalid).toMatchObject({ status: 400, body: { errorDetails: [{ code: "VALIDATION_FAILED", field: "partsNumber" }] } });
+    const wrongType = await call(`${api}/docs/uploads/multipart`, { method: "POST", headers: auth, body: file(100) });
+    expect(wrongType.body.errorDetails[0].code).toBe("MIME_TYPE_NOT_ALLOWED");
+    // limits.maxFileSize applies to projects that set no maxFileSize of their own.
+    const tooLarge = await call(`${api}/films/uploads/multipart`, { method: "POST", headers: auth, body: file(65 * 1024 * 1024) });
+    expect(tooLarge.body.errorDetails[0].code).toBe("FILE_TOO_LARGE");
+  });
+
+  it("serves its health probes and docs under /media", async () => {
+    expect(await call(`${host.base}/media/health/ready`)).toMatchObject({ status: 200, body: { result: { status: "ok" } } });
+    const openApi = await call(`${host.base}/media/api/openapi.json`);
+    expect(openApi.body.servers[0].url).toBe(`${host.base}/media`);
+  });
+});
+
+describe("UploadGatewayModule with a custom resolver and key naming", () => {
+  let dir: string;
+  let host: { app: NestFastifyApplication; base: string };
+  let badKey = false;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "gateway-embed-"));
+    host = await hostApp(
+      UploadGatewayModule.forRoot({
+        path: "uploads-api",
+        storage: { type: "local", dir, fsync: false },
+        publicUrl: "http://127.0.0.1:1",
+        auth: {
+          // The platform's own session check: a header names the team, which may use only its own project.
+          resolve: ({ projectId, headers }) => {
+            const team = headers["x-team"];
+            if (typeof team !== "string") return null;
+            if (team === "liar") return { id: "someone-else" };
+            if (team !== projectId) throw new ApiError({ code: "FORBIDDEN", message: `team ${team} may not use ${projectId}` });
+            return { id: team, maxOpenUploads: 5 };
+          },
+        },
+        objectKey: ({ projectId, requestKey }) => (badKey ? `projects/${projectId}/uploads/${requestKey}.json` : `t/${projectId}/${requestKey}`),
+      }),
+    );
+  });
+  afterAll(async () => {
+    await host?.app.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const start = (team: string | undefined, project = "team-a") =>
+    call(`${host.base}/uploads-api/api/projects/${project}/uploads/multipart`, {
+      method: "POST",
+      headers: team ? { "x-team": team } : {},
+      body: file(100),
+    });
+
+  it("lets the resolver decide: its project passes, null is 401, its ApiError is answered, another project's id is 403", async () => {
+    expect((await start("team-a")).status).toBe(200);
+    expect((await start(undefined)).body.errorDetails[0].code).toBe("UNAUTHORIZED");
+    const refused = await start("team-b");
+    expect(refused).toMatchObject({ status: 403, body: { errorDetails: [{ code: "FORBIDDEN", message: "team team-b may not use team-a" }] } });
+    expect((await start("liar")).body.errorDetails[0].code).toBe("FORBIDDEN");
+  });
+
+  it("refuses a key naming function's key that would overwrite the gateway's own records (500, nothing started)", async () => {
+    badKey = true;
+    try {
+      const started = await start("team-a");
+      expect(started).toMatchObject({ status: 500, body: { errorDetails: [{ code: "INTERNAL_ERROR" }] } });
+    } finally {
+      badKey = false;
+    }
+    const list = await call(`${host.base}/uploads-api/api/projects/team-a/uploads`, { headers: { "x-team": "team-a" } });
+    expect(list.body.result.uploads).toHaveLength(1); // the one of the test before
+  });
+});
+
+describe("UploadGatewayModule with an extended start body", () => {
+  let dir: string;
+  let host: { app: NestFastifyApplication; base: string };
+  const key = `key-${randomBytes(16).toString("hex")}`;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "gateway-embed-"));
+    host = await hostApp(
+      UploadGatewayModule.forRoot({
+        storage: { type: "local", dir, fsync: false },
+        publicUrl: "http://127.0.0.1:1",
+        auth: { projects: { projects: [{ id: "films" }], apiKeys: [{ name: "k", sha256: hashApiKey(key), projects: ["films"] }] } },
+        startBody: refineStartUpload(startUploadBodyBase.extend({ costCenter: z.string().regex(/^CC-[0-9]{4}$/, "must be CC- and 4 digits") })),
+      }),
+    );
+  });
+  afterAll(async () => {
+    await host?.app.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const start = (body: unknown) =>
+    call(`${host.base}/api/projects/films/uploads/multipart`, { method: "POST", headers: { authorization: `Bearer ${key}` }, body });
+
+  it("validates starts with the app's schema: its field is required and checked, the gateway's checks still apply", async () => {
+    expect((await start({ ...file(100), costCenter: "CC-0042" })).status).toBe(200);
+    expect(await start(file(100))).toMatchObject({ status: 400, body: { errorDetails: [{ code: "VALIDATION_FAILED", field: "costCenter", message: "is required" }] } });
+    expect((await start({ ...file(100), costCenter: "42" })).body.errorDetails).toEqual([
+      expect.objectContaining({ field: "costCenter", message: "must be CC- and 4 digits" }),
+    ]);
+    // The cross-field checks come with refineStartUpload: no plan of 30 parts exists for 100 bytes.
+    expect((await start({ ...file(100), partsNumber: 30, costCenter: "CC-0042" })).body.errorDetails[0].field).toBe("partsNumber");
+  });
+});
+
+describe("createUploadGateway", () => {
+  it("builds the standalone server from options: its routes under the path, the demo page and /metrics at the root", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gateway-embed-"));
+    const key = `key-${randomBytes(16).toString("hex")}`;
+    const port = await freePort();
+    const app = await createUploadGateway({
+      path: "/media",
+      storage: { type: "local", dir, fsync: false },
+      publicUrl: `http://127.0.0.1:${port}`,
+      auth: { projects: { projects: [{ id: "films" }], apiKeys: [{ name: "k", sha256: hashApiKey(key), projects: ["*"] }] } },
+      server: { LOG_LEVEL: "silent", RATE_LIMIT_PER_MINUTE: 0, RATE_LIMIT_PER_IP_PER_MINUTE: 0 },
+    });
+    try {
+      await app.listen(port, "127.0.0.1");
+      const base = `http://127.0.0.1:${port}`;
+      const started = await call(`${base}/media/api/projects/films/uploads/multipart`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}` },
+        body: file(100),
+      });
+      expect(started.status).toBe(200);
+      expect(started.body.result.presignedUrl[0].presignedUrl.startsWith(`${base}/media/storage/`)).toBe(true);
+      // Options, not a dev project: no dev key is handed out.
+      expect((await call(`${base}/media/api/dev-session`)).status).toBe(404);
+      expect((await fetch(`${base}/metrics`)).status).toBe(200);
+      // Unknown routes of the standalone server are envelopes.
+      expect((await call(`${base}/api/nothing`)).body.errorDetails[0].code).toBe("ROUTE_NOT_FOUND");
+    } finally {
+      await app.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses bad options with one line per problem, naming the option", async () => {
+    await expect(
+      createUploadGateway({ storage: { type: "local", dir: "" }, auth: {} as never, path: "a b" }),
+    ).rejects.toThrow(/path: "a b" is not a URL path/);
+    await expect(
+      createUploadGateway({ storage: { type: "local", dir: "/tmp/x" }, auth: {} as never }),
+    ).rejects.toMatchObject({ problems: expect.arrayContaining([expect.stringMatching(/^publicUrl: is required/), expect.stringMatching(/^auth: /)]) });
+  });
+});
