@@ -3,7 +3,8 @@
 // Blob slices to the presigned URLs (no verification), alternating, medians of the runs. The page is served on the
 // gateway's origin (its own page at /, with our script added), so API calls are same-origin and parts go cross-origin
 // to the bucket, as in a real app. (A page Playwright made up would count as a public origin, which Chromium forbids
-// to reach loopback addresses.) Uppy 5 through its adapter joins later: `contenders` has its slot.
+// to reach loopback addresses.) The third contender is Uppy 5 (@uppy/core + @uppy/aws-s3) with the options of
+// @upload-gateway/uppy: the same start, parts and complete, sent by Uppy's own XHR code.
 import { build } from "esbuild";
 import { chromium } from "playwright-core";
 import { median, MiB } from "./common.mjs";
@@ -11,10 +12,19 @@ import { median, MiB } from "./common.mjs";
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-quic"];
 
-/** Our client, bundled for the page as one script exposing `window.gatewayClient`. */
+/** Our client and Uppy 5 with our adapter, bundled for the page as one script exposing `window.gatewayClient`. */
 async function clientBundle() {
   const out = await build({
-    stdin: { contents: `export { upload } from "@upload-gateway/client";`, resolveDir: import.meta.dirname, loader: "js" },
+    stdin: {
+      contents: [
+        `export { upload } from "@upload-gateway/client";`,
+        `export { default as Uppy } from "@uppy/core";`,
+        `export { default as AwsS3 } from "@uppy/aws-s3";`,
+        `export { gatewayS3Options } from "@upload-gateway/uppy";`,
+      ].join("\n"),
+      resolveDir: import.meta.dirname,
+      loader: "js",
+    },
     bundle: true,
     write: false,
     format: "iife",
@@ -97,7 +107,21 @@ export async function benchBrowserUpload(gateway, { projectId, apiKey, size, par
           await api("/multipart-complete", "PUT", { requestKey: started.requestKey, parts });
           return performance.now() - t0;
         }, args),
-      // "uppy": Uppy 5 @uppy/aws-s3 through @upload-gateway/uppy, when that adapter exists.
+      // Uppy 5: a fresh Uppy per run with @uppy/aws-s3 configured by @upload-gateway/uppy, `limit` parts at once.
+      uppy: (args) =>
+        page.evaluate(async ({ baseUrl, apiKey, projectId, partSize, concurrency }) => {
+          const w = /** @type {any} */ (window);
+          const { Uppy, AwsS3, gatewayS3Options } = w.gatewayClient;
+          const t0 = performance.now();
+          const uppy = new Uppy({ autoProceed: false });
+          uppy.use(AwsS3, { ...gatewayS3Options({ baseUrl, apiKey, projectId, partSize }), limit: concurrency });
+          uppy.addFile({ name: "bench.bin", type: "application/octet-stream", data: w.benchBlob });
+          const result = await uppy.upload();
+          const ms = performance.now() - t0;
+          uppy.destroy();
+          if (!result || result.failed.length > 0) throw new Error(`Uppy failed: ${result?.failed.map((/** @type {any} */ f) => String(f.error)).join("; ")}`);
+          return ms;
+        }, args),
     };
 
     const args = { baseUrl: gateway.url, apiKey, projectId, partSize, concurrency };
@@ -113,7 +137,10 @@ export async function benchBrowserUpload(gateway, { projectId, apiKey, size, par
     const results = Object.fromEntries(
       Object.entries(seconds).map(([name, s]) => [name, { seconds: s, mibPerSecond: size / MiB / median(s) }]),
     );
-    for (const x of Object.values(results)) x.speedVsRawFetch = x.mibPerSecond / results["raw-fetch"].mibPerSecond;
+    for (const x of Object.values(results)) {
+      x.speedVsRawFetch = x.mibPerSecond / results["raw-fetch"].mibPerSecond;
+      x.speedVsUppy = x.mibPerSecond / results.uppy.mibPerSecond;
+    }
     return {
       size,
       partSize,
@@ -121,10 +148,10 @@ export async function benchBrowserUpload(gateway, { projectId, apiKey, size, par
       runs,
       chromium: browser.version(),
       results,
-      uppy: "not measured yet: Uppy 5 (@uppy/aws-s3) runs here once its adapter (@upload-gateway/uppy) exists",
       contenders: {
         client: "@upload-gateway/client upload() in the page: XHR PUTs with Content-MD5 (MD5 computed in its Web Worker ahead of sending), ETag compared where the store's ETags are MD5s",
         "raw-fetch": "fetch PUTs of Blob slices to the presigned URLs, same start and complete calls, nothing verified",
+        uppy: "Uppy 5 (@uppy/core + @uppy/aws-s3) with @upload-gateway/uppy's options: Uppy's XHR PUTs in the gateway's part plan, nothing verified (Uppy sends no Content-MD5)",
       },
     };
   } finally {
