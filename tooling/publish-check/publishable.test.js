@@ -1,0 +1,59 @@
+// Every package of the workspace that is not private is published to npm: this checks each one as its users will
+// meet it. A new published package is picked up by itself; it must also be a devDependency here, so that turbo builds
+// it before this runs.
+import { execFile } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..", "..");
+const bin = join(here, "node_modules", ".bin");
+// Asynchronous: a synchronous child blocks the worker so long that vitest's own calls time out.
+const run = promisify(execFile);
+const readJson = (path) => JSON.parse(readFileSync(path, "utf8"));
+const rootManifest = readJson(join(root, "package.json"));
+const own = readJson(join(here, "package.json"));
+
+const published = ["apps", "packages"]
+  .flatMap((group) => readdirSync(join(root, group)).map((name) => join(group, name)))
+  .filter((dir) => existsSync(join(root, dir, "package.json")))
+  .map((dir) => ({ dir, manifest: readJson(join(root, dir, "package.json")) }))
+  .filter(({ manifest }) => manifest.private !== true);
+
+it("finds the published packages, each built before this check runs", () => {
+  expect(published.map(({ manifest }) => manifest.name)).toContain("@upload-gateway/client");
+  for (const { manifest } of published) expect(own.devDependencies, manifest.name).toHaveProperty([manifest.name], "workspace:*");
+});
+
+describe.each(published)("$manifest.name", ({ dir, manifest }) => {
+  const path = join(root, dir);
+
+  it("says what it is, where it comes from, its licence and the Node versions it runs on", () => {
+    expect(manifest.description?.length).toBeGreaterThan(20);
+    expect(manifest.license).toBe(rootManifest.license);
+    expect(manifest.repository).toEqual({ ...rootManifest.repository, directory: dir });
+    expect(manifest.homepage).toBe(`${rootManifest.homepage}/tree/main/${dir}#readme`);
+    expect(manifest.bugs).toEqual(rootManifest.bugs);
+    expect(manifest.keywords).toEqual(expect.arrayContaining(["upload-gateway"]));
+    expect(manifest.engines?.node).toBe(rootManifest.engines.node);
+    expect(manifest.sideEffects, "importing it must do nothing by itself").toBe(false);
+    expect(manifest.exports?.["./package.json"]).toBe("./package.json");
+  });
+
+  it("ships a README that shows how to install and use it, and the LICENSE", () => {
+    const readme = readFileSync(join(path, "README.md"), "utf8");
+    expect(readme).toMatch(new RegExp(`^# ${manifest.name.replace("/", "\\/")}`, "m"));
+    expect(readme).toContain(`npm install ${manifest.name}`);
+    expect(readme).toMatch(/```(ts|tsx|js|sh)\n/);
+    expect(readFileSync(join(path, "LICENSE"), "utf8")).toBe(readFileSync(join(root, "LICENSE"), "utf8"));
+  });
+
+  it("passes publint (strict) and Are the Types Wrong", async () => {
+    expect((await run(join(bin, "publint"), ["--strict"], { cwd: path })).stdout).toContain("All good");
+    // node16 profile: the packages need Node >= 20, so node10-style resolution of subpaths does not apply.
+    await run(join(bin, "attw"), ["--pack", ".", "--profile", "node16"], { cwd: path });
+  });
+});
