@@ -1,8 +1,9 @@
 // Every package of the workspace that is not private is published to npm: this checks each one as its users will
 // meet it. A new published package is picked up by itself; it must also be a devDependency here, so that turbo builds
-// it before this runs.
+// it before this runs (and the demo page too: packing the server copies the page's build into it).
 import { execFile } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -53,7 +54,15 @@ describe.each(published)("$manifest.name", ({ dir, manifest }) => {
 
   it("passes publint (strict) and Are the Types Wrong", async () => {
     expect((await run(join(bin, "publint"), ["--strict"], { cwd: path })).stdout).toContain("All good");
-    // node16 profile: the packages need Node >= 20, so node10-style resolution of subpaths does not apply.
-    await run(join(bin, "attw"), ["--pack", ".", "--profile", "node16"], { cwd: path });
+    // The tarball pnpm publishes (publishConfig applied), not npm's; the node16 profile, as the packages need Node >= 20
+    // and node10-style resolution of subpaths does not apply.
+    const destination = mkdtempSync(join(tmpdir(), "publish-check-"));
+    try {
+      await run("pnpm", ["pack", "--pack-destination", destination], { cwd: path });
+      const [tarball] = readdirSync(destination).filter((name) => name.endsWith(".tgz"));
+      await run(join(bin, "attw"), [join(destination, tarball), "--profile", "node16"], { cwd: path });
+    } finally {
+      rmSync(destination, { recursive: true, force: true });
+    }
   });
 });
