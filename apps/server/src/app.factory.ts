@@ -37,7 +37,7 @@ export async function createApp(
   const logger = createLogger(config, logging);
   const metrics = new GatewayMetrics();
   const hooks = extensions.hooks ? { hooks: extensions.hooks } : {};
-  return buildApp({ config, projects, logger, observeStorage: metrics.observeStorage, ...hooks }, metrics);
+  return buildApp({ config, projects, logger, observeStorage: metrics.observeStorage, metrics, ...hooks }, metrics);
 }
 
 export interface UploadGatewayServerOptions extends UploadGatewayOptions {
@@ -58,7 +58,7 @@ export async function createUploadGateway(options: UploadGatewayServerOptions): 
   const path = normalizePrefix(options.path);
   const metrics = new GatewayMetrics();
   const setup = setupFromOptions(options, path, metrics.observeStorage, { ...loadConfig({}), ...options.server });
-  return buildApp(setup, metrics, path);
+  return buildApp({ ...setup, metrics }, metrics, path);
 }
 
 async function buildApp(setup: GatewaySetup, metrics: GatewayMetrics, path = ""): Promise<NestFastifyApplication> {

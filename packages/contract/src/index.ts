@@ -7,3 +7,4 @@ export { contract, uploadsContract, type Contract } from "./uploads.contract";
 export { healthContract, healthResultSchema } from "./health.contract";
 export { devContract, devSessionSchema, type DevSession } from "./dev.contract";
 export * from "./upload-events";
+export * from "./webhooks";

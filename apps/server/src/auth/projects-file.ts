@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { UPLOAD_EVENT_TYPES, uploadEventTypeSchema } from "@upload-gateway/contract";
 import { z } from "zod";
 import { ConfigError, webOrigin } from "../config/app-config";
 
@@ -33,6 +34,23 @@ const projectsFileSchema = z.object({
         .min(1)
         .optional()
         .describe(`Uploads that may be in progress at once; ${DEFAULT_MAX_OPEN_UPLOADS} when omitted.`),
+      webhooks: z
+        .array(
+          z.object({
+            url: z
+              .string()
+              .url("must be an http(s) URL")
+              .refine((url) => /^https?:\/\//i.test(url), "must be an http(s) URL"),
+            secret: z.string().min(16, "must be at least 16 characters"),
+            events: z
+              .array(uploadEventTypeSchema)
+              .min(1)
+              .default([...UPLOAD_EVENT_TYPES])
+              .describe("The event types sent to this URL; all when omitted."),
+          }),
+        )
+        .optional()
+        .describe("Signed webhooks: each event of the project's uploads is POSTed to every URL subscribed to its type."),
     }),
   ),
   apiKeys: z.array(

@@ -144,6 +144,13 @@ const envSchema = z
     METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
     RATE_LIMIT_PER_MINUTE: z.coerce.number({ message: "must be a number" }).int().min(0).default(600),
     RATE_LIMIT_PER_IP_PER_MINUTE: z.coerce.number({ message: "must be a number" }).int().min(0).default(120),
+    // Webhooks (projects' `webhooks` in PROJECTS_FILE): delivered at least once, retried with exponential backoff.
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: booleanFromString.default("false"),
+    WEBHOOK_TIMEOUT_SECONDS: seconds(10),
+    WEBHOOK_RETRY_BASE_SECONDS: seconds(30),
+    WEBHOOK_RETRY_MAX_SECONDS: seconds(3600),
+    WEBHOOK_RETRY_FOR_SECONDS: seconds(86_400),
+    WEBHOOK_POLL_INTERVAL_SECONDS: seconds(5),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     // `production` keeps log lines JSON even on a terminal; elsewhere a terminal gets pino-pretty's lines.
     NODE_ENV: z.string().optional(),

@@ -6,7 +6,8 @@ import type { AppConfig } from "../config/app-config";
 import { APP_CONFIG, PROJECTS } from "../config/config.module";
 import { UPLOAD_LIFECYCLE_HOOKS, type UploadLifecycleHooks } from "../lifecycle/upload-lifecycle.hooks";
 import type { StorageCallObserver } from "../observability/instrumented-storage";
-import { LOGGER, STORAGE_OBSERVER } from "../observability/observability.module";
+import type { GatewayMetrics } from "../observability/metrics";
+import { LOGGER, METRICS, STORAGE_OBSERVER } from "../observability/observability.module";
 import type { Storage } from "../storage/storage.port";
 import { START_BODY_SCHEMA, type StartBodySchema } from "../uploads/start-body";
 import { OBJECT_KEY_NAMER, type ObjectKeyNamer } from "../uploads/upload-keys";
@@ -21,6 +22,8 @@ export interface GatewaySetup {
   projects: ProjectsFile | null;
   logger: Logger;
   observeStorage: StorageCallObserver;
+  /** The standalone server's metrics (webhook deliveries, expired uploads); absent when embedded. */
+  metrics?: GatewayMetrics;
   /** An adapter the embedding app made itself; when absent, the one `config.STORAGE` selects. */
   storage?: Storage;
   authResolver?: AuthResolver;
@@ -58,6 +61,7 @@ export class GatewaySetupModule {
       part(PROJECTS, (s) => s.projects),
       part(LOGGER, (s) => s.logger),
       part(STORAGE_OBSERVER, (s) => s.observeStorage),
+      part(METRICS, (s) => s.metrics ?? null),
       part(AUTH_RESOLVER, (s) => s.authResolver ?? null),
       part(PROJECT_DEFAULTS, (s) => s.projectDefaults ?? null),
       part(OBJECT_KEY_NAMER, (s) => s.objectKey ?? null),

@@ -4,6 +4,7 @@ import { ERROR_CODES, metadataSchema, type UploadEvent, type UploadEventType, ty
 import { ApiError } from "../errors/api-error";
 import { objectKeyProblem } from "../uploads/upload-keys";
 import type { UploadRecord } from "../uploads/upload-record";
+import { WebhookOutbox } from "../webhooks/webhook-outbox.service";
 import {
   UPLOAD_LIFECYCLE_HOOKS,
   UploadRefusedError,
@@ -29,7 +30,10 @@ const HOOK_OF = {
 export class UploadLifecycle {
   private readonly logger = new Logger(UploadLifecycle.name);
 
-  constructor(@Inject(UPLOAD_LIFECYCLE_HOOKS) private readonly hooks: UploadLifecycleHooks) {}
+  constructor(
+    @Inject(UPLOAD_LIFECYCLE_HOOKS) private readonly hooks: UploadLifecycleHooks,
+    @Inject(WebhookOutbox) private readonly webhooks: WebhookOutbox,
+  ) {}
 
   /**
    * Runs the `beforeStart` hook: the object key and metadata the upload gets. A refusal becomes the client's 4xx;
@@ -68,13 +72,25 @@ export class UploadLifecycle {
   }
 
   /**
-   * Reports a transition this request won (exactly once per upload and event): runs its hook. A hook that fails is
-   * logged and otherwise ignored: the transition stands, and the client's request succeeds.
+   * A retried request found its transition made already (its first reply was lost, or its process died between the
+   * transition and the event's record): makes sure the event is recorded for webhooks, without running hooks again.
+   * Recording is idempotent (one outbox entry per event and URL); a delivery made already may be made once more.
+   */
+  async retried(type: UploadEventType, upload: UploadRecord): Promise<void> {
+    await this.webhooks.record(uploadEventOf(type, upload));
+  }
+
+  /**
+   * Reports a transition this request won (exactly once per upload and event): records the event for the project's
+   * webhooks (before the client's reply: a storage failure here fails the request, whose retry records it), then runs
+   * its hook. A hook that fails is logged and otherwise ignored: the transition stands, and the request succeeds.
    */
   async transitioned(type: UploadEventType, upload: UploadRecord): Promise<void> {
+    const event = uploadEventOf(type, upload);
+    await this.webhooks.record(event);
     const name = HOOK_OF[type];
     if (!this.hooks[name]) return;
-    const context: UploadHookContext = { event: uploadEventOf(type, upload), upload };
+    const context: UploadHookContext = { event, upload };
     try {
       await this.hooks[name](context);
     } catch (error) {

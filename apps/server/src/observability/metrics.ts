@@ -13,8 +13,13 @@ export class GatewayMetrics {
   readonly uploadsStarted = this.counter("upload_gateway_uploads_started_total", "Uploads started", ["project"]);
   readonly uploadsCompleted = this.counter("upload_gateway_uploads_completed_total", "Uploads completed", ["project"]);
   readonly uploadsAborted = this.counter("upload_gateway_uploads_aborted_total", "Uploads aborted by a client", ["project"]);
-  /** Counted by the expiry sweep (a later issue); defined now so dashboards can rely on the name. */
+  /** Counted by the expiry sweep. */
   readonly uploadsExpired = this.counter("upload_gateway_uploads_expired_total", "Uploads expired unfinished", ["project"]);
+  readonly webhookDeliveries = this.counter(
+    "upload_gateway_webhook_deliveries_total",
+    "Webhook delivery attempts by outcome: delivered (2xx), failed (retried later), abandoned (after the retry period, or no longer configured)",
+    ["project", "outcome"],
+  );
   readonly requestDuration = new Histogram({
     name: "upload_gateway_request_duration_seconds",
     help: "HTTP request duration by route pattern, method and status",

@@ -9,6 +9,7 @@ import { createHash, randomBytes } from "node:crypto";
  *   projects/{projectId}/hashes/{sha256(fileHash)}   a duplicate-check reservation
  *   projects/{projectId}/open/{requestKey}           a marker of an upload in progress (counted for maxOpenUploads)
  *   projects/{projectId}/idempotency/{sha256(key)}.json   the start an Idempotency-Key made
+ *   projects/{projectId}/webhook-outbox/{eventId}-{sha256(url)}.json   a webhook delivery not yet made
  */
 
 // Request keys start with a fixed-width countdown of milliseconds so that a plain ascending key listing (all S3 can
@@ -108,4 +109,13 @@ export function contentDisposition(fileName: string): string {
 
 function encodeRfc5987(value: string): string {
   return encodeURIComponent(value).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+export function webhookOutboxPrefix(projectId: string): string {
+  return `projects/${projectId}/webhook-outbox/`;
+}
+
+/** One delivery of one event to one URL: the same key however often the event is recorded, so it is stored once. */
+export function webhookOutboxKey(projectId: string, eventId: string, url: string): string {
+  return `${webhookOutboxPrefix(projectId)}${eventId}-${createHash("sha256").update(url, "utf8").digest("hex").slice(0, 32)}.json`;
 }

@@ -272,7 +272,9 @@ export class UploadsService {
         if (record.completion && record.completion.partsDigest !== digest) {
           throw notInProgress(record, "the upload was completed with other parts");
         }
-        await this.afterCompleted(record); // a retried complete whose first reply was lost: finish what it left
+        // A retried complete whose first reply was lost: finish what it left.
+        await this.lifecycle.retried("upload.completed", record);
+        await this.afterCompleted(record);
         return true;
       }
       if (phase === "completing") {
@@ -317,7 +319,9 @@ export class UploadsService {
       const { record, version } = await this.loadVersioned(project.id, requestKey);
       const phase = phaseOf(record);
       if (phase === "aborted") {
-        await this.afterAborted(record); // a retried abort whose first reply was lost: finish what it left
+        // A retried abort whose first reply was lost: finish what it left.
+        await this.lifecycle.retried("upload.aborted", record);
+        await this.afterAborted(record);
         return true;
       }
       if (phase !== "uploading") throw notInProgress(record, phase === "completing" ? "the upload is being completed" : undefined);
@@ -500,6 +504,7 @@ export class UploadsService {
       return { ...current, state: "completed", completedAt: now, updatedAt: now };
     });
     if (changed) await this.lifecycle.transitioned("upload.completed", completed);
+    else if (completed.state === "completed") await this.lifecycle.retried("upload.completed", completed);
     if (completed.state === "completed") await this.afterCompleted(completed);
     return completed;
   }
