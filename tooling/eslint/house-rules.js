@@ -66,6 +66,22 @@ const PACKAGES = {
     envAllowed: ["src/cli.ts"],
     boundaries: [{ files: ["src/**/*.ts"], ignores: ["**/*.test.ts"], patterns: [THE_SERVER] }],
   },
+  "@upload-gateway/platform-example": {
+    // A platform team's app: its entry reads its own settings.
+    envAllowed: ["src/main.ts"],
+    boundaries: [
+      {
+        files: ["src/**/*.ts"],
+        ignores: ["**/*.test.ts"],
+        patterns: [
+          {
+            group: ["**/apps/server/**", "**/server/src/**", "**/server/dist/**", "@upload-gateway/server/*"],
+            message: "The example uses the server's package entry only, as a platform team would.",
+          },
+        ],
+      },
+    ],
+  },
   "@upload-gateway/web": {
     envAllowed: [],
     boundaries: [
