@@ -2,8 +2,11 @@ import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { verifyWebhook } from "@upload-gateway/contract";
 import { freePort } from "@upload-gateway/server/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -133,10 +136,23 @@ describe("the packed packages, installed with npm into an empty folder", () => {
     await run(process.execPath, ["--input-type=module", "-e", imports], { cwd: app, timeout: 60_000 });
   });
 
-  it("a Nest app mounts UploadGatewayModule from the package under /media: its own route, a start and a status", async () => {
+  it("a Nest app mounts UploadGatewayModule from the package under /media: its own route, a start, a status, and a signed upload.completed webhook with the start's metadata", async () => {
     const port = await freePort();
     const apiKey = `key-${randomBytes(16).toString("hex")}`;
-    const server = await runUntil(process.execPath, ["media-app.cjs"], app, { PORT: String(port), DATA_DIR: join(dir, "media-data"), API_KEY: apiKey }, /media-app ready/);
+    const secret = `whsec-${randomBytes(16).toString("hex")}`;
+    const deliveries: { header: string | undefined; body: string }[] = [];
+    const receiver = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on("data", (chunk: Buffer) => chunks.push(chunk));
+      request.on("end", () => {
+        deliveries.push({ header: request.headers["upload-gateway-signature"] as string | undefined, body: Buffer.concat(chunks).toString("utf8") });
+        response.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+    const webhookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+    const env = { PORT: String(port), DATA_DIR: join(dir, "media-data"), API_KEY: apiKey, WEBHOOK_URL: webhookUrl, WEBHOOK_SECRET: secret };
+    const server = await runUntil(process.execPath, ["media-app.cjs"], app, env, /media-app ready/);
     try {
       const base = `http://127.0.0.1:${port}`;
       expect(await (await fetch(`${base}/ping`)).json()).toEqual({ pong: true });
@@ -144,7 +160,7 @@ describe("the packed packages, installed with npm into an empty folder", () => {
       const started = await fetch(`${base}/media/api/projects/films/uploads/multipart`, {
         method: "POST",
         headers,
-        body: JSON.stringify({ partsNumber: 1, fileName: "clip.mp4", contentLength: "1000", mimeType: "video/mp4" }),
+        body: JSON.stringify({ partsNumber: 1, fileName: "clip.mp4", contentLength: "1000", mimeType: "video/mp4", metadata: { team: "docs" } }),
       });
       const start = (await started.json()) as { result: { requestKey: string; presignedUrl: { presignedUrl: string }[] } };
       expect(started.status).toBe(200);
@@ -152,8 +168,26 @@ describe("the packed packages, installed with npm into an empty folder", () => {
       const status = await fetch(`${base}/media/api/projects/films/uploads/${start.result.requestKey}`, { headers });
       expect(status.status).toBe(200);
       expect(await status.json()).toMatchObject({ success: true, result: { state: "uploading", fileName: "clip.mp4" } });
+
+      const put = await fetch(start.result.presignedUrl[0]!.presignedUrl, { method: "PUT", body: randomBytes(1000) });
+      expect(put.status).toBe(200);
+      const completed = await fetch(`${base}/media/api/projects/films/uploads/multipart-complete`, {
+        method: "PUT",
+        headers,
+        body: JSON.stringify({ requestKey: start.result.requestKey, parts: [{ partNumber: 1, eTag: put.headers.get("etag") }] }),
+      });
+      expect(completed.status).toBe(200);
+      for (let waited = 0; deliveries.length === 0 && waited < 30_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+      const delivery = deliveries[0];
+      if (!delivery) throw new Error("no webhook delivery within 30 s");
+      const event = await verifyWebhook(secret, delivery.header, delivery.body);
+      expect(event).toMatchObject({
+        type: "upload.completed",
+        data: { projectId: "films", requestKey: start.result.requestKey, fileName: "clip.mp4", size: 1000, metadata: { team: "docs" } },
+      });
     } finally {
       server.child.kill("SIGTERM");
+      receiver.close();
     }
   });
 

@@ -65,6 +65,18 @@ export interface UploadGatewayOptions {
    * choose its object key and metadata; `onStarted`, `onCompleted`, `onAborted` and `onExpired` run once each.
    */
   hooks?: UploadLifecycleHooks;
+  /**
+   * Delivery of the projects' signed webhooks (`webhooks` in their entries): the same settings as the standalone
+   * server's `WEBHOOK_*` variables. Private and loopback targets are refused unless `allowPrivateNetworks`.
+   */
+  webhooks?: {
+    allowPrivateNetworks?: boolean;
+    timeoutSeconds?: number;
+    retryBaseSeconds?: number;
+    retryMaxSeconds?: number;
+    retryForSeconds?: number;
+    pollIntervalSeconds?: number;
+  };
   /** Rules for every project whose own entry does not set them, and the lifetime of download URLs. */
   limits?: ProjectDefaults & { downloadUrlExpirySeconds?: number };
   /** The pino logger for storage failures outside requests; JSON lines on stdout by default. */
@@ -103,6 +115,7 @@ export function setupFromOptions(
     ...(options.limits?.downloadUrlExpirySeconds === undefined
       ? {}
       : { DOWNLOAD_URL_EXPIRY_SECONDS: checkedSeconds(options.limits.downloadUrlExpirySeconds, problems) }),
+    ...webhookConfig(options.webhooks, problems),
     // The options decide who gets in: never the dev project and its generated key.
     PROJECTS_FILE: undefined,
     DEV_API_KEY: undefined,
@@ -163,6 +176,24 @@ function storageConfig(storage: UploadGatewayOptions["storage"], publicUrl: stri
   }
   problems.push('storage: must be a Storage adapter, { type: "local", ... } or { type: "s3", ... }');
   return {};
+}
+
+function webhookConfig(webhooks: UploadGatewayOptions["webhooks"], problems: string[]): Partial<AppConfig> {
+  if (!webhooks) return {};
+  const seconds = (value: number | undefined, name: string) => {
+    if (value !== undefined && !(Number.isFinite(value) && value > 0)) problems.push(`webhooks.${name}: must be a number of seconds above 0`);
+    return value;
+  };
+  const settings: Partial<AppConfig> = {
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: webhooks.allowPrivateNetworks,
+    WEBHOOK_TIMEOUT_SECONDS: seconds(webhooks.timeoutSeconds, "timeoutSeconds"),
+    WEBHOOK_RETRY_BASE_SECONDS: seconds(webhooks.retryBaseSeconds, "retryBaseSeconds"),
+    WEBHOOK_RETRY_MAX_SECONDS: seconds(webhooks.retryMaxSeconds, "retryMaxSeconds"),
+    WEBHOOK_RETRY_FOR_SECONDS: seconds(webhooks.retryForSeconds, "retryForSeconds"),
+    WEBHOOK_POLL_INTERVAL_SECONDS: seconds(webhooks.pollIntervalSeconds, "pollIntervalSeconds"),
+  };
+  // Unset ones keep the defaults.
+  return Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined));
 }
 
 function checkedUrl(value: string, name: string, problems: string[]): string {
