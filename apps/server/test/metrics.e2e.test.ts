@@ -51,7 +51,7 @@ async function start(gw: NestFastifyApplication) {
 }
 
 describe("/metrics", () => {
-  it("counts uploads started, completed and aborted by project, and times requests by route pattern", async () => {
+  it("counts uploads started, completed (once, with their bytes) and aborted by project, and times requests by route pattern", async () => {
     const gw = await gateway();
     const before = await scrape(gw);
     expect(before).toContain("# TYPE upload_gateway_uploads_expired_total counter");
@@ -61,13 +61,17 @@ describe("/metrics", () => {
     const url = new URL(upload.presignedUrl[0]!.presignedUrl);
     const put = await gw.inject({ method: "PUT", url: url.pathname + url.search, payload: "hello", headers: { "content-type": "application/octet-stream" } });
     expect(put.statusCode).toBe(200);
-    const complete = await gw.inject({
-      method: "PUT",
+    const completeRequest = {
+      method: "PUT" as const,
       url: "/api/projects/demo/uploads/multipart-complete",
       headers: { ...auth, "content-type": "application/json" },
       payload: JSON.stringify({ requestKey: upload.requestKey, parts: [{ partNumber: 1, eTag: put.headers.etag }] }),
-    });
+    };
+    const complete = await gw.inject(completeRequest);
     expect(complete.statusCode).toBe(200);
+    // A complete sent again (its first reply lost) answers true again, but the upload completed once.
+    const repeated = await gw.inject(completeRequest);
+    expect(repeated.statusCode).toBe(200);
     const other = await start(gw);
     const abort = await gw.inject({
       method: "PUT",
@@ -82,6 +86,7 @@ describe("/metrics", () => {
     const after = await scrape(gw);
     expect(value(after, 'upload_gateway_uploads_started_total{project="demo"}')).toBe(2);
     expect(value(after, 'upload_gateway_uploads_completed_total{project="demo"}')).toBe(1);
+    expect(value(after, 'upload_gateway_bytes_completed_total{project="demo"}')).toBe(5);
     expect(value(after, 'upload_gateway_uploads_aborted_total{project="demo"}')).toBe(1);
     expect(
       value(after, 'upload_gateway_request_duration_seconds_count{route="/api/projects/:projectId/uploads/multipart",method="POST",status="200"}'),

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { Inject, Injectable, Logger } from "@nestjs/common";
+import { Inject, Injectable, Logger, Optional } from "@nestjs/common";
 import { ERROR_CODES, metadataSchema, type UploadEvent, type UploadEventType, type UploadMetadata } from "@upload-gateway/contract";
 import { ApiError } from "../errors/api-error";
 import { objectKeyProblem } from "../uploads/upload-keys";
@@ -12,6 +12,8 @@ import {
   type UploadHookContext,
   type UploadLifecycleHooks,
 } from "./upload-lifecycle.hooks";
+import type { GatewayMetrics } from "../observability/metrics";
+import { METRICS } from "../observability/observability.module";
 
 /** The hook that follows each event. */
 const HOOK_OF = {
@@ -33,6 +35,7 @@ export class UploadLifecycle {
   constructor(
     @Inject(UPLOAD_LIFECYCLE_HOOKS) private readonly hooks: UploadLifecycleHooks,
     @Inject(WebhookOutbox) private readonly webhooks: WebhookOutbox,
+    @Optional() @Inject(METRICS) private readonly metrics: GatewayMetrics | null = null,
   ) {}
 
   /**
@@ -86,6 +89,7 @@ export class UploadLifecycle {
    * its hook. A hook that fails is logged and otherwise ignored: the transition stands, and the request succeeds.
    */
   async transitioned(type: UploadEventType, upload: UploadRecord): Promise<void> {
+    this.metrics?.observeTransition(type, upload); // first: the transition stands even if recording its event fails
     const event = uploadEventOf(type, upload);
     await this.webhooks.record(event);
     const name = HOOK_OF[type];

@@ -1,6 +1,8 @@
 import { timingSafeEqual } from "node:crypto";
 import type { FastifyInstance } from "fastify";
+import type { UploadEventType } from "@upload-gateway/contract";
 import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
+import type { UploadRecord } from "../uploads/upload-record";
 import { isOutage } from "./instrumented-storage";
 import { routeOf } from "./access-log";
 
@@ -13,13 +15,13 @@ export class GatewayMetrics {
   readonly uploadsStarted = this.counter("upload_gateway_uploads_started_total", "Uploads started", ["project"]);
   readonly uploadsCompleted = this.counter("upload_gateway_uploads_completed_total", "Uploads completed", ["project"]);
   readonly uploadsAborted = this.counter("upload_gateway_uploads_aborted_total", "Uploads aborted by a client", ["project"]);
-  /** Counted by the expiry sweep. */
   readonly uploadsExpired = this.counter("upload_gateway_uploads_expired_total", "Uploads expired unfinished", ["project"]);
   readonly webhookDeliveries = this.counter(
     "upload_gateway_webhook_deliveries_total",
     "Webhook delivery attempts by outcome: delivered (2xx), failed (retried later), abandoned (after the retry period, or no longer configured)",
     ["project", "outcome"],
   );
+  readonly bytesCompleted = this.counter("upload_gateway_bytes_completed_total", "Bytes of the uploads completed", ["project"]);
   readonly requestDuration = new Histogram({
     name: "upload_gateway_request_duration_seconds",
     help: "HTTP request duration by route pattern, method and status",
@@ -40,6 +42,21 @@ export class GatewayMetrics {
     collectDefaultMetrics({ register: this.registry });
   }
 
+  /**
+   * The lifecycle's observer: each transition counted once, by the request or sweep that won it (a retried complete,
+   * or a losing racer, counts nothing).
+   */
+  readonly observeTransition = (type: UploadEventType, upload: UploadRecord): void => {
+    const project = upload.projectId;
+    if (type === "upload.started") this.uploadsStarted.inc({ project });
+    else if (type === "upload.aborted") this.uploadsAborted.inc({ project });
+    else if (type === "upload.expired") this.uploadsExpired.inc({ project });
+    else {
+      this.uploadsCompleted.inc({ project });
+      this.bytesCompleted.inc({ project }, upload.contentLength);
+    }
+  };
+
   /** The storage decorator's observer. */
   readonly observeStorage = (operation: string, seconds: number, error: unknown): void => {
     const outcome = error === undefined ? "ok" : isOutage(error) ? "error" : "refused";
@@ -52,26 +69,15 @@ export class GatewayMetrics {
   }
 }
 
-/** Upload transitions, read from the API's successful replies (the route says which one, the URL which project). */
-const TRANSITIONS: Record<string, (m: GatewayMetrics) => Counter<"project">> = {
-  "POST /api/projects/:projectId/uploads/multipart": (m) => m.uploadsStarted,
-  "POST /api/projects/:projectId/uploads/url": (m) => m.uploadsStarted,
-  "PUT /api/projects/:projectId/uploads/multipart-complete": (m) => m.uploadsCompleted,
-  "PUT /api/projects/:projectId/uploads/multipart-abort": (m) => m.uploadsAborted,
-};
-
 /**
- * Times every request by route pattern (never the raw URL: one series per route, not per upload), counts upload
- * transitions, and serves `GET /metrics`, behind `Authorization: Bearer <token>` when a token is configured.
+ * Times every request by route pattern (never the raw URL: one series per route, not per upload) and serves
+ * `GET /metrics`, behind `Authorization: Bearer <token>` when a token is configured.
  */
 export function registerMetrics(fastify: FastifyInstance, metrics: GatewayMetrics, token: string | undefined): void {
   fastify.addHook("onResponse", (request, reply, done) => {
     const route = routeOf(request);
     const status = reply.statusCode;
     metrics.requestDuration.observe({ route, method: request.method, status: String(status) }, reply.elapsedTime / 1000);
-    const transition = status < 300 ? TRANSITIONS[`${request.method} ${route}`] : undefined;
-    const project = (request.params as { projectId?: string } | undefined)?.projectId;
-    if (transition && project) transition(metrics).inc({ project });
     done();
   });
   const expected = token ? Buffer.from(`Bearer ${token}`) : undefined;
