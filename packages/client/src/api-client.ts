@@ -4,6 +4,8 @@ import {
   type CompleteUploadBody,
   type ListUploadsResult,
   type ResumeUploadResult,
+  type SinglePutUploadBody,
+  type SinglePutUploadResult,
   type StartUploadBody,
   type StartUploadResult,
   type UploadDetails,
@@ -37,6 +39,11 @@ export interface StartOptions extends RequestOptions {
  */
 export interface ApiClient {
   start(projectId: string, body: StartUploadBody, options?: StartOptions): Promise<StartUploadResult>;
+  /**
+   * `POST /url`: a single-PUT upload of a file of up to 5 GiB. PUT the file to `url` (with `Content-Type` equal to
+   * `mimeType`), then call `downloadUrl`, which completes it.
+   */
+  startSinglePut(projectId: string, body: SinglePutUploadBody, options?: StartOptions): Promise<SinglePutUploadResult>;
   complete(projectId: string, body: CompleteUploadBody, options?: RequestOptions): Promise<true>;
   abort(projectId: string, requestKey: string, options?: RequestOptions): Promise<true>;
   resume(
@@ -44,6 +51,7 @@ export interface ApiClient {
     body: { requestKey: string; presignedUrlExpiryTimeHours?: number | null },
     options?: RequestOptions,
   ): Promise<ResumeUploadResult>;
+  /** `POST /success/{requestKey}`; completes a single-PUT upload whose file is stored. */
   downloadUrl(projectId: string, requestKey: string, options?: RequestOptions): Promise<{ downloadPath: string; expiresAt: string }>;
   get(projectId: string, requestKey: string, options?: RequestOptions): Promise<UploadDetails>;
   list(projectId: string, query?: { cursor?: string; limit?: number }, options?: RequestOptions): Promise<ListUploadsResult>;
@@ -88,6 +96,15 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     start: (projectId, body, o) =>
       result(
         uploads.start({
+          params: { projectId },
+          body,
+          headers: { "idempotency-key": o?.idempotencyKey ?? newIdempotencyKey() },
+          fetchOptions: { signal: o?.signal },
+        }),
+      ),
+    startSinglePut: (projectId, body, o) =>
+      result(
+        uploads.startSinglePut({
           params: { projectId },
           body,
           headers: { "idempotency-key": o?.idempotencyKey ?? newIdempotencyKey() },

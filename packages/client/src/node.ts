@@ -31,7 +31,7 @@ export function nodeHttpTransport(options: { maxSockets?: number; path?: string 
   return {
     reportsProgress: true,
     hashesWhileSending: true,
-    send({ url, body, offset, signal, contentMd5, onProgress }) {
+    send({ url, body, offset, signal, contentMd5, contentType, onProgress }) {
       return new Promise((resolve, reject) => {
         if (signal.aborted) return reject(signal.reason);
         const target = new URL(url);
@@ -39,7 +39,7 @@ export function nodeHttpTransport(options: { maxSockets?: number; path?: string 
         const request = send(target, {
           method: "PUT",
           agent: agents[target.protocol as "http:" | "https:"],
-          headers: { "content-length": String(body.size), ...partHeaders(contentMd5) },
+          headers: { "content-length": String(body.size), ...partHeaders(contentMd5, contentType) },
           signal,
         });
         let settled = false;

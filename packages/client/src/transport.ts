@@ -9,6 +9,8 @@ export interface PartRequest {
   signal: AbortSignal;
   /** Base64 MD5 of `body`, sent as `Content-MD5` so that the store refuses bytes corrupted on the way (400). */
   contentMd5?: string;
+  /** The `Content-Type` a single-PUT URL is signed for (the file's MIME type); part URLs take none. */
+  contentType?: string;
   /** Bytes of `body` sent so far; called by transports that can tell. */
   onProgress?: (loaded: number) => void;
 }
@@ -45,10 +47,10 @@ export interface PartTransport {
 export function fetchTransport(fetchImpl: typeof fetch = globalThis.fetch.bind(globalThis)): PartTransport {
   return {
     reportsProgress: false,
-    async send({ url, body, signal, contentMd5 }) {
+    async send({ url, body, signal, contentMd5, contentType }) {
       let response: Response;
       try {
-        response = await fetchImpl(url, { method: "PUT", body, signal, headers: partHeaders(contentMd5) });
+        response = await fetchImpl(url, { method: "PUT", body, signal, headers: partHeaders(contentMd5, contentType) });
       } catch (error) {
         if (signal.aborted) throw signal.reason;
         throw new NetworkError(`The part upload got no answer: ${(error as Error).message}`, { cause: error });
@@ -69,7 +71,7 @@ export function fetchTransport(fetchImpl: typeof fetch = globalThis.fetch.bind(g
 export function xhrTransport(): PartTransport {
   return {
     reportsProgress: true,
-    send({ url, body, signal, contentMd5, onProgress }) {
+    send({ url, body, signal, contentMd5, contentType, onProgress }) {
       return new Promise<PartResponse>((resolve, reject) => {
         if (signal.aborted) return reject(signal.reason);
         const xhr = new XMLHttpRequest();
@@ -77,7 +79,7 @@ export function xhrTransport(): PartTransport {
         signal.addEventListener("abort", onAbort, { once: true });
         const settle = () => signal.removeEventListener("abort", onAbort);
         xhr.open("PUT", url);
-        for (const [name, value] of Object.entries(partHeaders(contentMd5))) xhr.setRequestHeader(name, value);
+        for (const [name, value] of Object.entries(partHeaders(contentMd5, contentType))) xhr.setRequestHeader(name, value);
         xhr.upload.onprogress = (event) => onProgress?.(event.loaded);
         xhr.onload = () => {
           settle();
@@ -111,7 +113,11 @@ export function defaultTransport(fetchImpl?: typeof fetch): PartTransport {
   return typeof XMLHttpRequest === "function" && !fetchImpl ? xhrTransport() : fetchTransport(fetchImpl);
 }
 
-/** Headers of a part PUT. Only `Content-MD5`: the length comes from the body, and anything else would need signing. */
-export function partHeaders(contentMd5: string | undefined): Record<string, string> {
-  return contentMd5 ? { "content-md5": contentMd5 } : {};
+/**
+ * Headers of a part PUT: `Content-MD5`, and the `Content-Type` a single-PUT URL is signed for. Nothing else: the length
+ * comes from the body, and any other header would need signing. The type is always set when given, so that a runtime
+ * does not send the Blob's own type (or none) instead of the signed one.
+ */
+export function partHeaders(contentMd5: string | undefined, contentType?: string): Record<string, string> {
+  return { ...(contentType ? { "content-type": contentType } : {}), ...(contentMd5 ? { "content-md5": contentMd5 } : {}) };
 }

@@ -1,12 +1,16 @@
 import {
   MAX_PARTS,
+  MAX_SINGLE_PUT_SIZE,
   MiB,
   MIN_PART_SIZE,
   planParts,
   type PartIntegrity,
   type PartPlan,
+  type SinglePutUploadBody,
+  type SinglePutUploadResult,
   type StartUploadResult,
   type UploadMetadata,
+  type ErrorCode,
 } from "@upload-gateway/contract";
 import { createApiClient, isAbort, type ApiClient } from "./api-client";
 import { NetworkError, UploadAbortedError, UploadFailedError, UploadGatewayError } from "./errors";
@@ -35,6 +39,11 @@ export interface UploadOptions {
   partSize?: number;
   /** Parts sent at once (default 4). */
   concurrency?: number;
+  /**
+   * Send a file of at most one part (`partSize`, and empty files) with one PUT (`POST /url`) instead of a multipart
+   * upload: one request fewer each way (default true). A gateway without the route gets a multipart upload.
+   */
+  singlePut?: boolean;
   retry?: Partial<RetryPolicy>;
   /** Continue this upload instead of starting a new one (after a reload or a restart). */
   requestKey?: string;
@@ -74,7 +83,10 @@ export interface UploadOptions {
 
 export interface UploadResult {
   requestKey: string;
+  /** The store's multipart upload id; empty for a single-PUT upload. */
   uploadId: string;
+  /** `single-put` when the file went up with one PUT (`POST /url`), else `multipart` (always set by `upload()`). */
+  transfer?: "multipart" | "single-put";
   size: number;
   partsNumber: number;
   partSize: number;
@@ -151,6 +163,8 @@ class UploadRun {
   private refreshing: Promise<void> | undefined;
   private plan!: PartPlan;
   private uploadId!: string;
+  /** Set for a single-PUT upload: the start's body and key, sent again (same key) to sign a fresh URL. */
+  private singlePut: { body: SinglePutUploadBody; idempotencyKey: string } | undefined;
   private source!: Blob;
   private fileName!: string;
   private mimeType!: string;
@@ -232,12 +246,16 @@ class UploadRun {
       );
 
       const completed = [...parts.entries()].sort(([a], [b]) => a - b).map(([partNumber, eTag]) => ({ partNumber, eTag }));
-      await this.withRetries("complete the upload", () =>
-        this.api.complete(this.options.projectId, { requestKey: this.requestKey!, parts: completed }, { signal: this.cancel.signal }),
+      const signal = this.cancel.signal;
+      await this.withRetries<unknown>("complete the upload", () =>
+        this.singlePut
+          ? this.api.downloadUrl(this.options.projectId, this.requestKey!, { signal }) // completes a single PUT
+          : this.api.complete(this.options.projectId, { requestKey: this.requestKey!, parts: completed }, { signal }),
       );
       return {
         requestKey: this.requestKey!,
         uploadId: this.uploadId,
+        transfer: this.singlePut ? "single-put" : "multipart",
         size: this.plan.contentLength,
         partsNumber: this.plan.partsNumber,
         partSize: this.plan.partSize,
@@ -265,9 +283,15 @@ class UploadRun {
     const signal = this.cancel.signal;
     if (requestKey) {
       this.requestKey = requestKey;
-      const resumed = await this.withRetries("resume the upload", () =>
-        this.api.resume(projectId, { requestKey, presignedUrlExpiryTimeHours: this.options.presignedUrlExpiryTimeHours }, { signal }),
-      );
+      let resumed;
+      try {
+        resumed = await this.withRetries("resume the upload", () =>
+          this.api.resume(projectId, { requestKey, presignedUrlExpiryTimeHours: this.options.presignedUrlExpiryTimeHours }, { signal }),
+        );
+      } catch (error) {
+        if (!hasCode(error, "NOT_A_MULTIPART_UPLOAD")) throw error;
+        return this.beginAgainSinglePut(requestKey);
+      }
       if (Number(resumed.contentLength) !== this.source.size) {
         throw new UploadFailedError(
           `This file has ${this.source.size} bytes but upload ${requestKey} is for ${resumed.contentLength}: pick the same file to resume.`,
@@ -276,6 +300,15 @@ class UploadRun {
       }
       this.adopt(resumed);
       return resumed.uploadedParts;
+    }
+    if (this.fitsOnePut()) {
+      try {
+        await this.startSinglePut();
+        return [];
+      } catch (error) {
+        // A gateway older than `POST /url`: upload in parts, as it always did.
+        if (!hasCode(error, "ROUTE_NOT_FOUND")) throw error;
+      }
     }
     const plan = planForUpload(this.source.size, this.options.partSize);
     // One key for this start and all its retries: a retry whose first try's reply was lost gets that upload back.
@@ -298,6 +331,73 @@ class UploadRun {
     );
     this.requestKey = started.requestKey;
     this.adopt(started);
+    return [];
+  }
+
+  /** Whether the file goes up with one PUT: at most one part's size (and S3's single-PUT limit), unless turned off. */
+  private fitsOnePut(): boolean {
+    const onePart = Math.min(this.options.partSize ?? DEFAULT_PART_SIZE, MAX_SINGLE_PUT_SIZE);
+    return this.options.singlePut !== false && this.source.size <= onePart;
+  }
+
+  /** Starts a single-PUT upload (`POST /url`): the plan is one part, the whole file, sent to the one URL. */
+  private async startSinglePut(): Promise<void> {
+    this.singlePut = {
+      body: {
+        fileName: this.fileName,
+        contentLength: String(this.source.size),
+        mimeType: this.mimeType,
+        presignedUrlExpiryTimeHours: this.options.presignedUrlExpiryTimeHours,
+        enableDuplicateCheck: this.options.enableDuplicateCheck,
+        fileHash: this.options.fileHash,
+        metadata: this.options.metadata,
+      },
+      // One key for the start, its retries and every later re-signing of its URL: they all answer the same upload.
+      idempotencyKey: newIdempotencyKey(),
+    };
+    let started: SinglePutUploadResult;
+    try {
+      started = await this.signSinglePut("start the upload");
+    } catch (error) {
+      this.singlePut = undefined;
+      throw error;
+    }
+    this.requestKey = started.requestKey;
+    this.uploadId = "";
+    this.integrity = started.integrity;
+    const size = this.source.size;
+    this.plan = { partSize: size, partsNumber: 1, contentLength: size, lastPartSize: size };
+    this.urls = new Map([[1, started.url]]);
+    this.options.onStart?.({ requestKey: started.requestKey, uploadId: "", partsTotal: 1, partSize: size });
+  }
+
+  /** The single-PUT start, sent with its key: the first time it makes the upload, later it signs a fresh URL for it. */
+  private signSinglePut(what: string): Promise<SinglePutUploadResult> {
+    const { body, idempotencyKey } = this.singlePut!;
+    return this.withRetries(what, () =>
+      this.api.startSinglePut(this.options.projectId, body, { signal: this.cancel.signal, idempotencyKey }),
+    );
+  }
+
+  /**
+   * Continuing a single-PUT upload (`requestKey` names one): its URL cannot be signed again without its start's key,
+   * and a file of one part has nothing stored to keep, so it is sent again as a new upload and the old one is aborted.
+   * One that is already completed with this file's size is done.
+   */
+  private async beginAgainSinglePut(requestKey: string): Promise<{ partNumber: number; eTag: string; size: number }[]> {
+    const signal = this.cancel.signal;
+    const details = await this.withRetries("look up the upload", () => this.api.get(this.options.projectId, requestKey, { signal }));
+    const size = this.source.size;
+    if (details.state === "completed" && Number(details.contentLength) === size) {
+      this.singlePut = { body: { fileName: details.fileName, mimeType: details.mimeType, contentLength: details.contentLength }, idempotencyKey: "" };
+      this.uploadId = "";
+      this.plan = { partSize: size, partsNumber: 1, contentLength: size, lastPartSize: size };
+      this.options.onStart?.({ requestKey, uploadId: "", partsTotal: 1, partSize: size });
+      return [{ partNumber: 1, eTag: "", size }];
+    }
+    if (details.state === "uploading") await this.api.abort(this.options.projectId, requestKey, { signal }).catch(() => undefined);
+    this.requestKey = undefined;
+    await this.startSinglePut();
     return [];
   }
 
@@ -385,6 +485,7 @@ class UploadRun {
           offset: start,
           signal: attempt.signal,
           contentMd5,
+          ...(this.singlePut ? { contentType: this.mimeType } : {}),
           onProgress: (loaded) => {
             stall.touch();
             progress.partProgress(partNumber, loaded);
@@ -465,6 +566,16 @@ class UploadRun {
 
   /** Fresh URLs for every part not yet stored, from the resume endpoint; one call however many parts ask at once. */
   private refreshUrls(): Promise<void> {
+    if (this.singlePut) {
+      this.refreshing ??= this.signSinglePut("renew the upload's URL")
+        .then((signed) => {
+          this.urls.set(1, signed.url);
+        })
+        .finally(() => {
+          this.refreshing = undefined;
+        });
+      return this.refreshing;
+    }
     this.refreshing ??= this.withRetries("renew the part URLs", () =>
       this.api.resume(
         this.options.projectId,
@@ -538,6 +649,12 @@ class StallTimer {
   clear(): void {
     clearTimeout(this.timer);
   }
+}
+
+/** Whether `error` (or the gateway error it wraps) carries `code`. */
+function hasCode(error: unknown, code: ErrorCode): boolean {
+  const gatewayError = error instanceof UploadGatewayError ? error : (error as { cause?: unknown } | undefined)?.cause;
+  return gatewayError instanceof UploadGatewayError && gatewayError.hasCode(code);
 }
 
 function describe(error: unknown): string {

@@ -139,6 +139,66 @@ describe.each<Backend>(["local", "s3"])("uploader on %s storage", (backend) => {
     expect(await downloaded(gateway, result.requestKey)).toBe(sha256(data));
   });
 
+  it("a file of at most one part goes up with one PUT (POST /url), from a path and from a Blob; an empty file too", async () => {
+    const data = randomBytes(3 * MiB + 17);
+    const path = join(files, `small-${backend}.mp4`);
+    writeFileSync(path, data);
+    const events: UploadProgress[] = [];
+    const starts: unknown[] = [];
+    const fromPath = await uploadFile(path, { ...common(), onProgress: (p) => events.push(p), onStart: (info) => starts.push(info) });
+    expect(fromPath).toMatchObject({ transfer: "single-put", uploadId: "", partsNumber: 1, partsSent: 1, size: data.length, mimeType: "video/mp4" });
+    expect(starts).toEqual([{ requestKey: fromPath.requestKey, uploadId: "", partsTotal: 1, partSize: data.length }]);
+    expect(events.at(-1)).toMatchObject({ bytesSent: data.length, totalBytes: data.length, partsDone: 1, partsTotal: 1 });
+    expect(await downloaded(gateway, fromPath.requestKey)).toBe(sha256(data));
+    const api = createApiClient({ baseUrl: gateway.url, apiKey: gateway.apiKey });
+    expect(await api.get(gateway.projectId, fromPath.requestKey)).toMatchObject({ transfer: "single-put", state: "completed" });
+
+    const fromBlob = await upload(new Blob([data], { type: "application/x-custom+bin" }), common());
+    expect(fromBlob).toMatchObject({ transfer: "single-put", mimeType: "application/x-custom+bin" });
+    expect(await downloaded(gateway, fromBlob.requestKey)).toBe(sha256(data));
+
+    const empty = await upload(new Blob([]), { ...common(), fileName: "empty.txt" });
+    expect(empty).toMatchObject({ transfer: "single-put", size: 0 });
+    expect(await downloaded(gateway, empty.requestKey)).toBe(sha256(new Uint8Array(0)));
+
+    // Above one part, and with singlePut: false, it is a multipart upload.
+    const multipart = await upload(new Blob([data]), { ...common(), singlePut: false });
+    expect(multipart).toMatchObject({ transfer: "multipart", partsNumber: 1 });
+    expect(multipart.uploadId).not.toBe("");
+  });
+
+  it("cancelling a single PUT midway aborts the upload: nothing is stored", async () => {
+    const controller = new AbortController();
+    let requestKey: string | undefined;
+    const task = uploadFile(bigPath, {
+      ...common(),
+      partSize: 128 * MiB,
+      signal: controller.signal,
+      onStart: (info) => (requestKey = info.requestKey),
+      onProgress: (p) => {
+        if (p.bytesSent > 0) controller.abort();
+      },
+    });
+    await expect(task.done).rejects.toBeInstanceOf(UploadAbortedError);
+    const api = createApiClient({ baseUrl: gateway.url, apiKey: gateway.apiKey });
+    expect(await api.get(gateway.projectId, requestKey!)).toMatchObject({ transfer: "single-put", state: "aborted" });
+    await expect(api.downloadUrl(gateway.projectId, requestKey!)).rejects.toMatchObject({ status: 409 });
+  });
+
+  it("continuing a single-PUT upload by its request key sends the file again as a new one and aborts the old", async () => {
+    const data = randomBytes(2 * MiB);
+    const api = createApiClient({ baseUrl: gateway.url, apiKey: gateway.apiKey });
+    const old = await api.startSinglePut(gateway.projectId, { fileName: "a.bin", contentLength: String(data.length), mimeType: "application/octet-stream" });
+    const result = await upload(new Blob([data]), { ...common(), requestKey: old.requestKey });
+    expect(result.transfer).toBe("single-put");
+    expect(result.requestKey).not.toBe(old.requestKey);
+    expect(await downloaded(gateway, result.requestKey)).toBe(sha256(data));
+    expect((await api.get(gateway.projectId, old.requestKey)).state).toBe("aborted");
+    // Once completed, continuing it has nothing to send.
+    const again = await upload(new Blob([data]), { ...common(), requestKey: result.requestKey });
+    expect(again).toMatchObject({ requestKey: result.requestKey, partsSent: 0 });
+  });
+
   it("refuses to resume with a different file", async () => {
     const data = randomBytes(6 * MiB);
     const api = createApiClient({ baseUrl: gateway.url, apiKey: gateway.apiKey });
@@ -234,6 +294,28 @@ describe.each<Backend>(["local", "s3"])("part integrity and pause, counted throu
     // The store checked the digest itself: 400 (BadDigest), nothing stored, then the clean attempt.
     expect(putsOf(2).map((e) => [e.fault, e.status])).toEqual([["corrupt", 400], ["corrupt", 400], ["pass", 200]]);
     for (const n of [1, 3, 4]) expect(putsOf(n).map((e) => e.fault)).toEqual(["pass"]);
+  });
+
+  it("a single PUT survives a reset, a 503, a refused URL (signed again), a corrupted body and a lost reply, with its Content-Type and Content-MD5", async () => {
+    for (const send of ["blob", "path"] as const) {
+      proxy.reset();
+      faults = { 1: ["reset", "503", "403", "corrupt", "lost-reply"] };
+      const data = randomBytes(2 * MiB + 3);
+      const path = join(files, `single-faulty-${backend}.mp4`);
+      writeFileSync(path, data);
+      const options = { ...common(), retry: { baseDelayMs: 10, maxDelayMs: 50 } };
+      const result = await (send === "blob" ? upload(new Blob([data], { type: "video/mp4" }), options) : uploadFile(path, options));
+      expect(result.transfer).toBe("single-put");
+      expect(await downloaded(gateway, result.requestKey)).toBe(sha256(data));
+      expect(putsOf(1).map((e) => e.fault), send).toEqual(["reset", "503", "403", "corrupt", "lost-reply", "pass"]);
+      // As for parts: a Blob's MD5 goes as Content-MD5 and the store refuses the corrupted body (400); Node, reading
+      // from disk on a store with MD5 ETags, hashes while sending and sends again when the ETag differs.
+      expect(putsOf(1).find((e) => e.fault === "corrupt")?.status).toBe(send === "blob" ? 400 : 200);
+      for (const entry of putsOf(1)) {
+        expect(entry.contentType).toBe("video/mp4");
+        expect(entry.contentMd5).toBe(send === "blob" ? createHash("md5").update(data).digest("base64") : undefined);
+      }
+    }
   });
 
   it("gives up on a part the store keeps refusing, after the bounded retries", async () => {

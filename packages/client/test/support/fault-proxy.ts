@@ -8,7 +8,7 @@ export type Fault = "pass" | "reset" | "503" | "stall" | "403" | "wrong-etag" | 
 export interface FaultProxy {
   url: string;
   /** Part PUTs seen, in order: `partNumber`, what was done, the store's status, and the Content-MD5 sent. */
-  log: { partNumber: number; fault: Fault; status?: number; contentMd5?: string }[];
+  log: { partNumber: number; fault: Fault; status?: number; contentMd5?: string; contentType?: string }[];
   /** Other requests seen (API calls, when the proxy is in front of the gateway), in order. */
   requests: { method: string; path: string; fault: Fault }[];
   /** Forgets the logs and the attempts counted so far (for the next upload through the same proxy). */
@@ -56,6 +56,8 @@ export async function startFaultProxy(
       const entry: FaultProxy["log"][number] = { partNumber, fault };
       const contentMd5 = req.headers["content-md5"];
       if (typeof contentMd5 === "string") entry.contentMd5 = contentMd5;
+      const contentType = req.headers["content-type"];
+      if (typeof contentType === "string") entry.contentType = contentType;
       log.push(entry);
       res.on("finish", () => (entry.status = res.statusCode));
     }
@@ -145,8 +147,12 @@ export async function startFaultProxy(
   };
 }
 
-/** The part number of a part PUT to S3 (`?partNumber=N`) or to the embedded store (`/parts/N`). */
+/**
+ * The part number of a part PUT to S3 (`?partNumber=N`) or to the embedded store (`/parts/N`); a single PUT of a whole
+ * file (S3 `PutObject`, the embedded store's `/storage/objects/…`) counts as part 1.
+ */
 function partOf(url: URL): number | undefined {
+  if (url.searchParams.get("x-id") === "PutObject" || url.pathname.startsWith("/storage/objects/")) return 1;
   const fromQuery = url.searchParams.get("partNumber");
   const fromPath = /\/parts\/(\d+)$/.exec(url.pathname)?.[1];
   const value = fromQuery ?? fromPath;
