@@ -5,6 +5,7 @@ import { NestFactory } from "@nestjs/core";
 import { FastifyAdapter, type NestFastifyApplication } from "@nestjs/platform-fastify";
 import { AppModule } from "./app.module";
 import { readProjectsFile } from "./auth/projects-file";
+import { Authenticator } from "./auth/authenticator";
 import { ProjectRegistry } from "./auth/project-registry";
 import { loadConfig, type AppConfig } from "./config/app-config";
 import type { GatewaySetup } from "./gateway/gateway-setup.module";
@@ -87,7 +88,7 @@ async function buildApp(setup: GatewaySetup, metrics: GatewayMetrics, path = "")
   registerRateLimits(adapter.getInstance(), {
     perKeyPerMinute: config.RATE_LIMIT_PER_MINUTE,
     perIpPerMinute: config.RATE_LIMIT_PER_IP_PER_MINUTE,
-    registry,
+    authenticator: app.get(Authenticator, { strict: false }),
   });
   app.enableShutdownHooks();
   const storage = app.get<Storage>(STORAGE);

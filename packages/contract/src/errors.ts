@@ -30,7 +30,18 @@ export const ERROR_CODES = {
     message: "The part's bytes do not match the MD5 in its Content-MD5 header; nothing was stored.",
   },
   UNAUTHORIZED: { status: 401, retryable: false, message: "A valid API key is required." },
-  FORBIDDEN: { status: 403, retryable: false, message: "This API key may not use this project." },
+  TOKEN_EXPIRED: { status: 401, retryable: false, message: "The upload token has expired; get a new one." },
+  FORBIDDEN: { status: 403, retryable: false, message: "This API key or token may not use this project." },
+  TOKEN_NOT_ALLOWED: {
+    status: 403,
+    retryable: false,
+    message: "Upload tokens may not call this route; it needs the project's API key.",
+  },
+  TOKEN_UPLOAD_LIMIT_REACHED: {
+    status: 403,
+    retryable: false,
+    message: "The upload token has started as many uploads as it allows (maxUploads); get a new one.",
+  },
   PROJECT_NOT_FOUND: { status: 404, retryable: false, message: "No such project." },
   UPLOAD_NOT_FOUND: { status: 404, retryable: false, message: "No such upload in this project." },
   ROUTE_NOT_FOUND: { status: 404, retryable: false, message: "No such route." },
@@ -84,7 +95,17 @@ export const ERROR_CODES = {
     message: "The project has as many uploads in progress as it allows; complete or abort one first.",
   },
   INTERNAL_ERROR: { status: 500, retryable: true, message: "Something went wrong on the server." },
+  UPLOAD_TOKENS_NOT_CONFIGURED: {
+    status: 501,
+    retryable: false,
+    message: "This gateway has no key to sign upload tokens with (UPLOAD_TOKEN_KEYS); use an API key.",
+  },
   STORAGE_UNAVAILABLE: { status: 503, retryable: true, message: "The storage backend could not be reached." },
+  IDENTITY_PROVIDER_UNAVAILABLE: {
+    status: 503,
+    retryable: true,
+    message: "The identity provider's signing keys (AUTH_JWKS_URL) could not be fetched to check the token.",
+  },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -92,5 +113,5 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 export const errorCodeSchema = z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]);
 
 /** The HTTP statuses an error reply can have: every status in `ERROR_CODES`. */
-export const ERROR_STATUSES = [400, 401, 403, 404, 405, 408, 409, 413, 415, 416, 422, 429, 431, 500, 503] as const;
+export const ERROR_STATUSES = [400, 401, 403, 404, 405, 408, 409, 413, 415, 416, 422, 429, 431, 500, 501, 503] as const;
 export type ErrorStatus = (typeof ERROR_STATUSES)[number];

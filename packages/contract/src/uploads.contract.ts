@@ -1,9 +1,11 @@
 import { initContract } from "@ts-rest/core";
 import { devContract } from "./dev.contract";
 import { healthContract } from "./health.contract";
+import { uploadTokensContract } from "./upload-tokens.contract";
 import { z } from "zod";
-import { errorEnvelopeSchema, successEnvelope } from "./envelope";
-import { ERROR_STATUSES, type ErrorCode, type ErrorStatus } from "./errors";
+import { successEnvelope } from "./envelope";
+import { errorResponses } from "./route-errors";
+import type { ErrorCode } from "./errors";
 import {
   abortUploadBodySchema,
   completeUploadBodySchema,
@@ -23,18 +25,20 @@ import {
 
 const c = initContract();
 
-/** Every route may answer any error status with the error envelope. */
-const errorResponses = Object.fromEntries(ERROR_STATUSES.map((s) => [s, errorEnvelopeSchema])) as Record<
-  ErrorStatus,
-  typeof errorEnvelopeSchema
->;
-
 /**
  * The error codes each route can really answer, for its documentation (the OpenAPI document lists these statuses and
  * codes per operation). Every project route checks the key and the project and may meet a failing store or a bug;
  * routes with a JSON body may also meet a bad body.
  */
-const AUTH_AND_FAILURES: ErrorCode[] = ["UNAUTHORIZED", "FORBIDDEN", "PROJECT_NOT_FOUND", "INTERNAL_ERROR", "STORAGE_UNAVAILABLE"];
+const AUTH_AND_FAILURES: ErrorCode[] = [
+  "UNAUTHORIZED",
+  "TOKEN_EXPIRED",
+  "FORBIDDEN",
+  "PROJECT_NOT_FOUND",
+  "INTERNAL_ERROR",
+  "STORAGE_UNAVAILABLE",
+  "IDENTITY_PROVIDER_UNAVAILABLE",
+];
 const BAD_BODY: ErrorCode[] = ["VALIDATION_FAILED", "MALFORMED_REQUEST", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"];
 /** What any start (multipart or single PUT) can refuse: the project's rules, the duplicate check, the key, the limit. */
 const START_ERRORS: ErrorCode[] = [
@@ -45,6 +49,7 @@ const START_ERRORS: ErrorCode[] = [
   "IDEMPOTENCY_KEY_IN_USE",
   "UPLOAD_NOT_IN_PROGRESS",
   "TOO_MANY_OPEN_UPLOADS",
+  "TOKEN_UPLOAD_LIMIT_REACHED",
 ];
 const errorsOf = (...codes: ErrorCode[]) => ({ errorCodes: [...new Set([...codes, ...AUTH_AND_FAILURES])] });
 export type RouteErrorMetadata = ReturnType<typeof errorsOf>;
@@ -138,7 +143,7 @@ export const uploadsContract = c.router(
     },
     list: {
       method: "GET",
-      metadata: errorsOf("VALIDATION_FAILED"),
+      metadata: errorsOf("VALIDATION_FAILED", "TOKEN_NOT_ALLOWED"),
       path: "",
       pathParams: projectParams,
       query: listUploadsQuerySchema,
@@ -153,5 +158,10 @@ export const uploadsContract = c.router(
   },
 );
 
-export const contract = c.router({ uploads: uploadsContract, health: healthContract, dev: devContract });
+export const contract = c.router({
+  uploads: uploadsContract,
+  uploadTokens: uploadTokensContract,
+  health: healthContract,
+  dev: devContract,
+});
 export type Contract = typeof contract;

@@ -24,7 +24,7 @@ const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** A string that is text: no control characters, no lone surrogates. Hostile strings get a 400 naming the field. */
-function text(schema: z.ZodString) {
+export function text(schema: z.ZodString) {
   return schema
     .refine((value) => !CONTROL_CHARACTERS.test(value), "must not contain control characters")
     .refine((value) => !LONE_SURROGATE.test(value), "must be valid Unicode text (it contains a lone surrogate)");

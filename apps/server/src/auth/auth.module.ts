@@ -1,13 +1,19 @@
 import { Module } from "@nestjs/common";
 import { APP_CONFIG, PROJECTS } from "../config/config.module";
 import type { AppConfig } from "../config/app-config";
-import { ApiKeyGuard } from "./api-key.guard";
 import { AUTH_RESOLVER, type AuthResolver } from "./auth-resolver";
+import { Authenticator } from "./authenticator";
 import { DEV_ACCESS, devProjectsFile, resolveDevAccess, type DevAccess } from "./dev-access";
+import { IdentityProviderVerifier } from "./identity-provider.verifier";
+import { ProjectAccessGuard } from "./project-access.guard";
 import { ProjectRegistry } from "./project-registry";
 import type { ProjectsFile } from "./projects-file";
+import { TOKEN_SIGNING_KEYS, resolveTokenSigningKeys } from "./token-signing-keys";
+import { UploadTokensController } from "./upload-tokens.controller";
+import { UploadTokens } from "./upload-tokens.service";
 
 @Module({
+  controllers: [UploadTokensController],
   providers: [
     {
       provide: DEV_ACCESS,
@@ -23,8 +29,12 @@ import type { ProjectsFile } from "./projects-file";
       useFactory: (projects: ProjectsFile | null, dev: DevAccess | null) =>
         new ProjectRegistry(projects ?? (dev ? devProjectsFile(dev) : { projects: [], apiKeys: [] })),
     },
-    ApiKeyGuard,
+    { provide: TOKEN_SIGNING_KEYS, inject: [APP_CONFIG], useFactory: resolveTokenSigningKeys },
+    UploadTokens,
+    IdentityProviderVerifier,
+    Authenticator,
+    ProjectAccessGuard,
   ],
-  exports: [ProjectRegistry, ApiKeyGuard, DEV_ACCESS],
+  exports: [ProjectRegistry, Authenticator, ProjectAccessGuard, UploadTokens, DEV_ACCESS],
 })
 export class AuthModule {}

@@ -31,6 +31,11 @@ export class ProjectRegistry {
     return { ok: true, project, keyName: entry.name };
   }
 
+  /** The project with this id, if the projects file has it. */
+  project(projectId: string): Project | undefined {
+    return this.projects.get(projectId);
+  }
+
   /** The web origins the projects file allows on `projectId`'s routes (none for an unknown project). */
   allowedOrigins(projectId: string): readonly string[] {
     return this.projects.get(projectId)?.allowedOrigins ?? [];
@@ -47,7 +52,8 @@ export class ProjectRegistry {
   }
 }
 
-function bearerToken(header: string | undefined): string | undefined {
+/** The credential of an `Authorization: Bearer <credential>` header. */
+export function bearerToken(header: string | undefined): string | undefined {
   const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header ?? "");
   return match?.[1];
 }

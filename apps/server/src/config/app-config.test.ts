@@ -87,6 +87,42 @@ describe("loadConfig", () => {
     },
   );
 
+  it("reads UPLOAD_TOKEN_KEYS as kid:secret pairs, the first signing, and names a bad pair without its secret", () => {
+    const a = "a".repeat(32);
+    const b = "secret:with:colons-and-more-than-32-bytes";
+    expect(loadConfig({ UPLOAD_TOKEN_KEYS: ` k2:${a} , k1:${b}` }).UPLOAD_TOKEN_KEYS).toEqual([
+      { kid: "k2", secret: new TextEncoder().encode(a) },
+      { kid: "k1", secret: new TextEncoder().encode(b) },
+    ]);
+    expect(loadConfig({}).UPLOAD_TOKEN_KEYS).toEqual([]);
+    const tooShort = "s".repeat(31);
+    for (const [value, message] of [
+      [`k1:${tooShort}`, /key 1: the secret of "k1" must be at least 32 bytes/],
+      [`${a}`, /key 1: must be kid:secret/],
+      [`:${a}`, /key 1: must be kid:secret/],
+      [`k1:${a},k1:${a}`, /key 2: kid "k1" is listed twice/],
+      [`bad kid:${a}`, /key 1: must be kid:secret/],
+    ] as const) {
+      try {
+        loadConfig({ UPLOAD_TOKEN_KEYS: value });
+        expect.unreachable(value);
+      } catch (error) {
+        expect((error as ConfigError).problems.join("\n")).toMatch(message);
+        expect((error as ConfigError).problems.join("\n")).not.toContain(a);
+        expect((error as ConfigError).problems.join("\n")).not.toContain(tooShort);
+      }
+    }
+  });
+
+  it("accepts an identity provider's JWKS over https (http on loopback only), with its issuer and audience", () => {
+    const idp = { AUTH_JWKS_URL: "https://idp.example/jwks.json", AUTH_JWT_ISSUER: "https://idp.example/", AUTH_JWT_AUDIENCE: "uploads" };
+    expect(loadConfig(idp)).toMatchObject({ ...idp, AUTH_JWT_PROJECTS_CLAIM: "upload_gateway_projects" });
+    expect(loadConfig({ ...idp, AUTH_JWKS_URL: "http://127.0.0.1:9999/jwks" }).AUTH_JWKS_URL).toBe("http://127.0.0.1:9999/jwks");
+    expect(() => loadConfig({ ...idp, AUTH_JWKS_URL: "http://idp.example/jwks" })).toThrow(/AUTH_JWKS_URL: must be an https URL/);
+    expect(() => loadConfig({ AUTH_JWKS_URL: idp.AUTH_JWKS_URL })).toThrow(/AUTH_JWT_ISSUER: is required[\s\S]*AUTH_JWT_AUDIENCE: is required/);
+    expect(() => loadConfig({ AUTH_JWT_AUDIENCE: "uploads" })).toThrow(/AUTH_JWT_AUDIENCE: is used only with AUTH_JWKS_URL/);
+  });
+
   it("defaults PUBLIC_URL to http://HOST:PORT, and requires it with local storage on every interface", () => {
     const projects = { PROJECTS_FILE: "/p.json" };
     expect(publicUrl(loadConfig({ ...projects, HOST: "192.0.2.7", PORT: "8080" }))).toBe("http://192.0.2.7:8080");

@@ -102,6 +102,51 @@ const corsOrigins = z
     return origins;
   });
 
+/** One key that signs and verifies the gateway's own upload tokens (HS256). */
+export interface TokenSigningKey {
+  kid: string;
+  secret: Uint8Array;
+}
+
+const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
+/** HS256 wants a key at least as long as its hash (RFC 7518 §3.2). */
+export const MIN_TOKEN_SECRET_BYTES = 32;
+
+/**
+ * `UPLOAD_TOKEN_KEYS`: comma-separated `kid:secret` pairs. The first signs new tokens; every one verifies, so a key is
+ * rotated by putting the new one first and dropping the old one once its tokens have expired (a day at most).
+ * Problems name the pair by its position or kid, never the secret.
+ */
+const tokenSigningKeys = z
+  .string()
+  .default("")
+  .transform((raw, ctx): TokenSigningKey[] => {
+    const keys: TokenSigningKey[] = [];
+    const entries = raw.split(",").map((e) => e.trim()).filter((e) => e !== "");
+    entries.forEach((entry, index) => {
+      const colon = entry.indexOf(":");
+      const kid = colon > 0 ? entry.slice(0, colon) : "";
+      const secret = colon > 0 ? entry.slice(colon + 1) : "";
+      const problem = (message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, message: `key ${index + 1}: ${message}` });
+      if (!KEY_ID.test(kid)) return problem("must be kid:secret, the kid 1–64 letters, digits, '.', '_' or '-'");
+      if (keys.some((k) => k.kid === kid)) return problem(`kid "${kid}" is listed twice`);
+      const bytes = new TextEncoder().encode(secret);
+      if (bytes.length < MIN_TOKEN_SECRET_BYTES) return problem(`the secret of "${kid}" must be at least ${MIN_TOKEN_SECRET_BYTES} bytes`);
+      keys.push({ kid, secret: bytes });
+    });
+    return keys;
+  });
+
+/** A URL the gateway fetches keys from: https, or http on a loopback address (tests, a sidecar). */
+const jwksUrl = z
+  .string()
+  .url("must be a URL such as https://idp.example.com/.well-known/jwks.json")
+  .refine((raw) => {
+    const url = new URL(raw);
+    return url.protocol === "https:" || (url.protocol === "http:" && isLoopback(url.hostname));
+  }, "must be an https URL (http only on a loopback address)")
+  .optional();
+
 /** A duration in seconds; fractions allowed (tests use short timeouts). */
 const seconds = (fallback: number) => z.coerce.number({ message: "must be a number of seconds" }).positive("must be more than 0").default(fallback);
 
@@ -133,6 +178,12 @@ const envSchema = z
     PROJECTS_FILE: z.string().min(1).optional(),
     DOWNLOAD_URL_EXPIRY_SECONDS: z.coerce.number().int().min(60).max(604_800).default(3600),
     BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(2 * 1024 * 1024),
+    UPLOAD_TOKEN_KEYS: tokenSigningKeys.describe("Keys that sign upload tokens: kid:secret pairs, the first signs."),
+    // An identity provider's JWTs, accepted like upload tokens on the projects their AUTH_JWT_PROJECTS_CLAIM names.
+    AUTH_JWKS_URL: jwksUrl,
+    AUTH_JWT_ISSUER: z.string().min(1).optional(),
+    AUTH_JWT_AUDIENCE: z.string().min(1).optional(),
+    AUTH_JWT_PROJECTS_CLAIM: z.string().min(1).default("upload_gateway_projects"),
     CORS_ORIGINS: corsOrigins.describe("Web origins whose pages may call the API (comma-separated, or *)."),
     TRUST_PROXY: trustProxy.describe("Which peers may set X-Forwarded-For/-Host/-Proto (off by default)."),
     // Slow clients (see the README's "Security model"): each one holds a socket and memory while it dawdles.
@@ -178,6 +229,15 @@ const envSchema = z
       problem(env.AWS_ACCESS_KEY_ID ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID", "must be set together with the other AWS key");
     }
     if (env.AWS_SESSION_TOKEN && !env.AWS_ACCESS_KEY_ID) problem("AWS_SESSION_TOKEN", "needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+    if (env.AUTH_JWKS_URL) {
+      // Without both, any token the provider ever signed (for any of its apps) would be accepted.
+      if (!env.AUTH_JWT_ISSUER) problem("AUTH_JWT_ISSUER", "is required with AUTH_JWKS_URL");
+      if (!env.AUTH_JWT_AUDIENCE) problem("AUTH_JWT_AUDIENCE", "is required with AUTH_JWKS_URL");
+    } else {
+      for (const name of ["AUTH_JWT_ISSUER", "AUTH_JWT_AUDIENCE"] as const) {
+        if (env[name]) problem(name, "is used only with AUTH_JWKS_URL; set AUTH_JWKS_URL too, or remove it");
+      }
+    }
     if (env.PROJECTS_FILE && env.DEV_API_KEY) problem("DEV_API_KEY", "is not used when PROJECTS_FILE is set; remove one");
   });
 

@@ -36,6 +36,13 @@ describe("the OpenAPI document", () => {
     expect(operation(`${uploads}/multipart`, "post").responses["409"]!.description).toContain("`DUPLICATE_FILE`");
     expect(operation(`${uploads}/multipart-complete`, "put").responses["409"]!.description).toContain("`UPLOAD_NOT_IN_PROGRESS`");
     expect(operation(`${uploads}/success/{requestKey}`, "post").responses["409"]!.description).toContain("`UPLOAD_NOT_COMPLETED`");
+    const mint = "/api/projects/{projectId}/upload-tokens";
+    expect(statuses(mint, "post")).toEqual([200, 400, 401, 403, 404, 413, 415, 500, 501, 503]);
+    expect(operation(mint, "post").responses["401"]!.description).toContain("`TOKEN_EXPIRED`");
+    expect(operation(mint, "post").responses["403"]!.description).toContain("`TOKEN_NOT_ALLOWED`");
+    expect(operation(uploads, "get").responses["403"]!.description).toContain("`TOKEN_NOT_ALLOWED`");
+    expect(operation(`${uploads}/multipart`, "post").responses["403"]!.description).toContain("`TOKEN_UPLOAD_LIMIT_REACHED`");
+    expect(operation(mint, "post").security).toEqual([{ apiKey: [] }]);
   });
 
   it("documents the start's optional metadata and returns it in status and list", () => {

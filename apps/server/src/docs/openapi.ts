@@ -78,7 +78,7 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
         license: { name: "MIT", url: "https://opensource.org/license/mit" },
       },
       servers: [{ url: serverUrl, description: "This gateway" }],
-      components: { securitySchemes: { apiKey: { type: "http", scheme: "bearer", description: "The project's API key" } } },
+      components: { securitySchemes: { apiKey: { type: "http", scheme: "bearer", description: "The project's API key, or an upload token (`POST /api/projects/{projectId}/upload-tokens`) on the upload routes" } } },
     },
     { setOperationId: "concatenated-path", operationMapper: (operation, route) => documentErrors(operation, route.metadata) },
   ) as { paths: Record<string, Record<string, Operation>> } & Record<string, unknown>;

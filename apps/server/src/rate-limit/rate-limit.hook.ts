@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { ProjectRegistry } from "../auth/project-registry";
+import type { Authenticator } from "../auth/authenticator";
+import { rateLimitIdentity } from "../auth/principal";
 import { ApiError } from "../errors/api-error";
 import { TokenBuckets, type Verdict } from "./token-bucket";
 
@@ -8,15 +9,16 @@ export interface RateLimitPolicy {
   perKeyPerMinute: number;
   /** Requests per minute per client IP without a valid key (`RATE_LIMIT_PER_IP_PER_MINUTE`); 0 turns it off. */
   perIpPerMinute: number;
-  /** Who holds which key, and each project's own `rateLimitPerMinute`. */
-  registry: ProjectRegistry | null;
+  /** Who holds which key or token, and each project's own `rateLimitPerMinute`. */
+  authenticator: Authenticator | null;
   now?: () => number;
 }
 
 /**
- * Limits every API route (`/api/...`) before authentication runs: a request with a valid key counts against that
- * key on that project (the project's `rateLimitPerMinute`, else the default); anything else (no key, a wrong key, a
- * key for another project) counts against the client's IP, so guessing keys or hammering with garbage is throttled
+ * Limits every API route (`/api/...`) before the route's guard runs: a request with a valid key counts against that
+ * key on that project (the project's `rateLimitPerMinute`, else the default), one with a valid upload token against
+ * the token's owner on that project (all the tokens minted for one subject share a bucket); anything else (no key, a
+ * wrong key or token, one for another project) counts against the client's IP, so guessing keys or hammering with garbage is throttled
  * per address. Over the limit: 429 RATE_LIMITED in the envelope with `Retry-After`. Buckets live in this process:
  * with N replicas behind a balancer the effective limit is up to N times the configured one.
  */
@@ -30,7 +32,7 @@ export function registerRateLimits(fastify: FastifyInstance, policy: RateLimitPo
   fastify.addHook("onRequest", async (request, reply) => {
     // CORS preflights carry no key and must not use up the page's budget; health, docs and the page are not the API.
     if (request.method === "OPTIONS" || !isApiRoute(request)) return;
-    const [id, perMinute] = bucketOf(request, policy);
+    const [id, perMinute] = await bucketOf(request, policy);
     if (perMinute <= 0) return;
     const verdict = buckets.take(id, perMinute);
     setRateLimitHeaders(reply, verdict);
@@ -52,11 +54,14 @@ function isApiRoute(request: FastifyRequest): boolean {
   return request.url === "/api" || request.url.startsWith("/api/") || request.url.startsWith("/api?");
 }
 
-function bucketOf(request: FastifyRequest, policy: RateLimitPolicy): [string, number] {
+async function bucketOf(request: FastifyRequest, policy: RateLimitPolicy): Promise<[string, number]> {
   const projectId = (request.params as { projectId?: unknown } | undefined)?.projectId;
-  if (policy.registry && typeof projectId === "string") {
-    const access = policy.registry.authorize(request.headers.authorization, projectId);
-    if (access.ok) return [`key:${access.keyName}\n${projectId}`, access.project.rateLimitPerMinute ?? policy.perKeyPerMinute];
+  if (policy.authenticator && typeof projectId === "string" && request.headers.authorization !== undefined) {
+    // The guard reuses this decision: a token is verified once per request.
+    const principal = await policy.authenticator.authenticateRequest(request, projectId).catch(() => undefined);
+    if (principal) {
+      return [`${rateLimitIdentity(principal)}\n${projectId}`, principal.project.rateLimitPerMinute ?? policy.perKeyPerMinute];
+    }
   }
   return [`ip:${request.ip}`, policy.perIpPerMinute];
 }

@@ -118,15 +118,25 @@ function stillRunning(requestKey: string | undefined): ApiError {
  * key order do not count, with `contentLength` as a number (`"10"` and `10` are the same length) and absent and null
  * fields alike (an empty `metadata` too).
  */
-export function startFingerprint(body: {
-  contentLength: string | number;
-  metadata?: Record<string, string> | null;
-  [field: string]: unknown;
-}): string {
+export function startFingerprint(
+  body: {
+    contentLength: string | number;
+    metadata?: Record<string, string> | null;
+    [field: string]: unknown;
+  },
+  owner?: string,
+): string {
   // Metadata in any key order is the same metadata, and an empty map is none.
   const entries = Object.entries(body.metadata ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const metadata = entries.length > 0 ? Object.fromEntries(entries) : undefined;
-  const normalized = { ...body, contentLength: toByteCount(body.contentLength), metadata };
+  // The owner of a token's start is part of the request: another token (or an API key) sending the same key and body
+  // must not be handed that token's upload.
+  const normalized = {
+    ...body,
+    contentLength: toByteCount(body.contentLength),
+    metadata,
+    ...(owner !== undefined ? { "(owner)": owner } : {}),
+  };
   const fields = Object.entries(normalized)
     .filter(([, value]) => value !== undefined && value !== null)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));

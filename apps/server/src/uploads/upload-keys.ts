@@ -10,6 +10,7 @@ import { createHash, randomBytes } from "node:crypto";
  *   projects/{projectId}/open/{requestKey}           a marker of an upload in progress (counted for maxOpenUploads)
  *   projects/{projectId}/idempotency/{sha256(key)}.json   the start an Idempotency-Key made
  *   projects/{projectId}/webhook-outbox/{eventId}-{sha256(url)}.json   a webhook delivery not yet made
+ *   projects/{projectId}/token-uploads/{sha256(jti)}.json  how many uploads an upload token with maxUploads started
  */
 
 // Request keys start with a fixed-width countdown of milliseconds so that a plain ascending key listing (all S3 can
@@ -99,6 +100,10 @@ export function hashReservationKey(projectId: string, fileHash: string): string 
 
 export function idempotencyEntryKey(projectId: string, idempotencyKey: string): string {
   return `projects/${projectId}/idempotency/${createHash("sha256").update(idempotencyKey, "utf8").digest("hex")}.json`;
+}
+
+export function tokenUploadsKey(projectId: string, tokenId: string): string {
+  return `projects/${projectId}/token-uploads/${createHash("sha256").update(tokenId, "utf8").digest("hex")}.json`;
 }
 
 /** `Content-Disposition` for a download keeping the original name: an ASCII fallback plus RFC 5987 UTF-8. */

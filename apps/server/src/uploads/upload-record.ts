@@ -31,6 +31,11 @@ export const uploadRecordSchema = z.object({
   lastPartSize: z.number().int(),
   /** The start's `metadata` (records written before it existed have none). */
   metadata: z.record(z.string()).optional(),
+  /**
+   * Set when an upload token started the upload: the token's owner (its id, or the subject it was minted for). Tokens
+   * act only on uploads of their own owner; API keys on every upload of the project.
+   */
+  owner: z.string().optional(),
   /** Present when the duplicate check reserved this hash for the upload. */
   fileHash: z.string().optional(),
   state: uploadStateSchema,

@@ -9,7 +9,8 @@ import {
   type StartUploadBody,
   type SuccessEnvelope,
 } from "@upload-gateway/contract";
-import { ApiKeyGuard, AuthorizedProject } from "../auth/api-key.guard";
+import type { Principal } from "../auth/principal";
+import { AuthorizedPrincipal, AuthorizedProject, ProjectAccessGuard, requireApiKey } from "../auth/project-access.guard";
 import type { Project } from "../auth/projects-file";
 import { toApiError } from "../errors/api-error";
 import { START_BODY_SCHEMA, type StartBodySchema } from "./start-body";
@@ -31,7 +32,7 @@ async function reply<T>(work: () => Promise<T>): Promise<Reply<T>> {
 @Controller()
 // Here as well as app-wide: embedded in another app, the gateway's routes still answer in its envelope.
 @UseFilters(EnvelopeExceptionFilter)
-@UseGuards(ApiKeyGuard)
+@UseGuards(ProjectAccessGuard)
 export class UploadsController {
   constructor(
     @Inject(UploadsService) private readonly uploads: UploadsService,
@@ -39,19 +40,36 @@ export class UploadsController {
   ) {}
 
   @TsRestHandler(uploadsContract)
-  handle(@AuthorizedProject() project: Project, @Req() request: { body: unknown }) {
+  handle(
+    @AuthorizedProject() project: Project,
+    @AuthorizedPrincipal() principal: Principal,
+    @Req() request: { body: unknown },
+  ) {
+    // An upload token acts only on the uploads it started; checked before the route does anything.
+    const own = async <T>(requestKey: string, work: () => Promise<T>): Promise<T> => {
+      await this.uploads.checkAccess(project, requestKey, principal);
+      return work();
+    };
     return tsRestHandler(uploadsContract, {
       start: ({ body, headers }) =>
-        reply(() => this.uploads.start(project, this.extendedStart(request.body, body), headers["idempotency-key"])),
+        reply(() =>
+          this.uploads.start(project, this.extendedStart(request.body, body), headers["idempotency-key"], principal),
+        ),
       startSinglePut: ({ body, headers }) =>
-        reply(() => this.uploads.startSinglePut(project, body, headers["idempotency-key"])),
-      complete: ({ body }) => reply(() => this.uploads.complete(project, body)),
-      abort: ({ body }) => reply(() => this.uploads.abort(project, body.requestKey)),
+        reply(() => this.uploads.startSinglePut(project, body, headers["idempotency-key"], principal)),
+      complete: ({ body }) => reply(() => own(body.requestKey, () => this.uploads.complete(project, body))),
+      abort: ({ body }) => reply(() => own(body.requestKey, () => this.uploads.abort(project, body.requestKey))),
       resume: ({ body }) =>
-        reply(() => this.uploads.resume(project, body.requestKey, body.presignedUrlExpiryTimeHours)),
-      download: ({ params }) => reply(() => this.uploads.downloadUrl(project, params.requestKey)),
-      get: ({ params }) => reply(() => this.uploads.details(project, params.requestKey)),
-      list: ({ query }) => reply(() => this.uploads.list(project, query.cursor, query.limit)),
+        reply(() =>
+          own(body.requestKey, () => this.uploads.resume(project, body.requestKey, body.presignedUrlExpiryTimeHours)),
+        ),
+      download: ({ params }) => reply(() => own(params.requestKey, () => this.uploads.downloadUrl(project, params.requestKey))),
+      get: ({ params }) => reply(() => own(params.requestKey, () => this.uploads.details(project, params.requestKey))),
+      list: ({ query }) =>
+        reply(async () => {
+          requireApiKey(principal, "list the project's uploads");
+          return this.uploads.list(project, query.cursor, query.limit);
+        }),
     });
   }
 

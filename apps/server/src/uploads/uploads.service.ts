@@ -18,6 +18,7 @@ import {
   type UploadDetails,
   type UploadTransfer,
 } from "@upload-gateway/contract";
+import type { Principal, TokenPrincipal } from "../auth/principal";
 import type { Project } from "../auth/projects-file";
 import { APP_CONFIG } from "../config/config.module";
 import type { AppConfig } from "../config/app-config";
@@ -56,6 +57,7 @@ import {
 } from "./upload-record";
 import { unquoteETag } from "../storage/etag";
 import { OpenUploads } from "./open-uploads";
+import { TokenUploads } from "./token-uploads";
 import { UploadLifecycle } from "../lifecycle/upload-lifecycle.service";
 
 const HOUR = 3600;
@@ -78,6 +80,7 @@ export class UploadsService {
 
   private readonly openUploads: OpenUploads;
   private readonly idempotency: IdempotencyLedger;
+  private readonly tokenUploads: TokenUploads;
 
   constructor(
     @Inject(STORAGE) private readonly storage: Storage,
@@ -92,21 +95,24 @@ export class UploadsService {
       return phase === "uploading" || phase === "completing" ? "open" : "ended";
     });
     this.idempotency = new IdempotencyLedger(storage);
+    this.tokenUploads = new TokenUploads(storage);
   }
 
   /**
    * Starts a multipart upload. With an `idempotencyKey`, a start repeated with the same key and body (a retry whose
    * reply was lost) answers the upload the first one made, with freshly signed URLs for every part, instead of making
-   * another.
+   * another. Started with an upload token (`by`), the upload must also meet the token's constraints, counts against
+   * its `maxUploads`, and belongs to the token's owner.
    */
-  async start(project: Project, body: StartUploadBody, idempotencyKey?: string): Promise<StartUploadResult> {
+  async start(project: Project, body: StartUploadBody, idempotencyKey?: string, by?: Principal): Promise<StartUploadResult> {
     const planned = planParts(toByteCount(body.contentLength), body.partsNumber);
     if (!planned.ok) {
       // The contract's schema refuses these already; kept so the service is safe on its own.
       const [first, ...rest] = planned.problems.map((p): ErrorProblem => ({ code: "VALIDATION_FAILED", ...p }));
       throw new ApiError(first!, ...rest);
     }
-    return this.startUpload(project, body, startFingerprint(body), idempotencyKey, {
+    const token = by?.kind === "token" ? by : undefined;
+    return this.startUpload(project, body, startFingerprint(body, token?.owner), idempotencyKey, token, {
       transfer: "multipart",
       plan: planned.plan,
       create: (key, object) => this.storage.createMultipartUpload(key, object),
@@ -121,11 +127,18 @@ export class UploadsService {
    * same checks, limits, duplicate check and `Idempotency-Key` as a multipart start; the store holds nothing until the
    * PUT, and `POST success/{requestKey}` completes it (`confirmSinglePut`).
    */
-  async startSinglePut(project: Project, body: SinglePutUploadBody, idempotencyKey?: string): Promise<SinglePutUploadResult> {
+  async startSinglePut(
+    project: Project,
+    body: SinglePutUploadBody,
+    idempotencyKey?: string,
+    by?: Principal,
+  ): Promise<SinglePutUploadResult> {
+    const token = by?.kind === "token" ? by : undefined;
     const contentLength = toByteCount(body.contentLength);
     const plan: PartPlan = { contentLength, partSize: contentLength, partsNumber: 1, lastPartSize: contentLength };
     // The transfer is part of the fingerprint: one key cannot answer a multipart start and a single PUT alike.
-    return this.startUpload(project, body, startFingerprint({ ...body, transfer: "single-put" }), idempotencyKey, {
+    const fingerprint = startFingerprint({ ...body, transfer: "single-put" }, token?.owner);
+    return this.startUpload(project, body, fingerprint, idempotencyKey, token, {
       transfer: "single-put",
       plan,
       create: () => Promise.resolve(""),
@@ -144,11 +157,13 @@ export class UploadsService {
     body: StartFields,
     fingerprint: string,
     idempotencyKey: string | undefined,
+    token: TokenPrincipal | undefined,
     transfer: Transfer<R>,
   ): Promise<R> {
     this.checkProjectRules(project, transfer.plan.contentLength, body.mimeType);
+    if (token) checkTokenConstraints(token, transfer.plan.contentLength, body.mimeType);
     const requestKey = newRequestKey();
-    if (idempotencyKey === undefined) return this.createUpload(project, body, requestKey, transfer);
+    if (idempotencyKey === undefined) return this.createUpload(project, body, requestKey, transfer, token);
     const claim = await this.idempotency.claim(project.id, idempotencyKey, fingerprint, requestKey, (key) =>
       this.readRecord(project.id, key),
     );
@@ -164,7 +179,7 @@ export class UploadsService {
       return transfer.answer(claim.record, body.presignedUrlExpiryTimeHours);
     }
     try {
-      return await this.createUpload(project, body, requestKey, transfer);
+      return await this.createUpload(project, body, requestKey, transfer, token);
     } catch (error) {
       await this.bestEffort("release an Idempotency-Key after a failed start", claim.release);
       throw error;
@@ -186,6 +201,7 @@ export class UploadsService {
     body: StartFields,
     requestKey: string,
     transfer: Transfer<R>,
+    token: TokenPrincipal | undefined,
   ): Promise<R> {
     const { plan } = transfer;
     const contentLength = plan.contentLength;
@@ -197,13 +213,27 @@ export class UploadsService {
       requestKey,
       objectKey: this.defaultObjectKey(project.id, requestKey, body),
     });
-    await this.openUploads.claim(project, requestKey);
+    // Counted only for the token's starts that make an upload: not for a retry answered from its Idempotency-Key.
+    const counted = token?.tokenId !== undefined && token.constraints.maxUploads !== undefined ? token.tokenId : undefined;
+    if (counted !== undefined) await this.tokenUploads.take(project.id, counted, token!.constraints.maxUploads!, token!.expiresAt);
+    const giveBackTokenPlace = async () => {
+      if (counted !== undefined) await this.tokenUploads.giveBack(project.id, counted);
+    };
+    try {
+      await this.openUploads.claim(project, requestKey);
+    } catch (error) {
+      await this.bestEffort("give back an upload token's place", giveBackTokenPlace);
+      throw error;
+    }
     const fileHash = body.enableDuplicateCheck && body.fileHash ? body.fileHash : undefined;
     if (fileHash) {
       try {
         await this.reserveHash(project.id, fileHash, requestKey);
       } catch (error) {
-        await this.bestEffort("release an open upload's place", () => this.openUploads.release(project.id, requestKey));
+        await this.bestEffort("release an open upload's place", async () => {
+          await this.openUploads.release(project.id, requestKey);
+          await giveBackTokenPlace();
+        });
         throw error;
       }
     }
@@ -230,6 +260,7 @@ export class UploadsService {
         partsNumber: plan.partsNumber,
         lastPartSize: plan.lastPartSize,
         metadata,
+        ...(token ? { owner: token.owner } : {}),
         ...(fileHash ? { fileHash } : {}),
         state: "uploading",
         createdAt: now,
@@ -247,8 +278,21 @@ export class UploadsService {
         if (uploadId !== undefined) await transfer.discard(key, uploadId);
         if (fileHash) await this.releaseHash(project.id, fileHash, requestKey);
         await this.openUploads.release(project.id, requestKey);
+        await giveBackTokenPlace();
       });
       throw error;
+    }
+  }
+
+  /**
+   * Lets an upload token act only on the uploads its owner started: any other upload answers 404, as if it did not
+   * exist (a token must not learn which request keys are in use). API keys act on every upload of the project.
+   */
+  async checkAccess(project: Project, requestKey: string, by: Principal): Promise<void> {
+    if (by.kind === "apiKey") return;
+    const record = isRequestKey(requestKey) ? await this.readRecord(project.id, requestKey) : undefined;
+    if (record?.owner === undefined || record.owner !== by.owner) {
+      throw new ApiError({ code: "UPLOAD_NOT_FOUND", field: "requestKey", message: "no such upload in this project" });
     }
   }
 
@@ -770,6 +814,27 @@ function usableParts(record: UploadRecord, stored: StoredPartInfo[]): StoredPart
   return stored.filter((p) => p.partNumber <= record.partsNumber && p.size === partSizeOf(plan, p.partNumber));
 }
 
+
+/** An upload token's own limits, checked after the project's (a token can only narrow them). */
+function checkTokenConstraints(token: TokenPrincipal, contentLength: number, mimeType: string): void {
+  const { maxFileSize, allowedMimeTypes } = token.constraints;
+  const problems: ErrorProblem[] = [];
+  if (maxFileSize !== undefined && contentLength > maxFileSize) {
+    problems.push({
+      code: "FILE_TOO_LARGE",
+      field: "contentLength",
+      message: `is ${contentLength} bytes; this upload token allows at most ${maxFileSize}`,
+    });
+  }
+  if (allowedMimeTypes && !allowedMimeTypes.some((allowed) => mimeMatches(allowed, mimeType))) {
+    problems.push({
+      code: "MIME_TYPE_NOT_ALLOWED",
+      field: "mimeType",
+      message: `${mimeType} is not allowed by this upload token (allowed: ${allowedMimeTypes.join(", ")})`,
+    });
+  }
+  if (problems.length > 0) throw new ApiError(problems[0]!, ...problems.slice(1));
+}
 
 function mimeMatches(allowed: string, mimeType: string): boolean {
   const a = allowed.toLowerCase();

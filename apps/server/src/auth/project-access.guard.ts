@@ -1,0 +1,73 @@
+import { Inject, Injectable, Optional, createParamDecorator, type CanActivate, type ExecutionContext } from "@nestjs/common";
+import type { FastifyRequest } from "fastify";
+import { ApiError } from "../errors/api-error";
+import { AUTH_RESOLVER, PROJECT_DEFAULTS, type AuthResolver, type ProjectDefaults } from "./auth-resolver";
+import { Authenticator } from "./authenticator";
+import type { Principal } from "./principal";
+import { PROJECT_ID, type Project } from "./projects-file";
+
+type AuthorizedRequest = FastifyRequest & { principal?: Principal };
+
+/**
+ * Lets a request through only with `Authorization: Bearer <credential>` allowed on the `:projectId` in its path: an
+ * API key of the project, or an upload token (the gateway's own or an identity provider's) for it. 401 for a missing,
+ * unknown or invalid credential (`TOKEN_EXPIRED` for an expired token), 404 for an unknown project, 403 for a credential
+ * of other projects. Credentials are never logged. What a token may do on the project is up to each route.
+ * An embedding app's `AuthResolver` replaces all of this with its own decision, which grants what an API key does.
+ */
+@Injectable()
+export class ProjectAccessGuard implements CanActivate {
+  constructor(
+    @Inject(Authenticator) private readonly authenticator: Authenticator,
+    @Optional() @Inject(AUTH_RESOLVER) private readonly resolver: AuthResolver | null = null,
+    @Optional() @Inject(PROJECT_DEFAULTS) private readonly defaults: ProjectDefaults | null = null,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const request = context.switchToHttp().getRequest<AuthorizedRequest>();
+    const projectId = (request.params as { projectId?: string }).projectId ?? "";
+    const principal: Principal = this.resolver
+      ? { kind: "apiKey", project: await this.resolve(request, projectId), keyName: "(resolver)" }
+      : await this.authenticator.authenticateRequest(request, projectId);
+    const project = principal.project;
+    request.principal = this.defaults
+      ? { ...principal, project: { ...this.defaults, ...withoutUndefined(project), id: project.id } }
+      : principal;
+    return true;
+  }
+
+  /** The embedding app's own decision (see `AuthResolver`), held to the same rules as a projects file's entries. */
+  private async resolve(request: AuthorizedRequest, projectId: string): Promise<Project> {
+    const project = await this.resolver!({ projectId, headers: request.headers, raw: request });
+    if (!project) throw new ApiError({ code: "UNAUTHORIZED" });
+    // The project id becomes part of storage keys: a resolver answering another project (or an unsafe id) is refused
+    // rather than trusted with another project's prefix.
+    if (project.id !== projectId || !PROJECT_ID.test(project.id)) throw new ApiError({ code: "FORBIDDEN" });
+    return project;
+  }
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Who the `ProjectAccessGuard` authorized for this request. */
+export const AuthorizedPrincipal = createParamDecorator((_: unknown, context: ExecutionContext): Principal => {
+  const principal = context.switchToHttp().getRequest<AuthorizedRequest>().principal;
+  if (!principal) throw new Error("AuthorizedPrincipal used on a route without ProjectAccessGuard");
+  return principal;
+});
+
+/** The project the `ProjectAccessGuard` authorized for this request. */
+export const AuthorizedProject = createParamDecorator((_: unknown, context: ExecutionContext): Project => {
+  const principal = context.switchToHttp().getRequest<AuthorizedRequest>().principal;
+  if (!principal) throw new Error("AuthorizedProject used on a route without ProjectAccessGuard");
+  return principal.project;
+});
+
+/** Refuses upload tokens on a route that needs the project's API key (listing uploads, minting tokens). */
+export function requireApiKey(principal: Principal, action: string): void {
+  if (principal.kind !== "apiKey") {
+    throw new ApiError({ code: "TOKEN_NOT_ALLOWED", message: `An upload token may not ${action}; that needs the project's API key.` });
+  }
+}

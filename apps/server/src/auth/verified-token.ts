@@ -1,0 +1,34 @@
+import type { UploadTokenConstraints } from "@upload-gateway/contract";
+import { errors } from "jose";
+import { ApiError } from "../errors/api-error";
+
+/** What a verified token grants, before it is checked against the project of the request. */
+export interface VerifiedToken {
+  issuer: "gateway" | "identity-provider";
+  /** The projects it may be used on. */
+  projects: string[];
+  owner: string;
+  tokenId?: string;
+  constraints: UploadTokenConstraints;
+  expiresAt: Date;
+}
+
+/**
+ * The API error for a token that failed verification. Expired tokens get `TOKEN_EXPIRED` (the client fetches a fresh
+ * one); every other failure is a plain 401 whose sentence says what was wrong without echoing the token.
+ */
+export function tokenError(error: unknown, what: string): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof errors.JWTExpired) return new ApiError({ code: "TOKEN_EXPIRED", message: `The ${what} has expired; get a new one.` });
+  const reason =
+    error instanceof errors.JWSSignatureVerificationFailed
+      ? "its signature does not verify"
+      : error instanceof errors.JOSEAlgNotAllowed
+        ? "it is not signed with an algorithm this gateway accepts"
+        : error instanceof errors.JWKSNoMatchingKey
+          ? "it is signed with a key the identity provider does not publish"
+          : error instanceof errors.JWTClaimValidationFailed
+            ? `its "${error.claim}" claim is not acceptable (${error.reason})`
+            : "it is not a well-formed signed JWT";
+  return new ApiError({ code: "UNAUTHORIZED", message: `The ${what} is not valid: ${reason}.` });
+}
