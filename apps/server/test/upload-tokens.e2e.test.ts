@@ -191,6 +191,21 @@ describe("using a token", () => {
     expectErrorEnvelope(byKey, 422, "IDEMPOTENCY_KEY_REUSED");
   });
 
+  it("starts single-PUT uploads too (POST /url), within its constraints, owned like multipart ones", async () => {
+    const { token } = await mint({ maxFileSize: 100, maxUploads: 1 });
+    const url = `${uploadsPath(gw.projectId)}/url`;
+    const body = { fileName: "small.mp4", mimeType: "video/mp4", contentLength: 11 };
+    expectErrorEnvelope(await call(gw.app, "POST", url, { headers: bearer(token), body: { ...body, contentLength: 101 } }), 413, "FILE_TOO_LARGE");
+    const started = await call(gw.app, "POST", url, { headers: bearer(token), body });
+    expect(started.status, JSON.stringify(started.body)).toBe(200);
+    const { requestKey, url: putUrl } = started.body.result;
+    expect((await fetch(putUrl, { method: "PUT", body: "hello token", headers: { "content-type": "video/mp4" } })).status).toBe(200);
+    expect((await routesOn(token, requestKey).download()).status).toBe(200);
+    expectErrorEnvelope(await call(gw.app, "POST", url, { headers: bearer(token), body }), 403, "TOKEN_UPLOAD_LIMIT_REACHED");
+    const { token: other } = await mint();
+    expectErrorEnvelope(await routesOn(other, requestKey).download(), 404, "UPLOAD_NOT_FOUND");
+  });
+
   it("works on its own project only: another existing project 403, an unknown one 404, as API keys", async () => {
     const { token } = await mint();
     // The restricted project is one the minting key may use too: the token still may not.
