@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openBrowser, type Browser } from "./support/browser";
 import { startDemoGateway, type DemoGateway } from "./support/demo-gateway";
@@ -84,6 +84,49 @@ describe("a page on another origin", () => {
   it("uploads when the project's allowedOrigins lists its origin", async () => {
     const result = await uploadFromPage(projectAllowed.url);
     expect(result).toMatchObject({ ok: true, startStatus: 200, completeStatus: 200 });
+  });
+
+  it("uploads a small file with one PUT (POST /url, its signed Content-Type), and the bytes come back identical", async () => {
+    const { page } = browser;
+    await page.goto(allowed.url);
+    const result = await page.evaluate(
+      async ({ base, apiKey, projectId }) => {
+        const api = `${base}/api/projects/${projectId}/uploads`;
+        const headers = { authorization: `Bearer ${apiKey}`, "content-type": "application/json" };
+        const hex = async (data: BufferSource) =>
+          [...new Uint8Array(await crypto.subtle.digest("SHA-256", data))].map((b) => b.toString(16).padStart(2, "0")).join("");
+        const bytes = crypto.getRandomValues(new Uint8Array(60_000));
+        const file = new File([bytes], "clip.webm", { type: "video/webm" });
+        const started = await fetch(`${api}/url`, {
+          method: "POST",
+          headers,
+          body: JSON.stringify({ fileName: file.name, mimeType: file.type, contentLength: String(file.size) }),
+        });
+        const start = await started.json();
+        const put = await fetch(start.result.url, { method: "PUT", body: file, headers: { "content-type": file.type } });
+        const confirmed = await fetch(`${api}/success/${start.result.requestKey}`, { method: "POST", headers: { authorization: headers.authorization } });
+        const link = await confirmed.json();
+        const download = await fetch(link.result.downloadPath);
+        return {
+          startStatus: started.status,
+          putStatus: put.status,
+          eTag: put.headers.get("etag"),
+          successStatus: confirmed.status,
+          requestKey: start.result.requestKey as string,
+          sent: await hex(bytes),
+          received: await hex(await download.arrayBuffer()),
+          downloadPath: link.result.downloadPath as string,
+        };
+      },
+      { base: gateway.url, apiKey: gateway.apiKey, projectId: PROJECT },
+    );
+    expect(result).toMatchObject({ startStatus: 200, putStatus: 200, successStatus: 200 });
+    expect(result.eTag).toMatch(/^"[0-9a-f]{32}"$/);
+    expect(result.received).toBe(result.sent);
+    // The same bytes outside the browser too.
+    const outside = new Uint8Array(await (await fetch(result.downloadPath)).arrayBuffer());
+    expect(createHash("sha256").update(outside).digest("hex")).toBe(result.sent);
+    expect(await gateway.api.get(PROJECT, result.requestKey)).toMatchObject({ state: "completed", transfer: "single-put" });
   });
 
   it("is blocked by the browser when its origin is not allowed, and starts nothing", async () => {
