@@ -127,4 +127,23 @@ describe("Uppy 5 through @upload-gateway/uppy", () => {
     expect(requests).toContain(`POST /api/projects/${gateway.projectId}/uploads/multipart-resume`);
     expect(requests.filter((r) => r.startsWith("PUT /storage/")).length - putsBeforeResume).toBe(6 - atPause);
   });
+  it("sends a file of one part or less in one PUT (POST /url), completed through the gateway, bytes identical", async () => {
+    // Above Uppy's own 5 MiB floor for multipart, within one 8 MiB part: one PUT because the adapter says so.
+    const size = 7 * MiB;
+    const sha256 = await openUppyPage(browser.page, gateway.url, script, size);
+    const requests = recordRequests();
+    await startUppy({ partSize: 8 * MiB });
+    const outcome = await uppyOutcome();
+    expect(outcome.failed).toEqual([]);
+    const uploads = await onlyUpload();
+    const upload = uploads.find((u) => u.fileName === "clip.mp4" && u.contentLength === String(size))!;
+    expect((await gateway.api.get(gateway.projectId, upload.requestKey)).state).toBe("completed");
+    expect(await storedSha256(upload.requestKey)).toBe(sha256);
+    expect(outcome.successful[0]!.uploadURL).toMatch(/^http/);
+    const api = `/api/projects/${gateway.projectId}/uploads`;
+    expect(requests).toContain(`POST ${api}/url`);
+    expect(requests).toContain(`POST ${api}/success/${upload.requestKey}`);
+    expect(requests.filter((r) => r.includes(`${api}/multipart`))).toEqual([]);
+    expect(requests.filter((r) => r.startsWith("PUT /storage/"))).toHaveLength(1);
+  });
 });
