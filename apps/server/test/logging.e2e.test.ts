@@ -41,6 +41,19 @@ async function gateway(env: Record<string, string> = {}): Promise<NestFastifyApp
   return app;
 }
 
+/** Starts a one-part upload of the dev project; its request key and part URL. */
+async function startOnePart(gw: NestFastifyApplication, contentLength: number): Promise<{ requestKey: string; partUrl: URL }> {
+  const start = await gw.inject({
+    method: "POST",
+    url: "/api/projects/demo/uploads/multipart",
+    headers: { authorization: `Bearer ${DEV_KEY}`, "content-type": "application/json" },
+    payload: JSON.stringify({ partsNumber: 1, fileName: "a.mp4", contentLength: String(contentLength), mimeType: "video/mp4" }),
+  });
+  expect(start.statusCode).toBe(200);
+  const { requestKey, presignedUrl } = start.json().result as { requestKey: string; presignedUrl: { presignedUrl: string }[] };
+  return { requestKey, partUrl: new URL(presignedUrl[0]!.presignedUrl) };
+}
+
 const accessLines = () => lines.filter((l) => l.msg === "request completed" || l.msg === "request failed");
 
 describe("request ids", () => {
@@ -97,15 +110,7 @@ describe("clients that give up", () => {
     const gw = await gateway({ PUBLIC_URL: "http://127.0.0.1:0" });
     await gw.listen(0, "127.0.0.1");
     const port = (gw.getHttpServer().address() as AddressInfo).port;
-    const start = await gw.inject({
-      method: "POST",
-      url: "/api/projects/demo/uploads/multipart",
-      headers: { authorization: `Bearer ${DEV_KEY}`, "content-type": "application/json" },
-      payload: JSON.stringify({ partsNumber: 1, fileName: "a.mp4", contentLength: "1000000", mimeType: "video/mp4" }),
-    });
-    expect(start.statusCode).toBe(200);
-    const { requestKey, presignedUrl } = start.json().result;
-    const partUrl = new URL(presignedUrl[0].presignedUrl as string);
+    const { requestKey, partUrl } = await startOnePart(gw, 1_000_000);
     // Half the promised body, then the client goes away.
     const socket = connect(port, "127.0.0.1");
     socket.on("error", () => {});
@@ -132,14 +137,7 @@ describe("clients that give up", () => {
 describe("redaction", () => {
   it("keeps API keys and URL signatures out of every line", async () => {
     const gw = await gateway({ LOG_LEVEL: "trace" });
-    const start = await gw.inject({
-      method: "POST",
-      url: "/api/projects/demo/uploads/multipart",
-      headers: { authorization: `Bearer ${DEV_KEY}`, "content-type": "application/json" },
-      payload: JSON.stringify({ partsNumber: 1, fileName: "a.mp4", contentLength: "5", mimeType: "video/mp4" }),
-    });
-    expect(start.statusCode).toBe(200);
-    const partUrl = new URL(start.json().result.presignedUrl[0].presignedUrl as string);
+    const { partUrl } = await startOnePart(gw, 5);
     const signature = partUrl.searchParams.get("signature")!;
     expect(signature.length).toBeGreaterThan(10);
     const put = await gw.inject({ method: "PUT", url: partUrl.pathname + partUrl.search, payload: "hello", headers: { "content-type": "application/octet-stream" } });
