@@ -339,6 +339,34 @@ export function storageConformance(name: string, makeHarness: () => Promise<Stor
       }
     });
 
+    it("stores a whole object by one signed PUT: its length and type bound, a chunked or refused body keeps nothing, a second PUT replaces it", async () => {
+      const objectKey = key();
+      const data = randomBytes(200_000);
+      const url = await h.storage.presignPutObject(objectKey, { size: data.length, contentType: "video/mp4" }, 600);
+      const typed = { "content-type": "video/mp4" };
+      await expectRefused(fetch(url, { method: "PUT", body: data.subarray(1), headers: typed }));
+      await expectRefused(fetch(url, { method: "PUT", body: Buffer.concat([data, Buffer.from("x")]), headers: typed }));
+      await expectRefused(fetch(url, { method: "PUT", body: data, headers: { "content-type": "video/webm" } }));
+      await expectRefused(fetch(url, { method: "PUT", ...chunked(data.subarray(10)), headers: typed }));
+      expect(await h.storage.objectSize(objectKey)).toBeUndefined();
+
+      const stored = await fetch(url, { method: "PUT", body: data, headers: typed });
+      expect(stored.status).toBe(200);
+      expect(stored.headers.get("etag")).toBe(md5(data));
+      expect(await h.storage.objectSize(objectKey)).toBe(data.length);
+      const other = randomBytes(data.length);
+      expect((await fetch(url, { method: "PUT", body: other, headers: typed })).status).toBe(200);
+
+      const disposition = 'attachment; filename="clip.mp4"';
+      const download = await fetch(await h.storage.presignDownload(objectKey, 600, { contentDisposition: disposition }));
+      expect(download.status).toBe(200);
+      expect(download.headers.get("content-type")).toBe("video/mp4");
+      expect(download.headers.get("content-disposition")).toBe(disposition);
+      expect(Buffer.from(await download.arrayBuffer()).equals(other)).toBe(true);
+      await h.storage.deleteObject(objectKey);
+      expect(await h.storage.objectSize(objectKey)).toBeUndefined();
+    });
+
     it("tells the size of a stored object, and that a missing one has none", async () => {
       const doc = `${h.prefix}/docs/sized-${++n}.json`;
       await h.storage.writeJson(doc, { padding: "x".repeat(100) });
