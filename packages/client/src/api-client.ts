@@ -9,6 +9,8 @@ import {
   type StartUploadBody,
   type StartUploadResult,
   type UploadDetails,
+  type CreateUploadTokenBody,
+  type UploadTokenResult,
 } from "@upload-gateway/contract";
 import { NetworkError, UploadGatewayError } from "./errors";
 import { newIdempotencyKey } from "./idempotency-key";
@@ -16,7 +18,14 @@ import { newIdempotencyKey } from "./idempotency-key";
 export interface ApiClientOptions {
   /** Where the gateway is, e.g. `https://uploads.example.com` (no trailing `/api`). */
   baseUrl: string;
-  apiKey: string;
+  /** The project's API key: for servers and the CLI. Never put it in a web page; give the page `getToken` instead. */
+  apiKey?: string;
+  /**
+   * Returns the bearer credential to send instead of an API key: an upload token your backend minted
+   * (`POST /api/projects/{projectId}/upload-tokens`), or your identity provider's JWT. Called before the first call
+   * and kept; when the gateway answers 401 `TOKEN_EXPIRED`, called once more and the call sent again with the new one.
+   */
+  getToken?: () => string | Promise<string>;
   /** A `fetch` to use instead of the global one (for proxies, tests, or runtimes without one). */
   fetch?: typeof fetch;
 }
@@ -55,14 +64,20 @@ export interface ApiClient {
   downloadUrl(projectId: string, requestKey: string, options?: RequestOptions): Promise<{ downloadPath: string; expiresAt: string }>;
   get(projectId: string, requestKey: string, options?: RequestOptions): Promise<UploadDetails>;
   list(projectId: string, query?: { cursor?: string; limit?: number }, options?: RequestOptions): Promise<ListUploadsResult>;
+  /** Mints an upload token for a web page (needs the API key): `{ token, expiresAt }`. */
+  createUploadToken(projectId: string, body?: CreateUploadTokenBody, options?: RequestOptions): Promise<UploadTokenResult>;
 }
 
 export function createApiClient(options: ApiClientOptions): ApiClient {
   const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
-  const api: ApiFetcher = async ({ path, method, headers, body, fetchOptions }) => {
+  const credential = bearerCredential(options);
+  const send = async (
+    { path, method, headers, body, fetchOptions }: Parameters<ApiFetcher>[0],
+    bearer: string,
+  ): Promise<{ status: number; body: unknown; headers: Headers }> => {
     let response: Response;
     try {
-      response = await fetchImpl(path, { ...fetchOptions, method, headers, body });
+      response = await fetchImpl(path, { ...fetchOptions, method, headers: { ...headers, authorization: `Bearer ${bearer}` }, body });
     } catch (error) {
       if (isAbort(error)) throw error;
       throw new NetworkError(`No answer from ${options.baseUrl}: ${(error as Error).message}`, { cause: error });
@@ -76,11 +91,16 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     }
     return { status: response.status, body: parsed, headers: response.headers };
   };
-  const client = initClient(contract, {
-    baseUrl: options.baseUrl.replace(/\/+$/, ""),
-    baseHeaders: { authorization: `Bearer ${options.apiKey}` },
-    api,
-  });
+  const api: ApiFetcher = async (request) => {
+    const used = credential.current();
+    const reply = await send(request, await used);
+    if (reply.status !== 401 || !credential.renewable || !new UploadGatewayError(401, reply.body).hasCode("TOKEN_EXPIRED")) {
+      return reply;
+    }
+    // Once: a fresh token that is refused again is the caller's problem to see, not a loop.
+    return send(request, await credential.renew(used));
+  };
+  const client = initClient(contract, { baseUrl: options.baseUrl.replace(/\/+$/, ""), api });
   const uploads = client.uploads;
 
   /** The envelope's result of a 2xx reply; anything else becomes an `UploadGatewayError`. */
@@ -121,9 +141,42 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       result(uploads.download({ params: { projectId, requestKey }, fetchOptions: { signal: o?.signal } })),
     get: (projectId, requestKey, o) =>
       result(uploads.get({ params: { projectId, requestKey }, fetchOptions: { signal: o?.signal } })),
+    createUploadToken: (projectId, body = {}, o) =>
+      result(client.uploadTokens.create({ params: { projectId }, body, fetchOptions: { signal: o?.signal } })),
     list: (projectId, query = {}, o) =>
       result(uploads.list({ params: { projectId }, query, fetchOptions: { signal: o?.signal } })),
   };
+}
+
+/**
+ * The bearer the calls send: the API key, or the last token `getToken` gave. Calls that meet an expired token at the
+ * same time renew it once between them: the first asks for a new one, the others wait for it.
+ */
+function bearerCredential(options: ApiClientOptions): {
+  renewable: boolean;
+  current(): Promise<string>;
+  /** A new token in place of `expired` (the promise `current` gave), unless another call has renewed it already. */
+  renew(expired: Promise<string>): Promise<string>;
+} {
+  const { apiKey, getToken } = options;
+  if (getToken) {
+    let token: Promise<string> | undefined;
+    const fetchToken = () => {
+      const next = Promise.resolve().then(getToken);
+      next.catch(() => {
+        if (token === next) token = undefined; // a failed getToken is asked again on the next call
+      });
+      return (token = next);
+    };
+    return {
+      renewable: true,
+      current: () => token ?? fetchToken(),
+      // Decided synchronously, so calls meeting the same expired token at once ask for one new token between them.
+      renew: (expired) => (token !== undefined && token !== expired ? token : fetchToken()),
+    };
+  }
+  if (apiKey === undefined) throw new TypeError("createApiClient() needs `apiKey` or `getToken`");
+  return { renewable: false, current: () => Promise.resolve(apiKey), renew: () => Promise.resolve(apiKey) };
 }
 
 export function isAbort(error: unknown): boolean {

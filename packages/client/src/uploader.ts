@@ -24,10 +24,12 @@ import { defaultTransport, type PartResponse, type PartTransport } from "./trans
 export type PartState = "waiting" | "sending" | "done" | "retrying";
 
 export interface UploadOptions {
-  /** The gateway: an API client, or where it is and the key. */
+  /** The gateway: an API client, or where it is and the key (servers) or a `getToken` (web pages). */
   client?: ApiClient;
   baseUrl?: string;
   apiKey?: string;
+  /** Returns an upload token from your backend, used instead of `apiKey` (see `ApiClientOptions.getToken`). */
+  getToken?: () => string | Promise<string>;
   projectId: string;
   /** Defaults to the `File`'s name, else "upload". */
   fileName?: string;
@@ -175,10 +177,14 @@ class UploadRun {
   ) {
     if (options.client) {
       this.api = options.client;
-    } else if (options.baseUrl && options.apiKey) {
-      this.api = createApiClient({ baseUrl: options.baseUrl, apiKey: options.apiKey, fetch: options.fetch });
+    } else if (options.baseUrl && (options.apiKey || options.getToken)) {
+      this.api = createApiClient({
+        baseUrl: options.baseUrl,
+        ...(options.getToken ? { getToken: options.getToken } : { apiKey: options.apiKey }),
+        fetch: options.fetch,
+      });
     } else {
-      throw new TypeError("upload() needs `client`, or `baseUrl` and `apiKey`");
+      throw new TypeError("upload() needs `client`, or `baseUrl` and `apiKey` or `getToken`");
     }
     this.retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     this.transport = options.transport ?? defaultTransport(options.fetch);
