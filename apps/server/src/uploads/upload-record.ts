@@ -1,4 +1,5 @@
 import {
+  MAX_URL_EXPIRY_HOURS,
   uploadStateSchema,
   uploadTransferSchema,
   type PartPlan,
@@ -49,6 +50,13 @@ export const uploadRecordSchema = z.object({
   updatedAt: z.string(),
   completedAt: z.string().nullable(),
   abortedAt: z.string().nullable(),
+  /**
+   * When the latest URLs handed out for it stop working (start, resume, a replayed start): the expiry sweep aborts
+   * an upload still in progress this long plus the grace after. Records older than the field have none.
+   */
+  urlsExpireAt: z.string().optional(),
+  /** `expiry` when the expiry sweep aborted it rather than a client. */
+  abortedBy: z.enum(["client", "expiry"]).optional(),
 });
 export type UploadRecord = z.infer<typeof uploadRecordSchema>;
 
@@ -115,4 +123,18 @@ export function toDetails(record: UploadRecord, uploadedParts: StoredPart[]): Up
     completedAt: record.completedAt,
     abortedAt: record.abortedAt,
   };
+}
+
+/** The event of an aborted upload: by a client, or by the expiry sweep. */
+export function abortEventOf(record: UploadRecord): "upload.aborted" | "upload.expired" {
+  return record.abortedBy === "expiry" ? "upload.expired" : "upload.aborted";
+}
+
+/** The longest URL lifetime: what a record without `urlsExpireAt` is assumed to have been given. */
+const MAX_URL_LIFETIME_MS = MAX_URL_EXPIRY_HOURS * 3600 * 1000;
+
+/** Whether an upload's URLs stopped working more than `graceSeconds` ago. */
+export function isExpired(record: UploadRecord, graceSeconds: number, now = Date.now()): boolean {
+  const expiresAt = record.urlsExpireAt ? Date.parse(record.urlsExpireAt) : Date.parse(record.createdAt) + MAX_URL_LIFETIME_MS;
+  return expiresAt + graceSeconds * 1000 < now;
 }

@@ -1,11 +1,12 @@
 import { Module } from "@nestjs/common";
 import { AuthModule } from "../auth/auth.module";
 import { UploadsController } from "./uploads.controller";
+import { UploadExpirySweeper } from "./upload-expiry.sweeper";
 import { UploadsService } from "./uploads.service";
 
 @Module({
   imports: [AuthModule],
   controllers: [UploadsController],
-  providers: [UploadsService],
+  providers: [UploadsService, UploadExpirySweeper],
 })
 export class UploadsModule {}

@@ -52,6 +52,8 @@ import {
   planOf,
   toDetails,
   toSummary,
+  abortEventOf,
+  isExpired,
   uploadRecordSchema,
   type UploadRecord,
 } from "./upload-record";
@@ -79,6 +81,8 @@ export class UploadsService {
   private readonly logger = new Logger(UploadsService.name);
 
   private readonly openUploads: OpenUploads;
+  /** Projects this process made uploads in (the expiry sweep's list, beside the configured ones). */
+  private readonly seenProjects = new Set<string>();
   private readonly idempotency: IdempotencyLedger;
   private readonly tokenUploads: TokenUploads;
 
@@ -152,7 +156,7 @@ export class UploadsService {
    * the duplicate-check reservation, the store's side of the upload and its record; a failure leaves none of them
    * behind.
    */
-  private async startUpload<R>(
+  private async startUpload<R extends { expiresAt: string }>(
     project: Project,
     body: StartFields,
     fingerprint: string,
@@ -176,7 +180,9 @@ export class UploadsService {
           message: `started upload ${claim.record.requestKey}, which is ${phase} now`,
         });
       }
-      return transfer.answer(claim.record, body.presignedUrlExpiryTimeHours);
+      const replayed = await transfer.answer(claim.record, body.presignedUrlExpiryTimeHours);
+      await this.extendExpiry(claim.record, replayed.expiresAt);
+      return replayed;
     }
     try {
       return await this.createUpload(project, body, requestKey, transfer, token);
@@ -267,6 +273,7 @@ export class UploadsService {
         updatedAt: now,
         completedAt: null,
         abortedAt: null,
+        urlsExpireAt: new Date(Date.now() + (body.presignedUrlExpiryTimeHours ?? DEFAULT_URL_EXPIRY_HOURS) * HOUR * 1000).toISOString(),
       };
       await this.storage.writeJson(recordKey(project.id, requestKey), record);
       const answer = await transfer.answer(record, body.presignedUrlExpiryTimeHours);
@@ -364,13 +371,13 @@ export class UploadsService {
       const phase = phaseOf(record);
       if (phase === "aborted") {
         // A retried abort whose first reply was lost: finish what it left.
-        await this.lifecycle.retried("upload.aborted", record);
+        await this.lifecycle.retried(abortEventOf(record), record);
         await this.afterAborted(record);
         return true;
       }
       if (phase !== "uploading") throw notInProgress(record, phase === "completing" ? "the upload is being completed" : undefined);
       const now = new Date().toISOString();
-      const aborted: UploadRecord = { ...record, state: "aborted", abortedAt: now, updatedAt: now };
+      const aborted: UploadRecord = { ...record, state: "aborted", abortedAt: now, updatedAt: now, abortedBy: "client" };
       if (await this.swapRecord(aborted, version)) {
         await this.lifecycle.transitioned("upload.aborted", aborted);
         await this.afterAborted(aborted);
@@ -378,6 +385,40 @@ export class UploadsService {
       }
     }
     throw contended();
+  }
+
+  /**
+   * `uploading → aborted` by the expiry sweep, for an upload whose URLs expired more than `graceSeconds` ago. The
+   * same compare-and-swap as a client's abort, so of replicas sweeping at once, or a sweep and a client's complete or
+   * abort, exactly one wins. Returns whether this call expired it.
+   */
+  async expire(projectId: string, requestKey: string, graceSeconds: number): Promise<boolean> {
+    for (let swaps = 0; swaps < MAX_SWAP_ATTEMPTS; swaps++) {
+      const found = await this.readVersioned(projectId, requestKey);
+      if (!found || phaseOf(found.record) !== "uploading" || !isExpired(found.record, graceSeconds)) return false;
+      const now = new Date().toISOString();
+      const expired: UploadRecord = { ...found.record, state: "aborted", abortedAt: now, updatedAt: now, abortedBy: "expiry" };
+      if (await this.swapRecord(expired, found.version)) {
+        await this.lifecycle.transitioned("upload.expired", expired);
+        await this.afterAborted(expired);
+        return true;
+      }
+    }
+    return false; // contended: the next sweep looks again
+  }
+
+  projectsSeen(): Iterable<string> {
+    return this.seenProjects;
+  }
+
+  /** Pushes the record's `urlsExpireAt` to `expiresAt` when URLs valid that long were just handed out. */
+  private async extendExpiry(record: UploadRecord, expiresAt: string): Promise<void> {
+    if (record.urlsExpireAt !== undefined && record.urlsExpireAt >= expiresAt) return;
+    await this.updateRecord(record, (current) =>
+      phaseOf(current) !== "uploading" || (current.urlsExpireAt !== undefined && current.urlsExpireAt >= expiresAt)
+        ? undefined
+        : { ...current, urlsExpireAt: expiresAt },
+    );
   }
 
   /**
@@ -502,7 +543,9 @@ export class UploadsService {
     const uploadedParts = usableParts(record, await this.listStoredParts(record));
     const done = new Set(uploadedParts.map((p) => p.partNumber));
     const missing = Array.from({ length: record.partsNumber }, (_, i) => i + 1).filter((n) => !done.has(n));
-    return { ...(await this.signedPlan(record, missing, expiryHours)), uploadedParts };
+    const signed = await this.signedPlan(record, missing, expiryHours);
+    await this.extendExpiry(record, signed.expiresAt);
+    return { ...signed, uploadedParts };
   }
 
   /** `POST success/{requestKey}`: a download URL of a completed upload; completes a single-PUT upload first. */

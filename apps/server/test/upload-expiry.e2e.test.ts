@@ -1,0 +1,116 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { NestFastifyApplication } from "@nestjs/platform-fastify";
+import { afterAll, describe, expect, it } from "vitest";
+import { createApp } from "../src/app.factory";
+import { sha256Hex } from "../src/auth/project-registry";
+import { loadConfig } from "../src/config/app-config";
+import type { UploadHookContext } from "../src/lifecycle/upload-lifecycle.hooks";
+import { STORAGE, type Storage } from "../src/storage/storage.port";
+import { recordKey } from "../src/uploads/upload-keys";
+import { freePort, s3Env } from "./support/gateway";
+import { call } from "./support/http";
+
+/**
+ * The expiry sweep, on both stores (same test names): an upload whose URLs expired more than the grace ago is aborted
+ * once, `upload.expired` emitted once, however many replicas sweep. URLs last at least an hour, so the tests move an
+ * upload's expiry into the past in its record instead of waiting.
+ */
+
+const body = { partsNumber: 1, fileName: "clip.mp4", contentLength: "4096", mimeType: "video/mp4" };
+
+describe.each(["local", "s3"] as const)("upload expiry on %s storage", (storage) => {
+  const dir = mkdtempSync(join(tmpdir(), "gateway-expiry-"));
+  const projectId = `ex-${randomBytes(6).toString("hex")}`;
+  const apiKey = `key-${randomBytes(16).toString("hex")}`;
+  const projectsFile = join(dir, "projects.json");
+  writeFileSync(projectsFile, JSON.stringify({ projects: [{ id: projectId }], apiKeys: [{ name: "t", sha256: sha256Hex(apiKey), projects: [projectId] }] }));
+  const expired: UploadHookContext[] = [];
+  const aborted: UploadHookContext[] = [];
+  const apps: NestFastifyApplication[] = [];
+  const auth = { authorization: `Bearer ${apiKey}` };
+  const uploads = `/api/projects/${projectId}/uploads`;
+
+  async function gateway(): Promise<NestFastifyApplication> {
+    const port = await freePort();
+    const backend = storage === "s3" ? { ...s3Env(), STORAGE: "s3" } : { STORAGE: "local", LOCAL_STORAGE_DIR: join(dir, "data"), PORT: String(port) };
+    const config = loadConfig({
+      ...backend,
+      PROJECTS_FILE: projectsFile,
+      LOG_LEVEL: "silent",
+      RATE_LIMIT_PER_MINUTE: "0",
+      RATE_LIMIT_PER_IP_PER_MINUTE: "0",
+      UPLOAD_EXPIRY_GRACE_SECONDS: "1",
+      UPLOAD_EXPIRY_SWEEP_SECONDS: "0.2",
+    });
+    const app = await createApp(config, {}, { hooks: { onExpired: (c) => void expired.push(c), onAborted: (c) => void aborted.push(c) } });
+    if (storage === "local") await app.listen(port, "127.0.0.1");
+    apps.push(app);
+    return app;
+  }
+
+  /** Moves an upload's URL expiry `secondsAgo` into the past, as if that much time had gone by. */
+  async function backdate(app: NestFastifyApplication, requestKey: string, secondsAgo: number): Promise<void> {
+    const store = app.get<Storage>(STORAGE);
+    const key = recordKey(projectId, requestKey);
+    const document = (await store.readDocument(key))!;
+    const record = { ...(document.value as object), urlsExpireAt: new Date(Date.now() - secondsAgo * 1000).toISOString() };
+    expect(await store.writeJson(key, record, { ifMatch: document.version })).toBe(true);
+  }
+
+  const stateOf = async (app: NestFastifyApplication, requestKey: string) =>
+    (await call(app, "GET", `${uploads}/${requestKey}`, { headers: auth })).body.result.state as string;
+
+  async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await condition())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  afterAll(async () => {
+    await Promise.all(apps.map((app) => app.close()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("aborts an upload its grace after its URLs expired, once, with upload.expired; a fresh one and one whose URLs still work stay", async () => {
+    const app = await gateway();
+    const start = async () => (await call(app, "POST", `${uploads}/multipart`, { body, headers: auth })).body.result.requestKey as string;
+    const [stale, withinGrace, fresh] = [await start(), await start(), await start()];
+    await backdate(app, stale, 5);
+    await backdate(app, withinGrace, -30); // still valid for 30 s
+    await until("the stale upload expired", async () => (await stateOf(app, stale)) === "aborted");
+    await new Promise((r) => setTimeout(r, 600)); // a few more sweeps: nothing else changes, nothing twice
+    expect(await stateOf(app, withinGrace)).toBe("uploading");
+    expect(await stateOf(app, fresh)).toBe("uploading");
+    expect(expired.map((c) => c.upload.requestKey)).toEqual([stale]);
+    expect(expired[0]!.event).toMatchObject({ type: "upload.expired", data: { requestKey: stale, projectId } });
+    expect(expired[0]!.upload).toMatchObject({ state: "aborted", abortedBy: "expiry" });
+    // The client's calls after it: complete is refused, abort answers true (it is aborted) and runs no hook.
+    const complete = await call(app, "PUT", `${uploads}/multipart-complete`, { body: { requestKey: stale, parts: [{ partNumber: 1, eTag: "x" }] }, headers: auth });
+    expect(complete.status).toBe(409);
+    expect((await call(app, "PUT", `${uploads}/multipart-abort`, { body: { requestKey: stale }, headers: auth })).status).toBe(200);
+    expect(aborted).toEqual([]);
+    // The metric counts it.
+    expect((await app.inject({ method: "GET", url: "/metrics" })).body).toMatch(new RegExp(`upload_gateway_uploads_expired_total\\{project="${projectId}"\\} 1`));
+  });
+
+  if (storage === "s3") {
+    it("two replicas sweeping one store expire each upload once", async () => {
+      const second = await gateway();
+      const [first] = apps;
+      const keys: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        keys.push((await call(i % 2 ? second : first!, "POST", `${uploads}/multipart`, { body, headers: auth })).body.result.requestKey);
+      }
+      const before = expired.length;
+      await Promise.all(keys.map((k) => backdate(first!, k, 5)));
+      await until("every upload expired", async () => (await Promise.all(keys.map((k) => stateOf(first!, k)))).every((s) => s === "aborted"));
+      await new Promise((r) => setTimeout(r, 600));
+      expect(expired.slice(before).map((c) => c.upload.requestKey).sort()).toEqual([...keys].sort());
+    });
+  }
+});
