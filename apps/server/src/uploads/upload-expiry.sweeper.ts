@@ -3,8 +3,6 @@ import { DEV_ACCESS, type DevAccess } from "../auth/dev-access";
 import type { ProjectsFile } from "../auth/projects-file";
 import type { AppConfig } from "../config/app-config";
 import { APP_CONFIG, PROJECTS } from "../config/config.module";
-import type { GatewayMetrics } from "../observability/metrics";
-import { METRICS } from "../observability/observability.module";
 import { STORAGE, type Storage } from "../storage/storage.port";
 import { openUploadPrefix } from "./upload-keys";
 import { UploadsService } from "./uploads.service";
@@ -16,7 +14,7 @@ const PAGE = 1000;
  * Aborts uploads nobody finished: every `UPLOAD_EXPIRY_SWEEP_SECONDS`, each replica reads the records of the uploads
  * in progress (the `maxOpenUploads` markers) and expires those whose URLs stopped working more than
  * `UPLOAD_EXPIRY_GRACE_SECONDS` ago, through the state machine's compare-and-swap: of replicas sweeping at once, or a
- * sweep and a client finishing the upload, one wins, and `upload.expired` is emitted once.
+ * sweep and a client finishing the upload, one wins, and `upload.expired` is emitted (and counted in the metrics) once.
  *
  * Projects swept: the projects file's, the dev project, and those this process has seen starts in (with a custom
  * auth resolver, the gateway has no list of projects). The bucket's `AbortIncompleteMultipartUpload` lifecycle rule
@@ -35,7 +33,6 @@ export class UploadExpirySweeper implements OnApplicationBootstrap, OnApplicatio
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(PROJECTS) private readonly projects: ProjectsFile | null,
     @Inject(DEV_ACCESS) private readonly dev: DevAccess | null,
-    @Inject(METRICS) private readonly metrics: GatewayMetrics | null,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -76,7 +73,6 @@ export class UploadExpirySweeper implements OnApplicationBootstrap, OnApplicatio
           const requestKey = key.slice(prefix.length);
           if (await this.uploads.expire(projectId, requestKey, this.config.UPLOAD_EXPIRY_GRACE_SECONDS)) {
             expired++;
-            this.metrics?.uploadsExpired.inc({ project: projectId });
             this.logger.log(`Expired upload ${requestKey} of project ${projectId}`);
           }
         }
