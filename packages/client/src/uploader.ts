@@ -322,16 +322,7 @@ class UploadRun {
     const started = await this.withRetries("start the upload", () =>
       this.api.start(
         projectId,
-        {
-          partsNumber: plan.partsNumber,
-          fileName: this.fileName,
-          contentLength: String(this.source.size),
-          mimeType: this.mimeType,
-          presignedUrlExpiryTimeHours: this.options.presignedUrlExpiryTimeHours,
-          enableDuplicateCheck: this.options.enableDuplicateCheck,
-          fileHash: this.options.fileHash,
-          metadata: this.options.metadata,
-        },
+        { ...this.startFields(), partsNumber: plan.partsNumber },
         { signal, idempotencyKey },
       ),
     );
@@ -346,18 +337,23 @@ class UploadRun {
     return this.options.singlePut !== false && this.source.size <= onePart;
   }
 
+  /** What both kinds of start say about the file and the upload (a multipart start adds its parts number). */
+  private startFields(): SinglePutUploadBody {
+    return {
+      fileName: this.fileName,
+      contentLength: String(this.source.size),
+      mimeType: this.mimeType,
+      presignedUrlExpiryTimeHours: this.options.presignedUrlExpiryTimeHours,
+      enableDuplicateCheck: this.options.enableDuplicateCheck,
+      fileHash: this.options.fileHash,
+      metadata: this.options.metadata,
+    };
+  }
+
   /** Starts a single-PUT upload (`POST /url`): the plan is one part, the whole file, sent to the one URL. */
   private async startSinglePut(): Promise<void> {
     this.singlePut = {
-      body: {
-        fileName: this.fileName,
-        contentLength: String(this.source.size),
-        mimeType: this.mimeType,
-        presignedUrlExpiryTimeHours: this.options.presignedUrlExpiryTimeHours,
-        enableDuplicateCheck: this.options.enableDuplicateCheck,
-        fileHash: this.options.fileHash,
-        metadata: this.options.metadata,
-      },
+      body: this.startFields(),
       // One key for the start, its retries and every later re-signing of its URL: they all answer the same upload.
       idempotencyKey: newIdempotencyKey(),
     };
