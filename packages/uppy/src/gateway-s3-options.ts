@@ -163,8 +163,8 @@ export function gatewayS3Options<M extends Meta, B extends Body>(options: Gatewa
 
 function connection({ baseUrl, apiKey, getToken }: GatewayUppyOptions): ApiClientOptions {
   if (!baseUrl || (!apiKey && !getToken)) throw new TypeError("gatewayS3Options() needs `client`, or `baseUrl` with `apiKey` or `getToken`");
-  // `getToken` is passed on for clients that take it (token refresh lives in the client).
-  return { baseUrl, apiKey, getToken } as ApiClientOptions;
+  // Token refresh lives in the client: it calls `getToken` again when the gateway answers TOKEN_EXPIRED.
+  return { baseUrl, apiKey, getToken };
 }
 
 function fileNameOf(file: UppyFile<Meta, Body>): string {
