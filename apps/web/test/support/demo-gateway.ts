@@ -15,12 +15,19 @@ export interface DemoGateway {
   close(): Promise<void>;
 }
 
+export interface DemoProject {
+  id: string;
+  apiKey: string;
+  allowedOrigins?: string[];
+}
+
 /**
  * The built server as `pnpm start` runs it, serving the built page: in dev mode (embedded storage in a temporary
- * folder, loopback, dev project `demo`), or with a projects file when `project` is given.
+ * folder, loopback, dev project `demo`), or with a projects file when `project` is given. Several projects (each with
+ * its own key) when it is a list: the first is the gateway's `projectId` and `apiKey`.
  */
 export async function startDemoGateway(
-  project?: { id: string; apiKey: string; allowedOrigins?: string[] },
+  project?: DemoProject | DemoProject[],
   /** More of the gateway's environment (e.g. CORS_ORIGINS). */
   extraEnv: Record<string, string> = {},
 ): Promise<DemoGateway> {
@@ -30,10 +37,16 @@ export async function startDemoGateway(
   let projectId = "demo";
   let apiKey = `dev_${randomBytes(16).toString("hex")}`;
   if (project) {
-    ({ id: projectId, apiKey } = project);
-    const sha256 = createHash("sha256").update(apiKey).digest("hex");
+    const projects = Array.isArray(project) ? project : [project];
+    ({ id: projectId, apiKey } = projects[0]!);
     env.PROJECTS_FILE = join(dir, "projects.json");
-    writeFileSync(env.PROJECTS_FILE, JSON.stringify({ projects: [{ id: projectId, allowedOrigins: project.allowedOrigins }], apiKeys: [{ name: "web", sha256, projects: [projectId] }] }));
+    writeFileSync(
+      env.PROJECTS_FILE,
+      JSON.stringify({
+        projects: projects.map(({ id, allowedOrigins }) => ({ id, allowedOrigins })),
+        apiKeys: projects.map(({ id, apiKey }, i) => ({ name: i === 0 ? "web" : `web-${id}`, sha256: createHash("sha256").update(apiKey).digest("hex"), projects: [id] })),
+      }),
+    );
   } else {
     env.DEV_API_KEY = apiKey;
   }
