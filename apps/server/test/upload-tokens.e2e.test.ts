@@ -77,12 +77,14 @@ describe("minting", () => {
   it("mints a token with the API key: a signed JWT for the project, 15 minutes by default or as asked", async () => {
     const before = Date.now();
     const { token, expiresAt } = await mint();
-    expect(Date.parse(expiresAt) - before).toBeGreaterThan(895_000);
-    expect(Date.parse(expiresAt) - before).toBeLessThanOrEqual(901_000);
+    const after = Date.now();
+    // At least the 900 s asked for, and less than a second more (the expiry is a whole second, rounded up).
+    expect(Date.parse(expiresAt)).toBeGreaterThanOrEqual(before + 900_000);
+    expect(Date.parse(expiresAt)).toBeLessThan(after + 901_000);
     const claims = decodeJwt(token);
     expect(claims).toMatchObject({ project: gw.projectId, iss: "upload-gateway", exp: Date.parse(expiresAt) / 1000 });
     const short = await mint({ expiresInSeconds: 60, maxFileSize: 1000, allowedMimeTypes: ["video/*"], maxUploads: 2 });
-    expect(Date.parse(short.expiresAt) - Date.now()).toBeLessThanOrEqual(60_000);
+    expect(Date.parse(short.expiresAt) - Date.now()).toBeLessThan(61_000);
     expect(decodeJwt(short.token).constraints).toEqual({ maxFileSize: 1000, allowedMimeTypes: ["video/*"], maxUploads: 2 });
   });
 
@@ -163,7 +165,7 @@ describe("using a token", () => {
 
   it("tokens minted for the same subject share their uploads: a fresh token finishes what an expired one started", async () => {
     const subject = `user-${randomBytes(4).toString("hex")}`;
-    const first = await mint({ subject, expiresInSeconds: 1 });
+    const first = await mint({ subject, expiresInSeconds: 2 });
     const started = await start(first.token);
     expect(started.status).toBe(200);
     const { requestKey } = started.body.result;
@@ -217,7 +219,10 @@ describe("using a token", () => {
 
 describe("expiry", () => {
   it("is refused with 401 TOKEN_EXPIRED from the second of its expiresAt: no clock leeway", async () => {
-    const { token, expiresAt } = await mint({ expiresInSeconds: 1 });
+    const askedAt = Date.now();
+    const { token, expiresAt } = await mint({ expiresInSeconds: 2 });
+    // It lives at least the seconds asked for (JWT times are whole seconds: the expiry is rounded up, not down).
+    expect(Date.parse(expiresAt)).toBeGreaterThanOrEqual(askedAt + 2000);
     expect((await start(token)).status).toBe(200);
     await sleepUntil(Date.parse(expiresAt) + 20);
     const reply = await start(token);

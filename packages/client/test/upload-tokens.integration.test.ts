@@ -45,7 +45,8 @@ describe("upload tokens from the client", () => {
     const getToken = backend(1);
     const api = createApiClient({ baseUrl: gateway.url, getToken });
     const started = await api.start(gateway.projectId, { partsNumber: 1, fileName: "a.bin", contentLength: 5, mimeType: "application/octet-stream" });
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // A 1 s token lives from 1 s to just under 2 s (its expiry is a whole second, rounded up): expired after 2.1 s.
+    await new Promise((resolve) => setTimeout(resolve, 2100));
     expect((await api.get(gateway.projectId, started.requestKey)).state).toBe("uploading");
     expect(getToken).toHaveBeenCalledTimes(2);
     await expect(api.list(gateway.projectId)).rejects.toMatchObject({ status: 403 });

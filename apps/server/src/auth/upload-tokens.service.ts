@@ -39,8 +39,11 @@ export class UploadTokens {
     const signer = this.keys[0];
     if (!signer) throw new ApiError({ code: "UPLOAD_TOKENS_NOT_CONFIGURED" });
     const { expiresInSeconds = DEFAULT_UPLOAD_TOKEN_SECONDS, subject, ...constraints } = body ?? {};
-    const issuedAt = Math.floor(Date.now() / 1000);
-    const expiresAt = issuedAt + expiresInSeconds;
+    const now = Date.now() / 1000;
+    const issuedAt = Math.floor(now);
+    // JWT times are whole seconds: rounded up, so that a token lives at least the seconds asked for (rounded down,
+    // a 1-second token could be dead on arrival).
+    const expiresAt = Math.ceil(now) + expiresInSeconds;
     const jwt = new SignJWT({ project: projectId, constraints })
       .setProtectedHeader({ alg: GATEWAY_TOKEN_ALGORITHM, kid: signer.kid, typ: "JWT" })
       .setIssuer(GATEWAY_ISSUER)
