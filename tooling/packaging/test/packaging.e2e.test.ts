@@ -191,7 +191,7 @@ describe("the packed packages, installed with npm into an empty folder", () => {
     }
   });
 
-  it("the bin upload-gateway-server starts from the same environment as `pnpm start` and answers /health/ready", async () => {
+  it("the bin upload-gateway-server starts from the same environment as `pnpm start`, answers /health/ready and serves the demo and the docs with their files from the package", async () => {
     const port = await freePort();
     const server = await runUntil(
       join(app, "node_modules", ".bin", "upload-gateway-server"),
@@ -204,10 +204,22 @@ describe("the packed packages, installed with npm into an empty folder", () => {
       const ready = await fetch(`http://127.0.0.1:${port}/health/ready`);
       expect(ready.status).toBe(200);
       expect(await ready.json()).toMatchObject({ success: true, result: { status: "ok", storage: "local" } });
-      // The demo page ships in the package (prepack copies it) and is served at the root.
-      const page = await fetch(`http://127.0.0.1:${port}/`);
-      expect(page.status).toBe(200);
-      expect(await page.text()).toContain("<!doctype html>");
+      // The demo page ships in the package (prepack copies it) and is served at the root; the docs' assets resolve
+      // from the installed swagger-ui-dist. Every file either page refers to (relative URLs) is served.
+      for (const pagePath of ["/", "/docs"]) {
+        const page = await fetch(`http://127.0.0.1:${port}${pagePath}`);
+        expect(page.status, pagePath).toBe(200);
+        const html = await page.text();
+        expect(html.toLowerCase()).toContain("<!doctype html>");
+        const refs = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!).filter((ref) => !/^(https?:|data:|#)/.test(ref));
+        expect(refs.length, `files referred to by ${pagePath}`).toBeGreaterThan(0);
+        for (const ref of refs) {
+          const asset = await fetch(new URL(ref, `http://127.0.0.1:${port}${pagePath}`));
+          expect(asset.status, `${ref} of ${pagePath}`).toBe(200);
+          await asset.arrayBuffer();
+        }
+      }
+      expect((await fetch(`http://127.0.0.1:${port}/api/openapi.json`)).status).toBe(200);
     } finally {
       server.child.kill("SIGTERM");
     }
