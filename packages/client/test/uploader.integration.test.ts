@@ -350,7 +350,7 @@ describe.each<Backend>(["local", "s3"])("part integrity and pause, counted throu
     });
     await paused;
     // While paused: the parts that were in flight finish, stored; nothing else starts.
-    for (let i = 0; i < 1800 && sending.size > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 600 && sending.size > 0; i++) await new Promise((r) => setTimeout(r, 50));
     expect(sending.size, JSON.stringify({ sending: [...sending], pausedWith, log: proxy.log })).toBe(0);
     const whilePaused = proxy.log.map((e) => e.partNumber);
     await new Promise((r) => setTimeout(r, 500));
