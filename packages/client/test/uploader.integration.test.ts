@@ -331,6 +331,7 @@ describe.each<Backend>(["local", "s3"])("part integrity and pause, counted throu
     faults = {};
     const data = randomBytes(40 * MiB);
     const sending = new Set<number>();
+    const states = new Map<number, string[]>(); // each part's states in order, for a readable failure
     let pausedWith: number[] = [];
     let onPaused!: () => void;
     const paused = new Promise<void>((resolve) => (onPaused = resolve));
@@ -339,6 +340,7 @@ describe.each<Backend>(["local", "s3"])("part integrity and pause, counted throu
       partSize: 5 * MiB,
       concurrency: 4,
       onPartState: (n, state) => {
+        states.set(n, [...(states.get(n) ?? []), state]);
         if (state === "sending") sending.add(n);
         if (state === "done") sending.delete(n);
         if (state === "done" && pausedWith.length === 0) {
@@ -351,7 +353,7 @@ describe.each<Backend>(["local", "s3"])("part integrity and pause, counted throu
     await paused;
     // While paused: the parts that were in flight finish, stored; nothing else starts.
     for (let i = 0; i < 600 && sending.size > 0; i++) await new Promise((r) => setTimeout(r, 50));
-    expect(sending.size, JSON.stringify({ sending: [...sending], pausedWith, log: proxy.log })).toBe(0);
+    expect(sending.size, JSON.stringify({ sending: [...sending], pausedWith, states: Object.fromEntries(states), log: proxy.log })).toBe(0);
     const whilePaused = proxy.log.map((e) => e.partNumber);
     await new Promise((r) => setTimeout(r, 500));
     expect(proxy.log.map((e) => e.partNumber)).toEqual(whilePaused);

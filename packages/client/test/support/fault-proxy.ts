@@ -88,6 +88,10 @@ export async function startFaultProxy(
         return forward(req, res);
     }
   });
+  // Idle client sockets must never be closed by the proxy first: Node's 5 s default races undici's 4 s keep-alive
+  // (its timers are coarse), and under load a part PUT sent on a socket the proxy is closing fails with "other side
+  // closed" without reaching the proxy, an injected fault nobody asked for. Fastify's default is 72 s; go past it.
+  server.keepAliveTimeout = 75_000;
   server.on("connection", (socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
