@@ -6,8 +6,8 @@
 // (full runs only). `--quick`: smaller and shorter, written to results/quick.*.
 // Everything it makes is removed at the end: servers, temp files, and every upload and object under its S3 prefix.
 import { spawn } from "node:child_process";
-import { createHash, randomBytes, randomFillSync } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest, Agent } from "node:http";
 import { cpus, freemem, loadavg, release, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import autocannon from "autocannon";
 import { startRgw } from "@upload-gateway/ceph-rgw";
-import { cpuMeter, fmt, fmtBytes, freePort, GiB, killChildren, median, MiB, quantile, round, runNodeJson, spawnNode, table } from "./lib/common.mjs";
+import { cpuMeter, fmt, fmtBytes, freePort, GiB, killChildren, median, MiB, quantile, randomFile, round, runNodeJson, spawnNode, table } from "./lib/common.mjs";
 import { gatewayUsesFastPresigner, serverDir } from "./lib/fast-presigner.mjs";
 import { CreateMultipartUploadCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { emptyPrefix, objectSize, s3Client, startCountingProxy } from "./lib/s3.mjs";
@@ -383,20 +383,6 @@ async function benchStartThroughput(gatewayProc, s3Env) {
         "are presigned locally, with no request. A duplicate check (enableDuplicateCheck) adds a conditional PutObject.",
     },
   };
-}
-
-/** Writes `bytes` random bytes to `path`. @param {string} path @param {number} bytes */
-function randomFile(path, bytes) {
-  const chunk = Buffer.allocUnsafe(16 * MiB);
-  const fd = openSync(path, "w");
-  try {
-    for (let written = 0; written < bytes; written += chunk.length) {
-      randomFillSync(chunk);
-      writeSync(fd, chunk, 0, Math.min(chunk.length, bytes - written));
-    }
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /**

@@ -5,9 +5,12 @@
 // to the bucket, as in a real app. (A page Playwright made up would count as a public origin, which Chromium forbids
 // to reach loopback addresses.) The third contender is Uppy 5 (@uppy/core + @uppy/aws-s3) with the options of
 // @upload-gateway/uppy: the same start, parts and complete, sent by Uppy's own XHR code.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { build } from "esbuild";
 import { chromium } from "playwright-core";
-import { median, MiB } from "./common.mjs";
+import { median, MiB, randomFile } from "./common.mjs";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-quic"];
@@ -42,6 +45,9 @@ async function clientBundle() {
 export async function benchBrowserUpload(gateway, { projectId, apiKey, size, partSize, concurrency, runs, log }) {
   const script = await clientBundle();
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+  // Chromium reads the picked file from disk as it sends it: the file stays until the browser is closed.
+  const dir = mkdtempSync(join(tmpdir(), "upload-gateway-bench-browser-"));
+  const file = join(dir, "bench.bin");
   try {
     const context = await browser.newContext({ bypassCSP: true });
     const page = await context.newPage();
@@ -52,16 +58,21 @@ export async function benchBrowserUpload(gateway, { projectId, apiKey, size, par
     }
     await page.goto(`${gateway.url}/health/live`);
     await page.addScriptTag({ content: script });
-    // The same bytes for every run: random 1 MiB blocks (getRandomValues fills 64 KiB at a time).
-    await page.evaluate((size) => {
-      const blocks = [];
-      for (let b = 0; b < size / (1024 * 1024); b++) {
-        const block = new Uint8Array(1024 * 1024);
-        for (let i = 0; i < block.length; i += 65536) crypto.getRandomValues(block.subarray(i, i + 65536));
-        blocks.push(block);
-      }
-      /** @type {any} */ (window).benchBlob = new Blob(blocks, { type: "application/octet-stream" });
-    }, size);
+    // The same bytes for every run, from a file on disk picked through a file input, as a visitor's video would be.
+    // (With an in-page Blob of 256 MiB, XHR PUTs of its slices, 4 at once, failed with ERR_BLOB_OUT_OF_MEMORY: Chromium's
+    // blob memory quota. A picked File is read from disk and has no such limit.)
+    randomFile(file, size);
+    await page.evaluate(() => {
+      const input = document.createElement("input");
+      input.type = "file";
+      input.id = "bench-file";
+      document.body.append(input);
+    });
+    await page.setInputFiles("#bench-file", file);
+    await page.evaluate(() => {
+      const w = /** @type {any} */ (window);
+      w.benchBlob = /** @type {HTMLInputElement} */ (document.getElementById("bench-file")).files?.[0];
+    });
 
     /** @type {Record<string, (args: any) => Promise<number>>} */
     const contenders = {
@@ -156,5 +167,7 @@ export async function benchBrowserUpload(gateway, { projectId, apiKey, size, par
     };
   } finally {
     await browser.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
+

@@ -1,6 +1,7 @@
 // Small helpers shared by the benchmark's scripts: statistics, formatting, child processes, free ports.
 import { spawn, spawnSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { randomFillSync } from "node:crypto";
+import { closeSync, openSync, readdirSync, readFileSync, writeSync } from "node:fs";
 import { createServer } from "node:net";
 import { basename } from "node:path";
 
@@ -280,4 +281,18 @@ export function cpuMeter(pids) {
       };
     },
   };
+}
+
+/** Writes `bytes` random bytes to `path`. @param {string} path @param {number} bytes */
+export function randomFile(path, bytes) {
+  const chunk = Buffer.allocUnsafe(16 * MiB);
+  const fd = openSync(path, "w");
+  try {
+    for (let written = 0; written < bytes; written += chunk.length) {
+      randomFillSync(chunk);
+      writeSync(fd, chunk, 0, Math.min(chunk.length, bytes - written));
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
