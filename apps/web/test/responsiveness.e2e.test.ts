@@ -73,7 +73,8 @@ describe("the page during a 256 MiB upload", () => {
     expect(workers.filter((url) => url.startsWith("blob:"))).toHaveLength(1);
     // MD5 on the page's thread made the median 146 ms. The p95 (issue 15 wants <= 50 ms) and the long tasks are
     // reported, not asserted: on the shared 2-core machine under load they measured the machine, not the page
-    // (p95 200-300 ms and 50-550 ms tasks at a load average of 30, with a median of 0.4 ms).
+    // (p95 200-300 ms and 50-550 ms tasks at a load average of 30, with a median of 0.4 ms). The p95 is a target of
+    // `pnpm bench` instead (its browser section measures it during our client's uploads), where timings belong.
     expect(percentile(waits, 50)).toBeLessThanOrEqual(50);
   });
 });
