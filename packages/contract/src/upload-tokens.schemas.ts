@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { boundedInt } from "./bounded-int.schemas";
 import { MAX_OBJECT_SIZE } from "./limits";
 import { text } from "./uploads.schemas";
 
@@ -17,11 +18,7 @@ const MIME_TYPE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/(\*|[A-Za-z0
  * optional; an omitted one adds no limit.
  */
 export const uploadTokenConstraintsSchema = z.object({
-  maxFileSize: z
-    .number()
-    .int("must be a whole number of bytes")
-    .min(1, `must be from 1 to ${MAX_OBJECT_SIZE} bytes`)
-    .max(MAX_OBJECT_SIZE, `must be from 1 to ${MAX_OBJECT_SIZE} bytes`)
+  maxFileSize: boundedInt(1, MAX_OBJECT_SIZE, { unit: "bytes", notWhole: "must be a whole number of bytes" })
     .optional()
     .describe("The largest file (contentLength, bytes) an upload started with the token may have."),
   allowedMimeTypes: z
@@ -30,11 +27,7 @@ export const uploadTokenConstraintsSchema = z.object({
     .max(MAX_TOKEN_MIME_TYPES, `must list at most ${MAX_TOKEN_MIME_TYPES} types`)
     .optional()
     .describe('MIME types uploads started with the token may have: exact ("video/mp4") or wildcards ("video/*").'),
-  maxUploads: z
-    .number()
-    .int("must be a whole number")
-    .min(1, `must be from 1 to ${MAX_TOKEN_UPLOADS}`)
-    .max(MAX_TOKEN_UPLOADS, `must be from 1 to ${MAX_TOKEN_UPLOADS}`)
+  maxUploads: boundedInt(1, MAX_TOKEN_UPLOADS, { notWhole: "must be a whole number" })
     .optional()
     .describe("How many uploads the token may start, counted across every replica of the gateway."),
 });
@@ -42,11 +35,7 @@ export type UploadTokenConstraints = z.infer<typeof uploadTokenConstraintsSchema
 
 export const createUploadTokenBodySchema = uploadTokenConstraintsSchema
   .extend({
-    expiresInSeconds: z
-      .number()
-      .int("must be a whole number of seconds")
-      .min(1, `must be from 1 to ${MAX_UPLOAD_TOKEN_SECONDS}`)
-      .max(MAX_UPLOAD_TOKEN_SECONDS, `must be from 1 to ${MAX_UPLOAD_TOKEN_SECONDS}`)
+    expiresInSeconds: boundedInt(1, MAX_UPLOAD_TOKEN_SECONDS, { notWhole: "must be a whole number of seconds" })
       .optional()
       .describe(`How long the token is valid, in seconds (1–${MAX_UPLOAD_TOKEN_SECONDS}; ${DEFAULT_UPLOAD_TOKEN_SECONDS} when omitted).`),
     subject: text(

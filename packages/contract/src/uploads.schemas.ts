@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { boundedInt } from "./bounded-int.schemas";
 import {
   DEFAULT_LIST_LIMIT,
   MAX_FILE_NAME_LENGTH,
@@ -76,11 +77,7 @@ export const mimeTypeSchema = z
   .regex(MIME_TYPE, 'must be a MIME type of the form "type/subtype" (e.g. "video/mp4")')
   .describe('The MIME type of the file (e.g. "video/mp4").');
 
-export const urlExpiryHoursSchema = z
-  .number()
-  .int("must be a whole number of hours")
-  .min(MIN_URL_EXPIRY_HOURS, `must be from ${MIN_URL_EXPIRY_HOURS} to ${MAX_URL_EXPIRY_HOURS}`)
-  .max(MAX_URL_EXPIRY_HOURS, `must be from ${MIN_URL_EXPIRY_HOURS} to ${MAX_URL_EXPIRY_HOURS}`)
+export const urlExpiryHoursSchema = boundedInt(MIN_URL_EXPIRY_HOURS, MAX_URL_EXPIRY_HOURS, { notWhole: "must be a whole number of hours" })
   .nullish()
   .describe("How long the presigned URLs stay valid, in hours (1–168; null or omitted means 12).");
 
@@ -123,11 +120,7 @@ export const metadataSchema = z
   );
 export type UploadMetadata = z.infer<typeof metadataSchema>;
 
-export const partNumberSchema = z
-  .number()
-  .int("must be an integer")
-  .min(1, `must be from 1 to ${MAX_PARTS}`)
-  .max(MAX_PARTS, `must be from 1 to ${MAX_PARTS}`);
+export const partNumberSchema = boundedInt(1, MAX_PARTS);
 
 /**
  * The start body's fields without the checks that span several fields, so that a platform team can `.extend()` it
@@ -344,11 +337,7 @@ export type UploadDetails = z.infer<typeof uploadDetailsSchema>;
 
 export const listUploadsQuerySchema = z.object({
   cursor: text(z.string().max(256, "must be at most 256 characters")).optional().describe("`nextCursor` of the previous page."),
-  limit: z.coerce
-    .number()
-    .int("must be an integer")
-    .min(1, `must be from 1 to ${MAX_LIST_LIMIT}`)
-    .max(MAX_LIST_LIMIT, `must be from 1 to ${MAX_LIST_LIMIT}`)
+  limit: boundedInt(1, MAX_LIST_LIMIT, { number: z.coerce.number() })
     .optional()
     .describe(`Page size (default ${DEFAULT_LIST_LIMIT}).`),
 });
