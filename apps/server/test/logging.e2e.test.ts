@@ -1,44 +1,37 @@
-import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NestFastifyApplication } from "@nestjs/platform-fastify";
 import { afterEach, describe, expect, it } from "vitest";
-import { createApp } from "../src/app.factory";
-import { loadConfig } from "../src/config/app-config";
+import { sha256Hex } from "../src/auth/project-registry";
+import { throwawayGateways } from "./support/gateway";
 import { freePort, startServerProcess } from "./support/server-process";
 
 /** Log lines as an operator's log shipper reads them: one JSON object per line, captured from the server's logger. */
 
 const DEV_KEY = "dev_0123456789abcdef0123";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-let app: NestFastifyApplication | undefined;
-let dir: string | undefined;
+const gateways = throwawayGateways();
 let lines: Record<string, any>[] = [];
 let raw = "";
 
 afterEach(async () => {
-  await app?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-  app = undefined;
-  dir = undefined;
+  await gateways.closeAll();
   lines = [];
   raw = "";
 });
 
-async function gateway(env: Record<string, string> = {}): Promise<NestFastifyApplication> {
-  dir = mkdtempSync(join(tmpdir(), "logging-"));
+/** A dev-mode gateway logging at info (unless `env` says otherwise) into `lines` and `raw`. */
+async function gateway(env: Record<string, string> = {}, projects?: unknown): Promise<NestFastifyApplication> {
   const destination = {
     write(line: string) {
       raw += line;
       lines.push(JSON.parse(line) as Record<string, any>);
     },
   };
-  const config = loadConfig({ LOCAL_STORAGE_DIR: dir, DEV_API_KEY: DEV_KEY, LOG_LEVEL: "info", ...env });
-  app = await createApp(config, { destination });
-  return app;
+  return gateways.start({ env: { DEV_API_KEY: DEV_KEY, LOG_LEVEL: "info", ...env }, projects, logging: { destination } });
 }
 
 /** Starts a one-part upload of the dev project; its request key and part URL. */
@@ -152,40 +145,35 @@ describe("redaction", () => {
 
 describe("storage failures", () => {
   it("are logged with their cause on the request's access line", async () => {
-    const keyDir = mkdtempSync(join(tmpdir(), "logging-projects-"));
-    try {
-      const projectsFile = join(keyDir, "projects.json");
-      const key = "key-0123456789abcdef0123456789";
-      writeFileSync(projectsFile, JSON.stringify({ projects: [{ id: "films" }], apiKeys: [{ name: "k", sha256: createHash("sha256").update(key).digest("hex"), projects: ["*"] }] }));
-      // Nothing listens on port 9: every S3 call fails to connect.
-      const gw = await gateway({
+    const key = "key-0123456789abcdef0123456789";
+    // Nothing listens on port 9: every S3 call fails to connect.
+    const gw = await gateway(
+      {
         STORAGE: "s3", S3_ENDPOINT: "http://127.0.0.1:9", S3_BUCKET: "videos", S3_FORCE_PATH_STYLE: "true",
-        AWS_ACCESS_KEY_ID: "AKIDLOGTEST", AWS_SECRET_ACCESS_KEY: "secret-log-test", PROJECTS_FILE: projectsFile, DEV_API_KEY: "",
-      });
-      const reply = await gw.inject({
-        method: "POST",
-        url: "/api/projects/films/uploads/multipart",
-        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-        payload: JSON.stringify({ partsNumber: 1, fileName: "a.mp4", contentLength: "5", mimeType: "video/mp4" }),
-      });
-      expect(reply.statusCode).toBe(503);
-      const line = accessLines().find((l) => l.status === 503);
-      expect(line).toMatchObject({ level: 50, msg: "request failed", requestId: reply.headers["x-request-id"] });
-      expect(JSON.stringify(line!.err)).toMatch(/ECONNREFUSED/);
-      expect(raw).not.toContain("secret-log-test");
-    } finally {
-      rmSync(keyDir, { recursive: true, force: true });
-    }
+        AWS_ACCESS_KEY_ID: "AKIDLOGTEST", AWS_SECRET_ACCESS_KEY: "secret-log-test", DEV_API_KEY: "",
+      },
+      { projects: [{ id: "films" }], apiKeys: [{ name: "k", sha256: sha256Hex(key), projects: ["*"] }] },
+    );
+    const reply = await gw.inject({
+      method: "POST",
+      url: "/api/projects/films/uploads/multipart",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      payload: JSON.stringify({ partsNumber: 1, fileName: "a.mp4", contentLength: "5", mimeType: "video/mp4" }),
+    });
+    expect(reply.statusCode).toBe(503);
+    const line = accessLines().find((l) => l.status === 503);
+    expect(line).toMatchObject({ level: 50, msg: "request failed", requestId: reply.headers["x-request-id"] });
+    expect(JSON.stringify(line!.err)).toMatch(/ECONNREFUSED/);
+    expect(raw).not.toContain("secret-log-test");
   }, 30_000);
 });
 
 describe("Nest's own lines", () => {
   it("are JSON through the same logger; route mapping only at debug", async () => {
-    await gateway();
+    const first = await gateway();
     expect(lines.some((l) => l.context === "NestApplication")).toBe(true);
     expect(lines.some((l) => l.context === "RouterExplorer")).toBe(false);
-    await app!.close();
-    app = undefined;
+    await gateways.close(first);
     lines = [];
     await gateway({ LOG_LEVEL: "debug" });
     expect(lines.some((l) => l.context === "RouterExplorer" && l.level === 20)).toBe(true);

@@ -1,30 +1,15 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { NestFastifyApplication } from "@nestjs/platform-fastify";
 import { afterEach, describe, expect, it } from "vitest";
-import { createApp } from "../src/app.factory";
-import { loadConfig } from "../src/config/app-config";
+import { throwawayGateways } from "./support/gateway";
 
 /** /metrics as Prometheus scrapes it, moving with uploads through the API on the embedded store. */
 
 const DEV_KEY = "dev_0123456789abcdef0123";
 const auth = { authorization: `Bearer ${DEV_KEY}` };
-let app: NestFastifyApplication | undefined;
-let dir: string | undefined;
+const gateways = throwawayGateways();
+afterEach(() => gateways.closeAll());
 
-afterEach(async () => {
-  await app?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-  app = undefined;
-  dir = undefined;
-});
-
-async function gateway(env: Record<string, string> = {}): Promise<NestFastifyApplication> {
-  dir = mkdtempSync(join(tmpdir(), "metrics-"));
-  app = await createApp(loadConfig({ LOCAL_STORAGE_DIR: dir, DEV_API_KEY: DEV_KEY, LOG_LEVEL: "silent", ...env }));
-  return app;
-}
+const gateway = (env: Record<string, string> = {}) => gateways.start({ env: { DEV_API_KEY: DEV_KEY, ...env } });
 
 async function scrape(gw: NestFastifyApplication): Promise<string> {
   const reply = await gw.inject({ method: "GET", url: "/metrics" });

@@ -1,43 +1,27 @@
-import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { NestFastifyApplication } from "@nestjs/platform-fastify";
 import { afterEach, describe, expect, it } from "vitest";
-import { createApp } from "../src/app.factory";
-import { loadConfig } from "../src/config/app-config";
+import { sha256Hex } from "../src/auth/project-registry";
+import { throwawayGateways } from "./support/gateway";
 
 /** Bursts against a gateway on the embedded store: what a client meets when it sends too much. */
 
 const KEY = "key-burst-0123456789abcdef";
 const OTHER_KEY = "key-other-0123456789abcdef";
-const sha256 = (key: string) => createHash("sha256").update(key).digest("hex");
-let app: NestFastifyApplication | undefined;
-let dir: string | undefined;
+const gateways = throwawayGateways();
+afterEach(() => gateways.closeAll());
 
-afterEach(async () => {
-  await app?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-  app = undefined;
-  dir = undefined;
-});
-
-async function gateway(env: Record<string, string> = {}): Promise<NestFastifyApplication> {
-  dir = mkdtempSync(join(tmpdir(), "rate-limit-"));
-  const projectsFile = join(dir, "projects.json");
-  writeFileSync(
-    projectsFile,
-    JSON.stringify({
+/** The server's default limits unless `env` sets them. */
+const gateway = (env: Record<string, string> = {}) =>
+  gateways.start({
+    projects: {
       projects: [{ id: "films" }, { id: "slow", rateLimitPerMinute: 3 }, { id: "free", rateLimitPerMinute: 0 }],
       apiKeys: [
-        { name: "burst", sha256: sha256(KEY), projects: ["*"] },
-        { name: "other", sha256: sha256(OTHER_KEY), projects: ["*"] },
+        { name: "burst", sha256: sha256Hex(KEY), projects: ["*"] },
+        { name: "other", sha256: sha256Hex(OTHER_KEY), projects: ["*"] },
       ],
-    }),
-  );
-  app = await createApp(loadConfig({ LOCAL_STORAGE_DIR: join(dir, "data"), PROJECTS_FILE: projectsFile, LOG_LEVEL: "silent", ...env }));
-  return app;
-}
+    },
+    env,
+  });
 
 const list = (gw: NestFastifyApplication, project: string, key: string | undefined, remoteAddress = "198.51.100.1") =>
   gw.inject({

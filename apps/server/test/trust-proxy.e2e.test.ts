@@ -1,10 +1,6 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { NestFastifyApplication } from "@nestjs/platform-fastify";
 import { afterEach, describe, expect, it } from "vitest";
-import { createApp } from "../src/app.factory";
-import { loadConfig } from "../src/config/app-config";
+import { throwawayGateways } from "./support/gateway";
 
 /**
  * X-Forwarded-For/-Host/-Proto are believed only from the proxies TRUST_PROXY names. A route added for the test shows
@@ -13,22 +9,14 @@ import { loadConfig } from "../src/config/app-config";
  */
 
 const DEV_KEY = "dev_0123456789abcdef0123";
-let app: NestFastifyApplication | undefined;
-let dir: string | undefined;
-
-afterEach(async () => {
-  await app?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-  app = undefined;
-  dir = undefined;
-});
+const gateways = throwawayGateways();
+afterEach(() => gateways.closeAll());
 
 /** A dev-mode gateway (so that the dev session answers) with TRUST_PROXY as given, and a route echoing the request. */
 async function gateway(trustProxy?: string): Promise<NestFastifyApplication> {
-  dir = mkdtempSync(join(tmpdir(), "trust-proxy-"));
-  const env: Record<string, string> = { LOCAL_STORAGE_DIR: dir, DEV_API_KEY: DEV_KEY, LOG_LEVEL: "silent" };
+  const env: Record<string, string> = { DEV_API_KEY: DEV_KEY };
   if (trustProxy !== undefined) env.TRUST_PROXY = trustProxy;
-  app = await createApp(loadConfig(env));
+  const app = await gateways.start({ env });
   const fastify = app.getHttpAdapter().getInstance();
   fastify.get("/test/request", (request) => ({ ip: request.ip, host: request.host, protocol: request.protocol }));
   await fastify.ready();

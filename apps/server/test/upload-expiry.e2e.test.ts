@@ -1,16 +1,14 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NestFastifyApplication } from "@nestjs/platform-fastify";
 import { afterAll, describe, expect, it } from "vitest";
-import { createApp } from "../src/app.factory";
 import { sha256Hex } from "../src/auth/project-registry";
-import { loadConfig } from "../src/config/app-config";
 import type { UploadHookContext } from "../src/lifecycle/upload-lifecycle.hooks";
 import { STORAGE, type Storage } from "../src/storage/storage.port";
 import { recordKey } from "../src/uploads/upload-keys";
-import { freePort, s3Env } from "./support/gateway";
+import { NO_RATE_LIMITS, throwawayGateways } from "./support/gateway";
 import { call } from "./support/http";
 
 /**
@@ -25,28 +23,24 @@ describe.each(["local", "s3"] as const)("upload expiry on %s storage", (storage)
   const dir = mkdtempSync(join(tmpdir(), "gateway-expiry-"));
   const projectId = `ex-${randomBytes(6).toString("hex")}`;
   const apiKey = `key-${randomBytes(16).toString("hex")}`;
-  const projectsFile = join(dir, "projects.json");
-  writeFileSync(projectsFile, JSON.stringify({ projects: [{ id: projectId }], apiKeys: [{ name: "t", sha256: sha256Hex(apiKey), projects: [projectId] }] }));
+  const projects = { projects: [{ id: projectId }], apiKeys: [{ name: "t", sha256: sha256Hex(apiKey), projects: [projectId] }] };
   const expired: UploadHookContext[] = [];
   const aborted: UploadHookContext[] = [];
+  const gateways = throwawayGateways();
   const apps: NestFastifyApplication[] = [];
   const auth = { authorization: `Bearer ${apiKey}` };
   const uploads = `/api/projects/${projectId}/uploads`;
 
+  /** A replica: every gateway of this describe shares the projects file and, on the embedded store, its data. */
   async function gateway(): Promise<NestFastifyApplication> {
-    const port = await freePort();
-    const backend = storage === "s3" ? { ...s3Env(), STORAGE: "s3" } : { STORAGE: "local", LOCAL_STORAGE_DIR: join(dir, "data"), PORT: String(port) };
-    const config = loadConfig({
-      ...backend,
-      PROJECTS_FILE: projectsFile,
-      LOG_LEVEL: "silent",
-      RATE_LIMIT_PER_MINUTE: "0",
-      RATE_LIMIT_PER_IP_PER_MINUTE: "0",
-      UPLOAD_EXPIRY_GRACE_SECONDS: "1",
-      UPLOAD_EXPIRY_SWEEP_SECONDS: "0.2",
+    const app = await gateways.start({
+      storage,
+      dir,
+      projects,
+      env: { ...NO_RATE_LIMITS, UPLOAD_EXPIRY_GRACE_SECONDS: "1", UPLOAD_EXPIRY_SWEEP_SECONDS: "0.2" },
+      extensions: { hooks: { onExpired: (c) => void expired.push(c), onAborted: (c) => void aborted.push(c) } },
+      listen: storage === "local",
     });
-    const app = await createApp(config, {}, { hooks: { onExpired: (c) => void expired.push(c), onAborted: (c) => void aborted.push(c) } });
-    if (storage === "local") await app.listen(port, "127.0.0.1");
     apps.push(app);
     return app;
   }
@@ -72,7 +66,7 @@ describe.each(["local", "s3"] as const)("upload expiry on %s storage", (storage)
   }
 
   afterAll(async () => {
-    await Promise.all(apps.map((app) => app.close()));
+    await gateways.closeAll();
     rmSync(dir, { recursive: true, force: true });
   });
 

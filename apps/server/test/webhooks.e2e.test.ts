@@ -1,15 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NestFastifyApplication } from "@nestjs/platform-fastify";
 import { verifyWebhook, WebhookVerificationError, type UploadEvent } from "@upload-gateway/contract";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { createApp } from "../src/app.factory";
 import { sha256Hex } from "../src/auth/project-registry";
-import { loadConfig } from "../src/config/app-config";
-import { freePort, s3Env } from "./support/gateway";
+import { freePort, NO_RATE_LIMITS, throwawayGateways } from "./support/gateway";
 import { call } from "./support/http";
 
 /**
@@ -67,7 +65,8 @@ async function startReceiver(port = 0, answer: (event: UploadEvent, earlier: Del
 interface Setup {
   projectId: string;
   apiKey: string;
-  projectsFile: string;
+  /** The projects file's content. */
+  projects: unknown;
   dir: string;
 }
 
@@ -75,31 +74,20 @@ function setUp(webhooks: unknown[]): Setup {
   const dir = mkdtempSync(join(tmpdir(), "gateway-webhooks-"));
   const projectId = `wh-${randomBytes(6).toString("hex")}`;
   const apiKey = `key-${randomBytes(16).toString("hex")}`;
-  const projectsFile = join(dir, "projects.json");
-  writeFileSync(
-    projectsFile,
-    JSON.stringify({ projects: [{ id: projectId, webhooks }], apiKeys: [{ name: "t", sha256: sha256Hex(apiKey), projects: [projectId] }] }),
-  );
-  return { projectId, apiKey, projectsFile, dir };
+  const projects = { projects: [{ id: projectId, webhooks }], apiKeys: [{ name: "t", sha256: sha256Hex(apiKey), projects: [projectId] }] };
+  return { projectId, apiKey, projects, dir };
 }
 
-const apps: NestFastifyApplication[] = [];
+const gateways = throwawayGateways();
 const dirs: string[] = [];
 const receivers: Receiver[] = [];
 
 /** A gateway on the setup's projects file: local (its data dir in the setup's dir, listening) or on the test S3. */
-async function gateway(setup: Setup, storage: "local" | "s3", env: Record<string, string> = FAST): Promise<NestFastifyApplication> {
-  const port = await freePort();
-  const backend = storage === "s3" ? { ...s3Env(), STORAGE: "s3" } : { STORAGE: "local", LOCAL_STORAGE_DIR: join(setup.dir, "data"), PORT: String(port) };
-  const config = loadConfig({ ...backend, PROJECTS_FILE: setup.projectsFile, LOG_LEVEL: "silent", RATE_LIMIT_PER_MINUTE: "0", RATE_LIMIT_PER_IP_PER_MINUTE: "0", ...env });
-  const app = await createApp(config);
-  if (storage === "local") await app.listen(port, "127.0.0.1");
-  apps.push(app);
-  return app;
-}
+const gateway = (setup: Setup, storage: "local" | "s3", env: Record<string, string> = FAST) =>
+  gateways.start({ storage, dir: setup.dir, projects: setup.projects, env: { ...NO_RATE_LIMITS, ...env }, listen: storage === "local" });
 
 afterEach(async () => {
-  await Promise.all(apps.splice(0).map((app) => app.close()));
+  await gateways.closeAll();
   await Promise.all(receivers.splice(0).map((r) => r.close()));
 });
 afterAll(() => {
@@ -177,8 +165,7 @@ describe("webhooks", () => {
     const started = await api(first, setup).start();
     expect(started.status).toBe(200);
     await new Promise((r) => setTimeout(r, 500)); // a failed attempt or two
-    await first.close();
-    apps.splice(apps.indexOf(first), 1);
+    await gateways.close(first);
     const hooks = await receiver(port);
     await gateway(setup, "local");
     await until("the pending delivery", () => hooks.deliveries.length >= 1);

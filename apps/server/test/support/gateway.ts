@@ -7,6 +7,7 @@ import { createApp, type GatewayExtensions } from "../../src/app.factory";
 import { S3Storage } from "../../src/storage/s3.storage";
 import { sha256Hex } from "../../src/auth/project-registry";
 import { loadConfig } from "../../src/config/app-config";
+import type { LoggerOptions } from "../../src/observability/logger";
 import { freePort } from "./server-process";
 
 export { freePort };
@@ -53,6 +54,96 @@ export function testS3Storage(): S3Storage {
   });
 }
 
+/** No rate limits: suites send hundreds of requests a minute from one key (test/rate-limit.e2e.test.ts tests the limits). */
+export const NO_RATE_LIMITS = { RATE_LIMIT_PER_MINUTE: "0", RATE_LIMIT_PER_IP_PER_MINUTE: "0" } as const;
+
+/** The settings of one throwaway gateway; everything has a default. */
+export interface GatewayAppOptions {
+  /** The store: the embedded one ("local", the default) or the test S3. */
+  storage?: "s3" | "local";
+  /**
+   * The folder of the projects file and of the embedded store's data (`<dir>/data`). Replicas and restarts of one
+   * gateway share it; the caller deletes it. Default: a fresh folder that `close()` deletes.
+   */
+  dir?: string;
+  /** The projects file's content, written to `<dir>/projects.json` (PROJECTS_FILE); none by default. */
+  projects?: unknown;
+  /** Variables of the environment, over the defaults (LOG_LEVEL silent, the store's variables). */
+  env?: Record<string, string>;
+  /** Where the logger writes its lines, for tests that read them. */
+  logging?: LoggerOptions;
+  /** Hooks and the like an embedding application would add. */
+  extensions?: GatewayExtensions;
+  /** Listen on a free loopback port (PORT), needed where part URLs of the embedded store are fetched. */
+  listen?: boolean;
+}
+
+export interface GatewayApp {
+  app: NestFastifyApplication;
+  /** The folder of the projects file and of `data/`, the embedded store. */
+  dir: string;
+  /** Closes the app, and deletes the folder when this call made it. */
+  close(): Promise<void>;
+}
+
+/** One gateway for a test, as the bin would build it from its environment. */
+export async function createGatewayApp(options: GatewayAppOptions = {}): Promise<GatewayApp> {
+  const { storage = "local", projects, env = {}, logging = {}, extensions = {}, listen = false } = options;
+  const ownsDir = options.dir === undefined;
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), "gateway-test-"));
+  const port = listen ? await freePort() : undefined;
+  const backend: Record<string, string> =
+    storage === "s3" ? { ...s3Env(), STORAGE: "s3" } : { STORAGE: "local", LOCAL_STORAGE_DIR: join(dir, "data") };
+  if (port !== undefined) backend.PORT = String(port);
+  if (projects !== undefined) {
+    backend.PROJECTS_FILE = join(dir, "projects.json");
+    writeFileSync(backend.PROJECTS_FILE, JSON.stringify(projects));
+  }
+  const config = loadConfig({ ...backend, LOG_LEVEL: "silent", ...env });
+  let app: NestFastifyApplication;
+  try {
+    app = await createApp(config, logging, extensions);
+    if (port !== undefined) await app.listen(port, "127.0.0.1");
+  } catch (error) {
+    if (ownsDir) rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    app,
+    dir,
+    async close() {
+      await app.close();
+      if (ownsDir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The gateways a test file starts, closed together (`afterEach(() => gateways.closeAll())`), so that a failing test
+ * leaves no server behind.
+ */
+export function throwawayGateways() {
+  const open = new Map<NestFastifyApplication, GatewayApp>();
+  return {
+    async start(options: GatewayAppOptions = {}): Promise<NestFastifyApplication> {
+      const gateway = await createGatewayApp(options);
+      open.set(gateway.app, gateway);
+      return gateway.app;
+    },
+    /** Stops one gateway before the test ends (a restart, a replica going away). */
+    async close(app: NestFastifyApplication): Promise<void> {
+      const gateway = open.get(app);
+      open.delete(app);
+      await gateway?.close();
+    },
+    async closeAll(): Promise<void> {
+      const gateways = [...open.values()];
+      open.clear();
+      await Promise.all(gateways.map((gateway) => gateway.close()));
+    },
+  };
+}
+
 /**
  * A gateway with its own projects file; `env` overrides any variable. On the test S3 by default; with
  * `storage: "local"` it uses a fresh data directory and listens on loopback, since its part URLs point at itself.
@@ -72,11 +163,9 @@ export async function startGateway(
   const limitedProjectId = `l-${run}`;
   const apiKey = `key-${randomBytes(16).toString("hex")}`;
   const foreignKey = `key-${randomBytes(16).toString("hex")}`;
-  const dir = mkdtempSync(join(tmpdir(), "gateway-test-"));
-  const projectsFile = join(dir, "projects.json");
-  writeFileSync(
-    projectsFile,
-    JSON.stringify({
+  const gateway = await createGatewayApp({
+    storage,
+    projects: {
       projects: [
         { id: projectId, ...project },
         { id: restrictedProjectId, allowedMimeTypes: ["video/*"], maxFileSize: 20 * 1024 * 1024 },
@@ -87,20 +176,14 @@ export async function startGateway(
         { name: "test", sha256: sha256Hex(apiKey), projects: [projectId, restrictedProjectId, limitedProjectId] },
         { name: "foreign", sha256: sha256Hex(foreignKey), projects: [foreignProjectId] },
       ],
-    }),
-  );
-  const port = storage === "local" ? await freePort() : 0;
-  const backend =
-    storage === "s3"
-      ? { ...s3Env(), STORAGE: "s3" }
-      : { STORAGE: "local", LOCAL_STORAGE_DIR: join(dir, "data"), PORT: String(port) };
-  // No rate limits unless a test asks for them: suites send hundreds of requests a minute from one key (test/rate-limit.e2e.test.ts tests the limits).
-  const config = loadConfig({ ...backend, PROJECTS_FILE: projectsFile, LOG_LEVEL: "silent", RATE_LIMIT_PER_MINUTE: "0", RATE_LIMIT_PER_IP_PER_MINUTE: "0", ...env });
-  const app = await createApp(config, {}, extensions);
-  if (storage === "local") await app.listen(config.PORT, "127.0.0.1");
+    },
+    env: { ...NO_RATE_LIMITS, ...env },
+    extensions,
+    listen: storage === "local",
+  });
   return {
-    app,
-    dir: join(dir, "data"),
+    app: gateway.app,
+    dir: join(gateway.dir, "data"),
     projectId,
     restrictedProjectId,
     limitedProjectId,
@@ -108,9 +191,6 @@ export async function startGateway(
     apiKey,
     foreignKey,
     auth: { authorization: `Bearer ${apiKey}` },
-    async close() {
-      await app.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
+    close: () => gateway.close(),
   };
 }
