@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiClient, UploadAbortedError, upload, type UploadProgress } from "../src/index";
 import { uploadFile } from "../src/node";
-import { startFaultProxy, type Fault } from "./support/fault-proxy";
-import { startGateway, type Backend, type Gateway } from "./support/gateway";
+import { startFaultProxy, type Fault, type FaultProxy } from "./support/fault-proxy";
+import { startGateway, startGatewayBehindFaults, type Backend, type Gateway, type GatewayBehindFaults } from "./support/gateway";
 
 const MiB = 1024 * 1024;
 const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
@@ -208,8 +208,7 @@ describe.each<Backend>(["local", "s3"])("uploader on %s storage", (backend) => {
 });
 
 describe.each<Backend>(["local", "s3"])("through a faulty network to %s storage", (backend) => {
-  let gateway: Gateway;
-  let proxy: Awaited<ReturnType<typeof startFaultProxy>>;
+  let gateway: GatewayBehindFaults;
   // Per part, what happens to each attempt (then "pass").
   const faults: Record<number, Fault[]> = {
     1: ["reset"],
@@ -222,16 +221,10 @@ describe.each<Backend>(["local", "s3"])("through a faulty network to %s storage"
   };
 
   beforeAll(async () => {
-    gateway = await startGateway(backend, {
-      publicStore: async (storeUrl) => {
-        proxy = await startFaultProxy(storeUrl, (partNumber, attempt) => faults[partNumber]?.[attempt - 1] ?? "pass");
-        return proxy.url;
-      },
-    });
+    gateway = await startGatewayBehindFaults(backend, (partNumber, attempt) => faults[partNumber]?.[attempt - 1] ?? "pass");
   });
   afterAll(async () => {
     await gateway?.close();
-    await proxy?.close();
   });
 
   it("survives resets, 503s, a stalled part, a refused URL, a wrong ETag and a lost reply; stores the identical file", async () => {
@@ -253,40 +246,33 @@ describe.each<Backend>(["local", "s3"])("through a faulty network to %s storage"
     expect(await downloaded(gateway, result.requestKey)).toBe(sha256(data));
     // Every faulty part was tried twice: the fault, then a clean attempt.
     for (const n of [1, 2, 3, 4, 5, 7]) {
-      expect(proxy.log.filter((e) => e.partNumber === n).map((e) => e.fault)).toEqual([...faults[n]!, "pass"]);
+      expect(gateway.proxy.log.filter((e) => e.partNumber === n).map((e) => e.fault)).toEqual([...faults[n]!, "pass"]);
     }
-    expect(proxy.log.filter((e) => e.partNumber === 6).map((e) => e.fault)).toEqual(faults[6]);
+    expect(gateway.proxy.log.filter((e) => e.partNumber === 6).map((e) => e.fault)).toEqual(faults[6]);
     expect(states).toContain("1:retrying");
   });
 });
 
 describe.each<Backend>(["local", "s3"])("part integrity and pause, counted through a proxy to %s storage", (backend) => {
-  let gateway: Gateway;
-  let proxy: Awaited<ReturnType<typeof startFaultProxy>>;
+  let gateway: GatewayBehindFaults;
   let faults: Record<number, Fault[]> = {};
 
   beforeAll(async () => {
-    gateway = await startGateway(backend, {
-      publicStore: async (storeUrl) => {
-        proxy = await startFaultProxy(storeUrl, (partNumber, attempt) => faults[partNumber]?.[attempt - 1] ?? "pass");
-        return proxy.url;
-      },
-    });
+    gateway = await startGatewayBehindFaults(backend, (partNumber, attempt) => faults[partNumber]?.[attempt - 1] ?? "pass");
   });
   afterAll(async () => {
     await gateway?.close();
-    await proxy?.close();
   });
   const common = () => ({ baseUrl: gateway.url, apiKey: gateway.apiKey, projectId: gateway.projectId });
-  const putsOf = (n: number) => proxy.log.filter((e) => e.partNumber === n);
+  const putsOf = (n: number) => gateway.proxy.log.filter((e) => e.partNumber === n);
 
   it("sends each part's MD5 as Content-MD5; the store refuses a part corrupted on the way and it is sent again", async () => {
-    proxy.reset();
+    gateway.proxy.reset();
     faults = { 2: ["corrupt", "corrupt"] };
     const data = randomBytes(16 * MiB);
     const result = await upload(new Blob([data]), { ...common(), partSize: 5 * MiB, retry: { baseDelayMs: 10, maxDelayMs: 50 } });
     expect(await downloaded(gateway, result.requestKey)).toBe(sha256(data));
-    for (const [i, entry] of proxy.log.entries()) {
+    for (const [i, entry] of gateway.proxy.log.entries()) {
       const n = entry.partNumber;
       const part = data.subarray((n - 1) * 5 * MiB, Math.min(n * 5 * MiB, data.length));
       expect(entry.contentMd5, `PUT ${i}`).toBe(createHash("md5").update(part).digest("base64"));
@@ -298,7 +284,7 @@ describe.each<Backend>(["local", "s3"])("part integrity and pause, counted throu
 
   it("a single PUT survives a reset, a 503, a refused URL (signed again), a corrupted body and a lost reply, with its Content-Type and Content-MD5", async () => {
     for (const send of ["blob", "path"] as const) {
-      proxy.reset();
+      gateway.proxy.reset();
       faults = { 1: ["reset", "503", "403", "corrupt", "lost-reply"] };
       const data = randomBytes(2 * MiB + 3);
       const path = join(files, `single-faulty-${backend}.mp4`);
@@ -319,7 +305,7 @@ describe.each<Backend>(["local", "s3"])("part integrity and pause, counted throu
   });
 
   it("gives up on a part the store keeps refusing, after the bounded retries", async () => {
-    proxy.reset();
+    gateway.proxy.reset();
     faults = { 1: Array<Fault>(10).fill("corrupt") };
     const task = upload(new Blob([randomBytes(6 * MiB)]), { ...common(), partSize: 5 * MiB, retry: { retries: 2, baseDelayMs: 10, maxDelayMs: 20 } });
     await expect(task.done).rejects.toThrow(/Gave up after 3 attempts: part 1: the store refused it, its bytes do not match their MD5/);
@@ -327,7 +313,7 @@ describe.each<Backend>(["local", "s3"])("part integrity and pause, counted throu
   });
 
   it("pause lets the parts in flight finish and starts no other; every part is PUT exactly once", async () => {
-    proxy.reset();
+    gateway.proxy.reset();
     faults = {};
     const data = randomBytes(40 * MiB);
     const sending = new Set<number>();
@@ -353,36 +339,30 @@ describe.each<Backend>(["local", "s3"])("part integrity and pause, counted throu
     await paused;
     // While paused: the parts that were in flight finish, stored; nothing else starts.
     for (let i = 0; i < 600 && sending.size > 0; i++) await new Promise((r) => setTimeout(r, 50));
-    expect(sending.size, JSON.stringify({ sending: [...sending], pausedWith, states: Object.fromEntries(states), log: proxy.log })).toBe(0);
-    const whilePaused = proxy.log.map((e) => e.partNumber);
+    expect(sending.size, JSON.stringify({ sending: [...sending], pausedWith, states: Object.fromEntries(states), log: gateway.proxy.log })).toBe(0);
+    const whilePaused = gateway.proxy.log.map((e) => e.partNumber);
     await new Promise((r) => setTimeout(r, 500));
-    expect(proxy.log.map((e) => e.partNumber)).toEqual(whilePaused);
+    expect(gateway.proxy.log.map((e) => e.partNumber)).toEqual(whilePaused);
     for (const n of pausedWith) expect(putsOf(n).map((e) => e.status)).toEqual([200]);
     task.resume();
     const result = await task;
     expect(pausedWith.length).toBeGreaterThan(0);
     expect(whilePaused.length).toBeLessThan(8);
-    expect(proxy.log.map((e) => e.partNumber).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
-    expect(proxy.log.every((e) => e.status === 200)).toBe(true);
+    expect(gateway.proxy.log.map((e) => e.partNumber).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(gateway.proxy.log.every((e) => e.status === 200)).toBe(true);
     expect(await downloaded(gateway, result.requestKey)).toBe(sha256(data));
   });
 });
 
 describe("a store whose part ETags are not MD5s (S3 with SSE-KMS; the embedded store told to answer so)", () => {
-  let gateway: Gateway;
-  let proxy: Awaited<ReturnType<typeof startFaultProxy>>;
+  let gateway: GatewayBehindFaults;
   beforeAll(async () => {
-    gateway = await startGateway("local", {
+    gateway = await startGatewayBehindFaults("local", (partNumber, attempt) => (partNumber === 2 && attempt === 1 ? "corrupt" : "pass"), {
       env: { LOCAL_STORAGE_ETAGS: "opaque" },
-      publicStore: async (storeUrl) => {
-        proxy = await startFaultProxy(storeUrl, (partNumber, attempt) => (partNumber === 2 && attempt === 1 ? "corrupt" : "pass"));
-        return proxy.url;
-      },
     });
   });
   afterAll(async () => {
     await gateway?.close();
-    await proxy?.close();
   });
   const common = () => ({ baseUrl: gateway.url, apiKey: gateway.apiKey, projectId: gateway.projectId });
 
@@ -390,7 +370,7 @@ describe("a store whose part ETags are not MD5s (S3 with SSE-KMS; the embedded s
     ["a file path (Node transport)", (path: string) => uploadFile(path, { ...common(), partSize: 5 * MiB })],
     ["a Blob (fetch transport)", (path: string) => upload(new Blob([readFileSync(path)]), { ...common(), partSize: 5 * MiB })],
   ])("uploads %s sending each part once, checked by Content-MD5; a corrupted part is refused and sent again", async (_, send) => {
-    proxy.reset();
+    gateway.proxy.reset();
     const data = randomBytes(16 * MiB);
     const path = join(files, "opaque.bin");
     writeFileSync(path, data);
@@ -399,11 +379,11 @@ describe("a store whose part ETags are not MD5s (S3 with SSE-KMS; the embedded s
     expect(await downloaded(gateway, result.requestKey)).toBe(sha256(data));
     const stored = (await api.list(gateway.projectId, { limit: 1 })).uploads[0]!;
     expect(stored.requestKey).toBe(result.requestKey);
-    expect(proxy.log.map((e) => [e.partNumber, e.fault, e.status])).toEqual(
+    expect(gateway.proxy.log.map((e) => [e.partNumber, e.fault, e.status])).toEqual(
       expect.arrayContaining([[1, "pass", 200], [2, "corrupt", 400], [2, "pass", 200], [3, "pass", 200], [4, "pass", 200]]),
     );
-    expect(proxy.log).toHaveLength(5);
-    expect(proxy.log.every((e) => e.contentMd5 !== undefined)).toBe(true);
+    expect(gateway.proxy.log).toHaveLength(5);
+    expect(gateway.proxy.log.every((e) => e.contentMd5 !== undefined)).toBe(true);
   });
 
   it("the gateway says so in the start result", async () => {
@@ -415,7 +395,7 @@ describe("a store whose part ETags are not MD5s (S3 with SSE-KMS; the embedded s
 
 describe.each<Backend>(["local", "s3"])("a start whose reply is lost, on %s storage", (backend) => {
   let gateway: Gateway;
-  let proxy: Awaited<ReturnType<typeof startFaultProxy>>;
+  let proxy: FaultProxy;
   beforeAll(async () => {
     gateway = await startGateway(backend);
     // In front of the gateway's API: the first start reaches the gateway, which makes the upload, but its reply is lost.

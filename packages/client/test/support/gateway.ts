@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, startServerProcess, type ServerProcess } from "@upload-gateway/server/testing";
+import { startFaultProxy, type Fault, type FaultProxy } from "./fault-proxy";
 
 export type Backend = "local" | "s3";
 
@@ -58,6 +59,45 @@ export async function startGateway(
     async close() {
       await server.stop();
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A gateway whose clients send their parts through a fault proxy; `close()` stops both. */
+export interface GatewayBehindFaults extends Gateway {
+  proxy: FaultProxy;
+}
+
+/**
+ * `startGateway` with a fault proxy in front of its store, deciding each part PUT's fault by `decide` (asked at each
+ * attempt, so a test may change what it answers between uploads).
+ */
+export async function startGatewayBehindFaults(
+  backend: Backend,
+  decide: (partNumber: number, attempt: number) => Fault,
+  options: { env?: Record<string, string> } = {},
+): Promise<GatewayBehindFaults> {
+  let proxy: FaultProxy | undefined;
+  let gateway: Gateway;
+  try {
+    gateway = await startGateway(backend, {
+      ...options,
+      publicStore: async (storeUrl) => {
+        proxy = await startFaultProxy(storeUrl, decide);
+        return proxy.url;
+      },
+    });
+  } catch (error) {
+    await proxy?.close();
+    throw error;
+  }
+  const started = proxy!;
+  return {
+    ...gateway,
+    proxy: started,
+    async close() {
+      await gateway.close();
+      await started.close();
     },
   };
 }
