@@ -1,7 +1,6 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { openBrowser, type Browser } from "./support/browser";
-import { startDemoGateway, type DemoGateway } from "./support/demo-gateway";
-import { MiB, testFiles } from "./support/test-files";
+import { describe, expect, it } from "vitest";
+import { useDemoPage } from "./support/demo-page";
+import { MiB } from "./support/test-files";
 import { chooseFiles, endOfUpload, openUploadPage, uploadCard } from "./support/upload-page";
 
 /**
@@ -10,33 +9,18 @@ import { chooseFiles, endOfUpload, openUploadPage, uploadCard } from "./support/
  * 256 MiB rather than 1 GiB keeps the suite fast: the cost is per part, so the size changes how long, not how much.
  */
 
-let gateway: DemoGateway;
-let browser: Browser;
-const files = testFiles();
-
-beforeAll(async () => {
-  gateway = await startDemoGateway();
-});
-afterAll(async () => {
-  await gateway?.close();
-  files.clean();
-});
-beforeEach(async () => {
-  browser = await openBrowser();
-});
-afterEach(async () => {
-  await browser?.close();
-});
+const demo = useDemoPage();
+const { files } = demo;
 
 const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.ceil((p / 100) * values.length) - 1]!;
 
 describe("the page during a 256 MiB upload", () => {
   it("hashes the parts in a worker: a trivial script answers at once (median <= 50 ms)", async () => {
-    const { page } = browser;
+    const { page } = demo.browser;
     const file = files.make("big-256mib.bin", 256 * MiB);
     const workers: string[] = [];
     page.on("worker", (worker) => workers.push(worker.url()));
-    await openUploadPage(page, gateway.url);
+    await openUploadPage(page, demo.gateway.url);
     await chooseFiles(page, file.path);
     const card = uploadCard(page, file.name);
     await card.locator("[data-state=sending]").first().waitFor();

@@ -1,8 +1,7 @@
 import { readFileSync } from "node:fs";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { openBrowser, type Browser } from "./support/browser";
-import { startDemoGateway, type DemoGateway } from "./support/demo-gateway";
-import { MiB, sha256, testFiles } from "./support/test-files";
+import { describe, expect, it } from "vitest";
+import { useDemoPage } from "./support/demo-page";
+import { MiB, sha256 } from "./support/test-files";
 import {
   chooseFiles,
   endOfUpload,
@@ -18,36 +17,21 @@ import {
  * typed, files chosen with the picker. A 24 MiB file goes up in 5 parts of 5 MiB (the last one 4 MiB).
  */
 
-let gateway: DemoGateway;
-let browser: Browser;
-const files = testFiles();
-
-beforeAll(async () => {
-  gateway = await startDemoGateway();
-});
-afterAll(async () => {
-  await gateway?.close();
-  files.clean();
-});
-beforeEach(async () => {
-  browser = await openBrowser();
-});
-afterEach(async () => {
-  await browser?.close();
-});
+const demo = useDemoPage();
+const { files } = demo;
 
 async function uploadOf(fileName: string) {
-  const { uploads } = await gateway.api.list(gateway.projectId, { limit: 100 });
+  const { uploads } = await demo.gateway.api.list(demo.gateway.projectId, { limit: 100 });
   const upload = uploads.find((u) => u.fileName === fileName);
   if (!upload) throw new Error(`the gateway has no upload of ${fileName}`);
-  return gateway.api.get(gateway.projectId, upload.requestKey);
+  return demo.gateway.api.get(demo.gateway.projectId, upload.requestKey);
 }
 
 describe("the upload page", () => {
   it("uploads a 24 MiB file chosen with the picker, shows Completed, and downloads the same bytes through its link", async () => {
-    const { page } = browser;
+    const { page } = demo.browser;
     const file = files.make("holiday-24mib.mp4", 24 * MiB);
-    await openUploadPage(page, gateway.url);
+    await openUploadPage(page, demo.gateway.url);
     await chooseFiles(page, file.path);
 
     const end = await endOfUpload(page, file.name);
@@ -64,9 +48,9 @@ describe("the upload page", () => {
   });
 
   it("queues several files and uploads them all", async () => {
-    const { page } = browser;
+    const { page } = demo.browser;
     const batch = [files.make("a-6mib.bin", 6 * MiB), files.make("b-1kib.txt", 1024), files.make("c-11mib.bin", 11 * MiB)];
-    await openUploadPage(page, gateway.url);
+    await openUploadPage(page, demo.gateway.url);
     await chooseFiles(page, ...batch.map((f) => f.path));
     for (const file of batch) {
       expect((await endOfUpload(page, file.name)).status).toBe("completed");
@@ -75,10 +59,10 @@ describe("the upload page", () => {
   });
 
   it("cancel mid-way stops the upload and aborts it on the gateway", async () => {
-    const { page } = browser;
+    const { page } = demo.browser;
     const file = files.make("cancel-me-24mib.mp4", 24 * MiB);
     await holdParts(page, (part) => part >= 3);
-    await openUploadPage(page, gateway.url);
+    await openUploadPage(page, demo.gateway.url);
     await chooseFiles(page, file.path);
     await waitForParts(page, file.name, [1, 2], "done");
     expect((await uploadOf(file.name)).uploadedParts.map((p) => p.partNumber)).toEqual([1, 2]);
@@ -91,11 +75,11 @@ describe("the upload page", () => {
   });
 
   it("pause lets the parts in flight finish and starts no other; after resume every part has been PUT exactly once", async () => {
-    const { page } = browser;
+    const { page } = demo.browser;
     const file = files.make("pause-40mib.mp4", 40 * MiB);
     const sent = recordPartRequests(page);
     const held = await holdParts(page, (part) => part >= 3);
-    await openUploadPage(page, gateway.url);
+    await openUploadPage(page, demo.gateway.url);
     await chooseFiles(page, file.path);
     await waitForParts(page, file.name, [1, 2], "done");
     await waitForParts(page, file.name, [3, 4, 5, 6], "sending"); // four at once: 3-6 in flight, 7 and 8 waiting
@@ -118,11 +102,11 @@ describe("the upload page", () => {
   });
 
   it("after a reload mid-way, offers to continue; the same file sends only the missing parts", async () => {
-    const { page } = browser;
+    const { page } = demo.browser;
     const file = files.make("reload-24mib.mp4", 24 * MiB);
     const other = files.make("not-it.bin", 6 * MiB);
     const held = await holdParts(page, (part) => part >= 3);
-    await openUploadPage(page, gateway.url);
+    await openUploadPage(page, demo.gateway.url);
     await chooseFiles(page, file.path);
     await waitForParts(page, file.name, [1, 2], "done");
 
@@ -143,15 +127,15 @@ describe("the upload page", () => {
     expect([...sent].sort()).toEqual([3, 4, 5]);
     const upload = await uploadOf(file.name);
     expect(upload.state).toBe("completed");
-    const link = await gateway.api.downloadUrl(gateway.projectId, upload.requestKey);
+    const link = await demo.gateway.api.downloadUrl(demo.gateway.projectId, upload.requestKey);
     expect(sha256(new Uint8Array(await (await fetch(link.downloadPath)).arrayBuffer()))).toBe(file.sha256);
     expect(await offer.count()).toBe(0);
   });
 
   it("refuses an empty file with a sentence, not a stack trace", async () => {
-    const { page } = browser;
+    const { page } = demo.browser;
     const empty = files.make("empty.txt", 0);
-    await openUploadPage(page, gateway.url);
+    await openUploadPage(page, demo.gateway.url);
     await chooseFiles(page, empty.path);
     expect(await endOfUpload(page, empty.name)).toEqual({
       status: "failed",
