@@ -1,5 +1,6 @@
 import { Module, type DynamicModule, type Type } from "@nestjs/common";
 import { APP_FILTER, RouterModule } from "@nestjs/core";
+import { AuthModule } from "./auth/auth.module";
 import { DevModule } from "./dev/dev.module";
 import { DocsModule } from "./docs/docs.module";
 import { EnvelopeExceptionFilter } from "./errors/envelope-exception.filter";
@@ -22,7 +23,8 @@ export function gatewayModule(
   setup: GatewaySetupFactory,
   { standalone }: { standalone: boolean },
 ): DynamicModule {
-  const routed: Type[] = [UploadsModule, HealthModule, DocsModule, ...(standalone ? [DevModule, SiteModule] : [])];
+  // Every module with controllers of its own: RouterModule prefixes a module's own controllers, not its imports'.
+  const routed: Type[] = [UploadsModule, AuthModule, HealthModule, DocsModule, ...(standalone ? [DevModule, SiteModule] : [])];
   return {
     module,
     imports: [

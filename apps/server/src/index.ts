@@ -3,14 +3,17 @@ import "reflect-metadata";
 
 export { UploadGatewayModule, type UploadGatewayAsyncOptions } from "./gateway/upload-gateway.module";
 export {
+  type ApiKeyAuth,
+  type IdentityProviderSettings,
   type LocalStorageSettings,
   type S3StorageSettings,
   type UploadGatewayAuth,
   type UploadGatewayOptions,
+  type UploadTokenSettings,
 } from "./gateway/upload-gateway.options";
 export { createApp, createUploadGateway, type UploadGatewayServerOptions } from "./app.factory";
 export { loadConfig, ConfigError, type AppConfig, type S3Credentials } from "./config/app-config";
-export type { AuthRequest, AuthResolver, ProjectDefaults } from "./auth/auth-resolver";
+export type { AuthRequest, AuthRequestToken, AuthResolver, ProjectDefaults } from "./auth/auth-resolver";
 export { sha256Hex as hashApiKey } from "./auth/project-registry";
 export type { Project, ProjectsFile } from "./auth/projects-file";
 export { ApiError } from "./errors/api-error";

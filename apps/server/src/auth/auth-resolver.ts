@@ -8,12 +8,29 @@ export interface AuthRequest {
   headers: IncomingHttpHeaders;
   /** The framework's request object (Fastify's), for resolvers that need more (a session cookie, the client address). */
   raw: unknown;
+  /**
+   * Set when the request's bearer is an upload token (or the identity provider's JWT) that the gateway has verified
+   * and that names this project. There is no API key to check then: the resolver answers the project's rules, or null
+   * (401) or an `ApiError` (404 PROJECT_NOT_FOUND) when the project is no longer one the app serves.
+   */
+  token?: AuthRequestToken;
+}
+
+/** What the resolver learns of a verified token. */
+export interface AuthRequestToken {
+  /** Minted by this gateway (`POST .../upload-tokens`), or signed by the configured identity provider. */
+  issuer: "gateway" | "identity-provider";
+  /** The token's `sub`: the subject it was minted for, or the identity provider's user. */
+  subject?: string;
+  expiresAt: Date;
 }
 
 /**
  * Decides who may use a project, in place of API keys: the project the request may use (its id must be the path's
  * `projectId`), or null for a request without valid credentials (401 UNAUTHORIZED). Throw an `ApiError` for any
- * other answer of the closed set (403 FORBIDDEN, 404 PROJECT_NOT_FOUND).
+ * other answer of the closed set (403 FORBIDDEN, 404 PROJECT_NOT_FOUND). What it lets in may do what an API key does.
+ * Upload tokens and the identity provider's JWTs are verified by the gateway, not by the resolver: it is asked only
+ * for their project's rules (`request.token`).
  */
 export type AuthResolver = (request: AuthRequest) => Project | null | undefined | Promise<Project | null | undefined>;
 

@@ -28,6 +28,11 @@ export class IdentityProviderVerifier {
     return this.keySet !== undefined;
   }
 
+  /** The `iss` of the provider's tokens, when one is configured. */
+  get issuer(): string | undefined {
+    return this.keySet ? this.config.AUTH_JWT_ISSUER : undefined;
+  }
+
   async verify(token: string): Promise<VerifiedToken> {
     if (!this.keySet) throw new ApiError({ code: "UNAUTHORIZED", message: "The token is not one this gateway accepts." });
     let payload: JWTPayload;
@@ -51,6 +56,7 @@ export class IdentityProviderVerifier {
       issuer: "identity-provider",
       projects,
       owner: `idp:${payload.sub!}`,
+      subject: payload.sub!,
       ...(typeof payload.jti === "string" ? { tokenId: payload.jti } : {}),
       constraints: {},
       expiresAt: new Date(payload.exp! * 1000),

@@ -1,10 +1,10 @@
 import { Inject, Injectable, Optional, createParamDecorator, type CanActivate, type ExecutionContext } from "@nestjs/common";
 import type { FastifyRequest } from "fastify";
 import { ApiError } from "../errors/api-error";
-import { AUTH_RESOLVER, PROJECT_DEFAULTS, type AuthResolver, type ProjectDefaults } from "./auth-resolver";
+import { PROJECT_DEFAULTS, type ProjectDefaults } from "./auth-resolver";
 import { Authenticator } from "./authenticator";
 import type { Principal } from "./principal";
-import { PROJECT_ID, type Project } from "./projects-file";
+import type { Project } from "./projects-file";
 
 type AuthorizedRequest = FastifyRequest & { principal?: Principal };
 
@@ -13,37 +13,24 @@ type AuthorizedRequest = FastifyRequest & { principal?: Principal };
  * API key of the project, or an upload token (the gateway's own or an identity provider's) for it. 401 for a missing,
  * unknown or invalid credential (`TOKEN_EXPIRED` for an expired token), 404 for an unknown project, 403 for a credential
  * of other projects. Credentials are never logged. What a token may do on the project is up to each route.
- * An embedding app's `AuthResolver` replaces all of this with its own decision, which grants what an API key does.
+ * An embedding app's `AuthResolver` decides in place of API keys (see `Authenticator`).
  */
 @Injectable()
 export class ProjectAccessGuard implements CanActivate {
   constructor(
     @Inject(Authenticator) private readonly authenticator: Authenticator,
-    @Optional() @Inject(AUTH_RESOLVER) private readonly resolver: AuthResolver | null = null,
     @Optional() @Inject(PROJECT_DEFAULTS) private readonly defaults: ProjectDefaults | null = null,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<AuthorizedRequest>();
     const projectId = (request.params as { projectId?: string }).projectId ?? "";
-    const principal: Principal = this.resolver
-      ? { kind: "apiKey", project: await this.resolve(request, projectId), keyName: "(resolver)" }
-      : await this.authenticator.authenticateRequest(request, projectId);
+    const principal = await this.authenticator.authenticateRequest(request, projectId);
     const project = principal.project;
     request.principal = this.defaults
       ? { ...principal, project: { ...this.defaults, ...withoutUndefined(project), id: project.id } }
       : principal;
     return true;
-  }
-
-  /** The embedding app's own decision (see `AuthResolver`), held to the same rules as a projects file's entries. */
-  private async resolve(request: AuthorizedRequest, projectId: string): Promise<Project> {
-    const project = await this.resolver!({ projectId, headers: request.headers, raw: request });
-    if (!project) throw new ApiError({ code: "UNAUTHORIZED" });
-    // The project id becomes part of storage keys: a resolver answering another project (or an unsafe id) is refused
-    // rather than trusted with another project's prefix.
-    if (project.id !== projectId || !PROJECT_ID.test(project.id)) throw new ApiError({ code: "FORBIDDEN" });
-    return project;
   }
 }
 

@@ -13,7 +13,7 @@ import { TOKEN_SIGNING_KEYS } from "./token-signing-keys";
 import { tokenError, type VerifiedToken } from "./verified-token";
 
 /** `iss` and `aud` of the gateway's own tokens: an identity provider's token can never pass for one. */
-const GATEWAY_ISSUER = "upload-gateway";
+export const GATEWAY_ISSUER = "upload-gateway";
 const GATEWAY_AUDIENCE = "upload-gateway:upload";
 /** Only HMAC-SHA256: `none`, and a public key passed off as an HMAC secret, never verify. */
 export const GATEWAY_TOKEN_ALGORITHM = "HS256";
@@ -81,6 +81,7 @@ export class UploadTokens {
       projects: [project],
       // Distinct prefixes: a subject can never be mistaken for another token's id.
       owner: typeof sub === "string" ? `subject:${sub}` : `token:${jti}`,
+      ...(typeof sub === "string" ? { subject: sub } : {}),
       tokenId: jti,
       constraints: constraints.data,
       expiresAt: new Date(exp * 1000),

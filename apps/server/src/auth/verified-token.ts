@@ -8,6 +8,8 @@ export interface VerifiedToken {
   /** The projects it may be used on. */
   projects: string[];
   owner: string;
+  /** The token's `sub`, when it has one. */
+  subject?: string;
   tokenId?: string;
   constraints: UploadTokenConstraints;
   expiresAt: Date;

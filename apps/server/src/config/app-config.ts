@@ -113,6 +113,28 @@ const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
 export const MIN_TOKEN_SECRET_BYTES = 32;
 
 /**
+ * Checks upload-token signing keys, from `UPLOAD_TOKEN_KEYS` or from the module's options: each kid well-formed and
+ * listed once, each secret at least 32 bytes. `problem` gets the key's index and a sentence naming the key by its kid,
+ * never by its secret.
+ */
+export function checkTokenSigningKeys(
+  pairs: readonly { kid: unknown; secret: unknown }[],
+  problem: (index: number, message: string) => void,
+): TokenSigningKey[] {
+  const keys: TokenSigningKey[] = [];
+  const kids = new Set<string>();
+  pairs.forEach(({ kid, secret }, index) => {
+    if (typeof kid !== "string" || !KEY_ID.test(kid)) return problem(index, "the kid must be 1–64 letters, digits, '.', '_' or '-'");
+    if (kids.has(kid)) return problem(index, `kid "${kid}" is listed twice`);
+    kids.add(kid);
+    const bytes = typeof secret === "string" ? new TextEncoder().encode(secret) : secret instanceof Uint8Array ? new Uint8Array(secret) : undefined;
+    if (!bytes || bytes.length < MIN_TOKEN_SECRET_BYTES) return problem(index, `the secret of "${kid}" must be at least ${MIN_TOKEN_SECRET_BYTES} bytes`);
+    keys.push({ kid, secret: bytes });
+  });
+  return keys;
+}
+
+/**
  * `UPLOAD_TOKEN_KEYS`: comma-separated `kid:secret` pairs. The first signs new tokens; every one verifies, so a key is
  * rotated by putting the new one first and dropping the old one once its tokens have expired (a day at most).
  * Problems name the pair by its position or kid, never the secret.
@@ -121,20 +143,16 @@ const tokenSigningKeys = z
   .string()
   .default("")
   .transform((raw, ctx): TokenSigningKey[] => {
-    const keys: TokenSigningKey[] = [];
+    const problem = (index: number, message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, message: `key ${index + 1}: ${message}` });
     const entries = raw.split(",").map((e) => e.trim()).filter((e) => e !== "");
-    entries.forEach((entry, index) => {
+    const pairs = entries.map((entry) => {
       const colon = entry.indexOf(":");
-      const kid = colon > 0 ? entry.slice(0, colon) : "";
-      const secret = colon > 0 ? entry.slice(colon + 1) : "";
-      const problem = (message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, message: `key ${index + 1}: ${message}` });
-      if (!KEY_ID.test(kid)) return problem("must be kid:secret, the kid 1–64 letters, digits, '.', '_' or '-'");
-      if (keys.some((k) => k.kid === kid)) return problem(`kid "${kid}" is listed twice`);
-      const bytes = new TextEncoder().encode(secret);
-      if (bytes.length < MIN_TOKEN_SECRET_BYTES) return problem(`the secret of "${kid}" must be at least ${MIN_TOKEN_SECRET_BYTES} bytes`);
-      keys.push({ kid, secret: bytes });
+      return colon > 0 ? { kid: entry.slice(0, colon), secret: entry.slice(colon + 1) } : { kid: "", secret: "" };
     });
-    return keys;
+    // A pair without a well-formed kid is most likely not kid:secret at all (a bare secret, a stray comma).
+    return checkTokenSigningKeys(pairs, (index, message) =>
+      problem(index, KEY_ID.test(pairs[index]!.kid) ? message : "must be kid:secret, the kid 1–64 letters, digits, '.', '_' or '-'"),
+    );
   });
 
 /** A URL the gateway fetches keys from: https, or http on a loopback address (tests, a sidecar). */

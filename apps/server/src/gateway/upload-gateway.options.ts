@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { AuthResolver, ProjectDefaults } from "../auth/auth-resolver";
 import { parseProjectsFile, readProjectsFile, type ProjectsFile } from "../auth/projects-file";
-import { ConfigError, loadConfig, type AppConfig, type S3Credentials } from "../config/app-config";
+import { checkTokenSigningKeys, ConfigError, loadConfig, type AppConfig, type S3Credentials } from "../config/app-config";
 import type { UploadLifecycleHooks } from "../lifecycle/upload-lifecycle.hooks";
 import { createLogger } from "../observability/logger";
 import type { StorageCallObserver } from "../observability/instrumented-storage";
@@ -38,11 +38,39 @@ export interface S3StorageSettings {
   eTagsAreMd5?: boolean;
 }
 
-/** Who may use which project: API keys (inline or in a projects file), or a resolver of the embedding app's own. */
-export type UploadGatewayAuth =
-  | { projects: ProjectsFile }
-  | { projectsFile: string }
-  | { resolve: AuthResolver };
+/** Who holds the API keys: projects and key digests (inline or in a projects file), or a resolver of the app's own. */
+export type ApiKeyAuth = { projects: ProjectsFile } | { projectsFile: string } | { resolve: AuthResolver };
+
+/** The gateway's own upload tokens (`UPLOAD_TOKEN_KEYS`), minted through `POST .../upload-tokens`. */
+export interface UploadTokenSettings {
+  /**
+   * HS256 keys: the first signs new tokens, every one verifies (by the token's `kid`), each secret at least 32 bytes.
+   * Rotate by putting a new key first and dropping the old one once its tokens have expired (a day at most).
+   */
+  keys: { kid: string; secret: string | Uint8Array }[];
+}
+
+/** An identity provider whose JWTs are accepted like upload tokens (`AUTH_JWKS_URL`, `AUTH_JWT_*`). */
+export interface IdentityProviderSettings {
+  /** Its JWKS: https, or http on a loopback address. */
+  jwksUrl: string;
+  /** The `iss` its tokens must have. */
+  issuer: string;
+  /** The `aud` its tokens must have. */
+  audience: string;
+  /** The claim naming the projects a token may use (a project id or a list); `upload_gateway_projects` by default. */
+  projectsClaim?: string;
+}
+
+/**
+ * Who may use which project: the API keys (`projects`, `projectsFile` or `resolve`), and the tokens the gateway
+ * verifies itself next to them: its upload tokens and an identity provider's JWTs. Without `uploadTokens`, the
+ * embedded store generates one key and keeps it in its `dir`; any other storage mints no tokens (501).
+ */
+export type UploadGatewayAuth = ApiKeyAuth & {
+  uploadTokens?: UploadTokenSettings;
+  identityProvider?: IdentityProviderSettings;
+};
 
 export interface UploadGatewayOptions {
   /** An adapter implementing the `Storage` port, or the settings of one of the gateway's own. */
@@ -115,17 +143,22 @@ export function setupFromOptions(
     ...(options.limits?.downloadUrlExpirySeconds === undefined
       ? {}
       : { DOWNLOAD_URL_EXPIRY_SECONDS: checkedSeconds(options.limits.downloadUrlExpirySeconds, problems) }),
-    ...webhookConfig(options.webhooks, problems),
+    ...settingsConfig(settingsOf(options), problems),
+    ...tokenConfig(options.auth?.uploadTokens, problems),
     // The options decide who gets in: never the dev project and its generated key.
     PROJECTS_FILE: undefined,
     DEV_API_KEY: undefined,
   };
-  const auth = options.auth as Partial<{ projects: ProjectsFile; projectsFile: string; resolve: AuthResolver }>;
+  const auth = (options.auth ?? {}) as Partial<{ projects: ProjectsFile; projectsFile: string; resolve: AuthResolver }>;
+  // One source of API keys: with two, which one decides would be a guess.
+  const sources = (["projects", "projectsFile", "resolve"] as const).filter((name) => auth[name] !== undefined);
   let projects: ProjectsFile | null = null;
-  if (typeof auth.resolve === "function") projects = null;
+  if (sources.length !== 1) problems.push("auth: must hold one of { projects }, { projectsFile } or { resolve }");
   else if (auth.projects) projects = parseProjectsFile(auth.projects, "(auth.projects)");
-  else if (typeof auth.projectsFile === "string") projects = readProjectsFile(auth.projectsFile);
-  else problems.push("auth: must be { projects }, { projectsFile } or { resolve }");
+  else if (auth.projectsFile !== undefined) {
+    if (typeof auth.projectsFile === "string") projects = readProjectsFile(auth.projectsFile);
+    else problems.push("auth.projectsFile: must be the path of a projects file");
+  } else if (typeof auth.resolve !== "function") problems.push("auth.resolve: must be a function");
   if (problems.length > 0) throw new ConfigError(problems);
   const { downloadUrlExpirySeconds: _, ...projectDefaults } = options.limits ?? {};
   return {
@@ -178,22 +211,60 @@ function storageConfig(storage: UploadGatewayOptions["storage"], publicUrl: stri
   return {};
 }
 
-function webhookConfig(webhooks: UploadGatewayOptions["webhooks"], problems: string[]): Partial<AppConfig> {
-  if (!webhooks) return {};
-  const seconds = (value: number | undefined, name: string) => {
-    if (value !== undefined && !(Number.isFinite(value) && value > 0)) problems.push(`webhooks.${name}: must be a number of seconds above 0`);
-    return value;
-  };
-  const settings: Partial<AppConfig> = {
-    WEBHOOK_ALLOW_PRIVATE_NETWORKS: webhooks.allowPrivateNetworks,
-    WEBHOOK_TIMEOUT_SECONDS: seconds(webhooks.timeoutSeconds, "timeoutSeconds"),
-    WEBHOOK_RETRY_BASE_SECONDS: seconds(webhooks.retryBaseSeconds, "retryBaseSeconds"),
-    WEBHOOK_RETRY_MAX_SECONDS: seconds(webhooks.retryMaxSeconds, "retryMaxSeconds"),
-    WEBHOOK_RETRY_FOR_SECONDS: seconds(webhooks.retryForSeconds, "retryForSeconds"),
-    WEBHOOK_POLL_INTERVAL_SECONDS: seconds(webhooks.pollIntervalSeconds, "pollIntervalSeconds"),
-  };
-  // Unset ones keep the defaults.
-  return Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined));
+/** An option that stands for a variable of the environment, with the type the option takes. */
+type Setting = [option: string, variable: keyof AppConfig, value: unknown, type: "string" | "number" | "boolean"];
+
+/** The options that are the standalone server's variables under other names. */
+function settingsOf(options: UploadGatewayOptions): Setting[] {
+  const { webhooks = {} } = options;
+  const idp = options.auth?.identityProvider;
+  return [
+    ["auth.identityProvider.jwksUrl", "AUTH_JWKS_URL", idp?.jwksUrl, "string"],
+    ["auth.identityProvider.issuer", "AUTH_JWT_ISSUER", idp?.issuer, "string"],
+    ["auth.identityProvider.audience", "AUTH_JWT_AUDIENCE", idp?.audience, "string"],
+    ["auth.identityProvider.projectsClaim", "AUTH_JWT_PROJECTS_CLAIM", idp?.projectsClaim, "string"],
+    ["webhooks.allowPrivateNetworks", "WEBHOOK_ALLOW_PRIVATE_NETWORKS", webhooks.allowPrivateNetworks, "boolean"],
+    ["webhooks.timeoutSeconds", "WEBHOOK_TIMEOUT_SECONDS", webhooks.timeoutSeconds, "number"],
+    ["webhooks.retryBaseSeconds", "WEBHOOK_RETRY_BASE_SECONDS", webhooks.retryBaseSeconds, "number"],
+    ["webhooks.retryMaxSeconds", "WEBHOOK_RETRY_MAX_SECONDS", webhooks.retryMaxSeconds, "number"],
+    ["webhooks.retryForSeconds", "WEBHOOK_RETRY_FOR_SECONDS", webhooks.retryForSeconds, "number"],
+    ["webhooks.pollIntervalSeconds", "WEBHOOK_POLL_INTERVAL_SECONDS", webhooks.pollIntervalSeconds, "number"],
+  ];
+}
+
+/**
+ * The settings given, validated by the environment's own rules (config/app-config.ts) so that an option and its
+ * variable can never accept different values; problems name the options. Unset ones keep their defaults.
+ */
+function settingsConfig(settings: Setting[], problems: string[]): Partial<AppConfig> {
+  const given = settings.filter(([, , value]) => value !== undefined);
+  if (given.length === 0) return {};
+  const env: Record<string, string> = {};
+  for (const [option, variable, value, type] of given) {
+    if (typeof value === type && !(type === "number" && !Number.isFinite(value))) env[variable] = String(value);
+    else problems.push(`${option}: must be a ${type === "number" ? "finite number" : type}`);
+  }
+  try {
+    const config = loadConfig(env);
+    return Object.fromEntries(given.map(([, variable]) => [variable, config[variable]]));
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    // Longest names first, so that no variable's name is replaced inside a longer one's.
+    const renames = [...settings].sort((a, b) => b[1].length - a[1].length);
+    problems.push(...error.problems.map((line) => renames.reduce((text, [option, variable]) => text.replaceAll(variable, option), line)));
+    return {};
+  }
+}
+
+function tokenConfig(uploadTokens: UploadTokenSettings | undefined, problems: string[]): Partial<AppConfig> {
+  if (uploadTokens === undefined) return {};
+  const keys: unknown = uploadTokens?.keys;
+  if (!Array.isArray(keys) || keys.length === 0) {
+    problems.push("auth.uploadTokens.keys: must list at least one { kid, secret }");
+    return {};
+  }
+  const pairs = keys.map((key: unknown) => (typeof key === "object" && key !== null ? (key as { kid: unknown; secret: unknown }) : { kid: undefined, secret: undefined }));
+  return { UPLOAD_TOKEN_KEYS: checkTokenSigningKeys(pairs, (index, message) => problems.push(`auth.uploadTokens.keys[${index}]: ${message}`)) };
 }
 
 function checkedUrl(value: string, name: string, problems: string[]): string {
