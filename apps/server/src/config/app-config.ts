@@ -215,8 +215,8 @@ const envSchema = z
     RATE_LIMIT_PER_IP_PER_MINUTE: z.coerce.number({ message: "must be a number" }).int().min(0).default(120),
     // Webhooks (projects' `webhooks` in PROJECTS_FILE): delivered at least once, retried with exponential backoff.
     // Uploads not completed this long after their URLs expired are aborted by a sweep every UPLOAD_EXPIRY_SWEEP_SECONDS (0: off).
-    UPLOAD_EXPIRY_GRACE_SECONDS: z.coerce.number({ message: "must be a number of seconds" }).min(0).default(3600),
-    UPLOAD_EXPIRY_SWEEP_SECONDS: z.coerce.number({ message: "must be a number of seconds" }).min(0).default(300),
+    UPLOAD_EXPIRY_GRACE_SECONDS: z.coerce.number({ message: "must be a number of seconds" }).min(0, "must be 0 or more").default(3600),
+    UPLOAD_EXPIRY_SWEEP_SECONDS: z.coerce.number({ message: "must be a number of seconds" }).min(0, "must be 0 or more").default(300),
     WEBHOOK_ALLOW_PRIVATE_NETWORKS: booleanFromString.default("false"),
     WEBHOOK_TIMEOUT_SECONDS: seconds(10),
     WEBHOOK_RETRY_BASE_SECONDS: seconds(30),

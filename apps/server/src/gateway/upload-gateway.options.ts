@@ -105,6 +105,15 @@ export interface UploadGatewayOptions {
     retryForSeconds?: number;
     pollIntervalSeconds?: number;
   };
+  /**
+   * The expiry sweep, as the standalone server's `UPLOAD_EXPIRY_*` variables: an upload still in progress
+   * `graceSeconds` after its URLs expired (default 3600) is aborted and emits `upload.expired`; each replica sweeps
+   * every `sweepIntervalSeconds` (default 300; 0: never).
+   */
+  expiry?: {
+    graceSeconds?: number;
+    sweepIntervalSeconds?: number;
+  };
   /** Rules for every project whose own entry does not set them, and the lifetime of download URLs. */
   limits?: ProjectDefaults & { downloadUrlExpirySeconds?: number };
   /** The pino logger for storage failures outside requests; JSON lines on stdout by default. */
@@ -216,7 +225,7 @@ type Setting = [option: string, variable: keyof AppConfig, value: unknown, type:
 
 /** The options that are the standalone server's variables under other names. */
 function settingsOf(options: UploadGatewayOptions): Setting[] {
-  const { webhooks = {} } = options;
+  const { webhooks = {}, expiry = {} } = options;
   const idp = options.auth?.identityProvider;
   return [
     ["auth.identityProvider.jwksUrl", "AUTH_JWKS_URL", idp?.jwksUrl, "string"],
@@ -229,6 +238,8 @@ function settingsOf(options: UploadGatewayOptions): Setting[] {
     ["webhooks.retryMaxSeconds", "WEBHOOK_RETRY_MAX_SECONDS", webhooks.retryMaxSeconds, "number"],
     ["webhooks.retryForSeconds", "WEBHOOK_RETRY_FOR_SECONDS", webhooks.retryForSeconds, "number"],
     ["webhooks.pollIntervalSeconds", "WEBHOOK_POLL_INTERVAL_SECONDS", webhooks.pollIntervalSeconds, "number"],
+    ["expiry.graceSeconds", "UPLOAD_EXPIRY_GRACE_SECONDS", expiry.graceSeconds, "number"],
+    ["expiry.sweepIntervalSeconds", "UPLOAD_EXPIRY_SWEEP_SECONDS", expiry.sweepIntervalSeconds, "number"],
   ];
 }
 
