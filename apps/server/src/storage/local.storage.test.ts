@@ -4,9 +4,25 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type * as FsPromises from "node:fs/promises";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { LocalStorage, type LocalStorageOptions } from "./local.storage";
 import { StorageError } from "./storage.port";
+
+// Lets a test hold back the reply of a rename that has already happened, as a busy thread pool can.
+const renameHook = vi.hoisted(() => ({ delayMsAfter: (_to: string): number => 0 }));
+vi.mock("node:fs/promises", async (importOriginal) => {
+  const actual = await importOriginal<typeof FsPromises>();
+  const rename: typeof actual.rename = async (from, to) => {
+    await actual.rename(from, to);
+    const ms = renameHook.delayMsAfter(String(to));
+    if (ms > 0) await sleep(ms);
+  };
+  return { ...actual, rename, default: { ...actual, rename } };
+});
+afterEach(() => {
+  renameHook.delayMsAfter = () => 0;
+});
 
 const meta = { contentType: "video/mp4", contentDisposition: 'attachment; filename="a.mp4"', metadata: {} };
 const md5Hex = (data: Uint8Array) => createHash("md5").update(data).digest("hex");
@@ -87,6 +103,35 @@ describe("LocalStorage: concurrent writers of one part", () => {
       await s.completeMultipartUpload("k/one", uploadId, [{ partNumber: 1, eTag: parts[0]!.eTag }]);
       expect((await download(s, "k/one")).equals(winner!)).toBe(true);
     }
+  });
+
+  it("what is listed and completed is the part that landed last, even when an earlier writer's rename answers later", async () => {
+    const s = store();
+    const uploadId = await s.createMultipartUpload("k/late", meta);
+    const [first, second] = [randomBytes(4096), randomBytes(4096)];
+    let renames = 0;
+    // The first writer's rename lands, then its reply is held back while the second writer's lands and answers.
+    renameHook.delayMsAfter = (to) => (to.endsWith("part-00001") && renames++ === 0 ? 50 : 0);
+    const firstWrite = write(s, "k/late", uploadId, 1, first);
+    await sleep(10);
+    await Promise.all([firstWrite, write(s, "k/late", uploadId, 1, second)]);
+    const [listed] = await s.listParts("k/late", uploadId);
+    await s.completeMultipartUpload("k/late", uploadId, [listed!]);
+    const stored = await download(s, "k/late");
+    expect(listed!.eTag).toBe(quotedMd5(stored));
+  });
+
+  it("a complete sees a part that landed before it froze the upload, even when that rename answers after", async () => {
+    const s = store();
+    const uploadId = await s.createMultipartUpload("k/frozen-late", meta);
+    const [first, second] = [randomBytes(4096), randomBytes(4096)];
+    const { eTag } = await write(s, "k/frozen-late", uploadId, 1, first);
+    renameHook.delayMsAfter = (to) => (to.endsWith("part-00001") ? 50 : 0);
+    const resent = write(s, "k/frozen-late", uploadId, 1, second);
+    await sleep(20); // the re-sent part has landed; its reply is held back
+    const completed = s.completeMultipartUpload("k/frozen-late", uploadId, [{ partNumber: 1, eTag }]);
+    await expect(completed).rejects.toMatchObject({ reason: "invalid-part" });
+    await resent;
   });
 
   it("a part re-sent while the upload completes never changes the completed bytes", async () => {
@@ -299,6 +344,29 @@ describe("LocalStorage: on disk", () => {
     expect(entries("tmp")).toEqual([]);
     await restarted.completeMultipartUpload("k/crash", uploadId, [part]);
     expect((await download(restarted, "k/crash")).toString()).toBe("kept");
+  });
+
+  it("after a restart, lists and completes with parts stored before it (read from disk) and parts stored since", async () => {
+    const before = store();
+    const uploadId = await before.createMultipartUpload("k/restart", meta);
+    const [one, two, twoAgain, three] = [randomBytes(3000), randomBytes(2000), randomBytes(2000), randomBytes(1000)];
+    await write(before, "k/restart", uploadId, 1, one);
+    await write(before, "k/restart", uploadId, 2, two);
+
+    const after = store();
+    await write(after, "k/restart", uploadId, 2, twoAgain);
+    await write(after, "k/restart", uploadId, 3, three);
+    const parts = await after.listParts("k/restart", uploadId);
+    expect(parts).toEqual([
+      { partNumber: 1, eTag: quotedMd5(one), size: 3000 },
+      { partNumber: 2, eTag: quotedMd5(twoAgain), size: 2000 },
+      { partNumber: 3, eTag: quotedMd5(three), size: 1000 },
+    ]);
+    await expect(
+      after.completeMultipartUpload("k/restart", uploadId, [parts[0]!, { partNumber: 2, eTag: quotedMd5(two) }, parts[2]!]),
+    ).rejects.toMatchObject({ reason: "invalid-part" });
+    await after.completeMultipartUpload("k/restart", uploadId, parts);
+    expect((await download(after, "k/restart")).equals(Buffer.concat([one, twoAgain, three]))).toBe(true);
   });
 
   it("refuses a frozen upload's parts only while it is frozen: a complete that fails gives the upload back", async () => {
