@@ -3,6 +3,7 @@ import { DEV_ACCESS, type DevAccess } from "../auth/dev-access";
 import type { ProjectsFile } from "../auth/projects-file";
 import type { AppConfig } from "../config/app-config";
 import { APP_CONFIG, PROJECTS } from "../config/config.module";
+import { SweepLoop } from "../scheduling/sweep-loop";
 import { STORAGE, type Storage } from "../storage/storage.port";
 import { openUploadPrefix } from "./upload-keys";
 import { UploadsService } from "./uploads.service";
@@ -23,9 +24,7 @@ const PAGE = 1000;
 @Injectable()
 export class UploadExpirySweeper implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger("UploadExpiry");
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
-  private stopped = false;
+  private readonly loop: SweepLoop;
 
   constructor(
     @Inject(UploadsService) private readonly uploads: UploadsService,
@@ -33,24 +32,16 @@ export class UploadExpirySweeper implements OnApplicationBootstrap, OnApplicatio
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(PROJECTS) private readonly projects: ProjectsFile | null,
     @Inject(DEV_ACCESS) private readonly dev: DevAccess | null,
-  ) {}
+  ) {
+    this.loop = new SweepLoop(() => this.sweep(), this.config.UPLOAD_EXPIRY_SWEEP_SECONDS * 1000);
+  }
 
   onApplicationBootstrap(): void {
-    if (this.config.UPLOAD_EXPIRY_SWEEP_SECONDS > 0) this.schedule();
+    if (this.config.UPLOAD_EXPIRY_SWEEP_SECONDS > 0) this.loop.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.running = this.sweep().finally(() => this.schedule());
-    }, this.config.UPLOAD_EXPIRY_SWEEP_SECONDS * 1000);
-    this.timer.unref();
+    await this.loop.stop();
   }
 
   private projectIds(): string[] {
@@ -64,12 +55,12 @@ export class UploadExpirySweeper implements OnApplicationBootstrap, OnApplicatio
   async sweep(): Promise<number> {
     let expired = 0;
     for (const projectId of this.projectIds()) {
-      if (this.stopped) break;
+      if (this.loop.stopped) break;
       try {
         const prefix = openUploadPrefix(projectId);
         const { keys } = await this.storage.listKeys(prefix, { limit: PAGE });
         for (const key of keys) {
-          if (this.stopped) break;
+          if (this.loop.stopped) break;
           const requestKey = key.slice(prefix.length);
           if (await this.uploads.expire(projectId, requestKey, this.config.UPLOAD_EXPIRY_GRACE_SECONDS)) {
             expired++;

@@ -13,6 +13,7 @@ import type { AppConfig } from "../config/app-config";
 import { APP_CONFIG, PROJECTS } from "../config/config.module";
 import type { GatewayMetrics } from "../observability/metrics";
 import { METRICS } from "../observability/observability.module";
+import { SweepLoop } from "../scheduling/sweep-loop";
 import { STORAGE, type Storage } from "../storage/storage.port";
 import { webhookOutboxKey, webhookOutboxPrefix } from "../uploads/upload-keys";
 import { sendWebhook, type SendResult } from "./webhook-sender";
@@ -53,15 +54,16 @@ export class WebhookOutbox implements OnApplicationBootstrap, OnApplicationShutd
   private readonly owner = randomUUID();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly claimed = new Set<string>();
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
+  private readonly loop: SweepLoop;
 
   constructor(
     @Inject(STORAGE) private readonly storage: Storage,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(PROJECTS) private readonly projects: ProjectsFile | null,
     @Inject(METRICS) private readonly metrics: GatewayMetrics | null,
-  ) {}
+  ) {
+    this.loop = new SweepLoop(() => this.sweep(), this.config.WEBHOOK_POLL_INTERVAL_SECONDS * 1000);
+  }
 
   /** The URLs (with their secrets) of a project that take events of this type. */
   private endpoints(projectId: string, type?: UploadEvent["type"]) {
@@ -94,32 +96,24 @@ export class WebhookOutbox implements OnApplicationBootstrap, OnApplicationShutd
 
   onApplicationBootstrap(): void {
     if (this.projectsWithWebhooks().length === 0) return;
-    this.schedule(0);
+    this.loop.start(0);
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
+    // The sweep in progress is not awaited: once stopped it starts no other delivery. Those `record` started are.
+    void this.loop.stop();
     await Promise.allSettled([...this.inFlight]);
-  }
-
-  private schedule(delayMs: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      void this.sweep().finally(() => this.schedule(this.config.WEBHOOK_POLL_INTERVAL_SECONDS * 1000));
-    }, delayMs);
-    this.timer.unref();
   }
 
   /** Looks for due deliveries of every project with webhooks (left by a failure, a restart or another replica). */
   private async sweep(): Promise<void> {
     for (const projectId of this.projectsWithWebhooks()) {
-      if (this.stopped) return;
+      if (this.loop.stopped) return;
       try {
         const { keys } = await this.storage.listKeys(webhookOutboxPrefix(projectId), { limit: PAGE });
         const queue = keys.filter((key) => !this.claimed.has(key));
         const workers = Array.from({ length: CONCURRENCY }, async () => {
-          for (let key = queue.shift(); key !== undefined && !this.stopped; key = queue.shift()) await this.deliver(key);
+          for (let key = queue.shift(); key !== undefined && !this.loop.stopped; key = queue.shift()) await this.deliver(key);
         });
         await Promise.all(workers);
       } catch (error) {
@@ -138,7 +132,7 @@ export class WebhookOutbox implements OnApplicationBootstrap, OnApplicationShutd
 
   /** Claims one entry if it is due and nobody holds it, delivers it, and deletes or reschedules it. */
   private async deliver(key: string): Promise<void> {
-    if (this.claimed.has(key) || this.stopped) return;
+    if (this.claimed.has(key) || this.loop.stopped) return;
     this.claimed.add(key);
     try {
       const document = await this.storage.readDocument(key);
