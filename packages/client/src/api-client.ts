@@ -103,6 +103,12 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   const client = initClient(contract, { baseUrl: options.baseUrl.replace(/\/+$/, ""), api });
   const uploads = client.uploads;
 
+  /** What both kinds of start send besides the body: the Idempotency-Key (a fresh one unless given) and the signal. */
+  const startRequest = (o: StartOptions | undefined) => ({
+    headers: { "idempotency-key": o?.idempotencyKey ?? newIdempotencyKey() },
+    fetchOptions: { signal: o?.signal },
+  });
+
   /** The envelope's result of a 2xx reply; anything else becomes an `UploadGatewayError`. */
   async function result<T>(call: Promise<{ status: number; body: unknown }>): Promise<T> {
     const { status, body } = await call;
@@ -113,24 +119,8 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   }
 
   return {
-    start: (projectId, body, o) =>
-      result(
-        uploads.start({
-          params: { projectId },
-          body,
-          headers: { "idempotency-key": o?.idempotencyKey ?? newIdempotencyKey() },
-          fetchOptions: { signal: o?.signal },
-        }),
-      ),
-    startSinglePut: (projectId, body, o) =>
-      result(
-        uploads.startSinglePut({
-          params: { projectId },
-          body,
-          headers: { "idempotency-key": o?.idempotencyKey ?? newIdempotencyKey() },
-          fetchOptions: { signal: o?.signal },
-        }),
-      ),
+    start: (projectId, body, o) => result(uploads.start({ params: { projectId }, body, ...startRequest(o) })),
+    startSinglePut: (projectId, body, o) => result(uploads.startSinglePut({ params: { projectId }, body, ...startRequest(o) })),
     complete: (projectId, body, o) =>
       result(uploads.complete({ params: { projectId }, body, fetchOptions: { signal: o?.signal } })),
     abort: (projectId, requestKey, o) =>
