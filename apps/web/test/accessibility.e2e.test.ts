@@ -2,10 +2,9 @@ import { createRequire } from "node:module";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { openBrowser, type Browser } from "./support/browser";
-import { startDemoGateway, type DemoGateway } from "./support/demo-gateway";
-import { MiB, testFiles } from "./support/test-files";
+import { beforeAll, describe, expect, it } from "vitest";
+import { useDemoPage } from "./support/demo-page";
+import { MiB } from "./support/test-files";
 import { chooseFiles, endOfUpload, holdParts, openUploadPage, uploadCard, waitForParts } from "./support/upload-page";
 
 /**
@@ -16,21 +15,12 @@ import { chooseFiles, endOfUpload, holdParts, openUploadPage, uploadCard, waitFo
 
 const AXE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 const SCREENSHOTS = join(import.meta.dirname, "screenshots");
-let gateway: DemoGateway;
-let browser: Browser | undefined;
-const files = testFiles();
+// Tests that inject axe-core need the page past the gateway's strict CSP.
+const demo = useDemoPage({ browser: { bypassCSP: true } });
+const { files } = demo;
 
-beforeAll(async () => {
-  gateway = await startDemoGateway();
+beforeAll(() => {
   mkdirSync(SCREENSHOTS, { recursive: true });
-});
-afterAll(async () => {
-  await gateway?.close();
-  files.clean();
-});
-afterEach(async () => {
-  await browser?.close();
-  browser = undefined;
 });
 
 /** axe-core's violations on the page as it is now: rule id, impact and the elements at fault. */
@@ -52,10 +42,9 @@ const focused = (page: Page) =>
 
 describe("the demo page's accessibility", () => {
   it("has no axe violation idle, uploading, paused and completed; keyboard focus stays on the card; each step is announced once", async () => {
-    browser = await openBrowser(undefined, { bypassCSP: true });
-    const { page } = browser;
+    const { page } = demo.browser;
     const file = files.make("a11y-24mib.mp4", 24 * MiB);
-    await openUploadPage(page, gateway.url);
+    await openUploadPage(page, demo.gateway.url);
     expect(await axeViolations(page), "idle").toEqual([]);
 
     const held = await holdParts(page, (part) => part >= 3);
@@ -91,11 +80,10 @@ describe("the demo page's accessibility", () => {
   });
 
   it("keeps focus on Cancel until it becomes Remove, announces it, and shows Aborted without an axe violation", async () => {
-    browser = await openBrowser(undefined, { bypassCSP: true });
-    const { page } = browser;
+    const { page } = demo.browser;
     const file = files.make("a11y-cancel-24mib.mp4", 24 * MiB);
     await holdParts(page, (part) => part >= 3);
-    await openUploadPage(page, gateway.url);
+    await openUploadPage(page, demo.gateway.url);
     await chooseFiles(page, file.path);
     await waitForParts(page, file.name, [1, 2], "done");
     await uploadCard(page, file.name).getByRole("button", { name: "Cancel" }).focus();
@@ -108,10 +96,9 @@ describe("the demo page's accessibility", () => {
   });
 
   it("announces a failure with its reason", async () => {
-    browser = await openBrowser(undefined, { bypassCSP: true });
-    const { page } = browser;
+    const { page } = demo.browser;
     const empty = files.make("a11y-empty.txt", 0);
-    await openUploadPage(page, gateway.url);
+    await openUploadPage(page, demo.gateway.url);
     await chooseFiles(page, empty.path);
     expect((await endOfUpload(page, empty.name)).status).toBe("failed");
     expect(await announced(page)).toBe(`${empty.name} failed: “${empty.name}” is empty: there is nothing to upload.`);
@@ -119,11 +106,10 @@ describe("the demo page's accessibility", () => {
   });
 
   it("on a 390 px phone: every control is at least 44 × 44 px, long names are shown whole, the focus ring stands out", async () => {
-    browser = await openBrowser({ width: 390, height: 844 }, { bypassCSP: true });
-    const { page } = browser;
+    const { page } = await demo.openBrowser({ width: 390, height: 844 }, { bypassCSP: true });
     const long = files.make(`${"a-very-long-file-name-from-a-camera-".repeat(3)}final.mp4`, 6 * MiB);
     const halfway = files.make("phone-halfway-24mib.mp4", 24 * MiB);
-    await openUploadPage(page, gateway.url);
+    await openUploadPage(page, demo.gateway.url);
     await chooseFiles(page, long.path);
     expect((await endOfUpload(page, long.name)).status).toBe("completed");
     await holdParts(page, (part) => part >= 3);

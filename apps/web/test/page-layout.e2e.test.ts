@@ -1,24 +1,18 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openBrowser } from "./support/browser";
-import { startDemoGateway, type DemoGateway } from "./support/demo-gateway";
-import { MiB, testFiles } from "./support/test-files";
+import { beforeAll, describe, expect, it } from "vitest";
+import { useDemoPage } from "./support/demo-page";
+import { MiB } from "./support/test-files";
 import { chooseFiles, endOfUpload, holdParts, openUploadPage, waitForParts } from "./support/upload-page";
 
 /** What a visitor sees: one upload done, one mid-way; on a desktop and on a phone. The screenshots are for people. */
 
 const SCREENSHOTS = join(import.meta.dirname, "screenshots");
-let gateway: DemoGateway;
-const files = testFiles();
+const demo = useDemoPage({ browser: false });
+const { files } = demo;
 
-beforeAll(async () => {
-  gateway = await startDemoGateway();
+beforeAll(() => {
   mkdirSync(SCREENSHOTS, { recursive: true });
-});
-afterAll(async () => {
-  await gateway?.close();
-  files.clean();
 });
 
 describe("the page's layout", () => {
@@ -26,29 +20,24 @@ describe("the page's layout", () => {
     { device: "desktop", viewport: { width: 1280, height: 900 }, screenshot: "demo.png" },
     { device: "phone (390 px wide)", viewport: { width: 390, height: 844 }, screenshot: "demo-phone.png" },
   ])("on a $device: progress, parts and recent uploads fit without sideways scrolling", async ({ viewport, screenshot }) => {
-    const browser = await openBrowser(viewport);
-    try {
-      const { page } = browser;
-      const done = files.make(`interview-take-${viewport.width}.mov`, 7 * MiB);
-      const halfway = files.make(`keynote-recording-final-${viewport.width}.mp4`, 48 * MiB);
-      await openUploadPage(page, gateway.url);
-      await chooseFiles(page, done.path);
-      expect((await endOfUpload(page, done.name)).status).toBe("completed");
+    const { page } = await demo.openBrowser(viewport);
+    const done = files.make(`interview-take-${viewport.width}.mov`, 7 * MiB);
+    const halfway = files.make(`keynote-recording-final-${viewport.width}.mp4`, 48 * MiB);
+    await openUploadPage(page, demo.gateway.url);
+    await chooseFiles(page, done.path);
+    expect((await endOfUpload(page, done.name)).status).toBe("completed");
 
-      await holdParts(page, (part) => part >= 5);
-      await chooseFiles(page, halfway.path);
-      await waitForParts(page, halfway.name, [1, 2, 3, 4], "done");
-      await page.locator(".recent-row", { hasText: halfway.name }).waitFor();
+    await holdParts(page, (part) => part >= 5);
+    await chooseFiles(page, halfway.path);
+    await waitForParts(page, halfway.name, [1, 2, 3, 4], "done");
+    await page.locator(".recent-row", { hasText: halfway.name }).waitFor();
 
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-      expect(overflow).toBe(0);
-      for (const name of ["Pause", "Cancel"]) {
-        const box = await page.getByRole("button", { name }).boundingBox();
-        expect(box && box.x >= 0 && box.x + box.width <= viewport.width, `${name} is on screen`).toBe(true);
-      }
-      await page.screenshot({ path: join(SCREENSHOTS, screenshot), fullPage: true, animations: "disabled" });
-    } finally {
-      await browser.close();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    expect(overflow).toBe(0);
+    for (const name of ["Pause", "Cancel"]) {
+      const box = await page.getByRole("button", { name }).boundingBox();
+      expect(box && box.x >= 0 && box.x + box.width <= viewport.width, `${name} is on screen`).toBe(true);
     }
+    await page.screenshot({ path: join(SCREENSHOTS, screenshot), fullPage: true, animations: "disabled" });
   });
 });

@@ -4,29 +4,34 @@ import { startDemoGateway, type DemoGateway } from "./demo-gateway";
 import { testFiles } from "./test-files";
 
 export interface DemoPageOptions {
-  /** Passed to `openBrowser` (e.g. `bypassCSP` for tests that add a script to the page). */
-  browser?: Parameters<typeof openBrowser>[1];
+  /**
+   * Passed to `openBrowser` (e.g. `bypassCSP` for tests that add a script to the page) for the browser opened before
+   * each test; `false` opens none: each test calls `openBrowser` with its own viewport.
+   */
+  browser?: Parameters<typeof openBrowser>[1] | false;
+  /** The gateway's projects (`startDemoGateway`'s first argument); dev mode when omitted. */
+  project?: Parameters<typeof startDemoGateway>[0];
   /** Also started once for the file, next to the gateway (e.g. a script bundle the page is given). */
   alongside?: () => Promise<void>;
 }
 
 /**
- * What a page test needs, with the calling file's hooks registered: the demo gateway in dev mode (started once for
- * the file), a fresh Chromium for each test (so no storage is shared between tests) and test files on disk.
+ * What a page test needs, with the calling file's hooks registered: the demo gateway (started once for the file), a
+ * fresh Chromium for each test (so no storage is shared between tests), closed after it, and test files on disk.
  */
 export function useDemoPage(options: DemoPageOptions = {}) {
   let gateway: DemoGateway | undefined;
   let browser: Browser | undefined;
   const files = testFiles();
   beforeAll(async () => {
-    [gateway] = await Promise.all([startDemoGateway(), options.alongside?.()]);
+    [gateway] = await Promise.all([startDemoGateway(options.project), options.alongside?.()]);
   });
   afterAll(async () => {
     await gateway?.close();
     files.clean();
   });
   beforeEach(async () => {
-    browser = await openBrowser(undefined, options.browser);
+    if (options.browser !== false) browser = await openBrowser(undefined, options.browser);
   });
   afterEach(async () => {
     await browser?.close();
@@ -39,7 +44,13 @@ export function useDemoPage(options: DemoPageOptions = {}) {
       return gateway;
     },
     get browser(): Browser {
-      if (!browser) throw new Error("no browser: it is opened for each test, in beforeEach");
+      if (!browser) throw new Error("no browser: none was opened for this test");
+      return browser;
+    },
+    /** Opens this test's browser (with `browser: false`), closed after the test. */
+    async openBrowser(...args: Parameters<typeof openBrowser>): Promise<Browser> {
+      await browser?.close();
+      browser = await openBrowser(...args);
       return browser;
     },
   };
