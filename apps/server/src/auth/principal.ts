@@ -1,5 +1,5 @@
-import type { UploadTokenConstraints } from "@upload-gateway/contract";
 import type { Project } from "./projects-file";
+import type { VerifiedToken } from "./verified-token";
 
 /**
  * Who is calling, once authenticated on a project. An API key may do everything on its projects; a token (the
@@ -14,20 +14,10 @@ export interface ApiKeyPrincipal {
   keyName: string;
 }
 
-export interface TokenPrincipal {
+/** A verified token on the project of the request (checked against its `projects`). */
+export interface TokenPrincipal extends Pick<VerifiedToken, "issuer" | "owner" | "tokenId" | "constraints" | "expiresAt"> {
   kind: "token";
   project: Project;
-  /** Which kind of token: minted by this gateway, or signed by the configured identity provider. */
-  issuer: "gateway" | "identity-provider";
-  /**
-   * Whose uploads the token acts on, as recorded on the uploads it starts: the token's own id, or the subject it was
-   * minted for (so that a fresh token for the same subject continues an expired one's uploads).
-   */
-  owner: string;
-  /** The token's `jti`: what its `maxUploads` is counted against. */
-  tokenId?: string;
-  constraints: UploadTokenConstraints;
-  expiresAt: Date;
 }
 
 /** The bucket a principal's requests are rate-limited in: per API key, or per token owner. */

@@ -4,12 +4,18 @@ import { ApiError } from "../errors/api-error";
 
 /** What a verified token grants, before it is checked against the project of the request. */
 export interface VerifiedToken {
+  /** Which kind of token: minted by this gateway, or signed by the configured identity provider. */
   issuer: "gateway" | "identity-provider";
   /** The projects it may be used on. */
   projects: string[];
+  /**
+   * Whose uploads the token acts on, as recorded on the uploads it starts: the token's own id, or the subject it was
+   * minted for (so that a fresh token for the same subject continues an expired one's uploads).
+   */
   owner: string;
   /** The token's `sub`, when it has one. */
   subject?: string;
+  /** The token's `jti`: what its `maxUploads` is counted against. */
   tokenId?: string;
   constraints: UploadTokenConstraints;
   expiresAt: Date;
