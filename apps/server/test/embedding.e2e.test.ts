@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Controller, Get, Module, type DynamicModule } from "@nestjs/common";
 import { NestFactory } from "@nestjs/core";
+import { ExpressAdapter } from "@nestjs/platform-express";
 import { FastifyAdapter, type NestFastifyApplication } from "@nestjs/platform-fastify";
 import { refineStartUpload, startUploadBodyBase } from "@upload-gateway/contract";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -239,6 +240,57 @@ describe("UploadGatewayModule with an extended start body", () => {
     ]);
     // The cross-field checks come with refineStartUpload: no plan of 30 parts exists for 100 bytes.
     expect((await start({ ...file(100), partsNumber: 30, costCenter: "CC-0042" })).body.errorDetails[0].field).toBe("partsNumber");
+  });
+});
+
+describe("UploadGatewayModule in a Nest app on Express (Nest's default platform)", () => {
+  it("refuses to start with one error naming @nestjs/platform-fastify and FastifyAdapter; nothing listens", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gateway-embed-"));
+    @Module({
+      imports: [
+        UploadGatewayModule.forRoot({
+          path: "/media",
+          storage: { type: "local", dir, fsync: false },
+          publicUrl: "http://127.0.0.1:1",
+          auth: { projects: { projects: [{ id: "films" }], apiKeys: [] } },
+        }),
+      ],
+      controllers: [HostController],
+    })
+    class ExpressHostModule {}
+    const app = await NestFactory.create(ExpressHostModule, new ExpressAdapter(), { logger: false });
+    const port = await freePort();
+    try {
+      const error = await app.listen(port, "127.0.0.1").then(() => undefined, (caught: unknown) => caught);
+      expect(error).toMatchObject({
+        name: "ConfigError",
+        problems: [expect.stringMatching(/^UploadGatewayModule needs Nest's Fastify platform, and this app runs on express: install @nestjs\/platform-fastify .*new FastifyAdapter\(\)/)],
+      });
+      await expect(fetch(`http://127.0.0.1:${port}/hello`)).rejects.toThrow();
+    } finally {
+      await app.close().catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("UploadGatewayModule in an application context without HTTP (a worker)", () => {
+  it("starts and stops: no HTTP platform to refuse, no routes to serve", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gateway-embed-"));
+    const context = await NestFactory.createApplicationContext(
+      UploadGatewayModule.forRoot({
+        storage: { type: "local", dir, fsync: false },
+        publicUrl: "http://127.0.0.1:1",
+        auth: { projects: { projects: [{ id: "films" }], apiKeys: [] } },
+      }),
+      { logger: false },
+    );
+    try {
+      await context.init();
+    } finally {
+      await context.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -11,6 +11,7 @@ import { LOGGER, METRICS, STORAGE_OBSERVER } from "../observability/observabilit
 import type { Storage } from "../storage/storage.port";
 import { START_BODY_SCHEMA, type StartBodySchema } from "../uploads/start-body";
 import { OBJECT_KEY_NAMER, type ObjectKeyNamer } from "../uploads/upload-keys";
+import { HttpPlatformCheck } from "./http-platform.check";
 
 /**
  * Everything the gateway's modules are made from, validated before Nest starts: from the environment (`createApp`,
@@ -71,7 +72,7 @@ export class GatewaySetupModule {
     return {
       module: GatewaySetupModule,
       imports: factory.imports ?? [],
-      providers,
+      providers: [...providers, HttpPlatformCheck],
       exports: providers.map((p) => p.provide),
     };
   }

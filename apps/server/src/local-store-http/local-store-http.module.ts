@@ -22,7 +22,8 @@ export class LocalStoreHttpModule implements OnApplicationBootstrap {
   // awaited register loads at once) fixes the error handler of every route registered so far to Fastify's default,
   // which answers raw `{statusCode, error, message}` bodies instead of the envelope.
   async onApplicationBootstrap(): Promise<void> {
-    if (!this.store) return;
+    // No HTTP at all in an application context (a worker): nothing to serve.
+    if (!this.store || !this.adapterHost.httpAdapter) return;
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
     // Under the gateway's path prefix, where the store's URLs point (its public URL ends with the prefix).
     await fastify.register(localStoreRoutes(this.store), this.prefix ? { prefix: this.prefix } : {});
