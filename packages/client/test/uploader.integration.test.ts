@@ -238,7 +238,9 @@ describe.each<Backend>(["local", "s3"])("through a faulty network to %s storage"
       projectId: gateway.projectId,
       partSize: 5 * MiB,
       concurrency: 3,
-      stallTimeoutMs: 1_000,
+      // Long enough that a part merely slowed by a loaded machine is not taken for stalled (1 s was not: at a load
+      // average of 20, every attempt of one part went without progress for a second), short enough to keep the test quick.
+      stallTimeoutMs: 5_000,
       retry: { baseDelayMs: 10, maxDelayMs: 50 },
       onPartState: (n, state) => states.push(`${n}:${state}`),
     });
