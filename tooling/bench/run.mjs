@@ -3,7 +3,7 @@
 // one) and the BUILT gateway in S3 mode on it, then measures presigning, start latency, start throughput against a
 // bare Fastify ceiling, and uploads from Node against @aws-sdk/lib-storage. Prints tables, writes
 // results/scratch.json and .md (not committed); `--update` writes the committed results/latest.json and .md instead
-// (full runs only). `--quick`: smaller and shorter, written to results/quick.*.
+// (with --only=a,b: results/a+b-latest.*). `--quick`: smaller and shorter, written to results/quick.*.
 // Everything it makes is removed at the end: servers, temp files, and every upload and object under its S3 prefix.
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -28,9 +28,11 @@ const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".
 // A smaller in-page Blob for the browser section (a try-out: written to quick.*, like --quick).
 const browserMiB = Number(process.argv.find((a) => a.startsWith("--browser-mib="))?.slice("--browser-mib=".length) ?? NaN);
 // The committed results change only when asked: a try-out or a run on a busy machine must not overwrite them.
+// A full run updates latest.*; a run of some phases (--only) updates their own <phases>-latest.*, so one section can
+// be measured again on a quiet machine without the rest.
 const update = process.argv.includes("--update");
-if (update && (quick || only || browserMiB)) {
-  console.error("bench: --update records a full run only; drop --quick, --only and --browser-mib");
+if (update && (quick || browserMiB)) {
+  console.error("bench: --update records real runs only; drop --quick and --browser-mib");
   process.exit(2);
 }
 const wants = (/** @type {string} */ phase) => !only || only.includes(phase);
@@ -748,7 +750,7 @@ const markdown = report(results);
 console.log(`\n${markdown}\n`);
 const outDir = join(here, "results");
 mkdirSync(outDir, { recursive: true });
-const base = update ? "latest" : quick || only || browserMiB ? "quick" : "scratch";
+const base = update ? (only ? `${only.join("+")}-latest` : "latest") : quick || only || browserMiB ? "quick" : "scratch";
 writeFileSync(join(outDir, `${base}.json`), `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(join(outDir, `${base}.md`), `${markdown}\n`);
 log(`wrote ${join("tooling/bench/results", `${base}.json`)} and ${base}.md${update ? "" : " (the committed latest.* change only with --update)"}`);
