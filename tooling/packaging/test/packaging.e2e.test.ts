@@ -6,7 +6,6 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { verifyWebhook } from "@upload-gateway/contract";
 import { freePort } from "@upload-gateway/server/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -180,7 +179,13 @@ describe("the packed packages, installed with npm into an empty folder", () => {
       for (let waited = 0; deliveries.length === 0 && waited < 30_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
       const delivery = deliveries[0];
       if (!delivery) throw new Error("no webhook delivery within 30 s");
-      const event = await verifyWebhook(secret, delivery.header, delivery.body);
+      // Checked as the receiving app would: with verifyWebhook of the installed @upload-gateway/contract.
+      const verified = await run(
+        process.execPath,
+        ["--input-type=module", "-e", 'import { verifyWebhook } from "@upload-gateway/contract"; console.log(JSON.stringify(await verifyWebhook(process.env.SECRET, process.env.HEADER, process.env.BODY)));'],
+        { cwd: app, env: { PATH: process.env.PATH ?? "", SECRET: secret, HEADER: delivery.header ?? "", BODY: delivery.body }, timeout: 60_000 },
+      );
+      const event: unknown = JSON.parse(verified.stdout);
       expect(event).toMatchObject({
         type: "upload.completed",
         data: { projectId: "films", requestKey: start.result.requestKey, fileName: "clip.mp4", size: 1000, metadata: { team: "docs" } },
