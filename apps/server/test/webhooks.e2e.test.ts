@@ -7,6 +7,8 @@ import type { NestFastifyApplication } from "@nestjs/platform-fastify";
 import { verifyWebhook, WebhookVerificationError, type UploadEvent } from "@upload-gateway/contract";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { sha256Hex } from "../src/auth/project-registry";
+import { STORAGE, type Storage } from "../src/storage/storage.port";
+import { webhookOutboxPrefix } from "../src/uploads/upload-keys";
 import { freePort, NO_RATE_LIMITS, throwawayGateways } from "./support/gateway";
 import { call } from "./support/http";
 
@@ -39,8 +41,11 @@ interface Receiver {
   close(): Promise<void>;
 }
 
-/** A webhook receiver on loopback; `answer` picks each reply's status (200 by default). */
-async function startReceiver(port = 0, answer: (event: UploadEvent, earlier: Delivery[]) => number = () => 200): Promise<Receiver> {
+/** A receiver's reply: a status, or a status sent only after a while (a slow receiver). */
+type Answer = number | { status: number; afterMs: number };
+
+/** A webhook receiver on loopback; `answer` picks each reply (200 at once by default). */
+async function startReceiver(port = 0, answer: (event: UploadEvent, earlier: Delivery[]) => Answer = () => 200): Promise<Receiver> {
   const deliveries: Delivery[] = [];
   const server: Server = createServer((request, response) => {
     let raw = "";
@@ -48,9 +53,10 @@ async function startReceiver(port = 0, answer: (event: UploadEvent, earlier: Del
     request.on("data", (chunk: string) => (raw += chunk));
     request.on("end", () => {
       const event = JSON.parse(raw) as UploadEvent;
-      const status = answer(event, deliveries.filter((d) => d.event.id === event.id));
+      const reply = answer(event, deliveries.filter((d) => d.event.id === event.id));
+      const { status, afterMs } = typeof reply === "number" ? { status: reply, afterMs: 0 } : reply;
       deliveries.push({ signature: request.headers["upload-gateway-signature"] as string | undefined, raw, event, status });
-      response.writeHead(status).end();
+      setTimeout(() => response.writeHead(status).end(), afterMs);
     });
   });
   await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
@@ -170,6 +176,24 @@ describe("webhooks", () => {
     await gateway(setup, "local");
     await until("the pending delivery", () => hooks.deliveries.length >= 1);
     expect(hooks.deliveries[0]!.event).toMatchObject({ type: "upload.started", data: { requestKey: started.body.result.requestKey } });
+  });
+
+  it("stop cleanly while a retry is being delivered: the delivery is settled first, not left leased to hold back the next process", async () => {
+    // The first delivery fails; the sweep's retry is answered only after 1.5 s, and the gateway stops meanwhile.
+    const hooks = await receiver(0, (_event, earlier) => (earlier.length === 0 ? 503 : { status: 503, afterMs: 1500 }));
+    const setup = tracked(setUp([{ url: hooks.url, secret: SECRET, events: ["upload.started"] }]));
+    const first = await gateway(setup, "local");
+    const storage = first.get<Storage>(STORAGE);
+    expect((await api(first, setup).start()).status).toBe(200);
+    await until("the retry in flight", () => hooks.deliveries.length >= 2);
+    await gateways.close(first);
+    // A process would exit now: a lease still held would keep every other process from the delivery for the
+    // delivery timeout plus 15 s.
+    const { keys } = await storage.listKeys(webhookOutboxPrefix(setup.projectId), { limit: 10 });
+    expect(keys).toHaveLength(1);
+    const entry = (await storage.readDocument(keys[0]!))?.value as { lease?: unknown; attempts: number };
+    expect(entry.lease).toBeUndefined();
+    expect(entry.attempts).toBe(2);
   });
 
   it("from two replicas on one store: each event is delivered, and no delivery is made twice", async () => {

@@ -100,9 +100,10 @@ export class WebhookOutbox implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   async onApplicationShutdown(): Promise<void> {
-    // The sweep in progress is not awaited: once stopped it starts no other delivery. Those `record` started are.
-    void this.loop.stop();
-    await Promise.allSettled([...this.inFlight]);
+    // Once stopped, neither the sweep nor `record` starts another delivery; the ones already sent are waited for (at
+    // most the delivery timeout), so that each is settled rather than left leased: a lease left by a clean stop would
+    // hold the delivery back from the next process or replica for the timeout plus 15 s.
+    await Promise.allSettled([this.loop.stop(), ...this.inFlight]);
   }
 
   /** Looks for due deliveries of every project with webhooks (left by a failure, a restart or another replica). */
