@@ -89,6 +89,7 @@ async function buildApp(setup: GatewaySetup, metrics: GatewayMetrics, path = "")
     perKeyPerMinute: config.RATE_LIMIT_PER_MINUTE,
     perIpPerMinute: config.RATE_LIMIT_PER_IP_PER_MINUTE,
     authenticator: app.get(Authenticator, { strict: false }),
+    apiPath: `${path}/api`,
   });
   app.enableShutdownHooks();
   const storage = app.get<Storage>(STORAGE);

@@ -327,6 +327,28 @@ describe("createUploadGateway", () => {
     }
   });
 
+  it("limits the API under its path: a burst without a valid key meets 429 RATE_LIMITED", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gateway-embed-"));
+    const app = await createUploadGateway({
+      path: "/media",
+      storage: { type: "local", dir, fsync: false },
+      publicUrl: "http://127.0.0.1:1",
+      auth: { projects: { projects: [{ id: "films" }], apiKeys: [] } },
+      server: { LOG_LEVEL: "silent", RATE_LIMIT_PER_IP_PER_MINUTE: 2 },
+    });
+    try {
+      const statuses = [];
+      for (let i = 0; i < 3; i++) {
+        const reply = await app.inject({ method: "GET", url: "/media/api/projects/films/uploads", headers: { authorization: `Bearer guess-${i}` } });
+        statuses.push(reply.statusCode);
+      }
+      expect(statuses).toEqual([401, 401, 429]);
+    } finally {
+      await app.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("refuses bad options with one line per problem, naming the option", async () => {
     await expect(
       createUploadGateway({ storage: { type: "local", dir: "" }, auth: {} as never, path: "a b" }),

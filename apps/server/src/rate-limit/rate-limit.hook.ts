@@ -11,11 +11,13 @@ export interface RateLimitPolicy {
   perIpPerMinute: number;
   /** Who holds which key or token, and each project's own `rateLimitPerMinute`. */
   authenticator: Authenticator | null;
+  /** Where the API is: `/api`, or `<path>/api` for a gateway mounted under a path. */
+  apiPath?: string;
   now?: () => number;
 }
 
 /**
- * Limits every API route (`/api/...`) before the route's guard runs: a request with a valid key counts against that
+ * Limits every API route (`/api/...`, under the gateway's path if it has one) before the route's guard runs: a request with a valid key counts against that
  * key on that project (the project's `rateLimitPerMinute`, else the default), one with a valid upload token against
  * the token's owner on that project (all the tokens minted for one subject share a bucket); anything else (no key, a
  * wrong key or token, one for another project) counts against the client's IP, so guessing keys or hammering with garbage is throttled
@@ -31,7 +33,7 @@ export function registerRateLimits(fastify: FastifyInstance, policy: RateLimitPo
   });
   fastify.addHook("onRequest", async (request, reply) => {
     // CORS preflights carry no key and must not use up the page's budget; health, docs and the page are not the API.
-    if (request.method === "OPTIONS" || !isApiRoute(request)) return;
+    if (request.method === "OPTIONS" || !isUnder(request.url, policy.apiPath ?? "/api")) return;
     const [id, perMinute] = await bucketOf(request, policy);
     if (perMinute <= 0) return;
     const verdict = buckets.take(id, perMinute);
@@ -50,8 +52,8 @@ export function registerRateLimits(fastify: FastifyInstance, policy: RateLimitPo
   return buckets;
 }
 
-function isApiRoute(request: FastifyRequest): boolean {
-  return request.url === "/api" || request.url.startsWith("/api/") || request.url.startsWith("/api?");
+function isUnder(url: string, path: string): boolean {
+  return url === path || url.startsWith(`${path}/`) || url.startsWith(`${path}?`);
 }
 
 async function bucketOf(request: FastifyRequest, policy: RateLimitPolicy): Promise<[string, number]> {
