@@ -127,7 +127,7 @@ describe("slow bodies are cut by their timeouts", () => {
     const upload = await singlePutUpload(1000);
     const before = filesOnDisk();
     const head = (length: number) =>
-      `PUT ${upload.target} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`;
+      `PUT ${upload.target} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nIf-None-Match: *\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`;
     const stalled = await rawRequest(port, head(1000) + "x".repeat(300));
     expectErrorEnvelope(stalled, 408, "REQUEST_TIMEOUT");
     expect(stalled.closedByServer).toBe(true);

@@ -139,7 +139,7 @@ describe.each(["local", "s3"] as const)("lifecycle hooks on %s storage", (storag
     });
     expect(started.status).toBe(200);
     const { requestKey, url } = started.body.result;
-    expect((await fetch(url, { method: "PUT", body: "hello", headers: { "content-type": "text/plain" } })).status).toBe(200);
+    expect((await fetch(url, { method: "PUT", body: "hello", headers: { "content-type": "text/plain", "if-none-match": "*" } })).status).toBe(200);
     for (let i = 0; i < 2; i++) {
       expect((await call(gw.app, "POST", `${uploads()}/success/${requestKey}`, { headers: gw.auth })).status).toBe(200);
     }

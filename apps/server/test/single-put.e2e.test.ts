@@ -29,8 +29,9 @@ describe.each(["local", "s3"] as const)("single-PUT upload on %s storage", (stor
     call(gw.app, "POST", `${uploads(projectId)}/success/${requestKey}`, { headers: gw.auth });
   const abort = (requestKey: string) => call(gw.app, "PUT", `${uploads()}/multipart-abort`, { body: { requestKey }, headers: gw.auth });
   const status = (requestKey: string) => call(gw.app, "GET", `${uploads()}/${requestKey}`, { headers: gw.auth });
-  const put = (url: string, data: Uint8Array, headers: Record<string, string> = { "content-type": "video/mp4" }) =>
-    fetch(url, { method: "PUT", body: data, headers });
+  // Every single PUT carries If-None-Match: *, signed into its URL: the URL stores the file once.
+  const put = (url: string, data: Uint8Array, headers: Record<string, string> = {}) =>
+    fetch(url, { method: "PUT", body: data, headers: { "content-type": "video/mp4", "if-none-match": "*", ...headers } });
 
   /** A started single-PUT upload of `data` (random bytes when omitted). */
   async function started(data: Uint8Array = randomBytes(64 * 1024), fileName = "clip.mp4") {
@@ -39,12 +40,18 @@ describe.each(["local", "s3"] as const)("single-PUT upload on %s storage", (stor
     return { ...(reply.body.result as { url: string; requestKey: string }), data };
   }
 
-  async function downloaded(requestKey: string): Promise<{ bytes: Uint8Array; disposition: string | null }> {
+  async function downloaded(
+    requestKey: string,
+  ): Promise<{ bytes: Uint8Array; disposition: string | null; metadata: Record<string, string> }> {
     const link = await success(requestKey);
     expect(link.status, JSON.stringify(link.body)).toBe(200);
     const download = await fetch(link.body.result.downloadPath);
     expect(download.status).toBe(200);
-    return { bytes: new Uint8Array(await download.arrayBuffer()), disposition: download.headers.get("content-disposition") };
+    return {
+      bytes: new Uint8Array(await download.arrayBuffer()),
+      disposition: download.headers.get("content-disposition"),
+      metadata: Object.fromEntries([...download.headers].filter(([name]) => name.startsWith("x-amz-meta-"))),
+    };
   }
 
   beforeAll(async () => {
@@ -87,13 +94,15 @@ describe.each(["local", "s3"] as const)("single-PUT upload on %s storage", (stor
     });
     expect(await store.readJson(openUploadKey(gw.projectId, requestKey))).toBeDefined();
 
-    const stored = await put(url, data, { "content-type": "video/mp4", "content-md5": md5(data) });
+    const stored = await put(url, data, { "content-md5": md5(data) });
     expect(stored.status).toBe(200);
     expect(stored.headers.get("etag")).toBe(`"${createHash("md5").update(data).digest("hex")}"`);
 
     const first = await downloaded(requestKey);
     expect(sha256(first.bytes)).toBe(sha256(data));
     expect(first.disposition).toContain("clip.mp4");
+    // The object's metadata, as a multipart upload's object has it.
+    expect(first.metadata).toEqual({ "x-amz-meta-file-name": "clip.mp4", "x-amz-meta-request-key": requestKey });
     expect(sha256((await downloaded(requestKey)).bytes)).toBe(sha256(data));
 
     const after = await status(requestKey);
@@ -134,7 +143,7 @@ describe.each(["local", "s3"] as const)("single-PUT upload on %s storage", (stor
     const upload = await started();
     const otherType = await put(upload.url, upload.data, { "content-type": "text/html" });
     expect(otherType.status).toBe(403);
-    const badDigest = await put(upload.url, upload.data, { "content-type": "video/mp4", "content-md5": md5(randomBytes(8)) });
+    const badDigest = await put(upload.url, upload.data, { "content-md5": md5(randomBytes(8)) });
     expect(badDigest.status).toBe(400);
     expect(await badDigest.text()).toMatch(/BadDigest|BAD_DIGEST/);
     expect(await store.objectSize(objectKey(gw.projectId, upload.requestKey))).toBeUndefined();
@@ -148,15 +157,36 @@ describe.each(["local", "s3"] as const)("single-PUT upload on %s storage", (stor
     expect(bytes.length).toBe(0);
   });
 
-  it("two PUTs to one URL at once: both whole bodies, the object is exactly one of them", async () => {
+  it("two PUTs to one URL at once: exactly one stores its whole body, the other is refused with 412", async () => {
     for (let round = 0; round < 3; round++) {
       const upload = await started(randomBytes(256 * 1024));
       const other = randomBytes(upload.data.length);
       const replies = await Promise.all([put(upload.url, upload.data), sleep(round).then(() => put(upload.url, other))]);
-      expect(replies.map((r) => r.status)).toEqual([200, 200]);
+      const statuses = replies.map((r) => r.status);
+      await Promise.all(replies.map((r) => r.arrayBuffer()));
+      // S3 may answer 409 (ConditionalRequestConflict) to the loser of a race it sees mid-write.
+      expect(statuses.filter((s) => s === 200), String(statuses)).toHaveLength(1);
+      expect(statuses.every((s) => s === 200 || s === 412 || s === 409), String(statuses)).toBe(true);
       const stored = sha256((await downloaded(upload.requestKey)).bytes);
-      expect([sha256(upload.data), sha256(other)]).toContain(stored);
+      expect(stored).toBe(sha256(statuses[0] === 200 ? upload.data : other));
     }
+  });
+
+  it("the URL stores once: a PUT after success, or one without If-None-Match, is refused and the stored bytes stay", async () => {
+    const upload = await started();
+    expect((await put(upload.url, upload.data)).status).toBe(200);
+    expect((await success(upload.requestKey)).status).toBe(200);
+    const replaced = await put(upload.url, randomBytes(upload.data.length));
+    expect(replaced.status).toBe(412);
+    // The embedded store answers in the envelope; S3 with its PreconditionFailed document.
+    if (storage === "local") expectErrorEnvelope({ status: replaced.status, body: await replaced.json() }, 412, "PRECONDITION_FAILED");
+    else expect(await replaced.text()).toMatch(/PreconditionFailed/);
+    // Without the signed header: refused (403) before any condition is looked at.
+    const unconditional = await fetch(upload.url, { method: "PUT", body: randomBytes(upload.data.length), headers: { "content-type": "video/mp4" } });
+    expect(unconditional.status).toBe(403);
+    await unconditional.arrayBuffer();
+    expect(sha256((await downloaded(upload.requestKey)).bytes)).toBe(sha256(upload.data));
+    expect((await status(upload.requestKey)).body.result.state).toBe("completed");
   });
 
   it("abort: before the PUT, after it (the object is removed), again (true again); success then answers 409", async () => {
@@ -174,7 +204,8 @@ describe.each(["local", "s3"] as const)("single-PUT upload on %s storage", (stor
     expectErrorEnvelope(late, 409, "UPLOAD_NOT_COMPLETED");
     expect(late.body.errors[0]).toMatch(/aborted/);
 
-    // A URL cannot be revoked: a PUT after the abort stores an object nobody is handed; an abort sent again removes it.
+    // A URL cannot be revoked: a PUT after the abort (which removed the object) stores an object nobody is handed; an
+    // abort sent again removes it.
     expect((await put(sent.url, sent.data)).status).toBe(200);
     expectErrorEnvelope(await success(sent.requestKey), 409, "UPLOAD_NOT_COMPLETED");
     expect((await abort(sent.requestKey)).body).toEqual(TRUE_ENVELOPE);

@@ -86,7 +86,7 @@ describe("a page on another origin", () => {
     expect(result).toMatchObject({ ok: true, startStatus: 200, completeStatus: 200 });
   });
 
-  it("uploads a small file with one PUT (POST /url, its signed Content-Type), and the bytes come back identical", async () => {
+  it("uploads a small file with one PUT (POST /url, its signed Content-Type and If-None-Match), once, and the bytes come back identical", async () => {
     const { page } = browser;
     await page.goto(allowed.url);
     const result = await page.evaluate(
@@ -103,13 +103,18 @@ describe("a page on another origin", () => {
           body: JSON.stringify({ fileName: file.name, mimeType: file.type, contentLength: String(file.size) }),
         });
         const start = await started.json();
-        const put = await fetch(start.result.url, { method: "PUT", body: file, headers: { "content-type": file.type } });
+        // The URL is signed for its type and for If-None-Match: * (it stores once): a preflighted PUT.
+        const putOnce = { "content-type": file.type, "if-none-match": "*" };
+        const put = await fetch(start.result.url, { method: "PUT", body: file, headers: putOnce });
+        const other = new File([crypto.getRandomValues(new Uint8Array(60_000))], "clip.webm", { type: "video/webm" });
+        const again = await fetch(start.result.url, { method: "PUT", body: other, headers: putOnce });
         const confirmed = await fetch(`${api}/success/${start.result.requestKey}`, { method: "POST", headers: { authorization: headers.authorization } });
         const link = await confirmed.json();
         const download = await fetch(link.result.downloadPath);
         return {
           startStatus: started.status,
           putStatus: put.status,
+          againStatus: again.status,
           eTag: put.headers.get("etag"),
           successStatus: confirmed.status,
           requestKey: start.result.requestKey as string,
@@ -120,7 +125,8 @@ describe("a page on another origin", () => {
       },
       { base: gateway.url, apiKey: gateway.apiKey, projectId: PROJECT },
     );
-    expect(result).toMatchObject({ startStatus: 200, putStatus: 200, successStatus: 200 });
+    // A second PUT to the used URL is refused, readably cross-origin, and the first file stays.
+    expect(result).toMatchObject({ startStatus: 200, putStatus: 200, againStatus: 412, successStatus: 200 });
     expect(result.eTag).toMatch(/^"[0-9a-f]{32}"$/);
     expect(result.received).toBe(result.sent);
     // The same bytes outside the browser too.

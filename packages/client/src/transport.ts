@@ -11,6 +11,11 @@ export interface PartRequest {
   contentMd5?: string;
   /** The `Content-Type` a single-PUT URL is signed for (the file's MIME type); part URLs take none. */
   contentType?: string;
+  /**
+   * A single PUT: sent with `If-None-Match: *`, which its URL is signed for, so the store keeps the first file stored
+   * and refuses any later PUT to the URL (412).
+   */
+  putOnce?: boolean;
   /** Bytes of `body` sent so far; called by transports that can tell. */
   onProgress?: (loaded: number) => void;
 }
@@ -47,10 +52,10 @@ export interface PartTransport {
 export function fetchTransport(fetchImpl: typeof fetch = globalThis.fetch.bind(globalThis)): PartTransport {
   return {
     reportsProgress: false,
-    async send({ url, body, signal, contentMd5, contentType }) {
+    async send({ url, body, signal, contentMd5, contentType, putOnce }) {
       let response: Response;
       try {
-        response = await fetchImpl(url, { method: "PUT", body, signal, headers: partHeaders(contentMd5, contentType) });
+        response = await fetchImpl(url, { method: "PUT", body, signal, headers: partHeaders(contentMd5, contentType, putOnce) });
       } catch (error) {
         if (signal.aborted) throw signal.reason;
         throw new NetworkError(`The part upload got no answer: ${(error as Error).message}`, { cause: error });
@@ -71,7 +76,7 @@ export function fetchTransport(fetchImpl: typeof fetch = globalThis.fetch.bind(g
 export function xhrTransport(): PartTransport {
   return {
     reportsProgress: true,
-    send({ url, body, signal, contentMd5, contentType, onProgress }) {
+    send({ url, body, signal, contentMd5, contentType, putOnce, onProgress }) {
       return new Promise<PartResponse>((resolve, reject) => {
         if (signal.aborted) return reject(signal.reason);
         const xhr = new XMLHttpRequest();
@@ -79,7 +84,7 @@ export function xhrTransport(): PartTransport {
         signal.addEventListener("abort", onAbort, { once: true });
         const settle = () => signal.removeEventListener("abort", onAbort);
         xhr.open("PUT", url);
-        for (const [name, value] of Object.entries(partHeaders(contentMd5, contentType))) xhr.setRequestHeader(name, value);
+        for (const [name, value] of Object.entries(partHeaders(contentMd5, contentType, putOnce))) xhr.setRequestHeader(name, value);
         xhr.upload.onprogress = (event) => onProgress?.(event.loaded);
         xhr.onload = () => {
           settle();
@@ -95,7 +100,7 @@ export function xhrTransport(): PartTransport {
           settle();
           reject(
             new NetworkError(
-              "The part upload got no answer: a network error, or a CORS refusal (the bucket's CORS rule must allow PUT with the Content-MD5 header and expose ETag).",
+              "The part upload got no answer: a network error, or a CORS refusal (the bucket's CORS rule must allow PUT with the Content-MD5, Content-Type and If-None-Match headers and expose ETag).",
             ),
           );
         };
@@ -114,10 +119,14 @@ export function defaultTransport(fetchImpl?: typeof fetch): PartTransport {
 }
 
 /**
- * Headers of a part PUT: `Content-MD5`, and the `Content-Type` a single-PUT URL is signed for. Nothing else: the length
- * comes from the body, and any other header would need signing. The type is always set when given, so that a runtime
- * does not send the Blob's own type (or none) instead of the signed one.
+ * Headers of a part PUT: `Content-MD5`, and for a single PUT the `Content-Type` and `If-None-Match: *` its URL is signed
+ * for. Nothing else: the length comes from the body, and any other header would need signing. The type is always set
+ * when given, so that a runtime does not send the Blob's own type (or none) instead of the signed one.
  */
-export function partHeaders(contentMd5: string | undefined, contentType?: string): Record<string, string> {
-  return { ...(contentType ? { "content-type": contentType } : {}), ...(contentMd5 ? { "content-md5": contentMd5 } : {}) };
+export function partHeaders(contentMd5: string | undefined, contentType?: string, putOnce?: boolean): Record<string, string> {
+  return {
+    ...(contentType ? { "content-type": contentType } : {}),
+    ...(contentMd5 ? { "content-md5": contentMd5 } : {}),
+    ...(putOnce ? { "if-none-match": "*" } : {}),
+  };
 }

@@ -167,6 +167,11 @@ class UploadRun {
   private uploadId!: string;
   /** Set for a single-PUT upload: the start's body and key, sent again (same key) to sign a fresh URL. */
   private singlePut: { body: SinglePutUploadBody; idempotencyKey: string } | undefined;
+  /**
+   * Set when a retried single PUT found the file stored already (412: its earlier attempt stored it, the reply was
+   * lost): the stored file's MD5 is compared with ours once the gateway has confirmed its size.
+   */
+  private storedByEarlierAttempt = false;
   private source!: Blob;
   private fileName!: string;
   private mimeType!: string;
@@ -253,11 +258,12 @@ class UploadRun {
 
       const completed = [...parts.entries()].sort(([a], [b]) => a - b).map(([partNumber, eTag]) => ({ partNumber, eTag }));
       const signal = this.cancel.signal;
-      await this.withRetries<unknown>("complete the upload", () =>
+      const done = await this.withRetries<unknown>("complete the upload", () =>
         this.singlePut
           ? this.api.downloadUrl(this.options.projectId, this.requestKey!, { signal }) // completes a single PUT
           : this.api.complete(this.options.projectId, { requestKey: this.requestKey!, parts: completed }, { signal }),
       );
+      if (this.storedByEarlierAttempt) await this.checkStoredFile((done as { downloadPath: string }).downloadPath);
       return {
         requestKey: this.requestKey!,
         uploadId: this.uploadId,
@@ -419,10 +425,12 @@ class UploadRun {
   /**
    * Whether parts are hashed before they are sent, for `Content-MD5`. Not when the transport hashes what it sends and
    * the store's ETags are MD5s: then comparing the ETag afterwards checks the same bytes without reading them twice
-   * (Node reading from disk; see nodeHttpTransport).
+   * (Node reading from disk; see nodeHttpTransport). Always for a single PUT: its URL stores once, so bytes corrupted
+   * on the way must be refused by the store (Content-MD5), as a mismatching ETag found afterwards could not be mended.
    */
   private get hashesFirst(): boolean {
-    return this.verify && !(this.transport.hashesWhileSending && this.integrity?.eTagIsMd5 === true);
+    if (!this.verify) return false;
+    return this.singlePut !== undefined || !(this.transport.hashesWhileSending && this.integrity?.eTagIsMd5 === true);
   }
 
   private partBody(partNumber: number): Blob {
@@ -487,7 +495,7 @@ class UploadRun {
           offset: start,
           signal: attempt.signal,
           contentMd5,
-          ...(this.singlePut ? { contentType: this.mimeType } : {}),
+          ...(this.singlePut ? { contentType: this.mimeType, putOnce: true } : {}),
           onProgress: (loaded) => {
             stall.touch();
             progress.partProgress(partNumber, loaded);
@@ -526,6 +534,20 @@ class UploadRun {
         this.partStored(partNumber, body.size, progress);
         return eTag;
       }
+      if (status === 412 && this.singlePut) {
+        // The URL stores once (If-None-Match: *) and a file is stored at it already. After a failed attempt that is
+        // ours: the attempt stored it but its reply was lost. The gateway confirms its size when completing; its MD5
+        // is compared then, where the store's ETag tells it. Before any attempt of ours, someone else's.
+        if (failures === 0) {
+          throw new UploadFailedError(
+            "The store already holds a file for this upload, which this upload did not send (412): its URL was used by someone else.",
+            this.requestKey,
+          );
+        }
+        this.storedByEarlierAttempt = true;
+        this.partStored(partNumber, body.size, progress);
+        return "";
+      }
       if (contentMd5 && isDigestRefusal(status, errorBody)) {
         // The store refused bytes that do not match their Content-MD5: they were corrupted on the way. Send them again.
         failures = await this.backoff(failures, partNumber, `part ${partNumber}: the store refused it, its bytes do not match their MD5`);
@@ -545,6 +567,33 @@ class UploadRun {
         status === 404
           ? `Part ${partNumber} was refused with 404: the upload no longer exists (aborted, or completed elsewhere).`
           : `Part ${partNumber} was refused with HTTP ${status}.`,
+        this.requestKey,
+      );
+    }
+  }
+
+  /**
+   * Compares the MD5 of a single-PUT file found stored (see `storedByEarlierAttempt`) with ours, through the ETag of its
+   * download, where ETags are MD5s and parts are verified; the gateway checked its size already. A mismatch fails.
+   */
+  private async checkStoredFile(downloadPath: string): Promise<void> {
+    if (!this.verify || this.integrity?.eTagIsMd5 !== true) return;
+    const ours = await this.md5Of(1);
+    const fetchImpl = this.options.fetch ?? globalThis.fetch.bind(globalThis);
+    const response = await this.withRetries("check the stored file", async () => {
+      try {
+        return await fetchImpl(downloadPath, { signal: this.cancel.signal });
+      } catch (error) {
+        if (isAbort(error)) throw error;
+        throw new NetworkError(`The download got no answer: ${(error as Error).message}`, { cause: error });
+      }
+    });
+    // Only the headers are needed: the body is not read.
+    await response.body?.cancel().catch(() => undefined);
+    const stored = md5OfETag(response.headers.get("etag"));
+    if (response.ok && stored !== undefined && stored !== ours) {
+      throw new UploadFailedError(
+        `The file stored for this upload is not this file (its MD5 is ${stored}, this file's ${ours}): its URL was used by someone else.`,
         this.requestKey,
       );
     }

@@ -68,6 +68,12 @@ export const ERROR_CODES = {
     message:
       "This upload was started with POST /url (one PUT), not in parts: PUT the file to its URL, then call POST /success/{requestKey}.",
   },
+  PRECONDITION_FAILED: {
+    status: 412,
+    retryable: false,
+    message:
+      "The store already holds this upload's file: a single-PUT URL stores it once. Complete the upload with POST /success/{requestKey}.",
+  },
   IDEMPOTENCY_KEY_IN_USE: {
     status: 409,
     retryable: true,
@@ -113,5 +119,5 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 export const errorCodeSchema = z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]);
 
 /** The HTTP statuses an error reply can have: every status in `ERROR_CODES`. */
-export const ERROR_STATUSES = [400, 401, 403, 404, 405, 408, 409, 413, 415, 416, 422, 429, 431, 500, 501, 503] as const;
+export const ERROR_STATUSES = [400, 401, 403, 404, 405, 408, 409, 412, 413, 415, 416, 422, 429, 431, 500, 501, 503] as const;
 export type ErrorStatus = (typeof ERROR_STATUSES)[number];

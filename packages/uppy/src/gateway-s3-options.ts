@@ -57,7 +57,7 @@ export function gatewayS3Options<M extends Meta, B extends Body>(options: Gatewa
   const singlePut = (client as ApiClient & SinglePutCall).startSinglePut?.bind(client);
   const signed = new Map<string, SignedParts>();
   /** Single-PUT URLs handed to Uppy, with their upload's request key: the PUT is followed by the completing call. */
-  const singlePuts = new Map<string, string>();
+  const singlePuts = new Map<string, { requestKey: string; attempts: number }>();
 
   const chunkSize = (size: number) => uppyPartPlan(size, largestPart).partSize;
 
@@ -145,18 +145,28 @@ export function gatewayS3Options<M extends Meta, B extends Body>(options: Gatewa
         mimeType,
         presignedUrlExpiryTimeHours,
       });
-      singlePuts.set(url, requestKey);
-      // The URL is signed for this type: the PUT must send it (a Blob without a type would send none).
-      return { method: "PUT", url, headers: { "Content-Type": mimeType } };
+      singlePuts.set(url, { requestKey, attempts: 0 });
+      // The URL is signed for this type (a Blob without a type would send none) and for If-None-Match: * (it stores
+      // the file once): the PUT must send both.
+      return { method: "PUT", url, headers: { "Content-Type": mimeType, "If-None-Match": "*" } };
     },
 
     async uploadPartBytes(request) {
-      const result = await AwsS3.uploadPartBytes(request);
-      const requestKey = singlePuts.get(request.signature.url);
-      if (requestKey === undefined) return result;
+      const single = singlePuts.get(request.signature.url);
+      if (single === undefined) return AwsS3.uploadPartBytes(request);
+      single.attempts += 1;
+      let result: Awaited<ReturnType<typeof AwsS3.uploadPartBytes>>;
+      try {
+        result = await AwsS3.uploadPartBytes(request);
+      } catch (error) {
+        // 412 on a retry: the URL stores once, and an earlier attempt stored the file but its reply was lost. The
+        // gateway confirms the stored file's size when completing; on a first attempt the file is someone else's.
+        if (single.attempts === 1 || (error as { source?: { status?: number } }).source?.status !== 412) throw error;
+        result = { ETag: "" };
+      }
       // A single PUT is complete once the gateway has checked the stored file.
       singlePuts.delete(request.signature.url);
-      return { ...result, location: await downloadUrl(requestKey) };
+      return { ...result, location: await downloadUrl(single.requestKey) };
     },
   };
 }

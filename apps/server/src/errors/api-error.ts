@@ -28,6 +28,7 @@ const STORAGE_REASON_CODES = {
   "part-too-large": "PAYLOAD_TOO_LARGE",
   "part-size-mismatch": "PART_SIZE_MISMATCH",
   "bad-digest": "BAD_DIGEST",
+  "object-exists": "PRECONDITION_FAILED",
   unavailable: "STORAGE_UNAVAILABLE",
 } as const satisfies Record<StorageErrorReason, keyof typeof ERROR_CODES>;
 

@@ -1,9 +1,10 @@
 import type { Readable } from "node:stream";
+import { finished } from "node:stream/promises";
 import { errorEnvelope, MAX_PARTS, type ErrorProblem } from "@upload-gateway/contract";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type {} from "@fastify/compress"; // its route option `compress`
 import { toApiError } from "../errors/api-error";
-import type { LocalStorage } from "../storage/local.storage";
+import { METADATA_PARAM, type LocalStorage } from "../storage/local.storage";
 import { parseRange } from "./byte-range";
 
 /**
@@ -53,20 +54,40 @@ export function localStoreRoutes(storage: LocalStorage) {
       );
     });
 
-    // A single-PUT upload's URL (`presignPutObject`): the whole object in one request, like S3's PutObject.
-    app.put<{ Params: { "*": string }; Querystring: { size?: string; expires?: string; signature?: string } }>(
+    // A single-PUT upload's URL (`presignPutObject`): the whole object in one request, once, like S3's PutObject with
+    // If-None-Match: * (the store refuses it with 412 once the object exists).
+    app.put<{ Params: { "*": string }; Querystring: Record<string, string | string[] | undefined> }>(
       "/storage/objects/*",
       { compress: false, config: { streamedBody: true } },
       async (request, reply) => {
         const key = request.params["*"];
-        const { size = "", expires = "", signature = "" } = request.query;
+        const { size, expires, signature } = request.query;
         // The signature binds the Content-Type, as S3's does: a request with another type does not match it.
         const contentType = request.headers["content-type"] ?? "";
-        const grant = { method: "PUT" as const, key, size: parseSize(size), contentType, expires: Number(expires) };
-        const verdict = storage.verifyGrant(grant, signature);
+        const metadata = metadataOf(request.query);
+        if (metadata === "invalid") return refuseSignature(reply, "invalid");
+        const grant = {
+          method: "PUT" as const,
+          key,
+          size: parseSize(typeof size === "string" ? size : ""),
+          contentType,
+          metadata,
+          expires: Number(expires),
+        };
+        const verdict = storage.verifyGrant(grant, typeof signature === "string" ? signature : "");
         if (verdict !== "ok") return refuseSignature(reply, verdict);
+        // S3's single-PUT URLs sign `If-None-Match: *`, so S3 refuses a request without it (403): the same here, so
+        // that a client forgetting it fails on both stores alike.
+        if (request.headers["if-none-match"]?.trim() !== "*") {
+          void reply.header("connection", "close");
+          return fail(reply, {
+            code: "FORBIDDEN",
+            field: "If-None-Match",
+            message: "This URL is signed for the header If-None-Match: * (it stores the file once): send it.",
+          });
+        }
         return storeBody(request, reply, (body, options) =>
-          storage.writeObject(key, body, { expectedSize: grant.size, contentType, ...options }),
+          storage.writeObject(key, body, { expectedSize: grant.size, contentType, metadata, ...options }),
         );
       },
     );
@@ -96,6 +117,10 @@ export function localStoreRoutes(storage: LocalStorage) {
           .header("content-type", object.contentType)
           .header("content-disposition", disposition ?? object.contentDisposition)
           .header("content-length", String(Math.max(0, end - start + 1)));
+        // As S3 answers an object's metadata: one x-amz-meta-<name> header each (values a header can carry).
+        for (const [name, value] of Object.entries(object.metadata)) {
+          if (/^[\x20-\x7e]*$/.test(value) && /^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) void reply.header(`${METADATA_PARAM}${name}`, value);
+        }
         if (range) void reply.header("content-range", `bytes ${start}-${end}/${object.size}`);
         if (request.method === "HEAD" || object.size === 0) return reply.send();
         return reply.send(object.read(start, end));
@@ -103,6 +128,18 @@ export function localStoreRoutes(storage: LocalStorage) {
     });
     done();
   };
+}
+
+/** The object's metadata from a single-PUT URL's `x-amz-meta-*` parameters; "invalid" when one is repeated. */
+function metadataOf(query: Record<string, string | string[] | undefined>): Record<string, string> | "invalid" {
+  const entries: [string, string][] = [];
+  for (const [name, value] of Object.entries(query)) {
+    if (!name.startsWith(METADATA_PARAM)) continue;
+    if (typeof value !== "string") return "invalid";
+    entries.push([name.slice(METADATA_PARAM.length), value]);
+  }
+  // fromEntries, not assignment: a name such as `__proto__` stays a plain entry.
+  return Object.fromEntries(entries);
 }
 
 /** Only the decimal form the signer wrote; anything else cannot match a signature. */
@@ -145,6 +182,13 @@ async function storeBody(
   } catch (error) {
     const apiError = toApiError(error);
     if (!apiError) throw error;
+    if (apiError.problems[0].code === "PRECONDITION_FAILED" && declared && !body.readableEnded) {
+      // A single PUT to a URL whose file is stored: read the rest of the body (its declared length is the signed
+      // one) and answer, as S3 does. Closing mid-body would make most clients report a network error, not the 412
+      // that tells a retry after a lost reply that its first attempt stored the file.
+      await finished(body.resume()).catch(() => undefined);
+      return reply.status(apiError.status).send(apiError.toEnvelope());
+    }
     // A refused body may still be arriving: close the connection rather than read gigabytes for nothing.
     if (apiError.status === 413 || apiError.problems[0].code === "PART_SIZE_MISMATCH" || !body.readableEnded) {
       void reply.header("connection", "close");

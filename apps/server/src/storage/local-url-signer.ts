@@ -16,6 +16,8 @@ export interface SignedGrant {
   contentType?: string;
   /** The `Content-Disposition` a download answers with, when the URL sets it. */
   contentDisposition?: string;
+  /** The metadata a single PUT's object gets (S3 signs its `x-amz-meta-*` query parameters for the same purpose). */
+  metadata?: Record<string, string>;
   /** Unix time in seconds after which the URL is refused. */
   expires: number;
 }
@@ -38,11 +40,13 @@ export class LocalUrlSigner {
 
 function canonical(grant: SignedGrant): string {
   // Newline-separated fields: none of them can contain a newline (keys are server-built, ids are validated, MIME types
-  // and dispositions are checked text). The optional fields are named, and appended only when present, so that URLs
-  // signed before they existed keep their signatures.
+  // and dispositions are checked text; metadata is one JSON line, sorted by name). The optional fields are named, and
+  // appended only when present, so that URLs signed before they existed keep their signatures.
+  const metadata = Object.entries(grant.metadata ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const optional = [
     grant.contentType === undefined ? [] : [`content-type:${grant.contentType}`],
     grant.contentDisposition === undefined ? [] : [`content-disposition:${grant.contentDisposition}`],
+    metadata.length === 0 ? [] : [`metadata:${JSON.stringify(metadata)}`],
   ].flat();
   return [grant.method, grant.key, grant.uploadId ?? "", grant.partNumber ?? "", grant.size ?? "", grant.expires, ...optional].join("\n");
 }

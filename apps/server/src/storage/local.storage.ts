@@ -50,6 +50,8 @@ export interface StoredObject {
   size: number;
   contentType: string;
   contentDisposition: string;
+  /** The object's metadata (`x-amz-meta-*` on S3). */
+  metadata: Record<string, string>;
   /** Bytes `start` to `end`, inclusive. */
   read(start: number, end: number): Readable;
 }
@@ -70,6 +72,8 @@ interface UploadInfo {
 }
 
 const UPLOAD_ID = /^[0-9a-f]{32}$/;
+/** The query parameters of a single-PUT URL that carry the object's metadata, named as S3's. */
+export const METADATA_PARAM = "x-amz-meta-";
 const PART_FILE = /^part-(\d{5})$/;
 const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
@@ -177,8 +181,15 @@ export class LocalStorage implements Storage {
   presignPutObject(key: string, object: SinglePutObject, expiresInSeconds: number): Promise<string> {
     safeSegments(key);
     const expires = unixNow() + expiresInSeconds;
-    const grant: SignedGrant = { method: "PUT", key, size: object.size, contentType: object.contentType, expires };
-    const query = new URLSearchParams({ size: String(object.size), expires: String(expires), signature: this.signer.sign(grant) });
+    const { size, contentType, metadata } = object;
+    const grant: SignedGrant = { method: "PUT", key, size, contentType, metadata, expires };
+    // The metadata travels as S3's does in its presigned URLs: `x-amz-meta-<name>` query parameters, signed.
+    const query = new URLSearchParams([
+      ["size", String(size)],
+      ["expires", String(expires)],
+      ...Object.entries(metadata).map(([name, value]): [string, string] => [`${METADATA_PARAM}${name}`, value]),
+      ["signature", this.signer.sign(grant)],
+    ]);
     return Promise.resolve(`${this.objectUrl(key)}?${query.toString()}`);
   }
 
@@ -253,22 +264,32 @@ export class LocalStorage implements Storage {
   }
 
   /**
-   * Stores a whole object from `body` (a single-PUT upload), with S3's `PutObject` semantics: exactly `expectedSize`
-   * bytes (refused as a part is: a declared length of another size before anything is read, a streamed body as soon as
-   * it exceeds the size or when it ends short), checked against `contentMd5` when given, and visible only once whole.
-   * The object is made as a directory in tmp/ (one part file and its manifest) and renamed into place, replacing an
-   * earlier object of the key at once; of two PUTs at once the last rename wins, with a whole body. A refused body
-   * leaves nothing behind. Returns the object's ETag (its MD5, as S3's for a single PUT) and size.
+   * Stores a whole object from `body` (a single-PUT upload), with the semantics of S3's `PutObject` with
+   * `If-None-Match: *`, as single-PUT URLs are signed: exactly `expectedSize` bytes (refused as a part is: a declared
+   * length of another size before anything is read, a streamed body as soon as it exceeds the size or when it ends
+   * short), checked against `contentMd5` when given, visible only once whole, and only if no object of the key exists
+   * (else `object-exists`, before the body is read when the object is there already). The object is made as a
+   * directory in tmp/ (one part file and its manifest) and renamed into place under the key's lock, where the check is
+   * made again: of two PUTs at once exactly one stores, the other is refused. A refused body leaves nothing behind.
+   * Returns the object's ETag (its MD5, as S3's for a single PUT) and size.
    */
   async writeObject(
     key: string,
     body: Readable,
-    options: { expectedSize: number; contentType: string; declaredLength?: number; contentMd5?: Buffer },
+    options: {
+      expectedSize: number;
+      contentType: string;
+      metadata?: Record<string, string>;
+      declaredLength?: number;
+      contentMd5?: Buffer;
+    },
   ): Promise<{ eTag: string; size: number }> {
     body.on("error", ignore);
     const { expectedSize, declaredLength } = options;
     if (declaredLength !== undefined && declaredLength !== expectedSize) throw wrongPartSize(declaredLength, expectedSize);
     safeSegments(key);
+    // Refused at once rather than after gigabytes are read for nothing; checked again at the commit.
+    if (await this.readManifest(key)) throw objectExists();
     const staging = await this.tempPath();
     const file = partFileName(1);
     try {
@@ -291,19 +312,28 @@ export class LocalStorage implements Storage {
         uploadId: "single-put",
         size: header.size,
         // The PUT carries no name: downloads are attachments, named by their URL's signed disposition.
-        object: { contentType: options.contentType, contentDisposition: "attachment", metadata: {} },
+        object: { contentType: options.contentType, contentDisposition: "attachment", metadata: options.metadata ?? {} },
         parts: [{ file, size: header.size }],
       };
       await this.io(() => writeFile(join(staging, "manifest.json"), JSON.stringify(manifest), { mode: FILE_MODE }));
       if (this.durable) await this.io(() => syncDir(staging));
       const target = this.blobDir(key);
-      // Under the key's lock, as `deleteObject`: a replacement and a delete of the object never interleave.
-      await this.documentLocks.run(this.objectPath(key), () =>
-        this.io(async () => {
-          await this.commitObjectDir(staging, target);
+      // Under the key's lock, as `deleteObject`: the check and the rename are one step no other PUT or delete of the
+      // key comes between. The rename itself refuses a non-empty target too (ENOTEMPTY), whoever made it.
+      await this.documentLocks.run(this.objectPath(key), async () => {
+        if (await this.readManifest(key)) throw objectExists();
+        await this.io(async () => {
+          await mkdir(dirname(target), { recursive: true, mode: DIR_MODE });
+          try {
+            await rename(staging, target);
+          } catch (error) {
+            const code = (error as NodeJS.ErrnoException).code;
+            if (code === "ENOTEMPTY" || code === "EEXIST") throw objectExists();
+            throw error;
+          }
           if (this.durable) await syncDir(dirname(target));
-        }),
-      );
+        });
+      });
       return { eTag: this.eTagOf(header.md5), size: header.size };
     } catch (error) {
       await rm(staging, { recursive: true, force: true });
@@ -391,6 +421,7 @@ export class LocalStorage implements Storage {
       size: manifest.size,
       contentType: manifest.object.contentType,
       contentDisposition: manifest.object.contentDisposition,
+      metadata: manifest.object.metadata ?? {},
       read: (start, end) => readObjectRange(layout, start, end),
     };
   }
@@ -519,6 +550,7 @@ export class LocalStorage implements Storage {
         size: info.size,
         contentType: object.contentType,
         contentDisposition: object.contentDisposition,
+        metadata: object.metadata ?? {},
         read: (start, end) => createReadStream(path, { start, end, highWaterMark: 1024 * 1024 }),
       };
     } catch (error) {
@@ -796,6 +828,10 @@ function unixNow(): number {
 
 function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
+}
+
+function objectExists(): StorageError {
+  return new StorageError("object-exists", "The file is stored already: a single-PUT URL stores it once.");
 }
 
 function noSuchUpload(): StorageError {

@@ -154,6 +154,7 @@ export class S3Storage implements Storage {
     await this.call(() => this.client.send(command));
   }
 
+  /** Signs `If-None-Match: *`: S3 refuses the PUT (412) once the object exists, so the URL stores once. */
   async presignPutObject(key: string, object: SinglePutObject, expiresInSeconds: number): Promise<string> {
     return this.presigner.presignPutObject(await this.credentials(), key, object, expiresInSeconds);
   }

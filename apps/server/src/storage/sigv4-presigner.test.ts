@@ -28,11 +28,12 @@ const EXPIRIES = [1, 3600, 43_200, 604_800];
 // Part sizes: an empty last part, a small one, 5 MiB, the largest 5 GiB part.
 const SIZES = [0, 1, 5 * 1024 * 1024, 5 * 1024 ** 3];
 // Single-PUT objects: an empty file, a small one, the 5 GiB limit; content types with the characters MIME names allow.
-const OBJECTS = [
+// Their metadata: none, the gateway's own entries (a URI-encoded file name), and names and values that need escaping.
+const OBJECTS: { size: number; contentType: string; metadata?: Record<string, string> }[] = [
   { size: 0, contentType: "application/octet-stream" },
-  { size: 1024, contentType: "video/mp4" },
-  { size: 5 * 1024 ** 3, contentType: "application/vnd.example+json" },
-  { size: 77, contentType: "text/x-c++src" },
+  { size: 1024, contentType: "video/mp4", metadata: { "file-name": encodeURIComponent("clip ünï 🎬.mp4"), "request-key": "8204385151761ekHjcTTa1RzQSIHcbtORMA" } },
+  { size: 5 * 1024 ** 3, contentType: "application/vnd.example+json", metadata: { z: "last", a: "first", "m.n_o~p": "a b/c+d=e&f%" } },
+  { size: 77, contentType: "text/x-c++src", metadata: { "x-id": "sorts before x-id", "file-name": "" } },
 ];
 const DISPOSITIONS = [
   `attachment; filename="clip.mp4"; filename*=UTF-8''clip.mp4`,
@@ -74,10 +75,20 @@ describe("SigV4Presigner", () => {
             const object = OBJECTS[i % OBJECTS.length]!;
             const put = await getSignedUrl(
               client,
-              new PutObjectCommand({ Bucket: setup.bucket, Key: key, ContentLength: object.size, ContentType: object.contentType }),
-              { expiresIn: expires, signingDate, signableHeaders: new Set(["content-length", "content-type"]) },
+              new PutObjectCommand({
+                Bucket: setup.bucket,
+                Key: key,
+                ContentLength: object.size,
+                ContentType: object.contentType,
+                IfNoneMatch: "*",
+                Metadata: object.metadata,
+              }),
+              { expiresIn: expires, signingDate, signableHeaders: new Set(["content-length", "content-type", "if-none-match"]) },
             );
-            expect(new URL(put).searchParams.get("X-Amz-SignedHeaders")).toBe("content-length;content-type;host");
+            expect(new URL(put).searchParams.get("X-Amz-SignedHeaders")).toBe("content-length;content-type;host;if-none-match");
+            for (const [name, value] of Object.entries(object.metadata ?? {})) {
+              expect(new URL(put).searchParams.get(`x-amz-meta-${name}`)).toBe(value);
+            }
             expect(ours.presignPutObject(credentials, key, object, expires, signingDate)).toBe(put);
             const disposition = DISPOSITIONS[i % DISPOSITIONS.length]!;
             const named = await getSignedUrl(
@@ -151,14 +162,20 @@ describe("SigV4Presigner", () => {
     expect(() => ours.presignUploadParts(CREDENTIALS[0]!, "k", "u", [{ partNumber: 1, size: 1.5 }], 60)).toThrow(RangeError);
   });
 
-  it("binds a single-PUT URL to its size and content type, and refuses values no client could send", () => {
+  it("binds a single-PUT URL to its size, content type, If-None-Match and metadata, and refuses values no client could send", () => {
     const ours = new SigV4Presigner(SETUPS[0]!);
     const now = DATES[0]!;
-    const signature = (object: { size: number; contentType: string }) =>
+    const signature = (object: { size: number; contentType: string; metadata?: Record<string, string> }) =>
       new URL(ours.presignPutObject(CREDENTIALS[0]!, "k", object, 60, now)).searchParams.get("X-Amz-Signature");
     const base = signature({ size: 10, contentType: "video/mp4" });
     expect(signature({ size: 11, contentType: "video/mp4" })).not.toBe(base);
     expect(signature({ size: 10, contentType: "video/webm" })).not.toBe(base);
+    expect(signature({ size: 10, contentType: "video/mp4", metadata: { "file-name": "a" } })).not.toBe(base);
+    expect(signature({ size: 10, contentType: "video/mp4", metadata: { "file-name": "b" } })).not.toBe(
+      signature({ size: 10, contentType: "video/mp4", metadata: { "file-name": "a" } }),
+    );
+    expect(() => signature({ size: 10, contentType: "video/mp4", metadata: { "File-Name": "a" } })).toThrow(RangeError);
+    expect(() => signature({ size: 10, contentType: "video/mp4", metadata: { "a b": "a" } })).toThrow(RangeError);
     expect(() => signature({ size: -1, contentType: "video/mp4" })).toThrow(RangeError);
     expect(() => signature({ size: 10, contentType: "video/mp4 x" })).toThrow(RangeError);
     expect(() => signature({ size: 10, contentType: "" })).toThrow(RangeError);

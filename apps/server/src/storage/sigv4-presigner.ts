@@ -18,8 +18,11 @@ export interface SigV4PresignerOptions {
 const ALGORITHM = "AWS4-HMAC-SHA256";
 const UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD";
 
-/** Which request headers a presigned URL binds besides `host`. */
-type SignedHeaders = "host" | "length" | "length-and-type";
+/**
+ * Which request headers a presigned URL binds besides `host`: parts their length; single PUTs their length, type and
+ * `If-None-Match: *` (write once).
+ */
+type SignedHeaders = "host" | "length" | "put-once";
 
 /**
  * SigV4 query presigning for S3 UploadPart, PutObject and GetObject URLs, byte-identical to what the AWS SDK's
@@ -31,7 +34,9 @@ type SignedHeaders = "host" | "length" | "length-and-type";
  *
  * Part URLs sign the `content-length` header (as `getSignedUrl` does for an `UploadPartCommand` with `ContentLength`,
  * S3 then refuses any body of another length with 403), so a URL stores exactly the planned bytes. Single-PUT URLs
- * (`PutObject`) sign `content-length` and `content-type`. Download URLs sign `host` only.
+ * (`PutObject`) sign `content-length`, `content-type` and `if-none-match` (`*`: S3 answers 412 when the object
+ * exists, so the URL cannot replace what was stored), and carry the object's `x-amz-meta-*` entries as query
+ * parameters, as the SDK hoists them. Download URLs sign `host` only.
  */
 export class SigV4Presigner {
   /** Where the signed URLs point: scheme, host and port. */
@@ -68,21 +73,33 @@ export class SigV4Presigner {
   }
 
   /**
-   * A presigned PutObject URL storing the whole object in one request, bound to its exact size and content type: S3
-   * refuses a body of another length or a request with another `Content-Type` (403).
+   * A presigned PutObject URL storing the whole object in one request, once: bound to its exact size and content type
+   * (S3 refuses a body of another length or a request with another `Content-Type`: 403) and to `If-None-Match: *`, so
+   * the request must carry that header and S3 refuses it (412) once the object exists. `metadata` becomes the
+   * object's `x-amz-meta-*` entries, signed into the query (the client sends no header for them).
    */
   presignPutObject(
     credentials: PresignCredentials,
     key: string,
-    object: { size: number; contentType: string },
+    object: { size: number; contentType: string; metadata?: Record<string, string> },
     expiresInSeconds: number,
     now: Date = new Date(),
   ): string {
     checkByteCount(object.size, "object");
     // A signed header value is trimmed with inner spaces collapsed; refuse a value that would sign something else.
     if (!/^[\x21-\x7e]+$/.test(object.contentType)) throw new RangeError(`content type ${JSON.stringify(object.contentType)}`);
-    const sign = this.batch(credentials, "PUT", key, expiresInSeconds, now, "length-and-type");
-    return sign("&x-id=PutObject", object.size, object.contentType);
+    const sign = this.batch(credentials, "PUT", key, expiresInSeconds, now, "put-once");
+    // Query parameters sort by their encoded names: every `x-amz-meta-` one sorts before `x-id`, after `X-Amz-*`.
+    const metadata = Object.entries(object.metadata ?? {})
+      .map(([name, value]) => {
+        // S3 keeps metadata names lowercase; a name that is not a token could not be a header at all.
+        if (!/^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) throw new RangeError(`metadata name ${JSON.stringify(name)}`);
+        return [escapeUri(`x-amz-meta-${name}`), escapeUri(value)] as const;
+      })
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([name, value]) => `&${name}=${value}`)
+      .join("");
+    return sign(`${metadata}&x-id=PutObject`, object.size, object.contentType);
   }
 
   /**
@@ -122,11 +139,16 @@ export class SigV4Presigner {
       `X-Amz-Algorithm=${ALGORITHM}&X-Amz-Content-Sha256=${UNSIGNED_PAYLOAD}` +
       `&X-Amz-Credential=${escapeUri(`${credentials.accessKeyId}/${scope}`)}&X-Amz-Date=${amzDate}` +
       `&X-Amz-Expires=${expiresInSeconds}${token}`;
-    // Canonical headers are sorted by name: `content-length`, then `content-type`, then `host`.
-    const signedHeaders = { host: "host", length: "content-length;host", "length-and-type": "content-length;content-type;host" }[signed];
+    // Canonical headers are sorted by name: `content-length`, `content-type`, `host`, then `if-none-match`.
+    const signedHeaders = {
+      host: "host",
+      length: "content-length;host",
+      "put-once": "content-length;content-type;host;if-none-match",
+    }[signed];
     const signedHeadersQuery = `&X-Amz-SignedHeaders=${escapeUri(signedHeaders)}`;
     const requestHead = `${method}\n${path}\n${head}${signedHeadersQuery}`;
-    const hostAndRest = `host:${this.host}\n\n${signedHeaders}\n${UNSIGNED_PAYLOAD}`;
+    const ifNoneMatch = signed === "put-once" ? "\nif-none-match:*" : "";
+    const hostAndRest = `host:${this.host}${ifNoneMatch}\n\n${signedHeaders}\n${UNSIGNED_PAYLOAD}`;
     const toSignHead = `${ALGORITHM}\n${amzDate}\n${scope}\n`;
     const signingKey = this.signingKeyFor(credentials.secretAccessKey, day);
     const urlHead = `${this.origin}${path}?${head}&X-Amz-Signature=`;
@@ -135,7 +157,7 @@ export class SigV4Presigner {
 
     return (tailQuery, contentLength, contentType) => {
       const length = signed === "host" ? "" : `\ncontent-length:${contentLength}`;
-      const type = signed === "length-and-type" ? `\ncontent-type:${contentType}` : "";
+      const type = signed === "put-once" ? `\ncontent-type:${contentType}` : "";
       const headers = `${length}${type}\n${hostAndRest}`;
       const hashed = requestHash.copy().update(tailQuery).update(headers).digest("hex");
       const signature = createHmac("sha256", signingKey).update(toSignHead + hashed).digest("hex");

@@ -24,10 +24,14 @@ export interface PlannedPart {
   size: number;
 }
 
-/** What a single-PUT URL binds: the object's exact size and its content type. */
+/**
+ * What a single-PUT URL binds: the object's exact size and content type, and the metadata the object gets (the same
+ * entries a multipart upload's object gets from `createMultipartUpload`).
+ */
 export interface SinglePutObject {
   size: number;
   contentType: string;
+  metadata: Record<string, string>;
 }
 
 export interface CompletedPart {
@@ -88,7 +92,9 @@ export interface Storage {
   /**
    * A presigned PUT URL storing the whole object `key` in one request (a single-PUT upload), valid for
    * `expiresInSeconds`. It binds the object's exact size and content type: the store refuses a body of another length
-   * or a request with another `Content-Type`, and stores nothing partial. A second PUT to it replaces the object whole.
+   * or a request with another `Content-Type`, and stores nothing partial. It stores once: once an object exists at
+   * `key`, a PUT to it is refused (412, `If-None-Match: *` on S3; the request must carry that header) and the stored
+   * bytes stay as they are; of two PUTs at once exactly one stores.
    */
   presignPutObject(key: string, object: SinglePutObject, expiresInSeconds: number): Promise<string>;
   /**
@@ -126,6 +132,7 @@ export type StorageErrorReason =
   | "part-too-large"
   | "part-size-mismatch"
   | "bad-digest"
+  | "object-exists"
   | "unavailable";
 
 export class StorageError extends Error {

@@ -246,11 +246,7 @@ export class UploadsService {
 
     let uploadId: string | undefined;
     try {
-      uploadId = await transfer.create(key, {
-        contentType: body.mimeType,
-        contentDisposition: contentDisposition(body.fileName),
-        metadata: { "file-name": encodeURIComponent(body.fileName), "request-key": requestKey },
-      });
+      uploadId = await transfer.create(key, objectMetadataOf({ ...body, requestKey }));
       const now = new Date().toISOString();
       const record: UploadRecord = {
         version: 1,
@@ -662,7 +658,9 @@ export class UploadsService {
 
   private async signedSinglePut(record: UploadRecord, expiryHours: number | null | undefined): Promise<SinglePutUploadResult> {
     const expiresIn = (expiryHours ?? DEFAULT_URL_EXPIRY_HOURS) * HOUR;
-    const object = { size: record.contentLength, contentType: record.mimeType };
+    // The object gets the metadata a multipart upload's object gets (only the disposition would be a header to send).
+    const { contentType, metadata } = objectMetadataOf(record);
+    const object = { size: record.contentLength, contentType, metadata };
     return {
       url: await this.storage.presignPutObject(record.objectKey, object, expiresIn),
       requestKey: record.requestKey,
@@ -795,6 +793,18 @@ interface Transfer<R> {
   discard(key: string, uploadId: string): Promise<void>;
   /** The start's reply for the upload's record, with freshly signed URLs. */
   answer(record: UploadRecord, expiryHours: number | null | undefined): Promise<R>;
+}
+
+/**
+ * What the store keeps with an upload's object, whichever the transfer: its type, its name (as the download's
+ * disposition, and URI-encoded as `file-name` metadata: S3 metadata travels in headers) and its request key.
+ */
+function objectMetadataOf(upload: { fileName: string; mimeType: string; requestKey: string }): ObjectMetadata {
+  return {
+    contentType: upload.mimeType,
+    contentDisposition: contentDisposition(upload.fileName),
+    metadata: { "file-name": encodeURIComponent(upload.fileName), "request-key": upload.requestKey },
+  };
 }
 
 function notInProgress(record: UploadRecord, message = `the upload is ${record.state}`): ApiError {

@@ -339,32 +339,86 @@ export function storageConformance(name: string, makeHarness: () => Promise<Stor
       }
     });
 
-    it("stores a whole object by one signed PUT: its length and type bound, a chunked or refused body keeps nothing, a second PUT replaces it", async () => {
+    const singlePutMetadata = { "file-name": encodeURIComponent("clip ü.mp4"), "request-key": "8204385151761ekHjcTTa1RzQSIHcbtO" };
+    const putOnce = { "content-type": "video/mp4", "if-none-match": "*" };
+
+    it("stores a whole object by one signed PUT, once: its length, type and If-None-Match bound, a chunked or refused body keeps nothing, a second PUT is refused with 412", async () => {
       const objectKey = key();
       const data = randomBytes(200_000);
-      const url = await h.storage.presignPutObject(objectKey, { size: data.length, contentType: "video/mp4" }, 600);
-      const typed = { "content-type": "video/mp4" };
-      await expectRefused(fetch(url, { method: "PUT", body: data.subarray(1), headers: typed }));
-      await expectRefused(fetch(url, { method: "PUT", body: Buffer.concat([data, Buffer.from("x")]), headers: typed }));
-      await expectRefused(fetch(url, { method: "PUT", body: data, headers: { "content-type": "video/webm" } }));
-      await expectRefused(fetch(url, { method: "PUT", ...chunked(data.subarray(10)), headers: typed }));
+      const url = await h.storage.presignPutObject(objectKey, { size: data.length, contentType: "video/mp4", metadata: singlePutMetadata }, 600);
+      await expectRefused(fetch(url, { method: "PUT", body: data.subarray(1), headers: putOnce }));
+      await expectRefused(fetch(url, { method: "PUT", body: Buffer.concat([data, Buffer.from("x")]), headers: putOnce }));
+      await expectRefused(fetch(url, { method: "PUT", body: data, headers: { ...putOnce, "content-type": "video/webm" } }));
+      await expectRefused(fetch(url, { method: "PUT", ...chunked(data.subarray(10)), headers: putOnce }));
+      // The header is signed: a PUT without it (one that could replace the object) is refused.
+      await expectRefused(fetch(url, { method: "PUT", body: data, headers: { "content-type": "video/mp4" } }));
       expect(await h.storage.objectSize(objectKey)).toBeUndefined();
 
-      const stored = await fetch(url, { method: "PUT", body: data, headers: typed });
+      const stored = await fetch(url, { method: "PUT", body: data, headers: putOnce });
       expect(stored.status).toBe(200);
       expect(stored.headers.get("etag")).toBe(md5(data));
       expect(await h.storage.objectSize(objectKey)).toBe(data.length);
-      const other = randomBytes(data.length);
-      expect((await fetch(url, { method: "PUT", body: other, headers: typed })).status).toBe(200);
+      // The same URL, the same length and type, other bytes: refused, and the stored bytes stay as they were.
+      const again = await fetch(url, { method: "PUT", body: randomBytes(data.length), headers: putOnce }).catch(() => undefined);
+      expect(again?.status ?? 412).toBe(412);
+      await again?.arrayBuffer().catch(() => undefined);
+      expect((await fetch(url, { method: "PUT", body: data, headers: putOnce })).status).toBe(412);
 
       const disposition = 'attachment; filename="clip.mp4"';
       const download = await fetch(await h.storage.presignDownload(objectKey, 600, { contentDisposition: disposition }));
       expect(download.status).toBe(200);
       expect(download.headers.get("content-type")).toBe("video/mp4");
       expect(download.headers.get("content-disposition")).toBe(disposition);
-      expect(Buffer.from(await download.arrayBuffer()).equals(other)).toBe(true);
+      expect(Buffer.from(await download.arrayBuffer()).equals(data)).toBe(true);
       await h.storage.deleteObject(objectKey);
       expect(await h.storage.objectSize(objectKey)).toBeUndefined();
+    });
+
+    it("of two single PUTs to one URL at once, exactly one stores its bytes and the other is refused with 412", async () => {
+      for (let round = 0; round < 5; round++) {
+        const objectKey = key();
+        const bodies = [randomBytes(300_000), randomBytes(300_000)];
+        const url = await h.storage.presignPutObject(objectKey, { size: 300_000, contentType: "video/mp4", metadata: {} }, 600);
+        const statuses = await Promise.all(
+          bodies.map(async (body) => {
+            const response = await fetch(url, { method: "PUT", body, headers: putOnce });
+            await response.arrayBuffer().catch(() => undefined);
+            return response.status;
+          }),
+        );
+        // S3 may answer 409 (ConditionalRequestConflict) to the loser of a race it sees mid-write.
+        expect(statuses.filter((s) => s === 200)).toHaveLength(1);
+        expect(statuses.filter((s) => s !== 200).every((s) => s === 412 || s === 409)).toBe(true);
+        const download = await fetch(await h.storage.presignDownload(objectKey, 600));
+        expect(Buffer.from(await download.arrayBuffer()).equals(bodies[statuses.indexOf(200)]!)).toBe(true);
+        await h.storage.deleteObject(objectKey);
+      }
+    });
+
+    it("gives a single PUT's object the same metadata a multipart upload's object gets", async () => {
+      const single = key();
+      const data = randomBytes(1000);
+      const url = await h.storage.presignPutObject(single, { size: data.length, contentType: "video/mp4", metadata: singlePutMetadata }, 600);
+      expect((await fetch(url, { method: "PUT", body: data, headers: putOnce })).status).toBe(200);
+      const multipart = key();
+      const uploadId = await h.storage.createMultipartUpload(multipart, { ...meta, metadata: singlePutMetadata });
+      const part = await put(h.storage, multipart, uploadId, 1, data);
+      await h.storage.completeMultipartUpload(multipart, uploadId, [{ partNumber: 1, eTag: part.headers.get("etag")! }]);
+      const metadataOf = async (objectKey: string) => {
+        const response = await fetch(await h.storage.presignDownload(objectKey, 600));
+        await response.arrayBuffer();
+        return Object.fromEntries([...response.headers].filter(([name]) => name.startsWith("x-amz-meta-")));
+      };
+      const expected = { "x-amz-meta-file-name": singlePutMetadata["file-name"], "x-amz-meta-request-key": singlePutMetadata["request-key"] };
+      expect(await metadataOf(single)).toEqual(expected);
+      expect(await metadataOf(multipart)).toEqual(expected);
+      // A URL whose metadata was changed does not match its signature.
+      const tampered = new URL(url);
+      tampered.searchParams.set("x-amz-meta-file-name", "other.mp4");
+      await h.storage.deleteObject(single);
+      await expectRefused(fetch(tampered, { method: "PUT", body: data, headers: putOnce }));
+      expect(await h.storage.objectSize(single)).toBeUndefined();
+      await h.storage.deleteObject(multipart);
     });
 
     it("tells the size of a stored object, and that a missing one has none", async () => {
