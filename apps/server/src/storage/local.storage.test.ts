@@ -217,7 +217,8 @@ describe("LocalStorage: many parts", () => {
     } finally {
       process.off("warning", onWarning);
     }
-  });
+    // 2 s on a quiet machine; more than 30 s at a load average of 20 (CI beside other suites).
+  }, 120_000);
 });
 
 describe("LocalStorage: downloads", () => {
