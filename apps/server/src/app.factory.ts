@@ -2,7 +2,7 @@ import "reflect-metadata";
 import zlib from "node:zlib";
 import fastifyCompress from "@fastify/compress";
 import { NestFactory } from "@nestjs/core";
-import { FastifyAdapter, type NestFastifyApplication } from "@nestjs/platform-fastify";
+import type { NestFastifyApplication } from "@nestjs/platform-fastify";
 import { AppModule } from "./app.module";
 import { readProjectsFile } from "./auth/projects-file";
 import { Authenticator } from "./auth/authenticator";
@@ -64,6 +64,8 @@ export async function createUploadGateway(options: UploadGatewayServerOptions): 
 
 async function buildApp(setup: GatewaySetup, metrics: GatewayMetrics, path = ""): Promise<NestFastifyApplication> {
   const { config, logger } = setup;
+  // Loaded here, not on import: an app that embeds UploadGatewayModule on Express need not install Fastify's platform.
+  const { FastifyAdapter } = await import("@nestjs/platform-fastify");
   const adapter = new FastifyAdapter({ ...httpServerOptions(config), ...httpLoggingOptions(logger) });
   registerHttpLogging(adapter.getInstance());
   registerMetrics(adapter.getInstance(), metrics, config.METRICS_TOKEN);

@@ -6,6 +6,7 @@ import { DocsModule } from "./docs/docs.module";
 import { EnvelopeExceptionFilter } from "./errors/envelope-exception.filter";
 import { GatewaySetupModule, type GatewaySetup, type GatewaySetupFactory } from "./gateway/gateway-setup.module";
 import { HealthModule } from "./health/health.module";
+import { ExpressJsonBody } from "./http/express-json-body";
 import { LifecycleModule } from "./lifecycle/lifecycle.module";
 import { LocalStoreHttpModule } from "./local-store-http/local-store-http.module";
 import { SiteModule } from "./site/site.module";
@@ -35,7 +36,7 @@ export function gatewayModule(
       ...routed,
       ...(path === "" ? [] : [RouterModule.register(routed.map((child) => ({ path, module: child })))]),
     ],
-    providers: standalone ? [{ provide: APP_FILTER, useClass: EnvelopeExceptionFilter }] : [],
+    providers: [ExpressJsonBody, ...(standalone ? [{ provide: APP_FILTER, useClass: EnvelopeExceptionFilter }] : [])],
   };
 }
 

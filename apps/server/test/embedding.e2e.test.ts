@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Controller, Get, Module, type DynamicModule } from "@nestjs/common";
+import { Controller, Get, Module, type DynamicModule, type INestApplication } from "@nestjs/common";
 import { NestFactory } from "@nestjs/core";
 import { ExpressAdapter } from "@nestjs/platform-express";
 import { FastifyAdapter, type NestFastifyApplication } from "@nestjs/platform-fastify";
@@ -46,11 +46,17 @@ async function call(url: string, init: { method?: string; headers?: Record<strin
 
 const file = (size: number) => ({ partsNumber: 1, fileName: "clip.mp4", contentLength: String(size), mimeType: "video/mp4" });
 
-describe("UploadGatewayModule embedded under /media (API keys, embedded store)", () => {
+/** Nest's two HTTP platforms: the module answers the same on both. */
+const PLATFORMS = {
+  fastify: () => new FastifyAdapter(),
+  express: () => new ExpressAdapter(),
+};
+
+describe.each(["fastify", "express"] as const)("UploadGatewayModule embedded under /media (API keys, embedded store) on %s", (platform) => {
   const key = `key-${randomBytes(16).toString("hex")}`;
   const auth = { authorization: `Bearer ${key}` };
   let dir: string;
-  let host: { app: NestFastifyApplication; base: string };
+  let host: { app: INestApplication; base: string };
   const keysNamed: string[] = [];
 
   beforeAll(async () => {
@@ -82,7 +88,7 @@ describe("UploadGatewayModule embedded under /media (API keys, embedded store)",
         controllers: [HostController],
       })
       class HostModule {}
-      const app = await NestFactory.create<NestFastifyApplication>(HostModule, new FastifyAdapter(), { logger: false });
+      const app = await NestFactory.create(HostModule, PLATFORMS[platform](), { logger: false });
       await app.listen(port, "127.0.0.1");
       return { app, base: `http://127.0.0.1:${port}` };
     })();
@@ -243,8 +249,8 @@ describe("UploadGatewayModule with an extended start body", () => {
   });
 });
 
-describe("UploadGatewayModule in a Nest app on Express (Nest's default platform)", () => {
-  it("refuses to start with one error naming @nestjs/platform-fastify and FastifyAdapter; nothing listens", async () => {
+describe("UploadGatewayModule in a Nest app on an HTTP platform other than Fastify and Express", () => {
+  it("refuses to start with one error naming the platforms it runs on; nothing listens", async () => {
     const dir = mkdtempSync(join(tmpdir(), "gateway-embed-"));
     @Module({
       imports: [
@@ -257,14 +263,20 @@ describe("UploadGatewayModule in a Nest app on Express (Nest's default platform)
       ],
       controllers: [HostController],
     })
-    class ExpressHostModule {}
-    const app = await NestFactory.create(ExpressHostModule, new ExpressAdapter(), { logger: false });
+    class OtherHostModule {}
+    // A custom adapter (here Express under another name): the gateway cannot register its store's routes on it.
+    class OtherAdapter extends ExpressAdapter {
+      override getType(): string {
+        return "koa";
+      }
+    }
+    const app = await NestFactory.create(OtherHostModule, new OtherAdapter(), { logger: false });
     const port = await freePort();
     try {
       const error = await app.listen(port, "127.0.0.1").then(() => undefined, (caught: unknown) => caught);
       expect(error).toMatchObject({
         name: "ConfigError",
-        problems: [expect.stringMatching(/^UploadGatewayModule needs Nest's Fastify platform, and this app runs on express: install @nestjs\/platform-fastify .*new FastifyAdapter\(\)/)],
+        problems: [expect.stringMatching(/^UploadGatewayModule runs on Nest's Fastify or Express platform, and this app runs on koa: /)],
       });
       await expect(fetch(`http://127.0.0.1:${port}/hello`)).rejects.toThrow();
     } finally {

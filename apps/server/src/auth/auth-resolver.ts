@@ -6,7 +6,10 @@ export interface AuthRequest {
   /** The `:projectId` of the path, as sent (not yet known to exist). */
   projectId: string;
   headers: IncomingHttpHeaders;
-  /** The framework's request object (Fastify's), for resolvers that need more (a session cookie, the client address). */
+  /**
+   * The HTTP platform's request object, for resolvers that need more (a session cookie, the client address): Fastify's
+   * request or Express's, as the app runs on. `headers` and `projectId` are the same on both.
+   */
   raw: unknown;
   /**
    * Set when the request's bearer is an upload token (or the identity provider's JWT) that the gateway has verified

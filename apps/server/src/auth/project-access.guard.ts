@@ -1,12 +1,13 @@
 import { Inject, Injectable, Optional, createParamDecorator, type CanActivate, type ExecutionContext } from "@nestjs/common";
-import type { FastifyRequest } from "fastify";
+import type { IncomingHttpHeaders } from "node:http";
 import { ApiError } from "../errors/api-error";
 import { PROJECT_DEFAULTS, type ProjectDefaults } from "./auth-resolver";
 import { Authenticator } from "./authenticator";
 import type { Principal } from "./principal";
 import type { Project } from "./projects-file";
 
-type AuthorizedRequest = FastifyRequest & { principal?: Principal };
+/** What the guard reads of a request, the same on Fastify and on Express: its path parameters and headers. */
+type AuthorizedRequest = { params?: Record<string, string | undefined>; headers: IncomingHttpHeaders; principal?: Principal };
 
 /**
  * Lets a request through only with `Authorization: Bearer <credential>` allowed on the `:projectId` in its path: an
@@ -24,7 +25,7 @@ export class ProjectAccessGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<AuthorizedRequest>();
-    const projectId = (request.params as { projectId?: string }).projectId ?? "";
+    const projectId = request.params?.projectId ?? "";
     const principal = await this.authenticator.authenticateRequest(request, projectId);
     const project = principal.project;
     request.principal = this.defaults

@@ -1,11 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Controller, Get, Header, Inject, NotFoundException, Param, Res, UseFilters } from "@nestjs/common";
+import { Controller, Get, Header, Inject, NotFoundException, Param, Res, StreamableFile, UseFilters } from "@nestjs/common";
 import { EnvelopeExceptionFilter } from "../errors/envelope-exception.filter";
-import type { FastifyReply } from "fastify";
 import { getAbsoluteFSPath } from "swagger-ui-dist";
 import { publicUrl, type AppConfig } from "../config/app-config";
 import { APP_CONFIG } from "../config/config.module";
+import { setReplyHeader, type PlatformReply } from "../http/platform-reply";
 import { buildOpenApiDocument } from "./openapi";
 
 const ASSETS: Record<string, string> = {
@@ -65,11 +65,13 @@ export class DocsController {
   }
 
   @Get("docs/assets/:file")
-  async asset(@Param("file") file: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<Buffer> {
+  async asset(@Param("file") file: string, @Res({ passthrough: true }) reply: PlatformReply): Promise<StreamableFile> {
     // Own keys only: `__proto__` or `constructor` must not find Object.prototype's members (then a 500 for ENOENT).
     const type = Object.hasOwn(ASSETS, file) ? ASSETS[file] : undefined;
     if (!type) throw new NotFoundException(`Cannot GET /docs/assets/${file}`);
-    void reply.header("content-type", type).header("cache-control", "public, max-age=86400");
-    return readFile(join(getAbsoluteFSPath(), file));
+    setReplyHeader(reply, "cache-control", "public, max-age=86400");
+    // A StreamableFile, not a Buffer: Nest sends it as bytes on Fastify and on Express alike (Express would answer a
+    // Buffer as JSON).
+    return new StreamableFile(await readFile(join(getAbsoluteFSPath(), file)), { type });
   }
 }

@@ -1,13 +1,13 @@
 import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from "@nestjs/common";
 import { RequestValidationError } from "@ts-rest/nest";
 import type { ErrorCode, ErrorProblem } from "@upload-gateway/contract";
-import type { FastifyReply } from "fastify";
 import type { ZodError } from "zod";
+import { sendReply, type PlatformReply } from "../http/platform-reply";
 import { ApiError, toApiError } from "./api-error";
 
 /**
- * Turns every failure into the envelope: the contract's validation errors, Fastify's own (malformed JSON, unknown
- * route, body too large), the gateway's expected errors, and bugs (500, logged; details stay in the log).
+ * Turns every failure into the envelope: the contract's validation errors, the HTTP platform's own (malformed JSON,
+ * unknown route, body too large), the gateway's expected errors, and bugs (500, logged; details stay in the log).
  */
 @Catch()
 export class EnvelopeExceptionFilter implements ExceptionFilter {
@@ -15,12 +15,8 @@ export class EnvelopeExceptionFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const error = toApiError(exception) ?? fromHttpException(exception) ?? this.internal(exception);
-    void host
-      .switchToHttp()
-      .getResponse<FastifyReply>()
-      .status(error.status)
-      .header("content-type", "application/json; charset=utf-8")
-      .send(error.toEnvelope());
+    // On Fastify or Express alike; the content type is set again, as a route may have set another before it failed.
+    void sendReply(host.switchToHttp().getResponse<PlatformReply>(), { status: error.status, body: error.toEnvelope() });
   }
 
   private internal(exception: unknown): ApiError {
@@ -46,7 +42,7 @@ function fromHttpException(exception: unknown): ApiError | undefined {
   if (status >= 500) return undefined;
   const code = STATUS_CODES[status];
   if (code) return new ApiError({ code, ...(code === "ROUTE_NOT_FOUND" ? { message: exception.message } : {}) });
-  // Fastify's body parser failures arrive as 400s; its wording ("Unexpected token ...") is useful to the caller.
+  // The body parsers' failures arrive as 400s; its wording ("Unexpected token ...") is useful to the caller.
   const malformed = /json/i.test(exception.message);
   return new ApiError({
     code: malformed ? "MALFORMED_REQUEST" : "VALIDATION_FAILED",

@@ -1,24 +1,24 @@
 import { Inject, Injectable, type OnModuleInit } from "@nestjs/common";
 import { HttpAdapterHost } from "@nestjs/core";
 import { ConfigError } from "../config/app-config";
+import { httpPlatformOf, SUPPORTED_HTTP_PLATFORMS } from "../http/http-platform";
 
 /**
- * Refuses to start the gateway in a Nest app on another HTTP platform than Fastify (Nest's default is Express). Its
- * guard, error envelope, docs and the embedded store's part and download routes use Fastify's request and reply, so
- * on Express some routes would fail with errors far from the cause and others would silently be missing. An
- * application context without HTTP (a worker delivering webhooks and sweeping expired uploads) is fine.
+ * Refuses to start the gateway in a Nest app on an HTTP platform other than Fastify and Express (a custom adapter):
+ * the embedded store's part and download routes are registered on the platform's own router, which the gateway knows
+ * for those two only, so on another its URLs would silently answer 404. An application context without HTTP (a
+ * worker delivering webhooks and sweeping expired uploads) is fine.
  */
 @Injectable()
 export class HttpPlatformCheck implements OnModuleInit {
   constructor(@Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost) {}
 
   onModuleInit(): void {
-    const adapter = this.adapterHost.httpAdapter as { getType?: () => string } | null | undefined;
-    const platform = adapter?.getType?.();
-    if (!adapter || platform === "fastify") return;
+    const platform = httpPlatformOf(this.adapterHost);
+    if (platform === "none" || (SUPPORTED_HTTP_PLATFORMS as readonly string[]).includes(platform)) return;
     throw new ConfigError([
-      `UploadGatewayModule needs Nest's Fastify platform, and this app runs on ${platform ?? "another HTTP platform"}: ` +
-        "install @nestjs/platform-fastify and create the app with NestFactory.create(AppModule, new FastifyAdapter())",
+      `UploadGatewayModule runs on Nest's Fastify or Express platform, and this app runs on ${platform}: ` +
+        "create the app with NestFactory.create(AppModule) (Express) or NestFactory.create(AppModule, new FastifyAdapter())",
     ]);
   }
 }

@@ -14,8 +14,8 @@ export interface UploadGatewayAsyncOptions {
 }
 
 /**
- * The Upload Gateway's API as a module of any Nest app on Fastify: the upload routes, their docs and health probes
- * (and the embedded store's part and download URLs) under `path`. The app keeps its own routes, errors, CORS and
+ * The Upload Gateway's API as a module of any Nest app, on Express (Nest's default) or Fastify: the upload routes,
+ * their docs and health probes (and the embedded store's part and download URLs) under `path`. The app keeps its own routes, errors, CORS and
  * rate limits; failures on the gateway's routes answer in the gateway's envelope.
  */
 @Module({})
