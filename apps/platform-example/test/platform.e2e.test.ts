@@ -2,20 +2,26 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { INestApplication } from "@nestjs/common";
 import { NestFactory } from "@nestjs/core";
-import { FastifyAdapter, type NestFastifyApplication } from "@nestjs/platform-fastify";
+import { ExpressAdapter } from "@nestjs/platform-express";
+import { FastifyAdapter } from "@nestjs/platform-fastify";
 import { initClient } from "@ts-rest/core";
 import { freePort } from "@upload-gateway/server/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mediaContract } from "../src/media.contract";
 import { PROJECT_ID, PlatformModule } from "../src/platform.module";
 
-/** The platform example as its users meet it: through its composed contract's typed client, on the embedded store. */
+/**
+ * The platform example as its users meet it: through its composed contract's typed client, on the embedded store, on
+ * both of Nest's HTTP platforms (Express is Nest's default; the example's main.ts takes either).
+ */
+const PLATFORMS = { fastify: () => new FastifyAdapter(), express: () => new ExpressAdapter() };
 
-describe("the platform example (gateway under /media, composed contract, hooks)", () => {
+describe.each(["fastify", "express"] as const)("the platform example (gateway under /media, composed contract, hooks) on %s", (platform) => {
   const apiKey = `key-${randomBytes(16).toString("hex")}`;
   let dir: string;
-  let app: NestFastifyApplication;
+  let app: INestApplication;
   let base: string;
   let client: ReturnType<typeof initClient<typeof mediaContract, { baseUrl: string; baseHeaders: Record<string, string> }>>;
 
@@ -23,11 +29,7 @@ describe("the platform example (gateway under /media, composed contract, hooks)"
     dir = mkdtempSync(join(tmpdir(), "platform-example-"));
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    app = await NestFactory.create<NestFastifyApplication>(
-      PlatformModule.forRoot({ dataDir: dir, publicUrl: base, apiKey }),
-      new FastifyAdapter(),
-      { logger: false },
-    );
+    app = await NestFactory.create(PlatformModule.forRoot({ dataDir: dir, publicUrl: base, apiKey }), PLATFORMS[platform](), { logger: false });
     await app.listen(port, "127.0.0.1");
     client = initClient(mediaContract, { baseUrl: base, baseHeaders: { authorization: `Bearer ${apiKey}` } });
   });

@@ -64,7 +64,7 @@ export async function createUploadGateway(options: UploadGatewayServerOptions): 
 
 async function buildApp(setup: GatewaySetup, metrics: GatewayMetrics, path = ""): Promise<NestFastifyApplication> {
   const { config, logger } = setup;
-  // Loaded here, not on import: an app that embeds UploadGatewayModule on Express need not install Fastify's platform.
+  // Loaded here, not on import: an app that embeds UploadGatewayModule on Express never loads Fastify's platform.
   const { FastifyAdapter } = await import("@nestjs/platform-fastify");
   const adapter = new FastifyAdapter({ ...httpServerOptions(config), ...httpLoggingOptions(logger) });
   registerHttpLogging(adapter.getInstance());

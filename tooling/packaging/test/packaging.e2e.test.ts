@@ -80,9 +80,10 @@ describe("the packed packages, installed with npm into an empty folder", () => {
     }
     writeFileSync(join(app, "package.json"), JSON.stringify({ name: "media-app", private: true, version: "1.0.0" }));
     const files = readdirSync(tarballs).map((file) => join(tarballs, file));
-    // One install for the whole file. Peer dependencies (Nest, reflect-metadata, rxjs) come with it, as npm installs them.
+    // One install for the whole file. Peer dependencies (Nest, reflect-metadata, rxjs) come with it, as npm installs them;
+    // Nest's Express platform is the app's own choice (the gateway's module runs on it as on Fastify).
     const install = (...flags: string[]) =>
-      run("npm", ["install", ...flags, "--no-audit", "--no-fund", "--loglevel=error", ...files], {
+      run("npm", ["install", ...flags, "--no-audit", "--no-fund", "--loglevel=error", ...files, "@nestjs/platform-express@^11.1.0"], {
         cwd: app,
         maxBuffer: 16 * 1024 * 1024,
         timeout: 600_000,
@@ -135,7 +136,7 @@ describe("the packed packages, installed with npm into an empty folder", () => {
     await run(process.execPath, ["--input-type=module", "-e", imports], { cwd: app, timeout: 60_000 });
   });
 
-  it("a Nest app mounts UploadGatewayModule from the package under /media: its own route, a start, a status, and a signed upload.completed webhook with the start's metadata", async () => {
+  it.each(["fastify", "express"])("a Nest app on %s mounts UploadGatewayModule from the package under /media: its own route, a start, a status, and a signed upload.completed webhook with the start's metadata", async (platform) => {
     const port = await freePort();
     const apiKey = `key-${randomBytes(16).toString("hex")}`;
     const secret = `whsec-${randomBytes(16).toString("hex")}`;
@@ -150,7 +151,7 @@ describe("the packed packages, installed with npm into an empty folder", () => {
     });
     await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
     const webhookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
-    const env = { PORT: String(port), DATA_DIR: join(dir, "media-data"), API_KEY: apiKey, WEBHOOK_URL: webhookUrl, WEBHOOK_SECRET: secret };
+    const env = { PORT: String(port), DATA_DIR: join(dir, `media-data-${platform}`), API_KEY: apiKey, WEBHOOK_URL: webhookUrl, WEBHOOK_SECRET: secret, HTTP_PLATFORM: platform };
     const server = await runUntil(process.execPath, ["media-app.cjs"], app, env, /media-app ready/);
     try {
       const base = `http://127.0.0.1:${port}`;
