@@ -239,8 +239,9 @@ class UploadRun {
           const n = queue.shift();
           if (n === undefined) break;
           // Hash the parts next in line while this one is sent: Content-MD5 is a header, so a part's MD5 must be
-          // ready before its PUT starts, and computing it only then would leave the connection idle meanwhile.
-          for (const next of queue.slice(0, concurrency)) this.prepareMd5(next);
+          // ready before its PUT starts, and computing it only then would leave the connection idle meanwhile. This
+          // part first: hashes run one at a time in order of asking, and it is the one whose connection is waiting.
+          for (const next of [n, ...queue.slice(0, concurrency)]) this.prepareMd5(next);
           parts.set(n, await this.sendPart(n, progress));
           this.md5s.delete(n);
         }

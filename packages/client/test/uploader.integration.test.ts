@@ -11,6 +11,7 @@ import { startGateway, startGatewayBehindFaults, type Backend, type Gateway, typ
 
 const MiB = 1024 * 1024;
 const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
+const md5Hex = (data: Uint8Array) => createHash("md5").update(data).digest("hex");
 const CLI = join(__dirname, "..", "dist", "cli.js");
 
 let files: string;
@@ -59,6 +60,26 @@ describe.each<Backend>(["local", "s3"])("uploader on %s storage", (backend) => {
     const data = randomBytes(11 * MiB);
     const result = await upload(new Blob([data], { type: "application/octet-stream" }), { ...common(), partSize: 5 * MiB });
     expect(result.partsNumber).toBe(3);
+    expect(await downloaded(gateway, result.requestKey)).toBe(sha256(data));
+  });
+
+  it("hashes parts for Content-MD5 in the order they are sent, the first part first", async () => {
+    const partSize = 5 * MiB;
+    const data = randomBytes(6 * partSize);
+    const partOf = new Map(
+      Array.from({ length: 6 }, (_, i) => [md5Hex(data.subarray(i * partSize, (i + 1) * partSize)), i + 1] as const),
+    );
+    const hashed: number[] = [];
+    const hashPart = async (part: Blob) => {
+      const call = hashed.push(0) - 1; // in the order of asking; which part it is, once its bytes are read
+      const md5 = md5Hex(new Uint8Array(await part.arrayBuffer()));
+      hashed[call] = partOf.get(md5)!;
+      return md5;
+    };
+    const result = await upload(new Blob([data]), { ...common(), partSize, concurrency: 3, singlePut: false, hashPart });
+    // Hashes run one at a time in the order they are asked for; a part asked after the next ones would keep its
+    // connection idle until they are done.
+    expect(hashed).toEqual([1, 2, 3, 4, 5, 6]);
     expect(await downloaded(gateway, result.requestKey)).toBe(sha256(data));
   });
 
