@@ -1,16 +1,21 @@
-// The browser section of the benchmark (issue 11.8): Chromium uploads an in-page Blob through the gateway to the
-// store, with our client (part verification on: Content-MD5, MD5s in its Web Worker) and with raw `fetch` PUTs of
-// Blob slices to the presigned URLs (no verification), alternating, medians of the runs. The page is served on the
-// gateway's origin (its own page at /, with our script added), so API calls are same-origin and parts go cross-origin
-// to the bucket, as in a real app. (A page Playwright made up would count as a public origin, which Chromium forbids
-// to reach loopback addresses.) The third contender is Uppy 5 (@uppy/core + @uppy/aws-s3) with the options of
-// @upload-gateway/uppy: the same start, parts and complete, sent by Uppy's own XHR code.
-import { mkdtempSync, rmSync } from "node:fs";
+// The browser section of the benchmark (issue 11.8): Chromium uploads a picked file through the gateway to the
+// store, with our client (part verification on: Content-MD5, MD5s in its Web Worker), our client with verification off
+// (what verification costs), raw `fetch` PUTs of Blob slices to the presigned URLs (no verification) and Uppy 5,
+// alternating, medians of the runs. The page is served on the gateway's origin (its own page at /, with our script
+// added), so API calls are same-origin and parts go cross-origin to the bucket, as in a real app. (A page Playwright
+// made up would count as a public origin, which Chromium forbids to reach loopback addresses.) Uppy 5 is @uppy/core +
+// @uppy/aws-s3 with the options of @upload-gateway/uppy: the same start, parts and complete, sent by Uppy's own XHR code.
+//
+// Two rounds: with no network limit (on this machine the CPU is the limit: Chromium, RGW and the gateway share its
+// cores) and with Chromium's upload limited by DevTools network emulation (the network is the limit, as where the
+// store is elsewhere). Each upload's CPU time is counted per side from /proc: Chromium's processes, the store's
+// daemons, the gateway.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "esbuild";
 import { chromium } from "playwright-core";
-import { median, MiB, quantile, randomFile } from "./common.mjs";
+import { cpuMeter, cpuMsOf, GiB, median, MiB, quantile, randomFile, round } from "./common.mjs";
 
 const sorted = (/** @type {number[]} */ values) => [...values].sort((a, b) => a - b);
 
@@ -41,10 +46,42 @@ async function clientBundle() {
 }
 
 /**
- * @param {{ url: string }} gateway
- * @param {{ projectId: string, apiKey: string, size: number, partSize: number, concurrency: number, runs: number, log: (line: string) => void }} options
+ * The processes of the Chromium that Playwright started from this process (its browser, renderers, network service
+ * and other helpers), found by parentage so that another Chromium on the machine is not counted.
  */
-export async function benchBrowserUpload(gateway, { projectId, apiKey, size, partSize, concurrency, runs, log }) {
+function chromiumPids() {
+  /** @type {Map<number, number[]>} */
+  const children = new Map();
+  /** @type {Map<number, string>} */
+  const commands = new Map();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
+      commands.set(Number(entry), stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  /** @type {number[]} */
+  const found = [];
+  const visit = (/** @type {number} */ pid) => {
+    for (const child of children.get(pid) ?? []) {
+      if (/chrom/i.test(commands.get(child) ?? "")) found.push(child);
+      visit(child);
+    }
+  };
+  visit(process.pid);
+  return found;
+}
+
+/**
+ * @param {{ url: string, child?: { pid?: number } }} gateway
+ * @param {{ projectId: string, apiKey: string, size: number, partSize: number, concurrency: number, runs: number, networkMiBps: number, log: (line: string) => void }} options
+ */
+export async function benchBrowserUpload(gateway, { projectId, apiKey, size, partSize, concurrency, runs, networkMiBps, log }) {
   const script = await clientBundle();
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
   // Chromium reads the picked file from disk as it sends it: the file stays until the browser is closed.
@@ -60,6 +97,8 @@ export async function benchBrowserUpload(gateway, { projectId, apiKey, size, par
     }
     await page.goto(`${gateway.url}/health/live`);
     await page.addScriptTag({ content: script });
+    const devtools = await context.newCDPSession(page);
+    await devtools.send("Network.enable");
     // The same bytes for every run, from a file on disk picked through a file input, as a visitor's video would be.
     // (With an in-page Blob of 256 MiB, XHR PUTs of its slices, 4 at once, failed with ERR_BLOB_OUT_OF_MEMORY: Chromium's
     // blob memory quota. A picked File is read from disk and has no such limit.)
@@ -76,13 +115,23 @@ export async function benchBrowserUpload(gateway, { projectId, apiKey, size, par
       w.benchBlob = /** @type {HTMLInputElement} */ (document.getElementById("bench-file")).files?.[0];
     });
 
+    /** Our upload(): start, parts by XHR (with Content-MD5 hashed in its worker ahead of sending, when verifying), complete. */
+    const ourClient = (/** @type {boolean} */ verifyParts) => (/** @type {any} */ args) =>
+      page.evaluate(
+        async ({ baseUrl, apiKey, projectId, partSize, concurrency, verifyParts }) => {
+          const w = /** @type {any} */ (window);
+          const t0 = performance.now();
+          await w.gatewayClient.upload(w.benchBlob, { baseUrl, apiKey, projectId, partSize, concurrency, fileName: "bench.bin", verifyParts });
+          return performance.now() - t0;
+        },
+        { ...args, verifyParts },
+      );
+
     /** @type {Record<string, (args: any) => Promise<number>>} */
     const contenders = {
-      // Our upload(): start, parts by XHR with Content-MD5 (hashed in the worker ahead of sending), complete.
       // Meanwhile the page's responsiveness (issue 15): how long a trivial task (a message to itself, every 25 ms) waits.
       client: async (args) => {
-        const { ms, waits } = await page.evaluate(async ({ baseUrl, apiKey, projectId, partSize, concurrency }) => {
-          const w = /** @type {any} */ (window);
+        const probe = await page.evaluateHandle(() => {
           const channel = new MessageChannel();
           const ping = () =>
             new Promise((resolve) => {
@@ -92,25 +141,23 @@ export async function benchBrowserUpload(gateway, { projectId, apiKey, size, par
             });
           /** @type {number[]} */
           const waits = [];
-          let uploading = true;
-          const probing = (async () => {
-            while (uploading) {
+          let probing = true;
+          const done = (async () => {
+            while (probing) {
               waits.push(/** @type {number} */ (await ping()));
               await new Promise((resolve) => setTimeout(resolve, 25));
             }
           })();
-          const t0 = performance.now();
-          try {
-            await w.gatewayClient.upload(w.benchBlob, { baseUrl, apiKey, projectId, partSize, concurrency, fileName: "bench.bin" });
-          } finally {
-            uploading = false;
-            await probing;
-          }
-          return { ms: performance.now() - t0, waits };
-        }, args);
-        pageWaits.push(...waits);
-        return ms;
+          return { stop: async () => ((probing = false), await done, waits) };
+        });
+        try {
+          return await ourClient(true)(args);
+        } finally {
+          pageWaits.push(...(await probe.evaluate((p) => p.stop())));
+          await probe.dispose();
+        }
       },
+      "client-unverified": ourClient(false),
       // The floor: the same start and complete calls, parts as plain fetch PUTs of Blob slices, nothing checked.
       "raw-fetch": (args) =>
         page.evaluate(async ({ baseUrl, apiKey, projectId, partSize, concurrency }) => {
@@ -165,32 +212,72 @@ export async function benchBrowserUpload(gateway, { projectId, apiKey, size, par
     const args = { baseUrl: gateway.url, apiKey, projectId, partSize, concurrency };
     /** @type {number[]} round trips of the trivial task during our client's uploads, ms */
     const pageWaits = [];
-    /** @type {Record<string, number[]>} */
-    const seconds = Object.fromEntries(Object.keys(contenders).map((name) => [name, []]));
-    for (let run = 0; run < runs; run++) {
-      for (const [name, uploadOnce] of Object.entries(contenders)) {
-        const ms = await uploadOnce(args);
-        seconds[name].push(ms / 1000);
-        log(`browser upload: ${name} run ${run + 1}/${runs}: ${((size / MiB) / (ms / 1000)).toFixed(1)} MiB/s`);
+    const gigabytes = size / GiB;
+
+    /** One round: every contender `runs` times, alternating, with Chromium's upload limited to `uploadMiBps` if set. */
+    const measureRound = async (/** @type {string} */ label, /** @type {number | undefined} */ uploadMiBps) => {
+      await devtools.send("Network.emulateNetworkConditions", {
+        offline: false,
+        latency: 0,
+        downloadThroughput: -1,
+        uploadThroughput: uploadMiBps ? uploadMiBps * MiB : -1,
+      });
+      /** @type {Record<string, { seconds: number, chromiumMs: number, storeMs: number, gatewayMs: number }[]>} */
+      const measured = Object.fromEntries(Object.keys(contenders).map((name) => [name, []]));
+      for (let run = 0; run < runs; run++) {
+        for (const [name, uploadOnce] of Object.entries(contenders)) {
+          const chromiumProcesses = chromiumPids();
+          const gatewayPids = gateway.child?.pid ? [gateway.child.pid] : [];
+          const meter = cpuMeter(gatewayPids);
+          const chromium0 = cpuMsOf(chromiumProcesses);
+          const ms = await uploadOnce(args);
+          const chromiumMs = cpuMsOf(chromiumProcesses) - chromium0;
+          const cpu = meter.stop(chromiumMs);
+          measured[name].push({ seconds: ms / 1000, chromiumMs, storeMs: cpu.storeMs, gatewayMs: cpu.pidsMs });
+          log(
+            `browser upload, ${label}: ${name} run ${run + 1}/${runs}: ${((size / MiB) / (ms / 1000)).toFixed(1)} MiB/s; ` +
+              `CPU s: Chromium ${(chromiumMs / 1000).toFixed(2)}, store ${(cpu.storeMs / 1000).toFixed(2)}, gateway ${(cpu.pidsMs / 1000).toFixed(2)}, other ${(cpu.otherCores * ms / 1000).toFixed(2)}`,
+          );
+        }
       }
-    }
-    const results = Object.fromEntries(
-      Object.entries(seconds).map(([name, s]) => [name, { seconds: s, mibPerSecond: size / MiB / median(s) }]),
-    );
-    for (const x of Object.values(results)) {
-      x.speedVsRawFetch = x.mibPerSecond / results["raw-fetch"].mibPerSecond;
-      x.speedVsUppy = x.mibPerSecond / results.uppy.mibPerSecond;
-    }
+      const results = Object.fromEntries(
+        Object.entries(measured).map(([name, samples]) => {
+          const m = (/** @type {(x: (typeof samples)[number]) => number} */ f) => median(samples.map(f));
+          return [
+            name,
+            {
+              seconds: samples.map((x) => round(x.seconds, 3)),
+              mibPerSecond: round(size / MiB / m((x) => x.seconds), 1),
+              chromiumCpuSecondsPerGiB: round(m((x) => x.chromiumMs) / 1000 / gigabytes, 2),
+              storeCpuSecondsPerGiB: round(m((x) => x.storeMs) / 1000 / gigabytes, 2),
+              gatewayCpuSecondsPerGiB: round(m((x) => x.gatewayMs) / 1000 / gigabytes, 2),
+            },
+          ];
+        }),
+      );
+      for (const x of Object.values(results)) {
+        x.speedVsRawFetch = round(x.mibPerSecond / results["raw-fetch"].mibPerSecond, 3);
+        x.speedVsUppy = round(x.mibPerSecond / results.uppy.mibPerSecond, 3);
+      }
+      // What checking the parts costs our client: its speed with verification on vs off, in the same run.
+      const verificationCost = round(1 - results.client.mibPerSecond / results["client-unverified"].mibPerSecond, 3);
+      return { results, verificationCost };
+    };
+
+    const unlimited = await measureRound("no network limit", undefined);
+    const networkBound = { uploadMiBps: networkMiBps, ...(await measureRound(`upload limited to ${networkMiBps} MiB/s`, networkMiBps)) };
     return {
       size,
       partSize,
       concurrency,
       runs,
       chromium: browser.version(),
-      results,
+      ...unlimited,
+      networkBound,
       pageResponsiveness: { roundTrips: pageWaits.length, medianMs: quantile(sorted(pageWaits), 0.5), p95Ms: quantile(sorted(pageWaits), 0.95), maxMs: Math.max(...pageWaits) },
       contenders: {
         client: "@upload-gateway/client upload() in the page: XHR PUTs with Content-MD5 (MD5 computed in its Web Worker ahead of sending), ETag compared where the store's ETags are MD5s",
+        "client-unverified": "the same with verifyParts: false (no MD5, no Content-MD5): the difference is what verification costs",
         "raw-fetch": "fetch PUTs of Blob slices to the presigned URLs, same start and complete calls, nothing verified",
         uppy: "Uppy 5 (@uppy/core + @uppy/aws-s3) with @upload-gateway/uppy's options: Uppy's XHR PUTs in the gateway's part plan, nothing verified (Uppy sends no Content-MD5)",
       },
@@ -200,4 +287,3 @@ export async function benchBrowserUpload(gateway, { projectId, apiKey, size, par
     rmSync(dir, { recursive: true, force: true });
   }
 }
-
