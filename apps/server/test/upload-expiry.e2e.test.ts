@@ -2,13 +2,16 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { NestFastifyApplication } from "@nestjs/platform-fastify";
+import { Module } from "@nestjs/common";
+import { NestFactory } from "@nestjs/core";
+import { FastifyAdapter, type NestFastifyApplication } from "@nestjs/platform-fastify";
 import { afterAll, describe, expect, it } from "vitest";
 import { sha256Hex } from "../src/auth/project-registry";
+import { UploadGatewayModule, type UploadGatewayOptions } from "../src/index";
 import type { UploadHookContext } from "../src/lifecycle/upload-lifecycle.hooks";
 import { STORAGE, type Storage } from "../src/storage/storage.port";
-import { recordKey } from "../src/uploads/upload-keys";
-import { NO_RATE_LIMITS, throwawayGateways } from "./support/gateway";
+import { newRequestKey, openUploadKey, recordKey } from "../src/uploads/upload-keys";
+import { NO_RATE_LIMITS, testS3Storage, throwawayGateways } from "./support/gateway";
 import { call } from "./support/http";
 
 /**
@@ -45,25 +48,10 @@ describe.each(["local", "s3"] as const)("upload expiry on %s storage", (storage)
     return app;
   }
 
-  /** Moves an upload's URL expiry `secondsAgo` into the past, as if that much time had gone by. */
-  async function backdate(app: NestFastifyApplication, requestKey: string, secondsAgo: number): Promise<void> {
-    const store = app.get<Storage>(STORAGE);
-    const key = recordKey(projectId, requestKey);
-    const document = (await store.readDocument(key))!;
-    const record = { ...(document.value as object), urlsExpireAt: new Date(Date.now() - secondsAgo * 1000).toISOString() };
-    expect(await store.writeJson(key, record, { ifMatch: document.version })).toBe(true);
-  }
+  const backdate = (app: NestFastifyApplication, requestKey: string, secondsAgo: number) => backdateIn(app, projectId, requestKey, secondsAgo);
 
   const stateOf = async (app: NestFastifyApplication, requestKey: string) =>
     (await call(app, "GET", `${uploads}/${requestKey}`, { headers: auth })).body.result.state as string;
-
-  async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await condition())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
 
   afterAll(async () => {
     await gateways.closeAll();
@@ -108,3 +96,91 @@ describe.each(["local", "s3"] as const)("upload expiry on %s storage", (storage)
     });
   }
 });
+
+/**
+ * With a custom auth resolver the gateway has no list of projects: the sweep finds them in the store's index of
+ * projects with uploads, so a process that never saw a start (a restart, another replica) sweeps them too.
+ */
+describe.each(["local", "s3"] as const)("upload expiry with a custom auth resolver on %s storage", (storage) => {
+  const dir = mkdtempSync(join(tmpdir(), "gateway-expiry-resolver-"));
+  const projectId = `exr-${randomBytes(6).toString("hex")}`;
+  const apiKey = `key-${randomBytes(16).toString("hex")}`;
+  const auth = { authorization: `Bearer ${apiKey}` };
+  const uploads = `/api/projects/${projectId}/uploads`;
+  const expired: UploadHookContext[] = [];
+  const apps: NestFastifyApplication[] = [];
+  const store = storage === "s3" ? testS3Storage() : undefined;
+
+  /** An app of the platform's: its resolver knows one key for one project; `sweep` turns the expiry sweep on. */
+  async function platformApp(sweep: boolean): Promise<NestFastifyApplication> {
+    const options: UploadGatewayOptions = {
+      storage: store ?? { type: "local", dir, fsync: false },
+      publicUrl: "http://127.0.0.1:1",
+      auth: { resolve: ({ projectId: asked, headers }) => (asked === projectId && headers.authorization === auth.authorization ? { id: projectId } : null) },
+      expiry: { graceSeconds: 1, sweepIntervalSeconds: sweep ? 0.2 : 0 },
+      hooks: { onExpired: (c) => void expired.push(c) },
+    };
+    @Module({ imports: [UploadGatewayModule.forRoot(options)] })
+    class PlatformModule {}
+    const app = await NestFactory.create<NestFastifyApplication>(PlatformModule, new FastifyAdapter(), { logger: false });
+    await app.init();
+    apps.push(app);
+    return app;
+  }
+
+  afterAll(async () => {
+    await Promise.all(apps.map((app) => app.close()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("a process that never saw the upload's start, after the one that started it stopped, expires it", async () => {
+    const starter = await platformApp(false);
+    const started = await call(starter, "POST", `${uploads}/multipart`, { body, headers: auth });
+    expect(started.status, JSON.stringify(started.body)).toBe(200);
+    const requestKey = started.body.result.requestKey as string;
+    await backdateIn(starter, projectId, requestKey, 5);
+    await starter.close();
+
+    const sweeper = await platformApp(true);
+    await until("the upload expired", () => expired.some((c) => c.upload.requestKey === requestKey));
+    await new Promise((r) => setTimeout(r, 600)); // more sweeps: nothing twice
+    expect(expired.map((c) => c.upload.requestKey)).toEqual([requestKey]);
+    const status = await call(sweeper, "GET", `${uploads}/${requestKey}`, { headers: auth });
+    expect(status.body.result.state).toBe("aborted");
+  });
+
+  if (storage === "local") {
+    it("reaches the oldest uploads past the first page of 1,000 (request keys list newest first)", async () => {
+      const app = await platformApp(true);
+      const started = await call(app, "POST", `${uploads}/multipart`, { body, headers: auth });
+      const requestKey = started.body.result.requestKey as string;
+      // 1,000 markers of newer uploads sort before it; they have no records, so the sweep passes over them.
+      const storeOfApp = app.get<Storage>(STORAGE);
+      const now = Date.now();
+      for (let i = 1; i <= 1000; i += 50) {
+        await Promise.all(
+          Array.from({ length: 50 }, (_, j) => storeOfApp.writeJson(openUploadKey(projectId, newRequestKey(now + 60_000 + i + j)), { createdAt: new Date(now).toISOString() })),
+        );
+      }
+      await backdateIn(app, projectId, requestKey, 5);
+      await until("the oldest upload expired", () => expired.some((c) => c.upload.requestKey === requestKey), 20_000);
+    });
+  }
+});
+
+/** Moves an upload's URL expiry `secondsAgo` into the past, as if that much time had gone by. */
+async function backdateIn(app: NestFastifyApplication, projectId: string, requestKey: string, secondsAgo: number): Promise<void> {
+  const store = app.get<Storage>(STORAGE);
+  const key = recordKey(projectId, requestKey);
+  const document = (await store.readDocument(key))!;
+  const record = { ...(document.value as object), urlsExpireAt: new Date(Date.now() - secondsAgo * 1000).toISOString() };
+  expect(await store.writeJson(key, record, { ifMatch: document.version })).toBe(true);
+}
+
+async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,10 +1,8 @@
 import { DEFAULT_MAX_OPEN_UPLOADS, type Project } from "../auth/projects-file";
 import { ApiError } from "../errors/api-error";
+import { keysUnder, LIST_PAGE } from "../storage/key-listing";
 import type { Storage } from "../storage/storage.port";
-import { openUploadKey, openUploadPrefix } from "./upload-keys";
-
-/** The store lists at most this many keys a page (S3's own limit). */
-const LIST_PAGE = 1000;
+import { openUploadKey, openUploadPrefix, PROJECT_INDEX_PREFIX, projectIndexKey } from "./upload-keys";
 /** A marker with no upload record this long after it was written belongs to a start that died: a start takes ms. */
 const ORPHAN_AFTER_MS = 60_000;
 /**
@@ -32,6 +30,8 @@ export type UploadOpenness = "open" | "ended" | "missing";
  */
 export class OpenUploads {
   private readonly leaksCheckedAt = new Map<string, number>();
+  /** Projects this process has put in the store's index of projects with uploads. */
+  private readonly indexed = new Set<string>();
 
   constructor(
     private readonly storage: Storage,
@@ -42,6 +42,7 @@ export class OpenUploads {
   async claim(project: Project, requestKey: string): Promise<void> {
     const limit = project.maxOpenUploads ?? DEFAULT_MAX_OPEN_UPLOADS;
     const key = openUploadKey(project.id, requestKey);
+    await this.index(project.id);
     await this.storage.writeJson(key, { requestKey, createdAt: new Date().toISOString() });
     let open: number;
     try {
@@ -72,40 +73,46 @@ export class OpenUploads {
     this.leaksCheckedAt.set(projectId, now);
     const prefix = openUploadPrefix(projectId);
     let released = 0;
-    let startAfter: string | undefined;
-    for (;;) {
-      const page = await this.storage.listKeys(prefix, { limit: LIST_PAGE, ...(startAfter !== undefined ? { startAfter } : {}) });
-      for (const key of page.keys) {
-        const requestKey = key.slice(prefix.length);
-        if (requestKey === ownKey) continue;
-        const openness = await this.openness(projectId, requestKey);
-        if (openness === "open") continue;
-        if (openness === "missing") {
-          const marker = (await this.storage.readJson(key)) as { createdAt?: string } | undefined;
-          const writtenAt = Date.parse(marker?.createdAt ?? "");
-          if (marker === undefined || !(now - writtenAt >= ORPHAN_AFTER_MS)) continue; // gone already, or a start in flight
-        }
-        await this.storage.deleteObject(key);
-        released++;
+    for await (const key of keysUnder(this.storage, prefix)) {
+      const requestKey = key.slice(prefix.length);
+      if (requestKey === ownKey) continue;
+      const openness = await this.openness(projectId, requestKey);
+      if (openness === "open") continue;
+      if (openness === "missing") {
+        const marker = (await this.storage.readJson(key)) as { createdAt?: string } | undefined;
+        const writtenAt = Date.parse(marker?.createdAt ?? "");
+        if (marker === undefined || !(now - writtenAt >= ORPHAN_AFTER_MS)) continue; // gone already, or a start in flight
       }
-      if (!page.isTruncated || page.keys.length === 0) return released;
-      startAfter = page.keys.at(-1);
+      await this.storage.deleteObject(key);
+      released++;
     }
+    return released;
   }
 
   /** The number of markers of the project, counting no further than `upTo`. */
   private async count(projectId: string, upTo: number): Promise<number> {
-    const prefix = openUploadPrefix(projectId);
     let counted = 0;
-    let startAfter: string | undefined;
-    for (;;) {
-      const page = await this.storage.listKeys(prefix, {
-        limit: Math.min(LIST_PAGE, upTo - counted),
-        ...(startAfter !== undefined ? { startAfter } : {}),
-      });
-      counted += page.keys.length;
-      if (!page.isTruncated || counted >= upTo || page.keys.length === 0) return counted;
-      startAfter = page.keys.at(-1);
+    for await (const _key of keysUnder(this.storage, openUploadPrefix(projectId), Math.min(LIST_PAGE, upTo))) {
+      if (++counted >= upTo) break;
     }
+    return counted;
+  }
+
+  /** The request keys of the project's uploads in progress, oldest last (request keys count down). */
+  async *requestKeys(projectId: string): AsyncGenerator<string> {
+    const prefix = openUploadPrefix(projectId);
+    for await (const key of keysUnder(this.storage, prefix)) yield key.slice(prefix.length);
+  }
+
+  /** Every project that has had an upload in this store (the index `claim` keeps), whichever process started it. */
+  async *projectIds(): AsyncGenerator<string> {
+    for await (const key of keysUnder(this.storage, PROJECT_INDEX_PREFIX)) yield key.slice(PROJECT_INDEX_PREFIX.length);
+  }
+
+  /** Adds the project to the index once per process; before its first marker, so no upload in progress is unindexed. */
+  private async index(projectId: string): Promise<void> {
+    if (this.indexed.has(projectId)) return;
+    await this.storage.writeJson(projectIndexKey(projectId), { projectId });
+    this.indexed.add(projectId);
   }
 }

@@ -4,12 +4,7 @@ import type { ProjectsFile } from "../auth/projects-file";
 import type { AppConfig } from "../config/app-config";
 import { APP_CONFIG, PROJECTS } from "../config/config.module";
 import { SweepLoop } from "../scheduling/sweep-loop";
-import { STORAGE, type Storage } from "../storage/storage.port";
-import { openUploadPrefix } from "./upload-keys";
 import { UploadsService } from "./uploads.service";
-
-/** Uploads in progress looked at per project and sweep. */
-const PAGE = 1000;
 
 /**
  * Aborts uploads nobody finished: every `UPLOAD_EXPIRY_SWEEP_SECONDS`, each replica reads the records of the uploads
@@ -17,9 +12,11 @@ const PAGE = 1000;
  * `UPLOAD_EXPIRY_GRACE_SECONDS` ago, through the state machine's compare-and-swap: of replicas sweeping at once, or a
  * sweep and a client finishing the upload, one wins, and `upload.expired` is emitted (and counted in the metrics) once.
  *
- * Projects swept: the projects file's, the dev project, and those this process has seen starts in (with a custom
- * auth resolver, the gateway has no list of projects). The bucket's `AbortIncompleteMultipartUpload` lifecycle rule
- * is the second net for what this misses (README).
+ * Projects swept: every project that has had an upload in the store (an index the starts keep there, so a custom
+ * auth resolver, which gives the gateway no list of projects, and restarts lose none), the projects file's and the
+ * dev project. Every upload in progress is looked at, page after page: request keys sort newest first, so the oldest,
+ * the likeliest to have expired, come last. The bucket's `AbortIncompleteMultipartUpload` lifecycle rule is the
+ * second net (README).
  */
 @Injectable()
 export class UploadExpirySweeper implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -28,7 +25,6 @@ export class UploadExpirySweeper implements OnApplicationBootstrap, OnApplicatio
 
   constructor(
     @Inject(UploadsService) private readonly uploads: UploadsService,
-    @Inject(STORAGE) private readonly storage: Storage,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(PROJECTS) private readonly projects: ProjectsFile | null,
     @Inject(DEV_ACCESS) private readonly dev: DevAccess | null,
@@ -44,24 +40,28 @@ export class UploadExpirySweeper implements OnApplicationBootstrap, OnApplicatio
     await this.loop.stop();
   }
 
-  private projectIds(): string[] {
+  private async projectIds(): Promise<string[]> {
     const ids = new Set<string>(this.projects?.projects.map((p) => p.id) ?? []);
     if (this.dev) ids.add(this.dev.projectId);
-    for (const id of this.uploads.projectsSeen()) ids.add(id);
+    for await (const id of this.uploads.projectsWithUploads()) ids.add(id);
     return [...ids];
   }
 
   /** One pass over every project's uploads in progress; returns how many it expired. */
   async sweep(): Promise<number> {
     let expired = 0;
-    for (const projectId of this.projectIds()) {
+    let projectIds: string[];
+    try {
+      projectIds = await this.projectIds();
+    } catch (error) {
+      this.logger.warn(`Could not list the projects to sweep for expired uploads: ${(error as Error).message}`);
+      return 0;
+    }
+    for (const projectId of projectIds) {
       if (this.loop.stopped) break;
       try {
-        const prefix = openUploadPrefix(projectId);
-        const { keys } = await this.storage.listKeys(prefix, { limit: PAGE });
-        for (const key of keys) {
+        for await (const requestKey of this.uploads.uploadsInProgress(projectId)) {
           if (this.loop.stopped) break;
-          const requestKey = key.slice(prefix.length);
           if (await this.uploads.expire(projectId, requestKey, this.config.UPLOAD_EXPIRY_GRACE_SECONDS)) {
             expired++;
             this.logger.log(`Expired upload ${requestKey} of project ${projectId}`);

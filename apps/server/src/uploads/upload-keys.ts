@@ -85,6 +85,17 @@ export function requestKeyOfRecord(projectId: string, key: string): string | und
   return isRequestKey(requestKey) ? requestKey : undefined;
 }
 
+/**
+ * The index of projects that have had uploads: one empty-ish entry per project, so the expiry sweep finds every
+ * project's uploads in progress even where the gateway has no list of projects (a custom auth resolver) and after a
+ * restart. Project ids start with a letter or digit, so `_index` is never a project's folder.
+ */
+export const PROJECT_INDEX_PREFIX = "projects/_index/";
+
+export function projectIndexKey(projectId: string): string {
+  return `${PROJECT_INDEX_PREFIX}${projectId}`;
+}
+
 export function openUploadPrefix(projectId: string): string {
   return `projects/${projectId}/open/`;
 }

@@ -81,8 +81,6 @@ export class UploadsService {
   private readonly logger = new Logger(UploadsService.name);
 
   private readonly openUploads: OpenUploads;
-  /** Projects this process made uploads in (the expiry sweep's list, beside the configured ones). */
-  private readonly seenProjects = new Set<string>();
   private readonly idempotency: IdempotencyLedger;
   private readonly tokenUploads: TokenUploads;
 
@@ -403,8 +401,14 @@ export class UploadsService {
     return false; // contended: the next sweep looks again
   }
 
-  projectsSeen(): Iterable<string> {
-    return this.seenProjects;
+  /** Every project that has had an upload in this store, whichever replica started it (the expiry sweep's list). */
+  projectsWithUploads(): AsyncIterable<string> {
+    return this.openUploads.projectIds();
+  }
+
+  /** The request keys of a project's uploads in progress, oldest last. */
+  uploadsInProgress(projectId: string): AsyncIterable<string> {
+    return this.openUploads.requestKeys(projectId);
   }
 
   /** Pushes the record's `urlsExpireAt` to `expiresAt` when URLs valid that long were just handed out. */
