@@ -103,6 +103,7 @@ describe("UploadGatewayModule on Express under /media: embedded store, API keys,
           },
         },
         webhooks: { allowPrivateNetworks: true, pollIntervalSeconds: 0.2, retryBaseSeconds: 0.2 },
+        timeouts: { bodyIdleSeconds: 1 },
         limits: { maxFileSize: 64 * 1024 * 1024 },
       } satisfies UploadGatewayOptions & { path: string }),
     );
@@ -202,7 +203,7 @@ describe("UploadGatewayModule on Express under /media: embedded store, API keys,
     expect(reply.body.errorDetails[0].code).not.toBe("PAYLOAD_TOO_LARGE");
   });
 
-  it("refuses hostile part bodies with a clean 4xx in the envelope, never a 500, and the server keeps serving", async () => {
+  it("refuses hostile part bodies with a clean 4xx in the envelope, never a 500, and the server keeps serving: too large, short, cut, stalled", async () => {
     const size = 50_000;
     const { presignedUrl, requestKey } = (await start(size)).body.result;
     const url = new URL(presignedUrl[0].presignedUrl);
@@ -225,6 +226,10 @@ describe("UploadGatewayModule on Express under /media: embedded store, API keys,
     expectErrorEnvelope(shorter, 400, "PART_SIZE_MISMATCH");
     // Half a body, then the client hangs up: nothing answered, nothing kept.
     await rawRequest(host.port, head(`Content-Length: ${size}\r\n`), { tail: "x".repeat(size / 2), destroyAfterMs: 200 });
+    // Half a body, then nothing (timeouts.bodyIdleSeconds: 1): 408 in the envelope, and the connection closes.
+    const stalled = await rawRequest(host.port, head(`Content-Length: ${size}\r\n`), { tail: "x".repeat(size / 2), timeoutMs: 5000 });
+    expectErrorEnvelope(stalled, 408, "REQUEST_TIMEOUT");
+    expect(stalled.closedByServer).toBe(true);
     // Another part PUT on the same connection after the cut one is impossible: each of these is on a fresh one.
     // A bad signature, and a path that is not percent-encoding.
     expectErrorEnvelope(await call(url.href.replace(/signature=[^&]+/, "signature=00"), { method: "PUT", raw: "x" }), 403, "FORBIDDEN");

@@ -10,6 +10,8 @@ import { refineStartUpload, startUploadBodyBase } from "@upload-gateway/contract
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ApiError, createUploadGateway, hashApiKey, UploadGatewayModule, type UploadGatewayOptions } from "../src/index";
+import { expectErrorEnvelope } from "./support/http";
+import { rawRequest } from "./support/raw-http";
 import { freePort } from "./support/server-process";
 
 /**
@@ -82,6 +84,7 @@ describe.each(["fastify", "express"] as const)("UploadGatewayModule embedded und
                 return named;
               },
               limits: { maxFileSize: 64 * 1024 * 1024 },
+              timeouts: { bodyIdleSeconds: 1 },
             }),
           }),
         ],
@@ -120,6 +123,18 @@ describe.each(["fastify", "express"] as const)("UploadGatewayModule embedded und
     const got = await fetch(download.body.result.downloadPath);
     expect(Buffer.from(await got.arrayBuffer()).equals(bytes)).toBe(true);
     expect(keysNamed).toContain(`media/films/${requestKey}/clip.mp4`);
+  });
+
+  it("cuts a part body that stalls (timeouts.bodyIdleSeconds) with 408 in the envelope, keeping nothing of it", async () => {
+    const api = `${host.base}/media/api/projects/films/uploads`;
+    const started = await call(`${api}/multipart`, { method: "POST", headers: auth, body: file(10_000) });
+    const url = new URL(started.body.result.presignedUrl[0].presignedUrl);
+    const head = `PUT ${url.pathname}${url.search} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10000\r\n\r\n`;
+    const stalled = await rawRequest(Number(url.port), head, { tail: "x".repeat(5000), timeoutMs: 5000 });
+    expectErrorEnvelope(stalled, 408, "REQUEST_TIMEOUT");
+    expect(stalled.closedByServer).toBe(true);
+    const status = await call(`${api}/${started.body.result.requestKey}`, { headers: auth });
+    expect(status.body.result.uploadedParts).toEqual([]);
   });
 
   it("keeps the app's own routes and errors: its route answers, its 404 is Nest's, not the gateway's envelope", async () => {

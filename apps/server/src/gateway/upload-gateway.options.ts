@@ -114,6 +114,13 @@ export interface UploadGatewayOptions {
     graceSeconds?: number;
     sweepIntervalSeconds?: number;
   };
+  /**
+   * The embedded store's part and single-PUT bodies: one that sends no byte for `bodyIdleSeconds` (default 30, the
+   * standalone server's `BODY_IDLE_TIMEOUT_SECONDS`) is cut with 408 `REQUEST_TIMEOUT` and nothing of it is kept.
+   */
+  timeouts?: {
+    bodyIdleSeconds?: number;
+  };
   /** Rules for every project whose own entry does not set them, and the lifetime of download URLs. */
   limits?: ProjectDefaults & { downloadUrlExpirySeconds?: number };
   /** The pino logger for storage failures outside requests; JSON lines on stdout by default. */
@@ -225,7 +232,7 @@ type Setting = [option: string, variable: keyof AppConfig, value: unknown, type:
 
 /** The options that are the standalone server's variables under other names. */
 function settingsOf(options: UploadGatewayOptions): Setting[] {
-  const { webhooks = {}, expiry = {} } = options;
+  const { webhooks = {}, expiry = {}, timeouts = {} } = options;
   const idp = options.auth?.identityProvider;
   return [
     ["auth.identityProvider.jwksUrl", "AUTH_JWKS_URL", idp?.jwksUrl, "string"],
@@ -240,6 +247,7 @@ function settingsOf(options: UploadGatewayOptions): Setting[] {
     ["webhooks.pollIntervalSeconds", "WEBHOOK_POLL_INTERVAL_SECONDS", webhooks.pollIntervalSeconds, "number"],
     ["expiry.graceSeconds", "UPLOAD_EXPIRY_GRACE_SECONDS", expiry.graceSeconds, "number"],
     ["expiry.sweepIntervalSeconds", "UPLOAD_EXPIRY_SWEEP_SECONDS", expiry.sweepIntervalSeconds, "number"],
+    ["timeouts.bodyIdleSeconds", "BODY_IDLE_TIMEOUT_SECONDS", timeouts.bodyIdleSeconds, "number"],
   ];
 }
 

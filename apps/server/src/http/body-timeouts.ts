@@ -1,7 +1,7 @@
-import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import { Transform, type TransformCallback } from "node:stream";
 import { Logger } from "@nestjs/common";
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance } from "fastify";
 import { ApiError } from "../errors/api-error";
 
 declare module "fastify" {
@@ -33,24 +33,28 @@ export function registerBodyTimeouts(app: FastifyInstance, timeouts: BodyTimeout
   app.addHook("preParsing", (request, reply, payload, done) => {
     if (!hasBody(request.headers)) return done(null, payload);
     const totalMs = request.routeOptions.config?.streamedBody ? undefined : timeouts.totalMs;
-    done(null, new TimedBody(request, reply, payload as IncomingMessage, timeouts.idleMs, totalMs));
+    done(null, new TimedBody(request.raw, reply.raw, payload as IncomingMessage, timeouts.idleMs, totalMs));
   });
 }
 
-function hasBody(headers: IncomingHttpHeaders): boolean {
+export function hasBody(headers: IncomingHttpHeaders): boolean {
   return headers["transfer-encoding"] !== undefined || (headers["content-length"] !== undefined && headers["content-length"] !== "0");
 }
 
-/** The request body, passed through with an idle timer and, optionally, a deadline. */
-class TimedBody extends Transform {
+/**
+ * The request body, passed through with an idle timer and, optionally, a deadline. Platform-neutral (Node's request
+ * and response): the Fastify hook above wraps every body with it, and the embedded store's routes wrap theirs when the
+ * app has no such hook (the module in an app of its own, on Fastify or Express).
+ */
+export class TimedBody extends Transform {
   /** Bytes received; Fastify's body reader compares it with the Content-Length and the body limit. */
   receivedEncodedLength = 0;
   private readonly idle: NodeJS.Timeout;
   private readonly deadline: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly request: FastifyRequest,
-    private readonly reply: FastifyReply,
+    private readonly request: IncomingMessage,
+    private readonly response: ServerResponse,
     private readonly source: IncomingMessage,
     private readonly idleMs: number,
     totalMs: number | undefined,
@@ -65,7 +69,7 @@ class TimedBody extends Transform {
     source.pipe(this);
     this.once("close", () => this.stopTimers());
     // Once the reply is out, the body no longer matters (a route may answer without reading it, e.g. a GET).
-    reply.raw.once("close", () => this.stopTimers());
+    response.once("close", () => this.stopTimers());
     // Whoever reads the body hears its errors; a body nobody reads must not crash the process with them.
     this.on("error", () => undefined);
   }
@@ -95,15 +99,15 @@ class TimedBody extends Transform {
     this.stopTimers();
     this.source.unpipe(this);
     // The rest of the body will never be read, so the connection cannot carry another request.
-    if (!this.reply.sent) void this.reply.header("connection", "close");
+    if (!this.response.headersSent) this.response.setHeader("connection", "close");
     this.destroy(new ApiError({ code: "REQUEST_TIMEOUT", message }));
   }
 
   private onSourceClosed(): void {
-    if (this.destroyed || this.writableEnded || this.source.readableEnded || this.reply.sent) return;
+    if (this.destroyed || this.writableEnded || this.source.readableEnded || this.response.headersSent) return;
     this.stopTimers();
     logger.log(
-      `The client closed ${this.request.method} ${this.request.url.split("?")[0]} after ${this.receivedEncodedLength} bytes of its body.`,
+      `The client closed ${this.request.method} ${(this.request.url ?? "").split("?")[0]} after ${this.receivedEncodedLength} bytes of its body.`,
     );
     this.destroy(new ApiError({ code: "MALFORMED_REQUEST", message: "The client closed the request before its body ended." }));
   }

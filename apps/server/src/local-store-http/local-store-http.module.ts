@@ -1,6 +1,8 @@
 import { Inject, Module, type OnApplicationBootstrap } from "@nestjs/common";
 import { HttpAdapterHost } from "@nestjs/core";
 import type { FastifyInstance } from "fastify";
+import type { AppConfig } from "../config/app-config";
+import { APP_CONFIG } from "../config/config.module";
 import { ROUTE_PREFIX } from "../gateway/gateway-setup.module";
 import { httpPlatformOf } from "../http/http-platform";
 import type { LocalStorage } from "../storage/local.storage";
@@ -18,13 +20,14 @@ export class LocalStoreHttpModule implements OnApplicationBootstrap {
   constructor(
     @Inject(EMBEDDED_STORE) private readonly store: LocalStorage | null,
     @Inject(ROUTE_PREFIX) private readonly prefix: string,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly adapterHost: HttpAdapterHost,
   ) {
     // On Express, now: Nest creates the app's modules before `init()` installs its JSON and form parsers as the first
     // middleware of the app, and a part PUT whose Content-Type is application/json (a JSON file's part) must reach
     // the store unread. Routes added later (at bootstrap) would come after those parsers.
     if (this.store && httpPlatformOf(adapterHost) === "express") {
-      registerLocalStoreExpressRoutes(adapterHost.httpAdapter.getInstance<ExpressRoutes>(), this.store, prefix);
+      registerLocalStoreExpressRoutes(adapterHost.httpAdapter.getInstance<ExpressRoutes>(), this.store, prefix, this.idleMs);
     }
   }
 
@@ -34,6 +37,11 @@ export class LocalStoreHttpModule implements OnApplicationBootstrap {
   async onApplicationBootstrap(): Promise<void> {
     if (!this.store || httpPlatformOf(this.adapterHost) !== "fastify") return;
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
-    await fastify.register(localStoreFastifyRoutes(this.store), this.prefix ? { prefix: this.prefix } : {});
+    await fastify.register(localStoreFastifyRoutes(this.store, this.idleMs), this.prefix ? { prefix: this.prefix } : {});
+  }
+
+  /** A part's body that sends nothing for this long is cut (408). */
+  private get idleMs(): number {
+    return this.config.BODY_IDLE_TIMEOUT_SECONDS * 1000;
   }
 }

@@ -4,6 +4,7 @@ import { finished } from "node:stream/promises";
 import { Logger } from "@nestjs/common";
 import { errorEnvelope, MAX_PARTS, type ErrorProblem } from "@upload-gateway/contract";
 import { toApiError } from "../errors/api-error";
+import { hasBody, TimedBody } from "../http/body-timeouts";
 import type { ReplyOf } from "../http/platform-reply";
 import { METADATA_PARAM, type LocalStorage } from "../storage/local.storage";
 import { parseRange } from "./byte-range";
@@ -228,6 +229,16 @@ function fail(problem: ErrorProblem): Reply {
 /** The reply, on a connection that then closes: the rest of the request's body will not be read. */
 function closing(reply: Reply): Reply {
   return { ...reply, headers: { ...reply.headers, connection: "close" } };
+}
+
+/**
+ * The body a store route reads: as the standalone server's body timeouts already wrap it, or else (the module in an
+ * app of its own, on Fastify or Express) cut by the same idle timeout here, so that a stalled part answers 408
+ * `REQUEST_TIMEOUT` and leaves nothing behind, and a client that hangs up mid-body is told apart from an outage.
+ */
+export function timedStoreBody(request: IncomingMessage, response: ServerResponse, body: Readable, idleMs: number): Readable {
+  if (body instanceof TimedBody || !hasBody(request.headers)) return body;
+  return new TimedBody(request, response, request, idleMs, undefined);
 }
 
 /** Whether the client went away before its reply: its request was cut mid-body, or its connection closed. */

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { ApiError } from "../errors/api-error";
 import { StorageError, type Storage } from "../storage/storage.port";
 import { noteFailure } from "./access-log";
 import { currentRequest } from "./request-context";
@@ -45,7 +46,11 @@ export function instrumentStorage<T extends Storage>(storage: T, observe: Storag
   });
 }
 
-/** An error that says the store (or the gateway) is broken, as opposed to an expected refusal (no such upload, ...). */
+/**
+ * An error that says the store (or the gateway) is broken, as opposed to an expected refusal (no such upload, ...) or
+ * the client's own doing (a part's body cut by its timeout or by the client hanging up: an `ApiError`).
+ */
 export function isOutage(error: unknown): boolean {
+  if (error instanceof ApiError) return false;
   return !(error instanceof StorageError) || error.reason === "unavailable";
 }
