@@ -132,6 +132,16 @@ describe("UploadGatewayModule on Express under /media: embedded store, API keys,
     expect(put.status).toBe(200);
     expect(put.headers.get("etag")).toBe(`"${md5(bytes).toString("hex")}"`);
     expect(put.headers.get("access-control-expose-headers")).toContain("ETag");
+    // A page's preflight of the part URL, answered by the store (as S3's bucket CORS would), not by the app.
+    const preflight = await fetch(presignedUrl[0].presignedUrl, {
+      method: "OPTIONS",
+      headers: { origin: "https://app.example.com", "access-control-request-method": "PUT", "access-control-request-headers": "content-md5" },
+    });
+    expect([preflight.status, preflight.headers.get("access-control-allow-origin"), preflight.headers.get("access-control-allow-methods")]).toEqual([
+      204,
+      "*",
+      "GET, HEAD, PUT, OPTIONS",
+    ]);
     const completed = await call(`${api}/films/uploads/multipart-complete`, {
       method: "PUT",
       headers: auth,
