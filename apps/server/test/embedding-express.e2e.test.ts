@@ -188,7 +188,7 @@ describe("UploadGatewayModule on Express under /media: embedded store, API keys,
     expect(Buffer.from(await (await fetch(link)).arrayBuffer()).equals(json)).toBe(true);
   });
 
-  it("answers failures in the exact envelope: 401, 404 project, 400 validation, malformed JSON, a JSON body over 2 MiB", async () => {
+  it("answers failures in the exact envelope: 401, 404 project, 400 validation, malformed JSON, a JSON body over 2 MiB, a form body", async () => {
     expectErrorEnvelope(await start(100, {}, "films", {}), 401, "UNAUTHORIZED");
     expectErrorEnvelope(await start(100, {}, "films", { authorization: "Bearer wrong-key-0123456789" }), 401, "UNAUTHORIZED");
     expectErrorEnvelope(await start(100, {}, "nope"), 404, "PROJECT_NOT_FOUND");
@@ -199,6 +199,8 @@ describe("UploadGatewayModule on Express under /media: embedded store, API keys,
     expectErrorEnvelope(await start(65 * 1024 * 1024), 413, "FILE_TOO_LARGE");
     expectErrorEnvelope(await call(`${api}/films/uploads/multipart`, { method: "POST", headers: auth, raw: '{"partsNumber": 1,' }), 400, "MALFORMED_REQUEST");
     expectErrorEnvelope(await call(`${api}/films/uploads/multipart`, { method: "POST", headers: auth, raw: `"${"x".repeat(2 * 1024 * 1024)}"` }), 413, "PAYLOAD_TOO_LARGE");
+    const form = await fetch(`${api}/films/uploads/multipart`, { method: "POST", headers: { ...auth, "content-type": "application/x-www-form-urlencoded" }, body: "partsNumber=1" });
+    expectErrorEnvelope({ status: form.status, body: await form.json() }, 415, "UNSUPPORTED_MEDIA_TYPE");
     // The app's own routes keep Express's and Nest's answers.
     expect(await call(`${host.base}/hello`)).toMatchObject({ status: 200, body: { host: true } });
     expect((await call(`${host.base}/nothing-here`)).body).not.toHaveProperty("success");

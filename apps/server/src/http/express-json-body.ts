@@ -13,8 +13,8 @@ type Middleware = (request: IncomingMessage & { body?: unknown }, response: Serv
 /**
  * On Express, the gateway's API reads its JSON bodies itself, before the parser Nest installs for the whole app: that
  * one takes 100 KB (a complete of 10,000 parts is about 700 KB) and answers its failures as Express's HTML error
- * pages. This one takes what the gateway takes on Fastify (`BODY_LIMIT_BYTES`, 2 MiB) and answers malformed or
- * oversized bodies in the envelope. The app's own routes keep the app's parser: Nest's skips a body already read.
+ * pages. This one takes what the standalone server takes (`BODY_LIMIT_BYTES`, 2 MiB) and answers malformed, oversized
+ * or non-JSON (415) bodies in the envelope. The app's own routes keep the app's parser: Nest's skips a body already read.
  * Registered when Nest creates the module, which is before `init()` installs Nest's parsers.
  */
 @Injectable()
@@ -37,7 +37,7 @@ function jsonBody(limit: number): Middleware {
     const type = request.headers["content-type"] ?? "";
     const length = request.headers["content-length"];
     const hasBody = request.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
-    if (!hasBody || !JSON_TYPE.test(type)) return next();
+    if (!hasBody) return next();
     const refuse = (problem: ErrorProblem) => {
       // The rest of the body is not read: the connection cannot carry another request.
       request.unpipe();
@@ -45,6 +45,9 @@ function jsonBody(limit: number): Middleware {
       const envelope = errorEnvelope([problem]);
       void sendReply(response, { status: envelope.statusCode, headers: { connection: "close" }, body: envelope });
     };
+    // The API speaks JSON only, as the standalone server's does: a form or text body is refused, not parsed by the
+    // app's other parsers into something the contract might half accept.
+    if (!JSON_TYPE.test(type)) return refuse({ code: "UNSUPPORTED_MEDIA_TYPE", message: "The request body must be JSON (Content-Type: application/json)." });
     const tooLarge = { code: "PAYLOAD_TOO_LARGE", message: `The request body is larger than ${limit} bytes.` } as const;
     if (length !== undefined && Number(length) > limit) return refuse(tooLarge);
     const chunks: Buffer[] = [];
