@@ -15,7 +15,8 @@ export { createApp, createUploadGateway, type UploadGatewayServerOptions } from 
 export { loadConfig, ConfigError, type AppConfig, type S3Credentials } from "./config/app-config";
 export type { AuthRequest, AuthRequestToken, AuthResolver, ProjectDefaults } from "./auth/auth-resolver";
 export { sha256Hex as hashApiKey } from "./auth/project-registry";
-export type { Project, ProjectsFile } from "./auth/projects-file";
+export type { Project, ProjectsFile, WebhookTarget } from "./auth/projects-file";
+export type { WebhookTargetsOf } from "./webhooks/webhook-endpoints";
 export { ApiError } from "./errors/api-error";
 export {
   UploadRefusedError,

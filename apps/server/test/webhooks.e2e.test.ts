@@ -3,12 +3,15 @@ import { createServer, type Server } from "node:http";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { NestFastifyApplication } from "@nestjs/platform-fastify";
+import { Module } from "@nestjs/common";
+import { NestFactory } from "@nestjs/core";
+import { FastifyAdapter, type NestFastifyApplication } from "@nestjs/platform-fastify";
 import { verifyWebhook, WebhookVerificationError, type UploadEvent } from "@upload-gateway/contract";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { sha256Hex } from "../src/auth/project-registry";
+import { UploadGatewayModule, type UploadGatewayOptions, type WebhookTargetsOf } from "../src/index";
 import { STORAGE, type Storage } from "../src/storage/storage.port";
-import { webhookOutboxPrefix } from "../src/uploads/upload-keys";
+import { webhookOutboxKey, webhookOutboxPrefix } from "../src/uploads/upload-keys";
 import { freePort, NO_RATE_LIMITS, throwawayGateways } from "./support/gateway";
 import { call } from "./support/http";
 
@@ -229,5 +232,95 @@ describe("webhooks", () => {
     }
     expect(text).toMatch(/upload_gateway_webhook_deliveries_total\{[^}]*outcome="failed"[^}]*\} [1-9]/);
     expect(hooks.deliveries).toEqual([]);
+  });
+});
+
+describe("webhook deliveries swept in turns", () => {
+  it("a full page of deliveries backing off does not hide a due one after it", async () => {
+    const hooks = await receiver();
+    const setup = tracked(setUp([{ url: hooks.url, secret: SECRET, events: ["upload.started"] }]));
+    const app = await gateway(setup, "local");
+    expect((await api(app, setup).start()).status).toBe(200);
+    await until("the start's delivery", () => hooks.deliveries.length === 1);
+    const template = hooks.deliveries[0]!.event;
+    // 150 deliveries waiting an hour (a receiver that has been down), sorting before a due one: the sweep reads 100
+    // keys a project at a time.
+    const storage = app.get<Storage>(STORAGE);
+    const now = Date.now();
+    const entry = (id: string, nextAttemptAt: number) => ({ event: { ...template, id }, url: hooks.url, attempts: 3, recordedAt: now, nextAttemptAt });
+    for (let i = 0; i < 150; i += 50) {
+      await Promise.all(
+        Array.from({ length: 50 }, (_, j) => {
+          const id = `00000000-0000-4000-8000-${String(i + j).padStart(12, "0")}`;
+          return storage.writeJson(webhookOutboxKey(setup.projectId, id, hooks.url), entry(id, now + 3_600_000));
+        }),
+      );
+    }
+    const due = "ffffffff-ffff-4fff-bfff-ffffffffffff";
+    await storage.writeJson(webhookOutboxKey(setup.projectId, due, hooks.url), entry(due, now));
+    await until("the due delivery", () => hooks.deliveries.some((d) => d.event.id === due), 10_000);
+  });
+});
+
+describe("webhooks.targets (UploadGatewayModule): a platform's own list of webhook targets, no projects file", () => {
+  const projectId = `wht-${randomBytes(6).toString("hex")}`;
+  const apiKey = `key-${randomBytes(16).toString("hex")}`;
+  const auth = { authorization: `Bearer ${apiKey}` };
+  const apps: NestFastifyApplication[] = [];
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((app) => app.close()));
+  });
+
+  /** An app whose resolver knows one project, and whose targets function gives its webhooks. */
+  async function platformApp(dir: string, targets: WebhookTargetsOf) {
+    const options: UploadGatewayOptions = {
+      storage: { type: "local", dir, fsync: false },
+      publicUrl: "http://127.0.0.1:1",
+      auth: { resolve: ({ projectId: asked, headers }) => (headers.authorization === auth.authorization ? { id: asked } : null) },
+      webhooks: { targets, allowPrivateNetworks: true, retryBaseSeconds: 0.2, pollIntervalSeconds: 0.2, timeoutSeconds: 3 },
+    };
+    @Module({ imports: [UploadGatewayModule.forRoot(options)] })
+    class PlatformModule {}
+    const app = await NestFactory.create<NestFastifyApplication>(PlatformModule, new FastifyAdapter(), { logger: false });
+    await app.init();
+    apps.push(app);
+    return app;
+  }
+  const start = (app: NestFastifyApplication, project = projectId) => call(app, "POST", `/api/projects/${project}/uploads/multipart`, { body, headers: auth });
+
+  it("delivers signed events to the URLs it gives; an unusable target is left out and the start still succeeds", async () => {
+    const hooks = await receiver();
+    const dir = tracked(setUp([])).dir;
+    const asked: string[] = [];
+    const app = await platformApp(dir, (id) => {
+      asked.push(id);
+      return id === projectId ? [{ url: hooks.url, secret: SECRET, events: ["upload.started"] }] : [{ url: "ftp://nope", secret: "short" }];
+    });
+    const started = await start(app);
+    expect(started.status).toBe(200);
+    await until("the delivery", () => hooks.deliveries.length === 1);
+    const event = await verifyWebhook(SECRET, hooks.deliveries[0]!.signature, hooks.deliveries[0]!.raw);
+    expect(event).toMatchObject({ type: "upload.started", data: { projectId, requestKey: started.body.result.requestKey } });
+    expect(asked).toContain(projectId);
+    expect((await start(app, "other-project")).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(hooks.deliveries).toHaveLength(1);
+  });
+
+  it("a delivery pending at a restart is made by the next process, which learns the project from the store", async () => {
+    const port = await freePort(); // nothing listens there yet: every delivery fails
+    const url = `http://127.0.0.1:${port}/hooks`;
+    const dir = tracked(setUp([])).dir;
+    const targets = (id: string) => (id === projectId ? [{ url, secret: SECRET, events: ["upload.started" as const] }] : []);
+    const first = await platformApp(dir, targets);
+    const started = await start(first);
+    expect(started.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 500)); // a failed attempt or two
+    await first.close();
+    apps.splice(apps.indexOf(first), 1);
+    const hooks = await receiver(port);
+    await platformApp(dir, targets);
+    await until("the pending delivery", () => hooks.deliveries.some((d) => d.status === 200));
+    expect(hooks.deliveries.at(-1)!.event).toMatchObject({ type: "upload.started", data: { requestKey: started.body.result.requestKey } });
   });
 });

@@ -6,6 +6,22 @@ import { ConfigError, webOrigin } from "../config/app-config";
 /** Project ids become part of storage keys, so they are restricted to a safe alphabet. */
 export const PROJECT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
+/** A URL that takes a project's upload events, signed with its secret (`webhooks` of a project, or the module's `webhooks.targets`). */
+export const webhookTargetSchema = z.object({
+  url: z
+    .string()
+    .url("must be an http(s) URL")
+    .refine((url) => /^https?:\/\//i.test(url), "must be an http(s) URL"),
+  secret: z.string().min(16, "must be at least 16 characters"),
+  events: z
+    .array(uploadEventTypeSchema)
+    .min(1)
+    .default([...UPLOAD_EVENT_TYPES])
+    .describe("The event types sent to this URL; all when omitted."),
+});
+/** A webhook target as given (its `events` default to all). */
+export type WebhookTarget = z.input<typeof webhookTargetSchema>;
+
 /** Uploads a project may have in progress at once when its entry does not say. */
 export const DEFAULT_MAX_OPEN_UPLOADS = 1000;
 
@@ -35,20 +51,7 @@ const projectsFileSchema = z.object({
         .optional()
         .describe(`Uploads that may be in progress at once; ${DEFAULT_MAX_OPEN_UPLOADS} when omitted.`),
       webhooks: z
-        .array(
-          z.object({
-            url: z
-              .string()
-              .url("must be an http(s) URL")
-              .refine((url) => /^https?:\/\//i.test(url), "must be an http(s) URL"),
-            secret: z.string().min(16, "must be at least 16 characters"),
-            events: z
-              .array(uploadEventTypeSchema)
-              .min(1)
-              .default([...UPLOAD_EVENT_TYPES])
-              .describe("The event types sent to this URL; all when omitted."),
-          }),
-        )
+        .array(webhookTargetSchema)
         .optional()
         .describe("Signed webhooks: each event of the project's uploads is POSTed to every URL subscribed to its type."),
     }),

@@ -10,6 +10,7 @@ import type { GatewayMetrics } from "../observability/metrics";
 import { LOGGER, METRICS, STORAGE_OBSERVER } from "../observability/observability.module";
 import type { Storage } from "../storage/storage.port";
 import { START_BODY_SCHEMA, type StartBodySchema } from "../uploads/start-body";
+import { WEBHOOK_TARGETS, type WebhookTargetsOf } from "../webhooks/webhook-endpoints";
 import { OBJECT_KEY_NAMER, type ObjectKeyNamer } from "../uploads/upload-keys";
 import { HttpPlatformCheck } from "./http-platform.check";
 
@@ -33,6 +34,8 @@ export interface GatewaySetup {
   startBody?: StartBodySchema;
   /** In-process hooks into every upload's life (see lifecycle/upload-lifecycle.hooks.ts). */
   hooks?: UploadLifecycleHooks;
+  /** The projects' webhook targets, in place of the projects file's `webhooks`. */
+  webhookTargets?: WebhookTargetsOf;
 }
 
 export const GATEWAY_SETUP = Symbol("GatewaySetup");
@@ -68,6 +71,7 @@ export class GatewaySetupModule {
       part(OBJECT_KEY_NAMER, (s) => s.objectKey ?? null),
       part(START_BODY_SCHEMA, (s) => s.startBody ?? null),
       part(UPLOAD_LIFECYCLE_HOOKS, (s) => s.hooks ?? {}),
+      part(WEBHOOK_TARGETS, (s) => s.webhookTargets ?? null),
     ];
     return {
       module: GatewaySetupModule,

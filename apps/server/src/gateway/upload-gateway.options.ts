@@ -9,6 +9,7 @@ import { S3Storage } from "../storage/s3.storage";
 import type { Storage } from "../storage/storage.port";
 import type { StartBodySchema } from "../uploads/start-body";
 import type { ObjectKeyNamer } from "../uploads/upload-keys";
+import type { WebhookTargetsOf } from "../webhooks/webhook-endpoints";
 import type { GatewaySetup } from "./gateway-setup.module";
 
 /** The embedded store: files on this machine's disk, its part and download URLs served by the gateway itself. */
@@ -98,6 +99,14 @@ export interface UploadGatewayOptions {
    * server's `WEBHOOK_*` variables. Private and loopback targets are refused unless `allowPrivateNetworks`.
    */
   webhooks?: {
+    /**
+     * A project's webhook targets (`{ url, secret, events? }`, as in a projects file's entries), in place of the
+     * projects' `webhooks`: for apps whose projects are not in a projects file, as with `auth.resolve`. Asked when an
+     * event is recorded and at each delivery attempt (a URL no longer returned gets no more deliveries); a target that
+     * is not usable is logged and left out; a throw fails the request that made the event (500, logged), and the
+     * client's retry records it.
+     */
+    targets?: WebhookTargetsOf;
     allowPrivateNetworks?: boolean;
     timeoutSeconds?: number;
     retryBaseSeconds?: number;
@@ -175,6 +184,8 @@ export function setupFromOptions(
     if (typeof auth.projectsFile === "string") projects = readProjectsFile(auth.projectsFile);
     else problems.push("auth.projectsFile: must be the path of a projects file");
   } else if (typeof auth.resolve !== "function") problems.push("auth.resolve: must be a function");
+  const targets: unknown = options.webhooks?.targets;
+  if (targets !== undefined && typeof targets !== "function") problems.push("webhooks.targets: must be a function");
   if (problems.length > 0) throw new ConfigError(problems);
   const { downloadUrlExpirySeconds: _, ...projectDefaults } = options.limits ?? {};
   return {
@@ -188,6 +199,7 @@ export function setupFromOptions(
     ...(options.objectKey ? { objectKey: options.objectKey } : {}),
     ...(options.startBody ? { startBody: options.startBody } : {}),
     ...(options.hooks ? { hooks: options.hooks } : {}),
+    ...(options.webhooks?.targets ? { webhookTargets: options.webhooks.targets } : {}),
   };
 }
 

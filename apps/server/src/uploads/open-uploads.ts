@@ -2,7 +2,8 @@ import { DEFAULT_MAX_OPEN_UPLOADS, type Project } from "../auth/projects-file";
 import { ApiError } from "../errors/api-error";
 import { keysUnder, LIST_PAGE } from "../storage/key-listing";
 import type { Storage } from "../storage/storage.port";
-import { openUploadKey, openUploadPrefix, PROJECT_INDEX_PREFIX, projectIndexKey } from "./upload-keys";
+import { ProjectIndex } from "./project-index";
+import { openUploadKey, openUploadPrefix } from "./upload-keys";
 /** A marker with no upload record this long after it was written belongs to a start that died: a start takes ms. */
 const ORPHAN_AFTER_MS = 60_000;
 /**
@@ -30,19 +31,21 @@ export type UploadOpenness = "open" | "ended" | "missing";
  */
 export class OpenUploads {
   private readonly leaksCheckedAt = new Map<string, number>();
-  /** Projects this process has put in the store's index of projects with uploads. */
-  private readonly indexed = new Set<string>();
+  /** Every project with an upload is in it before its first marker is written, so no upload in progress is missed. */
+  readonly projects: ProjectIndex;
 
   constructor(
     private readonly storage: Storage,
     private readonly openness: (projectId: string, requestKey: string) => Promise<UploadOpenness>,
-  ) {}
+  ) {
+    this.projects = new ProjectIndex(storage);
+  }
 
   /** Takes a place for a new upload, or throws 429 `TOO_MANY_OPEN_UPLOADS` when the project has none free. */
   async claim(project: Project, requestKey: string): Promise<void> {
     const limit = project.maxOpenUploads ?? DEFAULT_MAX_OPEN_UPLOADS;
     const key = openUploadKey(project.id, requestKey);
-    await this.index(project.id);
+    await this.projects.note(project.id);
     await this.storage.writeJson(key, { requestKey, createdAt: new Date().toISOString() });
     let open: number;
     try {
@@ -104,15 +107,4 @@ export class OpenUploads {
     for await (const key of keysUnder(this.storage, prefix)) yield key.slice(prefix.length);
   }
 
-  /** Every project that has had an upload in this store (the index `claim` keeps), whichever process started it. */
-  async *projectIds(): AsyncGenerator<string> {
-    for await (const key of keysUnder(this.storage, PROJECT_INDEX_PREFIX)) yield key.slice(PROJECT_INDEX_PREFIX.length);
-  }
-
-  /** Adds the project to the index once per process; before its first marker, so no upload in progress is unindexed. */
-  private async index(projectId: string): Promise<void> {
-    if (this.indexed.has(projectId)) return;
-    await this.storage.writeJson(projectIndexKey(projectId), { projectId });
-    this.indexed.add(projectId);
-  }
 }

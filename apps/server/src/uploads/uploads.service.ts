@@ -403,7 +403,7 @@ export class UploadsService {
 
   /** Every project that has had an upload in this store, whichever replica started it (the expiry sweep's list). */
   projectsWithUploads(): AsyncIterable<string> {
-    return this.openUploads.projectIds();
+    return this.openUploads.projects.projectIds();
   }
 
   /** The request keys of a project's uploads in progress, oldest last. */

@@ -3,6 +3,7 @@ import {
   Inject,
   Injectable,
   Logger,
+  Optional,
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from "@nestjs/common";
@@ -16,6 +17,7 @@ import { METRICS } from "../observability/observability.module";
 import { SweepLoop } from "../scheduling/sweep-loop";
 import { STORAGE, type Storage } from "../storage/storage.port";
 import { webhookOutboxKey, webhookOutboxPrefix } from "../uploads/upload-keys";
+import { WEBHOOK_TARGETS, WebhookEndpoints, type WebhookTargetsOf } from "./webhook-endpoints";
 import { sendWebhook, type SendResult } from "./webhook-sender";
 
 /**
@@ -35,7 +37,7 @@ type OutboxEntry = z.infer<typeof outboxEntrySchema>;
 
 /** Deliveries this process makes at once. */
 const CONCURRENCY = 4;
-/** Keys read per project per sweep. */
+/** Keys read per project per sweep; the next sweep reads on from there, so every delivery gets its turn. */
 const PAGE = 100;
 
 /**
@@ -55,24 +57,19 @@ export class WebhookOutbox implements OnApplicationBootstrap, OnApplicationShutd
   private readonly inFlight = new Set<Promise<void>>();
   private readonly claimed = new Set<string>();
   private readonly loop: SweepLoop;
+  private readonly endpoints: WebhookEndpoints;
+  /** Per project, the last outbox key the previous sweep read, when more followed it. */
+  private readonly sweptUpTo = new Map<string, string>();
 
   constructor(
     @Inject(STORAGE) private readonly storage: Storage,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(PROJECTS) private readonly projects: ProjectsFile | null,
+    @Inject(PROJECTS) projects: ProjectsFile | null,
     @Inject(METRICS) private readonly metrics: GatewayMetrics | null,
+    @Optional() @Inject(WEBHOOK_TARGETS) targetsOf: WebhookTargetsOf | null = null,
   ) {
+    this.endpoints = new WebhookEndpoints(projects, targetsOf, storage);
     this.loop = new SweepLoop(() => this.sweep(), this.config.WEBHOOK_POLL_INTERVAL_SECONDS * 1000);
-  }
-
-  /** The URLs (with their secrets) of a project that take events of this type. */
-  private endpoints(projectId: string, type?: UploadEvent["type"]) {
-    const project = this.projects?.projects.find((p) => p.id === projectId);
-    return (project?.webhooks ?? []).filter((w) => type === undefined || w.events.includes(type));
-  }
-
-  private projectsWithWebhooks(): string[] {
-    return (this.projects?.projects ?? []).filter((p) => (p.webhooks ?? []).length > 0).map((p) => p.id);
   }
 
   /**
@@ -80,7 +77,7 @@ export class WebhookOutbox implements OnApplicationBootstrap, OnApplicationShutd
    * request then fails, and its retry records the event again). Delivery starts at once, in the background.
    */
   async record(event: UploadEvent): Promise<void> {
-    const endpoints = this.endpoints(event.data.projectId, event.type);
+    const endpoints = await this.endpoints.of(event.data.projectId, event.type);
     if (endpoints.length === 0) return;
     const now = Date.now();
     const keys = await Promise.all(
@@ -95,7 +92,7 @@ export class WebhookOutbox implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   onApplicationBootstrap(): void {
-    if (this.projectsWithWebhooks().length === 0) return;
+    if (!this.endpoints.configured) return;
     this.loop.start(0);
   }
 
@@ -108,11 +105,22 @@ export class WebhookOutbox implements OnApplicationBootstrap, OnApplicationShutd
 
   /** Looks for due deliveries of every project with webhooks (left by a failure, a restart or another replica). */
   private async sweep(): Promise<void> {
-    for (const projectId of this.projectsWithWebhooks()) {
+    let projectIds: string[];
+    try {
+      projectIds = await this.endpoints.projectIds();
+    } catch (error) {
+      this.logger.warn(`Could not list the projects to look for webhook deliveries in: ${(error as Error).message}`);
+      return;
+    }
+    for (const projectId of projectIds) {
       if (this.loop.stopped) return;
       try {
-        const { keys } = await this.storage.listKeys(webhookOutboxPrefix(projectId), { limit: PAGE });
-        const queue = keys.filter((key) => !this.claimed.has(key));
+        const startAfter = this.sweptUpTo.get(projectId);
+        const page = await this.storage.listKeys(webhookOutboxPrefix(projectId), { limit: PAGE, ...(startAfter ? { startAfter } : {}) });
+        // Deliveries backing off must not hide the others: past a full page, the next sweep reads on (then from the start).
+        if (page.isTruncated && page.keys.length > 0) this.sweptUpTo.set(projectId, page.keys.at(-1)!);
+        else this.sweptUpTo.delete(projectId);
+        const queue = page.keys.filter((key) => !this.claimed.has(key));
         const workers = Array.from({ length: CONCURRENCY }, async () => {
           for (let key = queue.shift(); key !== undefined && !this.loop.stopped; key = queue.shift()) await this.deliver(key);
         });
@@ -148,7 +156,7 @@ export class WebhookOutbox implements OnApplicationBootstrap, OnApplicationShutd
       const now = Date.now();
       if (entry.nextAttemptAt > now || (entry.lease && entry.lease.until > now)) return;
       const projectId = entry.event.data.projectId;
-      const endpoint = this.endpoints(projectId).find((w) => w.url === entry.url);
+      const endpoint = (await this.endpoints.of(projectId)).find((w) => w.url === entry.url);
       if (!endpoint) {
         this.logger.warn(`Webhook ${entry.event.id} (${entry.event.type}) dropped: ${entry.url} is no longer configured for project ${projectId}`);
         this.metrics?.webhookDeliveries.inc({ project: projectId, outcome: "abandoned" });
