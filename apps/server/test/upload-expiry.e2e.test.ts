@@ -41,7 +41,8 @@ describe.each(["local", "s3"] as const)("upload expiry on %s storage", (storage)
       dir,
       projects,
       env: { ...NO_RATE_LIMITS, UPLOAD_EXPIRY_GRACE_SECONDS: "1", UPLOAD_EXPIRY_SWEEP_SECONDS: "0.2" },
-      extensions: { hooks: { onExpired: (c) => void expired.push(c), onAborted: (c) => void aborted.push(c) } },
+      // Gateways sweep every project in the store: the test bucket holds other tests' (and earlier runs') uploads.
+      extensions: { hooks: { onExpired: (c) => void (c.upload.projectId === projectId && expired.push(c)), onAborted: (c) => void aborted.push(c) } },
       listen: storage === "local",
     });
     apps.push(app);
@@ -118,7 +119,7 @@ describe.each(["local", "s3"] as const)("upload expiry with a custom auth resolv
       publicUrl: "http://127.0.0.1:1",
       auth: { resolve: ({ projectId: asked, headers }) => (asked === projectId && headers.authorization === auth.authorization ? { id: projectId } : null) },
       expiry: { graceSeconds: 1, sweepIntervalSeconds: sweep ? 0.2 : 0 },
-      hooks: { onExpired: (c) => void expired.push(c) },
+      hooks: { onExpired: (c) => void (c.upload.projectId === projectId && expired.push(c)) }, // not other tests' uploads
     };
     @Module({ imports: [UploadGatewayModule.forRoot(options)] })
     class PlatformModule {}
