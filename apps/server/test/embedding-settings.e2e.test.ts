@@ -4,14 +4,13 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Module } from "@nestjs/common";
-import { NestFactory } from "@nestjs/core";
-import { FastifyAdapter, type NestFastifyApplication } from "@nestjs/platform-fastify";
+import type { NestFastifyApplication } from "@nestjs/platform-fastify";
 import { verifyWebhook, type UploadEvent } from "@upload-gateway/contract";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConfigError, createUploadGateway, hashApiKey, UploadGatewayModule, type UploadGatewayOptions, type UploadHookContext } from "../src/index";
+import { type ConfigError, createUploadGateway, hashApiKey, type UploadGatewayOptions, type UploadHookContext } from "../src/index";
 import { STORAGE, type Storage } from "../src/storage/storage.port";
 import { recordKey } from "../src/uploads/upload-keys";
+import { moduleApp } from "./support/gateway";
 import { call } from "./support/http";
 
 /**
@@ -70,10 +69,7 @@ beforeAll(async () => {
     expiry: { graceSeconds: 60, sweepIntervalSeconds: 0.2 },
     hooks: { onExpired: (context) => void expired.push(context) },
   };
-  @Module({ imports: [UploadGatewayModule.forRoot(options)] })
-  class HostModule {}
-  app = await NestFactory.create<NestFastifyApplication>(HostModule, new FastifyAdapter(), { logger: false });
-  await app.init();
+  app = await moduleApp(options);
 });
 afterAll(async () => {
   await app?.close();

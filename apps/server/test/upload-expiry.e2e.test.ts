@@ -2,16 +2,14 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Module } from "@nestjs/common";
-import { NestFactory } from "@nestjs/core";
-import { FastifyAdapter, type NestFastifyApplication } from "@nestjs/platform-fastify";
+import type { NestFastifyApplication } from "@nestjs/platform-fastify";
 import { afterAll, describe, expect, it } from "vitest";
 import { sha256Hex } from "../src/auth/project-registry";
-import { UploadGatewayModule, type UploadGatewayOptions } from "../src/index";
+import type { UploadGatewayOptions } from "../src/index";
 import type { UploadHookContext } from "../src/lifecycle/upload-lifecycle.hooks";
 import { STORAGE, type Storage } from "../src/storage/storage.port";
 import { newRequestKey, openUploadKey, recordKey } from "../src/uploads/upload-keys";
-import { NO_RATE_LIMITS, testS3Storage, throwawayGateways } from "./support/gateway";
+import { moduleApp, NO_RATE_LIMITS, testS3Storage, throwawayGateways } from "./support/gateway";
 import { call } from "./support/http";
 
 /**
@@ -121,10 +119,7 @@ describe.each(["local", "s3"] as const)("upload expiry with a custom auth resolv
       expiry: { graceSeconds: 1, sweepIntervalSeconds: sweep ? 0.2 : 0 },
       hooks: { onExpired: (c) => void (c.upload.projectId === projectId && expired.push(c)) }, // not other tests' uploads
     };
-    @Module({ imports: [UploadGatewayModule.forRoot(options)] })
-    class PlatformModule {}
-    const app = await NestFactory.create<NestFastifyApplication>(PlatformModule, new FastifyAdapter(), { logger: false });
-    await app.init();
+    const app = await moduleApp(options);
     apps.push(app);
     return app;
   }

@@ -3,16 +3,14 @@ import { createServer, type Server } from "node:http";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Module } from "@nestjs/common";
-import { NestFactory } from "@nestjs/core";
-import { FastifyAdapter, type NestFastifyApplication } from "@nestjs/platform-fastify";
+import type { NestFastifyApplication } from "@nestjs/platform-fastify";
 import { verifyWebhook, WebhookVerificationError, type UploadEvent } from "@upload-gateway/contract";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { sha256Hex } from "../src/auth/project-registry";
-import { UploadGatewayModule, type UploadGatewayOptions, type WebhookTargetsOf } from "../src/index";
+import type { UploadGatewayOptions, WebhookTargetsOf } from "../src/index";
 import { STORAGE, type Storage } from "../src/storage/storage.port";
 import { webhookOutboxKey, webhookOutboxPrefix } from "../src/uploads/upload-keys";
-import { freePort, NO_RATE_LIMITS, throwawayGateways } from "./support/gateway";
+import { freePort, moduleApp, NO_RATE_LIMITS, throwawayGateways } from "./support/gateway";
 import { call } from "./support/http";
 
 /**
@@ -279,10 +277,7 @@ describe("webhooks.targets (UploadGatewayModule): a platform's own list of webho
       auth: { resolve: ({ projectId: asked, headers }) => (headers.authorization === auth.authorization ? { id: asked } : null) },
       webhooks: { targets, allowPrivateNetworks: true, retryBaseSeconds: 0.2, pollIntervalSeconds: 0.2, timeoutSeconds: 3 },
     };
-    @Module({ imports: [UploadGatewayModule.forRoot(options)] })
-    class PlatformModule {}
-    const app = await NestFactory.create<NestFastifyApplication>(PlatformModule, new FastifyAdapter(), { logger: false });
-    await app.init();
+    const app = await moduleApp(options);
     apps.push(app);
     return app;
   }

@@ -2,8 +2,12 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { NestFastifyApplication } from "@nestjs/platform-fastify";
+import { Module } from "@nestjs/common";
+import { NestFactory } from "@nestjs/core";
+import { FastifyAdapter, type NestFastifyApplication } from "@nestjs/platform-fastify";
 import { createApp, type GatewayExtensions } from "../../src/app.factory";
+import { UploadGatewayModule } from "../../src/gateway/upload-gateway.module";
+import type { UploadGatewayOptions } from "../../src/gateway/upload-gateway.options";
 import { S3Storage } from "../../src/storage/s3.storage";
 import { sha256Hex } from "../../src/auth/project-registry";
 import { loadConfig } from "../../src/config/app-config";
@@ -11,6 +15,15 @@ import type { LoggerOptions } from "../../src/observability/logger";
 import { freePort } from "./server-process";
 
 export { freePort };
+
+/** An embedding app at its smallest: a Nest app on Fastify importing only `UploadGatewayModule.forRoot(options)`, initialised, not listening. */
+export async function moduleApp(options: UploadGatewayOptions): Promise<NestFastifyApplication> {
+  @Module({ imports: [UploadGatewayModule.forRoot(options)] })
+  class EmbeddingAppModule {}
+  const app = await NestFactory.create<NestFastifyApplication>(EmbeddingAppModule, new FastifyAdapter(), { logger: false });
+  await app.init();
+  return app;
+}
 
 export interface TestGateway {
   app: NestFastifyApplication;
