@@ -106,5 +106,4 @@ export class OpenUploads {
     const prefix = openUploadPrefix(projectId);
     for await (const key of keysUnder(this.storage, prefix)) yield key.slice(prefix.length);
   }
-
 }
