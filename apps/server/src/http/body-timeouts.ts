@@ -37,6 +37,7 @@ export function registerBodyTimeouts(app: FastifyInstance, timeouts: BodyTimeout
   });
 }
 
+/** Whether a request has a body: a `Transfer-Encoding`, or a `Content-Length` other than 0. */
 export function hasBody(headers: IncomingHttpHeaders): boolean {
   return headers["transfer-encoding"] !== undefined || (headers["content-length"] !== undefined && headers["content-length"] !== "0");
 }

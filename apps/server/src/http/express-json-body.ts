@@ -5,6 +5,7 @@ import { errorEnvelope, type ErrorProblem } from "@upload-gateway/contract";
 import type { AppConfig } from "../config/app-config";
 import { APP_CONFIG } from "../config/config.module";
 import { ROUTE_PREFIX } from "../gateway/gateway-setup.module";
+import { hasBody } from "./body-timeouts";
 import { httpPlatformOf } from "./http-platform";
 import { sendReply } from "./platform-reply";
 
@@ -34,10 +35,9 @@ const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
 function jsonBody(limit: number): Middleware {
   return (request, response, next) => {
+    if (!hasBody(request.headers)) return next();
     const type = request.headers["content-type"] ?? "";
     const length = request.headers["content-length"];
-    const hasBody = request.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
-    if (!hasBody) return next();
     const refuse = (problem: ErrorProblem) => {
       // The rest of the body is not read: the connection cannot carry another request.
       request.unpipe();

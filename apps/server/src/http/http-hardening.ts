@@ -2,7 +2,7 @@ import type { Server } from "node:http";
 import { errorEnvelope } from "@upload-gateway/contract";
 import type { FastifyHttpOptions, FastifyInstance } from "fastify";
 import type { AppConfig } from "../config/app-config";
-import { registerBodyTimeouts } from "./body-timeouts";
+import { hasBody, registerBodyTimeouts } from "./body-timeouts";
 import { answerClientError, answerFrameworkError } from "./client-error";
 import { registerMethodNotAllowed } from "./method-not-allowed";
 
@@ -58,7 +58,7 @@ export function registerHttpHardening(app: FastifyInstance, config: AppConfig): 
     // a bodyless call would fail to parse "nothing" as JSON. The store's streamed routes keep it: a single PUT's
     // signature binds the Content-Type, also of an empty file.
     const streamed = request.routeOptions.config?.streamedBody === true;
-    if (!streamed && isEmpty(request.headers["content-length"], request.headers["transfer-encoding"])) {
+    if (!streamed && !hasBody(request.headers)) {
       delete request.raw.headers["content-type"];
     }
     done(null, payload);
@@ -74,8 +74,4 @@ export function registerHttpHardening(app: FastifyInstance, config: AppConfig): 
     if (request.raw.complete === false) void reply.header("connection", "close");
     done(null, payload);
   });
-}
-
-function isEmpty(contentLength: string | undefined, transferEncoding: string | undefined): boolean {
-  return transferEncoding === undefined && (contentLength === undefined || contentLength === "0");
 }
