@@ -7,6 +7,7 @@ import { toApiError } from "../errors/api-error";
 import { hasBody, TimedBody } from "../http/body-timeouts";
 import type { ReplyOf } from "../http/platform-reply";
 import { METADATA_PARAM, type LocalStorage } from "../storage/local.storage";
+import { METADATA_NAME } from "../storage/storage.port";
 import { parseRange } from "./byte-range";
 
 /**
@@ -116,7 +117,7 @@ export function getObject(storage: LocalStorage, request: StoreRequest, key: str
     };
     // As S3 answers an object's metadata: one x-amz-meta-<name> header each (values a header can carry).
     for (const [name, value] of Object.entries(object.metadata)) {
-      if (/^[\x20-\x7e]*$/.test(value) && /^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) headers[`${METADATA_PARAM}${name}`] = value;
+      if (/^[\x20-\x7e]*$/.test(value) && METADATA_NAME.test(name)) headers[`${METADATA_PARAM}${name}`] = value;
     }
     if (range) headers["content-range"] = `bytes ${start}-${end}/${object.size}`;
     const status = range ? 206 : 200;

@@ -1,5 +1,5 @@
 import { createHash, createHmac } from "node:crypto";
-import type { PlannedPart } from "./storage.port";
+import { METADATA_NAME, type PlannedPart } from "./storage.port";
 
 export interface PresignCredentials {
   accessKeyId: string;
@@ -92,8 +92,8 @@ export class SigV4Presigner {
     // Query parameters sort by their encoded names: every `x-amz-meta-` one sorts before `x-id`, after `X-Amz-*`.
     const metadata = Object.entries(object.metadata ?? {})
       .map(([name, value]) => {
-        // S3 keeps metadata names lowercase; a name that is not a token could not be a header at all.
-        if (!/^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) throw new RangeError(`metadata name ${JSON.stringify(name)}`);
+        // A name that is not a lowercase token could not travel as S3 metadata (a header) at all.
+        if (!METADATA_NAME.test(name)) throw new RangeError(`metadata name ${JSON.stringify(name)}`);
         return [escapeUri(`x-amz-meta-${name}`), escapeUri(value)] as const;
       })
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))

@@ -24,6 +24,9 @@ export interface PlannedPart {
   size: number;
 }
 
+/** A metadata name an object can carry: S3 sends metadata as `x-amz-meta-<name>` headers and keeps names lowercase. */
+export const METADATA_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
+
 /**
  * What a single-PUT URL binds: the object's exact size and content type, and the metadata the object gets (the same
  * entries a multipart upload's object gets from `createMultipartUpload`).
