@@ -10,12 +10,12 @@
 // cores) and with Chromium's upload limited by DevTools network emulation (the network is the limit, as where the
 // store is elsewhere). Each upload's CPU time is counted per side from /proc: Chromium's processes, the store's
 // daemons, the gateway.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "esbuild";
 import { chromium } from "playwright-core";
-import { cpuMeter, cpuMsOf, GiB, median, MiB, quantile, randomFile, round } from "./common.mjs";
+import { cpuMeter, cpuMsOf, GiB, median, MiB, processes, quantile, randomFile, round } from "./common.mjs";
 
 const sorted = (/** @type {number[]} */ values) => [...values].sort((a, b) => a - b);
 
@@ -50,27 +50,13 @@ async function clientBundle() {
  * and other helpers), found by parentage so that another Chromium on the machine is not counted.
  */
 function chromiumPids() {
-  /** @type {Map<number, number[]>} */
-  const children = new Map();
-  /** @type {Map<number, string>} */
-  const commands = new Map();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
-      commands.set(Number(entry), stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")));
-    } catch {
-      // gone meanwhile
-    }
-  }
+  const all = processes();
   /** @type {number[]} */
   const found = [];
   const visit = (/** @type {number} */ pid) => {
-    for (const child of children.get(pid) ?? []) {
-      if (/chrom/i.test(commands.get(child) ?? "")) found.push(child);
-      visit(child);
+    for (const child of all.filter((p) => p.parent === pid)) {
+      if (/chrom/i.test(child.name)) found.push(child.pid);
+      visit(child.pid);
     }
   };
   visit(process.pid);

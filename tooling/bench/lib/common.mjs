@@ -216,23 +216,36 @@ export function machineCpuMs() {
 }
 
 /**
+ * Every process on the machine, as /proc shows it: its pid, its parent's, its command name (`comm`) and its arguments.
+ * Processes gone while the list was read are left out.
+ * @returns {{ pid: number, parent: number, name: string, args: string[] }[]}
+ */
+export function processes() {
+  const found = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const args = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]); // the 4th field, after the state
+      found.push({ pid: Number(entry), parent, name, args });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/**
  * The processes of the Ceph cluster that serves the benchmark (radosgw, ceph-osd, ceph-mon started with
  * `$RGW_DIR/ceph.conf`, as tooling/ceph-rgw does), to tell the store's CPU from other work on the machine.
  */
 export function storePids() {
   const conf = `${process.env.RGW_DIR ?? "/tmp/upload-gateway-rgw"}/ceph.conf`;
-  /** @type {number[]} */
-  const pids = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const args = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
-      if (/^(radosgw|ceph-osd|ceph-mon)$/.test(basename(args[0] ?? "")) && args.includes(conf)) pids.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
+  return processes()
+    .filter(({ args }) => /^(radosgw|ceph-osd|ceph-mon)$/.test(basename(args[0] ?? "")) && args.includes(conf))
+    .map(({ pid }) => pid);
 }
 
 /** Summed CPU ms of processes that may have exited (counted as 0). @param {number[]} pids */
