@@ -12,6 +12,7 @@ import { STORAGE, type Storage } from "../src/storage/storage.port";
 import { recordKey } from "../src/uploads/upload-keys";
 import { moduleApp } from "./support/gateway";
 import { call } from "./support/http";
+import { until } from "./support/until";
 
 /**
  * The webhook and expiry settings as module options (the bin's WEBHOOK_* and UPLOAD_EXPIRY_* variables): each test
@@ -76,14 +77,6 @@ afterAll(async () => {
   await new Promise((done) => receiver?.close(done));
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function start(): Promise<string> {
   const reply = await call(app, "POST", `${uploads}/multipart`, { headers: auth, body: video });

@@ -11,6 +11,7 @@ import { STORAGE, type Storage } from "../src/storage/storage.port";
 import { newRequestKey, openUploadKey, recordKey } from "../src/uploads/upload-keys";
 import { moduleApp, NO_RATE_LIMITS, testS3Storage, throwawayGateways } from "./support/gateway";
 import { call } from "./support/http";
+import { until } from "./support/until";
 
 /**
  * The expiry sweep, on both stores (same test names): an upload whose URLs expired more than the grace ago is aborted
@@ -171,12 +172,4 @@ async function backdateIn(app: NestFastifyApplication, projectId: string, reques
   const document = (await store.readDocument(key))!;
   const record = { ...(document.value as object), urlsExpireAt: new Date(Date.now() - secondsAgo * 1000).toISOString() };
   expect(await store.writeJson(key, record, { ifMatch: document.version })).toBe(true);
-}
-
-async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }

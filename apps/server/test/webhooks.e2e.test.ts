@@ -12,6 +12,7 @@ import { STORAGE, type Storage } from "../src/storage/storage.port";
 import { webhookOutboxKey, webhookOutboxPrefix } from "../src/uploads/upload-keys";
 import { freePort, moduleApp, NO_RATE_LIMITS, throwawayGateways } from "./support/gateway";
 import { call } from "./support/http";
+import { until as waitUntil } from "./support/until";
 
 /**
  * Signed webhooks from the outbox in the store: the signature, retries after a receiver's failures, a restart with
@@ -112,13 +113,8 @@ async function receiver(port?: number, answer?: Parameters<typeof startReceiver>
   return started;
 }
 
-async function until(what: string, condition: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Deliveries are waited for longer than the default: retries back off. */
+const until = (what: string, condition: () => boolean, timeoutMs = 15_000) => waitUntil(what, condition, timeoutMs);
 
 const api = (app: NestFastifyApplication, setup: Setup) => ({
   start: (payload: unknown = body) =>
