@@ -39,9 +39,13 @@ export function httpServerOptions(config: AppConfig): FastifyHttpOptions<Server>
   };
 }
 
+/** The `close` option among a request's Connection headers (Node joins repeated ones with commas). */
+const CLOSE_OPTION = /(?:^|,)\s*close\s*(?:,|$)/i;
+
 /**
- * What the HTTP layer enforces before a request reaches a handler: JSON-only bodies, empty bodies accepted whatever
- * their type, 405 for a known path's other methods, body timeouts. Registered on the root instance before any route.
+ * What the HTTP layer enforces before a request reaches a handler: a client's `Connection: close` honoured, JSON-only
+ * bodies, empty bodies accepted whatever their type, 405 for a known path's other methods, body timeouts. Registered on
+ * the root instance before any route.
  */
 export function registerHttpHardening(app: FastifyInstance, config: AppConfig): void {
   // The API speaks JSON only: without parsers for text and forms, other bodies get a clear 415. (Nest's form parser
@@ -49,6 +53,9 @@ export function registerHttpHardening(app: FastifyInstance, config: AppConfig): 
   // `__proto__` and `constructor.prototype` keys.)
   app.removeContentTypeParser("text/plain");
   app.addHook("onRequest", async (request, reply) => {
+    // A client that asks to close is answered on a closing connection, whatever else it sends: Fastify kept the
+    // connection of a request saying `HTTP/2.0` over HTTP/1 with `Connection: keep-alive` and `close` open.
+    if (CLOSE_OPTION.test(request.headers.connection ?? "")) void reply.header("connection", "close");
     if (request.raw.httpVersion !== "1.1" || request.headers.host !== undefined) return;
     const envelope = errorEnvelope([{ code: "MALFORMED_REQUEST", message: "An HTTP/1.1 request must have a Host header." }]);
     return reply.status(400).header("connection", "close").header("content-type", "application/json; charset=utf-8").send(envelope);
