@@ -669,7 +669,11 @@ function report(r) {
           fmt(x.storeCpuSecondsPerGiB, 2),
           fmt(x.gatewayCpuSecondsPerGiB, 2),
         ]),
-      )}\n\nWhat verification costs our client (its speed with it on vs off): ${fmt(verificationCost * 100, 1)}%.`;
+      )}\n\nWhat verification costs our client (its speed with it on vs off): ${fmt(verificationCost * 100, 1)}%.` +
+      (results["raw-fetch+sha256"]
+        ? ` The floor for any uploader that checks every byte, in the same run: raw fetch with each part first read into a worker, ` +
+          `${fmt(results["raw-fetch+read"].speedVsRawFetch, 2)}× raw fetch; read and hashed there by native SHA-256, ${fmt(results["raw-fetch+sha256"].speedVsRawFetch, 2)}×.`
+        : "");
     parts.push(
       `**Upload from Chromium** ${b.chromium}, a picked file of ${fmtBytes(b.size)}, ${fmtBytes(b.partSize)} parts, ${b.concurrency} at once, ` +
         `to RGW cross-origin (medians of ${b.runs}). With no network limit, the machine's CPU is the limit (Chromium, RGW and the gateway share its ` +

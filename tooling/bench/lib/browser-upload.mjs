@@ -113,6 +113,77 @@ export async function benchBrowserUpload(gateway, { projectId, apiKey, size, par
         { ...args, verifyParts },
       );
 
+    /**
+     * Raw fetch PUTs of the file's slices to the presigned URLs after the same start call, then the same complete:
+     * with `prepare` "read" each part is first read whole into a Web Worker, with "sha256" also hashed there.
+     * @param {"none" | "read" | "sha256"} prepare
+     */
+    const rawFetch = (prepare) => (/** @type {any} */ args) =>
+      page.evaluate(async ({ baseUrl, apiKey, projectId, partSize, concurrency, prepare }) => {
+        const w = /** @type {any} */ (window);
+        const blob = w.benchBlob;
+        w.benchPrepareWorker ??= new Worker(
+          URL.createObjectURL(
+            new Blob(
+              [
+                `onmessage = async ({ data: { id, part, prepare } }) => {
+                   const bytes = await part.arrayBuffer();
+                   const sha256 = prepare === "sha256" ? await crypto.subtle.digest("SHA-256", bytes) : undefined;
+                   postMessage({ id, bytes: bytes.byteLength, sha256 });
+                 };`,
+              ],
+              { type: "text/javascript" },
+            ),
+          ),
+        );
+        /** @type {Worker} */
+        const worker = w.benchPrepareWorker;
+        /** @type {Map<number, (reply: { bytes: number }) => void>} */
+        const waiting = new Map();
+        worker.onmessage = ({ data }) => {
+          waiting.get(data.id)?.(data);
+          waiting.delete(data.id);
+        };
+        let nextId = 0;
+        const prepared = (/** @type {Blob} */ part) =>
+          new Promise((resolve) => {
+            const id = nextId++;
+            waiting.set(id, resolve);
+            worker.postMessage({ id, part, prepare });
+          });
+        const api = async (/** @type {string} */ path, /** @type {string} */ method, /** @type {unknown} */ body) => {
+          const response = await fetch(`${baseUrl}/api/projects/${projectId}/uploads${path}`, {
+            method,
+            headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+            body: JSON.stringify(body),
+          });
+          const envelope = await response.json();
+          if (!envelope.success) throw new Error(JSON.stringify(envelope.errors));
+          return envelope.result;
+        };
+        const t0 = performance.now();
+        const partsNumber = Math.ceil(blob.size / partSize);
+        const started = await api("/multipart", "POST", { partsNumber, fileName: "bench.bin", contentLength: String(blob.size), mimeType: "application/octet-stream" });
+        const queue = [...started.presignedUrl];
+        /** @type {{ partNumber: number, eTag: string }[]} */
+        const parts = [];
+        await Promise.all(
+          Array.from({ length: concurrency }, async () => {
+            for (let next = queue.shift(); next; next = queue.shift()) {
+              const start = (next.partNumber - 1) * started.partSize;
+              const part = blob.slice(start, start + started.partSize);
+              if (prepare !== "none" && (await prepared(part)).bytes !== part.size) throw new Error(`part ${next.partNumber}: read short`);
+              const response = await fetch(next.presignedUrl, { method: "PUT", body: part });
+              if (!response.ok) throw new Error(`part ${next.partNumber}: HTTP ${response.status}`);
+              parts.push({ partNumber: next.partNumber, eTag: /** @type {string} */ (response.headers.get("etag")) });
+            }
+          }),
+        );
+        parts.sort((a, b) => a.partNumber - b.partNumber);
+        await api("/multipart-complete", "PUT", { requestKey: started.requestKey, parts });
+        return performance.now() - t0;
+      }, { ...args, prepare });
+
     /** @type {Record<string, (args: any) => Promise<number>>} */
     const contenders = {
       // Meanwhile the page's responsiveness (issue 15): how long a trivial task (a message to itself, every 25 ms) waits.
@@ -145,39 +216,13 @@ export async function benchBrowserUpload(gateway, { projectId, apiKey, size, par
       },
       "client-unverified": ourClient(false),
       // The floor: the same start and complete calls, parts as plain fetch PUTs of Blob slices, nothing checked.
-      "raw-fetch": (args) =>
-        page.evaluate(async ({ baseUrl, apiKey, projectId, partSize, concurrency }) => {
-          const blob = /** @type {any} */ (window).benchBlob;
-          const api = async (/** @type {string} */ path, /** @type {string} */ method, /** @type {unknown} */ body) => {
-            const response = await fetch(`${baseUrl}/api/projects/${projectId}/uploads${path}`, {
-              method,
-              headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
-              body: JSON.stringify(body),
-            });
-            const envelope = await response.json();
-            if (!envelope.success) throw new Error(JSON.stringify(envelope.errors));
-            return envelope.result;
-          };
-          const t0 = performance.now();
-          const partsNumber = Math.ceil(blob.size / partSize);
-          const started = await api("/multipart", "POST", { partsNumber, fileName: "bench.bin", contentLength: String(blob.size), mimeType: "application/octet-stream" });
-          const queue = [...started.presignedUrl];
-          /** @type {{ partNumber: number, eTag: string }[]} */
-          const parts = [];
-          await Promise.all(
-            Array.from({ length: concurrency }, async () => {
-              for (let next = queue.shift(); next; next = queue.shift()) {
-                const start = (next.partNumber - 1) * started.partSize;
-                const response = await fetch(next.presignedUrl, { method: "PUT", body: blob.slice(start, start + started.partSize) });
-                if (!response.ok) throw new Error(`part ${next.partNumber}: HTTP ${response.status}`);
-                parts.push({ partNumber: next.partNumber, eTag: /** @type {string} */ (response.headers.get("etag")) });
-              }
-            }),
-          );
-          parts.sort((a, b) => a.partNumber - b.partNumber);
-          await api("/multipart-complete", "PUT", { requestKey: started.requestKey, parts });
-          return performance.now() - t0;
-        }, args),
+      "raw-fetch": rawFetch("none"),
+      // What any uploader that checks every byte must add to that floor on this machine: each part read into a Web
+      // Worker before it is sent (the bytes a hash needs; a Blob body is read again by the network), and then that
+      // plus the cheapest hash a page can compute (Web Crypto's SHA-256: native code, SHA-NI on x86; the stores'
+      // Content-MD5 and ETags need MD5, which Web Crypto lacks). Nothing is sent to the store but the bytes.
+      "raw-fetch+read": rawFetch("read"),
+      "raw-fetch+sha256": rawFetch("sha256"),
       // Uppy 5: a fresh Uppy per run with @uppy/aws-s3 configured by @upload-gateway/uppy, `limit` parts at once.
       uppy: (args) =>
         page.evaluate(async ({ baseUrl, apiKey, projectId, partSize, concurrency }) => {
@@ -265,6 +310,8 @@ export async function benchBrowserUpload(gateway, { projectId, apiKey, size, par
         client: "@upload-gateway/client upload() in the page: XHR PUTs with Content-MD5 (MD5 computed in its Web Worker ahead of sending), ETag compared where the store's ETags are MD5s",
         "client-unverified": "the same with verifyParts: false (no MD5, no Content-MD5): the difference is what verification costs",
         "raw-fetch": "fetch PUTs of Blob slices to the presigned URLs, same start and complete calls, nothing verified",
+        "raw-fetch+read": "raw-fetch with each part first read whole into a Web Worker (Blob.arrayBuffer()): the read any uploader checking every byte needs",
+        "raw-fetch+sha256": "raw-fetch+read with each part also hashed by Web Crypto SHA-256 (native code; SHA-NI on x86): the cheapest check of every byte a page can compute",
         uppy: "Uppy 5 (@uppy/core + @uppy/aws-s3) with @upload-gateway/uppy's options: Uppy's XHR PUTs in the gateway's part plan, nothing verified (Uppy sends no Content-MD5)",
       },
     };
