@@ -758,7 +758,7 @@ try {
   await phase("upload", () => benchUpload(gateway, s3Env));
   const context = { mainJs, here, work, projectsFile, projectId, apiKey, log, checkInterrupted, randomFile, sizeLabel, toStop };
   await phase("embedded", () => benchEmbedded(context, config.embedded));
-  await phase("browserUpload", () => benchBrowserUpload(gateway, { projectId, apiKey, ...config.browser, log }));
+  await phase("browserUpload", () => benchBrowserUpload(gateway, { projectId, apiKey, ...config.browser, log, freeStore: () => emptyPrefix(/** @type {NonNullable<typeof s3>} */ (s3), s3Env.S3_BUCKET, prefix) }));
 } catch (error) {
   failed = true;
   log(`failed: ${/** @type {Error} */ (error).stack ?? error}`);
