@@ -4,6 +4,7 @@ import type { FastifyHttpOptions, FastifyInstance } from "fastify";
 import type { AppConfig } from "../config/app-config";
 import { hasBody, registerBodyTimeouts } from "./body-timeouts";
 import { answerClientError, answerFrameworkError } from "./client-error";
+import { registerConnectionDrain } from "./connection-drain";
 import { registerMethodNotAllowed } from "./method-not-allowed";
 
 /**
@@ -44,8 +45,8 @@ const CLOSE_OPTION = /(?:^|,)\s*close\s*(?:,|$)/i;
 
 /**
  * What the HTTP layer enforces before a request reaches a handler: a client's `Connection: close` honoured, JSON-only
- * bodies, empty bodies accepted whatever their type, 405 for a known path's other methods, body timeouts. Registered on
- * the root instance before any route.
+ * bodies, empty bodies accepted whatever their type, 405 for a known path's other methods, body timeouts, keep-alive
+ * connections closed as soon as they are idle once the server stops. Registered on the root instance before any route.
  */
 export function registerHttpHardening(app: FastifyInstance, config: AppConfig): void {
   // The API speaks JSON only: without parsers for text and forms, other bodies get a clear 415. (Nest's form parser
@@ -75,6 +76,7 @@ export function registerHttpHardening(app: FastifyInstance, config: AppConfig): 
     totalMs: config.REQUEST_BODY_TIMEOUT_SECONDS * 1000,
   });
   registerMethodNotAllowed(app);
+  registerConnectionDrain(app);
   app.addHook("onSend", (request, reply, payload, done) => {
     // A reply sent before the body was read (a refused part, an unknown route): the rest of the body would have to
     // be read and discarded before the connection could carry another request. Close it instead.
