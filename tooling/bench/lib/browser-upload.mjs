@@ -219,7 +219,7 @@ export async function benchBrowserUpload(gateway, { projectId, apiKey, size, par
       "raw-fetch": rawFetch("none"),
       // What any uploader that checks every byte must add to that floor on this machine: each part read into a Web
       // Worker before it is sent (the bytes a hash needs; a Blob body is read again by the network), and then that
-      // plus the cheapest hash a page can compute (Web Crypto's SHA-256: native code, SHA-NI on x86; the stores'
+      // plus the cheapest hash a page can compute (Web Crypto's SHA-256, in native code; the stores'
       // Content-MD5 and ETags need MD5, which Web Crypto lacks). Nothing is sent to the store but the bytes.
       "raw-fetch+read": rawFetch("read"),
       "raw-fetch+sha256": rawFetch("sha256"),
@@ -316,7 +316,7 @@ export async function benchBrowserUpload(gateway, { projectId, apiKey, size, par
         "client-unverified": "the same with verifyParts: false (no MD5, no Content-MD5): the difference is what verification costs",
         "raw-fetch": "fetch PUTs of Blob slices to the presigned URLs, same start and complete calls, nothing verified",
         "raw-fetch+read": "raw-fetch with each part first read whole into a Web Worker (Blob.arrayBuffer()): the read any uploader checking every byte needs",
-        "raw-fetch+sha256": "raw-fetch+read with each part also hashed by Web Crypto SHA-256 (native code; SHA-NI on x86): the cheapest check of every byte a page can compute",
+        "raw-fetch+sha256": "raw-fetch+read with each part also hashed by Web Crypto SHA-256 (native code): the cheapest check of every byte a page can compute",
         uppy: "Uppy 5 (@uppy/core + @uppy/aws-s3) with @upload-gateway/uppy's options: Uppy's XHR PUTs in the gateway's part plan, nothing verified (Uppy sends no Content-MD5)",
       },
     };
