@@ -1,8 +1,10 @@
 import { createHash, randomBytes } from "node:crypto";
 import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { rawRequest } from "./support/raw-http";
 import { startGateway, type TestGateway } from "./support/gateway";
+import { call } from "./support/http";
+import { rawRequest } from "./support/raw-http";
+import { until } from "./support/until";
 
 /**
  * A stopping gateway (SIGTERM, `app.close()`) lets the responses in flight finish, then closes their keep-alive
@@ -15,33 +17,22 @@ const PROMPT_MS = 10_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: still not done after ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function api(gw: TestGateway, method: string, path: string, body?: unknown) {
-  const response = await fetch(`${baseUrl(gw)}/api/projects/${gw.projectId}/uploads${path}`, {
-    method,
-    headers: { ...gw.auth, ...(body ? { "content-type": "application/json" } : {}) },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  return (await response.json()) as any;
-}
-
 const portOf = (gw: TestGateway) => (gw.app.getHttpServer().address() as { port: number }).port;
-const baseUrl = (gw: TestGateway) => `http://127.0.0.1:${portOf(gw)}`;
+
+/** API calls go through `inject` (no socket): the connections at the stop are the ones each test makes for it. */
+const api = (gw: TestGateway, method: "POST" | "PUT", path: string, body?: unknown) =>
+  call(gw.app, method, `/api/projects/${gw.projectId}/uploads${path}`, { headers: gw.auth, ...(body ? { body } : {}) });
 
 async function startOnePart(gw: TestGateway, size: number) {
-  const started = await api(gw, "POST", "/multipart", { partsNumber: 1, fileName: "clip.mp4", contentLength: String(size), mimeType: "video/mp4" });
+  const started = (await api(gw, "POST", "/multipart", { partsNumber: 1, fileName: "clip.mp4", contentLength: String(size), mimeType: "video/mp4" })).body;
   return { requestKey: started.result.requestKey as string, partUrl: new URL(started.result.presignedUrl[0].presignedUrl as string) };
+}
+
+/** Starts the gateway's stop; `done()` says whether it has ended. */
+function stop(gw: TestGateway): { done: () => boolean } {
+  let done = false;
+  void gw.close().then(() => (done = true));
+  return { done: () => done };
 }
 
 describe("a stopping gateway", () => {
@@ -58,7 +49,7 @@ describe("a stopping gateway", () => {
     const put = await fetch(partUrl, { method: "PUT", body: data });
     expect(put.status).toBe(200);
     await api(gw, "PUT", "/multipart-complete", { requestKey, parts: [{ partNumber: 1, eTag: put.headers.get("etag") }] });
-    const download = new URL((await api(gw, "POST", `/success/${requestKey}`)).result.downloadPath as string);
+    const download = new URL((await api(gw, "POST", `/success/${requestKey}`)).body.result.downloadPath as string);
 
     // A keep-alive GET read slowly: the reply is still being sent when the stop begins.
     const socket = connect(portOf(gw), "127.0.0.1");
@@ -69,17 +60,18 @@ describe("a stopping gateway", () => {
       received.push(chunk);
       if (slow) socket.pause();
     });
-    const closedByServer = new Promise<void>((resolve) => socket.on("close", () => resolve()));
+    let closed = false;
+    socket.on("close", () => (closed = true));
     socket.write(`GET ${download.pathname}${download.search} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
     await firstBytes;
 
-    const stopping = gw.close();
+    const stopping = stop(gw);
     await sleep(300);
     // Read the rest at full speed: the server is to close the connection once the reply is out.
     slow = false;
     socket.resume();
-    await within(PROMPT_MS, "the server closing the download's connection", closedByServer);
-    await within(PROMPT_MS, "the stop", stopping);
+    await until("the server closing the download's connection", () => closed, PROMPT_MS);
+    await until("the stop", stopping.done, PROMPT_MS);
     gw = undefined;
 
     const reply = Buffer.concat(received);
@@ -101,14 +93,14 @@ describe("a stopping gateway", () => {
       timeoutMs: PROMPT_MS,
     });
     await sleep(200);
-    const stopping = gw.close();
+    const stopping = stop(gw);
 
     const reply = await replied;
     expect(reply.status).toBe(200);
     expect(reply.headers.etag).toBe(`"${createHash("md5").update(data).digest("hex")}"`);
     expect(reply.headers.connection).toBe("close");
     expect(reply.closedByServer).toBe(true);
-    await within(PROMPT_MS, "the stop", stopping);
+    await until("the stop", stopping.done, PROMPT_MS);
     gw = undefined;
   });
 });
