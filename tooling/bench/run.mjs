@@ -490,7 +490,7 @@ async function benchUpload(/** @type {Gateway} */ gateway, /** @type {Record<str
     contenders: {
       client: "@upload-gateway/client/node uploadFile: start via the gateway, parts streamed from disk over node:http, MD5 of each part checked against its ETag",
       "lib-storage": "@aws-sdk/lib-storage Upload straight to S3 with the S3 credentials, Body = fs.createReadStream",
-      "raw-presigned": "start via the gateway, fetch PUT of fs.openAsBlob slices to the presigned URLs, complete via the gateway; no retries or checks",
+      "raw-presigned": "start via the gateway, fetch PUT of each part (read at its offset into a reused buffer) to the presigned URLs, complete via the gateway; no retries or checks",
     },
     peakRssIs: "VmHWM of the contender's own process (kernel-tracked peak resident set), Node runtime and the contender's modules included; loadedRss ('RSS before') is the process's RSS once its modules are loaded, before the upload; peakHeapTotal ('V8 heap') and peakArrayBuffers ('Buffers') are the largest process.memoryUsage() heapTotal and arrayBuffers sampled every 20 ms during the upload",
     small: { size: small, label: sizeLabel(small), runs, results: smallResults },

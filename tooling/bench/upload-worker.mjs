@@ -4,7 +4,8 @@
 // Usage: node upload-worker.mjs <client|lib-storage|raw-presigned|tus> <file> '<json options>'
 //   options: { baseUrl, apiKey, projectId, partSize, concurrency, tusEndpoint }   (S3_* / AWS_* from the environment)
 import { randomBytes } from "node:crypto";
-import { createReadStream, openAsBlob, statSync } from "node:fs";
+import { createReadStream, statSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { basename } from "node:path";
 import { memoryOf } from "./lib/common.mjs";
 
@@ -79,8 +80,10 @@ const contenders = {
     });
   },
 
-  // The least a client can do: start through the gateway, PUT file slices (Blob from fs.openAsBlob) with fetch to
-  // the presigned URLs, `concurrency` at a time, and complete. No retries, no checks.
+  // The least a client can do: start through the gateway, PUT each part with fetch to its presigned URL, `concurrency`
+  // at a time, and complete. No retries, no checks. Each part is read from the file at its offset into a buffer of the
+  // part's size (one per worker, reused): fs.openAsBlob's slices are wrong from 4 GiB on (nodejs/node#52585), and fetch
+  // sends a stream body chunked, which S3's presigned PUTs refuse.
   async "raw-presigned"() {
     const api = `${options.baseUrl}/api/projects/${options.projectId}/uploads`;
     const headers = { authorization: `Bearer ${options.apiKey}`, "content-type": "application/json" };
@@ -94,15 +97,19 @@ const contenders = {
       await startReply.json()
     ).result;
     if (!startReply.ok) throw new Error(`start failed: ${startReply.status} ${JSON.stringify(started)}`);
-    const blob = await openAsBlob(file);
+    const handle = await open(file, "r");
     const queue = [...started.presignedUrl];
     /** @type {{ partNumber: number, eTag: string }[]} */
     const parts = [];
     await Promise.all(
       Array.from({ length: options.concurrency }, async () => {
+        const buffer = Buffer.allocUnsafe(started.partSize);
         for (let next = queue.shift(); next; next = queue.shift()) {
           const from = (next.partNumber - 1) * started.partSize;
-          const reply = await fetch(next.presignedUrl, { method: "PUT", body: blob.slice(from, Math.min(size, from + started.partSize)) });
+          const length = Math.min(size, from + started.partSize) - from;
+          const { bytesRead } = await handle.read(buffer, 0, length, from);
+          if (bytesRead !== length) throw new Error(`part ${next.partNumber}: read ${bytesRead} of ${length} bytes`);
+          const reply = await fetch(next.presignedUrl, { method: "PUT", body: buffer.subarray(0, length) });
           await reply.arrayBuffer();
           const eTag = reply.headers.get("etag");
           if (!reply.ok || !eTag) throw new Error(`part ${next.partNumber}: ${reply.status}`);
@@ -110,6 +117,7 @@ const contenders = {
         }
       }),
     );
+    await handle.close();
     parts.sort((a, b) => a.partNumber - b.partNumber);
     const done = await fetch(`${api}/multipart-complete`, { method: "PUT", headers, body: JSON.stringify({ requestKey: started.requestKey, parts }) });
     if (!done.ok) throw new Error(`complete failed: ${done.status} ${await done.text()}`);

@@ -246,6 +246,19 @@ describe("get and list", () => {
     });
   });
 
+  // Issue 25: sizes past the 32-bit marks and up to 5 TiB are planned, kept and returned exactly.
+  it.each([
+    [4 * 1024 * MiB + 1, 2],
+    [5 * 1024 * MiB + 3, 2],
+    [5 * 1024 * 1024 * MiB, 1100],
+  ])("plans, keeps and returns a file of %i bytes exactly", async (size, partsNumber) => {
+    const { body: started } = await start({ ...seedBody, contentLength: String(size), partsNumber });
+    const partSize = Math.ceil(size / partsNumber);
+    expect(started.result).toMatchObject({ contentLength: String(size), partsNumber, partSize });
+    const { body } = await call(gw.app, "GET", `${uploads()}/${started.result.requestKey}`, { headers: gw.auth });
+    expect(body.result).toMatchObject({ contentLength: String(size), partsNumber, partSize });
+  });
+
   it("keeps the start's metadata and returns it from status and list", async () => {
     const metadata = { title: "Été 🎬", ownerId: "42", empty: "" };
     const { body: started } = await start({ ...seedBody, metadata });

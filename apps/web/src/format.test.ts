@@ -10,6 +10,14 @@ describe("percentOf", () => {
     expect(percentOf(1000, 1000)).toBe(100);
     expect(percentOf(5, 0)).toBe(0);
   });
+
+  it("is right for files past 4 GiB and up to 5 TiB", () => {
+    const GiB = 1024 ** 3;
+    expect(percentOf(2 * GiB, 4 * GiB + 5 * MiB + 3)).toBe(49);
+    expect(percentOf(5 * GiB, 5 * GiB + 3)).toBe(99);
+    expect(percentOf(5 * 1024 * GiB - 1, 5 * 1024 * GiB)).toBe(99);
+    expect(percentOf(5 * 1024 * GiB, 5 * 1024 * GiB)).toBe(100);
+  });
 });
 
 describe("formatEta and formatSpeed", () => {

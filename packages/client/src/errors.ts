@@ -66,3 +66,12 @@ function asEnvelope(body: unknown): { errors: string[]; messages: string[]; erro
     errorDetails: Array.isArray(b.errorDetails) ? (b.errorDetails as ErrorDetail[]) : [],
   };
 }
+
+/**
+ * The file is not what the upload was planned for: its size or content changed while it was being uploaded, or it
+ * gave fewer or more bytes than it said it has. Nothing is completed; the upload is aborted on the server.
+ */
+export class FileChangedError extends UploadFailedError {
+  override name = "FileChangedError";
+  readonly code = "FILE_CHANGED";
+}

@@ -13,7 +13,8 @@ import { md5Hasher, type PartHasher } from "./part-hash";
  */
 export function defaultPartHasher(): PartHasher {
   if (typeof Worker !== "function" || typeof URL === "undefined" || typeof URL.createObjectURL !== "function") return md5Hasher;
-  return (part) => (shared ??= new Md5Worker()).hash(part);
+  // Only a real Blob can be handed to the worker; Blob-shaped parts (a file's, in Node) are read and hashed here.
+  return (part) => (part instanceof Blob ? (shared ??= new Md5Worker()).hash(part) : md5Hasher(part));
 }
 
 /** Time without jobs after which the worker is stopped (and started again by the next hash). */

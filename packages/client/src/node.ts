@@ -1,37 +1,33 @@
 import { createHash } from "node:crypto";
-import { openAsBlob } from "node:fs";
-import { open } from "node:fs/promises";
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { basename } from "node:path";
-import { Readable } from "node:stream";
-import type { ReadableStream as NodeWebReadableStream } from "node:stream/web";
 import { lookup } from "mime-types";
-import { NetworkError } from "./errors";
+import { FileChangedError, NetworkError } from "./errors";
+import { chunksOf, exactly, openFileSource, type FileSource } from "./file-source";
 import type { PartHasher } from "./part-hash";
 import { ERROR_BODY_LIMIT, partHeaders, type PartTransport } from "./transport";
+import { isChunkedPart } from "./upload-source";
 import { upload, type UploadOptions, type UploadTask } from "./uploader";
 
 export * from "./index";
-
-/** The size of each read from the file: large enough that per-chunk work (a read, a socket write, an MD5 update, a
- * progress call) costs little, small enough that a part in flight holds little memory (two of these). */
-const FILE_CHUNK = 512 * 1024;
+export { openFileSource, type FileSource } from "./file-source";
 
 /**
  * Node's part transport: streams each part to `node:http(s)` with a known Content-Length (no buffering, no chunked
  * encoding), reports progress as bytes leave, hashes them on the way (so the ETag check needs no second read), and
- * reuses connections. With `path`, parts are read from the file directly into two reused 512 KiB buffers per part
- * (one being read while the other is written to the socket): no allocation per chunk, no stream machinery between
- * the disk and the socket, and at most 1 MiB of a part in memory.
+ * reuses connections. Parts of a file source (`uploadFile`, `openFileSource`; or any part when `path` is given) are
+ * read from the file directly into two reused 512 KiB buffers per part (one being read while the other is written to
+ * the socket): no allocation per chunk, no stream machinery between the disk and the socket, and at most 1 MiB of a
+ * part in memory. A part whose source gives other than its size in bytes fails with `FileChangedError`.
  */
 export function nodeHttpTransport(options: { maxSockets?: number; path?: string } = {}): PartTransport {
   const agents = {
     "http:": new HttpAgent({ keepAlive: true, maxSockets: options.maxSockets ?? 16 }),
     "https:": new HttpsAgent({ keepAlive: true, maxSockets: options.maxSockets ?? 16 }),
   };
-  const chunksOf = (body: Blob, offset: number): AsyncIterable<Uint8Array> =>
-    options.path ? readFileRange(options.path, offset, body.size) : Readable.fromWeb(body.stream() as NodeWebReadableStream<Uint8Array>);
+  const partChunks = (body: Blob, offset: number): AsyncIterable<Uint8Array> =>
+    !isChunkedPart(body) && options.path ? fileRange(options.path, offset, body.size) : chunksOf(body);
   return {
     reportsProgress: true,
     hashesWhileSending: true,
@@ -50,7 +46,10 @@ export function nodeHttpTransport(options: { maxSockets?: number; path?: string 
         const fail = (error: unknown) => {
           if (settled) return;
           settled = true;
-          reject(signal.aborted ? signal.reason : new NetworkError(`The part upload got no answer: ${(error as Error).message}`, { cause: error }));
+          if (signal.aborted) reject(signal.reason);
+          // The file failed us, not the network: sending it again would not help.
+          else if (error instanceof FileChangedError) reject(error);
+          else reject(new NetworkError(`The part upload got no answer: ${(error as Error).message}`, { cause: error }));
         };
         const md5 = createHash("md5");
         let sent = 0;
@@ -81,7 +80,7 @@ export function nodeHttpTransport(options: { maxSockets?: number; path?: string 
           response.on("error", fail);
         });
         request.on("error", fail);
-        writeBody(request, chunksOf(body, offset), (chunk) => {
+        writeBody(request, exactly(body.size, partChunks(body, offset)), (chunk) => {
           sent += chunk.length;
           md5.update(chunk);
           onProgress?.(sent);
@@ -117,43 +116,44 @@ async function writeBody(request: ClientRequest, chunks: AsyncIterable<Uint8Arra
   request.end();
 }
 
-/**
- * Bytes `offset` to `offset + length` of the file at `path`, read into two buffers used in turn: a chunk is valid
- * until the one after the next is asked for (writeBody's contract).
- */
-async function* readFileRange(path: string, offset: number, length: number): AsyncGenerator<Uint8Array> {
-  const file = await open(path, "r");
+/** Bytes `offset` to `offset + length` of the file at `path`, opened for this part alone. */
+async function* fileRange(path: string, offset: number, length: number): AsyncGenerator<Uint8Array> {
+  const file = await openFileSource(path);
   try {
-    const buffers = [Buffer.allocUnsafe(Math.min(FILE_CHUNK, length)), Buffer.allocUnsafe(Math.min(FILE_CHUNK, length))];
-    let done = 0;
-    for (let turn = 0; done < length; turn ^= 1) {
-      const buffer = buffers[turn]!;
-      const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.length, length - done), offset + done);
-      if (bytesRead === 0) throw new Error(`${path} is shorter than when the upload started: it changed during the upload`);
-      done += bytesRead;
-      yield buffer.subarray(0, bytesRead);
-    }
+    yield* file.slice(offset, offset + length).chunks();
   } finally {
     await file.close();
   }
 }
 
-/** MD5 with `node:crypto`, streamed from the part. */
+/** MD5 with `node:crypto`, streamed from the part (read from the file directly for a file's parts). */
 export const nodeMd5Hasher: PartHasher = async (part) => {
   const hash = createHash("md5");
-  for await (const chunk of Readable.fromWeb(part.stream() as NodeWebReadableStream<Uint8Array>)) hash.update(chunk as Buffer);
+  for await (const chunk of exactly(part.size, chunksOf(part))) hash.update(chunk);
   return hash.digest("hex");
 };
 
-/** Uploads the file at `path`, streamed from disk part by part (memory stays flat whatever the file's size). */
+/**
+ * Uploads the file at `path`, streamed from disk part by part (memory stays flat whatever the file's size: tested up to
+ * 5 GiB; plans go to 5 TiB). Its size is the open file's; if the file changes during the upload (size or modification
+ * time), the upload fails with `FileChangedError` and is not completed.
+ */
 export function uploadFile(path: string, options: UploadOptions): UploadTask {
-  return upload(openAsBlob(path), {
+  const opening = openFileSource(path);
+  const task = upload(opening, {
     fileName: basename(path),
     mimeType: guessMimeType(path),
-    transport: nodeHttpTransport({ maxSockets: (options.concurrency ?? 4) * 2, path }),
+    transport: nodeHttpTransport({ maxSockets: (options.concurrency ?? 4) * 2 }),
     hashPart: nodeMd5Hasher,
     ...options,
   });
+  // The file stays open for the upload's reads, and is closed once it is over, whichever way.
+  void task.done.then(closeSource(opening), closeSource(opening));
+  return task;
+}
+
+function closeSource(opening: Promise<FileSource>): () => void {
+  return () => void opening.then((file) => file.close()).catch(() => undefined);
 }
 
 export function guessMimeType(path: string): string {

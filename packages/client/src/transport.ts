@@ -1,8 +1,10 @@
-import { NetworkError } from "./errors";
+import { FileChangedError, NetworkError } from "./errors";
+import { isChunkedPart } from "./upload-source";
 
 /** One part PUT to its presigned URL. */
 export interface PartRequest {
   url: string;
+  /** A `Blob` slice of the file, or a Blob-shaped part of another source (a file on disk in Node: see `UploadSource`). */
   body: Blob;
   /** Where `body` starts in the whole file (lets a transport read the file itself). */
   offset: number;
@@ -53,9 +55,14 @@ export function fetchTransport(fetchImpl: typeof fetch = globalThis.fetch.bind(g
   return {
     reportsProgress: false,
     async send({ url, body, signal, contentMd5, contentType, putOnce }) {
+      // A file's part (Node) is read into memory first: fetch takes real Blobs only, and would send a stream chunked.
+      const payload = isChunkedPart(body) ? new Blob([await body.arrayBuffer()]) : body;
+      if (payload.size !== body.size) {
+        throw new FileChangedError(`The file gave ${payload.size} bytes for a part of ${body.size}: it changed during the upload.`, undefined);
+      }
       let response: Response;
       try {
-        response = await fetchImpl(url, { method: "PUT", body, signal, headers: partHeaders(contentMd5, contentType, putOnce) });
+        response = await fetchImpl(url, { method: "PUT", body: payload, signal, headers: partHeaders(contentMd5, contentType, putOnce) });
       } catch (error) {
         if (signal.aborted) throw signal.reason;
         throw new NetworkError(`The part upload got no answer: ${(error as Error).message}`, { cause: error });
@@ -79,6 +86,7 @@ export function xhrTransport(): PartTransport {
     send({ url, body, signal, contentMd5, contentType, putOnce, onProgress }) {
       return new Promise<PartResponse>((resolve, reject) => {
         if (signal.aborted) return reject(signal.reason);
+        if (!(body instanceof Blob)) return reject(new TypeError("xhrTransport sends Blob parts (a File's slices) only"));
         const xhr = new XMLHttpRequest();
         const onAbort = () => xhr.abort();
         signal.addEventListener("abort", onAbort, { once: true });

@@ -13,13 +13,14 @@ import {
   type ErrorCode,
 } from "@upload-gateway/contract";
 import { createApiClient, isAbort, type ApiClient } from "./api-client";
-import { NetworkError, UploadAbortedError, UploadFailedError, UploadGatewayError } from "./errors";
+import { FileChangedError, NetworkError, UploadAbortedError, UploadFailedError, UploadGatewayError } from "./errors";
 import { newIdempotencyKey } from "./idempotency-key";
 import { defaultPartHasher } from "./md5-worker-hasher";
 import { contentMd5OfHex, isDigestRefusal, md5OfETag, type PartHasher } from "./part-hash";
 import { ProgressTracker, type UploadProgress } from "./progress";
 import { DEFAULT_RETRY_POLICY, retryDelay, sleep, type RetryPolicy } from "./retry";
 import { defaultTransport, type PartResponse, type PartTransport } from "./transport";
+import type { UploadSource } from "./upload-source";
 
 export type PartState = "waiting" | "sending" | "done" | "retrying";
 
@@ -115,10 +116,11 @@ const DEFAULT_PART_SIZE = 16 * MiB;
 const MAX_RESIGNS_PER_PART = 3;
 
 /**
- * Uploads `source` (a `Blob` or `File`, e.g. from a file input, Node's `fs.openAsBlob`, Deno or Bun) in parallel parts
- * straight to storage. Parts are sliced as they are sent, never the whole file in memory.
+ * Uploads `source` (a `Blob` or `File`, e.g. from a file input, Deno or Bun; in Node, a file opened with
+ * `openFileSource`, or use `uploadFile`) in parallel parts straight to storage. Parts are sliced as they are sent, never
+ * the whole file in memory. (Not Node's `fs.openAsBlob`: from 4 GiB on it misreports the size, nodejs/node#52585.)
  */
-export function upload(source: Blob | Promise<Blob>, options: UploadOptions): UploadTask {
+export function upload(source: Blob | UploadSource | Promise<Blob | UploadSource>, options: UploadOptions): UploadTask {
   const run = new UploadRun(source, options);
   const done = run.start();
   return {
@@ -172,12 +174,12 @@ class UploadRun {
    * lost): the stored file's MD5 is compared with ours once the gateway has confirmed its size.
    */
   private storedByEarlierAttempt = false;
-  private source!: Blob;
+  private source!: UploadSource;
   private fileName!: string;
   private mimeType!: string;
 
   constructor(
-    private readonly opening: Blob | Promise<Blob>,
+    private readonly opening: Blob | UploadSource | Promise<Blob | UploadSource>,
     private readonly options: UploadOptions,
   ) {
     if (options.client) {
@@ -258,6 +260,8 @@ class UploadRun {
       );
 
       const completed = [...parts.entries()].sort(([a], [b]) => a - b).map(([partNumber, eTag]) => ({ partNumber, eTag }));
+      // The last moment to find that the file changed under the upload: after this, what was sent is the file.
+      await this.source.checkUnchanged?.();
       const signal = this.cancel.signal;
       const done = await this.withRetries<unknown>("complete the upload", () =>
         this.singlePut
@@ -284,6 +288,11 @@ class UploadRun {
           await this.api.abort(this.options.projectId, this.requestKey).catch(() => undefined);
         }
         throw new UploadAbortedError(this.requestKey);
+      }
+      if (error instanceof FileChangedError) {
+        // Its parts are of a file that no longer is: nothing to continue. Best effort, as for a cancel.
+        if (this.requestKey) await this.api.abort(this.options.projectId, this.requestKey).catch(() => undefined);
+        throw new FileChangedError(error.message, this.requestKey, { cause: error });
       }
       if (error instanceof UploadFailedError) throw error;
       throw new UploadFailedError(describe(error), this.requestKey, { cause: error });
@@ -436,7 +445,12 @@ class UploadRun {
 
   private partBody(partNumber: number): Blob {
     const start = (partNumber - 1) * this.plan.partSize;
-    return this.source.slice(start, Math.min(start + this.plan.partSize, this.source.size));
+    const end = Math.min(start + this.plan.partSize, this.plan.contentLength);
+    const body = this.source.slice(start, end);
+    if (body.size !== end - start) {
+      throw new FileChangedError(`Part ${partNumber} of the file has ${body.size} bytes, not the ${end - start} planned: the file changed.`, this.requestKey);
+    }
+    return body;
   }
 
   /** The part's hex MD5, computed once however many attempts ask for it. */

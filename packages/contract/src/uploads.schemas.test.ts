@@ -24,6 +24,19 @@ describe("startUploadBodySchema", () => {
     expect(startUploadBodySchema.safeParse({ ...seed, presignedUrlExpiryTimeHours: null }).success).toBe(true);
   });
 
+  // Issue 25: sizes are plain numbers up to 5 TiB, exact past the 32-bit marks (2 and 4 GiB), as strings or numbers.
+  it.each([
+    [2 * GiB, 128],
+    [4 * GiB, 256],
+    [4 * GiB + 1, 257],
+    [5 * GiB + 3, 321],
+    [5 * 1024 * GiB, 10_000],
+  ])("reads contentLength %i exactly, as a string and as a number", (size, partsNumber) => {
+    for (const contentLength of [String(size), size]) {
+      expect(Number(startUploadBodySchema.parse({ ...seed, contentLength, partsNumber }).contentLength)).toBe(size);
+    }
+  });
+
   it.each([
     [{ ...seed, partsNumber: 0 }, "partsNumber"],
     [{ ...seed, partsNumber: 1.5 }, "partsNumber"],

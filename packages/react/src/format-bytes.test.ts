@@ -12,6 +12,8 @@ describe("formatBytes", () => {
     [24 * MiB, "24.0 MiB"],
     [500 * MiB, "500 MiB"],
     [5 * 1024 * MiB, "5.0 GiB"],
+    [4 * 1024 * MiB + 5 * MiB + 3, "4.0 GiB"],
+    [5 * 1024 * 1024 * MiB, "5.0 TiB"],
     [-1, "–"],
   ])("%d → %s", (bytes, text) => expect(formatBytes(bytes)).toBe(text));
 });

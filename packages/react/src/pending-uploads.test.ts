@@ -27,6 +27,17 @@ describe("PendingUploads", () => {
     expect(pending.find("demo", { name: "movie.mp4", size: 1, lastModified: 1_700_000_000_000 })).toBeUndefined();
   });
 
+  it.each([4 * 1024 ** 3, 4 * 1024 ** 3 + 1, 5 * 1024 ** 3 + 3, 5 * 1024 ** 4])(
+    "remembers a file of %i bytes exactly across a reload (sizes past 4 GiB, up to 5 TiB)",
+    (size) => {
+      const store = memoryStore();
+      new PendingUploads(store).save({ ...movie, size });
+      const reloaded = new PendingUploads(store);
+      expect(reloaded.find("demo", { name: movie.name, size, lastModified: movie.lastModified })?.size).toBe(size);
+      expect(reloaded.find("demo", { name: movie.name, size: size % 2 ** 32, lastModified: movie.lastModified })).toBeUndefined();
+    },
+  );
+
   it("replaces an entry saved again and forgets removed ones", () => {
     const pending = new PendingUploads(memoryStore());
     pending.save(movie);
