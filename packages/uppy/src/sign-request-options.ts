@@ -238,7 +238,8 @@ export function gatewaySignRequestOptions(options: GatewaySignRequestOptions): G
   }
 
   return {
-    shouldUseMultipart: (file) => (file.size ?? 0) > chunkSize(file.size ?? 0),
+    // An empty file has no part: Uppy sends it in one PUT whatever this says.
+    shouldUseMultipart: ({ size }) => !!size && size > chunkSize(size),
     getChunkSize: ({ size }) => chunkSize(size),
     generateObjectKey(file) {
       keys += 1;
