@@ -5,7 +5,7 @@ interface UppyFileState {
   id: string;
   error?: string | null;
   progress?: { uploadComplete?: boolean };
-  response?: { uploadURL?: string; [field: string]: unknown };
+  response?: { uploadURL?: string };
 }
 
 /**
@@ -16,7 +16,8 @@ export interface UppyForGateway {
   addPostProcessor(fn: (fileIDs: string[], uploadID: string) => Promise<void>): void;
   getFile(fileID: string): UppyFileState | undefined;
   setFileState(fileID: string, state: { uploadURL?: string; response?: UppyFileState["response"] }): void;
-  emit(event: "upload-error", file: UppyFileState, error: Error): void;
+  /** Given the file `getFile` returned (typed `never` so that any major's generic `emit` fits). */
+  emit(event: "upload-error", file: never, error: Error): void;
 }
 
 /**
@@ -43,7 +44,7 @@ export function completeSinglePuts(
           singlePuts.delete(fileID);
           uppy.setFileState(fileID, { uploadURL: downloadPath, response: { ...file.response, uploadURL: downloadPath } });
         } catch (error) {
-          uppy.emit("upload-error", file, error instanceof Error ? error : new Error(String(error)));
+          uppy.emit("upload-error", file as never, error instanceof Error ? error : new Error(String(error)));
         }
       }),
     );

@@ -144,7 +144,7 @@ export function fakeUppy() {
     addPostProcessor: (fn) => void postProcessors.push(fn),
     getFile: (id) => files.get(id),
     setFileState: (id, state) => void files.set(id, { ...files.get(id)!, ...state }),
-    emit: (_event, file, error) => void errors.push({ fileID: file.id, message: error.message }),
+    emit: (_event, file, error) => void errors.push({ fileID: (file as FakeFile).id, message: error.message }),
   };
   return {
     uppy,
