@@ -242,6 +242,8 @@ export function gatewaySignRequestOptions(options: GatewaySignRequestOptions): G
     shouldUseMultipart: ({ size }) => !!size && size > chunkSize(size),
     getChunkSize: ({ size }) => chunkSize(size),
     generateObjectKey(file) {
+      // Uppy asks again each time the file's upload starts (a resume too): only the newest key stands for the file.
+      for (const [key, earlier] of named) if (earlier.id === file.id) named.delete(key);
       keys += 1;
       const key = `upload-gateway-file-${keys}-${Math.random().toString(36).slice(2, 10)}`;
       named.set(key, { id: file.id, name: file.name, size: file.size, type: file.type });

@@ -83,6 +83,10 @@ describe("gatewaySignRequestOptions (Uppy 6's signRequest)", () => {
     const fresh = keyFor("again", 20 * MiB);
     await s3.signRequest({ method: "POST", key: fresh });
     await refused({ method: "POST", key: fresh });
+    // Uppy asked for another key for the same file (its upload started again): the older key no longer stands for it.
+    const older = keyFor("restarted", 20 * MiB);
+    keyFor("restarted", 20 * MiB);
+    await refused({ method: "POST", key: older });
     // Requests no upload through the gateway makes: delete an object, HEAD, a part without an upload.
     await refused({ method: "DELETE", key });
     await refused({ method: "HEAD", key, uploadId });
