@@ -89,7 +89,7 @@ interface PlannedUpload {
  */
 export function gatewaySignRequestOptions(options: GatewaySignRequestOptions): GatewaySignRequestPluginOptions {
   const { projectId, presignedUrlExpiryTimeHours, uppy } = options;
-  if (!uppy || typeof uppy.addPostProcessor !== "function") {
+  if (!uppy || typeof uppy.addPostProcessor !== "function" || typeof uppy.on !== "function") {
     throw new TypeError("gatewaySignRequestOptions() needs `uppy`: the Uppy 6 instance the AwsS3 plugin is used on");
   }
   const { client, largestPart } = gatewayConnection(options, "gatewaySignRequestOptions");
@@ -100,7 +100,7 @@ export function gatewaySignRequestOptions(options: GatewaySignRequestOptions): G
   const singlePuts = new Map<string, string>();
   let keys = 0;
 
-  completeSinglePuts(uppy, client, projectId, singlePuts);
+  completeSinglePuts(uppy, client, projectId, singlePuts, (requestKey) => abortQuietly(client, projectId, requestKey));
 
   const chunkSize = (size: number) => uppyPartPlan(size, largestPart).partSize;
 

@@ -18,20 +18,30 @@ export interface UppyForGateway {
   setFileState(fileID: string, state: { uploadURL?: string; response?: UppyFileState["response"] }): void;
   /** Given the file `getFile` returned (typed `never` so that any major's generic `emit` fits). */
   emit(event: "upload-error", file: never, error: Error): void;
+  on(event: "file-removed", callback: (file: { id: string }) => void): unknown;
 }
 
 /**
  * Completes single-PUT uploads after Uppy 6 has sent their bytes: `POST /success/{requestKey}` (the gateway checks
  * the store holds the file at its size), and the file's `uploadURL` becomes the time-limited download URL. A file the
  * gateway does not confirm fails (`upload-error`), so it is not reported uploaded. `singlePuts` maps Uppy file ids to
- * request keys; the signer adds to it, this step removes what it completed.
+ * request keys; the signer adds to it, this step removes what it completed or aborted.
  */
 export function completeSinglePuts(
   uppy: UppyForGateway,
   client: ApiClient,
   projectId: string,
   singlePuts: Map<string, string>,
+  abort: (requestKey: string) => Promise<void>,
 ): void {
+  // A file removed before its single PUT was completed: its upload will never be, so it is aborted (deleting the
+  // file if the PUT stored it) instead of staying open on the gateway.
+  uppy.on("file-removed", (file) => {
+    const requestKey = singlePuts.get(file.id);
+    if (requestKey === undefined) return;
+    singlePuts.delete(file.id);
+    abort(requestKey).catch(() => undefined);
+  });
   uppy.addPostProcessor(async (fileIDs) => {
     await Promise.all(
       fileIDs.map(async (fileID) => {

@@ -140,11 +140,13 @@ export function fakeUppy() {
   const files = new Map<string, FakeFile>();
   const postProcessors: ((fileIDs: string[], uploadID: string) => Promise<void>)[] = [];
   const errors: { fileID: string; message: string }[] = [];
+  const removedListeners: ((file: { id: string }) => void)[] = [];
   const uppy: UppyForGateway = {
     addPostProcessor: (fn) => void postProcessors.push(fn),
     getFile: (id) => files.get(id),
     setFileState: (id, state) => void files.set(id, { ...files.get(id)!, ...state }),
     emit: (_event, file, error) => void errors.push({ fileID: (file as FakeFile).id, message: error.message }),
+    on: (_event, callback) => void removedListeners.push(callback),
   };
   return {
     uppy,
@@ -154,6 +156,12 @@ export function fakeUppy() {
       const file = { id, name: `${id}.mp4`, size, type, progress: {} };
       files.set(id, file);
       return file;
+    },
+    /** Removes a file, as Uppy 6 does (its `file-removed` event). */
+    remove(id: string) {
+      const file = files.get(id)!;
+      files.delete(id);
+      for (const listener of removedListeners) listener(file);
     },
     /** Runs the post-processing steps, as Uppy 6 does after its uploaders. */
     async postProcess(fileIDs: string[]) {

@@ -32,7 +32,7 @@ describe("the built package", () => {
         "--input-type=module",
         "-e",
         `import { gatewaySignRequestOptions } from "@upload-gateway/uppy";
-         const uppy = { addPostProcessor() {}, getFile() {}, setFileState() {}, emit() {} };
+         const uppy = { addPostProcessor() {}, getFile() {}, setFileState() {}, emit() {}, on() {} };
          const o = gatewaySignRequestOptions({ uppy, baseUrl: "http://127.0.0.1:9", getToken: () => "t", projectId: "p" });
          console.log(Object.keys(o).sort().join(","), o.getChunkSize({ size: 20 * 1024 * 1024 + 3 }));`,
       ],

@@ -205,6 +205,25 @@ describe("gatewaySignRequestOptions (Uppy 6's signRequest)", () => {
     expect(gateway.calls.filter((c) => c === "success rk-2")).toEqual([]);
   });
 
+  it("aborts a single PUT's upload when its file is removed before the upload was completed", async () => {
+    const { gateway, s3, uppy, keyFor } = setUp();
+    await s3.signRequest({ method: "PUT", key: keyFor("gone", 100) });
+    gateway.store("rk-1", 1);
+    uppy.remove("gone");
+    await new Promise((r) => setTimeout(r, 0));
+    expect(gateway.calls.at(-1)).toBe("abort rk-1");
+    expect(gateway.uploads.get("rk-1")!.state).toBe("aborted");
+    // A completed one stays: removing its file from Uppy does not delete the upload.
+    await s3.signRequest({ method: "PUT", key: keyFor("kept", 100) });
+    gateway.store("rk-2", 1);
+    uppy.files.get("kept")!.progress = { uploadComplete: true };
+    await uppy.postProcess(["kept"]);
+    uppy.remove("kept");
+    await new Promise((r) => setTimeout(r, 0));
+    expect(gateway.uploads.get("rk-2")!.state).toBe("completed");
+    expect(gateway.calls.filter((c) => c.startsWith("abort"))).toEqual(["abort rk-1"]);
+  });
+
   it("refuses a start the gateway planned differently from Uppy's chunks, and aborts it", async () => {
     const { gateway, s3, keyFor } = setUp({ partSize: 8 * MiB });
     gateway.partSizeOverride = 1;
