@@ -43,10 +43,14 @@ async function openPage(partSize: number): Promise<{ minted: () => number }> {
   let minted = 0;
   await demo.browser.page.exposeFunction("mintUploadToken", async () => {
     minted += 1;
-    const { token } = await demo.gateway.api.createUploadToken(demo.gateway.projectId, { subject: "uppy6-page", expiresInSeconds: 600 });
+    const { token } = await demo.gateway.api.createUploadToken(demo.gateway.projectId, {
+      subject: "uppy6-page",
+      expiresInSeconds: 600,
+    });
     return token;
   });
-  await openUppy6Page(demo.browser.page, kit, { gatewayUrl: demo.gateway.url, projectId: demo.gateway.projectId, partSize });
+  const { url: gatewayUrl, projectId } = demo.gateway;
+  await openUppy6Page(demo.browser.page, kit, { gatewayUrl, projectId, partSize });
   return { minted: () => minted };
 }
 
@@ -92,7 +96,12 @@ describe("Uppy 6 (signRequest) through @upload-gateway/uppy", () => {
     expect(result.failed).toEqual([]);
     const requestKey = result.successful[0]!.key!;
     const details = await demo.gateway.api.get(demo.gateway.projectId, requestKey);
-    expect(details).toMatchObject({ state: "completed", contentLength: String(file.size), partsNumber: 3, partSize: 6_990_508 });
+    expect(details).toMatchObject({
+      state: "completed",
+      contentLength: String(file.size),
+      partsNumber: 3,
+      partSize: 6_990_508,
+    });
     expect(await storedSha256(requestKey)).toBe(file.sha256);
     // Uppy's uploadURL is the gateway's download URL (the complete reply's Location).
     expect(await sha256At(result.successful[0]!.uploadURL!)).toBe(file.sha256);
@@ -104,7 +113,7 @@ describe("Uppy 6 (signRequest) through @upload-gateway/uppy", () => {
     await demo.browser.page.getByText("Complete", { exact: true }).first().waitFor();
   });
 
-  it("pauses (nothing more is stored) and resumes: list parts asks the gateway, the missing parts only follow", async () => {
+  it("pauses (nothing more is stored) and resumes: list parts asks the gateway, the missing parts follow", async () => {
     const file = demo.files.make("paused.mp4", 30 * MiB);
     await openPage(5 * MiB);
     const { seen } = recordRequests();
@@ -149,10 +158,11 @@ describe("Uppy 6 (signRequest) through @upload-gateway/uppy", () => {
     const [upload] = (await demo.gateway.api.list(demo.gateway.projectId, { limit: 100 })).uploads.filter(
       (u) => u.fileName === "removed.mp4",
     );
-    await expect.poll(async () => (await demo.gateway.api.get(demo.gateway.projectId, upload!.requestKey)).state).toBe("aborted");
+    const state = async () => (await demo.gateway.api.get(demo.gateway.projectId, upload!.requestKey)).state;
+    await expect.poll(state).toBe("aborted");
   });
 
-  it("sends a file of one part or less in one PUT (POST /url), completed on the gateway after it, bytes identical", async () => {
+  it("sends a file of one part or less in one PUT (POST /url), completed on the gateway, bytes identical", async () => {
     // Within one 8 MiB part: one PUT, with the headers its URL was signed for.
     const file = demo.files.make("small.png", 7 * MiB);
     const { minted } = await openPage(8 * MiB);

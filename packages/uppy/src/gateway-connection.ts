@@ -20,7 +20,10 @@ export interface GatewayUppyOptions {
 export const OCTET_STREAM = "application/octet-stream";
 
 /** The client the options talk through, and the largest part asked for (checked: S3's floor is 5 MiB). */
-export function gatewayConnection(options: GatewayUppyOptions, builder: string): { client: ApiClient; largestPart: number } {
+export function gatewayConnection(
+  options: GatewayUppyOptions,
+  builder: string,
+): { client: ApiClient; largestPart: number } {
   const largestPart = options.partSize ?? 16 * MiB;
   if (largestPart < 5 * MiB) throw new RangeError("partSize must be at least 5 MiB");
   if (options.client) return { client: options.client, largestPart };

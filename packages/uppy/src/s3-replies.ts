@@ -26,9 +26,13 @@ export function initiateReply(requestKey: string, uploadId: string): string {
 }
 
 /** The reply to `ListParts`: the parts the store holds (the plugin sends only the others). */
-export function listPartsReply(requestKey: string, uploadId: string, parts: { partNumber: number; eTag: string }[]): string {
-  const listed = parts.map((p) => `<Part>${element("PartNumber", p.partNumber)}${element("ETag", p.eTag)}</Part>`).join("");
-  return xmlReply("ListPartsResult", element("Key", requestKey) + element("UploadId", uploadId) + listed);
+export function listPartsReply(
+  requestKey: string,
+  uploadId: string,
+  parts: { partNumber: number; eTag: string }[],
+): string {
+  const listed = parts.map((p) => `<Part>${element("PartNumber", p.partNumber)}${element("ETag", p.eTag)}</Part>`);
+  return xmlReply("ListPartsResult", element("Key", requestKey) + element("UploadId", uploadId) + listed.join(""));
 }
 
 /** The reply to `CompleteMultipartUpload`: the file's `Location` (Uppy's `uploadURL`) is its download URL. */

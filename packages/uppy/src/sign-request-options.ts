@@ -168,7 +168,9 @@ export function gatewaySignRequestOptions(options: GatewaySignRequestOptions): G
       upload = remember(request.key, await resume(request.key));
     }
     const url = upload.urls.get(partNumber);
-    if (!url) throw new Error(`Part ${partNumber} of upload ${request.key} is already stored: resume the upload to finish it.`);
+    if (!url) {
+      throw new Error(`Part ${partNumber} of upload ${request.key} is already stored: resume the upload to finish it.`);
+    }
     upload.handedOut.add(partNumber);
     return { url };
   }
@@ -220,12 +222,10 @@ export function gatewaySignRequestOptions(options: GatewaySignRequestOptions): G
   async function putObject(request: UppyS3Request): Promise<UppyS3Signature> {
     const file = namedFile(request);
     const mimeType = file.type || OCTET_STREAM;
-    const answer: SinglePutUploadResult & { headers?: Record<string, string> } = await client.startSinglePut(projectId, {
-      fileName: fileNameOf(file),
-      contentLength: String(file.size ?? 0),
-      mimeType,
-      presignedUrlExpiryTimeHours,
-    });
+    const answer: SinglePutUploadResult & { headers?: Record<string, string> } = await client.startSinglePut(
+      projectId,
+      { fileName: fileNameOf(file), contentLength: String(file.size ?? 0), mimeType, presignedUrlExpiryTimeHours },
+    );
     // A retry of this file after a failed PUT: its earlier upload will never be completed (the file may even be
     // stored, its reply lost); abort it rather than leave it open.
     const earlier = singlePuts.get(file.id);

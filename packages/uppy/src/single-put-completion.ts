@@ -52,7 +52,8 @@ export function completeSinglePuts(
         try {
           const { downloadPath } = await client.downloadUrl(projectId, requestKey);
           singlePuts.delete(fileID);
-          uppy.setFileState(fileID, { uploadURL: downloadPath, response: { ...file.response, uploadURL: downloadPath } });
+          const response = { ...file.response, uploadURL: downloadPath };
+          uppy.setFileState(fileID, { uploadURL: downloadPath, response });
         } catch (error) {
           uppy.emit("upload-error", file as never, error instanceof Error ? error : new Error(String(error)));
         }

@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/require-await -- the in-memory routes answer at once, as promises like the client's */
+/* eslint-disable @typescript-eslint/require-await -- the in-memory routes answer at once, as the client's promises */
 import { UploadGatewayError, type ApiClient } from "@upload-gateway/client";
 import { planParts } from "@upload-gateway/contract";
 import type { UppyForGateway } from "../src/sign-request-options";
@@ -26,6 +26,7 @@ export function inMemoryGateway(options: { singlePutHeaders?: Record<string, str
   const calls: string[] = [];
   let signings = 0;
   let next = 0;
+  const conflict = (why: string) => new UploadGatewayError(409, { success: false, errors: [why], result: null });
   const notFound = () => new UploadGatewayError(404, { success: false, errors: ["no such upload"], result: null });
   const upload = (requestKey: string) => {
     const found = uploads.get(requestKey);
@@ -35,7 +36,8 @@ export function inMemoryGateway(options: { singlePutHeaders?: Record<string, str
   const partUrls = (requestKey: string, u: Upload) => {
     signings += 1;
     const missing = Array.from({ length: u.partsNumber }, (_, i) => i + 1).filter((n) => !u.stored.has(n));
-    return missing.map((partNumber) => ({ partNumber, presignedUrl: `https://store.test/${requestKey}/${partNumber}?signing=${signings}` }));
+    const url = (partNumber: number) => `https://store.test/${requestKey}/${partNumber}?signing=${signings}`;
+    return missing.map((partNumber) => ({ partNumber, presignedUrl: url(partNumber) }));
   };
 
   const client = {
@@ -71,7 +73,8 @@ export function inMemoryGateway(options: { singlePutHeaders?: Record<string, str
         singlePut: true,
       };
       uploads.set(requestKey, u);
-      const answer = { url: `https://store.test/${requestKey}?single`, requestKey, contentLength: u.contentLength, expiresAt: EXPIRES };
+      const url = `https://store.test/${requestKey}?single`;
+      const answer = { url, requestKey, contentLength: u.contentLength, expiresAt: EXPIRES };
       return options.singlePutHeaders ? { ...answer, headers: options.singlePutHeaders } : answer;
     },
     async resume(_projectId, body) {
@@ -83,14 +86,14 @@ export function inMemoryGateway(options: { singlePutHeaders?: Record<string, str
     async complete(_projectId, body) {
       calls.push(`complete ${body.requestKey} ${body.parts.map((p) => `${p.partNumber}=${p.eTag}`).join(",")}`);
       const u = upload(body.requestKey);
-      if (u.state !== "uploading") throw new UploadGatewayError(409, { success: false, errors: ["done"], result: null });
+      if (u.state !== "uploading") throw conflict("done");
       u.state = "completed";
       return true as const;
     },
     async abort(_projectId, requestKey) {
       calls.push(`abort ${requestKey}`);
       const u = upload(requestKey);
-      if (u.state !== "uploading") throw new UploadGatewayError(409, { success: false, errors: ["done"], result: null });
+      if (u.state !== "uploading") throw conflict("done");
       u.state = "aborted";
       return true as const;
     },
@@ -98,7 +101,7 @@ export function inMemoryGateway(options: { singlePutHeaders?: Record<string, str
       calls.push(`success ${requestKey}`);
       const u = upload(requestKey);
       if (u.singlePut) {
-        if (!u.stored.has(1)) throw new UploadGatewayError(409, { success: false, errors: ["not stored"], result: null });
+        if (!u.stored.has(1)) throw conflict("not stored");
         u.state = "completed";
       }
       return { downloadPath: `https://gateway.test/download/${requestKey}`, expiresAt: EXPIRES };

@@ -33,7 +33,8 @@ describe("the built package", () => {
         "-e",
         `import { gatewaySignRequestOptions } from "@upload-gateway/uppy";
          const uppy = { addPostProcessor() {}, getFile() {}, setFileState() {}, emit() {}, on() {} };
-         const o = gatewaySignRequestOptions({ uppy, baseUrl: "http://127.0.0.1:9", getToken: () => "t", projectId: "p" });
+         const baseUrl = "http://127.0.0.1:9";
+         const o = gatewaySignRequestOptions({ uppy, baseUrl, getToken: () => "t", projectId: "p" });
          console.log(Object.keys(o).sort().join(","), o.getChunkSize({ size: 20 * 1024 * 1024 + 3 }));`,
       ],
       { cwd: root, encoding: "utf8" },

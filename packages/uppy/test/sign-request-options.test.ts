@@ -13,7 +13,8 @@ function replyOf(url: string): string {
 function setUp(options: { singlePutHeaders?: Record<string, string>; partSize?: number } = {}) {
   const gateway = inMemoryGateway({ singlePutHeaders: options.singlePutHeaders });
   const uppy = fakeUppy();
-  const s3 = gatewaySignRequestOptions({ client: gateway.client, projectId: "films", uppy: uppy.uppy, partSize: options.partSize });
+  const { partSize } = options;
+  const s3 = gatewaySignRequestOptions({ client: gateway.client, projectId: "films", uppy: uppy.uppy, partSize });
   /** The key Uppy asks for a new file under (its `generateObjectKey`). */
   const keyFor = (id: string, size: number, type = "video/mp4") => s3.generateObjectKey(uppy.add(id, size, type));
   /** Uppy's CreateMultipartUpload for a new file: the gateway's request key and upload id. */
@@ -108,25 +109,31 @@ describe("gatewaySignRequestOptions (Uppy 6's signRequest)", () => {
     expect(xml).toContain("<Part><PartNumber>1</PartNumber><ETag>&quot;a&amp;b&quot;</ETag></Part>");
     expect(xml).toContain("<Part><PartNumber>3</PartNumber><ETag>&quot;c&quot;</ETag></Part>");
     expect(xml).not.toContain("<PartNumber>2</PartNumber>");
-    expect(await s3.signRequest({ method: "PUT", key, uploadId, partNumber: 2 })).toEqual({ url: "https://store.test/rk-1/2?signing=2" });
+    const part2 = await s3.signRequest({ method: "PUT", key, uploadId, partNumber: 2 });
+    expect(part2).toEqual({ url: "https://store.test/rk-1/2?signing=2" });
     // The gateway's upload under this key has another upload id: not the upload Uppy means.
     await expect(s3.signRequest({ method: "GET", key, uploadId: "up-other" })).rejects.toThrow(S3RequestRefusedError);
   });
 
-  it("list parts resumes an upload these options did not start (a file restored after a reload), checking its plan", async () => {
+  it("list parts resumes an upload these options did not start (restored after a reload), plan checked", async () => {
     const first = setUp({ partSize: 8 * MiB });
     const { key, uploadId } = await first.create("clip", 20 * MiB + 3);
     first.gateway.store(key, 1);
     // The page reloaded: new options, same gateway (the same client), same part size.
-    const again = gatewaySignRequestOptions({ client: first.gateway.client, projectId: "films", uppy: fakeUppy().uppy, partSize: 8 * MiB });
-    expect(replyOf((await again.signRequest({ method: "GET", key, uploadId })).url)).toContain("<PartNumber>1</PartNumber>");
-    expect(await again.signRequest({ method: "PUT", key, uploadId, partNumber: 2 })).toMatchObject({ url: expect.stringContaining("/rk-1/2?") });
+    const reloaded = (partSize: number) =>
+      gatewaySignRequestOptions({ client: first.gateway.client, projectId: "films", uppy: fakeUppy().uppy, partSize });
+    const again = reloaded(8 * MiB);
+    const listed = await again.signRequest({ method: "GET", key, uploadId });
+    expect(replyOf(listed.url)).toContain("<PartNumber>1</PartNumber>");
+    const part2 = await again.signRequest({ method: "PUT", key, uploadId, partNumber: 2 });
+    expect(part2).toMatchObject({ url: expect.stringContaining("/rk-1/2?") });
     // With another part size Uppy would cut other chunks than the upload's plan: refused before any byte is sent.
-    const other = gatewaySignRequestOptions({ client: first.gateway.client, projectId: "films", uppy: fakeUppy().uppy, partSize: 5 * MiB });
-    await expect(other.signRequest({ method: "GET", key, uploadId })).rejects.toThrow(/planned in 3 parts of 6990508 bytes, Uppy would cut 5 of/);
+    await expect(reloaded(5 * MiB).signRequest({ method: "GET", key, uploadId })).rejects.toThrow(
+      /planned in 3 parts of 6990508 bytes, Uppy would cut 5 of/,
+    );
   });
 
-  it("complete → the gateway's complete with the parts the store holds, then the download URL as Location", async () => {
+  it("complete → the gateway's complete with the parts the store holds, the download URL as Location", async () => {
     const { gateway, s3, create, refused } = setUp({ partSize: 8 * MiB });
     const { key, uploadId } = await create("clip", 20 * MiB + 3);
     gateway.store(key, 3);
@@ -136,7 +143,8 @@ describe("gatewaySignRequestOptions (Uppy 6's signRequest)", () => {
     expect(gateway.calls.some((c) => c.startsWith("complete"))).toBe(false);
     gateway.store(key, 2);
     const xml = replyOf((await s3.signRequest({ method: "POST", key, uploadId })).url);
-    expect(gateway.calls.slice(-3)).toEqual(['resume rk-1', 'complete rk-1 1="etag-1",2="etag-2",3="etag-3"', "success rk-1"]);
+    const completed = 'complete rk-1 1="etag-1",2="etag-2",3="etag-3"';
+    expect(gateway.calls.slice(-3)).toEqual(["resume rk-1", completed, "success rk-1"]);
     expect(xml).toContain("<Location>https://gateway.test/download/rk-1</Location><Key>rk-1</Key>");
     expect(gateway.uploads.get(key)!.state).toBe("completed");
     // Done: nothing more is signed for it.
@@ -144,10 +152,11 @@ describe("gatewaySignRequestOptions (Uppy 6's signRequest)", () => {
     await refused({ method: "POST", key, uploadId });
   });
 
-  it("abort → the gateway's abort (an upload already gone is not an error); nothing is signed for it after", async () => {
+  it("abort → the gateway's abort (one already gone is not an error); nothing signed for it after", async () => {
     const { gateway, s3, create, refused } = setUp({ partSize: 8 * MiB });
     const { key, uploadId } = await create("clip", 20 * MiB + 3);
-    expect(await s3.signRequest({ method: "DELETE", key, uploadId })).toEqual({ url: "data:application/xml;charset=utf-8," });
+    const aborted = await s3.signRequest({ method: "DELETE", key, uploadId });
+    expect(aborted).toEqual({ url: "data:application/xml;charset=utf-8," });
     expect(gateway.calls.at(-1)).toBe("abort rk-1");
     expect(gateway.uploads.get(key)!.state).toBe("aborted");
     await refused({ method: "PUT", key, uploadId, partNumber: 1 });
@@ -155,10 +164,11 @@ describe("gatewaySignRequestOptions (Uppy 6's signRequest)", () => {
     // Aborted elsewhere first (another tab): the gateway's 404 is not this abort's failure.
     const second = await create("other", 20 * MiB);
     await gateway.client.abort("films", second.key);
-    await expect(s3.signRequest({ method: "DELETE", key: second.key, uploadId: second.uploadId })).resolves.toBeDefined();
+    const abortedElsewhere = s3.signRequest({ method: "DELETE", key: second.key, uploadId: second.uploadId });
+    await expect(abortedElsewhere).resolves.toBeDefined();
   });
 
-  it("put object → POST /url with the signed headers; the post-processing step completes it after the PUT", async () => {
+  it("put object → POST /url with the signed headers; the post-processing step completes it after", async () => {
     const { gateway, s3, uppy, keyFor } = setUp({ partSize: 8 * MiB });
     const key = keyFor("small", 7 * MiB, "image/png");
     const signed = await s3.signRequest({ method: "PUT", key, contentType: "image/png" });
@@ -170,12 +180,14 @@ describe("gatewaySignRequestOptions (Uppy 6's signRequest)", () => {
     });
     // Uppy PUTs the file and reports it uploaded; then its post-processing steps run.
     gateway.store("rk-1", 1);
-    uppy.uppy.setFileState("small", { uploadURL: "https://store.test/rk-1", response: { uploadURL: "https://store.test/rk-1" } });
+    const putUrl = "https://store.test/rk-1";
+    uppy.uppy.setFileState("small", { uploadURL: putUrl, response: { uploadURL: putUrl } });
     uppy.files.get("small")!.progress = { uploadComplete: true };
     await uppy.postProcess(["small"]);
     expect(gateway.calls.at(-1)).toBe("success rk-1");
     expect(gateway.uploads.get("rk-1")!.state).toBe("completed");
-    expect(uppy.files.get("small")).toMatchObject({ uploadURL: "https://gateway.test/download/rk-1", response: { uploadURL: "https://gateway.test/download/rk-1" } });
+    const download = "https://gateway.test/download/rk-1";
+    expect(uppy.files.get("small")).toMatchObject({ uploadURL: download, response: { uploadURL: download } });
     expect(uppy.errors).toEqual([]);
     // Run again (a later batch): nothing left to complete.
     await uppy.postProcess(["small"]);
@@ -188,7 +200,7 @@ describe("gatewaySignRequestOptions (Uppy 6's signRequest)", () => {
     expect((await s3.signRequest({ method: "PUT", key: keyFor("small", 100, "image/png") })).headers).toEqual(headers);
   });
 
-  it("fails a single PUT the gateway does not confirm, and aborts a failed one's upload when the file is retried", async () => {
+  it("fails a single PUT the gateway does not confirm; a retried one's earlier upload is aborted", async () => {
     const { gateway, s3, uppy, keyFor } = setUp();
     await s3.signRequest({ method: "PUT", key: keyFor("small", 100) });
     uppy.files.get("small")!.progress = { uploadComplete: true };
@@ -198,7 +210,8 @@ describe("gatewaySignRequestOptions (Uppy 6's signRequest)", () => {
     // Retried: a new upload, and the first one (never to be completed) is aborted.
     await s3.signRequest({ method: "PUT", key: keyFor("small", 100) });
     await new Promise((r) => setTimeout(r, 0));
-    expect(gateway.calls).toEqual(["url 100 video/mp4 small.mp4", "success rk-1", "url 100 video/mp4 small.mp4", "abort rk-1"]);
+    const put = "url 100 video/mp4 small.mp4";
+    expect(gateway.calls).toEqual([put, "success rk-1", put, "abort rk-1"]);
     // A failed file is left alone by the step (its retry signs a new upload).
     uppy.files.get("small")!.error = "failed";
     await uppy.postProcess(["small"]);
@@ -227,15 +240,17 @@ describe("gatewaySignRequestOptions (Uppy 6's signRequest)", () => {
   it("refuses a start the gateway planned differently from Uppy's chunks, and aborts it", async () => {
     const { gateway, s3, keyFor } = setUp({ partSize: 8 * MiB });
     gateway.partSizeOverride = 1;
-    await expect(s3.signRequest({ method: "POST", key: keyFor("clip", 20 * MiB + 3) })).rejects.toThrow(/The gateway planned 3 parts/);
+    const create = s3.signRequest({ method: "POST", key: keyFor("clip", 20 * MiB + 3) });
+    await expect(create).rejects.toThrow(/The gateway planned 3 parts/);
     expect(gateway.calls.at(-1)).toBe("abort rk-1");
   });
 
   it("needs the Uppy instance, and a way to reach the gateway", () => {
     const gateway = inMemoryGateway();
-    expect(() => gatewaySignRequestOptions({ client: gateway.client, projectId: "p" } as never)).toThrow(/needs `uppy`/);
+    const { client } = gateway;
+    expect(() => gatewaySignRequestOptions({ client, projectId: "p" } as never)).toThrow(/needs `uppy`/);
     expect(() => gatewaySignRequestOptions({ projectId: "p", uppy: fakeUppy().uppy })).toThrow(/needs `client`/);
-    expect(() => gatewaySignRequestOptions({ client: gateway.client, projectId: "p", uppy: fakeUppy().uppy, partSize: MiB })).toThrow(
+    expect(() => gatewaySignRequestOptions({ client, projectId: "p", uppy: fakeUppy().uppy, partSize: MiB })).toThrow(
       /at least 5 MiB/,
     );
   });

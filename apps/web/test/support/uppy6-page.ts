@@ -39,7 +39,8 @@ export async function openUppy6Page(
     const uppy = new Uppy({ autoProceed: false });
     uppy.use(Dashboard, { inline: true, target: "#uppy", proudlyDisplayPoweredByUppy: false, height: 420 });
     const getToken = () => w.mintUploadToken() as Promise<string>;
-    uppy.use(AwsS3, { ...gatewaySignRequestOptions({ uppy, baseUrl: gatewayUrl, getToken, projectId, partSize }), limit: 2 });
+    const gatewayOptions = gatewaySignRequestOptions({ uppy, baseUrl: gatewayUrl, getToken, projectId, partSize });
+    uppy.use(AwsS3, { ...gatewayOptions, limit: 2 });
     w.uppy = uppy;
     w.partsUploaded = 0;
     uppy.on("s3-multipart:part-uploaded", () => (w.partsUploaded += 1));
