@@ -1,23 +1,10 @@
-import { createApiClient, UploadGatewayError, type ApiClient, type ApiClientOptions } from "@upload-gateway/client";
-import { MiB } from "@upload-gateway/contract";
+import { UploadGatewayError, type ApiClient } from "@upload-gateway/client";
 import AwsS3, { type AwsS3Options, type AwsS3Part, type AwsS3UploadParameters } from "@uppy/aws-s3";
 import type { Body, Meta, UppyFile } from "@uppy/core";
+import { fileNameOf, gatewayConnection, OCTET_STREAM, type GatewayUppyOptions } from "./gateway-connection";
 import { uppyPartPlan } from "./part-plan";
 
-export interface GatewayUppyOptions {
-  /** The gateway: a client from `@upload-gateway/client` (its credentials, token refresh included), or where it is. */
-  client?: ApiClient;
-  baseUrl?: string;
-  /** A project API key (server-side use), or use `getToken`. */
-  apiKey?: string;
-  /** Returns a short-lived upload token; called again when the gateway says it expired (needs a client that has it). */
-  getToken?: () => string | Promise<string>;
-  projectId: string;
-  /** Largest part wanted, in bytes (≥ 5 MiB; default 16 MiB). Files up to one part go up in one PUT. */
-  partSize?: number;
-  /** How long the part URLs stay valid (1–168 hours; the gateway's default is 12). */
-  presignedUrlExpiryTimeHours?: number;
-}
+export type { GatewayUppyOptions };
 
 type SinglePutCall = {
   startSinglePut?: (
@@ -32,9 +19,6 @@ interface SignedParts {
   /** Parts whose URL Uppy was given: asked again, the PUT failed (expired, refused), so the URL is signed anew. */
   handedOut: Set<number>;
 }
-
-const DEFAULT_PART_SIZE = 16 * MiB;
-const OCTET_STREAM = "application/octet-stream";
 
 /**
  * Options for Uppy 5's `@uppy/aws-s3` that upload through an Upload Gateway:
@@ -51,9 +35,7 @@ const OCTET_STREAM = "application/octet-stream";
  */
 export function gatewayS3Options<M extends Meta, B extends Body>(options: GatewayUppyOptions): AwsS3Options<M, B> {
   const { projectId, presignedUrlExpiryTimeHours } = options;
-  const largestPart = options.partSize ?? DEFAULT_PART_SIZE;
-  if (largestPart < 5 * MiB) throw new RangeError("partSize must be at least 5 MiB");
-  const client = options.client ?? createApiClient(connection(options));
+  const { client, largestPart } = gatewayConnection(options, "gatewayS3Options");
   const singlePut = (client as ApiClient & SinglePutCall).startSinglePut?.bind(client);
   const signed = new Map<string, SignedParts>();
   /** Single-PUT URLs handed to Uppy, with their upload's request key: the PUT is followed by the completing call. */
@@ -169,14 +151,4 @@ export function gatewayS3Options<M extends Meta, B extends Body>(options: Gatewa
       return { ...result, location: await downloadUrl(single.requestKey) };
     },
   };
-}
-
-function connection({ baseUrl, apiKey, getToken }: GatewayUppyOptions): ApiClientOptions {
-  if (!baseUrl || (!apiKey && !getToken)) throw new TypeError("gatewayS3Options() needs `client`, or `baseUrl` with `apiKey` or `getToken`");
-  // Token refresh lives in the client: it calls `getToken` again when the gateway answers TOKEN_EXPIRED.
-  return { baseUrl, apiKey, getToken };
-}
-
-function fileNameOf(file: UppyFile<Meta, Body>): string {
-  return file.name || "upload";
 }

@@ -24,4 +24,21 @@ describe("the built package", () => {
       "abortMultipartUpload,completeMultipartUpload,createMultipartUpload,getChunkSize,getUploadParameters,listParts,shouldUseMultipart,signPart,uploadPartBytes 6990508",
     );
   });
+
+  it("gives Uppy 6's AwsS3 its signRequest options", () => {
+    const out = execFileSync(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        `import { gatewaySignRequestOptions } from "@upload-gateway/uppy";
+         const uppy = { addPostProcessor() {}, getFile() {}, setFileState() {}, emit() {}, on() {} };
+         const baseUrl = "http://127.0.0.1:9";
+         const o = gatewaySignRequestOptions({ uppy, baseUrl, getToken: () => "t", projectId: "p" });
+         console.log(Object.keys(o).sort().join(","), o.getChunkSize({ size: 20 * 1024 * 1024 + 3 }));`,
+      ],
+      { cwd: root, encoding: "utf8" },
+    );
+    expect(out.trim()).toBe("generateObjectKey,getChunkSize,shouldUseMultipart,signRequest 10485762");
+  });
 });
