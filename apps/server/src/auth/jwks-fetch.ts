@@ -59,7 +59,8 @@ export function cappedJwksFetch(options: JwksFetchOptions): FetchImplementation 
     }
     const message =
       `The identity provider's key set at ${scrubSecrets(url)} is refused: ${problem}. Its tokens are answered 503 ` +
-      `IDENTITY_PROVIDER_UNAVAILABLE until it is fixed (fetched again after ${JWKS_REFUSAL_COOLDOWN_MS / 1000} s at the earliest).`;
+      `IDENTITY_PROVIDER_UNAVAILABLE until it is fixed (fetched again after ${JWKS_REFUSAL_COOLDOWN_MS / 1000} s ` +
+      "at the earliest).";
     refused = { error: new JwksRefusedError(message), until: now() + JWKS_REFUSAL_COOLDOWN_MS };
     onRefused(message);
     throw refused.error;

@@ -33,9 +33,9 @@ export const REDACTED = "[REDACTED]";
 /** Where a URL-ish token ends in free text. */
 const END = `\\s"'<>\`()`;
 /**
- * A URL's authority after `//` (with a scheme or without, `//user:pw@host`; or `%2F%2F`, a URL in a query's value): everything up to the path, query or
- * fragment. The `@` that ends userinfo is the last one before them (the WHATWG parser's rule), so a password with an
- * unencoded `@` is removed whole.
+ * A URL's authority after `//` (with a scheme or without, `//user:pw@host`; or `%2F%2F`, a URL in a query's value):
+ * everything up to the path, query or fragment. The `@` that ends userinfo is the last one before them (the WHATWG
+ * parser's rule), so a password with an unencoded `@` is removed whole.
  */
 const AUTHORITY = new RegExp(`(?<!/)(?://|%2F%2F)([^/?#\\\\${END}]*)`, "gi");
 /** Where a URL's path ends: its query, fragment, or the end of the URL-ish token. */
@@ -54,7 +54,9 @@ const BEARER_PATTERN = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi;
 export function scrubSecrets(text: string): string {
   return scrubUserinfo(text)
     .replace(BARE_USERINFO, (_all, before: string) => `${before}${REDACTED}@`)
-    .replace(PARAM, (all, delimiter: string, name: string) => (isSecretParam(name) ? `${delimiter}${name}=${REDACTED}` : all))
+    .replace(PARAM, (all, delimiter: string, name: string) => {
+      return isSecretParam(name) ? `${delimiter}${name}=${REDACTED}` : all;
+    })
     .replace(BEARER_PATTERN, `$1 ${REDACTED}`);
 }
 
