@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { sha256Hex } from "../src/auth/project-registry";
 import { throwawayGateways } from "./support/gateway";
 
-/** Who a request is counted against: attacks on the rate limit's accounting, each a request sequence that got through. */
+/** Who a request is counted against: attacks on the rate limit's accounting, each a sequence that got through. */
 
 const KEY = "key-minter-0123456789abcdef";
 const OTHER_KEY = "key-second-0123456789abcdef";

@@ -19,7 +19,7 @@ export interface RateLimitPolicy {
  * Limits every API route (`/api/...`, under the gateway's path if it has one; in any spelling: `/%61pi`, `//api`,
  * `/API` are counted too, see request-path.ts) before the route's guard runs: a request with a valid key counts against that
  * key on that project (the project's `rateLimitPerMinute`, else the default), one with a valid upload token against
- * the token's owner on that project (its subject, else the key that minted it: see rateLimitIdentity); anything else (no key, a
+ * the token's owner on that project (its subject, else the key that minted it); anything else (no key, a
  * wrong key or token, one for another project) counts against the client's IP, so guessing keys or hammering with garbage is throttled
  * per address. Over the limit: 429 RATE_LIMITED in the envelope with `Retry-After`. Buckets live in this process:
  * with N replicas behind a balancer the effective limit is up to N times the configured one.
