@@ -12,6 +12,7 @@ import type { GatewaySetup } from "./gateway/gateway-setup.module";
 import { normalizePrefix, setupFromOptions, type UploadGatewayOptions } from "./gateway/upload-gateway.options";
 import { registerCors } from "./http/cors";
 import { httpServerOptions, registerHttpHardening } from "./http/http-hardening";
+import { registerRequestPaths } from "./http/request-path";
 import { registerRateLimits } from "./rate-limit/rate-limit.hook";
 import { httpLoggingOptions, registerHttpLogging } from "./observability/http-logging";
 import { createLogger, type LoggerOptions } from "./observability/logger";
@@ -67,6 +68,8 @@ async function buildApp(setup: GatewaySetup, metrics: GatewayMetrics, path = "")
   // Loaded here, not on import: an app that embeds UploadGatewayModule on Express never loads Fastify's platform.
   const { FastifyAdapter } = await import("@nestjs/platform-fastify");
   const adapter = new FastifyAdapter({ ...httpServerOptions(config), ...httpLoggingOptions(logger) });
+  // First: every policy below decides on the path computed here.
+  registerRequestPaths(adapter.getInstance(), path);
   registerHttpLogging(adapter.getInstance());
   registerMetrics(adapter.getInstance(), metrics, config.METRICS_TOKEN);
   registerHttpHardening(adapter.getInstance(), config);
@@ -85,13 +88,16 @@ async function buildApp(setup: GatewaySetup, metrics: GatewayMetrics, path = "")
     zlibOptions: { level: 6 },
   });
   const registry = app.get(ProjectRegistry, { strict: false });
-  registerCors(adapter.getInstance(), { origins: config.CORS_ORIGINS, projectOrigins: (id) => registry.allowedOrigins(id) });
+  registerCors(adapter.getInstance(), {
+    origins: config.CORS_ORIGINS,
+    projectOrigins: (id) => registry.allowedOrigins(id),
+    prefix: path,
+  });
   // After CORS, so that a 429 still carries the headers a page needs to read it.
   registerRateLimits(adapter.getInstance(), {
     perKeyPerMinute: config.RATE_LIMIT_PER_MINUTE,
     perIpPerMinute: config.RATE_LIMIT_PER_IP_PER_MINUTE,
     authenticator: app.get(Authenticator, { strict: false }),
-    apiPath: `${path}/api`,
   });
   app.enableShutdownHooks();
   const storage = app.get<Storage>(STORAGE);

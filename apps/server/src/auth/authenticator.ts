@@ -4,7 +4,7 @@ import { decodeJwt, decodeProtectedHeader } from "jose";
 import { ApiError } from "../errors/api-error";
 import { AUTH_RESOLVER, type AuthRequestToken, type AuthResolver } from "./auth-resolver";
 import { IdentityProviderVerifier } from "./identity-provider.verifier";
-import type { Principal } from "./principal";
+import { apiKeyId, RESOLVER_KEY_ID, type Principal } from "./principal";
 import { ProjectRegistry, bearerToken } from "./project-registry";
 import { PROJECT_ID, type Project } from "./projects-file";
 import { GATEWAY_ISSUER, GATEWAY_TOKEN_ALGORITHM, UploadTokens } from "./upload-tokens.service";
@@ -54,7 +54,7 @@ export class Authenticator {
     const bearer = bearerToken(authorization);
     if (bearer === undefined) throw new ApiError({ code: "UNAUTHORIZED" });
     const byKey = this.registry.authorize(authorization, projectId);
-    if (byKey.ok) return { kind: "apiKey", project: byKey.project, keyName: byKey.keyName };
+    if (byKey.ok) return { kind: "apiKey", project: byKey.project, keyName: byKey.keyName, keyId: apiKeyId(byKey.keyDigest) };
     if (byKey.code !== "UNAUTHORIZED") throw projectError(byKey.code, projectId);
     if (!looksLikeJws(bearer)) throw new ApiError({ code: "UNAUTHORIZED" });
 
@@ -68,7 +68,7 @@ export class Authenticator {
   private async authenticateWithResolver(request: AuthenticatedRequest, projectId: string): Promise<Principal> {
     const bearer = bearerToken(request.headers.authorization);
     if (bearer === undefined || !this.isOurs(bearer)) {
-      return { kind: "apiKey", project: await this.resolve(request, projectId), keyName: "(resolver)" };
+      return { kind: "apiKey", project: await this.resolve(request, projectId), keyName: "(resolver)", keyId: RESOLVER_KEY_ID };
     }
     const token = await this.verify(bearer);
     // Before the resolver: it is never asked about a project the token does not name.

@@ -1,8 +1,9 @@
-import { Inject, Injectable } from "@nestjs/common";
-import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from "jose";
+import { Inject, Injectable, Logger } from "@nestjs/common";
+import { createRemoteJWKSet, customFetch, errors, jwtVerify, type JWTPayload } from "jose";
 import { APP_CONFIG } from "../config/config.module";
 import type { AppConfig } from "../config/app-config";
 import { ApiError } from "../errors/api-error";
+import { cappedJwksFetch, JwksRefusedError } from "./jwks-fetch";
 import { tokenError, type VerifiedToken } from "./verified-token";
 
 /** Asymmetric algorithms only: an HMAC would need a secret shared with the provider, and `none` is never accepted. */
@@ -14,14 +15,19 @@ export const IDP_CLOCK_TOLERANCE_SECONDS = 30;
  * Accepts an identity provider's JWTs (`AUTH_JWKS_URL`, `AUTH_JWT_ISSUER`, `AUTH_JWT_AUDIENCE`): signed by a key the
  * provider publishes, for this gateway's audience, naming the projects in `AUTH_JWT_PROJECTS_CLAIM` (a project id or a
  * list of them). Such a token acts as its subject (`sub`): it sees the uploads that subject started with any of its
- * tokens. The key set is cached and fetched again when a token names an unknown key (at most every 30 s).
+ * tokens. The key set is cached and fetched again when a token names an unknown key (at most every 30 s). A key set
+ * over 1 MiB or with over 100 keys is refused (see jwks-fetch.ts): its tokens get 503, API keys are not affected.
  */
 @Injectable()
 export class IdentityProviderVerifier {
   private readonly keySet: ReturnType<typeof createRemoteJWKSet> | undefined;
+  private readonly logger = new Logger("IdentityProvider");
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
-    this.keySet = config.AUTH_JWKS_URL ? createRemoteJWKSet(new URL(config.AUTH_JWKS_URL), { timeoutDuration: 5000 }) : undefined;
+    const fetchKeySet = cappedJwksFetch({ onRefused: (message) => this.logger.error(message) });
+    this.keySet = config.AUTH_JWKS_URL
+      ? createRemoteJWKSet(new URL(config.AUTH_JWKS_URL), { timeoutDuration: 5000, [customFetch]: fetchKeySet })
+      : undefined;
   }
 
   get enabled(): boolean {
@@ -45,6 +51,12 @@ export class IdentityProviderVerifier {
         requiredClaims: ["exp", "sub"],
       }));
     } catch (error) {
+      if (error instanceof JwksRefusedError) {
+        throw new ApiError({
+          code: "IDENTITY_PROVIDER_UNAVAILABLE",
+          message: "The identity provider's signing keys (AUTH_JWKS_URL) are refused by this gateway (too large); see its log.",
+        });
+      }
       if (isProviderUnreachable(error)) {
         throw new ApiError({ code: "IDENTITY_PROVIDER_UNAVAILABLE" });
       }

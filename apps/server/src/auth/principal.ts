@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { Project } from "./projects-file";
 import type { VerifiedToken } from "./verified-token";
 
@@ -11,16 +12,38 @@ export type Principal = ApiKeyPrincipal | TokenPrincipal;
 export interface ApiKeyPrincipal {
   kind: "apiKey";
   project: Project;
+  /** The key's name in the projects file: for people reading logs, never to tell keys apart. */
   keyName: string;
+  /** Which key it is: derived from its digest (`apiKeyId`), the same for every request with that key. */
+  keyId: string;
 }
 
 /** A verified token on the project of the request (checked against its `projects`). */
-export interface TokenPrincipal extends Pick<VerifiedToken, "issuer" | "owner" | "tokenId" | "constraints" | "expiresAt"> {
+export interface TokenPrincipal
+  extends Pick<VerifiedToken, "issuer" | "owner" | "subject" | "mintedBy" | "tokenId" | "constraints" | "expiresAt"> {
   kind: "token";
   project: Project;
 }
 
-/** The bucket a principal's requests are rate-limited in: per API key, or per token owner. */
+/** The `keyId` of every caller an embedding app's `AuthResolver` lets in (the gateway cannot tell them apart). */
+export const RESOLVER_KEY_ID = "resolver";
+
+/**
+ * An API key's id from its SHA-256 (as the projects file lists it): one-way again, so that what ends up in upload
+ * tokens (readable by whoever holds one) and in a shared rate-limit store says nothing more about the key.
+ */
+export function apiKeyId(keyDigest: string): string {
+  return createHash("sha256").update(`upload-gateway api key\n${keyDigest}`).digest("base64url").slice(0, 22);
+}
+
+/**
+ * The bucket a principal's requests are rate-limited in: per API key (its id, never its name: names need not tell
+ * keys apart), per token subject (all the tokens minted for one subject, or an identity provider's user), and for
+ * upload tokens minted without a subject, per minting key: however many such tokens a key mints, they share one
+ * budget, apart from the key's own calls (so browsers holding them cannot starve the backend that mints them).
+ */
 export function rateLimitIdentity(principal: Principal): string {
-  return principal.kind === "apiKey" ? `key:${principal.keyName}` : `token:${principal.owner}`;
+  if (principal.kind === "apiKey") return `key:${principal.keyId}`;
+  if (principal.subject === undefined && principal.mintedBy !== undefined) return `tokens-of-key:${principal.mintedBy}`;
+  return `token:${principal.owner}`;
 }

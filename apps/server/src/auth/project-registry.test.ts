@@ -50,6 +50,17 @@ describe("parseProjectsFile", () => {
     expect(() => parseProjectsFile({ projects: [{ id: "a" }, { id: "a" }], apiKeys: [] }, "f")).toThrow(/twice/);
   });
 
+  it("refuses two API keys with one name, and one key listed twice, naming the key", () => {
+    const key = (name: string, secret: string) => ({ name, sha256: sha256Hex(secret), projects: ["a"] });
+    expect(() => parseProjectsFile({ projects: [{ id: "a" }], apiKeys: [key("ci", "k1"), key("ci", "k2")] }, "f")).toThrow(
+      'PROJECTS_FILE f: API key name "ci" is used twice; give each key its own name',
+    );
+    expect(() => parseProjectsFile({ projects: [{ id: "a" }], apiKeys: [key("ci", "k1"), key("cd", "k1")] }, "f")).toThrow(
+      /API key "cd" has the sha256 of an earlier key/,
+    );
+    expect(parseProjectsFile({ projects: [{ id: "a" }], apiKeys: [key("ci", "k1"), key("cd", "k2")] }, "f").apiKeys).toHaveLength(2);
+  });
+
   it("takes a positive whole maxOpenUploads, and none (the default) when it is omitted", () => {
     expect(parseProjectsFile({ projects: [{ id: "a", maxOpenUploads: 5 }], apiKeys: [] }, "f").projects[0]).toEqual({
       id: "a",

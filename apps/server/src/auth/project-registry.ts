@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { ApiKeyEntry, Project, ProjectsFile } from "./projects-file";
 
 export type AccessDecision =
-  | { ok: true; project: Project; keyName: string }
+  | { ok: true; project: Project; keyName: string; keyDigest: string }
   | { ok: false; code: "UNAUTHORIZED" | "FORBIDDEN" | "PROJECT_NOT_FOUND" };
 
 interface KeyDigest {
@@ -28,7 +28,7 @@ export class ProjectRegistry {
     const project = this.projects.get(projectId);
     if (!project) return { ok: false, code: "PROJECT_NOT_FOUND" };
     if (!entry.projects.includes("*") && !entry.projects.includes(projectId)) return { ok: false, code: "FORBIDDEN" };
-    return { ok: true, project, keyName: entry.name };
+    return { ok: true, project, keyName: entry.name, keyDigest: entry.sha256 };
   }
 
   /** The project with this id, if the projects file has it. */

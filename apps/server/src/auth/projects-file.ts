@@ -83,7 +83,19 @@ export function parseProjectsFile(json: unknown, source: string): ProjectsFile {
     if (ids.has(project.id)) throw new ConfigError([`PROJECTS_FILE ${source}: project "${project.id}" is listed twice`]);
     ids.add(project.id);
   }
+  // Names say which key in the log; digests say which key is which. Either listed twice is a mistake to fix, not
+  // to guess at (the first entry would win, silently, with its projects).
+  const names = new Set<string>();
+  const digests = new Set<string>();
   for (const key of parsed.data.apiKeys) {
+    if (names.has(key.name)) {
+      throw new ConfigError([`PROJECTS_FILE ${source}: API key name "${key.name}" is used twice; give each key its own name`]);
+    }
+    if (digests.has(key.sha256)) {
+      throw new ConfigError([`PROJECTS_FILE ${source}: API key "${key.name}" has the sha256 of an earlier key; list each key once`]);
+    }
+    names.add(key.name);
+    digests.add(key.sha256);
     for (const id of key.projects) {
       if (id !== "*" && !ids.has(id)) {
         throw new ConfigError([`PROJECTS_FILE ${source}: API key "${key.name}" names unknown project "${id}"`]);

@@ -20,7 +20,8 @@ export class UploadTokensController {
       create: async ({ body }) => {
         try {
           requireApiKey(principal, "mint upload tokens");
-          return { status: 200 as const, body: ok(await this.tokens.mint(principal.project.id, body)) };
+          const mintedBy = principal.kind === "apiKey" ? principal.keyId : "";
+          return { status: 200 as const, body: ok(await this.tokens.mint(principal.project.id, body, mintedBy)) };
         } catch (error) {
           const apiError = toApiError(error);
           if (!apiError) throw error;

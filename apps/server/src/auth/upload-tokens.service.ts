@@ -21,7 +21,8 @@ export const GATEWAY_TOKEN_ALGORITHM = "HS256";
 /**
  * Mints and verifies the gateway's upload tokens: JWTs signed with HS256 by the first of `UPLOAD_TOKEN_KEYS` and
  * verified by any of them (rotation by `kid`). They carry the project (`project`), the constraints (`constraints`),
- * their own id (`jti`) and the subject they were minted for (`sub`, when given).
+ * their own id (`jti`), the subject they were minted for (`sub`, when given) and the id of the API key that minted
+ * them (`minter`, see `apiKeyId`).
  */
 @Injectable()
 export class UploadTokens {
@@ -35,7 +36,8 @@ export class UploadTokens {
     return this.keys.length > 0;
   }
 
-  async mint(projectId: string, body: CreateUploadTokenBody): Promise<UploadTokenResult> {
+  /** A token for `projectId`, minted by the API key whose `keyId` is `mintedBy`. */
+  async mint(projectId: string, body: CreateUploadTokenBody, mintedBy: string): Promise<UploadTokenResult> {
     const signer = this.keys[0];
     if (!signer) throw new ApiError({ code: "UPLOAD_TOKENS_NOT_CONFIGURED" });
     const { expiresInSeconds = DEFAULT_UPLOAD_TOKEN_SECONDS, subject, ...constraints } = body ?? {};
@@ -44,7 +46,7 @@ export class UploadTokens {
     // JWT times are whole seconds: rounded up, so that a token lives at least the seconds asked for (rounded down,
     // a 1-second token could be dead on arrival).
     const expiresAt = Math.ceil(now) + expiresInSeconds;
-    const jwt = new SignJWT({ project: projectId, constraints })
+    const jwt = new SignJWT({ project: projectId, constraints, minter: mintedBy })
       .setProtectedHeader({ alg: GATEWAY_TOKEN_ALGORITHM, kid: signer.kid, typ: "JWT" })
       .setIssuer(GATEWAY_ISSUER)
       .setAudience(GATEWAY_AUDIENCE)
@@ -72,7 +74,7 @@ export class UploadTokens {
       throw tokenError(error, "upload token");
     }
     const constraints = uploadTokenConstraintsSchema.safeParse(payload.constraints ?? {});
-    const { project, jti, sub, exp } = payload;
+    const { project, jti, sub, exp, minter } = payload;
     if (typeof project !== "string" || typeof jti !== "string" || !constraints.success || typeof exp !== "number") {
       throw new ApiError({ code: "UNAUTHORIZED", message: "The upload token's claims are not ones this gateway issues." });
     }
@@ -82,6 +84,8 @@ export class UploadTokens {
       // Distinct prefixes: a subject can never be mistaken for another token's id.
       owner: typeof sub === "string" ? `subject:${sub}` : `token:${jti}`,
       ...(typeof sub === "string" ? { subject: sub } : {}),
+      // Tokens minted before the claim existed have none: each is then rate-limited on its own, until it expires.
+      ...(typeof minter === "string" ? { mintedBy: minter } : {}),
       tokenId: jti,
       constraints: constraints.data,
       expiresAt: new Date(exp * 1000),

@@ -15,6 +15,11 @@ export interface VerifiedToken {
   owner: string;
   /** The token's `sub`, when it has one. */
   subject?: string;
+  /**
+   * For the gateway's own tokens, the `keyId` of the API key that minted it: tokens minted without a subject are
+   * rate-limited together per minting key.
+   */
+  mintedBy?: string;
   /** The token's `jti`: what its `maxUploads` is counted against. */
   tokenId?: string;
   constraints: UploadTokenConstraints;

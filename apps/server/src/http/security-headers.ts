@@ -1,12 +1,10 @@
 import type { FastifyInstance } from "fastify";
+import { requestPath } from "./request-path";
 
 export interface SecurityHeadersOptions {
   /** Origins the pages may send requests to besides their own: where the store's part URLs point (S3's endpoint). */
   connectOrigins: readonly string[];
 }
-
-/** The embedded store's signed URLs: uploaded bytes, served to anyone holding a URL, never as part of our pages. */
-const STORE_PATH = /^\/storage\//;
 
 /**
  * The demo page and the docs are the only documents the gateway serves: scripts, styles, fonts and images from its own
@@ -44,7 +42,9 @@ const DATA_POLICY = "default-src 'none'; frame-ancestors 'none'; sandbox";
 export function registerSecurityHeaders(app: FastifyInstance, options: SecurityHeadersOptions): void {
   const pages = pagePolicy(options.connectOrigins);
   app.addHook("onSend", async (request, reply, payload) => {
-    const fromStore = STORE_PATH.test(request.url);
+    // The embedded store's signed URLs (`/storage/...` in any spelling): uploaded bytes, served to anyone holding a
+    // URL, never as part of our pages.
+    const fromStore = requestPath(request).area === "storage";
     const contentType = String(reply.getHeader("content-type") ?? "");
     const isPage = !fromStore && /^text\/html\b/i.test(contentType);
     void reply.headers({

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Authenticator } from "../auth/authenticator";
 import { rateLimitIdentity } from "../auth/principal";
 import { ApiError } from "../errors/api-error";
+import { requestPath } from "../http/request-path";
 import { TokenBuckets, type Verdict } from "./token-bucket";
 
 export interface RateLimitPolicy {
@@ -11,15 +12,14 @@ export interface RateLimitPolicy {
   perIpPerMinute: number;
   /** Who holds which key or token, and each project's own `rateLimitPerMinute`. */
   authenticator: Authenticator | null;
-  /** Where the API is: `/api`, or `<path>/api` for a gateway mounted under a path. */
-  apiPath?: string;
   now?: () => number;
 }
 
 /**
- * Limits every API route (`/api/...`, under the gateway's path if it has one) before the route's guard runs: a request with a valid key counts against that
+ * Limits every API route (`/api/...`, under the gateway's path if it has one; in any spelling: `/%61pi`, `//api`,
+ * `/API` are counted too, see request-path.ts) before the route's guard runs: a request with a valid key counts against that
  * key on that project (the project's `rateLimitPerMinute`, else the default), one with a valid upload token against
- * the token's owner on that project (all the tokens minted for one subject share a bucket); anything else (no key, a
+ * the token's owner on that project (its subject, else the key that minted it); anything else (no key, a
  * wrong key or token, one for another project) counts against the client's IP, so guessing keys or hammering with garbage is throttled
  * per address. Over the limit: 429 RATE_LIMITED in the envelope with `Retry-After`. Buckets live in this process:
  * with N replicas behind a balancer the effective limit is up to N times the configured one.
@@ -33,7 +33,7 @@ export function registerRateLimits(fastify: FastifyInstance, policy: RateLimitPo
   });
   fastify.addHook("onRequest", async (request, reply) => {
     // CORS preflights carry no key and must not use up the page's budget; health, docs and the page are not the API.
-    if (request.method === "OPTIONS" || !isUnder(request.url, policy.apiPath ?? "/api")) return;
+    if (request.method === "OPTIONS" || requestPath(request).area !== "api") return;
     const [id, perMinute] = await bucketOf(request, policy);
     if (perMinute <= 0) return;
     const verdict = buckets.take(id, perMinute);
@@ -50,10 +50,6 @@ export function registerRateLimits(fastify: FastifyInstance, policy: RateLimitPo
       .send(error.toEnvelope());
   });
   return buckets;
-}
-
-function isUnder(url: string, path: string): boolean {
-  return url === path || url.startsWith(`${path}/`) || url.startsWith(`${path}?`);
 }
 
 async function bucketOf(request: FastifyRequest, policy: RateLimitPolicy): Promise<[string, number]> {

@@ -1,10 +1,8 @@
 import { createHash } from "node:crypto";
 import { Controller, Get, Inject, NotFoundException, Req, Res } from "@nestjs/common";
 import type { FastifyReply, FastifyRequest } from "fastify";
+import { requestPath } from "../http/request-path";
 import { WebAppFiles, type WebFile } from "./web-app-files";
-
-/** Paths that belong to the API, the embedded store, the docs and the probes: never the page. */
-const SERVER_PATHS = /^\/(api|storage|health)(\/|$)|^\/docs/;
 
 const NOT_BUILT_STYLE = `body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1d2330}
 code{background:#eef1f6;padding:0 .3em;border-radius:4px}a{color:#2458d6}`;
@@ -44,7 +42,9 @@ export class SiteController {
 
   private async serve(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const path = request.url.split("?")[0] ?? "/";
-    if (SERVER_PATHS.test(path)) throw new NotFoundException(`Cannot GET ${path}`);
+    // Paths of the API, the embedded store, the docs and the probes, in any spelling (`//api`, `/API`, `/%61pi`,
+    // `/x/../storage`), are never the page: their unknown routes answer the 404 envelope, with their policies.
+    if (requestPath(request).area !== "other") throw new NotFoundException(`Cannot GET ${path}`);
     const file = (await this.files.file(path)) ?? (await this.fallback(path));
     if (file === "not-built") {
       await reply

@@ -14,6 +14,7 @@ import type { AppConfig } from "../config/app-config";
 import { APP_CONFIG, PROJECTS } from "../config/config.module";
 import type { GatewayMetrics } from "../observability/metrics";
 import { METRICS } from "../observability/observability.module";
+import { scrubSecrets } from "../observability/redaction";
 import { SweepLoop } from "../scheduling/sweep-loop";
 import { STORAGE, type Storage } from "../storage/storage.port";
 import { webhookOutboxKey, webhookOutboxPrefix } from "../uploads/upload-keys";
@@ -158,7 +159,7 @@ export class WebhookOutbox implements OnApplicationBootstrap, OnApplicationShutd
       const projectId = entry.event.data.projectId;
       const endpoint = (await this.endpoints.of(projectId)).find((w) => w.url === entry.url);
       if (!endpoint) {
-        this.logger.warn(`Webhook ${entry.event.id} (${entry.event.type}) dropped: ${entry.url} is no longer configured for project ${projectId}`);
+        this.logger.warn(`Webhook ${entry.event.id} (${entry.event.type}) dropped: ${scrubSecrets(entry.url)} is no longer configured for project ${projectId}`);
         this.metrics?.webhookDeliveries.inc({ project: projectId, outcome: "abandoned" });
         await this.storage.deleteObject(key);
         return;
@@ -181,7 +182,8 @@ export class WebhookOutbox implements OnApplicationBootstrap, OnApplicationShutd
 
   private async settle(key: string, entry: OutboxEntry, token: string, result: SendResult): Promise<void> {
     const projectId = entry.event.data.projectId;
-    const what = `webhook ${entry.event.id} (${entry.event.type}) to ${entry.url}`;
+    // The URL's userinfo and query tokens stay out of the log, whichever logger the app has.
+    const what = `webhook ${entry.event.id} (${entry.event.type}) to ${scrubSecrets(entry.url)}`;
     if (result.ok) {
       this.metrics?.webhookDeliveries.inc({ project: projectId, outcome: "delivered" });
       await this.storage.deleteObject(key);
