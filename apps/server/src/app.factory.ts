@@ -13,6 +13,7 @@ import { normalizePrefix, setupFromOptions, type UploadGatewayOptions } from "./
 import { registerCors } from "./http/cors";
 import { httpServerOptions, registerHttpHardening } from "./http/http-hardening";
 import { registerRateLimits } from "./rate-limit/rate-limit.hook";
+import { createRateLimitStore } from "./rate-limit/rate-limit-store.factory";
 import { httpLoggingOptions, registerHttpLogging } from "./observability/http-logging";
 import { createLogger, type LoggerOptions } from "./observability/logger";
 import { GatewayMetrics, registerMetrics } from "./observability/metrics";
@@ -92,6 +93,7 @@ async function buildApp(setup: GatewaySetup, metrics: GatewayMetrics, path = "")
     perIpPerMinute: config.RATE_LIMIT_PER_IP_PER_MINUTE,
     authenticator: app.get(Authenticator, { strict: false }),
     apiPath: `${path}/api`,
+    store: await createRateLimitStore(config, logger, metrics),
   });
   app.enableShutdownHooks();
   const storage = app.get<Storage>(STORAGE);

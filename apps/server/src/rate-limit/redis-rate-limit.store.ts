@@ -1,0 +1,129 @@
+import { createHash } from "node:crypto";
+import { Redis } from "ioredis";
+import type { RateLimitStore, Verdict } from "./rate-limit-store.port";
+import { bucketVerdict } from "./token-bucket";
+
+/**
+ * One take, atomic in Redis (a script runs alone): refill the bucket for the time since its last take, on Redis's
+ * clock (one clock for every replica, whatever theirs say), take `cost` if it holds that many, and let the key expire
+ * once the bucket would be full again (a full bucket is the same as none). The tokens go back as a string: Redis
+ * truncates Lua numbers to integers in replies.
+ * KEYS[1]: the bucket; ARGV: cost, tokens per millisecond, burst.
+ */
+const TAKE_SCRIPT = `
+if redis.replicate_commands then redis.replicate_commands() end
+local cost = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local burst = tonumber(ARGV[3])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ms')
+local tokens = tonumber(state[1])
+local updated = tonumber(state[2])
+if tokens == nil or updated == nil then
+  tokens = burst
+  updated = now
+end
+tokens = math.min(burst, tokens + math.max(0, now - updated) * rate)
+local allowed = 0
+if tokens >= cost then
+  tokens = tokens - cost
+  allowed = 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ms', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate) + 1000)
+return { allowed, tostring(tokens) }
+`;
+
+type TakeCommand = (key: string, cost: number, ratePerMs: string, burst: number) => Promise<[number, string]>;
+
+/** What the Redis store tells about its failures; it serves on whatever happens (fails open). */
+export interface RedisStoreEvents {
+  /** A take Redis did not answer in time, or refused: the request was let through uncounted. */
+  failedTake(error: Error): void;
+  /** The connection failed or dropped (the client reconnects by itself). */
+  connectionError(error: Error): void;
+  /** Connected and ready, at start or after an outage. */
+  ready(): void;
+}
+
+export interface RedisRateLimitStoreOptions {
+  /** redis:// or rediss:// (TLS), with a user, password and database number when needed. */
+  url: string;
+  /** How long a take may wait for Redis before its request is let through uncounted. */
+  commandTimeoutMs: number;
+  events: RedisStoreEvents;
+  /** Prepended to every key (tests keep their keys apart with it). */
+  keyPrefix?: string;
+}
+
+/**
+ * Rate-limit buckets in Redis or Valkey, shared by every replica that uses the same server: each take is one script
+ * (EVALSHA, EVAL when the server lost its script cache). Built never to hold a request up: commands fail at once
+ * while disconnected (no offline queue, no retries) and after `commandTimeoutMs` when Redis hangs; the client
+ * reconnects by itself, every second at most.
+ */
+export class RedisRateLimitStore implements RateLimitStore {
+  private readonly takeScript: TakeCommand;
+  private readonly keyPrefix: string;
+
+  private constructor(
+    private readonly client: Redis,
+    private readonly events: RedisStoreEvents,
+    keyPrefix: string,
+  ) {
+    client.defineCommand("uploadGatewayTake", { numberOfKeys: 1, lua: TAKE_SCRIPT });
+    const command = (client as unknown as { uploadGatewayTake: TakeCommand }).uploadGatewayTake;
+    this.takeScript = command.bind(client);
+    this.keyPrefix = keyPrefix;
+  }
+
+  /**
+   * Connects, waiting for the first answer (or failure) up to `connectWaitMs`, so that a gateway starting beside a
+   * healthy Redis counts its first requests; one that cannot reach Redis starts anyway and fails open.
+   */
+  static async connect(options: RedisRateLimitStoreOptions, connectWaitMs = 2000): Promise<RedisRateLimitStore> {
+    const client = new Redis(options.url, {
+      commandTimeout: options.commandTimeoutMs,
+      connectTimeout: Math.max(1000, options.commandTimeoutMs),
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+    });
+    const { events } = options;
+    client.on("error", (error: Error) => events.connectionError(error));
+    client.on("ready", () => events.ready());
+    const store = new RedisRateLimitStore(client, events, options.keyPrefix ?? "upload-gateway:rate-limit:");
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        client.off("ready", done);
+        client.off("error", done);
+        resolve();
+      };
+      const timer = setTimeout(done, connectWaitMs);
+      client.once("ready", done);
+      client.once("error", done);
+    });
+    return store;
+  }
+
+  async take(key: string, cost: number, perMinute: number, burst: number): Promise<Verdict> {
+    // Hashed: keys of a fixed size, and no API key names or token owners readable in Redis.
+    const bucket = this.keyPrefix + createHash("sha256").update(key).digest("base64url");
+    try {
+      const [allowed, tokens] = await this.takeScript(bucket, cost, String(perMinute / 60_000), burst);
+      return bucketVerdict(allowed === 1, Number(tokens), cost, perMinute, burst);
+    } catch (error) {
+      this.events.failedTake(error instanceof Error ? error : new Error(String(error)));
+      return { allowed: true, counted: false, limit: burst, remaining: burst, retryAfterSeconds: 0, resetSeconds: 0 };
+    }
+  }
+
+  close(): Promise<void> {
+    // Nothing pending matters (a take in flight fails open), and QUIT would wait on a hung server.
+    this.client.disconnect();
+    return Promise.resolve();
+  }
+}
