@@ -9,7 +9,11 @@ import { RateLimitStoreOutage } from "./rate-limit-store-outage";
  * The store the configuration asks for: Redis shared by every replica with REDIS_URL, this process's memory without.
  * The Redis client is loaded only when REDIS_URL is set.
  */
-export async function createRateLimitStore(config: AppConfig, logger: Logger, metrics: GatewayMetrics): Promise<RateLimitStore> {
+export async function createRateLimitStore(
+  config: AppConfig,
+  logger: Logger,
+  metrics: GatewayMetrics,
+): Promise<RateLimitStore> {
   if (!config.REDIS_URL) return new MemoryRateLimitStore();
   const { RedisRateLimitStore } = await import("./redis-rate-limit.store.js");
   return RedisRateLimitStore.connect({

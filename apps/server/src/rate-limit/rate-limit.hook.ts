@@ -14,7 +14,7 @@ export interface RateLimitPolicy {
   authenticator: Authenticator | null;
   /** Where the API is: `/api`, or `<path>/api` for a gateway mounted under a path. */
   apiPath?: string;
-  /** Where the counts are kept (see rate-limit-store.factory.ts); this process's memory when omitted. Closed with the app. */
+  /** Where counts are kept (rate-limit-store.factory.ts); this process's memory when omitted. Closed with the app. */
   store?: RateLimitStore;
 }
 

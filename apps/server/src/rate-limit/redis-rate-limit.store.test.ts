@@ -56,7 +56,7 @@ async function store(
 }
 
 describe("RedisRateLimitStore", () => {
-  it("never allows more than the bucket holds, whatever number of takes race on two replicas' connections", async () => {
+  it("never allows more than the bucket holds, however many takes race on two replicas' connections", async () => {
     const [a, b] = [await store(), await store()];
     const key = freshKey();
     // A burst of 50 refilled at 1 a minute: the test ends long before a second token could come back.
@@ -111,7 +111,7 @@ describe("RedisRateLimitStore", () => {
     expect(await s.take(key, 1, 1, 2)).toMatchObject({ allowed: false, counted: true });
   });
 
-  it("lets a take through uncounted when Redis hangs, within its command timeout, and counts again once it answers", async () => {
+  it("lets a take through uncounted when Redis hangs (after the command timeout), counts once it answers", async () => {
     const events = recorder();
     const s = await store(events, 200);
     const key = freshKey();

@@ -9,7 +9,13 @@ interface Bucket {
  * The verdict for a bucket holding `tokens` after a take of `cost` (taken only when `allowed`), `burst` tokens at
  * most, refilled at `perMinute` a minute. Shared by the in-process buckets and the Redis script's answer.
  */
-export function bucketVerdict(allowed: boolean, tokens: number, cost: number, perMinute: number, burst: number): Verdict {
+export function bucketVerdict(
+  allowed: boolean,
+  tokens: number,
+  cost: number,
+  perMinute: number,
+  burst: number,
+): Verdict {
   const ratePerMs = perMinute / 60_000;
   return {
     allowed,
