@@ -27,16 +27,22 @@ export function ensureRedisServerInstalled() {
 async function install() {
   const present = which("redis-server");
   if (present) return present;
-  if (process.getuid?.() !== 0) throw new Error("redis-server is missing and this is not root: apt-get install redis-server");
+  if (process.getuid?.() !== 0) {
+    throw new Error("redis-server is missing and this is not root: apt-get install redis-server");
+  }
   process.stderr.write("redis-server: installing with apt-get\n");
   // Under flock: test files starting at once must not run apt-get side by side.
+  const apt = "DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600";
   const script =
-    "command -v redis-server >/dev/null || { apt-get -o DPkg::Lock::Timeout=600 update -qq && " +
-    "DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends redis-server; }";
+    `command -v redis-server >/dev/null || ` +
+    `{ ${apt} update -qq && ${apt} install -y -qq --no-install-recommends redis-server; }`;
   await new Promise((resolve, reject) => {
     const child = spawn("flock", [INSTALL_LOCK, "sh", "-c", script], { stdio: ["ignore", "inherit", "inherit"] });
     child.once("error", reject);
-    child.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`apt-get install redis-server failed (${code})`))));
+    child.once("exit", (code) => {
+      if (code === 0) resolve();
+      else reject(new Error(`apt-get install redis-server failed (${code})`));
+    });
   });
   const installed = which("redis-server");
   if (!installed) throw new Error("redis-server is still missing after apt-get install redis-server");

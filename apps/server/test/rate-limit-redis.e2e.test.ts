@@ -82,7 +82,8 @@ describe("rate limits in Redis, shared by two replicas", () => {
     expect((await storeErrors(replicas[0]!.app)) + (await storeErrors(replicas[1]!.app))).toBe(0);
     const refused = replies.find((r) => r.statusCode === 429)!;
     expect(refused.headers["ratelimit-limit"]).toBe("60");
-    expect(refused.json()).toMatchObject({ statusCode: 429, errorDetails: [{ code: "RATE_LIMITED", retryable: true }] });
+    const envelope = { statusCode: 429, errorDetails: [{ code: "RATE_LIMITED", retryable: true }] };
+    expect(refused.json()).toMatchObject(envelope);
   });
 
   it("count requests without a valid key per IP across both", async () => {
@@ -91,11 +92,13 @@ describe("rate limits in Redis, shared by two replicas", () => {
     const [a, b] = [await replica(project, env), await replica(project, env)];
     const address = `203.0.113.${1 + Math.floor(Math.random() * 250)}`;
     const statuses = [];
-    for (let i = 0; i < 6; i++) statuses.push((await list(i % 2 ? a.app : b.app, project, "guess-0123456789abcdef", address)).statusCode);
+    for (let i = 0; i < 6; i++) {
+      statuses.push((await list(i % 2 ? a.app : b.app, project, "guess-0123456789abcdef", address)).statusCode);
+    }
     expect(statuses).toEqual([401, 401, 401, 401, 429, 429]);
   });
 
-  it("keep serving while Redis is down (counted in the metric, one log line), and limit again once it is back", async () => {
+  it("keep serving while Redis is down (the metric counts, one log line), and limit again once back", async () => {
     const project = freshProject();
     const { app, logs } = await replica(project, {}, 5);
     const before = [];
