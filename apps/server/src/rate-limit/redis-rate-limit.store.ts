@@ -114,7 +114,10 @@ export class RedisRateLimitStore implements RateLimitStore {
     const bucket = this.keyPrefix + createHash("sha256").update(key).digest("base64url");
     try {
       const [allowed, tokens] = await this.takeScript(bucket, cost, String(perMinute / 60_000), burst);
-      return bucketVerdict(allowed === 1, Number(tokens), cost, perMinute, burst);
+      const left = Number(tokens);
+      // Not what the script returns: something else answers at REDIS_URL (a proxy, another version of the key).
+      if (!Number.isFinite(left)) throw new Error(`unexpected reply to the rate-limit script: ${String(tokens)}`);
+      return bucketVerdict(allowed === 1, left, cost, perMinute, burst);
     } catch (error) {
       this.events.failedTake(error instanceof Error ? error : new Error(String(error)));
       return { allowed: true, counted: false, limit: burst, remaining: burst, retryAfterSeconds: 0, resetSeconds: 0 };
