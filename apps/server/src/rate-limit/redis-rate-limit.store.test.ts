@@ -119,11 +119,64 @@ describe("RedisRateLimitStore", () => {
     redis.pause();
     const during = await s.take(key, 1, 1, 1);
     expect(during).toMatchObject({ allowed: true, counted: false });
-    expect(events.failed.map((e) => e.message)).toEqual([expect.stringMatching(/timed out/i)]);
+    expect(events.failed.map((e) => e.message)).toEqual([expect.stringMatching(/did not answer within 200 ms/)]);
     redis.resume();
     // The bucket is still empty: the take that timed out did not count, nor did it refill anything.
     await until("Redis to answer again", async () => (await s.take(key, 1, 1, 1)).counted);
     expect(await s.take(key, 1, 1, 1)).toMatchObject({ allowed: false, counted: true });
+  });
+
+  it("does not take its own busy event loop for a Redis that does not answer", async () => {
+    const events = recorder();
+    const s = await store(events, 50);
+    const key = freshKey();
+    const take = s.take(key, 1, 1, 5);
+    // The loop is blocked for 6 times the timeout (a flood of requests, a long synchronous task) while Redis answers
+    // at once: the reply is waiting in the socket when the timer comes due.
+    const until = Date.now() + 300;
+    while (Date.now() < until) {
+      // busy
+    }
+    expect(await take).toMatchObject({ allowed: true, counted: true, remaining: 4 });
+    expect(events.failed).toEqual([]);
+  });
+
+  it("sends no more takes while too many are unanswered (a hung Redis keeps them), and drops none it sent", async () => {
+    const events = recorder();
+    const created = await RedisRateLimitStore.connect({ url: redis.url, commandTimeoutMs: 100, events, maxUnanswered: 3 });
+    stores.push(created);
+    const key = freshKey();
+    redis.pause();
+    const during = await Promise.all(Array.from({ length: 5 }, () => created.take(key, 1, 1, 10)));
+    expect(during.every((v) => v.allowed && !v.counted)).toBe(true);
+    expect(events.failed.map((e) => e.message)).toEqual([
+      ...Array.from({ length: 2 }, () => expect.stringMatching(/3 rate-limit checks sent to Redis are still unanswered/)),
+      ...Array.from({ length: 3 }, () => expect.stringMatching(/did not answer within 100 ms/)),
+    ]);
+    redis.resume();
+    // Replies come in order: once a take on another key is answered, so are the 3 sent during the pause.
+    await until("Redis to answer again", async () => (await created.take(freshKey(), 1, 1, 10)).counted);
+    // Redis ran the 3 it was sent once resumed (10 - 3), not the 2 that were never sent, then this one.
+    expect(await created.take(key, 1, 1, 10)).toMatchObject({ counted: true, remaining: 6 });
+  });
+
+  it("connects anew when Redis has answered nothing for a while (an end that vanished without closing)", async () => {
+    const events = recorder();
+    const errors: Error[] = [];
+    const created = await RedisRateLimitStore.connect({
+      url: redis.url,
+      commandTimeoutMs: 50,
+      events: { ...events, connectionError: (error) => void errors.push(error) },
+      stallMs: 300,
+    });
+    stores.push(created);
+    redis.pause();
+    await until("the store to give up on the connection", async () => {
+      await created.take(freshKey(), 1, 1, 1);
+      return errors.some((e) => /answered nothing for \d+ ms: connecting again/.test(e.message));
+    });
+    redis.resume();
+    await until("the store to count again", async () => (await created.take(freshKey(), 1, 1, 1)).counted);
   });
 
   it("fails open at once while Redis is down, and reconnects by itself when it is back", async () => {

@@ -55,27 +55,47 @@ export interface RedisRateLimitStoreOptions {
   events: RedisStoreEvents;
   /** Prepended to every key (tests keep their keys apart with it). */
   keyPrefix?: string;
+  /**
+   * Takes sent and not yet answered beyond which new ones fail open without being sent: a hung Redis keeps every
+   * command it was sent (the client must match replies in order), so a flood during a hang must not grow memory.
+   */
+  maxUnanswered?: number;
+  /**
+   * How long takes may go unanswered, with no reply at all meanwhile, before the connection is dropped and made anew
+   * (default 5 s): a connection whose other end vanished without closing it would otherwise wait on TCP's own
+   * timeouts (minutes), every take failing open meanwhile.
+   */
+  stallMs?: number;
 }
 
 /**
  * Rate-limit buckets in Redis or Valkey, shared by every replica that uses the same server: each take is one script
  * (EVALSHA, EVAL when the server lost its script cache). Built never to hold a request up: commands fail at once
  * while disconnected (no offline queue, no retries) and after `commandTimeoutMs` when Redis hangs; the client
- * reconnects by itself, every second at most.
+ * reconnects by itself, every second at most, and is made to when Redis has answered nothing for `stallMs`.
  */
 export class RedisRateLimitStore implements RateLimitStore {
   private readonly takeScript: TakeCommand;
   private readonly keyPrefix: string;
+  private readonly commandTimeoutMs: number;
+  private readonly maxUnanswered: number;
+  private readonly stallMs: number;
+  private unanswered = 0;
+  /** Since when the takes in flight have waited with no reply at all (the last reply, or the first send after one). */
+  private waitingSinceMs = 0;
 
   private constructor(
     private readonly client: Redis,
     private readonly events: RedisStoreEvents,
-    keyPrefix: string,
+    options: RedisRateLimitStoreOptions,
   ) {
     client.defineCommand("uploadGatewayTake", { numberOfKeys: 1, lua: TAKE_SCRIPT });
     const command = (client as unknown as { uploadGatewayTake: TakeCommand }).uploadGatewayTake;
     this.takeScript = command.bind(client);
-    this.keyPrefix = keyPrefix;
+    this.keyPrefix = options.keyPrefix ?? "upload-gateway:rate-limit:";
+    this.commandTimeoutMs = options.commandTimeoutMs;
+    this.maxUnanswered = options.maxUnanswered ?? 1000;
+    this.stallMs = options.stallMs ?? 5000;
   }
 
   /**
@@ -83,8 +103,9 @@ export class RedisRateLimitStore implements RateLimitStore {
    * healthy Redis counts its first requests; one that cannot reach Redis starts anyway and fails open.
    */
   static async connect(options: RedisRateLimitStoreOptions, connectWaitMs = 2000): Promise<RedisRateLimitStore> {
+    // No `commandTimeout`: the client's would fire on a busy event loop before the reply waiting in the socket is
+    // read (timers run before I/O), letting requests through uncounted exactly when a flood keeps the loop busy.
     const client = new Redis(options.url, {
-      commandTimeout: options.commandTimeoutMs,
       connectTimeout: Math.max(1000, options.commandTimeoutMs),
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
@@ -94,7 +115,7 @@ export class RedisRateLimitStore implements RateLimitStore {
     const { events } = options;
     client.on("error", (error: Error) => events.connectionError(error));
     client.on("ready", () => events.ready());
-    const store = new RedisRateLimitStore(client, events, options.keyPrefix ?? "upload-gateway:rate-limit:");
+    const store = new RedisRateLimitStore(client, events, options);
     await new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -113,7 +134,8 @@ export class RedisRateLimitStore implements RateLimitStore {
     // Hashed: keys of a fixed size, and no API key names or token owners readable in Redis.
     const bucket = this.keyPrefix + createHash("sha256").update(key).digest("base64url");
     try {
-      const [allowed, tokens] = await this.takeScript(bucket, cost, String(perMinute / 60_000), burst);
+      const ratePerMs = String(perMinute / 60_000);
+      const [allowed, tokens] = await this.answerInTime(() => this.takeScript(bucket, cost, ratePerMs, burst));
       const left = Number(tokens);
       // Not what the script returns: something else answers at REDIS_URL (a proxy, another version of the key).
       if (!Number.isFinite(left)) throw new Error(`unexpected reply to the rate-limit script: ${String(tokens)}`);
@@ -122,6 +144,44 @@ export class RedisRateLimitStore implements RateLimitStore {
       this.events.failedTake(error instanceof Error ? error : new Error(String(error)));
       return { allowed: true, counted: false, limit: burst, remaining: burst, retryAfterSeconds: 0, resetSeconds: 0 };
     }
+  }
+
+  /**
+   * The command's reply, or an error once `commandTimeoutMs` has passed and the replies already received have been
+   * read: the deadline is checked after one more turn of the event loop's I/O, so a loop that was busy for longer
+   * than the timeout does not blame Redis for its own lateness.
+   */
+  private answerInTime<T>(send: () => Promise<T>): Promise<T> {
+    if (this.unanswered >= this.maxUnanswered) {
+      return Promise.reject(new Error(`${this.unanswered} rate-limit checks sent to Redis are still unanswered`));
+    }
+    if (this.unanswered === 0) this.waitingSinceMs = Date.now();
+    this.unanswered += 1;
+    const reply = send();
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        setImmediate(() => {
+          reject(new Error(`Redis did not answer within ${this.commandTimeoutMs} ms`));
+          this.reconnectIfStalled();
+        });
+      }, this.commandTimeoutMs);
+      reply
+        .finally(() => {
+          this.unanswered -= 1;
+          this.waitingSinceMs = Date.now();
+          clearTimeout(timer);
+        })
+        .then(resolve, reject);
+    });
+  }
+
+  private reconnectIfStalled(): void {
+    const silentMs = Date.now() - this.waitingSinceMs;
+    if (this.unanswered === 0 || silentMs < this.stallMs) return;
+    this.waitingSinceMs = Date.now();
+    this.events.connectionError(new Error(`Redis answered nothing for ${silentMs} ms: connecting again`));
+    // Fails the commands in flight (they failed open already) and connects anew through the retry strategy.
+    this.client.disconnect(true);
   }
 
   close(): Promise<void> {
