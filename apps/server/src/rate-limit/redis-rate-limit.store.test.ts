@@ -141,16 +141,17 @@ describe("RedisRateLimitStore", () => {
     expect(events.failed).toEqual([]);
   });
 
-  it("sends no more takes while too many are unanswered (a hung Redis keeps them), and drops none it sent", async () => {
+  it("sends no more takes while too many are unanswered (a hung Redis keeps them); drops none it sent", async () => {
     const events = recorder();
-    const created = await RedisRateLimitStore.connect({ url: redis.url, commandTimeoutMs: 100, events, maxUnanswered: 3 });
+    const options = { url: redis.url, commandTimeoutMs: 100, events, maxUnanswered: 3 };
+    const created = await RedisRateLimitStore.connect(options);
     stores.push(created);
     const key = freshKey();
     redis.pause();
     const during = await Promise.all(Array.from({ length: 5 }, () => created.take(key, 1, 1, 10)));
     expect(during.every((v) => v.allowed && !v.counted)).toBe(true);
     expect(events.failed.map((e) => e.message)).toEqual([
-      ...Array.from({ length: 2 }, () => expect.stringMatching(/3 rate-limit checks sent to Redis are still unanswered/)),
+      ...Array.from({ length: 2 }, () => expect.stringMatching(/3 rate-limit checks sent to Redis are still unanswer/)),
       ...Array.from({ length: 3 }, () => expect.stringMatching(/did not answer within 100 ms/)),
     ]);
     redis.resume();
