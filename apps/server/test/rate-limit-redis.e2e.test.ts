@@ -1,9 +1,14 @@
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { NestFastifyApplication } from "@nestjs/platform-fastify";
 import { startRedisServer, type RedisServer } from "@upload-gateway/redis-server";
+import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { sha256Hex } from "../src/auth/project-registry";
-import { throwawayGateways } from "./support/gateway";
+import { s3Env, throwawayGateways } from "./support/gateway";
+import { freePort, killServerProcesses, startServerProcess } from "./support/server-process";
 import { until } from "./support/until";
 
 /**
@@ -22,6 +27,7 @@ afterAll(async () => {
   await redis?.close();
 });
 afterEach(async () => {
+  await killServerProcesses();
   await gateways.closeAll();
   if (!redis.running) await redis.start();
 });
@@ -126,5 +132,51 @@ describe("rate limits in Redis, shared by two replicas", () => {
     expect(after.slice(-6)).toEqual([200, 200, 200, 200, 200, 429]);
     expect(logs.filter((line) => /answers again/.test(String(line.msg)))).toHaveLength(1);
     expect(logs.filter((line) => /Rate limits are not counted/.test(String(line.msg)))).toHaveLength(1);
+  });
+});
+
+describe("the built server with REDIS_URL", () => {
+  it("loads the Redis client, says where limits are counted (without the password), and counts there", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gateway-redis-bin-"));
+    try {
+      const project = freshProject();
+      const projectsFile = join(dir, "projects.json");
+      writeFileSync(
+        projectsFile,
+        JSON.stringify({
+          projects: [{ id: project }],
+          apiKeys: [{ name: "bin", sha256: sha256Hex(KEY), projects: ["*"] }],
+        }),
+      );
+      const s3 = Object.fromEntries(Object.entries(s3Env()).filter((entry): entry is [string, string] => !!entry[1]));
+      const password = "s3cret-redis-password";
+      const inspector = new Redis(redis.url);
+      // Only this server's buckets from here on.
+      await inspector.flushall().finally(() => inspector.disconnect());
+      const server = await startServerProcess({
+        ...s3,
+        STORAGE: "s3",
+        PROJECTS_FILE: projectsFile,
+        PORT: String(await freePort()),
+        LOG_LEVEL: "warn",
+        REDIS_URL: redis.url.replace("redis://", `redis://:${password}@`),
+      });
+      expect(server.output()).toContain(`  limits:   shared by the replicas in Redis at ${redis.url}\n`);
+      expect(server.output()).not.toContain(password);
+      const reply = await fetch(`${server.url}/api/projects/${project}/uploads?limit=1`, {
+        headers: { authorization: `Bearer ${KEY}` },
+      });
+      expect(reply.status).toBe(200);
+      expect(reply.headers.get("ratelimit-remaining")).toBe("599");
+      const reader = new Redis(redis.url);
+      try {
+        expect(await reader.keys("upload-gateway:rate-limit:*")).toHaveLength(1);
+      } finally {
+        reader.disconnect();
+      }
+      await server.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
