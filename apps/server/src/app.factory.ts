@@ -14,6 +14,7 @@ import { registerCors } from "./http/cors";
 import { httpServerOptions, registerHttpHardening } from "./http/http-hardening";
 import { registerRequestPaths } from "./http/request-path";
 import { registerRateLimits } from "./rate-limit/rate-limit.hook";
+import { createRateLimitStore } from "./rate-limit/rate-limit-store.factory";
 import { httpLoggingOptions, registerHttpLogging } from "./observability/http-logging";
 import { createLogger, type LoggerOptions } from "./observability/logger";
 import { GatewayMetrics, registerMetrics } from "./observability/metrics";
@@ -98,6 +99,7 @@ async function buildApp(setup: GatewaySetup, metrics: GatewayMetrics, path = "")
     perKeyPerMinute: config.RATE_LIMIT_PER_MINUTE,
     perIpPerMinute: config.RATE_LIMIT_PER_IP_PER_MINUTE,
     authenticator: app.get(Authenticator, { strict: false }),
+    store: await createRateLimitStore(config, logger, metrics),
   });
   app.enableShutdownHooks();
   const storage = app.get<Storage>(STORAGE);

@@ -3,6 +3,7 @@
 import { createApp } from "./app.factory";
 import { DEV_ACCESS, type DevAccess } from "./auth/dev-access";
 import { ConfigError, configWarnings, loadConfig, publicUrl, type AppConfig } from "./config/app-config";
+import { rateLimitScope } from "./rate-limit/rate-limit-store.factory";
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -15,12 +16,14 @@ async function main(): Promise<void> {
 
 function banner(config: AppConfig, dev: DevAccess | null): string {
   const url = publicUrl(config);
+  const limits = rateLimitScope(config);
   const listening = `${config.HOST.includes(":") && !config.HOST.startsWith("[") ? `[${config.HOST}]` : config.HOST}:${config.PORT}`;
   return [
     "",
     `  Upload Gateway is running at ${url}/`,
     ...(url === `http://${listening}` ? [] : [`  listening: ${listening}`]),
     `  storage:  ${config.STORAGE === "local" ? `local disk (${config.LOCAL_STORAGE_DIR})` : `S3 bucket ${config.S3_BUCKET}`}`,
+    ...(limits ? [`  limits:   ${limits}`] : []),
     `  API docs: ${url}/docs`,
     ...(dev ? [`  project:  ${dev.projectId}`, `  API key:  ${dev.apiKey}`] : []),
     "",

@@ -123,6 +123,26 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ AUTH_JWT_AUDIENCE: "uploads" })).toThrow(/AUTH_JWT_AUDIENCE: is used only with AUTH_JWKS_URL/);
   });
 
+  it("accepts a redis:// or rediss:// REDIS_URL, and says what else is wrong without repeating it", () => {
+    expect(loadConfig({}).REDIS_URL).toBeUndefined();
+    expect(loadConfig({}).REDIS_COMMAND_TIMEOUT_MS).toBe(200);
+    for (const url of ["redis://127.0.0.1:6379", "rediss://user:pass@redis.internal:6380/2", "redis://[::1]:6379"]) {
+      expect(loadConfig({ REDIS_URL: url }).REDIS_URL).toBe(url);
+    }
+    const password = "hunter2-the-password";
+    for (const url of [`http://:${password}@redis:6379`, `redis:${password}`, `redis://:${password}@`, `${password}`]) {
+      try {
+        loadConfig({ REDIS_URL: url });
+        expect.unreachable(url);
+      } catch (error) {
+        const problem = /^REDIS_URL: must be a redis:\/\/ or rediss:\/\//;
+        expect((error as ConfigError).problems).toEqual([expect.stringMatching(problem)]);
+        expect((error as ConfigError).message).not.toContain(password);
+      }
+    }
+    expect(() => loadConfig({ REDIS_COMMAND_TIMEOUT_MS: "0" })).toThrow(/REDIS_COMMAND_TIMEOUT_MS/);
+  });
+
   it("defaults PUBLIC_URL to http://HOST:PORT, and requires it with local storage on every interface", () => {
     const projects = { PROJECTS_FILE: "/p.json" };
     expect(publicUrl(loadConfig({ ...projects, HOST: "192.0.2.7", PORT: "8080" }))).toBe("http://192.0.2.7:8080");

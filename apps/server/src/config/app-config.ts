@@ -165,6 +165,19 @@ const jwksUrl = z
   }, "must be an https URL (http only on a loopback address)")
   .optional();
 
+/** `REDIS_URL`: redis:// or rediss:// (TLS). Problems never repeat the value, which may hold a password. */
+const redisUrl = z
+  .string()
+  .refine((raw) => {
+    try {
+      const url = new URL(raw);
+      return (url.protocol === "redis:" || url.protocol === "rediss:") && url.hostname !== "";
+    } catch {
+      return false;
+    }
+  }, "must be a redis:// or rediss:// (TLS) URL such as redis://redis.internal:6379 or rediss://user:pass@host:6380/0")
+  .optional();
+
 /** A duration in seconds; fractions allowed (tests use short timeouts). */
 const seconds = (fallback: number) => z.coerce.number({ message: "must be a number of seconds" }).positive("must be more than 0").default(fallback);
 
@@ -213,6 +226,15 @@ const envSchema = z
     METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
     RATE_LIMIT_PER_MINUTE: z.coerce.number({ message: "must be a number" }).int().min(0).default(600),
     RATE_LIMIT_PER_IP_PER_MINUTE: z.coerce.number({ message: "must be a number" }).int().min(0).default(120),
+    // Rate limits counted once for all replicas in this Redis (or Valkey); in each process's memory when unset.
+    REDIS_URL: redisUrl,
+    // How long a rate-limit check waits for Redis before letting the request through uncounted.
+    REDIS_COMMAND_TIMEOUT_MS: z.coerce
+      .number({ message: "must be a number of milliseconds" })
+      .int()
+      .min(10)
+      .max(60_000)
+      .default(200),
     // Webhooks (projects' `webhooks` in PROJECTS_FILE): delivered at least once, retried with exponential backoff.
     // Uploads not completed this long after their URLs expired are aborted by a sweep every UPLOAD_EXPIRY_SWEEP_SECONDS (0: off).
     UPLOAD_EXPIRY_GRACE_SECONDS: z.coerce.number({ message: "must be a number of seconds" }).min(0, "must be 0 or more").default(3600),

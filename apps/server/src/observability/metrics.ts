@@ -37,6 +37,11 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
   readonly storageErrors = this.counter("upload_gateway_storage_errors_total", "Storage port calls that failed with an outage", ["operation"]);
+  readonly rateLimitStoreErrors = this.counter(
+    "upload_gateway_rate_limit_store_errors_total",
+    "Rate-limit checks the shared store (Redis) failed to answer in time: each request was let through uncounted",
+    [],
+  );
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });

@@ -3,7 +3,8 @@ import type { Authenticator } from "../auth/authenticator";
 import { rateLimitIdentity } from "../auth/principal";
 import { ApiError } from "../errors/api-error";
 import { requestPath } from "../http/request-path";
-import { TokenBuckets, type Verdict } from "./token-bucket";
+import { MemoryRateLimitStore } from "./memory-rate-limit.store";
+import type { RateLimitStore, Verdict } from "./rate-limit-store.port";
 
 export interface RateLimitPolicy {
   /** Requests per minute per API key and project (`RATE_LIMIT_PER_MINUTE`); 0 turns the key limit off. */
@@ -12,7 +13,8 @@ export interface RateLimitPolicy {
   perIpPerMinute: number;
   /** Who holds which key or token, and each project's own `rateLimitPerMinute`. */
   authenticator: Authenticator | null;
-  now?: () => number;
+  /** Where counts are kept (rate-limit-store.factory.ts); this process's memory when omitted. Closed with the app. */
+  store?: RateLimitStore;
 }
 
 /**
@@ -21,22 +23,20 @@ export interface RateLimitPolicy {
  * key on that project (the project's `rateLimitPerMinute`, else the default), one with a valid upload token against
  * the token's owner on that project (its subject, else the key that minted it); anything else (no key, a
  * wrong key or token, one for another project) counts against the client's IP, so guessing keys or hammering with garbage is throttled
- * per address. Over the limit: 429 RATE_LIMITED in the envelope with `Retry-After`. Buckets live in this process:
- * with N replicas behind a balancer the effective limit is up to N times the configured one.
+ * per address. Over the limit: 429 RATE_LIMITED in the envelope with `Retry-After`. The store keeps the counts: in
+ * this process (with N replicas behind a balancer the effective limit is up to N times the configured one), or in
+ * Redis shared by all replicas; a store that fails lets requests through uncounted.
  */
-export function registerRateLimits(fastify: FastifyInstance, policy: RateLimitPolicy): TokenBuckets {
-  const buckets = new TokenBuckets(policy.now);
-  const sweeper = setInterval(() => buckets.sweep(), 60_000).unref();
-  fastify.addHook("onClose", (_instance, done) => {
-    clearInterval(sweeper);
-    done();
-  });
+export function registerRateLimits(fastify: FastifyInstance, policy: RateLimitPolicy): void {
+  const store = policy.store ?? new MemoryRateLimitStore();
+  fastify.addHook("onClose", () => store.close());
   fastify.addHook("onRequest", async (request, reply) => {
     // CORS preflights carry no key and must not use up the page's budget; health, docs and the page are not the API.
     if (request.method === "OPTIONS" || requestPath(request).area !== "api") return;
     const [id, perMinute] = await bucketOf(request, policy);
     if (perMinute <= 0) return;
-    const verdict = buckets.take(id, perMinute);
+    const verdict = await store.take(id, 1, perMinute, perMinute);
+    if (!verdict.counted) return;
     setRateLimitHeaders(reply, verdict);
     if (verdict.allowed) return;
     const error = new ApiError({
@@ -49,7 +49,6 @@ export function registerRateLimits(fastify: FastifyInstance, policy: RateLimitPo
       .header("content-type", "application/json; charset=utf-8")
       .send(error.toEnvelope());
   });
-  return buckets;
 }
 
 async function bucketOf(request: FastifyRequest, policy: RateLimitPolicy): Promise<[string, number]> {

@@ -1,14 +1,4 @@
-export interface Verdict {
-  allowed: boolean;
-  /** The bucket's size (requests per minute). */
-  limit: number;
-  /** Requests left right now. */
-  remaining: number;
-  /** Seconds until the next request would be allowed (0 when allowed). */
-  retryAfterSeconds: number;
-  /** Seconds until the bucket is full again. */
-  resetSeconds: number;
-}
+import type { Verdict } from "./rate-limit-store.port";
 
 interface Bucket {
   tokens: number;
@@ -16,47 +6,65 @@ interface Bucket {
 }
 
 /**
- * Token buckets, one per id, in this process's memory: `perMinute` requests in a burst, refilled evenly over a
+ * The verdict for a bucket holding `tokens` after a take of `cost` (taken only when `allowed`), `burst` tokens at
+ * most, refilled at `perMinute` a minute. Shared by the in-process buckets and the Redis script's answer.
+ */
+export function bucketVerdict(
+  allowed: boolean,
+  tokens: number,
+  cost: number,
+  perMinute: number,
+  burst: number,
+): Verdict {
+  const ratePerMs = perMinute / 60_000;
+  return {
+    allowed,
+    counted: true,
+    limit: burst,
+    remaining: Math.max(0, Math.floor(tokens)),
+    retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil((cost - tokens) / ratePerMs / 1000)),
+    resetSeconds: Math.max(0, Math.ceil((burst - tokens) / ratePerMs / 1000)),
+  };
+}
+
+/**
+ * Token buckets, one per id, in this process's memory: `burst` requests at once, refilled evenly at `perMinute` a
  * minute (no window edges to double up at). Full buckets are swept, and the number of buckets is capped, so ids
  * from many addresses cannot grow memory without bound.
  */
 export class TokenBuckets {
   private readonly buckets = new Map<string, Bucket>();
+  /** The longest a bucket seen so far takes to refill completely: older buckets are full and can go. */
+  private longestRefillMs = 60_000;
 
   constructor(
     private readonly now: () => number = Date.now,
     private readonly maxBuckets = 100_000,
   ) {}
 
-  take(id: string, perMinute: number): Verdict {
+  take(id: string, cost: number, perMinute: number, burst: number = perMinute): Verdict {
     const now = this.now();
     const ratePerMs = perMinute / 60_000;
-    const bucket = this.buckets.get(id) ?? { tokens: perMinute, updatedMs: now };
-    bucket.tokens = Math.min(perMinute, bucket.tokens + (now - bucket.updatedMs) * ratePerMs);
+    this.longestRefillMs = Math.max(this.longestRefillMs, Math.ceil(burst / ratePerMs));
+    const bucket = this.buckets.get(id) ?? { tokens: burst, updatedMs: now };
+    bucket.tokens = Math.min(burst, bucket.tokens + Math.max(0, now - bucket.updatedMs) * ratePerMs);
     bucket.updatedMs = now;
-    const allowed = bucket.tokens >= 1;
-    if (allowed) bucket.tokens -= 1;
+    const allowed = bucket.tokens >= cost;
+    if (allowed) bucket.tokens -= cost;
     if (!this.buckets.has(id)) {
       if (this.buckets.size >= this.maxBuckets) this.sweep();
       // Still full of strangers after a sweep: forget the oldest (Map keeps insertion order).
       if (this.buckets.size >= this.maxBuckets) this.buckets.delete(this.buckets.keys().next().value!);
       this.buckets.set(id, bucket);
     }
-    return {
-      allowed,
-      limit: perMinute,
-      remaining: Math.floor(bucket.tokens),
-      retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil((1 - bucket.tokens) / ratePerMs / 1000)),
-      resetSeconds: Math.ceil((perMinute - bucket.tokens) / ratePerMs / 1000),
-    };
+    return bucketVerdict(allowed, bucket.tokens, cost, perMinute, burst);
   }
 
   /** Forgets buckets that have refilled completely (they would start full anyway). */
   sweep(): void {
     const now = this.now();
     for (const [id, bucket] of this.buckets) {
-      // A bucket refills completely within a minute whatever its size.
-      if (now - bucket.updatedMs >= 60_000) this.buckets.delete(id);
+      if (now - bucket.updatedMs >= this.longestRefillMs) this.buckets.delete(id);
     }
   }
 
