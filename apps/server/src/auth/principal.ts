@@ -1,3 +1,4 @@
+import type { Caller } from "../observability/access-log";
 import type { Project } from "./projects-file";
 import type { VerifiedToken } from "./verified-token";
 
@@ -23,4 +24,10 @@ export interface TokenPrincipal extends Pick<VerifiedToken, "issuer" | "owner" |
 /** The bucket a principal's requests are rate-limited in: per API key, or per token owner. */
 export function rateLimitIdentity(principal: Principal): string {
   return principal.kind === "apiKey" ? `key:${principal.keyName}` : `token:${principal.owner}`;
+}
+
+/** The caller as the access log names it: the API key's name, or the token's id; never the credential itself. */
+export function callerOf(principal: Principal): Caller {
+  if (principal.kind === "apiKey") return { keyName: principal.keyName };
+  return principal.tokenId === undefined ? { token: true } : { tokenId: principal.tokenId };
 }
