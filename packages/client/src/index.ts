@@ -1,5 +1,5 @@
 export { createApiClient, type ApiClient, type ApiClientOptions, type RequestOptions, type StartOptions } from "./api-client";
-export { NetworkError, UploadAbortedError, UploadFailedError, UploadGatewayError } from "./errors";
+export { CorsRefusedError, NetworkError, UploadAbortedError, UploadFailedError, UploadGatewayError } from "./errors";
 export { upload, planForUpload, type PartState, type UploadOptions, type UploadResult, type UploadTask } from "./uploader";
 export type { UploadProgress } from "./progress";
 export { fetchTransport, xhrTransport, type PartTransport, type PartRequest, type PartResponse } from "./transport";
