@@ -4,6 +4,7 @@ import { AuthModule } from "./auth/auth.module";
 import { DevModule } from "./dev/dev.module";
 import { DocsModule } from "./docs/docs.module";
 import { EnvelopeExceptionFilter } from "./errors/envelope-exception.filter";
+import { ApiNotFoundModule } from "./gateway/api-not-found.module";
 import { GatewaySetupModule, type GatewaySetup, type GatewaySetupFactory } from "./gateway/gateway-setup.module";
 import { HealthModule } from "./health/health.module";
 import { ExpressJsonBody } from "./http/express-json-body";
@@ -25,7 +26,15 @@ export function gatewayModule(
   { standalone }: { standalone: boolean },
 ): DynamicModule {
   // Every module with controllers of its own: RouterModule prefixes a module's own controllers, not its imports'.
-  const routed: Type[] = [UploadsModule, AuthModule, HealthModule, DocsModule, ...(standalone ? [DevModule, SiteModule] : [])];
+  // Embedded, the catch-all of unknown API routes comes last (see ApiNotFoundController); standalone, the app-wide
+  // filter answers them, and the 405 check needs them unmatched.
+  const routed: Type[] = [
+    UploadsModule,
+    AuthModule,
+    HealthModule,
+    DocsModule,
+    ...(standalone ? [DevModule, SiteModule] : [ApiNotFoundModule]),
+  ];
   return {
     module,
     imports: [

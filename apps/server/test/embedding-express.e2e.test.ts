@@ -277,6 +277,15 @@ describe("UploadGatewayModule on Express under /media: embedded store, API keys,
     expect((await call(`${host.base}/media/api/openapi.json`)).body.servers[0].url).toBe(`${host.base}/media`);
     expectErrorEnvelope(await call(`${host.base}/media/docs/assets/__proto__`), 404, "ROUTE_NOT_FOUND");
   });
+
+  it("answers an unknown route under /media/api with the envelope's 404, and leaves the app's 404s to the app", async () => {
+    expectErrorEnvelope(await call(`${host.base}/media/api/projects/films/nothing`, { headers: auth }), 404, "ROUTE_NOT_FOUND");
+    expectErrorEnvelope(await call(`${host.base}/media/api/projects/films/uploads`, { method: "PATCH", headers: auth }), 404, "ROUTE_NOT_FOUND");
+    expect((await call(`${api}/films/uploads`, { headers: auth })).status).toBe(200);
+    const hostMissing = await call(`${host.base}/media/nothing`);
+    expect(hostMissing.status).toBe(404);
+    expect(hostMissing.body).not.toHaveProperty("success");
+  });
 });
 
 describe("UploadGatewayModule on Express with S3 (RGW) and a custom resolver", () => {
@@ -329,6 +338,8 @@ describe("UploadGatewayModule on Express with S3 (RGW) and a custom resolver", (
     expect(completed.body).toMatchObject({ success: true, result: true });
     expect((await call(`${api}/${requestKey}`, { headers: team })).body.result.state).toBe("completed");
     expectErrorEnvelope(await call(`${api}/multipart`, { method: "POST", body: {} }), 401, "UNAUTHORIZED");
+    // No publicUrl: the docs' server is the mount path, relative to the host the docs are read on.
+    expect((await call(`${host.base}/media/api/openapi.json`)).body.servers[0].url).toBe("/media");
     // The raw request is Express's: what a resolver reading cookies or the client address gets.
     expect(seen[0]).toMatchObject({ projectId: project, headers: { "x-team": project }, raw: { ip: expect.any(String), originalUrl: expect.stringContaining("/media/api/") } });
   });

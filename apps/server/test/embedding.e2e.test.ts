@@ -10,6 +10,7 @@ import { refineStartUpload, startUploadBodyBase } from "@upload-gateway/contract
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ApiError, createUploadGateway, hashApiKey, UploadGatewayModule, type UploadGatewayOptions } from "../src/index";
+import { s3Env } from "./support/gateway";
 import { expectErrorEnvelope } from "./support/http";
 import { rawRequest } from "./support/raw-http";
 import { freePort } from "./support/server-process";
@@ -147,6 +148,29 @@ describe.each(["fastify", "express"] as const)("UploadGatewayModule embedded und
     expect((await call(`${host.base}/media/api/dev-session`)).status).toBe(404);
   });
 
+  it("answers unknown routes under /media/api (any method, wrong methods of its routes) with the envelope's 404", async () => {
+    for (const [method, path] of [
+      ["GET", "/media/api"],
+      ["GET", "/media/api/"],
+      ["GET", "/media/api/nothing?x=1"],
+      ["POST", "/media/api/projects/films/uploads/nope/deeper"],
+      ["DELETE", "/media/api/projects/films/uploads"],
+      ["GET", "/media/api/dev-session"],
+    ] as const) {
+      const missing = await call(`${host.base}${path}`, { method, headers: auth });
+      expect([method, path, missing.status, missing.body]).toEqual([
+        method,
+        path,
+        404,
+        expect.objectContaining({ success: false, errorDetails: [expect.objectContaining({ code: "ROUTE_NOT_FOUND" })] }),
+      ]);
+      expect(missing.body.errorDetails[0].message).toBe(`Cannot ${method} ${path.split("?")[0]}`);
+    }
+    // Its own routes are still found, whatever order the platform tries routes in.
+    expect((await call(`${host.base}/media/api/projects/films/uploads`, { headers: auth })).status).toBe(200);
+    expect((await call(`${host.base}/media/api/openapi.json`)).status).toBe(200);
+  });
+
   it("answers in the envelope on its own routes: 401, 404 project, 400 validation, 415 by project rules, 413 by limits", async () => {
     const api = `${host.base}/media/api/projects`;
     expect(await call(`${api}/films/uploads/multipart`, { method: "POST", body: file(100) })).toMatchObject({
@@ -167,6 +191,45 @@ describe.each(["fastify", "express"] as const)("UploadGatewayModule embedded und
     expect(await call(`${host.base}/media/health/ready`)).toMatchObject({ status: 200, body: { result: { status: "ok" } } });
     const openApi = await call(`${host.base}/media/api/openapi.json`);
     expect(openApi.body.servers[0].url).toBe(`${host.base}/media`);
+  });
+});
+
+describe.each(["fastify", "express"] as const)("UploadGatewayModule under /media without publicUrl (S3) on %s", (platform) => {
+  let app: INestApplication;
+  let base: string;
+
+  beforeAll(async () => {
+    const env = s3Env();
+    @Module({
+      imports: [
+        UploadGatewayModule.forRoot({
+          path: "/media",
+          storage: {
+            type: "s3",
+            bucket: env.S3_BUCKET!,
+            endpoint: env.S3_ENDPOINT!,
+            forcePathStyle: true,
+            ...(env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+              ? { credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY } }
+              : {}),
+          },
+          auth: { projects: { projects: [{ id: "films" }], apiKeys: [] } },
+        }),
+      ],
+    })
+    class S3HostModule {}
+    const port = await freePort();
+    app = await NestFactory.create(S3HostModule, PLATFORMS[platform](), { logger: false });
+    await app.listen(port, "127.0.0.1");
+    base = `http://127.0.0.1:${port}`;
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it("documents its API at the mount path, relative to the docs' host, so that Try it out calls /media/api/...", async () => {
+    expect((await call(`${base}/media/api/openapi.json`)).body.servers).toEqual([{ url: "/media", description: "This gateway" }]);
+    expect((await call(`${base}/media/api/nothing`)).body.errorDetails[0].code).toBe("ROUTE_NOT_FOUND");
   });
 });
 

@@ -143,6 +143,72 @@ describe("redaction", () => {
   });
 });
 
+describe("error replies", () => {
+  const key = "key-errorlines-0123456789abcdef";
+  const projects = { projects: [{ id: "films" }], apiKeys: [{ name: "ci-uploader", sha256: sha256Hex(key), projects: ["films"] }] };
+  const api = "/api/projects/films/uploads";
+  const json = { "content-type": "application/json" };
+  const lineOf = (reply: { headers: Record<string, unknown> }) => accessLines().find((l) => l.requestId === reply.headers["x-request-id"]);
+
+  it("carry the envelope's error code and the API key's name, never the key", async () => {
+    const gw = await gateway({ DEV_API_KEY: "" }, projects);
+    const invalid = await gw.inject({
+      method: "POST",
+      url: `${api}/multipart`,
+      headers: { authorization: `Bearer ${key}`, ...json },
+      payload: JSON.stringify({ partsNumber: 0, fileName: "a.mp4", contentLength: "5", mimeType: "video/mp4" }),
+    });
+    expect(invalid.statusCode).toBe(400);
+    expect(lineOf(invalid)).toMatchObject({ status: 400, code: "VALIDATION_FAILED", keyName: "ci-uploader" });
+    const missing = await gw.inject({ method: "GET", url: `${api}/no-such-upload`, headers: { authorization: `Bearer ${key}` } });
+    expect(lineOf(missing)).toMatchObject({ status: 404, code: "UPLOAD_NOT_FOUND", keyName: "ci-uploader" });
+    // An unknown key is no one's: the line has the code, and neither a name nor the bearer.
+    const unknown = await gw.inject({ method: "GET", url: api, headers: { authorization: "Bearer key-not-known-0123456789" } });
+    expect(lineOf(unknown)).toMatchObject({ status: 401, code: "UNAUTHORIZED" });
+    expect(lineOf(unknown)).not.toHaveProperty("keyName");
+    // Successes stay as they were: no code, no caller.
+    const listed = await gw.inject({ method: "GET", url: api, headers: { authorization: `Bearer ${key}` } });
+    expect(lineOf(listed)).toMatchObject({ status: 200 });
+    expect(lineOf(listed)).not.toHaveProperty("code");
+    expect(lineOf(listed)).not.toHaveProperty("keyName");
+    expect(raw).not.toContain(key);
+    expect(raw).not.toContain("key-not-known-0123456789");
+  });
+
+  it("name a token by its id, never the token", async () => {
+    const gw = await gateway({ DEV_API_KEY: "" }, projects);
+    const minted = await gw.inject({ method: "POST", url: "/api/projects/films/upload-tokens", headers: { authorization: `Bearer ${key}`, ...json }, payload: "{}" });
+    expect(minted.statusCode).toBe(200);
+    const token = minted.json().result.token as string;
+    const refused = await gw.inject({ method: "GET", url: api, headers: { authorization: `Bearer ${token}` } });
+    expect(refused.statusCode).toBe(403);
+    const line = lineOf(refused);
+    expect(line).toMatchObject({ status: 403, code: "TOKEN_NOT_ALLOWED", tokenId: expect.any(String) });
+    expect(line!.tokenId.length).toBeGreaterThan(0);
+    expect(raw).not.toContain(token);
+    expect(raw).not.toContain(token.split(".")[2]);
+  });
+
+  it("log a refused CORS preflight with the page's origin and the code; an allowed one without", async () => {
+    const gw = await gateway({ DEV_API_KEY: "", CORS_ORIGINS: "https://app.example" }, projects);
+    const preflight = (origin: string) =>
+      gw.inject({
+        method: "OPTIONS",
+        url: `${api}/multipart`,
+        headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type" },
+      });
+    const refused = await preflight("https://elsewhere.example");
+    expect(refused.statusCode).toBe(403);
+    expect(lineOf(refused)).toMatchObject({ method: "OPTIONS", status: 403, code: "FORBIDDEN", origin: "https://elsewhere.example" });
+    const allowed = await preflight("https://app.example");
+    expect(allowed.statusCode).toBe(204);
+    expect(lineOf(allowed)).not.toHaveProperty("origin");
+    // The Origin header is the client's text: logged cut short.
+    const long = await preflight(`https://${"a".repeat(5000)}.example`);
+    expect(lineOf(long)!.origin.length).toBeLessThanOrEqual(200);
+  });
+});
+
 describe("storage failures", () => {
   it("are logged with their cause on the request's access line", async () => {
     const key = "key-0123456789abcdef0123456789";

@@ -50,7 +50,7 @@ describe("the API and other data", () => {
       [`/api/projects/${local.projectId}/uploads?limit=1`, 200],
       [`/api/projects/${local.projectId}/uploads`, 401],
       ["/api/nothing-here", 404],
-      ["/health/live", 200],
+      ["/health/ready", 200],
       ["/docs/assets/swagger-ui-bundle.js", 200],
     ] as const) {
       const reply = await fetch(`${base}${path}`, { headers: status === 401 ? {} : local.auth });
@@ -61,6 +61,19 @@ describe("the API and other data", () => {
       expect(reply.headers.get("cross-origin-resource-policy"), path).toBe("same-origin");
       await reply.arrayBuffer(); // read to the end, so the connection is free when the gateway closes
     }
+  });
+
+  it("let pages on any origin read the liveness probe opaquely (no-cors): how the client tells CORS from no network", async () => {
+    for (const path of ["/health/live", "/health/live?probe=1"]) {
+      const reply = await fetch(`${base}${path}`);
+      expect(reply.status, path).toBe(200);
+      expect(reply.headers.get("cross-origin-resource-policy"), path).toBe("cross-origin");
+      expect(reply.headers.get("content-security-policy"), path).toBe("default-src 'none'; frame-ancestors 'none'; sandbox");
+      await reply.arrayBuffer();
+    }
+    const elsewhere = await fetch(`${base}/api/health/live-not`);
+    expect(elsewhere.headers.get("cross-origin-resource-policy")).toBe("same-origin");
+    await elsewhere.arrayBuffer();
   });
 
   it("serves the embedded store's downloads as attachments, unsniffed, sandboxed, embeddable by other sites", async () => {

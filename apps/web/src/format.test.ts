@@ -1,7 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { formatEta, formatSpeed, formatWhen, percentOf } from "./format";
+import { acknowledgedBytes, formatEta, formatSpeed, formatWhen, percentOf } from "./format";
 
 const MiB = 1024 * 1024;
+
+describe("acknowledgedBytes", () => {
+  it("counts the parts shown done at their planned sizes, the last one short, and nothing of parts in flight", () => {
+    const size = 23 * MiB; // 5 parts of 5 MiB, the last 3 MiB
+    expect(acknowledgedBytes(["done", "done", "sending", "retrying", "waiting"], 5 * MiB, size)).toBe(10 * MiB);
+    expect(acknowledgedBytes(["waiting", "sending", "sending", "sending", "done"], 5 * MiB, size)).toBe(3 * MiB);
+    expect(acknowledgedBytes(Array(5).fill("done"), 5 * MiB, size)).toBe(size);
+    expect(acknowledgedBytes([], 0, size)).toBe(0);
+  });
+});
 
 describe("percentOf", () => {
   it("floors, and keeps 100 for the end", () => {

@@ -13,6 +13,18 @@ export function percentOf(done: number, total: number): number {
   return Math.min(99, Math.floor((done / total) * 100));
 }
 
+/**
+ * Bytes the store has acknowledged: the parts shown `done` (stored, before a resume or by this page), each at its
+ * planned size. Not the bytes handed to the network: those include parts whose reply has not come, which may fail.
+ */
+export function acknowledgedBytes(parts: readonly string[], partSize: number, total: number): number {
+  let bytes = 0;
+  parts.forEach((state, index) => {
+    if (state === "done") bytes += Math.max(0, Math.min(partSize, total - index * partSize));
+  });
+  return bytes;
+}
+
 /** Time left at the current speed: `"about 5 s left"`, `"about 3 min left"`; empty when it cannot be told. */
 export function formatEta(remainingBytes: number, bytesPerSecond: number): string {
   if (remainingBytes <= 0 || bytesPerSecond <= 0) return "";

@@ -1,11 +1,11 @@
 import { createRequire } from "node:module";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Page } from "playwright-core";
+import type { Page, Route } from "playwright-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { useDemoPage } from "./support/demo-page";
 import { MiB } from "./support/test-files";
-import { chooseFiles, endOfUpload, holdParts, openUploadPage, uploadCard, waitForParts } from "./support/upload-page";
+import { chooseFiles, endOfUpload, holdParts, openUploadPage, partNumberOf, uploadCard, waitForParts } from "./support/upload-page";
 
 /**
  * The demo page for people who use a keyboard, a screen reader or a phone: axe-core finds no violation in any state,
@@ -31,6 +31,41 @@ async function axeViolations(page: Page): Promise<string[]> {
     return (await axe.run(document)).violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
   });
   return violations;
+}
+
+/**
+ * Contrast of each part square (`selector`) against what is behind it, as WCAG 1.4.11 measures a graphic: its colour
+ * (its fill, or its border when it is hollow), faded by its opacity (mid-animation included) over the first opaque
+ * background behind it.
+ */
+function partContrasts(page: Page, selector: string): Promise<{ state: string; ratio: number }[]> {
+  return page.evaluate((selector) => {
+    const rgba = (color: string) => {
+      const [r = 0, g = 0, b = 0, a = 1] = (color.match(/[\d.]+/g) ?? []).map(Number);
+      return { r, g, b, a };
+    };
+    const luminance = ({ r, g, b }: { r: number; g: number; b: number }) => {
+      const channel = (c: number) => ((c /= 255) <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+      return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+    };
+    const behind = (element: Element) => {
+      for (let at = element.parentElement; at; at = at.parentElement) {
+        const color = rgba(getComputedStyle(at).backgroundColor);
+        if (color.a === 1) return color;
+      }
+      return { r: 255, g: 255, b: 255, a: 1 };
+    };
+    return [...document.querySelectorAll<HTMLElement>(selector)].map((element) => {
+      const style = getComputedStyle(element);
+      const fill = rgba(style.backgroundColor);
+      const color = fill.a > 0 ? fill : rgba(style.borderTopColor);
+      const alpha = color.a * Number(style.opacity);
+      const back = behind(element);
+      const shown = { r: color.r * alpha + back.r * (1 - alpha), g: color.g * alpha + back.g * (1 - alpha), b: color.b * alpha + back.b * (1 - alpha) };
+      const [light, dark] = [luminance(shown), luminance(back)].sort((x, y) => y - x) as [number, number];
+      return { state: element.dataset.state ?? element.className, ratio: Math.round(((light + 0.05) / (dark + 0.05)) * 100) / 100 };
+    });
+  }, selector);
 }
 
 const announced = (page: Page) => page.getByTestId("upload-announcer").innerText();
@@ -103,6 +138,35 @@ describe("the demo page's accessibility", () => {
     expect((await endOfUpload(page, empty.name)).status).toBe("failed");
     expect(await announced(page)).toBe(`${empty.name} failed: “${empty.name}” is empty: there is nothing to upload.`);
     expect(await axeViolations(page), "failed").toEqual([]);
+  });
+
+  it("draws every part state (waiting, sending, retrying, done) and its legend at 3:1 or more against their background", async () => {
+    const { page } = demo.browser;
+    const file = files.make("contrast-48mib.mp4", 48 * MiB);
+    // Part 3's first attempt fails (503, so it is retried), every later attempt of a part from 3 on is held.
+    const attempts = new Map<number, number>();
+    const held: Route[] = [];
+    await page.route(/\/storage\/uploads\//, async (route) => {
+      const part = partNumberOf(route.request().url());
+      if (route.request().method() !== "PUT" || part === undefined || part < 3) return route.continue();
+      attempts.set(part, (attempts.get(part) ?? 0) + 1);
+      if (part === 3 && attempts.get(part) === 1) return route.fulfill({ status: 503, body: "busy" });
+      held.push(route);
+    });
+    await openUploadPage(page, demo.gateway.url);
+    await chooseFiles(page, file.path);
+    await waitForParts(page, file.name, [1, 2], "done");
+    await waitForParts(page, file.name, [3], "retrying");
+    await waitForParts(page, file.name, [4], "sending");
+    await waitForParts(page, file.name, [10], "waiting");
+
+    const squares = await partContrasts(page, `article.upload-card[aria-label="${file.name}"] .part`);
+    expect(new Set(squares.map((s) => s.state))).toEqual(new Set(["waiting", "sending", "retrying", "done"]));
+    expect(squares.filter((s) => s.ratio < 3)).toEqual([]);
+    const legend = await partContrasts(page, ".parts-legend .part");
+    expect(legend).toHaveLength(4);
+    expect(legend.filter((s) => s.ratio < 3)).toEqual([]);
+    expect(await axeViolations(page), "parts in every state").toEqual([]);
   });
 
   it("on a 390 px phone: every control is at least 44 × 44 px, long names are shown whole, the focus ring stands out", async () => {

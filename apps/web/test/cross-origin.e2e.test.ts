@@ -3,11 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openBrowser, type Browser } from "./support/browser";
 import { startDemoGateway, type DemoGateway } from "./support/demo-gateway";
 import { startOtherOrigin, type OtherOrigin } from "./support/other-origin";
+import { addRandomBlob, bundleForPage } from "./support/page-script";
 
 /**
  * Someone else's web app calls the gateway from its own origin, as the README's browser example does: allowed through
- * CORS_ORIGINS or the project's allowedOrigins, it uploads; any other origin is blocked by Chromium itself.
- * (The headers in detail: apps/server/test/cors.e2e.test.ts.)
+ * CORS_ORIGINS or the project's allowedOrigins, it uploads; any other origin is blocked by Chromium itself, and the
+ * client says so at once, naming the setting. (The headers in detail: apps/server/test/cors.e2e.test.ts.)
  */
 
 let gateway: DemoGateway;
@@ -15,6 +16,7 @@ let allowed: OtherOrigin;
 let projectAllowed: OtherOrigin;
 let refused: OtherOrigin;
 let browser: Browser;
+let clientScript: string;
 const PROJECT = "films";
 
 beforeAll(async () => {
@@ -23,7 +25,10 @@ beforeAll(async () => {
     { id: PROJECT, apiKey: `key_${randomBytes(16).toString("hex")}`, allowedOrigins: [projectAllowed.url] },
     { CORS_ORIGINS: allowed.url },
   );
-  browser = await openBrowser();
+  [browser, clientScript] = await Promise.all([
+    openBrowser(),
+    bundleForPage(`export { upload } from "@upload-gateway/client";`, "gatewayClient"),
+  ]);
 });
 afterAll(async () => {
   await browser?.close();
@@ -142,5 +147,61 @@ describe("a page on another origin", () => {
     expect(result.error).toMatch(/Failed to fetch/);
     expect(result.errors.join("\n")).toMatch(/blocked by CORS policy/);
     expect((await gateway.api.list(PROJECT, { limit: 100 })).uploads.length).toBe(before);
+  });
+
+  /**
+   * The client's `upload()` in a page on `origin` against `baseUrl`, with `retry` (the default policy when omitted):
+   * how it failed, and the requests its fetch made (API calls, and no-cors probes apart).
+   */
+  async function clientUploadFromPage(origin: string, baseUrl: string, retry?: { retries: number; baseDelayMs: number; maxDelayMs: number }) {
+    const { page } = browser;
+    await page.goto(origin);
+    await page.addScriptTag({ content: clientScript });
+    await addRandomBlob(page, 1000);
+    return page.evaluate(
+      async ({ baseUrl, apiKey, projectId, retry }) => {
+        const w = window as any;
+        const calls: string[] = [];
+        const probes: string[] = [];
+        const pageFetch = window.fetch.bind(window);
+        // Counts what the client asks of fetch; the client takes the global fetch when it is created, below.
+        window.fetch = (input: RequestInfo | URL, init?: RequestInit) => {
+          const url = input instanceof Request ? input.url : String(input);
+          (init?.mode === "no-cors" ? probes : calls).push(`${init?.method ?? "GET"} ${url}`);
+          return pageFetch(input, init);
+        };
+        try {
+          await w.gatewayClient.upload(w.testBlob, { baseUrl, apiKey, projectId, fileName: "a.bin", ...(retry ? { retry } : {}) });
+          return { ok: true, calls, probes };
+        } catch (error: any) {
+          return { ok: false, name: String(error?.name), message: String(error?.message), cause: String(error?.cause?.name), calls, probes };
+        } finally {
+          window.fetch = pageFetch;
+        }
+      },
+      { baseUrl, apiKey: gateway.apiKey, projectId: PROJECT, retry },
+    );
+  }
+
+  it("gets the client's CORS error at once (default retries): it names CORS_ORIGINS, allowedOrigins and the page's origin", async () => {
+    const before = (await gateway.api.list(PROJECT, { limit: 100 })).uploads.length;
+    const result = await clientUploadFromPage(refused.url, gateway.url);
+    expect(result).toMatchObject({ ok: false, name: "UploadFailedError", cause: "CorsRefusedError" });
+    expect(result.message).toContain(`pages on ${refused.url}`);
+    expect(result.message).toMatch(/CORS_ORIGINS.*allowedOrigins/);
+    // One probe, the start sent twice (the second to be sure), no retries: the default policy would make 7 attempts.
+    expect(result.probes).toEqual([`GET ${gateway.url}/health/live`]);
+    expect(result.calls).toEqual(Array(2).fill(`POST ${gateway.url}/api/projects/${PROJECT}/uploads/url`));
+    expect((await gateway.api.list(PROJECT, { limit: 100 })).uploads.length).toBe(before);
+  });
+
+  it("keeps retrying when nothing answers at all (the gateway is down), and says no answer", async () => {
+    const down = await startOtherOrigin();
+    await down.close(); // a port on loopback where nothing listens any more
+    const result = await clientUploadFromPage(allowed.url, down.url, { retries: 2, baseDelayMs: 10, maxDelayMs: 20 });
+    expect(result).toMatchObject({ ok: false, name: "UploadFailedError", cause: "NetworkError" });
+    expect(result.message).toMatch(/No answer from/);
+    expect(result.calls).toHaveLength(3);
+    expect(result.probes).toHaveLength(3);
   });
 });

@@ -40,4 +40,35 @@ describe("the page's layout", () => {
     }
     await page.screenshot({ path: join(SCREENSHOTS, screenshot), fullPage: true, animations: "disabled" });
   });
+
+  it("on phones 320, 360, 375 and 390 px wide: nothing scrolls sideways, the header's project included", async () => {
+    const { page } = await demo.openBrowser({ width: 320, height: 700 });
+    const halfway = files.make("a-rather-long-name-for-a-phone-recording-final.mp4", 24 * MiB);
+    await openUploadPage(page, demo.gateway.url);
+    await holdParts(page, (part) => part >= 3);
+    await chooseFiles(page, halfway.path);
+    await waitForParts(page, halfway.name, [1, 2], "done");
+    await page.locator(".recent-row", { hasText: halfway.name }).waitFor();
+    const widths = [320, 360, 375, 390];
+    const measure = async () => {
+      const seen: Record<number, { overflow: number; wider: string[] }> = {};
+      for (const width of widths) {
+        await page.setViewportSize({ width, height: 700 });
+        seen[width] = await page.evaluate(() => ({
+          overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+          // What sticks out past the right edge, named, so that a failure says where.
+          wider: [...document.querySelectorAll<HTMLElement>("body *")]
+            .filter((element) => element.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
+            .map((element) => `${element.tagName.toLowerCase()}.${element.className}`),
+        }));
+      }
+      return seen;
+    };
+    const fits = Object.fromEntries(widths.map((width) => [width, { overflow: 0, wider: [] }]));
+    expect(await measure()).toEqual(fits);
+    await expect(page.locator(".project-chip").isVisible()).resolves.toBe(true);
+    // A project id as long as a projects file allows words to be (the dev project's is "demo").
+    await page.locator(".project-chip strong").evaluate((element) => (element.textContent = "marketing-video-archive-2026-europe"));
+    expect(await measure()).toEqual(fits);
+  });
 });

@@ -1,12 +1,17 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { formatBytes } from "../src/format";
+import { freePort } from "@upload-gateway/server/testing";
+import { startDemoGateway } from "./support/demo-gateway";
 import { useDemoPage } from "./support/demo-page";
+import { startPathProxy } from "./support/path-proxy";
 import { MiB, sha256 } from "./support/test-files";
 import {
   chooseFiles,
   endOfUpload,
   holdParts,
   openUploadPage,
+  partNumberOf,
   recordPartRequests,
   uploadCard,
   waitForParts,
@@ -45,6 +50,36 @@ describe("the upload page", () => {
     const bytes = readFileSync(await download.path());
     expect(bytes.length).toBe(file.size);
     expect(sha256(bytes)).toBe(file.sha256);
+  });
+
+  it("shows the share of bytes the store acknowledged, not of bytes sent: parts whose replies are held do not count", async () => {
+    // Through a proxy that passes part bodies on whole and holds the store's replies from part 3 on: the page has sent
+    // those bytes (its upload progress says so), and nothing has acknowledged them.
+    const proxy = await startPathProxy("/media");
+    const port = await freePort();
+    const gateway = await startDemoGateway(undefined, { PORT: String(port), PUBLIC_URL: `${proxy.origin}/media` });
+    proxy.target = `http://127.0.0.1:${port}`;
+    try {
+      const { page } = demo.browser;
+      const file = files.make("acknowledged-48mib.mp4", 48 * MiB);
+      proxy.holdReplies = (method, path) => method === "PUT" && (partNumberOf(path) ?? 0) >= 3;
+      await openUploadPage(page, `${proxy.origin}/media/`);
+      await chooseFiles(page, file.path);
+      // 10 parts of 5 MiB (the last 3 MiB), 4 at a time: parts 1 and 2 are stored and acknowledged; 3 to 6 stored.
+      await waitForParts(page, file.name, [1, 2], "done");
+      await expect.poll(() => proxy.answered.length, { timeout: 60_000 }).toBe(4);
+      const card = uploadCard(page, file.name);
+      // The page has heard of 10 of 48 MiB: 20%, whatever its sockets took.
+      expect(await card.locator(".percent").innerText()).toBe("20%");
+      expect(await card.getByRole("progressbar").getAttribute("aria-valuenow")).toBe("20");
+      expect(await card.locator(".upload-card-title p").innerText()).toMatch(new RegExp(`^${formatBytes(10 * MiB)} of `));
+      proxy.release();
+      expect((await endOfUpload(page, file.name)).status).toBe("completed");
+      expect(await card.locator(".percent").innerText()).toBe("100%");
+    } finally {
+      proxy.release();
+      await Promise.all([gateway.close(), proxy.close()]);
+    }
   });
 
   it("queues several files and uploads them all", async () => {

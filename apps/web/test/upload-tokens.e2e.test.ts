@@ -290,9 +290,10 @@ describe("refusals a page meets", () => {
     const before = await uploadsInProject();
     const result = await uploadFromPage(refused.url, 300_000);
     expect(result.ok).toBe(false);
-    // Its backend gave it a token; the gateway's missing CORS headers stopped it.
+    // Its backend gave it a token; the gateway's missing CORS headers stopped it, and the client says which.
     expect(result.getTokenCalls).toBe(1);
-    expect(result.error?.message).toMatch(/Failed to fetch/);
+    expect(result.error?.message).toMatch(/CORS_ORIGINS/);
+    expect(result.error?.message).toContain(refused.url);
     expect(result.consoleErrors.join("\n")).toMatch(/blocked by CORS policy/);
     expect(await uploadsInProject()).toBe(before);
   });

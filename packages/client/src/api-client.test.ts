@@ -1,7 +1,7 @@
 import { errorEnvelope, ok } from "@upload-gateway/contract";
-import { describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { createApiClient } from "./api-client";
-import { UploadGatewayError } from "./errors";
+import { CorsRefusedError, NetworkError, UploadGatewayError } from "./errors";
 
 const expired = () => errorEnvelope([{ code: "TOKEN_EXPIRED" }]);
 const json = (body: unknown) => new Response(JSON.stringify(body), { status: (body as { statusCode: number }).statusCode });
@@ -66,5 +66,87 @@ describe("createApiClient with getToken", () => {
     await expect(api.list("p")).rejects.toThrow("backend down");
     await expect(api.list("p")).resolves.toEqual({ uploads: [], nextCursor: null });
     expect(() => createApiClient({ baseUrl: "http://gw.test" })).toThrow(/apiKey.*getToken/);
+  });
+});
+
+describe("createApiClient in a page on another origin", () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+  });
+
+  /**
+   * A browser's fetch as the page sees it: API calls fail like CORS refusals and outages do (a bare TypeError) while
+   * `refuseCalls` says so; the no-cors probe succeeds while `reachable`. Records each request as "call" or "probe".
+   */
+  function browserFetch(state: { reachable: boolean; refuseCalls: number }) {
+    const requests: string[] = [];
+    const fetch = vi.fn((url: string, init?: RequestInit) => {
+      if (init?.mode === "no-cors") {
+        requests.push(`probe ${url}`);
+        return state.reachable ? Promise.resolve(new Response(null, { status: 200 })) : Promise.reject(new TypeError("Failed to fetch"));
+      }
+      requests.push("call");
+      if (state.refuseCalls > 0) {
+        state.refuseCalls -= 1;
+        return Promise.reject(new TypeError("Failed to fetch"));
+      }
+      return Promise.resolve(json(ok({ uploads: [], nextCursor: null })));
+    });
+    return { fetch: fetch as unknown as typeof globalThis.fetch, requests };
+  }
+
+  it("names CORS_ORIGINS, allowedOrigins and the page's origin when the gateway answers but its replies are withheld", async () => {
+    vi.stubGlobal("location", { origin: "https://app.example" });
+    const page = browserFetch({ reachable: true, refuseCalls: Infinity });
+    const api = createApiClient({ baseUrl: "https://gw.example/media/", apiKey: "k", fetch: page.fetch });
+    const error = await api.list("p").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CorsRefusedError);
+    expect(error).toMatchObject({ origin: "https://app.example", retryable: false });
+    expect((error as Error).message).toMatch(/https:\/\/app\.example.*CORS_ORIGINS.*allowedOrigins/);
+    // The probe asks the liveness route under the base URL; the call is sent once more before it is called CORS.
+    expect(page.requests).toEqual(["call", "probe https://gw.example/media/health/live", "call"]);
+  });
+
+  it("says no answer (retryable) when the probe gets none either: an outage is not a CORS refusal", async () => {
+    vi.stubGlobal("location", { origin: "https://app.example" });
+    const page = browserFetch({ reachable: false, refuseCalls: Infinity });
+    const error = await createApiClient({ baseUrl: "https://gw.example", apiKey: "k", fetch: page.fetch }).list("p").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NetworkError);
+    expect(error).toMatchObject({ retryable: true });
+    expect(page.requests).toEqual(["call", "probe https://gw.example/health/live"]);
+  });
+
+  it("answers when the call sent again after a probe goes through (a connection that failed once)", async () => {
+    vi.stubGlobal("location", { origin: "https://app.example" });
+    const page = browserFetch({ reachable: true, refuseCalls: 1 });
+    await expect(createApiClient({ baseUrl: "https://gw.example", apiKey: "k", fetch: page.fetch }).list("p")).resolves.toEqual({
+      uploads: [],
+      nextCursor: null,
+    });
+    expect(page.requests).toEqual(["call", "probe https://gw.example/health/live", "call"]);
+  });
+
+  it("probes nothing on the gateway's own origin or outside browsers: no answer is no answer", async () => {
+    vi.stubGlobal("location", { origin: "https://gw.example" });
+    const samePage = browserFetch({ reachable: true, refuseCalls: Infinity });
+    await expect(createApiClient({ baseUrl: "https://gw.example", apiKey: "k", fetch: samePage.fetch }).list("p")).rejects.toThrow(NetworkError);
+    expect(samePage.requests).toEqual(["call"]);
+    vi.unstubAllGlobals();
+    const node = browserFetch({ reachable: true, refuseCalls: Infinity });
+    await expect(createApiClient({ baseUrl: "https://gw.example", apiKey: "k", fetch: node.fetch }).list("p")).rejects.toThrow(NetworkError);
+    expect(node.requests).toEqual(["call"]);
+  });
+
+  it("stops at once when cancelled during the probe", async () => {
+    vi.stubGlobal("location", { origin: "https://app.example" });
+    const cancel = new AbortController();
+    const fetch = vi.fn((_url: string | URL | Request, init?: RequestInit) => {
+      if (init?.mode !== "no-cors") return Promise.reject(new TypeError("Failed to fetch"));
+      cancel.abort(new DOMException("cancelled", "AbortError"));
+      return Promise.resolve(new Response(null));
+    });
+    const api = createApiClient({ baseUrl: "https://gw.example", apiKey: "k", fetch });
+    await expect(api.list("p", {}, { signal: cancel.signal })).rejects.toMatchObject({ name: "AbortError" });
+    expect(fetch).toHaveBeenCalledTimes(2);
   });
 });

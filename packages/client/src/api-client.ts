@@ -12,7 +12,8 @@ import {
   type CreateUploadTokenBody,
   type UploadTokenResult,
 } from "@upload-gateway/contract";
-import { NetworkError, UploadGatewayError } from "./errors";
+import { crossOriginPage, gatewayAnswers } from "./cors-refusal";
+import { CorsRefusedError, NetworkError, UploadGatewayError } from "./errors";
 import { newIdempotencyKey } from "./idempotency-key";
 
 export interface ApiClientOptions {
@@ -70,18 +71,28 @@ export interface ApiClient {
 
 export function createApiClient(options: ApiClientOptions): ApiClient {
   const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
+  const baseUrl = options.baseUrl.replace(/\/+$/, "");
   const credential = bearerCredential(options);
+  const noAnswer = (error: unknown) =>
+    new NetworkError(`No answer from ${options.baseUrl}: ${(error as Error).message}`, { cause: error });
   const send = async (
     { path, method, headers, body, fetchOptions }: Parameters<ApiFetcher>[0],
     bearer: string,
   ): Promise<{ status: number; body: unknown; headers: Headers }> => {
-    let response: Response;
-    try {
-      response = await fetchImpl(path, { ...fetchOptions, method, headers: { ...headers, authorization: `Bearer ${bearer}` }, body });
-    } catch (error) {
+    const init = { ...fetchOptions, method, headers: { ...headers, authorization: `Bearer ${bearer}` }, body };
+    const response = await fetchImpl(path, init).catch(async (error: unknown) => {
       if (isAbort(error)) throw error;
-      throw new NetworkError(`No answer from ${options.baseUrl}: ${(error as Error).message}`, { cause: error });
-    }
+      const origin = crossOriginPage(path);
+      const signal = fetchOptions?.signal ?? undefined;
+      // In a browser, on another origin: a refusal by CORS looks like no network. If the gateway answers a probe, send
+      // once more (a connection that just failed, say in a restart, gets its chance) before calling it CORS.
+      if (origin === undefined || !(await gatewayAnswers(fetchImpl, baseUrl, signal))) throw noAnswer(error);
+      if (signal?.aborted) throw signal.reason;
+      return fetchImpl(path, init).catch((again: unknown) => {
+        if (isAbort(again)) throw again;
+        throw new CorsRefusedError(origin, options.baseUrl, { cause: again });
+      });
+    });
     const text = await response.text();
     let parsed: unknown = text;
     try {
@@ -100,7 +111,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     // Once: a fresh token that is refused again is the caller's problem to see, not a loop.
     return send(request, await credential.renew(used));
   };
-  const client = initClient(contract, { baseUrl: options.baseUrl.replace(/\/+$/, ""), api });
+  const client = initClient(contract, { baseUrl, api });
   const uploads = client.uploads;
 
   /** What both kinds of start send besides the body: the Idempotency-Key (a fresh one unless given) and the signal. */

@@ -37,6 +37,30 @@ export class NetworkError extends Error {
   readonly retryable = true;
 }
 
+/**
+ * The gateway answers, but the browser withholds its replies from this page: the gateway's CORS does not allow the
+ * page's origin (or a proxy in front of it answers without CORS headers). Not worth retrying: the gateway's settings
+ * must change. The message names the origin and where to allow it.
+ */
+export class CorsRefusedError extends Error {
+  override name = "CorsRefusedError";
+  readonly retryable = false;
+  constructor(
+    /** The page's origin, e.g. `https://app.example.com`. */
+    readonly origin: string,
+    readonly baseUrl: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `The gateway at ${baseUrl} answers, but not to pages on ${origin}: its CORS does not allow this origin, so the ` +
+        `browser withholds its replies. Add ${origin} to the gateway's CORS_ORIGINS (standalone server) or to the ` +
+        `project's allowedOrigins (projects file); a gateway embedded with UploadGatewayModule answers with the CORS ` +
+        `of the app it runs in.`,
+      options,
+    );
+  }
+}
+
 /** An upload failed for good: `cause` says why (an `UploadGatewayError`, a refused part, retries exhausted…). */
 export class UploadFailedError extends Error {
   override name = "UploadFailedError";

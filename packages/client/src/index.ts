@@ -1,5 +1,12 @@
 export { createApiClient, type ApiClient, type ApiClientOptions, type RequestOptions, type StartOptions } from "./api-client";
-export { FileChangedError, NetworkError, UploadAbortedError, UploadFailedError, UploadGatewayError } from "./errors";
+export {
+  CorsRefusedError,
+  FileChangedError,
+  NetworkError,
+  UploadAbortedError,
+  UploadFailedError,
+  UploadGatewayError,
+} from "./errors";
 export type { UploadSource } from "./upload-source";
 export { upload, planForUpload, type PartState, type UploadOptions, type UploadResult, type UploadTask } from "./uploader";
 export type { UploadProgress } from "./progress";

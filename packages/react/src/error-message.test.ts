@@ -1,4 +1,4 @@
-import { NetworkError, UploadAbortedError, UploadFailedError, UploadGatewayError } from "@upload-gateway/client";
+import { CorsRefusedError, NetworkError, UploadAbortedError, UploadFailedError, UploadGatewayError } from "@upload-gateway/client";
 import { describe, expect, it, vi } from "vitest";
 import { errorMessage } from "./error-message";
 
@@ -26,6 +26,12 @@ describe("errorMessage", () => {
     expect(errorMessage(new UploadAbortedError("k"))).toBe("The upload was cancelled.");
     expect(errorMessage(new NetworkError("No answer from http://x: fetch failed"))).toMatch(/could not be reached/);
     expect(errorMessage(new TypeError("Failed to fetch"))).toMatch(/could not be reached/);
+  });
+
+  it("names the page's origin and the setting to change when the gateway's CORS refuses the page", () => {
+    const message = errorMessage(new CorsRefusedError("https://app.example", "https://gw.example"));
+    expect(message).toContain("https://app.example");
+    expect(message).toMatch(/CORS_ORIGINS/);
   });
 
   it("never shows a bug's message or stack", () => {

@@ -1,4 +1,4 @@
-import { NetworkError, UploadAbortedError, UploadFailedError, UploadGatewayError } from "@upload-gateway/client";
+import { CorsRefusedError, NetworkError, UploadAbortedError, UploadFailedError, UploadGatewayError } from "@upload-gateway/client";
 
 /**
  * What to tell a person about `error`: the envelope's sentences or the uploader's own, never a stack trace. Errors
@@ -8,6 +8,8 @@ export function errorMessage(error: unknown): string {
   if (error instanceof UploadAbortedError) return "The upload was cancelled.";
   if (error instanceof UploadGatewayError) return sentences(error.errors);
   if (error instanceof UploadFailedError) return sentence(error.message);
+  // Names the page's origin and the setting that allows it: the one thing to change.
+  if (error instanceof CorsRefusedError) return sentence(error.message);
   if (error instanceof NetworkError || (error instanceof TypeError && /fetch|network/i.test(error.message))) {
     return "The gateway could not be reached. Check the connection and try again.";
   }

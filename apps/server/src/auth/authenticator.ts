@@ -2,9 +2,10 @@ import type { IncomingHttpHeaders } from "node:http";
 import { Inject, Injectable, Optional } from "@nestjs/common";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { ApiError } from "../errors/api-error";
+import { noteCaller } from "../observability/access-log";
 import { AUTH_RESOLVER, type AuthRequestToken, type AuthResolver } from "./auth-resolver";
 import { IdentityProviderVerifier } from "./identity-provider.verifier";
-import { apiKeyId, RESOLVER_KEY_ID, type Principal } from "./principal";
+import { apiKeyId, callerOf, RESOLVER_KEY_ID, type Principal } from "./principal";
 import { ProjectRegistry, bearerToken } from "./project-registry";
 import { PROJECT_ID, type Project } from "./projects-file";
 import { GATEWAY_ISSUER, GATEWAY_TOKEN_ALGORITHM, UploadTokens } from "./upload-tokens.service";
@@ -45,7 +46,8 @@ export class Authenticator {
     const known = this.decided.get(request);
     if (known && known.projectId === projectId) return known.principal;
     const principal = this.resolver ? this.authenticateWithResolver(request, projectId) : this.authenticate(request.headers.authorization, projectId);
-    principal.catch(() => undefined); // a caller that only peeks (the rate limit) must not leave it unhandled
+    // Also handles the rejection: a caller that only peeks (the rate limit) must not leave it unhandled.
+    void principal.then((decided) => noteCaller(request, callerOf(decided)), () => undefined);
     this.decided.set(request, { projectId, principal });
     return principal;
   }

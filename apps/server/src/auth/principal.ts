@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { Caller } from "../observability/access-log";
 import type { Project } from "./projects-file";
 import type { VerifiedToken } from "./verified-token";
 
@@ -46,4 +47,10 @@ export function rateLimitIdentity(principal: Principal): string {
   if (principal.kind === "apiKey") return `key:${principal.keyId}`;
   if (principal.subject === undefined && principal.mintedBy !== undefined) return `tokens-of-key:${principal.mintedBy}`;
   return `token:${principal.owner}`;
+}
+
+/** The caller as the access log names it: the API key's name, or the token's id; never the credential itself. */
+export function callerOf(principal: Principal): Caller {
+  if (principal.kind === "apiKey") return { keyName: principal.keyName };
+  return principal.tokenId === undefined ? { token: true } : { tokenId: principal.tokenId };
 }

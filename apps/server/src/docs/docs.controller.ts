@@ -3,8 +3,9 @@ import { join } from "node:path";
 import { Controller, Get, Header, Inject, NotFoundException, Param, Res, StreamableFile, UseFilters } from "@nestjs/common";
 import { EnvelopeExceptionFilter } from "../errors/envelope-exception.filter";
 import { getAbsoluteFSPath } from "swagger-ui-dist";
-import { publicUrl, type AppConfig } from "../config/app-config";
+import type { AppConfig } from "../config/app-config";
 import { APP_CONFIG } from "../config/config.module";
+import { ROUTE_PREFIX } from "../gateway/gateway-setup.module";
 import { setReplyHeader, type PlatformReply } from "../http/platform-reply";
 import { buildOpenApiDocument } from "./openapi";
 
@@ -44,11 +45,14 @@ const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: new URL("api/openapi.json"
 export class DocsController {
   private document: Record<string, unknown> | undefined;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(ROUTE_PREFIX) private readonly prefix: string,
+  ) {}
 
   @Get("api/openapi.json")
   openApi(): Record<string, unknown> {
-    this.document ??= buildOpenApiDocument(publicUrl(this.config));
+    this.document ??= buildOpenApiDocument(documentedServerUrl(this.config, this.prefix));
     return this.document;
   }
 
@@ -74,4 +78,14 @@ export class DocsController {
     // Buffer as JSON).
     return new StreamableFile(await readFile(join(getAbsoluteFSPath(), file)), { type });
   }
+}
+
+/**
+ * The document's `servers` URL, where "Try it out" sends its calls: `PUBLIC_URL` (the module's `publicUrl` plus its
+ * `path`), else the mount path alone (`/media`, or `/`), relative to the docs' own host: a guessed `http://HOST:PORT`
+ * names this machine's listening address (or none, embedded), not the one browsers reach.
+ */
+export function documentedServerUrl(config: Pick<AppConfig, "PUBLIC_URL">, prefix: string): string {
+  if (config.PUBLIC_URL) return config.PUBLIC_URL.replace(/\/+$/, "");
+  return prefix === "" ? "/" : prefix;
 }

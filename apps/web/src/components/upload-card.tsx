@@ -1,5 +1,5 @@
 import { useLayoutEffect, useRef } from "react";
-import { formatBytes, formatEta, formatSpeed, percentOf } from "../format";
+import { acknowledgedBytes, formatBytes, formatEta, formatSpeed, percentOf } from "../format";
 import type { UploadItem, UploadQueueHandle, UploadStatus } from "@upload-gateway/react";
 import { Icon } from "./icons";
 import { PartStrip } from "./part-strip";
@@ -20,7 +20,9 @@ export function UploadCard({ item, queue }: { item: UploadItem; queue: UploadQue
   const partsDone = parts.filter((p) => p === "done").length;
   const finishing = status === "uploading" && parts.length > 0 && partsDone === parts.length;
   const label = finishing ? "Finishing…" : item.resuming && status === "uploading" && item.bytesSent === 0 ? "Continuing…" : STATUS_LABELS[status];
-  const percent = status === "completed" ? 100 : percentOf(item.bytesSent, file.size);
+  // What the store acknowledged, not what went into the network: a part sent whose reply has not come may still fail.
+  const stored = status === "completed" ? file.size : acknowledgedBytes(parts, item.partSize, file.size);
+  const percent = status === "completed" ? 100 : percentOf(stored, file.size);
   const card = useRef<HTMLElement>(null);
   useFocusHandOffOnRemoval(card);
 
@@ -33,7 +35,7 @@ export function UploadCard({ item, queue }: { item: UploadItem; queue: UploadQue
         <div className="upload-card-title">
           {/* The whole name wraps rather than being cut: a tooltip cannot be read on a touch screen. */}
           <h3>{file.name}</h3>
-          <p className="muted">{summary(item, partsDone)}</p>
+          <p className="muted">{summary(item, partsDone, stored)}</p>
         </div>
         {/* Not a live region: the page's one announcer (UploadAnnouncer) says what changed, once. */}
         <span className={`pill pill-${status}`}>{label}</span>
@@ -98,7 +100,7 @@ function useFocusHandOffOnRemoval(card: React.RefObject<HTMLElement | null>) {
   }, [card]);
 }
 
-function summary(item: UploadItem, partsDone: number): string {
+function summary(item: UploadItem, partsDone: number, stored: number): string {
   const size = formatBytes(item.file.size);
   const parts = item.parts.length;
   if (item.status === "completed") {
@@ -106,7 +108,7 @@ function summary(item: UploadItem, partsDone: number): string {
     return item.resuming && sent < parts ? `${size} · continued: ${sent} of ${parts} parts sent now` : `${size} · ${parts} ${parts === 1 ? "part" : "parts"}`;
   }
   if (parts === 0) return size;
-  return `${formatBytes(item.bytesSent)} of ${size} · ${partsDone} of ${parts} parts`;
+  return `${formatBytes(stored)} of ${size} · ${partsDone} of ${parts} parts`;
 }
 
 /**

@@ -6,6 +6,15 @@ export interface PathProxy {
   origin: string;
   /** Where requests under the prefix go (set once the gateway runs, since the gateway must know the proxy's URL). */
   target: string | undefined;
+  /**
+   * Picks requests (method, path after the prefix) whose replies the proxy holds back: they reach the target, which
+   * answers, and the client gets nothing until `release()`, as over a slow return path.
+   */
+  holdReplies: ((method: string, path: string) => boolean) | undefined;
+  /** Paths of the held requests that the target has answered. */
+  answered: string[];
+  /** Sends every held reply on, and holds no more. */
+  release(): void;
   close(): Promise<void>;
 }
 
@@ -14,7 +23,18 @@ export interface PathProxy {
  * under `prefix` go to the target with the prefix stripped (the Host header kept); anything else is 404 here.
  */
 export async function startPathProxy(prefix: string): Promise<PathProxy> {
-  const proxy: PathProxy = { origin: "", target: undefined, close: () => Promise.resolve() };
+  const held: (() => void)[] = [];
+  const proxy: PathProxy = {
+    origin: "",
+    target: undefined,
+    holdReplies: undefined,
+    answered: [],
+    release() {
+      proxy.holdReplies = undefined;
+      for (const send of held.splice(0)) send();
+    },
+    close: () => Promise.resolve(),
+  };
   const server: Server = createServer((incoming, outgoing) => {
     const url = incoming.url ?? "/";
     if (url === prefix) {
@@ -29,8 +49,14 @@ export async function startPathProxy(prefix: string): Promise<PathProxy> {
       new URL(url.slice(prefix.length), proxy.target),
       { method: incoming.method, headers: incoming.headers },
       (reply) => {
-        outgoing.writeHead(reply.statusCode ?? 502, reply.headers);
-        reply.pipe(outgoing);
+        const send = () => {
+          outgoing.writeHead(reply.statusCode ?? 502, reply.headers);
+          reply.pipe(outgoing);
+        };
+        const path = url.slice(prefix.length);
+        if (!proxy.holdReplies?.(incoming.method ?? "GET", path)) return send();
+        proxy.answered.push(path);
+        held.push(send);
       },
     );
     upstream.on("error", () => outgoing.destroy());
