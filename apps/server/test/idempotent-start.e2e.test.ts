@@ -1,7 +1,8 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { ListMultipartUploadsCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { STORAGE, type Storage } from "../src/storage/storage.port";
+import type { Storage } from "../src/storage/storage.port";
+import { STORAGE } from "../src/tokens";
 import { idempotencyEntryKey } from "../src/uploads/upload-keys";
 import { s3Env, startGateway, type TestGateway } from "./support/gateway";
 import { call, fieldsOf } from "./support/http";

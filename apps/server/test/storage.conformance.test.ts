@@ -2,7 +2,8 @@ import { randomBytes } from "node:crypto";
 import { DeleteObjectCommand, PutObjectCommand, S3Client, type S3ServiceException } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
 import { s3ClientConfig } from "../src/storage/s3.storage";
-import { STORAGE, type Storage } from "../src/storage/storage.port";
+import type { Storage } from "../src/storage/storage.port";
+import { STORAGE } from "../src/tokens";
 import { s3Env, startGateway, testS3Storage } from "./support/gateway";
 import { storageConformance } from "./support/storage-conformance";
 

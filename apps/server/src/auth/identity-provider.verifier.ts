@@ -1,6 +1,6 @@
 import { Inject, Injectable } from "@nestjs/common";
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from "jose";
-import { APP_CONFIG } from "../config/config.module";
+import { APP_CONFIG } from "../tokens";
 import type { AppConfig } from "../config/app-config";
 import { ApiError } from "../errors/api-error";
 import { tokenError, type VerifiedToken } from "./verified-token";

@@ -20,11 +20,10 @@ import {
 } from "@upload-gateway/contract";
 import type { Principal, TokenPrincipal } from "../auth/principal";
 import type { Project } from "../auth/projects-file";
-import { APP_CONFIG } from "../config/config.module";
+import { APP_CONFIG, STORAGE, OBJECT_KEY_NAMER } from "../tokens";
 import type { AppConfig } from "../config/app-config";
 import { ApiError } from "../errors/api-error";
 import {
-  STORAGE,
   StorageError,
   type CompletedPart,
   type ObjectMetadata,
@@ -36,7 +35,6 @@ import {
   hashReservationKey,
   isRequestKey,
   newRequestKey,
-  OBJECT_KEY_NAMER,
   objectKey,
   objectKeyProblem,
   recordKey,
@@ -60,7 +58,7 @@ import {
 import { unquoteETag } from "../storage/etag";
 import { OpenUploads } from "./open-uploads";
 import { TokenUploads } from "./token-uploads";
-import { UploadLifecycle } from "../lifecycle/upload-lifecycle.service";
+import { UploadLifecycle } from "./lifecycle/upload-lifecycle.service";
 
 const HOUR = 3600;
 /** How long a complete request that finds another one completing the same upload waits for its outcome. */
@@ -870,7 +868,6 @@ function usableParts(record: UploadRecord, stored: StoredPartInfo[]): StoredPart
   const plan = planOf(record);
   return stored.filter((p) => p.partNumber <= record.partsNumber && p.size === partSizeOf(plan, p.partNumber));
 }
-
 
 /** An upload token's own limits, checked after the project's (a token can only narrow them). */
 function checkTokenConstraints(token: TokenPrincipal, contentLength: number, mimeType: string): void {
