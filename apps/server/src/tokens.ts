@@ -43,7 +43,7 @@ export const METRICS = Symbol("Metrics");
 
 /** A custom `AuthResolver` when the embedding app gave one; null means API keys (the projects file or the dev key). */
 export const AUTH_RESOLVER = Symbol("AuthResolver");
-/** Rules every project gets unless its own entry says otherwise (`ProjectDefaults`: `limits` of the module's options). */
+/** Rules every project gets unless its own entry says otherwise (`ProjectDefaults`: the module's `limits`). */
 export const PROJECT_DEFAULTS = Symbol("ProjectDefaults");
 /** The keys upload tokens are signed with (`TokenSigningKey[]`). */
 export const TOKEN_SIGNING_KEYS = Symbol("TokenSigningKeys");

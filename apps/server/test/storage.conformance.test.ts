@@ -5,14 +5,20 @@ import { s3ClientConfig } from "../src/storage/s3.storage";
 import type { Storage } from "../src/storage/storage.port";
 import { STORAGE } from "../src/tokens";
 import { s3Env, startGateway, testS3Storage } from "./support/gateway";
+import { servedMemoryStorage } from "./support/memory-store";
 import { storageConformance } from "./support/storage-conformance";
 
-// One suite, run against every adapter: the embedded store (served by a real gateway, since its URLs point there)
-// and S3 on Ceph RGW.
+// One suite, run against every adapter: the embedded store (served by a real gateway, since its URLs point there),
+// S3 on Ceph RGW, and the in-memory store the workflow's unit tests run on (its URLs served by the same handlers).
 
 storageConformance("local", async () => {
   const gateway = await startGateway({}, "local");
   return { storage: gateway.app.get<Storage>(STORAGE), prefix: "conformance", close: () => gateway.close() };
+});
+
+storageConformance("memory", async () => {
+  const { storage, close } = await servedMemoryStorage();
+  return { storage, prefix: "conformance", close };
 });
 
 storageConformance("s3", () => {
