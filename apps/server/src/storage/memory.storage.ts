@@ -56,8 +56,8 @@ interface StoredBlob {
  *
  * Every operation starts on a later turn of the event loop, as a store's reply would, then does its checks and its
  * change in one synchronous step (no await in between), so each is atomic against every other: of conditional writes
- * on one version exactly one wins, a listing sees all of an upload's parts or none, a complete freezes the parts it checked. A part or object PUT reads its whole body first and is
- * stored (or refused) only once the body is whole.
+ * on one version exactly one wins, a listing sees all of an upload's parts or none, a complete freezes the parts it
+ * checked. A part or object PUT reads its whole body first and is stored (or refused) only once the body is whole.
  */
 export class MemoryStorage implements Storage, ServedStore {
   readonly partETagsAreMd5 = true;
@@ -168,7 +168,8 @@ export class MemoryStorage implements Storage, ServedStore {
     if (this.blobs.has(key)) throw objectExists();
     // The PUT carries no name: downloads are attachments, named by their URL's signed disposition.
     const { contentType, metadata = {} } = options;
-    this.blobs.set(key, { bytes, object: { contentType, contentDisposition: "attachment", metadata }, version: this.nextVersion() });
+    const object = { contentType, contentDisposition: "attachment", metadata };
+    this.blobs.set(key, { bytes, object, version: this.nextVersion() });
     return { eTag: md5ETag(bytes), size: bytes.length };
   }
 
