@@ -70,7 +70,8 @@ describe("StartUpload", () => {
     expect(refused).toMatchObject({ status: 403, codes: ["TOKEN_UPLOAD_LIMIT_REACHED"] });
     expect(await w.storage.readJson(tokenUploadsKey("demo", "tok-1"))).toMatchObject({ started: 2 });
     // Another token of the same owner has its own count.
-    await expect(w.start.multipart(w.project, body(), undefined, token({ maxUploads: 1 }, "user-1", "tok-2"))).resolves.toBeDefined();
+    const other = token({ maxUploads: 1 }, "user-1", "tok-2");
+    await expect(w.start.multipart(w.project, body(), undefined, other)).resolves.toBeDefined();
   });
 
   it("answers a start repeated with its Idempotency-Key and body with the same upload and fresh URLs", async () => {
@@ -137,7 +138,9 @@ describe("StartUpload", () => {
     const w = workflow({
       hooks: {
         beforeStart: ({ body: start, requestKey }) =>
-          start.fileName === "chosen.mp4" ? { objectKey: `media/${requestKey}.mp4`, metadata: { by: "hook" } } : undefined,
+          start.fileName === "chosen.mp4"
+            ? { objectKey: `media/${requestKey}.mp4`, metadata: { by: "hook" } }
+            : undefined,
       },
     });
     const kept = await w.start.multipart(w.project, body(100, { metadata: { album: "x" } }));

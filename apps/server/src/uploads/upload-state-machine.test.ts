@@ -6,6 +6,10 @@ import { phaseOf } from "./upload-record";
 
 const fileHash = `sha256:${"cd".repeat(32)}`;
 
+async function turns(count: number): Promise<void> {
+  for (let i = 0; i < count; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
 async function openMarker(w: Workflow, requestKey: string) {
   return w.storage.readJson(openUploadKey("demo", requestKey));
 }
@@ -45,7 +49,8 @@ describe("UploadStateMachine: complete", () => {
     const wrong = await w.storage.writePart(record.objectKey, record.uploadId, 2, Readable.from([Buffer.alloc(99)]), {
       expectedSize: 99,
     });
-    const mismatch = await refusal(w.machine.complete(w.project, { requestKey, parts: [one, { partNumber: 2, eTag: wrong.eTag }] }));
+    const wrongSize = [one, { partNumber: 2, eTag: wrong.eTag }];
+    const mismatch = await refusal(w.machine.complete(w.project, { requestKey, parts: wrongSize }));
     expect(mismatch).toMatchObject({ status: 400, codes: ["PART_SIZE_MISMATCH"] });
     // None of them changed the upload: with the right parts it completes.
     expect(phaseOf(await w.records.load("demo", requestKey))).toBe("uploading");
@@ -58,7 +63,13 @@ describe("UploadStateMachine: complete", () => {
     const started = await w.start.multipart(w.project, { ...body(5 * MiB + 1), partsNumber: 2 });
     const eTag = await storePart(w, started.requestKey, 1, 5 * MiB);
     const refused = await refusal(
-      w.machine.complete(w.project, { requestKey: started.requestKey, parts: [{ partNumber: 1, eTag }, { partNumber: 2, eTag }] }),
+      w.machine.complete(w.project, {
+        requestKey: started.requestKey,
+        parts: [
+          { partNumber: 1, eTag },
+          { partNumber: 2, eTag },
+        ],
+      }),
     );
     expect(refused.codes).toEqual(["INVALID_PART"]);
     expect(refused.messages[0]).toContain("part 2 is not stored");
@@ -74,14 +85,16 @@ describe("UploadStateMachine: complete", () => {
     const completed = w.events.filter((e) => e.type === "upload.completed");
     expect(completed).toHaveLength(2);
     expect(completed[0]!.id).toBe(completed[1]!.id);
-    const other = await refusal(w.machine.complete(w.project, { requestKey, parts: [{ partNumber: 1, eTag: "f".repeat(32) }] }));
+    const otherParts = [{ partNumber: 1, eTag: "f".repeat(32) }];
+    const other = await refusal(w.machine.complete(w.project, { requestKey, parts: otherParts }));
     expect(other).toMatchObject({ status: 409, codes: ["UPLOAD_NOT_IN_PROGRESS"] });
   });
 
   it("of concurrent completes with the same parts, every one answers true and one reports the completion", async () => {
     const w = workflow();
     const { requestKey, parts } = await readyUpload(w, 1000);
-    const answers = await Promise.all(Array.from({ length: 5 }, () => w.machine.complete(w.project, { requestKey, parts })));
+    const complete = () => w.machine.complete(w.project, { requestKey, parts });
+    const answers = await Promise.all(Array.from({ length: 5 }, complete));
     expect(answers).toEqual([true, true, true, true, true]);
     expect(w.hooked.filter((e) => e === "upload.completed")).toHaveLength(1);
   });
@@ -90,7 +103,8 @@ describe("UploadStateMachine: complete", () => {
     // A store whose smallest part is larger than the plan's: it refuses what the workflow found fine.
     const w = workflow({ store: { minPartSize: 6 * MiB } });
     const { requestKey, parts } = await readyUpload(w, 5 * MiB + 100, 2);
-    await expect(w.machine.complete(w.project, { requestKey, parts })).rejects.toMatchObject({ reason: "part-too-small" });
+    const completing = w.machine.complete(w.project, { requestKey, parts });
+    await expect(completing).rejects.toMatchObject({ reason: "part-too-small" });
     const record = await w.records.load("demo", requestKey);
     expect(record.completion).toBeUndefined();
     expect(phaseOf(record)).toBe("uploading");
@@ -100,7 +114,8 @@ describe("UploadStateMachine: complete", () => {
   it("refuses a single-PUT upload: it completes by success", async () => {
     const w = workflow();
     const started = await w.start.singlePut(w.project, body(10));
-    const refused = await refusal(w.machine.complete(w.project, { requestKey: started.requestKey, parts: [{ partNumber: 1, eTag: "a" }] }));
+    const parts = [{ partNumber: 1, eTag: "a" }];
+    const refused = await refusal(w.machine.complete(w.project, { requestKey: started.requestKey, parts }));
     expect(refused.codes).toEqual(["NOT_A_MULTIPART_UPLOAD"]);
   });
 });
@@ -112,12 +127,14 @@ describe("UploadStateMachine: abort", () => {
     const record = await w.records.load("demo", requestKey);
     await expect(w.machine.abort(w.project, requestKey)).resolves.toBe(true);
     expect(await w.records.load("demo", requestKey)).toMatchObject({ state: "aborted", abortedBy: "client" });
-    await expect(w.storage.listParts(record.objectKey, record.uploadId)).rejects.toMatchObject({ reason: "upload-not-found" });
+    const listing = w.storage.listParts(record.objectKey, record.uploadId);
+    await expect(listing).rejects.toMatchObject({ reason: "upload-not-found" });
     expect(await w.storage.readJson(hashReservationKey("demo", fileHash))).toBeUndefined();
     expect(await openMarker(w, requestKey)).toBeUndefined();
     await expect(w.machine.abort(w.project, requestKey)).resolves.toBe(true);
     expect(w.hooked).toEqual(["upload.started", "upload.aborted"]);
-    expect((await refusal(w.machine.complete(w.project, { requestKey, parts }))).codes).toEqual(["UPLOAD_NOT_IN_PROGRESS"]);
+    const late = await refusal(w.machine.complete(w.project, { requestKey, parts }));
+    expect(late.codes).toEqual(["UPLOAD_NOT_IN_PROGRESS"]);
     expect((await refusal(w.machine.resume(w.project, requestKey, 1))).codes).toEqual(["UPLOAD_NOT_IN_PROGRESS"]);
   });
 
@@ -129,13 +146,20 @@ describe("UploadStateMachine: abort", () => {
     expect((await refusal(w.machine.abort(w.project, "not-a-request-key"))).codes).toEqual(["UPLOAD_NOT_FOUND"]);
   });
 
-  it("complete ∥ abort: exactly one wins, the other gets 409, and the final state and events follow the winner", async () => {
+  it("complete ∥ abort, at every offset: exactly one wins, the other gets 409, and the final state and events follow the winner", async () => {
     for (let round = 0; round < 12; round++) {
       const w = workflow();
       const { requestKey, parts } = await readyUpload(w, 1000, 1, { enableDuplicateCheck: true, fileHash });
-      const racers = [w.machine.complete(w.project, { requestKey, parts }), w.machine.abort(w.project, requestKey)];
-      if (round % 2 === 1) racers.reverse();
-      const outcomes = await Promise.allSettled(racers);
+      // Every offset of the second request against the first's steps (each store call is one turn of the loop).
+      const first = round % 2 === 0 ? "complete" : "abort";
+      const send = (which: string) =>
+        which === "complete"
+          ? w.machine.complete(w.project, { requestKey, parts })
+          : w.machine.abort(w.project, requestKey);
+      const outcomes = await Promise.allSettled([
+        send(first),
+        turns(Math.floor(round / 2)).then(() => send(first === "complete" ? "abort" : "complete")),
+      ]);
       const won = outcomes.filter((o) => o.status === "fulfilled");
       expect(won).toHaveLength(1);
       const lost = outcomes.find((o) => o.status === "rejected") as PromiseRejectedResult;
@@ -174,7 +198,8 @@ describe("UploadStateMachine: resume", () => {
     await w.machine.complete(w.project, { requestKey, parts });
     expect((await refusal(w.machine.resume(w.project, requestKey, 1))).codes).toEqual(["UPLOAD_NOT_IN_PROGRESS"]);
     const single = await w.start.singlePut(w.project, body(10));
-    expect((await refusal(w.machine.resume(w.project, single.requestKey, 1))).codes).toEqual(["NOT_A_MULTIPART_UPLOAD"]);
+    const refused = await refusal(w.machine.resume(w.project, single.requestKey, 1));
+    expect(refused.codes).toEqual(["NOT_A_MULTIPART_UPLOAD"]);
   });
 });
 
@@ -195,8 +220,10 @@ describe("UploadStateMachine: success", () => {
     expect(early).toMatchObject({ status: 409, codes: ["UPLOAD_NOT_COMPLETED"] });
     expect(early.messages[0]).toContain("has not been stored yet");
     const record = await w.records.load("demo", started.requestKey);
-    await w.storage.writeObject(record.objectKey, Readable.from([Buffer.alloc(10)]), { expectedSize: 10, contentType: "video/mp4" });
-    const answers = await Promise.all([w.machine.success(w.project, started.requestKey), w.machine.success(w.project, started.requestKey)]);
+    const bytes = Readable.from([Buffer.alloc(10)]);
+    await w.storage.writeObject(record.objectKey, bytes, { expectedSize: 10, contentType: "video/mp4" });
+    const success = () => w.machine.success(w.project, started.requestKey);
+    const answers = await Promise.all([success(), success()]);
     // A single PUT stores no name: the download URL gives it.
     const named = answers.map((a) => new URL(a.downloadPath).searchParams.get("disposition"));
     expect(named).toEqual([contentDisposition("clip.mp4"), contentDisposition("clip.mp4")]);
@@ -217,7 +244,8 @@ describe("UploadStateMachine: expire", () => {
     });
     expect(await w.records.load("demo", fresh.requestKey)).toMatchObject({ state: "uploading" });
     expect(await w.machine.expire("demo", fresh.requestKey, 60)).toBe(false); // within the grace
-    const sweeps = await Promise.all([w.machine.expire("demo", fresh.requestKey, 0), w.machine.expire("demo", fresh.requestKey, 0)]);
+    const sweep = () => w.machine.expire("demo", fresh.requestKey, 0);
+    const sweeps = await Promise.all([sweep(), sweep()]);
     expect(sweeps.filter(Boolean)).toHaveLength(1);
     expect(await w.records.load("demo", fresh.requestKey)).toMatchObject({ state: "aborted", abortedBy: "expiry" });
     expect(w.hooked).toEqual(["upload.started", "upload.expired"]);

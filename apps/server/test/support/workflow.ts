@@ -78,7 +78,11 @@ export function body(size = 1000, extra: Record<string, unknown> = {}) {
 }
 
 /** An upload token of project `demo`. */
-export function token(constraints: TokenPrincipal["constraints"] = {}, owner = "user-1", tokenId = "tok-1"): TokenPrincipal {
+export function token(
+  constraints: TokenPrincipal["constraints"] = {},
+  owner = "user-1",
+  tokenId = "tok-1",
+): TokenPrincipal {
   return {
     kind: "token",
     issuer: "gateway",
@@ -112,7 +116,9 @@ export async function readyUpload(w: Workflow, size: number, parts = 1, extra: R
 }
 
 /** The API error a promise rejects with: its problems' codes and the first one's status. */
-export async function refusal(attempt: Promise<unknown>): Promise<{ status: number; codes: string[]; messages: string[] }> {
+export async function refusal(
+  attempt: Promise<unknown>,
+): Promise<{ status: number; codes: string[]; messages: string[] }> {
   try {
     await attempt;
   } catch (error) {
