@@ -17,8 +17,8 @@ storageConformance("local", async () => {
 });
 
 storageConformance("memory", async () => {
-  const { storage, close } = await servedMemoryStorage();
-  return { storage, prefix: "conformance", close };
+  const served = await servedMemoryStorage();
+  return { storage: served.storage, prefix: "conformance", close: () => served.close() };
 });
 
 storageConformance("s3", () => {

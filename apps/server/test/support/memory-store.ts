@@ -1,4 +1,4 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { sendReply } from "../../src/http/platform-reply";
 import {
@@ -23,8 +23,11 @@ export async function servedMemoryStorage(options: Omit<MemoryStorageOptions, "p
   storage: MemoryStorage;
   close(): Promise<void>;
 }> {
-  let storage: MemoryStorage | undefined;
-  const server: Server = createServer((request, response) => {
+  const server: Server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  const storage = new MemoryStorage({ ...options, publicUrl: `http://127.0.0.1:${port}` });
+  server.on("request", (request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? "/", "http://store");
     const query: StoreRequest["query"] = {};
     for (const name of new Set(url.searchParams.keys())) {
@@ -45,17 +48,14 @@ export async function servedMemoryStorage(options: Omit<MemoryStorageOptions, "p
       request.method === "OPTIONS"
         ? preflight()
         : request.method === "PUT" && part
-          ? putPart(storage!, storeRequest, { uploadId: part[1]!, partNumber: part[2]! })
+          ? putPart(storage, storeRequest, { uploadId: part[1]!, partNumber: part[2]! })
           : request.method === "PUT" && object
-            ? putObject(storage!, storeRequest, key)
+            ? putObject(storage, storeRequest, key)
             : (request.method === "GET" || request.method === "HEAD") && object
-              ? getObject(storage!, storeRequest, key)
+              ? getObject(storage, storeRequest, key)
               : Promise.resolve({ status: 404, headers: {} });
     void reply.then((answer) => sendReply(response, answer));
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  storage = new MemoryStorage({ ...options, publicUrl: `http://127.0.0.1:${port}` });
   return {
     storage,
     close: () =>

@@ -68,7 +68,7 @@ export function workflow(
     machine: new UploadStateMachine(storage, records, openUploads, duplicates, urls, lifecycle),
     events,
     hooked,
-    project: { id: "demo", ...options.project } as Project,
+    project: { id: "demo", ...options.project },
   };
 }
 
@@ -90,7 +90,7 @@ export function token(
     tokenId,
     constraints,
     expiresAt: new Date(Date.now() + 3600_000),
-    project: { id: "demo" } as Project,
+    project: { id: "demo" },
   };
 }
 
