@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { StorageError } from "../storage/storage.port";
 import { body, MiB, readyUpload, refusal, token, workflow } from "../../test/support/workflow";
 import { hashReservationKey, idempotencyEntryKey, openUploadPrefix, recordKey, tokenUploadsKey } from "./upload-keys";
@@ -93,6 +93,33 @@ describe("StartUpload", () => {
     const answers = await Promise.all(Array.from({ length: 6 }, () => w.start.multipart(w.project, body(), "key-1")));
     expect(new Set(answers.map((a) => a.requestKey)).size).toBe(1);
     expect((await w.storage.listKeys(openUploadPrefix("demo"), { limit: 10 })).keys).toHaveLength(1);
+  });
+
+  it("waits for a start still making its upload under the key (409 IN_USE after 10 s); takes over one dead 5 minutes", async () => {
+    // Fake clock and timers (not setImmediate, on which the in-memory store's calls run): the 10 s pass at once.
+    vi.useFakeTimers({ toFake: ["Date", "setTimeout", "clearTimeout"] });
+    try {
+      const w = workflow();
+      const first = await w.start.multipart(w.project, body(), "key-1");
+      const entryKey = idempotencyEntryKey("demo", "key-1");
+      const entry = (await w.storage.readJson(entryKey)) as { requestKey: string };
+      // As a process killed between claiming the key and writing the upload's record leaves it: no such upload.
+      const ghost = { ...entry, requestKey: `9${entry.requestKey.slice(1)}` };
+      const claimedAgo = (ms: number) => ({ ...ghost, createdAt: new Date(Date.now() - ms).toISOString() });
+      await w.storage.writeJson(entryKey, claimedAgo(4 * 60_000));
+      let settled = false;
+      const waiting = refusal(w.start.multipart(w.project, body(), "key-1")).finally(() => (settled = true));
+      while (!settled) {
+        await vi.advanceTimersByTimeAsync(100);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      expect(await waiting).toMatchObject({ status: 409, codes: ["IDEMPOTENCY_KEY_IN_USE"] });
+      await w.storage.writeJson(entryKey, claimedAgo(6 * 60_000));
+      const taken = await w.start.multipart(w.project, body(), "key-1");
+      expect([ghost.requestKey, first.requestKey]).not.toContain(taken.requestKey);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("answers a replayed start of an upload that has ended with 409", async () => {
