@@ -74,6 +74,17 @@ describe("StartUpload", () => {
     await expect(w.start.multipart(w.project, body(), undefined, other)).resolves.toBeDefined();
   });
 
+  it("of a token's starts racing for its last places, exactly that many win", async () => {
+    const w = workflow();
+    const three = token({ maxUploads: 3 });
+    const start = () => w.start.multipart(w.project, body(), undefined, three);
+    const results = await Promise.allSettled(Array.from({ length: 8 }, start));
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(3);
+    for (const r of results) {
+      if (r.status === "rejected") expect(r.reason).toMatchObject({ problems: [{ code: "TOKEN_UPLOAD_LIMIT_REACHED" }] });
+    }
+  });
+
   it("answers a start repeated with its Idempotency-Key and body with the same upload and fresh URLs", async () => {
     const w = workflow();
     const first = await w.start.multipart(w.project, body(), "key-1");
