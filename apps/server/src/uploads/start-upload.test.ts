@@ -81,7 +81,8 @@ describe("StartUpload", () => {
     const results = await Promise.allSettled(Array.from({ length: 8 }, start));
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(3);
     for (const r of results) {
-      if (r.status === "rejected") expect(r.reason).toMatchObject({ problems: [{ code: "TOKEN_UPLOAD_LIMIT_REACHED" }] });
+      const refused = { problems: [{ code: "TOKEN_UPLOAD_LIMIT_REACHED" }] };
+      if (r.status === "rejected") expect(r.reason).toMatchObject(refused);
     }
   });
 
