@@ -39,7 +39,8 @@ describe("UploadRecords", () => {
     await storage.writeJson(recordKey("demo", elsewhere), { ...record(elsewhere), projectId: "other" });
     for (const requestKey of [newRequestKey(), malformed, elsewhere, "../escape"]) {
       expect(await records.read("demo", requestKey)).toBeUndefined();
-      await expect(records.load("demo", requestKey)).rejects.toMatchObject({ problems: [{ code: "UPLOAD_NOT_FOUND" }] });
+      const notFound = { problems: [{ code: "UPLOAD_NOT_FOUND" }] };
+      await expect(records.load("demo", requestKey)).rejects.toMatchObject(notFound);
     }
   });
 
