@@ -28,7 +28,7 @@ import { UploadUrls } from "./upload-urls";
 
 /**
  * The multipart upload workflow, as the controller and the expiry sweep see it: one front over its rooms, which know
- * nothing of Nest and are unit-tested on the in-memory store (upload-workflow.test.ts):
+ * nothing of Nest and are unit-tested on the in-memory store (their *.test.ts, with test/support/workflow.ts):
  *
  *   StartUpload          start-upload.ts          plan, limits (check-limits.ts), Idempotency-Key, places, record
  *   UploadStateMachine   upload-state-machine.ts  complete, abort, expire, resume, success (compare-and-swap)
