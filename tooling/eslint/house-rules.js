@@ -27,6 +27,51 @@ const SERVER_HTTP_CODE = {
   group: ["../errors", "../errors/*", "../uploads", "../uploads/*", "../auth", "../auth/*"],
   message: "Layers point down: storage must not import the handlers' errors, uploads or auth. Throw a StorageError.",
 };
+/**
+ * The server's floors (apps/server/src), lowest first; docs/architecture.md says what each holds. A folder imports
+ * its own floor and the floors below it, never one above: the ground knows nothing of the rooms built on it, and
+ * gateway/ (the composition root, with the package's entries in src/*.ts) is the only place that knows them all.
+ * tokens.ts (every injection token) is on the ground floor: any folder may import it.
+ */
+const SERVER_FLOORS = [
+  ["scheduling"],
+  ["storage"],
+  ["errors", "config"],
+  ["http", "observability"],
+  ["auth"],
+  ["uploads"],
+  ["webhooks"],
+  ["site", "docs", "health", "dev", "local-store-http", "rate-limit"],
+  ["gateway"],
+];
+
+/**
+ * One boundary per floor: its folders may not import any folder of a floor above (at any depth of relative path).
+ * Storage adapters also know no HTTP layer and none of the handlers' code (a rule's options are replaced, not merged,
+ * by a later config object for the same files: so they are one boundary).
+ */
+const UP = ["../", "../../", "../../../"];
+
+function serverFloorBoundaries() {
+  return SERVER_FLOORS.slice(0, -1).map((floor, index) => {
+    const above = SERVER_FLOORS.slice(index + 1).flat();
+    const storage = floor.includes("storage");
+    return {
+      files: floor.map((folder) => `src/${folder}/**/*.ts`),
+      ignores: ["**/*.test.ts", ...(storage ? ["src/storage/**/*.routes.ts"] : [])],
+      patterns: [
+        ...(storage ? [HTTP_LAYER, SERVER_HTTP_CODE] : []),
+        {
+          group: above.flatMap((folder) => UP.flatMap((up) => [`${up}${folder}`, `${up}${folder}/**`])),
+          message:
+            `Layers point down: ${floor.join(", ")} may not import ${above.join(", ")} (a floor above; see ` +
+            "docs/architecture.md). Move the shared piece down, or pass it in through a token of src/tokens.ts.",
+        },
+      ],
+    };
+  });
+}
+
 const THE_SERVER = {
   group: ["@upload-gateway/server", "@upload-gateway/server/*", "**/apps/server/**", "**/server/src/**", "**/server/dist/**", "@nestjs/*", "fastify"],
   message: "Clients and the demo reach the server over HTTP only (through the contract), never by importing it.",
@@ -41,7 +86,7 @@ const PACKAGES = {
     envAllowed: ["src/config/**"],
     boundaries: [
       // The embedded store's own HTTP routes (`*.routes.ts`) are its HTTP face, not an adapter.
-      { files: ["src/storage/**/*.ts"], ignores: ["src/storage/**/*.routes.ts", "**/*.test.ts"], patterns: [HTTP_LAYER, SERVER_HTTP_CODE] },
+      ...serverFloorBoundaries(),
     ],
   },
   "@upload-gateway/contract": {

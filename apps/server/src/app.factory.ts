@@ -3,7 +3,7 @@ import zlib from "node:zlib";
 import fastifyCompress from "@fastify/compress";
 import { NestFactory } from "@nestjs/core";
 import type { NestFastifyApplication } from "@nestjs/platform-fastify";
-import { AppModule } from "./app.module";
+import { AppModule } from "./gateway/app.module";
 import { readProjectsFile } from "./auth/projects-file";
 import { Authenticator } from "./auth/authenticator";
 import { ProjectRegistry } from "./auth/project-registry";
@@ -20,12 +20,13 @@ import { createLogger, type LoggerOptions } from "./observability/logger";
 import { GatewayMetrics, registerMetrics } from "./observability/metrics";
 import { PinoNestLogger } from "./observability/nest-logger";
 import { registerSecurityHeaders } from "./http/security-headers";
-import { STORAGE, type Storage } from "./storage/storage.port";
-import type { UploadLifecycleHooks } from "./lifecycle/upload-lifecycle.hooks";
+import type { Storage } from "./storage/storage.port";
+import { STORAGE } from "./tokens";
+import type { UploadLifecycleHooks } from "./uploads/lifecycle/upload-lifecycle.hooks";
 
 /** What an embedding application adds to the gateway. */
 export interface GatewayExtensions {
-  /** In-process hooks into every upload's life (see lifecycle/upload-lifecycle.hooks.ts). */
+  /** In-process hooks into every upload's life (see uploads/lifecycle/upload-lifecycle.hooks.ts). */
   hooks?: UploadLifecycleHooks;
 }
 

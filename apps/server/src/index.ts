@@ -25,9 +25,10 @@ export {
   type RefusalCode,
   type UploadHookContext,
   type UploadLifecycleHooks,
-} from "./lifecycle/upload-lifecycle.hooks";
+} from "./uploads/lifecycle/upload-lifecycle.hooks";
 export type { ObjectKeyInput, ObjectKeyNamer } from "./uploads/upload-keys";
 export type { StartBodySchema } from "./uploads/start-body";
 export { LocalStorage, type LocalStorageOptions } from "./storage/local.storage";
 export { S3Storage, type S3StorageOptions } from "./storage/s3.storage";
 export * from "./storage/storage.port";
+export { STORAGE } from "./tokens";

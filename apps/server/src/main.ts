@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The `upload-gateway-server` bin and `pnpm start`: the standalone server, configured by the environment.
 import { createApp } from "./app.factory";
-import { DEV_ACCESS, type DevAccess } from "./auth/dev-access";
+import type { DevAccess } from "./auth/dev-access";
+import { DEV_ACCESS } from "./tokens";
 import { ConfigError, configWarnings, loadConfig, publicUrl, type AppConfig } from "./config/app-config";
 import { rateLimitScope } from "./rate-limit/rate-limit-store.factory";
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { UploadRefusedError, type UploadHookContext, type UploadLifecycleHooks } from "../src/lifecycle/upload-lifecycle.hooks";
-import { STORAGE, type Storage } from "../src/storage/storage.port";
+import { UploadRefusedError, type UploadHookContext, type UploadLifecycleHooks } from "../src/uploads/lifecycle/upload-lifecycle.hooks";
+import type { Storage } from "../src/storage/storage.port";
+import { STORAGE } from "../src/tokens";
 import { startGateway, type TestGateway } from "./support/gateway";
 import { call, expectErrorEnvelope } from "./support/http";
 

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { STORAGE, type Storage } from "../src/storage/storage.port";
+import type { Storage } from "../src/storage/storage.port";
+import { STORAGE } from "../src/tokens";
 import { openUploadKey, openUploadPrefix } from "../src/uploads/upload-keys";
 import { startGateway, type TestGateway } from "./support/gateway";
 import { call } from "./support/http";

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { STORAGE, type Storage } from "../src/storage/storage.port";
+import type { Storage } from "../src/storage/storage.port";
+import { STORAGE } from "../src/tokens";
 import { objectKey } from "../src/uploads/upload-keys";
 import { startGateway, type TestGateway } from "./support/gateway";
 import { call, fieldsOf } from "./support/http";

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { STORAGE, type Storage } from "../src/storage/storage.port";
+import type { Storage } from "../src/storage/storage.port";
+import { STORAGE } from "../src/tokens";
 import { objectKey, openUploadKey } from "../src/uploads/upload-keys";
 import { startGateway, type TestGateway } from "./support/gateway";
 import { call, expectErrorEnvelope, fieldsOf } from "./support/http";

@@ -2,16 +2,23 @@ import { randomBytes } from "node:crypto";
 import { DeleteObjectCommand, PutObjectCommand, S3Client, type S3ServiceException } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
 import { s3ClientConfig } from "../src/storage/s3.storage";
-import { STORAGE, type Storage } from "../src/storage/storage.port";
+import type { Storage } from "../src/storage/storage.port";
+import { STORAGE } from "../src/tokens";
 import { s3Env, startGateway, testS3Storage } from "./support/gateway";
+import { servedMemoryStorage } from "./support/memory-store";
 import { storageConformance } from "./support/storage-conformance";
 
-// One suite, run against every adapter: the embedded store (served by a real gateway, since its URLs point there)
-// and S3 on Ceph RGW.
+// One suite, run against every adapter: the embedded store (served by a real gateway, since its URLs point there),
+// S3 on Ceph RGW, and the in-memory store the workflow's unit tests run on (its URLs served by the same handlers).
 
 storageConformance("local", async () => {
   const gateway = await startGateway({}, "local");
   return { storage: gateway.app.get<Storage>(STORAGE), prefix: "conformance", close: () => gateway.close() };
+});
+
+storageConformance("memory", async () => {
+  const served = await servedMemoryStorage();
+  return { storage: served.storage, prefix: "conformance", close: () => served.close() };
 });
 
 storageConformance("s3", () => {

@@ -1,5 +1,5 @@
 import type { Storage } from "../src/storage/storage.port";
-import { STORAGE } from "../src/storage/storage.port";
+import { STORAGE } from "../src/tokens";
 import { startGateway, type TestGateway } from "./support/gateway";
 import { call } from "./support/http";
 import { uploadRaces, type RaceHarness } from "./support/upload-races";

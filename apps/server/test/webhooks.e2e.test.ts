@@ -8,7 +8,8 @@ import { verifyWebhook, WebhookVerificationError, type UploadEvent } from "@uplo
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { sha256Hex } from "../src/auth/project-registry";
 import type { UploadGatewayOptions, WebhookTargetsOf } from "../src/index";
-import { STORAGE, type Storage } from "../src/storage/storage.port";
+import type { Storage } from "../src/storage/storage.port";
+import { STORAGE } from "../src/tokens";
 import { webhookOutboxKey, webhookOutboxPrefix } from "../src/uploads/upload-keys";
 import { freePort, moduleApp, NO_RATE_LIMITS, throwawayGateways } from "./support/gateway";
 import { call } from "./support/http";

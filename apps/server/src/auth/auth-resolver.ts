@@ -37,9 +37,5 @@ export interface AuthRequestToken {
  */
 export type AuthResolver = (request: AuthRequest) => Project | null | undefined | Promise<Project | null | undefined>;
 
-/** A custom `AuthResolver` when the embedding app gave one; null means API keys (the projects file or the dev key). */
-export const AUTH_RESOLVER = Symbol("AuthResolver");
-
 /** Rules every project gets unless its own entry says otherwise (`limits` of the module's options). */
 export type ProjectDefaults = Pick<Project, "allowedMimeTypes" | "maxFileSize" | "maxOpenUploads">;
-export const PROJECT_DEFAULTS = Symbol("ProjectDefaults");

@@ -1,14 +1,14 @@
 import { Module } from "@nestjs/common";
-import { APP_CONFIG, PROJECTS } from "../config/config.module";
+import { APP_CONFIG, PROJECTS, AUTH_RESOLVER, DEV_ACCESS, TOKEN_SIGNING_KEYS } from "../tokens";
 import type { AppConfig } from "../config/app-config";
-import { AUTH_RESOLVER, type AuthResolver } from "./auth-resolver";
+import type { AuthResolver } from "./auth-resolver";
 import { Authenticator } from "./authenticator";
-import { DEV_ACCESS, devProjectsFile, resolveDevAccess, type DevAccess } from "./dev-access";
+import { devProjectsFile, resolveDevAccess, type DevAccess } from "./dev-access";
 import { IdentityProviderVerifier } from "./identity-provider.verifier";
 import { ProjectAccessGuard } from "./project-access.guard";
 import { ProjectRegistry } from "./project-registry";
 import type { ProjectsFile } from "./projects-file";
-import { TOKEN_SIGNING_KEYS, resolveTokenSigningKeys } from "./token-signing-keys";
+import { resolveTokenSigningKeys } from "./token-signing-keys";
 import { UploadTokensController } from "./upload-tokens.controller";
 import { UploadTokens } from "./upload-tokens.service";
 

@@ -9,7 +9,6 @@ export interface DevAccess {
   apiKey: string;
 }
 
-export const DEV_ACCESS = Symbol("DevAccess");
 export const DEV_PROJECT_ID = "demo";
 
 /** The dev project's key (`DEV_API_KEY`, or one generated once and kept in the data dir), or null outside dev mode. */

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from "@nestjs/common";
 import { createRemoteJWKSet, customFetch, errors, jwtVerify, type JWTPayload } from "jose";
-import { APP_CONFIG } from "../config/config.module";
+import { APP_CONFIG } from "../tokens";
 import type { AppConfig } from "../config/app-config";
 import { ApiError } from "../errors/api-error";
 import { cappedJwksFetch, JwksRefusedError } from "./jwks-fetch";

@@ -1,7 +1,8 @@
 import { Inject, Injectable, Optional, createParamDecorator, type CanActivate, type ExecutionContext } from "@nestjs/common";
 import type { IncomingHttpHeaders } from "node:http";
 import { ApiError } from "../errors/api-error";
-import { PROJECT_DEFAULTS, type ProjectDefaults } from "./auth-resolver";
+import type { ProjectDefaults } from "./auth-resolver";
+import { PROJECT_DEFAULTS } from "../tokens";
 import { Authenticator } from "./authenticator";
 import type { Principal } from "./principal";
 import type { Project } from "./projects-file";

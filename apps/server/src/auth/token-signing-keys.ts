@@ -1,8 +1,6 @@
 import type { AppConfig, TokenSigningKey } from "../config/app-config";
 import { persistentSecret, randomSecret } from "../storage/local-secrets";
 
-export const TOKEN_SIGNING_KEYS = Symbol("TokenSigningKeys");
-
 /** The kid of the key generated for the embedded store's gateway when none is configured. */
 export const LOCAL_TOKEN_KEY_ID = "local";
 

@@ -2,7 +2,7 @@ import { Controller, Inject, UseFilters, UseGuards } from "@nestjs/common";
 import { TsRestHandler, tsRestHandler } from "@ts-rest/nest";
 import { ok, uploadTokensContract } from "@upload-gateway/contract";
 import { toApiError } from "../errors/api-error";
-import { EnvelopeExceptionFilter } from "../errors/envelope-exception.filter";
+import { EnvelopeExceptionFilter } from "../http/envelope-exception.filter";
 import type { Principal } from "./principal";
 import { AuthorizedPrincipal, ProjectAccessGuard, requireApiKey } from "./project-access.guard";
 import { UploadTokens } from "./upload-tokens.service";

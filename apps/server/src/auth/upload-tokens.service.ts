@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { SignJWT, jwtVerify, type JWTHeaderParameters } from "jose";
 import type { TokenSigningKey } from "../config/app-config";
 import { ApiError } from "../errors/api-error";
-import { TOKEN_SIGNING_KEYS } from "./token-signing-keys";
+import { TOKEN_SIGNING_KEYS } from "../tokens";
 import { tokenError, type VerifiedToken } from "./verified-token";
 
 /** `iss` and `aud` of the gateway's own tokens: an identity provider's token can never pass for one. */

@@ -2,7 +2,8 @@ import { Controller, Header, Inject, Optional, Req } from "@nestjs/common";
 import { TsRestHandler, tsRestHandler } from "@ts-rest/nest";
 import { devContract, errorEnvelope, ok } from "@upload-gateway/contract";
 import type { FastifyRequest } from "fastify";
-import { DEV_ACCESS, type DevAccess } from "../auth/dev-access";
+import type { DevAccess } from "../auth/dev-access";
+import { DEV_ACCESS } from "../tokens";
 import { isLoopback } from "../config/app-config";
 
 const NOT_DEV_MODE =

@@ -1,11 +1,10 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Controller, Get, Header, Inject, NotFoundException, Param, Res, StreamableFile, UseFilters } from "@nestjs/common";
-import { EnvelopeExceptionFilter } from "../errors/envelope-exception.filter";
+import { EnvelopeExceptionFilter } from "../http/envelope-exception.filter";
 import { getAbsoluteFSPath } from "swagger-ui-dist";
 import type { AppConfig } from "../config/app-config";
-import { APP_CONFIG } from "../config/config.module";
-import { ROUTE_PREFIX } from "../gateway/gateway-setup.module";
+import { APP_CONFIG, ROUTE_PREFIX } from "../tokens";
 import { setReplyHeader, type PlatformReply } from "../http/platform-reply";
 import { buildOpenApiDocument } from "./openapi";
 

@@ -5,7 +5,7 @@ import { ERROR_CODES, errorEnvelope } from "@upload-gateway/contract";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { httpPlatformOf } from "../http/http-platform";
 import { sendReply, type PlatformReply } from "../http/platform-reply";
-import { ROUTE_PREFIX } from "./gateway-setup.module";
+import { ROUTE_PREFIX } from "../tokens";
 
 /** The methods answered: OPTIONS stays the app's (its CORS answers preflights); HEAD comes with GET on both. */
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"] as const;

@@ -1,17 +1,30 @@
 import { Global, Module, type DynamicModule, type InjectionToken, type ModuleMetadata, type OptionalFactoryDependency } from "@nestjs/common";
 import type { Logger } from "pino";
-import { AUTH_RESOLVER, PROJECT_DEFAULTS, type AuthResolver, type ProjectDefaults } from "../auth/auth-resolver";
+import type { AuthResolver, ProjectDefaults } from "../auth/auth-resolver";
+import {
+  AUTH_RESOLVER,
+  GATEWAY_SETUP,
+  ROUTE_PREFIX,
+  PROJECT_DEFAULTS,
+  APP_CONFIG,
+  PROJECTS,
+  UPLOAD_LIFECYCLE_HOOKS,
+  LOGGER,
+  METRICS,
+  STORAGE_OBSERVER,
+  START_BODY_SCHEMA,
+  WEBHOOK_TARGETS,
+  OBJECT_KEY_NAMER,
+} from "../tokens";
 import type { ProjectsFile } from "../auth/projects-file";
 import type { AppConfig } from "../config/app-config";
-import { APP_CONFIG, PROJECTS } from "../config/config.module";
-import { UPLOAD_LIFECYCLE_HOOKS, type UploadLifecycleHooks } from "../lifecycle/upload-lifecycle.hooks";
+import type { UploadLifecycleHooks } from "../uploads/lifecycle/upload-lifecycle.hooks";
 import type { StorageCallObserver } from "../observability/instrumented-storage";
 import type { GatewayMetrics } from "../observability/metrics";
-import { LOGGER, METRICS, STORAGE_OBSERVER } from "../observability/observability.module";
 import type { Storage } from "../storage/storage.port";
-import { START_BODY_SCHEMA, type StartBodySchema } from "../uploads/start-body";
-import { WEBHOOK_TARGETS, type WebhookTargetsOf } from "../webhooks/webhook-endpoints";
-import { OBJECT_KEY_NAMER, type ObjectKeyNamer } from "../uploads/upload-keys";
+import type { StartBodySchema } from "../uploads/start-body";
+import type { WebhookTargetsOf } from "../webhooks/webhook-endpoints";
+import type { ObjectKeyNamer } from "../uploads/upload-keys";
 import { HttpPlatformCheck } from "./http-platform.check";
 
 /**
@@ -32,15 +45,11 @@ export interface GatewaySetup {
   projectDefaults?: ProjectDefaults;
   objectKey?: ObjectKeyNamer;
   startBody?: StartBodySchema;
-  /** In-process hooks into every upload's life (see lifecycle/upload-lifecycle.hooks.ts). */
+  /** In-process hooks into every upload's life (see uploads/lifecycle/upload-lifecycle.hooks.ts). */
   hooks?: UploadLifecycleHooks;
   /** The projects' webhook targets, in place of the projects file's `webhooks`. */
   webhookTargets?: WebhookTargetsOf;
 }
-
-export const GATEWAY_SETUP = Symbol("GatewaySetup");
-/** The path the gateway's routes are mounted under: "" at the root, else "/media" and the like. */
-export const ROUTE_PREFIX = Symbol("RoutePrefix");
 
 export interface GatewaySetupFactory {
   imports?: ModuleMetadata["imports"];

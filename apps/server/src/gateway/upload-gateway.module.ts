@@ -1,5 +1,5 @@
 import { Module, type DynamicModule, type InjectionToken, type ModuleMetadata, type OptionalFactoryDependency } from "@nestjs/common";
-import { gatewayModule } from "../app.module";
+import { gatewayModule } from "./app.module";
 import { normalizePrefix, setupFromOptions, type UploadGatewayOptions } from "./upload-gateway.options";
 
 // The standalone server counts storage calls for its /metrics; an embedding app has its own metrics, if any.

@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { AuthResolver, ProjectDefaults } from "../auth/auth-resolver";
 import { parseProjectsFile, readProjectsFile, type ProjectsFile } from "../auth/projects-file";
 import { checkTokenSigningKeys, ConfigError, loadConfig, type AppConfig, type S3Credentials } from "../config/app-config";
-import type { UploadLifecycleHooks } from "../lifecycle/upload-lifecycle.hooks";
+import type { UploadLifecycleHooks } from "../uploads/lifecycle/upload-lifecycle.hooks";
 import { createLogger } from "../observability/logger";
 import type { StorageCallObserver } from "../observability/instrumented-storage";
 import { S3Storage } from "../storage/s3.storage";

@@ -1,10 +1,10 @@
 import { Controller, Inject, Logger, UseFilters } from "@nestjs/common";
-import { EnvelopeExceptionFilter } from "../errors/envelope-exception.filter";
+import { EnvelopeExceptionFilter } from "../http/envelope-exception.filter";
 import { TsRestHandler, tsRestHandler } from "@ts-rest/nest";
 import { errorEnvelope, healthContract, ok } from "@upload-gateway/contract";
-import { APP_CONFIG } from "../config/config.module";
+import { APP_CONFIG, STORAGE } from "../tokens";
 import type { AppConfig } from "../config/app-config";
-import { STORAGE, type Storage } from "../storage/storage.port";
+import type { Storage } from "../storage/storage.port";
 
 /** Liveness and readiness probes, outside the API key guard. */
 @Controller()

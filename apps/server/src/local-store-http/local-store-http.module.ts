@@ -2,11 +2,9 @@ import { Inject, Module, type OnApplicationBootstrap } from "@nestjs/common";
 import { HttpAdapterHost } from "@nestjs/core";
 import type { FastifyInstance } from "fastify";
 import type { AppConfig } from "../config/app-config";
-import { APP_CONFIG } from "../config/config.module";
-import { ROUTE_PREFIX } from "../gateway/gateway-setup.module";
+import { APP_CONFIG, ROUTE_PREFIX, EMBEDDED_STORE } from "../tokens";
 import { httpPlatformOf } from "../http/http-platform";
 import type { LocalStorage } from "../storage/local.storage";
-import { EMBEDDED_STORE } from "../storage/storage.module";
 import { registerLocalStoreExpressRoutes, type ExpressRoutes } from "./local-store.express";
 import { localStoreFastifyRoutes } from "./local-store.fastify";
 

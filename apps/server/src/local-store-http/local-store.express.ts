@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { errorEnvelope } from "@upload-gateway/contract";
 import { sendReply } from "../http/platform-reply";
-import type { LocalStorage } from "../storage/local.storage";
+import type { ServedStore } from "../storage/served-store";
 import { clientGone, getObject, preflight, putObject, putPart, timedStoreBody, type StoreRequest } from "./local-store.handlers";
 
 /** Express's request as the routes read it: a Node request with its path parameters and parsed query. */
@@ -22,7 +22,7 @@ export interface ExpressRoutes {
  * before Nest installs its body parsers (see LocalStoreHttpModule), so that no parser reads a part's body, whatever
  * its Content-Type. Express answers HEAD with the GET route.
  */
-export function registerLocalStoreExpressRoutes(app: ExpressRoutes, storage: LocalStorage, prefix: string, idleMs: number): void {
+export function registerLocalStoreExpressRoutes(app: ExpressRoutes, storage: ServedStore, prefix: string, idleMs: number): void {
   const storeRequest = (request: ExpressRequest, response: ServerResponse): StoreRequest => ({
     method: request.method ?? "GET",
     headers: request.headers,

@@ -6,7 +6,8 @@ import { errorEnvelope, MAX_PARTS, type ErrorProblem } from "@upload-gateway/con
 import { toApiError } from "../errors/api-error";
 import { hasBody, TimedBody } from "../http/body-timeouts";
 import type { ReplyOf } from "../http/platform-reply";
-import { METADATA_PARAM, type LocalStorage } from "../storage/local.storage";
+import { METADATA_PARAM } from "../storage/local.storage";
+import type { ServedStore } from "../storage/served-store";
 import { METADATA_NAME } from "../storage/storage.port";
 import { parseRange } from "./byte-range";
 
@@ -46,7 +47,7 @@ export function preflight(): Promise<Reply> {
 }
 
 /** `PUT /storage/uploads/:uploadId/parts/:partNumber`: one part of a multipart upload. */
-export function putPart(storage: LocalStorage, request: StoreRequest, params: { uploadId: string; partNumber: string }): Promise<Reply> {
+export function putPart(storage: ServedStore, request: StoreRequest, params: { uploadId: string; partNumber: string }): Promise<Reply> {
   return answered(request, async () => {
     const partNumber = Number(params.partNumber);
     const { key = "", size = "", expires = "", signature = "" } = stringsOf(request.query, ["key", "size", "expires", "signature"]);
@@ -66,7 +67,7 @@ export function putPart(storage: LocalStorage, request: StoreRequest, params: { 
  * `PUT /storage/objects/<key>`: a single-PUT upload's URL (`presignPutObject`), the whole object in one request, once,
  * like S3's PutObject with If-None-Match: * (the store refuses it with 412 once the object exists).
  */
-export function putObject(storage: LocalStorage, request: StoreRequest, key: string): Promise<Reply> {
+export function putObject(storage: ServedStore, request: StoreRequest, key: string): Promise<Reply> {
   return answered(request, async () => {
     const { size = "", expires = "", signature = "" } = stringsOf(request.query, ["size", "expires", "signature"]);
     // The signature binds the Content-Type, as S3's does: a request with another type does not match it.
@@ -94,7 +95,7 @@ export function putObject(storage: LocalStorage, request: StoreRequest, key: str
 }
 
 /** `GET` and `HEAD /storage/objects/<key>`: a download, byte for byte like S3's (ranges refer to the stored bytes). */
-export function getObject(storage: LocalStorage, request: StoreRequest, key: string): Promise<Reply> {
+export function getObject(storage: ServedStore, request: StoreRequest, key: string): Promise<Reply> {
   return answered(request, async () => {
     const { expires = "", signature = "", disposition } = stringsOf(request.query, ["expires", "signature", "disposition"]);
     const grant = { method: "GET" as const, key, expires: Number(expires), ...(disposition !== undefined ? { contentDisposition: disposition } : {}) };

@@ -2,9 +2,14 @@ import { timingSafeEqual } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import type { UploadEventType } from "@upload-gateway/contract";
 import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
-import type { UploadRecord } from "../uploads/upload-record";
 import { isOutage } from "./instrumented-storage";
 import { routeOf } from "./access-log";
+
+/** What the metrics count of an upload that changed state (an upload record has these fields). */
+export interface TransitionedUpload {
+  projectId: string;
+  contentLength: number;
+}
 
 /**
  * The gateway's Prometheus metrics, in a registry of its own (not prom-client's global one, so several apps in one
@@ -51,7 +56,7 @@ export class GatewayMetrics {
    * The lifecycle's observer: each transition counted once, by the request or sweep that won it (a retried complete,
    * or a losing racer, counts nothing).
    */
-  readonly observeTransition = (type: UploadEventType, upload: UploadRecord): void => {
+  readonly observeTransition = (type: UploadEventType, upload: TransitionedUpload): void => {
     const project = upload.projectId;
     if (type === "upload.started") this.uploadsStarted.inc({ project });
     else if (type === "upload.aborted") this.uploadsAborted.inc({ project });

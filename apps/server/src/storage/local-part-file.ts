@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { close, fsync, open, read, writev } from "node:fs";
 import type { Readable } from "node:stream";
 import { promisify } from "node:util";
-import { type StorageError } from "./storage.port";
+import type { StorageError } from "./storage.port";
 
 /**
  * One stored part of the embedded store: a file holding a small header and then the part's bytes. The header carries

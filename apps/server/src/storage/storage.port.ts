@@ -149,5 +149,3 @@ export class StorageError extends Error {
   }
 }
 
-/** The Nest injection token the storage module binds the configured adapter to. */
-export const STORAGE = Symbol("Storage");

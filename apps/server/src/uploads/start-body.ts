@@ -6,4 +6,3 @@ import type { ZodType, ZodTypeDef } from "zod";
  * contract. Starts are validated with it, and the hooks see its extra fields on the body.
  */
 export type StartBodySchema = ZodType<StartUploadBody, ZodTypeDef, unknown>;
-export const START_BODY_SCHEMA = Symbol("StartBodySchema");

@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from "@nestjs/common";
-import { DEV_ACCESS, type DevAccess } from "../auth/dev-access";
+import type { DevAccess } from "../auth/dev-access";
+import { DEV_ACCESS, APP_CONFIG, PROJECTS } from "../tokens";
 import type { ProjectsFile } from "../auth/projects-file";
 import type { AppConfig } from "../config/app-config";
-import { APP_CONFIG, PROJECTS } from "../config/config.module";
 import { SweepLoop } from "../scheduling/sweep-loop";
 import { UploadsService } from "./uploads.service";
 

@@ -47,7 +47,6 @@ export interface ObjectKeyInput {
  * (or something else unique): two uploads given the same key overwrite each other's object.
  */
 export type ObjectKeyNamer = (upload: ObjectKeyInput) => string;
-export const OBJECT_KEY_NAMER = Symbol("ObjectKeyNamer");
 
 const MAX_OBJECT_KEY_BYTES = 1024; // S3's limit
 // S3's "safe characters" for keys, in non-empty segments: nothing a URL, a shell or a file system reads specially.

@@ -13,7 +13,7 @@ import { unquoteETag } from "../storage/etag";
 
 /**
  * What the gateway knows about an upload, kept as JSON in the bucket next to the data so that any replica can serve
- * any request. Written at start; every later change is a compare-and-swap on it (see uploads.service.ts).
+ * any request. Written at start; every later change is a compare-and-swap on it (see upload-records.ts and upload-state-machine.ts).
  */
 export const uploadRecordSchema = z.object({
   version: z.literal(1),

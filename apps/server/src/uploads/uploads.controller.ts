@@ -1,5 +1,5 @@
 import { Controller, Inject, Optional, Req, UseFilters, UseGuards } from "@nestjs/common";
-import { EnvelopeExceptionFilter } from "../errors/envelope-exception.filter";
+import { EnvelopeExceptionFilter } from "../http/envelope-exception.filter";
 import { RequestValidationError, TsRestHandler, tsRestHandler } from "@ts-rest/nest";
 import {
   ok,
@@ -13,7 +13,8 @@ import type { Principal } from "../auth/principal";
 import { AuthorizedPrincipal, AuthorizedProject, ProjectAccessGuard, requireApiKey } from "../auth/project-access.guard";
 import type { Project } from "../auth/projects-file";
 import { toApiError } from "../errors/api-error";
-import { START_BODY_SCHEMA, type StartBodySchema } from "./start-body";
+import type { StartBodySchema } from "./start-body";
+import { START_BODY_SCHEMA } from "../tokens";
 import { UploadsService } from "./uploads.service";
 
 type Reply<T> = { status: 200; body: SuccessEnvelope<T> } | { status: ErrorStatus; body: ErrorEnvelope };

@@ -13,7 +13,6 @@ import { ProjectIndex } from "../uploads/project-index";
 export type WebhookTargetsOf = (
   projectId: string,
 ) => readonly WebhookTarget[] | null | undefined | Promise<readonly WebhookTarget[] | null | undefined>;
-export const WEBHOOK_TARGETS = Symbol("WebhookTargets");
 
 export type WebhookEndpoint = z.output<typeof webhookTargetSchema>;
 

@@ -11,14 +11,13 @@ import { uploadEventSchema, type UploadEvent } from "@upload-gateway/contract";
 import { z } from "zod";
 import type { ProjectsFile } from "../auth/projects-file";
 import type { AppConfig } from "../config/app-config";
-import { APP_CONFIG, PROJECTS } from "../config/config.module";
+import { APP_CONFIG, PROJECTS, METRICS, STORAGE, WEBHOOK_TARGETS } from "../tokens";
 import type { GatewayMetrics } from "../observability/metrics";
-import { METRICS } from "../observability/observability.module";
 import { scrubSecrets } from "../observability/redaction";
 import { SweepLoop } from "../scheduling/sweep-loop";
-import { STORAGE, type Storage } from "../storage/storage.port";
+import type { Storage } from "../storage/storage.port";
 import { webhookOutboxKey, webhookOutboxPrefix } from "../uploads/upload-keys";
-import { WEBHOOK_TARGETS, WebhookEndpoints, type WebhookTargetsOf } from "./webhook-endpoints";
+import { WebhookEndpoints, type WebhookTargetsOf } from "./webhook-endpoints";
 import { sendWebhook, type SendResult } from "./webhook-sender";
 
 /**

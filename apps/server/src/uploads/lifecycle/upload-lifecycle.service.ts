@@ -1,19 +1,17 @@
 import { createHash } from "node:crypto";
 import { Inject, Injectable, Logger, Optional } from "@nestjs/common";
 import { ERROR_CODES, metadataSchema, type UploadEvent, type UploadEventType, type UploadMetadata } from "@upload-gateway/contract";
-import { ApiError } from "../errors/api-error";
-import { objectKeyProblem } from "../uploads/upload-keys";
-import type { UploadRecord } from "../uploads/upload-record";
-import { WebhookOutbox } from "../webhooks/webhook-outbox.service";
+import { ApiError } from "../../errors/api-error";
+import { objectKeyProblem } from "../upload-keys";
+import type { UploadRecord } from "../upload-record";
 import {
-  UPLOAD_LIFECYCLE_HOOKS,
   UploadRefusedError,
   type BeforeStartContext,
   type UploadHookContext,
   type UploadLifecycleHooks,
 } from "./upload-lifecycle.hooks";
-import type { GatewayMetrics } from "../observability/metrics";
-import { METRICS } from "../observability/observability.module";
+import { METRICS, UPLOAD_EVENT_OUTBOX, UPLOAD_LIFECYCLE_HOOKS } from "../../tokens";
+import type { GatewayMetrics } from "../../observability/metrics";
 
 /** The hook that follows each event. */
 const HOOK_OF = {
@@ -23,6 +21,13 @@ const HOOK_OF = {
   "upload.expired": "onExpired",
 } as const satisfies Record<UploadEventType, keyof UploadLifecycleHooks>;
 
+/**
+ * Where the events are recorded for delivery (the webhooks' outbox, bound in gateway/lifecycle.module.ts): recording
+ * is idempotent, one entry per event and target, and throws when the store fails.
+ */
+export interface UploadEventOutbox {
+  record(event: UploadEvent): Promise<void>;
+}
 
 /**
  * Where the uploads service tells what happened to an upload: it asks `beforeStart` before making one, and reports
@@ -34,7 +39,7 @@ export class UploadLifecycle {
 
   constructor(
     @Inject(UPLOAD_LIFECYCLE_HOOKS) private readonly hooks: UploadLifecycleHooks,
-    @Inject(WebhookOutbox) private readonly webhooks: WebhookOutbox,
+    @Inject(UPLOAD_EVENT_OUTBOX) private readonly webhooks: UploadEventOutbox,
     @Optional() @Inject(METRICS) private readonly metrics: GatewayMetrics | null = null,
   ) {}
 

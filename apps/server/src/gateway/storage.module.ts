@@ -1,11 +1,12 @@
 import { Global, Inject, Logger, Module, type OnApplicationShutdown } from "@nestjs/common";
-import { GATEWAY_SETUP, type GatewaySetup } from "../gateway/gateway-setup.module";
+import type { GatewaySetup } from "./gateway-setup.module";
+import { EMBEDDED_STORE, GATEWAY_SETUP, STORAGE } from "../tokens";
 import { instrumentStorage } from "../observability/instrumented-storage";
 import { publicUrl, s3Credentials, type AppConfig } from "../config/app-config";
-import { LocalStorage } from "./local.storage";
-import { persistentSecret, randomSecret } from "./local-secrets";
-import { S3Storage } from "./s3.storage";
-import { STORAGE, type Storage } from "./storage.port";
+import { LocalStorage } from "../storage/local.storage";
+import { persistentSecret, randomSecret } from "../storage/local-secrets";
+import { S3Storage } from "../storage/s3.storage";
+import type { Storage } from "../storage/storage.port";
 
 /** Builds the adapter the configuration selects. The only place that knows which adapters exist. */
 export function createStorage(config: AppConfig): Storage & { destroy?: () => void } {
@@ -33,12 +34,6 @@ export function createStorage(config: AppConfig): Storage & { destroy?: () => vo
       });
   }
 }
-
-/**
- * The embedded store when it is the one configured, else null: what the module serving its part and download URLs
- * needs, without knowing which adapters exist.
- */
-export const EMBEDDED_STORE = Symbol("EmbeddedStore");
 
 /** Binds the configured storage adapter to the `STORAGE` token (and the embedded store to `EMBEDDED_STORE`). */
 @Global()

@@ -2,8 +2,8 @@ import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter 
 import { RequestValidationError } from "@ts-rest/nest";
 import type { ErrorCode, ErrorProblem } from "@upload-gateway/contract";
 import type { ZodError } from "zod";
-import { sendReply, type PlatformReply } from "../http/platform-reply";
-import { ApiError, toApiError } from "./api-error";
+import { sendReply, type PlatformReply } from "./platform-reply";
+import { ApiError, toApiError } from "../errors/api-error";
 
 /**
  * Turns every failure into the envelope: the contract's validation errors, the HTTP platform's own (malformed JSON,

@@ -1,18 +1,18 @@
 import { Module, type DynamicModule, type Type } from "@nestjs/common";
 import { APP_FILTER, RouterModule } from "@nestjs/core";
-import { AuthModule } from "./auth/auth.module";
-import { DevModule } from "./dev/dev.module";
-import { DocsModule } from "./docs/docs.module";
-import { EnvelopeExceptionFilter } from "./errors/envelope-exception.filter";
-import { ApiNotFoundModule } from "./gateway/api-not-found.module";
-import { GatewaySetupModule, type GatewaySetup, type GatewaySetupFactory } from "./gateway/gateway-setup.module";
-import { HealthModule } from "./health/health.module";
-import { ExpressJsonBody } from "./http/express-json-body";
-import { LifecycleModule } from "./lifecycle/lifecycle.module";
-import { LocalStoreHttpModule } from "./local-store-http/local-store-http.module";
-import { SiteModule } from "./site/site.module";
-import { StorageModule } from "./storage/storage.module";
-import { UploadsModule } from "./uploads/uploads.module";
+import { AuthModule } from "../auth/auth.module";
+import { DevModule } from "../dev/dev.module";
+import { DocsModule } from "../docs/docs.module";
+import { EnvelopeExceptionFilter } from "../http/envelope-exception.filter";
+import { ApiNotFoundModule } from "./api-not-found.module";
+import { GatewaySetupModule, type GatewaySetup, type GatewaySetupFactory } from "./gateway-setup.module";
+import { HealthModule } from "../health/health.module";
+import { ExpressJsonBody } from "../http/express-json-body";
+import { LifecycleModule } from "./lifecycle.module";
+import { LocalStoreHttpModule } from "../local-store-http/local-store-http.module";
+import { SiteModule } from "../site/site.module";
+import { StorageModule } from "./storage.module";
+import { UploadsModule } from "../uploads/uploads.module";
 
 /**
  * The gateway's modules, under `path`. Embedded (`standalone: false`) it is the API, its docs and health probes

@@ -7,8 +7,8 @@ import type {
   UploadEvent,
   UploadMetadata,
 } from "@upload-gateway/contract";
-import type { Project } from "../auth/projects-file";
-import type { UploadRecord } from "../uploads/upload-record";
+import type { Project } from "../../auth/projects-file";
+import type { UploadRecord } from "../upload-record";
 
 /** What a `beforeStart` hook is asked about: a start the gateway has validated and is about to make. */
 export interface BeforeStartContext {
@@ -55,9 +55,6 @@ export interface UploadLifecycleHooks {
   onAborted?(context: UploadHookContext): Awaitable<void>;
   onExpired?(context: UploadHookContext): Awaitable<void>;
 }
-
-/** The Nest injection token of the hooks (`{}` when none are given). */
-export const UPLOAD_LIFECYCLE_HOOKS = Symbol("UploadLifecycleHooks");
 
 /** Error codes a hook may refuse a start with: the closed set's 4xx codes. */
 export type RefusalCode = {

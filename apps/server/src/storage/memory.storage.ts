@@ -1,0 +1,338 @@
+import { createHash, randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
+import { MIN_PART_SIZE } from "@upload-gateway/contract";
+import { unquoteETag } from "./etag";
+import { METADATA_PARAM, type StoredObject } from "./local.storage";
+import { LocalUrlSigner, type SignedGrant } from "./local-url-signer";
+import type { ServedStore } from "./served-store";
+import {
+  StorageError,
+  type CompletedPart,
+  type KeyPage,
+  type ObjectMetadata,
+  type PlannedPart,
+  type SinglePutObject,
+  type Storage,
+  type StoredDocument,
+  type StoredPartInfo,
+  type WriteConditions,
+} from "./storage.port";
+
+export interface MemoryStorageOptions {
+  /**
+   * Base URL its signed URLs point at. They have the embedded store's layout (`/storage/uploads/...`,
+   * `/storage/objects/...`), so the same routes serve them (local-store-http's handlers). Default
+   * `http://127.0.0.1` (URLs nobody serves: enough for code that only hands them out).
+   */
+  publicUrl?: string;
+  /** Key for the URLs' HMAC signatures; random by default. */
+  signingSecret?: Buffer;
+  /** The smallest part but the last that completing accepts (default 5 MiB, as S3); tests lower it. */
+  minPartSize?: number;
+}
+
+interface Part {
+  bytes: Buffer;
+  eTag: string;
+}
+
+interface Upload {
+  key: string;
+  object: ObjectMetadata;
+  parts: Map<number, Part>;
+}
+
+interface StoredBlob {
+  bytes: Buffer;
+  object: ObjectMetadata;
+  /** Changes with every write, so a compare-and-swap never mistakes a rewrite for the version it read. */
+  version: string;
+}
+
+/**
+ * The `Storage` port in memory, with S3's semantics: a real adapter, held to the same conformance suite as the
+ * embedded and S3 stores (test/storage.conformance.test.ts), for unit tests of what is built on the port (the upload
+ * workflow) and for development without a disk. Nothing survives the process; one process sees it.
+ *
+ * Every operation starts on a later turn of the event loop, as a store's reply would, then does its checks and its
+ * change in one synchronous step (no await in between), so each is atomic against every other: of conditional writes
+ * on one version exactly one wins, a listing sees all of an upload's parts or none, a complete freezes the parts it
+ * checked. A part or object PUT reads its whole body first and is stored (or refused) only once the body is whole.
+ */
+export class MemoryStorage implements Storage, ServedStore {
+  readonly partETagsAreMd5 = true;
+  readonly urlOrigin: string;
+  private readonly publicUrl: string;
+  private readonly signer: LocalUrlSigner;
+  private readonly minPartSize: number;
+  private readonly uploads = new Map<string, Upload>();
+  private readonly blobs = new Map<string, StoredBlob>();
+  private writes = 0;
+
+  constructor(options: MemoryStorageOptions = {}) {
+    this.publicUrl = (options.publicUrl ?? "http://127.0.0.1").replace(/\/+$/, "");
+    this.urlOrigin = new URL(this.publicUrl).origin;
+    this.signer = new LocalUrlSigner(options.signingSecret ?? randomBytes(32));
+    this.minPartSize = options.minPartSize ?? MIN_PART_SIZE;
+  }
+
+  async createMultipartUpload(key: string, object: ObjectMetadata): Promise<string> {
+    await turn();
+    const uploadId = randomBytes(16).toString("hex");
+    this.uploads.set(uploadId, { key, object: structuredClone(object), parts: new Map() });
+    return uploadId;
+  }
+
+  async presignUploadParts(
+    key: string,
+    uploadId: string,
+    parts: readonly PlannedPart[],
+    expiresInSeconds: number,
+  ): Promise<string[]> {
+    await turn();
+    const expires = unixNow() + expiresInSeconds;
+    return parts.map(({ partNumber, size }) => {
+      const signature = this.signer.sign({ method: "PUT", key, uploadId, partNumber, size, expires });
+      const query = new URLSearchParams({ key, size: String(size), expires: String(expires), signature });
+      return `${this.publicUrl}/storage/uploads/${uploadId}/parts/${partNumber}?${query.toString()}`;
+    });
+  }
+
+  async presignPutObject(key: string, object: SinglePutObject, expiresInSeconds: number): Promise<string> {
+    await turn();
+    const expires = unixNow() + expiresInSeconds;
+    const { size, contentType, metadata } = object;
+    const query = new URLSearchParams([
+      ["size", String(size)],
+      ["expires", String(expires)],
+      ...Object.entries(metadata).map(([name, value]): [string, string] => [`${METADATA_PARAM}${name}`, value]),
+      ["signature", this.signer.sign({ method: "PUT", key, size, contentType, metadata, expires })],
+    ]);
+    return `${this.objectUrl(key)}?${query.toString()}`;
+  }
+
+  async presignDownload(
+    key: string,
+    expiresInSeconds: number,
+    options: { contentDisposition?: string } = {},
+  ): Promise<string> {
+    await turn();
+    const expires = unixNow() + expiresInSeconds;
+    const { contentDisposition } = options;
+    const disposition = contentDisposition !== undefined ? { contentDisposition } : {};
+    const signature = this.signer.sign({ method: "GET", key, expires, ...disposition });
+    const query = new URLSearchParams({
+      expires: String(expires),
+      ...(contentDisposition !== undefined ? { disposition: contentDisposition } : {}),
+      signature,
+    });
+    return `${this.objectUrl(key)}?${query.toString()}`;
+  }
+
+  verifyGrant(grant: SignedGrant, signature: string): "ok" | "expired" | "invalid" {
+    return this.signer.verify(grant, signature);
+  }
+
+  async writePart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: Readable,
+    options: { expectedSize: number; declaredLength?: number; contentMd5?: Buffer },
+  ): Promise<StoredPartInfo> {
+    const { expectedSize, declaredLength } = options;
+    if (declaredLength !== undefined && declaredLength !== expectedSize) throw wrongSize(declaredLength, expectedSize);
+    this.upload(key, uploadId);
+    const bytes = await receive(body, expectedSize, options.contentMd5);
+    // Looked up again: an abort or a complete while the body arrived leaves no upload to store it in.
+    const part = { bytes, eTag: md5ETag(bytes) };
+    this.upload(key, uploadId).parts.set(partNumber, part);
+    return { partNumber, eTag: part.eTag, size: bytes.length };
+  }
+
+  async writeObject(
+    key: string,
+    body: Readable,
+    options: {
+      expectedSize: number;
+      contentType: string;
+      metadata?: Record<string, string>;
+      declaredLength?: number;
+      contentMd5?: Buffer;
+    },
+  ): Promise<{ eTag: string; size: number }> {
+    const { expectedSize, declaredLength } = options;
+    if (declaredLength !== undefined && declaredLength !== expectedSize) throw wrongSize(declaredLength, expectedSize);
+    if (this.blobs.has(key)) throw objectExists(); // before the body is read for nothing; checked again below
+    const bytes = await receive(body, expectedSize, options.contentMd5);
+    if (this.blobs.has(key)) throw objectExists();
+    // The PUT carries no name: downloads are attachments, named by their URL's signed disposition.
+    const { contentType, metadata = {} } = options;
+    const object = { contentType, contentDisposition: "attachment", metadata };
+    this.blobs.set(key, { bytes, object, version: this.nextVersion() });
+    return { eTag: md5ETag(bytes), size: bytes.length };
+  }
+
+  async listParts(key: string, uploadId: string): Promise<StoredPartInfo[]> {
+    await turn();
+    const { parts } = this.upload(key, uploadId);
+    const listed = [...parts.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([partNumber, part]) => ({ partNumber, eTag: part.eTag, size: part.bytes.length }));
+    return listed;
+  }
+
+  async completeMultipartUpload(key: string, uploadId: string, parts: CompletedPart[]): Promise<void> {
+    await turn();
+    const upload = this.upload(key, uploadId);
+    const chosen = parts.map((part, index) => {
+      const previous = parts[index - 1];
+      if (previous && previous.partNumber >= part.partNumber) {
+        throw new StorageError("invalid-part-order", "Parts must be listed in ascending order.");
+      }
+      const stored = upload.parts.get(part.partNumber);
+      if (!stored || stored.eTag !== `"${unquoteETag(part.eTag)}"`) {
+        throw new StorageError("invalid-part", `Part ${part.partNumber} is not stored or its eTag does not match.`);
+      }
+      if (index < parts.length - 1 && stored.bytes.length < this.minPartSize) {
+        throw new StorageError(
+          "part-too-small",
+          `Part ${part.partNumber} is ${stored.bytes.length} bytes; all but the last must be at least ` +
+            `${this.minPartSize}.`,
+        );
+      }
+      return stored.bytes;
+    });
+    this.uploads.delete(uploadId);
+    this.blobs.set(key, { bytes: Buffer.concat(chosen), object: upload.object, version: this.nextVersion() });
+  }
+
+  async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
+    await turn();
+    this.upload(key, uploadId);
+    this.uploads.delete(uploadId);
+  }
+
+  /** A stored object's headers and reader, for the routes serving its download URLs; undefined when there is none. */
+  async openObject(key: string): Promise<StoredObject | undefined> {
+    await turn();
+    const blob = this.blobs.get(key);
+    if (!blob) return undefined;
+    const { bytes, object } = blob;
+    return {
+      size: bytes.length,
+      contentType: object.contentType,
+      contentDisposition: object.contentDisposition,
+      metadata: { ...object.metadata },
+      read: (start, end) => Readable.from([bytes.subarray(start, end + 1)]),
+    };
+  }
+
+  async readJson(key: string): Promise<unknown> {
+    return (await this.readDocument(key))?.value;
+  }
+
+  async readDocument(key: string): Promise<StoredDocument | undefined> {
+    await turn();
+    const blob = this.blobs.get(key);
+    if (!blob) return undefined;
+    return { value: JSON.parse(blob.bytes.toString("utf8")) as unknown, version: blob.version };
+  }
+
+  async writeJson(key: string, value: unknown, options: WriteConditions = {}): Promise<boolean> {
+    await turn();
+    const current = this.blobs.get(key);
+    if (options.ifNoneMatch && current) return false;
+    if (options.ifMatch !== undefined && current?.version !== options.ifMatch) return false;
+    const bytes = Buffer.from(JSON.stringify(value), "utf8");
+    const object = { contentType: "application/json", contentDisposition: "inline", metadata: {} };
+    this.blobs.set(key, { bytes, object, version: this.nextVersion() });
+    return true;
+  }
+
+  async objectSize(key: string): Promise<number | undefined> {
+    await turn();
+    return this.blobs.get(key)?.bytes.length;
+  }
+
+  async deleteObject(key: string): Promise<void> {
+    await turn();
+    this.blobs.delete(key);
+  }
+
+  async listKeys(prefix: string, options: { startAfter?: string; limit: number }): Promise<KeyPage> {
+    await turn();
+    const { startAfter, limit } = options;
+    const keys = [...this.blobs.keys()]
+      .filter((key) => key.startsWith(prefix) && (startAfter === undefined || key > startAfter))
+      .sort();
+    return { keys: keys.slice(0, limit), isTruncated: keys.length > limit };
+  }
+
+  async checkReady(): Promise<void> {
+    await turn();
+  }
+
+  /** The upload `uploadId` of `key`, or `upload-not-found` (completed, aborted, or never made). */
+  private upload(key: string, uploadId: string): Upload {
+    const upload = this.uploads.get(uploadId);
+    if (!upload || upload.key !== key) {
+      throw new StorageError("upload-not-found", "The upload does not exist in storage (it was completed or aborted).");
+    }
+    return upload;
+  }
+
+  private objectUrl(key: string): string {
+    return `${this.publicUrl}/storage/objects/${key.split("/").map(encodeURIComponent).join("/")}`;
+  }
+
+  private nextVersion(): string {
+    return `v${++this.writes}`;
+  }
+}
+
+/**
+ * A PUT's whole body, exactly `expectedSize` bytes (refused as soon as it is longer, or when it ends short) and
+ * matching `contentMd5` when given.
+ */
+async function receive(body: Readable, expectedSize: number, contentMd5: Buffer | undefined): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let received = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    received += chunk.length;
+    if (received > expectedSize) throw wrongSize(received, expectedSize); // leaving the loop ends the body
+    chunks.push(chunk);
+  }
+  if (received < expectedSize) throw wrongSize(received, expectedSize);
+  const bytes = Buffer.concat(chunks);
+  if (contentMd5 && !createHash("md5").update(bytes).digest().equals(contentMd5)) {
+    throw new StorageError("bad-digest", "The part's bytes do not match its Content-MD5 header.");
+  }
+  return bytes;
+}
+
+function md5ETag(bytes: Buffer): string {
+  return `"${createHash("md5").update(bytes).digest("hex")}"`;
+}
+
+function wrongSize(size: number, expected: number): StorageError {
+  return size > expected
+    ? new StorageError("part-too-large", `The part is larger than the ${expected} bytes its URL was signed for.`)
+    : new StorageError("part-size-mismatch", `The part is ${size} bytes; its URL was signed for exactly ${expected}.`);
+}
+
+function objectExists(): StorageError {
+  return new StorageError("object-exists", "The file is stored already: a single-PUT URL stores it once.");
+}
+
+/**
+ * Where every operation starts: on a later turn of the event loop, as a store's reply comes, so that concurrent callers
+ * interleave between operations (each operation itself is one synchronous step).
+ */
+function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+function unixNow(): number {
+  return Math.floor(Date.now() / 1000);
+}

@@ -1,0 +1,35 @@
+import type { Readable } from "node:stream";
+import type { StoredObject } from "./local.storage";
+import type { SignedGrant } from "./local-url-signer";
+import type { StoredPartInfo } from "./storage.port";
+
+/**
+ * A store whose signed URLs the gateway serves itself (local-store-http's routes) rather than a store of its own,
+ * as S3 does: the embedded store (`LocalStorage`) and the in-memory one (`MemoryStorage`). What the routes need of it.
+ */
+export interface ServedStore {
+  /** Checks a signed URL's grant. */
+  verifyGrant(grant: SignedGrant, signature: string): "ok" | "expired" | "invalid";
+  /** Stores one part from a PUT's body: exactly `expectedSize` bytes, matching `contentMd5` when given. */
+  writePart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: Readable,
+    options: { expectedSize: number; declaredLength?: number; contentMd5?: Buffer },
+  ): Promise<StoredPartInfo>;
+  /** Stores a whole object from a single PUT's body, once (`object-exists` when there is one). */
+  writeObject(
+    key: string,
+    body: Readable,
+    options: {
+      expectedSize: number;
+      contentType: string;
+      metadata?: Record<string, string>;
+      declaredLength?: number;
+      contentMd5?: Buffer;
+    },
+  ): Promise<{ eTag: string; size: number }>;
+  /** A stored object's headers and reader, for downloads; undefined when there is none. */
+  openObject(key: string): Promise<StoredObject | undefined>;
+}

@@ -1,0 +1,259 @@
+import { Logger } from "@nestjs/common";
+import {
+  DEFAULT_URL_EXPIRY_HOURS,
+  planParts,
+  toByteCount,
+  type ErrorProblem,
+  type PartPlan,
+  type SinglePutUploadBody,
+  type SinglePutUploadResult,
+  type StartUploadBody,
+  type StartUploadResult,
+  type UploadTransfer,
+} from "@upload-gateway/contract";
+import type { Principal, TokenPrincipal } from "../auth/principal";
+import type { Project } from "../auth/projects-file";
+import { ApiError } from "../errors/api-error";
+import type { ObjectMetadata, Storage } from "../storage/storage.port";
+import { bestEffort } from "./best-effort";
+import { checkLimits } from "./check-limits";
+import type { DuplicateCheck } from "./duplicate-check";
+import { IdempotencyLedger, startFingerprint } from "./idempotency-ledger";
+import type { UploadLifecycle } from "./lifecycle/upload-lifecycle.service";
+import type { OpenUploads } from "./open-uploads";
+import { TokenUploads } from "./token-uploads";
+import { newRequestKey, objectKey, objectKeyProblem, type ObjectKeyNamer } from "./upload-keys";
+import { phaseOf, type UploadRecord } from "./upload-record";
+import type { UploadRecords } from "./upload-records";
+import { objectMetadataOf, type UploadUrls } from "./upload-urls";
+
+const HOUR = 3600;
+
+/** What starting needs of the lifecycle: the `beforeStart` hook, and the `upload.started` event. */
+export type StartLifecycle = Pick<UploadLifecycle, "beforeStart" | "transitioned">;
+
+/** The fields of a start that every transfer has. */
+type StartFields = StartUploadBody | SinglePutUploadBody;
+
+/** What differs between the transfers at start: the plan, the store's side of a new upload, and the reply. */
+interface Transfer<R> {
+  transfer: UploadTransfer;
+  plan: PartPlan;
+  /** Makes the store's side of a new upload; its upload id ("" when there is none). */
+  create(key: string, object: ObjectMetadata): Promise<string>;
+  /** Undoes `create` when the start fails after it. */
+  discard(key: string, uploadId: string): Promise<void>;
+  /** The start's reply for the upload's record, with freshly signed URLs. */
+  answer(record: UploadRecord, expiryHours: number | null | undefined): Promise<R>;
+}
+
+/**
+ * Starting an upload: the plan, the project's and the token's limits, the `Idempotency-Key`, the open-upload place,
+ * the token's upload count, the duplicate-check reservation, the store's side of the upload and its record; a start
+ * that fails leaves none of them behind.
+ */
+export class StartUpload {
+  private readonly logger = new Logger("StartUpload");
+  private readonly idempotency: IdempotencyLedger;
+  private readonly tokenUploads: TokenUploads;
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly records: UploadRecords,
+    private readonly openUploads: OpenUploads,
+    private readonly duplicates: DuplicateCheck,
+    private readonly urls: UploadUrls,
+    private readonly lifecycle: StartLifecycle,
+    private readonly nameObject: ObjectKeyNamer | null = null,
+  ) {
+    this.idempotency = new IdempotencyLedger(storage);
+    this.tokenUploads = new TokenUploads(storage);
+  }
+
+  /**
+   * Starts a multipart upload. With an `idempotencyKey`, a start repeated with the same key and body (a retry whose
+   * reply was lost) answers the upload the first one made, with freshly signed URLs for every part, instead of making
+   * another. Started with an upload token (`by`), the upload must also meet the token's constraints, counts against
+   * its `maxUploads`, and belongs to the token's owner.
+   */
+  async multipart(
+    project: Project,
+    body: StartUploadBody,
+    idempotencyKey?: string,
+    by?: Principal,
+  ): Promise<StartUploadResult> {
+    const planned = planParts(toByteCount(body.contentLength), body.partsNumber);
+    if (!planned.ok) {
+      // The contract's schema refuses these already; kept so the workflow is safe on its own.
+      const [first, ...rest] = planned.problems.map((p): ErrorProblem => ({ code: "VALIDATION_FAILED", ...p }));
+      throw new ApiError(first!, ...rest);
+    }
+    const token = by?.kind === "token" ? by : undefined;
+    return this.start(project, body, startFingerprint(body, token?.owner), idempotencyKey, token, {
+      transfer: "multipart",
+      plan: planned.plan,
+      create: (key, object) => this.storage.createMultipartUpload(key, object),
+      discard: (key, uploadId) => this.storage.abortMultipartUpload(key, uploadId),
+      answer: (record, expiryHours) =>
+        this.urls.partsPlan(record, Array.from({ length: record.partsNumber }, (_, i) => i + 1), expiryHours),
+    });
+  }
+
+  /**
+   * Starts a single-PUT upload (`POST /url`): one presigned PUT of the whole file, bound to its size and type. The
+   * same checks, limits, duplicate check and `Idempotency-Key` as a multipart start; the store holds nothing until the
+   * PUT, and `POST success/{requestKey}` completes it (`UploadStateMachine.success`).
+   */
+  async singlePut(
+    project: Project,
+    body: SinglePutUploadBody,
+    idempotencyKey?: string,
+    by?: Principal,
+  ): Promise<SinglePutUploadResult> {
+    const token = by?.kind === "token" ? by : undefined;
+    const contentLength = toByteCount(body.contentLength);
+    const plan: PartPlan = { contentLength, partSize: contentLength, partsNumber: 1, lastPartSize: contentLength };
+    // The transfer is part of the fingerprint: one key cannot answer a multipart start and a single PUT alike.
+    const fingerprint = startFingerprint({ ...body, transfer: "single-put" }, token?.owner);
+    return this.start(project, body, fingerprint, idempotencyKey, token, {
+      transfer: "single-put",
+      plan,
+      create: () => Promise.resolve(""),
+      discard: () => Promise.resolve(),
+      answer: (record, expiryHours) => this.urls.singlePut(record, expiryHours),
+    });
+  }
+
+  /** What every start does, whatever the transfer: the limits, then the `Idempotency-Key`, then the upload. */
+  private async start<R extends { expiresAt: string }>(
+    project: Project,
+    body: StartFields,
+    fingerprint: string,
+    idempotencyKey: string | undefined,
+    token: TokenPrincipal | undefined,
+    transfer: Transfer<R>,
+  ): Promise<R> {
+    checkLimits(project, { kind: "project", id: project.id }, transfer.plan.contentLength, body.mimeType);
+    if (token) checkLimits(token.constraints, { kind: "token" }, transfer.plan.contentLength, body.mimeType);
+    const requestKey = newRequestKey();
+    if (idempotencyKey === undefined) return this.create(project, body, requestKey, transfer, token);
+    const claim = await this.idempotency.claim(project.id, idempotencyKey, fingerprint, requestKey, (key) =>
+      this.records.read(project.id, key),
+    );
+    if (!claim.claimed) {
+      const phase = phaseOf(claim.record);
+      if (phase !== "uploading") {
+        throw new ApiError({
+          code: "UPLOAD_NOT_IN_PROGRESS",
+          field: "headers.idempotency-key",
+          message: `started upload ${claim.record.requestKey}, which is ${phase} now`,
+        });
+      }
+      const replayed = await transfer.answer(claim.record, body.presignedUrlExpiryTimeHours);
+      await this.records.extendExpiry(claim.record, replayed.expiresAt);
+      return replayed;
+    }
+    try {
+      return await this.create(project, body, requestKey, transfer, token);
+    } catch (error) {
+      await bestEffort(this.logger, "release an Idempotency-Key after a failed start", claim.release);
+      throw error;
+    }
+  }
+
+  /** Where an upload's object goes unless a `beforeStart` hook says otherwise: the app's naming function, or ours. */
+  private defaultObjectKey(projectId: string, requestKey: string, body: StartFields): string {
+    if (!this.nameObject) return objectKey(projectId, requestKey);
+    const key = this.nameObject({ projectId, requestKey, fileName: body.fileName, mimeType: body.mimeType });
+    const problem = typeof key === "string" ? objectKeyProblem(key, projectId) : "not a string";
+    // The app's bug, not the client's: a 500, logged.
+    if (problem) throw new Error(`The objectKey option returned an unusable key ${JSON.stringify(key)}: ${problem}`);
+    return key;
+  }
+
+  private async create<R>(
+    project: Project,
+    body: StartFields,
+    requestKey: string,
+    transfer: Transfer<R>,
+    token: TokenPrincipal | undefined,
+  ): Promise<R> {
+    const { plan } = transfer;
+    // Before anything is stored: a refusal (or a naming function that throws) leaves nothing to clean up.
+    const { objectKey: key, metadata } = await this.lifecycle.beforeStart({
+      project,
+      body,
+      transfer: transfer.transfer,
+      requestKey,
+      objectKey: this.defaultObjectKey(project.id, requestKey, body),
+    });
+    // Counted only for the token's starts that make an upload: not for a retry answered from its Idempotency-Key.
+    const maxUploads = token?.constraints.maxUploads;
+    const counted = token?.tokenId !== undefined && maxUploads !== undefined ? token.tokenId : undefined;
+    if (counted !== undefined) await this.tokenUploads.take(project.id, counted, maxUploads!, token!.expiresAt);
+    const giveBackTokenPlace = async () => {
+      if (counted !== undefined) await this.tokenUploads.giveBack(project.id, counted);
+    };
+    try {
+      await this.openUploads.claim(project, requestKey);
+    } catch (error) {
+      await bestEffort(this.logger, "give back an upload token's place", giveBackTokenPlace);
+      throw error;
+    }
+    const fileHash = body.enableDuplicateCheck && body.fileHash ? body.fileHash : undefined;
+    if (fileHash) {
+      try {
+        await this.duplicates.reserve(project.id, fileHash, requestKey);
+      } catch (error) {
+        await bestEffort(this.logger, "release an open upload's place", async () => {
+          await this.openUploads.release(project.id, requestKey);
+          await giveBackTokenPlace();
+        });
+        throw error;
+      }
+    }
+
+    let uploadId: string | undefined;
+    try {
+      uploadId = await transfer.create(key, objectMetadataOf({ ...body, requestKey }));
+      const now = new Date().toISOString();
+      const expiryHours = body.presignedUrlExpiryTimeHours ?? DEFAULT_URL_EXPIRY_HOURS;
+      const record: UploadRecord = {
+        version: 1,
+        projectId: project.id,
+        requestKey,
+        uploadId,
+        ...(transfer.transfer === "multipart" ? {} : { transfer: transfer.transfer }),
+        objectKey: key,
+        fileName: body.fileName,
+        mimeType: body.mimeType,
+        contentLength: plan.contentLength,
+        partSize: plan.partSize,
+        partsNumber: plan.partsNumber,
+        lastPartSize: plan.lastPartSize,
+        metadata,
+        ...(token ? { owner: token.owner } : {}),
+        ...(fileHash ? { fileHash } : {}),
+        state: "uploading",
+        createdAt: now,
+        updatedAt: now,
+        completedAt: null,
+        abortedAt: null,
+        urlsExpireAt: new Date(Date.now() + expiryHours * HOUR * 1000).toISOString(),
+      };
+      await this.records.create(record);
+      const answer = await transfer.answer(record, body.presignedUrlExpiryTimeHours);
+      await this.lifecycle.transitioned("upload.started", record);
+      return answer;
+    } catch (error) {
+      // Leave nothing half-made behind: no orphaned multipart upload, no reservation blocking a retry.
+      await bestEffort(this.logger, "clean up a failed start", async () => {
+        if (uploadId !== undefined) await transfer.discard(key, uploadId);
+        if (fileHash) await this.duplicates.release(project.id, fileHash, requestKey);
+        await this.openUploads.release(project.id, requestKey);
+        await giveBackTokenPlace();
+      });
+      throw error;
+    }
+  }
+}

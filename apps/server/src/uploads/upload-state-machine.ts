@@ -1,0 +1,333 @@
+import { Logger } from "@nestjs/common";
+import type { CompleteUploadBody, ResumeUploadResult, StoredPart } from "@upload-gateway/contract";
+import type { Project } from "../auth/projects-file";
+import { ApiError } from "../errors/api-error";
+import { StorageError, type CompletedPart, type Storage, type StoredPartInfo } from "../storage/storage.port";
+import { bestEffort } from "./best-effort";
+import { checkListedParts, completableParts, quotedParts, usableParts } from "./completion-parts";
+import type { DuplicateCheck } from "./duplicate-check";
+import type { UploadLifecycle } from "./lifecycle/upload-lifecycle.service";
+import type { OpenUploads } from "./open-uploads";
+import { abortEventOf, isExpired, isSinglePut, partsDigest, phaseOf, type UploadRecord } from "./upload-record";
+import { contended, MAX_SWAP_ATTEMPTS, notInProgress, type UploadRecords } from "./upload-records";
+import type { UploadUrls } from "./upload-urls";
+
+/** How long a complete request that finds another one completing the same upload waits for its outcome. */
+const COMPLETION_WAIT_MS = 15_000;
+/** How often it looks. */
+const COMPLETION_POLL_MS = 100;
+/**
+ * A completion started this long ago and not finished died with its process (stores assemble even 10,000 parts in
+ * seconds): a complete request sent again then finishes it.
+ */
+const COMPLETION_STALE_MS = 120_000;
+
+/** What the transitions need of the lifecycle: each winning transition reported once, each retried one recorded. */
+export type TransitionLifecycle = Pick<UploadLifecycle, "transitioned" | "retried">;
+
+/**
+ * An upload's life after its start, each step a compare-and-swap on its record (see upload-record.ts's `UploadPhase`):
+ *
+ *   uploading ──complete──► completing ──► completed        (multipart)
+ *   uploading ──success───► completed                        (single PUT, once its object is stored whole)
+ *       └──────abort / expiry──► aborted
+ *
+ * Of requests racing on one upload, exactly one wins each transition and reports it; the others see what won. Every
+ * transition is safe to send again after a lost reply: it answers as the first one did and finishes what it left.
+ */
+export class UploadStateMachine {
+  private readonly logger = new Logger("UploadStateMachine");
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly records: UploadRecords,
+    private readonly openUploads: OpenUploads,
+    private readonly duplicates: DuplicateCheck,
+    private readonly urls: UploadUrls,
+    private readonly lifecycle: TransitionLifecycle,
+  ) {}
+
+  /**
+   * `uploading → completing → completed`. The request that swaps the record from `uploading` to `completing` (a
+   * compare-and-swap on the record's version) has won the upload: an abort can no longer win, and it alone asks the
+   * store to assemble the object. Requests that find it `completing` with the same parts wait for the outcome; with
+   * other parts they get 409. Sent again once `completed`, with the same parts, it answers true.
+   */
+  async complete(project: Project, body: CompleteUploadBody): Promise<true> {
+    const digest = partsDigest(body.parts);
+    const waitUntil = Date.now() + COMPLETION_WAIT_MS;
+    for (let swaps = 0; swaps < MAX_SWAP_ATTEMPTS; ) {
+      const { record, version } = await this.records.loadVersioned(project.id, body.requestKey);
+      if (isSinglePut(record)) throw notMultipart();
+      const phase = phaseOf(record);
+      if (phase === "completed") {
+        if (record.completion && record.completion.partsDigest !== digest) {
+          throw notInProgress(record, "the upload was completed with other parts");
+        }
+        // A retried complete whose first reply was lost: finish what it left.
+        await this.lifecycle.retried("upload.completed", record);
+        await this.afterCompleted(record);
+        return true;
+      }
+      if (phase === "completing") {
+        const completion = record.completion!;
+        if (completion.partsDigest !== digest) {
+          throw notInProgress(record, "the upload is being completed with other parts");
+        }
+        if (Date.now() - Date.parse(completion.startedAt) >= COMPLETION_STALE_MS) {
+          return this.finishCompletion(record, quotedParts(body.parts));
+        }
+        if (Date.now() >= waitUntil) {
+          throw notInProgress(
+            record,
+            "the upload is being completed by another request; send this one again later for its outcome",
+          );
+        }
+        await sleep(COMPLETION_POLL_MS);
+        continue;
+      }
+      if (phase !== "uploading") throw notInProgress(record);
+
+      let parts: CompletedPart[];
+      try {
+        checkListedParts(record, body.parts); // before the store is asked
+        parts = completableParts(record, body.parts, await this.storedParts(record));
+      } catch (error) {
+        // The store's upload went while the parts were checked: decide again on what the record says now.
+        if (error instanceof ApiError && error.problems[0].code === "UPLOAD_NOT_IN_PROGRESS") {
+          swaps++;
+          continue;
+        }
+        throw error;
+      }
+      const now = new Date().toISOString();
+      const claimed: UploadRecord = { ...record, completion: { partsDigest: digest, startedAt: now }, updatedAt: now };
+      if (!(await this.records.swap(claimed, version))) {
+        swaps++;
+        continue; // another request changed the upload meanwhile: decide again on what it is now
+      }
+      return this.finishCompletion(claimed, parts);
+    }
+    throw contended();
+  }
+
+  /** `uploading → aborted`: the swap decides against a concurrent complete; then the store's upload is discarded. */
+  async abort(project: Project, requestKey: string): Promise<true> {
+    for (let swaps = 0; swaps < MAX_SWAP_ATTEMPTS; swaps++) {
+      const { record, version } = await this.records.loadVersioned(project.id, requestKey);
+      const phase = phaseOf(record);
+      if (phase === "aborted") {
+        // A retried abort whose first reply was lost: finish what it left.
+        await this.lifecycle.retried(abortEventOf(record), record);
+        await this.afterAborted(record);
+        return true;
+      }
+      if (phase !== "uploading") {
+        throw notInProgress(record, phase === "completing" ? "the upload is being completed" : undefined);
+      }
+      const now = new Date().toISOString();
+      const aborted: UploadRecord = { ...record, state: "aborted", abortedAt: now, updatedAt: now };
+      aborted.abortedBy = "client";
+      if (await this.records.swap(aborted, version)) {
+        await this.lifecycle.transitioned("upload.aborted", aborted);
+        await this.afterAborted(aborted);
+        return true;
+      }
+    }
+    throw contended();
+  }
+
+  /**
+   * `uploading → aborted` by the expiry sweep, for an upload whose URLs expired more than `graceSeconds` ago. The
+   * same compare-and-swap as a client's abort, so of replicas sweeping at once, or a sweep and a client's complete or
+   * abort, exactly one wins. Returns whether this call expired it.
+   */
+  async expire(projectId: string, requestKey: string, graceSeconds: number): Promise<boolean> {
+    for (let swaps = 0; swaps < MAX_SWAP_ATTEMPTS; swaps++) {
+      const found = await this.records.readVersioned(projectId, requestKey);
+      if (!found || phaseOf(found.record) !== "uploading" || !isExpired(found.record, graceSeconds)) return false;
+      const now = new Date().toISOString();
+      const expired: UploadRecord = {
+        ...found.record,
+        state: "aborted",
+        abortedAt: now,
+        updatedAt: now,
+        abortedBy: "expiry",
+      };
+      if (await this.records.swap(expired, found.version)) {
+        await this.lifecycle.transitioned("upload.expired", expired);
+        await this.afterAborted(expired);
+        return true;
+      }
+    }
+    return false; // contended: the next sweep looks again
+  }
+
+  /** Fresh URLs for the parts a multipart upload in progress still lacks, and the parts it has. */
+  async resume(
+    project: Project,
+    requestKey: string,
+    expiryHours: number | null | undefined,
+  ): Promise<ResumeUploadResult> {
+    const record = await this.records.load(project.id, requestKey);
+    if (isSinglePut(record)) throw notMultipart();
+    const phase = phaseOf(record);
+    if (phase !== "uploading") {
+      throw notInProgress(record, phase === "completing" ? "the upload is being completed" : undefined);
+    }
+    const uploadedParts = usableParts(record, await this.storedParts(record));
+    const done = new Set(uploadedParts.map((p) => p.partNumber));
+    const missing = Array.from({ length: record.partsNumber }, (_, i) => i + 1).filter((n) => !done.has(n));
+    const signed = await this.urls.partsPlan(record, missing, expiryHours);
+    await this.records.extendExpiry(record, signed.expiresAt);
+    return { ...signed, uploadedParts };
+  }
+
+  /** `POST success/{requestKey}`: a download URL of a completed upload; completes a single-PUT upload first. */
+  async success(project: Project, requestKey: string): Promise<{ downloadPath: string; expiresAt: string }> {
+    let record = await this.records.load(project.id, requestKey);
+    if (isSinglePut(record) && record.state === "uploading") record = await this.confirmSinglePut(record);
+    if (record.state !== "completed") {
+      throw new ApiError({
+        code: "UPLOAD_NOT_COMPLETED",
+        field: "requestKey",
+        message: `the upload is ${record.state}, not completed`,
+      });
+    }
+    return this.urls.download(record);
+  }
+
+  /** The parts of an upload in progress that count as uploaded (none once it has ended; none of a single PUT). */
+  async uploadedParts(record: UploadRecord): Promise<StoredPart[]> {
+    if (record.state !== "uploading" || isSinglePut(record)) return [];
+    return usableParts(record, await this.storedParts(record, true));
+  }
+
+  /**
+   * `uploading → completed` for a single-PUT upload whose object is stored with its planned size (the store's HEAD);
+   * otherwise 409 `UPLOAD_NOT_COMPLETED`, saying what is missing. The compare-and-swap decides against a concurrent
+   * abort: the record returned is `completed` or says what won instead.
+   */
+  private async confirmSinglePut(record: UploadRecord): Promise<UploadRecord> {
+    const size = await this.storage.objectSize(record.objectKey);
+    if (size !== record.contentLength) {
+      throw new ApiError({
+        code: "UPLOAD_NOT_COMPLETED",
+        field: "requestKey",
+        message:
+          size === undefined
+            ? "the file has not been stored yet: PUT it to the upload's URL first"
+            : `the stored file is ${size} bytes but the upload is ${record.contentLength}; PUT the file again`,
+      });
+    }
+    const { record: completed, changed } = await this.records.update(record, (current) => {
+      if (phaseOf(current) !== "uploading") return undefined;
+      const now = new Date().toISOString();
+      return { ...current, state: "completed", completedAt: now, updatedAt: now };
+    });
+    if (changed) await this.lifecycle.transitioned("upload.completed", completed);
+    else if (completed.state === "completed") await this.lifecycle.retried("upload.completed", completed);
+    if (completed.state === "completed") await this.afterCompleted(completed);
+    return completed;
+  }
+
+  /**
+   * Has the store assemble the object of an upload this request won (or took over), then records it `completed`.
+   * Safe to run again after a crash or alongside a takeover: a store that no longer has the multipart upload but has
+   * the object at its full size completed it already.
+   */
+  private async finishCompletion(record: UploadRecord, parts: CompletedPart[]): Promise<true> {
+    try {
+      await this.storage.completeMultipartUpload(record.objectKey, record.uploadId, parts);
+    } catch (error) {
+      if (!(error instanceof StorageError)) throw error;
+      if (error.reason === "upload-not-found") {
+        if ((await this.storage.objectSize(record.objectKey)) !== record.contentLength) {
+          throw goneFromStorage();
+        }
+      } else if (error.reason === "unavailable") {
+        throw error; // the record stays `completing`: sending the request again finishes it
+      } else {
+        // The store refused the parts (one was sent again since they were checked): the upload is open again.
+        await this.releaseCompletion(record);
+        throw error;
+      }
+    }
+    const { record: completed, changed } = await this.records.update(record, (current) => {
+      if (phaseOf(current) === "completed") return undefined;
+      const now = new Date().toISOString();
+      return { ...current, state: "completed", completedAt: now, updatedAt: now };
+    });
+    // Only the request whose swap made it `completed` reports it: a takeover racing this one finds it done.
+    if (changed) await this.lifecycle.transitioned("upload.completed", completed);
+    await this.afterCompleted(completed);
+    return true;
+  }
+
+  /** Undoes a complete request's claim whose parts the store refused: the client can send parts and complete again. */
+  private async releaseCompletion(claimed: UploadRecord): Promise<void> {
+    await bestEffort(this.logger, "reopen an upload whose completion failed", async () => {
+      await this.records.update(claimed, (current) => {
+        if (phaseOf(current) !== "completing" || current.completion?.partsDigest !== claimed.completion?.partsDigest) {
+          return undefined;
+        }
+        const { completion: _released, ...rest } = current;
+        return { ...rest, updatedAt: new Date().toISOString() };
+      });
+    });
+  }
+
+  /** What follows `completed`: the upload no longer counts as open. Idempotent. Its hash reservation stays. */
+  private async afterCompleted(record: UploadRecord): Promise<void> {
+    await this.openUploads.release(record.projectId, record.requestKey);
+  }
+
+  /**
+   * What follows `aborted`: the store discards the parts (a single-PUT upload's object), the hash and the open place
+   * are released. Idempotent. A single-PUT URL cannot be revoked (S3 presigned URLs cannot): a PUT arriving after the
+   * abort stores an object that no call hands out, and an abort sent again removes it.
+   */
+  private async afterAborted(record: UploadRecord): Promise<void> {
+    try {
+      // A single-PUT upload has no multipart upload: its object, if the PUT came, is the upload's data.
+      if (isSinglePut(record)) await this.storage.deleteObject(record.objectKey);
+      else await this.storage.abortMultipartUpload(record.objectKey, record.uploadId);
+    } catch (error) {
+      if (!(error instanceof StorageError && error.reason === "upload-not-found")) throw error;
+    }
+    if (record.fileHash) await this.duplicates.release(record.projectId, record.fileHash, record.requestKey);
+    await this.openUploads.release(record.projectId, record.requestKey);
+  }
+
+  private async storedParts(record: UploadRecord, missingIsEmpty = false): Promise<StoredPartInfo[]> {
+    try {
+      return await this.storage.listParts(record.objectKey, record.uploadId);
+    } catch (error) {
+      if (error instanceof StorageError && error.reason === "upload-not-found") {
+        if (missingIsEmpty) return [];
+        // Most often a concurrent request has just completed or aborted it: say so, as if it had come first.
+        const now = await this.records.read(record.projectId, record.requestKey);
+        if (now && phaseOf(now) !== "uploading") throw notInProgress(now);
+        throw goneFromStorage();
+      }
+      throw error;
+    }
+  }
+}
+
+function notMultipart(): ApiError {
+  return new ApiError({
+    code: "NOT_A_MULTIPART_UPLOAD",
+    field: "requestKey",
+    message: "names a single-PUT upload (POST /url): PUT the file to its URL, then call POST success/{requestKey}",
+  });
+}
+
+function goneFromStorage(): ApiError {
+  const message = "the upload no longer exists in storage";
+  return new ApiError({ code: "UPLOAD_NOT_FOUND", field: "requestKey", message });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
