@@ -59,6 +59,7 @@ import {
 } from "./upload-record";
 import { unquoteETag } from "../storage/etag";
 import { OpenUploads } from "./open-uploads";
+import { headersNotSigned } from "./single-put-object";
 import { TokenUploads } from "./token-uploads";
 import { UploadLifecycle } from "../lifecycle/upload-lifecycle.service";
 
@@ -560,8 +561,9 @@ export class UploadsService {
       });
     }
     const expiresIn = this.config.DOWNLOAD_URL_EXPIRY_SECONDS;
-    // A single PUT stores the bytes and their type only: the download URL names the file.
-    const options = isSinglePut(record) ? { contentDisposition: contentDisposition(record.fileName) } : {};
+    // The download answers with the type and name the upload declared and no caching by shared caches, whatever its
+    // PUT sent (a single PUT's type is not signed, its request names no file, and S3 keeps its Cache-Control).
+    const options = { contentType: record.mimeType, contentDisposition: contentDisposition(record.fileName), cacheControl: "private" };
     return {
       downloadPath: await this.storage.presignDownload(record.objectKey, expiresIn, options),
       expiresAt: new Date(Date.now() + expiresIn * 1000).toISOString(),
@@ -574,7 +576,19 @@ export class UploadsService {
    * abort: the record returned is `completed` or says what won instead.
    */
   private async confirmSinglePut(record: UploadRecord): Promise<UploadRecord> {
-    const size = await this.storage.objectSize(record.objectKey);
+    const head = await this.storage.objectHead(record.objectKey);
+    const size = head?.size;
+    const unsigned = head ? headersNotSigned(head, objectMetadataOf(record).metadata) : [];
+    if (unsigned.length > 0) {
+      // Stored with headers its URL does not sign (a store that keeps them, such as Ceph RGW): downloads would echo
+      // them. Removed, so that a PUT with the URL's headers only can store the file; no download was ever handed out.
+      await this.storage.deleteObject(record.objectKey);
+      throw new ApiError({
+        code: "UPLOAD_NOT_COMPLETED",
+        field: "requestKey",
+        message: `the file was stored with headers its URL does not set (${unsigned.join(", ")}) and was removed: PUT it again with only the headers \`POST /url\` answered`,
+      });
+    }
     if (size !== record.contentLength) {
       throw new ApiError({
         code: "UPLOAD_NOT_COMPLETED",
@@ -665,8 +679,10 @@ export class UploadsService {
     // The object gets the metadata a multipart upload's object gets (only the disposition would be a header to send).
     const { contentType, metadata } = objectMetadataOf(record);
     const object = { size: record.contentLength, contentType, metadata };
+    const { url, headers } = await this.storage.presignPutObject(record.objectKey, object, expiresIn);
     return {
-      url: await this.storage.presignPutObject(record.objectKey, object, expiresIn),
+      url,
+      headers,
       requestKey: record.requestKey,
       contentLength: String(record.contentLength),
       expiresAt: new Date(Date.now() + expiresIn * 1000).toISOString(),
