@@ -151,6 +151,39 @@ describe("signed URLs on S3: added headers", () => {
   });
 });
 
+describe("signed URLs on S3 with S3_SINGLE_PUT_ACL=private (Cloudflare R2 takes no other)", () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startGateway({ S3_SINGLE_PUT_ACL: "private" }, "s3");
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  it("lists and signs x-amz-acl: private; an added public-read is refused and the object stays private", async () => {
+    const uploads = `/api/projects/${gw.projectId}/uploads`;
+    const data = randomBytes(100);
+    const reply = await call(gw.app, "POST", `${uploads}/url`, {
+      headers: gw.auth,
+      body: { fileName: "clip.mp4", mimeType: "video/mp4", contentLength: data.length },
+    });
+    expect(reply.status, JSON.stringify(reply.body)).toBe(200);
+    const { url, headers, requestKey } = reply.body.result;
+    expect(headers).toEqual({ "if-none-match": "*", "x-amz-acl": "private" });
+    const put = async (sent: Record<string, string>) => {
+      const response = await fetch(url, { method: "PUT", body: data, headers: sent });
+      await response.arrayBuffer();
+      return response.status;
+    };
+    expect(await put({ ...headers, ...PUBLIC_READ })).toBe(403);
+    expect(await put(headers)).toBe(200);
+    const { S3_ENDPOINT, S3_BUCKET } = s3Env();
+    const path = objectKey(gw.projectId, requestKey).split("/").map(encodeURIComponent).join("/");
+    expect((await fetch(`${S3_ENDPOINT}/${S3_BUCKET}/${path}`)).status).toBe(403);
+    expect((await call(gw.app, "POST", `${uploads}/success/${requestKey}`, { headers: gw.auth })).status).toBe(200);
+  });
+});
+
 describe("the seed's plain PUT on the embedded store", () => {
   let gw: TestGateway;
   beforeAll(async () => {

@@ -14,7 +14,7 @@ import {
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
-import { SINGLE_PUT_HEADERS, SigV4Presigner, type PresignCredentials } from "./sigv4-presigner";
+import { SigV4Presigner, type PresignCredentials, type SinglePutAcl } from "./sigv4-presigner";
 import {
   StorageError,
   type CompletedPart,
@@ -44,6 +44,8 @@ export interface S3StorageOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** Whether the bucket's part ETags are MD5s (false with SSE-KMS or SSE-C); default true. */
   eTagsAreMd5?: boolean;
+  /** The canned ACL single-PUT URLs sign: `bucket-owner-full-control` (default), `private` (R2), or `none`. */
+  singlePutAcl?: SinglePutAcl;
 }
 
 /** URLs signed between two turns of the event loop (~1-3 ms of work). */
@@ -163,7 +165,7 @@ export class S3Storage implements Storage {
    */
   async presignPutObject(key: string, object: SinglePutObject, expiresInSeconds: number): Promise<SignedPut> {
     const url = this.presigner.presignPutObject(await this.credentials(), key, object, expiresInSeconds);
-    return { url, headers: { ...SINGLE_PUT_HEADERS } };
+    return { url, headers: this.presigner.singlePutHeaders };
   }
 
   async presignDownload(key: string, expiresInSeconds: number, options: DownloadOptions = {}): Promise<string> {

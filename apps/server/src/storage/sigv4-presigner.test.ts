@@ -199,6 +199,36 @@ describe("SigV4Presigner", () => {
     expect(() => signature({ size: -1 })).toThrow(RangeError);
   });
 
+  it.each(["bucket-owner-full-control", "private", "none"] as const)(
+    "signs the configured single-PUT ACL (%s) as the SDK does, and lists it among the headers to send",
+    async (acl) => {
+      const setup = { ...SETUPS[0]!, singlePutAcl: acl };
+      const credentials = CREDENTIALS[0]!;
+      const client = new S3Client({ ...s3ClientConfig(setup, setup.endpoint), credentials });
+      const signingDate = DATES[0]!;
+      const expected = await getSignedUrl(
+        client,
+        new PutObjectCommand({
+          Bucket: setup.bucket,
+          Key: "a/b",
+          ContentLength: 10,
+          IfNoneMatch: "*",
+          ...(acl === "none" ? {} : { ACL: acl }),
+        }),
+        {
+          expiresIn: 60,
+          signingDate,
+          signableHeaders: new Set(["content-length", "if-none-match", "x-amz-acl"]),
+          unhoistableHeaders: new Set(["x-amz-acl"]),
+        },
+      );
+      client.destroy();
+      const ours = new SigV4Presigner(setup);
+      expect(ours.presignPutObject(credentials, "a/b", { size: 10 }, 60, signingDate)).toBe(expected);
+      expect(ours.singlePutHeaders).toEqual(acl === "none" ? { "if-none-match": "*" } : { "if-none-match": "*", "x-amz-acl": acl });
+    },
+  );
+
   it("signs host only into download URLs", () => {
     const url = new SigV4Presigner(SETUPS[0]!).presignGetObject(CREDENTIALS[0]!, "k", 60);
     expect(new URL(url).searchParams.get("X-Amz-SignedHeaders")).toBe("host");

@@ -13,6 +13,8 @@ export interface SigV4PresignerOptions {
   endpoint?: string;
   bucket: string;
   forcePathStyle: boolean;
+  /** The canned ACL single-PUT URLs sign (`SINGLE_PUT_ACL` by default); `"none"` signs none. */
+  singlePutAcl?: SinglePutAcl;
 }
 
 const ALGORITHM = "AWS4-HMAC-SHA256";
@@ -28,21 +30,28 @@ type SignedHeaders = "host" | "length" | "put-once";
  * The canned ACL a single PUT must send, signed. S3-compatible stores such as Ceph RGW honour an `x-amz-acl` header
  * that a presigned URL does not sign (`public-read` makes the object readable by anyone, unsigned); once the header
  * is signed, any other value, or added `x-amz-grant-*` headers, fail. `bucket-owner-full-control` rather than
- * `private`: it grants nobody but the object's and the bucket's owners (the same as `private` when the gateway's
- * credentials own the bucket), and it is the one canned ACL that AWS buckets with ACLs disabled (Object Ownership
- * "bucket owner enforced", the default for new buckets) accept; they refuse `private` with 400.
+ * `private` by default: it grants nobody but the object's and the bucket's owners (the same as `private` when the
+ * gateway's credentials own the bucket), and it is the one canned ACL that AWS buckets with ACLs disabled (Object
+ * Ownership "bucket owner enforced", the default for new buckets) accept; they refuse `private` with 400. Stores that
+ * take `private` only (Cloudflare R2) are configured with it (`S3_SINGLE_PUT_ACL`).
  */
 export const SINGLE_PUT_ACL = "bucket-owner-full-control";
+
+/** The canned ACLs single-PUT URLs can sign; `"none"` for a store that refuses every ACL header. */
+export const SINGLE_PUT_ACLS = ["bucket-owner-full-control", "private", "none"] as const;
+export type SinglePutAcl = (typeof SINGLE_PUT_ACLS)[number];
 
 /**
  * The headers a single-PUT URL is signed for and its request must carry, as sent. Not `Content-Length` (signed too,
  * but every HTTP client sends it from the body, and browsers refuse to set it) and not `Content-Type` (not signed: a
  * download's type is set by its URL, whatever the PUT sent).
  */
-export const SINGLE_PUT_HEADERS: Readonly<Record<string, string>> = Object.freeze({
-  "if-none-match": "*",
-  "x-amz-acl": SINGLE_PUT_ACL,
-});
+export function singlePutHeaders(acl: SinglePutAcl = SINGLE_PUT_ACL): Record<string, string> {
+  return { "if-none-match": "*", ...(acl === "none" ? {} : { "x-amz-acl": acl }) };
+}
+
+/** The headers of a single PUT with the default ACL. */
+export const SINGLE_PUT_HEADERS: Readonly<Record<string, string>> = Object.freeze(singlePutHeaders());
 
 /** What a download answers with, whatever the object was stored with (S3's `response-*` overrides). */
 export interface DownloadOverrides {
@@ -62,7 +71,7 @@ export interface DownloadOverrides {
  * Part URLs sign the `content-length` header (as `getSignedUrl` does for an `UploadPartCommand` with `ContentLength`,
  * S3 then refuses any body of another length with 403), so a URL stores exactly the planned bytes. Single-PUT URLs
  * (`PutObject`) sign `content-length`, `if-none-match` (`*`: S3 answers 412 when the object exists, so the URL cannot
- * replace what was stored) and `x-amz-acl` (`SINGLE_PUT_ACL`), and carry the object's `x-amz-meta-*` entries as query
+ * replace what was stored) and `x-amz-acl` (`singlePutAcl`), and carry the object's `x-amz-meta-*` entries as query
  * parameters, as the SDK hoists them. Download URLs sign `host` only, and set the reply's type and disposition.
  */
 export class SigV4Presigner {
@@ -70,6 +79,8 @@ export class SigV4Presigner {
   readonly origin: string;
   private readonly host: string;
   private readonly pathPrefix: string;
+  /** A single PUT's signed headers after `host`, in canonical form, and their names. */
+  private readonly putOnce: { canonical: string; names: string };
   private signingKey: { day: string; secret: string; key: Buffer } | undefined;
 
   constructor(private readonly options: SigV4PresignerOptions) {
@@ -80,6 +91,17 @@ export class SigV4Presigner {
     this.host = base.host; // includes a non-default port, as the signed Host header must
     const basePath = base.pathname.replace(/\/+$/, "");
     this.pathPrefix = virtualHosted ? `${basePath}/` : `${basePath}/${escapeUri(options.bucket)}/`;
+    // Canonical headers are sorted by name: `content-length`, `host`, `if-none-match`, then `x-amz-acl`.
+    const headers = Object.entries(singlePutHeaders(options.singlePutAcl)).sort(([a], [b]) => (a < b ? -1 : 1));
+    this.putOnce = {
+      canonical: headers.map(([name, value]) => `\n${name}:${value}`).join(""),
+      names: headers.map(([name]) => `;${name}`).join(""),
+    };
+  }
+
+  /** The headers a single PUT to this presigner's URLs must send. */
+  get singlePutHeaders(): Record<string, string> {
+    return singlePutHeaders(this.options.singlePutAcl);
   }
 
   /** Presigned PUT URLs for the given parts of a multipart upload, in order, each bound to its part's size. */
@@ -102,7 +124,7 @@ export class SigV4Presigner {
   /**
    * A presigned PutObject URL storing the whole object in one request, once: bound to its exact size (S3 refuses a
    * body of another length: 403), to `If-None-Match: *`, so that S3 refuses it (412) once the object exists, and to
-   * the canned ACL `SINGLE_PUT_ACL`; the request must send `SINGLE_PUT_HEADERS`. `metadata` becomes the object's
+   * the canned ACL `singlePutAcl`; the request must send `singlePutHeaders`. `metadata` becomes the object's
    * `x-amz-meta-*` entries, signed into the query (the client sends no header for them). The content type is not
    * bound: downloads set theirs (`presignGetObject`).
    */
@@ -172,15 +194,14 @@ export class SigV4Presigner {
       `X-Amz-Algorithm=${ALGORITHM}&X-Amz-Content-Sha256=${UNSIGNED_PAYLOAD}` +
       `&X-Amz-Credential=${escapeUri(`${credentials.accessKeyId}/${scope}`)}&X-Amz-Date=${amzDate}` +
       `&X-Amz-Expires=${expiresInSeconds}${token}`;
-    // Canonical headers are sorted by name: `content-length`, `host`, `if-none-match`, then `x-amz-acl`.
     const signedHeaders = {
       host: "host",
       length: "content-length;host",
-      "put-once": "content-length;host;if-none-match;x-amz-acl",
+      "put-once": `content-length;host${this.putOnce.names}`,
     }[signed];
     const signedHeadersQuery = `&X-Amz-SignedHeaders=${escapeUri(signedHeaders)}`;
     const requestHead = `${method}\n${path}\n${head}${signedHeadersQuery}`;
-    const putOnce = signed === "put-once" ? `\nif-none-match:*\nx-amz-acl:${SINGLE_PUT_ACL}` : "";
+    const putOnce = signed === "put-once" ? this.putOnce.canonical : "";
     const hostAndRest = `host:${this.host}${putOnce}\n\n${signedHeaders}\n${UNSIGNED_PAYLOAD}`;
     const toSignHead = `${ALGORITHM}\n${amzDate}\n${scope}\n`;
     const signingKey = this.signingKeyFor(credentials.secretAccessKey, day);
