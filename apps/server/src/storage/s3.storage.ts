@@ -48,6 +48,9 @@ export interface S3StorageOptions {
   singlePutAcl?: SinglePutAcl;
 }
 
+/** The header that stores an object encrypted with the client's own key (SSE-C). */
+const SSE_C_HEADER = "x-amz-server-side-encryption-customer-algorithm";
+
 /** URLs signed between two turns of the event loop (~1-3 ms of work). */
 const PRESIGN_SLICE = 500;
 
@@ -253,7 +256,11 @@ export class S3Storage implements Storage {
         storedHeaders: Object.fromEntries(Object.entries(stored).filter((entry): entry is [string, string] => !!entry[1])),
       };
     } catch (error) {
-      if (error instanceof S3ServiceException && error.$metadata.httpStatusCode === 404) return undefined;
+      const status = error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
+      if (status === 404) return undefined;
+      // S3 answers 400 to a HEAD without the key of an object stored with SSE-C (a single PUT adding the customer-key
+      // headers its URL does not sign, where the store honours them): an object that only its uploader can read.
+      if (status === 400) return { size: Number.NaN, metadata: {}, storedHeaders: { [SSE_C_HEADER]: "" } };
       throw toStorageError(error);
     }
   }

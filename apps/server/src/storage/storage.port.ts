@@ -60,7 +60,8 @@ export interface ObjectHead {
   metadata: Record<string, string>;
   /**
    * Headers the object was stored with that downloads would echo and that neither a single PUT's URL nor a download
-   * URL sets: `content-encoding`, `content-language`, `expires`, `x-amz-website-redirect-location`; by lowercase
+   * URL sets: `content-encoding`, `content-language`, `expires`, `x-amz-website-redirect-location` (and
+   * `x-amz-server-side-encryption-customer-algorithm` for an object encrypted with a client's key); by lowercase
    * name. (Download URLs set `Content-Type`, `Content-Disposition` and `Cache-Control`.) Always empty on the embedded
    * store, which keeps none of a request's headers.
    */
