@@ -21,8 +21,8 @@ const corsRules = [
     AllowedMethods: ["GET", "PUT", "HEAD"],
     // The client sends each part's MD5 as Content-MD5 (the store verifies it), a header browsers preflight: without
     // it here, every cross-origin part PUT is refused. Content-Type for files whose type the browser sends, and
-    // If-None-Match, which single-PUT URLs are signed for (they store once).
-    AllowedHeaders: ["Content-MD5", "Content-Type", "If-None-Match"],
+    // If-None-Match and x-amz-acl, which single-PUT URLs are signed for (they store once, and privately).
+    AllowedHeaders: ["Content-MD5", "Content-Type", "If-None-Match", "x-amz-acl"],
     ExposeHeaders: ["ETag", "Retry-After"],
     MaxAgeSeconds: 3600,
   },
@@ -53,4 +53,4 @@ const { CORSRules = [] } = await s3.send(new GetBucketCorsCommand({ Bucket: S3_B
 if (!CORSRules.some((r) => r.ExposeHeaders?.some((h) => h.toLowerCase() === "etag"))) {
   throw new Error(`CORS rules on ${S3_BUCKET} were not stored: ${JSON.stringify(CORSRules)}`);
 }
-console.error(`create-bucket: CORS set on ${S3_BUCKET} (GET/PUT/HEAD from *, allows Content-MD5, Content-Type and If-None-Match, exposes ETag)`);
+console.error(`create-bucket: CORS set on ${S3_BUCKET} (GET/PUT/HEAD from *, allows Content-MD5, Content-Type, If-None-Match and x-amz-acl, exposes ETag)`);

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SINGLE_PUT_HEADERS } from "../src/storage/sigv4-presigner";
 import type { Storage } from "../src/storage/storage.port";
 import { STORAGE } from "../src/tokens";
 import { objectKey, openUploadKey } from "../src/uploads/upload-keys";
@@ -30,9 +31,11 @@ describe.each(["local", "s3"] as const)("single-PUT upload on %s storage", (stor
     call(gw.app, "POST", `${uploads(projectId)}/success/${requestKey}`, { headers: gw.auth });
   const abort = (requestKey: string) => call(gw.app, "PUT", `${uploads()}/multipart-abort`, { body: { requestKey }, headers: gw.auth });
   const status = (requestKey: string) => call(gw.app, "GET", `${uploads()}/${requestKey}`, { headers: gw.auth });
-  // Every single PUT carries If-None-Match: *, signed into its URL: the URL stores the file once.
+  // The headers `POST /url` answers (checked in the first test): none on the embedded store; on S3 If-None-Match: *
+  // (the URL stores the file once) and the canned ACL, both signed into the URL.
+  const storeHeaders: Record<string, string> = storage === "s3" ? { ...SINGLE_PUT_HEADERS } : {};
   const put = (url: string, data: Uint8Array, headers: Record<string, string> = {}) =>
-    fetch(url, { method: "PUT", body: data, headers: { "content-type": "video/mp4", "if-none-match": "*", ...headers } });
+    fetch(url, { method: "PUT", body: data, headers: { ...storeHeaders, ...headers } });
 
   /** A started single-PUT upload of `data` (random bytes when omitted). */
   async function started(data: Uint8Array = randomBytes(64 * 1024), fileName = "clip.mp4") {
@@ -71,6 +74,7 @@ describe.each(["local", "s3"] as const)("single-PUT upload on %s storage", (stor
     const { url, requestKey } = reply.body.result;
     expect(reply.body.result).toEqual({
       url: expect.any(String),
+      headers: storeHeaders,
       requestKey: expect.stringMatching(/^[0-9]{13}[A-Za-z0-9_-]{22}$/),
       contentLength: String(data.length),
       expiresAt: expect.any(String),
@@ -140,15 +144,19 @@ describe.each(["local", "s3"] as const)("single-PUT upload on %s storage", (stor
     expect((await success(upload.requestKey)).status).toBe(200);
   });
 
-  it("the store refuses another Content-Type (it is signed) and a wrong Content-MD5", async () => {
+  it("the PUT's Content-Type does not set the download's (the declared type does); a wrong Content-MD5 is refused", async () => {
     const upload = await started();
-    const otherType = await put(upload.url, upload.data, { "content-type": "text/html" });
-    expect(otherType.status).toBe(403);
     const badDigest = await put(upload.url, upload.data, { "content-md5": md5(randomBytes(8)) });
     expect(badDigest.status).toBe(400);
     expect(await badDigest.text()).toMatch(/BadDigest|BAD_DIGEST/);
     expect(await store.objectSize(objectKey(gw.projectId, upload.requestKey))).toBeUndefined();
     expectErrorEnvelope(await success(upload.requestKey), 409, "UPLOAD_NOT_COMPLETED");
+    const html = await put(upload.url, upload.data, { "content-type": "text/html" });
+    expect(html.status).toBe(200);
+    const link = await success(upload.requestKey);
+    const download = await fetch(link.body.result.downloadPath);
+    expect(download.headers.get("content-type")).toBe("video/mp4");
+    expect(sha256(new Uint8Array(await download.arrayBuffer()))).toBe(sha256(upload.data));
   });
 
   it("an empty file is one PUT of no bytes", async () => {
@@ -173,7 +181,7 @@ describe.each(["local", "s3"] as const)("single-PUT upload on %s storage", (stor
     }
   });
 
-  it("the URL stores once: a PUT after success, or one without If-None-Match, is refused and the stored bytes stay", async () => {
+  it("the URL stores once: a PUT after success, or one without the answer's headers, is refused and the stored bytes stay", async () => {
     const upload = await started();
     expect((await put(upload.url, upload.data)).status).toBe(200);
     expect((await success(upload.requestKey)).status).toBe(200);
@@ -182,9 +190,10 @@ describe.each(["local", "s3"] as const)("single-PUT upload on %s storage", (stor
     // The embedded store answers in the envelope; S3 with its PreconditionFailed document.
     if (storage === "local") expectErrorEnvelope({ status: replaced.status, body: await replaced.json() }, 412, "PRECONDITION_FAILED");
     else expect(await replaced.text()).toMatch(/PreconditionFailed/);
-    // Without the signed header: refused (403) before any condition is looked at.
-    const unconditional = await fetch(upload.url, { method: "PUT", body: randomBytes(upload.data.length), headers: { "content-type": "video/mp4" } });
-    expect(unconditional.status).toBe(403);
+    // The body alone: on S3 refused (403, the signed headers are missing) before any condition is looked at; the
+    // embedded store refuses it as stored already (412).
+    const unconditional = await fetch(upload.url, { method: "PUT", body: randomBytes(upload.data.length) });
+    expect(unconditional.status).toBe(storage === "s3" ? 403 : 412);
     await unconditional.arrayBuffer();
     expect(sha256((await downloaded(upload.requestKey)).bytes)).toBe(sha256(upload.data));
     expect((await status(upload.requestKey)).body.result.state).toBe("completed");

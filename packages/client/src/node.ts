@@ -31,7 +31,8 @@ export function nodeHttpTransport(options: { maxSockets?: number; path?: string 
   return {
     reportsProgress: true,
     hashesWhileSending: true,
-    send({ url, body, offset, signal, contentMd5, contentType, putOnce, onProgress }) {
+    send(part) {
+      const { url, body, offset, signal, onProgress } = part;
       return new Promise((resolve, reject) => {
         if (signal.aborted) return reject(signal.reason);
         const target = new URL(url);
@@ -39,7 +40,7 @@ export function nodeHttpTransport(options: { maxSockets?: number; path?: string 
         const request = send(target, {
           method: "PUT",
           agent: agents[target.protocol as "http:" | "https:"],
-          headers: { "content-length": String(body.size), ...partHeaders(contentMd5, contentType, putOnce) },
+          headers: { "content-length": String(body.size), ...partHeaders(part) },
           signal,
         });
         let settled = false;

@@ -11,11 +11,16 @@ export interface PartRequest {
   signal: AbortSignal;
   /** Base64 MD5 of `body`, sent as `Content-MD5` so that the store refuses bytes corrupted on the way (400). */
   contentMd5?: string;
-  /** The `Content-Type` a single-PUT URL is signed for (the file's MIME type); part URLs take none. */
+  /**
+   * A single PUT's headers as the gateway listed them (`headers` of `POST /url`): sent exactly as they are, and then
+   * `contentType` and `putOnce` are not used. Part URLs take none.
+   */
+  headers?: Record<string, string>;
+  /** The `Content-Type` a single-PUT URL of a gateway from before `headers` is signed for (the file's MIME type). */
   contentType?: string;
   /**
-   * A single PUT: sent with `If-None-Match: *`, which its URL is signed for, so the store keeps the first file stored
-   * and refuses any later PUT to the URL (412).
+   * A single PUT to a gateway from before `headers`: sent with `If-None-Match: *`, which its URL is signed for, so the
+   * store keeps the first file stored and refuses any later PUT to the URL (412).
    */
   putOnce?: boolean;
   /** Bytes of `body` sent so far; called by transports that can tell. */
@@ -54,7 +59,8 @@ export interface PartTransport {
 export function fetchTransport(fetchImpl: typeof fetch = globalThis.fetch.bind(globalThis)): PartTransport {
   return {
     reportsProgress: false,
-    async send({ url, body, signal, contentMd5, contentType, putOnce }) {
+    async send(request) {
+      const { url, body, signal } = request;
       // A file's part (Node) is read into memory first: fetch takes real Blobs only, and would send a stream chunked.
       const payload = isChunkedPart(body) ? new Blob([await body.arrayBuffer()]) : body;
       if (payload.size !== body.size) {
@@ -62,7 +68,7 @@ export function fetchTransport(fetchImpl: typeof fetch = globalThis.fetch.bind(g
       }
       let response: Response;
       try {
-        response = await fetchImpl(url, { method: "PUT", body: payload, signal, headers: partHeaders(contentMd5, contentType, putOnce) });
+        response = await fetchImpl(url, { method: "PUT", body: payload, signal, headers: partHeaders(request) });
       } catch (error) {
         if (signal.aborted) throw signal.reason;
         throw new NetworkError(`The part upload got no answer: ${(error as Error).message}`, { cause: error });
@@ -83,7 +89,8 @@ export function fetchTransport(fetchImpl: typeof fetch = globalThis.fetch.bind(g
 export function xhrTransport(): PartTransport {
   return {
     reportsProgress: true,
-    send({ url, body, signal, contentMd5, contentType, putOnce, onProgress }) {
+    send(request) {
+      const { url, body, signal, onProgress } = request;
       return new Promise<PartResponse>((resolve, reject) => {
         if (signal.aborted) return reject(signal.reason);
         if (!(body instanceof Blob)) return reject(new TypeError("xhrTransport sends Blob parts (a File's slices) only"));
@@ -92,7 +99,7 @@ export function xhrTransport(): PartTransport {
         signal.addEventListener("abort", onAbort, { once: true });
         const settle = () => signal.removeEventListener("abort", onAbort);
         xhr.open("PUT", url);
-        for (const [name, value] of Object.entries(partHeaders(contentMd5, contentType, putOnce))) xhr.setRequestHeader(name, value);
+        for (const [name, value] of Object.entries(partHeaders(request))) xhr.setRequestHeader(name, value);
         xhr.upload.onprogress = (event) => onProgress?.(event.loaded);
         xhr.onload = () => {
           settle();
@@ -108,7 +115,7 @@ export function xhrTransport(): PartTransport {
           settle();
           reject(
             new NetworkError(
-              "The part upload got no answer: a network error, or a CORS refusal (the bucket's CORS rule must allow PUT with the Content-MD5, Content-Type and If-None-Match headers and expose ETag).",
+              "The part upload got no answer: a network error, or a CORS refusal (the bucket's CORS rule must allow PUT with the Content-MD5, Content-Type, If-None-Match and x-amz-acl headers and expose ETag).",
             ),
           );
         };
@@ -127,14 +134,16 @@ export function defaultTransport(fetchImpl?: typeof fetch): PartTransport {
 }
 
 /**
- * Headers of a part PUT: `Content-MD5`, and for a single PUT the `Content-Type` and `If-None-Match: *` its URL is signed
- * for. Nothing else: the length comes from the body, and any other header would need signing. The type is always set
- * when given, so that a runtime does not send the Blob's own type (or none) instead of the signed one.
+ * Headers of a part PUT: `Content-MD5`, and for a single PUT exactly the `headers` the gateway listed (or, from a
+ * gateway before that list, the `Content-Type` and `If-None-Match: *` its URL is signed for). Nothing else: the length
+ * comes from the body, and any other header would need signing. The type is always set when given, so that a runtime
+ * does not send the Blob's own type (or none) instead of the signed one.
  */
-export function partHeaders(contentMd5: string | undefined, contentType?: string, putOnce?: boolean): Record<string, string> {
+export function partHeaders(request: Pick<PartRequest, "contentMd5" | "headers" | "contentType" | "putOnce">): Record<string, string> {
+  const { contentMd5, headers, contentType, putOnce } = request;
   return {
-    ...(contentType ? { "content-type": contentType } : {}),
+    ...(headers ? {} : contentType ? { "content-type": contentType } : {}),
     ...(contentMd5 ? { "content-md5": contentMd5 } : {}),
-    ...(putOnce ? { "if-none-match": "*" } : {}),
+    ...(headers ?? (putOnce ? { "if-none-match": "*" } : {})),
   };
 }

@@ -19,7 +19,7 @@ import { defaultPartHasher } from "./md5-worker-hasher";
 import { contentMd5OfHex, isDigestRefusal, md5OfETag, type PartHasher } from "./part-hash";
 import { ProgressTracker, type UploadProgress } from "./progress";
 import { DEFAULT_RETRY_POLICY, retryDelay, sleep, type RetryPolicy } from "./retry";
-import { defaultTransport, type PartResponse, type PartTransport } from "./transport";
+import { defaultTransport, type PartRequest, type PartResponse, type PartTransport } from "./transport";
 import type { UploadSource } from "./upload-source";
 
 export type PartState = "waiting" | "sending" | "done" | "retrying";
@@ -167,8 +167,11 @@ class UploadRun {
   private refreshing: Promise<void> | undefined;
   private plan!: PartPlan;
   private uploadId!: string;
-  /** Set for a single-PUT upload: the start's body and key, sent again (same key) to sign a fresh URL. */
-  private singlePut: { body: SinglePutUploadBody; idempotencyKey: string } | undefined;
+  /**
+   * Set for a single-PUT upload: the start's body and key, sent again (same key) to sign a fresh URL, and the headers
+   * the gateway said its PUT must send (absent from gateways older than the field).
+   */
+  private singlePut: { body: SinglePutUploadBody; idempotencyKey: string; headers?: Record<string, string> } | undefined;
   /**
    * Set when a retried single PUT found the file stored already (412: its earlier attempt stored it, the reply was
    * lost): the stored file's MD5 is compared with ours once the gateway has confirmed its size.
@@ -366,6 +369,15 @@ class UploadRun {
     };
   }
 
+  /**
+   * What a single PUT sends besides the body and its digest: exactly the headers the gateway listed, or for a gateway
+   * from before that list the type and `If-None-Match: *` its URL was signed for. Nothing for a part.
+   */
+  private singlePutHeaders(): Pick<PartRequest, "headers" | "contentType" | "putOnce"> {
+    if (!this.singlePut) return {};
+    return this.singlePut.headers ? { headers: this.singlePut.headers } : { contentType: this.mimeType, putOnce: true };
+  }
+
   /** Starts a single-PUT upload (`POST /url`): the plan is one part, the whole file, sent to the one URL. */
   private async startSinglePut(): Promise<void> {
     this.singlePut = {
@@ -383,6 +395,7 @@ class UploadRun {
     this.requestKey = started.requestKey;
     this.uploadId = "";
     this.integrity = started.integrity;
+    if (started.headers) this.singlePut.headers = started.headers;
     const size = this.source.size;
     this.plan = { partSize: size, partsNumber: 1, contentLength: size, lastPartSize: size };
     this.urls = new Map([[1, started.url]]);
@@ -510,7 +523,7 @@ class UploadRun {
           offset: start,
           signal: attempt.signal,
           contentMd5,
-          ...(this.singlePut ? { contentType: this.mimeType, putOnce: true } : {}),
+          ...this.singlePutHeaders(),
           onProgress: (loaded) => {
             stall.touch();
             progress.partProgress(partNumber, loaded);
@@ -636,6 +649,7 @@ class UploadRun {
       this.refreshing ??= this.signSinglePut("renew the upload's URL")
         .then((signed) => {
           this.urls.set(1, signed.url);
+          if (this.singlePut && signed.headers) this.singlePut.headers = signed.headers;
         })
         .finally(() => {
           this.refreshing = undefined;

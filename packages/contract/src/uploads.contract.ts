@@ -80,7 +80,7 @@ export const uploadsContract = c.router(
       responses: { 200: successEnvelope(singlePutUploadResultSchema) },
       summary: "Start a single-PUT upload (small files)",
       description:
-        "Returns one presigned PUT URL for the whole file (up to 5 GiB), signed for its exact length and MIME type. PUT the file there, then call `POST /success/{requestKey}`, which checks the stored file and marks the upload completed. The upload counts among the project's open uploads until then; `GET /{requestKey}`, the list and `PUT /multipart-abort` work for it as for a multipart upload.",
+        "Returns one presigned PUT URL for the whole file (up to 5 GiB), signed for its exact length, and the headers its PUT must send (`headers`: none on the embedded store, where the body alone stores the file). PUT the file there, then call `POST /success/{requestKey}`, which checks the stored file (its size, and that it carries no header its URL did not set: such a file is removed, PUT it again) and marks the upload completed. The upload counts among the project's open uploads until then; `GET /{requestKey}`, the list and `PUT /multipart-abort` work for it as for a multipart upload.",
     },
     complete: {
       method: "PUT",

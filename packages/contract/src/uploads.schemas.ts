@@ -259,7 +259,13 @@ export const singlePutUploadResultSchema = z.object({
   url: z
     .string()
     .describe(
-      "PUT the whole file here, with `Content-Type` equal to `mimeType` and exactly `contentLength` bytes (both are signed: any other length or type is refused); then call `POST /success/{requestKey}`.",
+      "PUT the whole file here: exactly `contentLength` bytes (the length is signed: any other is refused), with the headers `headers` lists; then call `POST /success/{requestKey}`. The URL stores once: a PUT after a file is stored is refused with 412. The download answers with `mimeType` and `fileName` whatever `Content-Type` the PUT sent.",
+    ),
+  headers: z
+    .record(z.string(), z.string())
+    .optional()
+    .describe(
+      "The headers the PUT must send, exactly as given (they are signed into `url`; `Content-Length` is never listed, every HTTP client sends the body's). Empty on the embedded store, where a PUT of the body alone stores the file. On S3: `if-none-match: *` (the store refuses a second PUT, so a stored file cannot be replaced) and `x-amz-acl` (`bucket-owner-full-control` unless the gateway's S3_SINGLE_PUT_ACL says otherwise; signed, so that no added header can make the object public). Absent from gateways before this field: send `Content-Type: mimeType` and `If-None-Match: *`.",
     ),
   requestKey: z.string().describe("The key that names this upload in every later call."),
   contentLength: z.string().describe("Size of the file in bytes, as a decimal string."),

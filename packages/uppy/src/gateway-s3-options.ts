@@ -121,16 +121,16 @@ export function gatewayS3Options<M extends Meta, B extends Body>(options: Gatewa
         throw new Error("Files of 5 MiB or less go up in one PUT with Uppy: that needs a client with startSinglePut (POST /url).");
       }
       const mimeType = file.type || OCTET_STREAM;
-      const { url, requestKey } = await singlePut(projectId, {
+      const { url, requestKey, headers } = await singlePut(projectId, {
         fileName: fileNameOf(file),
         contentLength: String(file.size ?? 0),
         mimeType,
         presignedUrlExpiryTimeHours,
       });
       singlePuts.set(url, { requestKey, attempts: 0 });
-      // The URL is signed for this type (a Blob without a type would send none) and for If-None-Match: * (it stores
-      // the file once): the PUT must send both.
-      return { method: "PUT", url, headers: { "Content-Type": mimeType, "If-None-Match": "*" } };
+      // The PUT sends exactly the headers the URL is signed for, as the gateway lists them; a gateway from before
+      // `headers` signed the type (a Blob without a type would send none) and If-None-Match: * (it stores once).
+      return { method: "PUT", url, headers: headers ?? { "Content-Type": mimeType, "If-None-Match": "*" } };
     },
 
     async uploadPartBytes(request) {

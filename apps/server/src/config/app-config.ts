@@ -206,6 +206,9 @@ const envSchema = z
     // False for buckets whose part ETags are not MD5s (SSE-KMS, SSE-C, some S3-compatible stores): clients then rely
     // on the Content-MD5 check alone instead of comparing ETags.
     S3_ETAGS_ARE_MD5: booleanFromString.default("true"),
+    // The canned ACL single-PUT URLs sign, so that no header a client adds can make an object public:
+    // bucket-owner-full-control (AWS, also with ACLs disabled; Ceph RGW), private (Cloudflare R2), none.
+    S3_SINGLE_PUT_ACL: z.enum(["bucket-owner-full-control", "private", "none"]).default("bucket-owner-full-control"),
     PROJECTS_FILE: z.string().min(1).optional(),
     DOWNLOAD_URL_EXPIRY_SECONDS: z.coerce.number().int().min(60).max(604_800).default(3600),
     BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(2 * 1024 * 1024),

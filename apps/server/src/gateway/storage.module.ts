@@ -31,6 +31,7 @@ export function createStorage(config: AppConfig): Storage & { destroy?: () => vo
         forcePathStyle: config.S3_FORCE_PATH_STYLE,
         credentials: s3Credentials(config),
         eTagsAreMd5: config.S3_ETAGS_ARE_MD5,
+        singlePutAcl: config.S3_SINGLE_PUT_ACL,
       });
   }
 }

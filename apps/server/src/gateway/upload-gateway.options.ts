@@ -37,6 +37,11 @@ export interface S3StorageSettings {
   credentials?: S3Credentials;
   /** False when part ETags are not MD5s (SSE-KMS, SSE-C). Default true. */
   eTagsAreMd5?: boolean;
+  /**
+   * The canned ACL single-PUT URLs sign (`S3_SINGLE_PUT_ACL`): `bucket-owner-full-control` (default; AWS, Ceph RGW),
+   * `private` (Cloudflare R2), or `none` for a store that refuses every ACL header.
+   */
+  singlePutAcl?: "bucket-owner-full-control" | "private" | "none";
 }
 
 /** Who holds the API keys: projects and key digests (inline or in a projects file), or a resolver of the app's own. */
@@ -230,6 +235,7 @@ function storageConfig(storage: UploadGatewayOptions["storage"], publicUrl: stri
         storage.publicEndpoint === undefined ? undefined : checkedUrl(storage.publicEndpoint, "storage.publicEndpoint", problems),
       S3_FORCE_PATH_STYLE: storage.forcePathStyle ?? false,
       S3_ETAGS_ARE_MD5: storage.eTagsAreMd5 ?? true,
+      S3_SINGLE_PUT_ACL: storage.singlePutAcl ?? "bucket-owner-full-control",
       AWS_ACCESS_KEY_ID: storage.credentials?.accessKeyId,
       AWS_SECRET_ACCESS_KEY: storage.credentials?.secretAccessKey,
       AWS_SESSION_TOKEN: storage.credentials?.sessionToken,

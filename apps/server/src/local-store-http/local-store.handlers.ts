@@ -6,7 +6,7 @@ import { errorEnvelope, MAX_PARTS, type ErrorProblem } from "@upload-gateway/con
 import { toApiError } from "../errors/api-error";
 import { hasBody, TimedBody } from "../http/body-timeouts";
 import type { ReplyOf } from "../http/platform-reply";
-import { METADATA_PARAM } from "../storage/local.storage";
+import { CONTENT_TYPE_PARAM, METADATA_PARAM } from "../storage/local-url-signer";
 import type { ServedStore } from "../storage/served-store";
 import { METADATA_NAME } from "../storage/storage.port";
 import { parseRange } from "./byte-range";
@@ -64,30 +64,21 @@ export function putPart(storage: ServedStore, request: StoreRequest, params: { u
 }
 
 /**
- * `PUT /storage/objects/<key>`: a single-PUT upload's URL (`presignPutObject`), the whole object in one request, once,
- * like S3's PutObject with If-None-Match: * (the store refuses it with 412 once the object exists).
+ * `PUT /storage/objects/<key>`: a single-PUT upload's URL (`presignPutObject`), the whole object in one request, once:
+ * the store refuses it with 412 once the object exists, with or without `If-None-Match: *`. The URL carries the
+ * object's type and metadata, signed, so a PUT of the body alone stores it; the request's `Content-Type` is not used.
  */
 export function putObject(storage: ServedStore, request: StoreRequest, key: string): Promise<Reply> {
   return answered(request, async () => {
-    const { size = "", expires = "", signature = "" } = stringsOf(request.query, ["size", "expires", "signature"]);
-    // The signature binds the Content-Type, as S3's does: a request with another type does not match it.
-    const contentType = request.headers["content-type"] ?? "";
+    const query = stringsOf(request.query, ["size", "expires", "signature", CONTENT_TYPE_PARAM]);
+    const { size = "", expires = "", signature = "" } = query;
+    // URLs signed before the type was in the query signed the request's Content-Type instead.
+    const contentType = query[CONTENT_TYPE_PARAM] ?? request.headers["content-type"] ?? "";
     const metadata = metadataOf(request.query);
     if (metadata === "invalid") return refuseSignature("invalid");
     const grant = { method: "PUT" as const, key, size: parseSize(size), contentType, metadata, expires: Number(expires) };
     const verdict = storage.verifyGrant(grant, signature);
     if (verdict !== "ok") return refuseSignature(verdict);
-    // S3's single-PUT URLs sign `If-None-Match: *`, so S3 refuses a request without it (403): the same here, so that a
-    // client forgetting it fails on both stores alike.
-    if (request.headers["if-none-match"]?.trim() !== "*") {
-      return closing(
-        fail({
-          code: "FORBIDDEN",
-          field: "If-None-Match",
-          message: "This URL is signed for the header If-None-Match: * (it stores the file once): send it.",
-        }),
-      );
-    }
     return storeBody(request, (body, options) =>
       storage.writeObject(key, body, { expectedSize: grant.size, contentType, metadata, ...options }),
     );

@@ -22,6 +22,11 @@ export interface SignedGrant {
   expires: number;
 }
 
+/** The query parameters of a single-PUT URL that carry the object's metadata, named as S3's. */
+export const METADATA_PARAM = "x-amz-meta-";
+/** The query parameter of a single-PUT URL that carries the object's type (signed; the request's is not used). */
+export const CONTENT_TYPE_PARAM = "type";
+
 export class LocalUrlSigner {
   constructor(private readonly secret: Buffer) {}
 
@@ -36,6 +41,41 @@ export class LocalUrlSigner {
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) return "invalid";
     return grant.expires * 1000 < now ? "expired" : "ok";
   }
+}
+
+/**
+ * The query of a single-PUT URL: the object's size, type and metadata (as S3's presigned PUTs carry
+ * `x-amz-meta-*`), its expiry and the signature over all of them, so a PUT of the body alone stores exactly that.
+ */
+export function signedPutQuery(
+  signer: LocalUrlSigner,
+  key: string,
+  object: { size: number; contentType: string; metadata: Record<string, string> },
+  expires: number,
+): URLSearchParams {
+  const { size, contentType, metadata } = object;
+  return new URLSearchParams([
+    ["size", String(size)],
+    [CONTENT_TYPE_PARAM, contentType],
+    ["expires", String(expires)],
+    ...Object.entries(metadata).map(([name, value]): [string, string] => [`${METADATA_PARAM}${name}`, value]),
+    ["signature", signer.sign({ method: "PUT", key, size, contentType, metadata, expires })],
+  ]);
+}
+
+/** The query of a download URL: its expiry, the disposition it answers with (when it sets one) and the signature. */
+export function signedDownloadQuery(
+  signer: LocalUrlSigner,
+  key: string,
+  expires: number,
+  contentDisposition: string | undefined,
+): URLSearchParams {
+  const disposition = contentDisposition !== undefined ? { contentDisposition } : {};
+  return new URLSearchParams({
+    expires: String(expires),
+    ...(contentDisposition !== undefined ? { disposition: contentDisposition } : {}),
+    signature: signer.sign({ method: "GET", key, expires, ...disposition }),
+  });
 }
 
 function canonical(grant: SignedGrant): string {

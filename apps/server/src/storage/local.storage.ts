@@ -6,13 +6,16 @@ import type { Readable } from "node:stream";
 import { MAX_PART_SIZE, MAX_SINGLE_PUT_SIZE, MIN_PART_SIZE } from "@upload-gateway/contract";
 import { readObjectRange, type ObjectLayout } from "./local-object-reader";
 import { closeFile, openFile, readPartHeader, receivePart, syncFile, type PartHeader, type ReceiveErrors } from "./local-part-file";
-import { LocalUrlSigner, type SignedGrant } from "./local-url-signer";
+import { LocalUrlSigner, signedDownloadQuery, signedPutQuery, type SignedGrant } from "./local-url-signer";
 import {
   StorageError,
   type CompletedPart,
+  type DownloadOptions,
   type KeyPage,
+  type ObjectHead,
   type ObjectMetadata,
   type PlannedPart,
+  type SignedPut,
   type SinglePutObject,
   type Storage,
   type StoredDocument,
@@ -72,9 +75,11 @@ interface UploadInfo {
 }
 
 const UPLOAD_ID = /^[0-9a-f]{32}$/;
-/** The query parameters of a single-PUT URL that carry the object's metadata, named as S3's. */
-export const METADATA_PARAM = "x-amz-meta-";
 const PART_FILE = /^part-(\d{5})$/;
+/**
+ * Every directory and file the store makes is owner-only, given as the mode of each mkdir and open rather than left to
+ * the process's umask (a umask only removes bits: with umask 0 a mode-less mkdir makes 0777).
+ */
 const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
 /** How long an operation waits for a concurrent complete to commit or give the upload back. */
@@ -178,30 +183,20 @@ export class LocalStorage implements Storage {
     );
   }
 
-  presignPutObject(key: string, object: SinglePutObject, expiresInSeconds: number): Promise<string> {
+  /**
+   * The URL carries everything the object gets (size, type, metadata), signed, so the request needs no header: a PUT of
+   * the body alone stores the file. Its `Content-Type`, if any, is not used. The store keeps one object per key and
+   * refuses a PUT once it is stored (412), with or without `If-None-Match: *`.
+   */
+  presignPutObject(key: string, object: SinglePutObject, expiresInSeconds: number): Promise<SignedPut> {
     safeSegments(key);
-    const expires = unixNow() + expiresInSeconds;
-    const { size, contentType, metadata } = object;
-    const grant: SignedGrant = { method: "PUT", key, size, contentType, metadata, expires };
-    // The metadata travels as S3's does in its presigned URLs: `x-amz-meta-<name>` query parameters, signed.
-    const query = new URLSearchParams([
-      ["size", String(size)],
-      ["expires", String(expires)],
-      ...Object.entries(metadata).map(([name, value]): [string, string] => [`${METADATA_PARAM}${name}`, value]),
-      ["signature", this.signer.sign(grant)],
-    ]);
-    return Promise.resolve(`${this.objectUrl(key)}?${query.toString()}`);
+    const query = signedPutQuery(this.signer, key, object, unixNow() + expiresInSeconds);
+    return Promise.resolve({ url: `${this.objectUrl(key)}?${query.toString()}`, headers: {} });
   }
 
-  presignDownload(key: string, expiresInSeconds: number, options: { contentDisposition?: string } = {}): Promise<string> {
-    const expires = unixNow() + expiresInSeconds;
-    const { contentDisposition } = options;
-    const signature = this.signer.sign({ method: "GET", key, expires, ...(contentDisposition !== undefined ? { contentDisposition } : {}) });
-    const query = new URLSearchParams({
-      expires: String(expires),
-      ...(contentDisposition !== undefined ? { disposition: contentDisposition } : {}),
-      signature,
-    });
+  /** The download answers with the type the object was stored with: on this store always the one its URL set. */
+  presignDownload(key: string, expiresInSeconds: number, options: DownloadOptions = {}): Promise<string> {
+    const query = signedDownloadQuery(this.signer, key, unixNow() + expiresInSeconds, options.contentDisposition);
     return Promise.resolve(`${this.objectUrl(key)}?${query.toString()}`);
   }
 
@@ -453,7 +448,7 @@ export class LocalStorage implements Storage {
     const target = this.objectPath(key);
     const content = JSON.stringify(value);
     return this.documentLocks.run(target, async () => {
-      await this.io(() => mkdir(dirname(target), { recursive: true }));
+      await this.io(() => mkdir(dirname(target), { recursive: true, mode: DIR_MODE }));
       if (options.ifMatch !== undefined) {
         const current = await this.readDocument(key);
         if (current?.version !== options.ifMatch) return false;
@@ -488,6 +483,13 @@ export class LocalStorage implements Storage {
     }
   }
 
+  async objectHead(key: string): Promise<ObjectHead | undefined> {
+    const manifest = await this.readManifest(key);
+    if (manifest) return { size: manifest.size, metadata: manifest.object.metadata ?? {}, storedHeaders: {} };
+    const size = await this.objectSize(key);
+    return size === undefined ? undefined : { size, metadata: {}, storedHeaders: {} };
+  }
+
   async deleteObject(key: string): Promise<void> {
     const target = this.objectPath(key);
     await this.documentLocks.run(target, async () => {
@@ -508,7 +510,7 @@ export class LocalStorage implements Storage {
   async checkReady(): Promise<void> {
     const probe = await this.tempPath();
     await this.io(async () => {
-      await writeFile(probe, "ok");
+      await writeFile(probe, "ok", { mode: FILE_MODE });
       await unlink(probe);
     });
   }

@@ -2,15 +2,18 @@ import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { MIN_PART_SIZE } from "@upload-gateway/contract";
 import { unquoteETag } from "./etag";
-import { METADATA_PARAM, type StoredObject } from "./local.storage";
-import { LocalUrlSigner, type SignedGrant } from "./local-url-signer";
+import type { StoredObject } from "./local.storage";
+import { LocalUrlSigner, signedDownloadQuery, signedPutQuery, type SignedGrant } from "./local-url-signer";
 import type { ServedStore } from "./served-store";
 import {
   StorageError,
   type CompletedPart,
+  type DownloadOptions,
   type KeyPage,
+  type ObjectHead,
   type ObjectMetadata,
   type PlannedPart,
+  type SignedPut,
   type SinglePutObject,
   type Storage,
   type StoredDocument,
@@ -98,34 +101,16 @@ export class MemoryStorage implements Storage, ServedStore {
     });
   }
 
-  async presignPutObject(key: string, object: SinglePutObject, expiresInSeconds: number): Promise<string> {
+  async presignPutObject(key: string, object: SinglePutObject, expiresInSeconds: number): Promise<SignedPut> {
     await turn();
-    const expires = unixNow() + expiresInSeconds;
-    const { size, contentType, metadata } = object;
-    const query = new URLSearchParams([
-      ["size", String(size)],
-      ["expires", String(expires)],
-      ...Object.entries(metadata).map(([name, value]): [string, string] => [`${METADATA_PARAM}${name}`, value]),
-      ["signature", this.signer.sign({ method: "PUT", key, size, contentType, metadata, expires })],
-    ]);
-    return `${this.objectUrl(key)}?${query.toString()}`;
+    const query = signedPutQuery(this.signer, key, object, unixNow() + expiresInSeconds);
+    return { url: `${this.objectUrl(key)}?${query.toString()}`, headers: {} };
   }
 
-  async presignDownload(
-    key: string,
-    expiresInSeconds: number,
-    options: { contentDisposition?: string } = {},
-  ): Promise<string> {
+  /** The download answers with the type the object was stored with: here always the one its URL set. */
+  async presignDownload(key: string, expiresInSeconds: number, options: DownloadOptions = {}): Promise<string> {
     await turn();
-    const expires = unixNow() + expiresInSeconds;
-    const { contentDisposition } = options;
-    const disposition = contentDisposition !== undefined ? { contentDisposition } : {};
-    const signature = this.signer.sign({ method: "GET", key, expires, ...disposition });
-    const query = new URLSearchParams({
-      expires: String(expires),
-      ...(contentDisposition !== undefined ? { disposition: contentDisposition } : {}),
-      signature,
-    });
+    const query = signedDownloadQuery(this.signer, key, unixNow() + expiresInSeconds, options.contentDisposition);
     return `${this.objectUrl(key)}?${query.toString()}`;
   }
 
@@ -253,6 +238,13 @@ export class MemoryStorage implements Storage, ServedStore {
   async objectSize(key: string): Promise<number | undefined> {
     await turn();
     return this.blobs.get(key)?.bytes.length;
+  }
+
+  /** No header a client chose is ever kept here (the URL sets what the object gets), as on the embedded store. */
+  async objectHead(key: string): Promise<ObjectHead | undefined> {
+    await turn();
+    const blob = this.blobs.get(key);
+    return blob && { size: blob.bytes.length, metadata: blob.object.metadata ?? {}, storedHeaders: {} };
   }
 
   async deleteObject(key: string): Promise<void> {

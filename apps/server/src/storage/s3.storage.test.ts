@@ -1,4 +1,6 @@
 import { S3ServiceException } from "@aws-sdk/client-s3";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { S3Storage, toStorageError } from "./s3.storage";
 import { StorageError } from "./storage.port";
@@ -76,5 +78,30 @@ describe("toStorageError", () => {
     expect(toStorageError(bug)).toBe(bug);
     const other = s3Error("InvalidArgument", 400);
     expect(toStorageError(other)).toBe(other);
+  });
+});
+
+describe("S3Storage.objectHead", () => {
+  it("reads a HEAD answered 400 (an SSE-C object, unreadable without its key) as an object with a header not signed", async () => {
+    // A stand-in for a store over HTTPS that took a single PUT's unsigned SSE-C headers: it answers HEADs 400.
+    const server = createServer((request, response) => {
+      response.writeHead(request.method === "HEAD" ? 400 : 500).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const s3 = new S3Storage({
+      bucket: "videos",
+      region: "us-east-1",
+      endpoint,
+      forcePathStyle: true,
+      credentials: { accessKeyId: "a", secretAccessKey: "b" },
+    });
+    try {
+      const head = await s3.objectHead("projects/p/files/k");
+      expect(head?.storedHeaders).toEqual({ "x-amz-server-side-encryption-customer-algorithm": "" });
+    } finally {
+      s3.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

@@ -14,13 +14,16 @@ import {
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
-import { SigV4Presigner, type PresignCredentials } from "./sigv4-presigner";
+import { SigV4Presigner, type PresignCredentials, type SinglePutAcl } from "./sigv4-presigner";
 import {
   StorageError,
   type CompletedPart,
+  type DownloadOptions,
   type KeyPage,
+  type ObjectHead,
   type ObjectMetadata,
   type PlannedPart,
+  type SignedPut,
   type SinglePutObject,
   type Storage,
   type StoredDocument,
@@ -41,7 +44,12 @@ export interface S3StorageOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** Whether the bucket's part ETags are MD5s (false with SSE-KMS or SSE-C); default true. */
   eTagsAreMd5?: boolean;
+  /** The canned ACL single-PUT URLs sign: `bucket-owner-full-control` (default), `private` (R2), or `none`. */
+  singlePutAcl?: SinglePutAcl;
 }
+
+/** The header that stores an object encrypted with the client's own key (SSE-C). */
+const SSE_C_HEADER = "x-amz-server-side-encryption-customer-algorithm";
 
 /** URLs signed between two turns of the event loop (~1-3 ms of work). */
 const PRESIGN_SLICE = 500;
@@ -154,13 +162,17 @@ export class S3Storage implements Storage {
     await this.call(() => this.client.send(command));
   }
 
-  /** Signs `If-None-Match: *`: S3 refuses the PUT (412) once the object exists, so the URL stores once. */
-  async presignPutObject(key: string, object: SinglePutObject, expiresInSeconds: number): Promise<string> {
-    return this.presigner.presignPutObject(await this.credentials(), key, object, expiresInSeconds);
+  /**
+   * Signs `If-None-Match: *` (S3 refuses the PUT with 412 once the object exists, so the URL stores once) and the
+   * canned ACL (no added header can make the object public); the request sends both, as `headers` says.
+   */
+  async presignPutObject(key: string, object: SinglePutObject, expiresInSeconds: number): Promise<SignedPut> {
+    const url = this.presigner.presignPutObject(await this.credentials(), key, object, expiresInSeconds);
+    return { url, headers: this.presigner.singlePutHeaders };
   }
 
-  async presignDownload(key: string, expiresInSeconds: number, options: { contentDisposition?: string } = {}): Promise<string> {
-    return this.presigner.presignGetObject(await this.credentials(), key, expiresInSeconds, new Date(), options.contentDisposition);
+  async presignDownload(key: string, expiresInSeconds: number, options: DownloadOptions = {}): Promise<string> {
+    return this.presigner.presignGetObject(await this.credentials(), key, expiresInSeconds, new Date(), options);
   }
 
   /** Credentials from the SDK's default chain, which caches them and refreshes them before they expire. */
@@ -221,6 +233,34 @@ export class S3Storage implements Storage {
     } catch (error) {
       // HEAD has no body, so the SDK cannot name the error: a 404 is a missing object.
       if (error instanceof S3ServiceException && error.$metadata.httpStatusCode === 404) return undefined;
+      throw toStorageError(error);
+    }
+  }
+
+  async objectHead(key: string): Promise<ObjectHead | undefined> {
+    const command = new HeadObjectCommand({ Bucket: this.bucket, Key: key });
+    try {
+      const out = await this.client.send(command);
+      // Not Cache-Control, Content-Disposition and Content-Type: download URLs set those (Node's fetch sends
+      // `Cache-Control: no-cache` with every request, which S3 then keeps).
+      const stored: Record<string, string | undefined> = {
+        "content-encoding": out.ContentEncoding,
+        "content-language": out.ContentLanguage,
+        // The raw header: the SDK's `Expires` is undefined for a value that is not a date, which browsers still read.
+        expires: out.ExpiresString ?? out.Expires?.toUTCString(),
+        "x-amz-website-redirect-location": out.WebsiteRedirectLocation,
+      };
+      return {
+        size: out.ContentLength ?? 0,
+        metadata: out.Metadata ?? {},
+        storedHeaders: Object.fromEntries(Object.entries(stored).filter((entry): entry is [string, string] => !!entry[1])),
+      };
+    } catch (error) {
+      const status = error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
+      if (status === 404) return undefined;
+      // S3 answers 400 to a HEAD without the key of an object stored with SSE-C (a single PUT adding the customer-key
+      // headers its URL does not sign, where the store honours them): an object that only its uploader can read.
+      if (status === 400) return { size: Number.NaN, metadata: {}, storedHeaders: { [SSE_C_HEADER]: "" } };
       throw toStorageError(error);
     }
   }

@@ -13,16 +13,52 @@ export interface SigV4PresignerOptions {
   endpoint?: string;
   bucket: string;
   forcePathStyle: boolean;
+  /** The canned ACL single-PUT URLs sign (`SINGLE_PUT_ACL` by default); `"none"` signs none. */
+  singlePutAcl?: SinglePutAcl;
 }
 
 const ALGORITHM = "AWS4-HMAC-SHA256";
 const UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD";
 
 /**
- * Which request headers a presigned URL binds besides `host`: parts their length; single PUTs their length, type and
- * `If-None-Match: *` (write once).
+ * Which request headers a presigned URL binds besides `host`: parts their length; single PUTs their length,
+ * `If-None-Match: *` (write once) and the object's canned ACL.
  */
 type SignedHeaders = "host" | "length" | "put-once";
+
+/**
+ * The canned ACL a single PUT must send, signed. S3-compatible stores such as Ceph RGW honour an `x-amz-acl` header
+ * that a presigned URL does not sign (`public-read` makes the object readable by anyone, unsigned); once the header
+ * is signed, any other value, or added `x-amz-grant-*` headers, fail. `bucket-owner-full-control` rather than
+ * `private` by default: it grants nobody but the object's and the bucket's owners (the same as `private` when the
+ * gateway's credentials own the bucket), and it is the one canned ACL that AWS buckets with ACLs disabled (Object
+ * Ownership "bucket owner enforced", the default for new buckets) accept; they refuse `private` with 400. Stores that
+ * take `private` only (Cloudflare R2) are configured with it (`S3_SINGLE_PUT_ACL`).
+ */
+export const SINGLE_PUT_ACL = "bucket-owner-full-control";
+
+/** The canned ACLs single-PUT URLs can sign; `"none"` for a store that refuses every ACL header. */
+export const SINGLE_PUT_ACLS = ["bucket-owner-full-control", "private", "none"] as const;
+export type SinglePutAcl = (typeof SINGLE_PUT_ACLS)[number];
+
+/**
+ * The headers a single-PUT URL is signed for and its request must carry, as sent. Not `Content-Length` (signed too,
+ * but every HTTP client sends it from the body, and browsers refuse to set it) and not `Content-Type` (not signed: a
+ * download's type is set by its URL, whatever the PUT sent).
+ */
+export function singlePutHeaders(acl: SinglePutAcl = SINGLE_PUT_ACL): Record<string, string> {
+  return { "if-none-match": "*", ...(acl === "none" ? {} : { "x-amz-acl": acl }) };
+}
+
+/** The headers of a single PUT with the default ACL. */
+export const SINGLE_PUT_HEADERS: Readonly<Record<string, string>> = Object.freeze(singlePutHeaders());
+
+/** What a download answers with, whatever the object was stored with (S3's `response-*` overrides). */
+export interface DownloadOverrides {
+  cacheControl?: string;
+  contentDisposition?: string;
+  contentType?: string;
+}
 
 /**
  * SigV4 query presigning for S3 UploadPart, PutObject and GetObject URLs, byte-identical to what the AWS SDK's
@@ -34,15 +70,17 @@ type SignedHeaders = "host" | "length" | "put-once";
  *
  * Part URLs sign the `content-length` header (as `getSignedUrl` does for an `UploadPartCommand` with `ContentLength`,
  * S3 then refuses any body of another length with 403), so a URL stores exactly the planned bytes. Single-PUT URLs
- * (`PutObject`) sign `content-length`, `content-type` and `if-none-match` (`*`: S3 answers 412 when the object
- * exists, so the URL cannot replace what was stored), and carry the object's `x-amz-meta-*` entries as query
- * parameters, as the SDK hoists them. Download URLs sign `host` only.
+ * (`PutObject`) sign `content-length`, `if-none-match` (`*`: S3 answers 412 when the object exists, so the URL cannot
+ * replace what was stored) and `x-amz-acl` (`singlePutAcl`), and carry the object's `x-amz-meta-*` entries as query
+ * parameters, as the SDK hoists them. Download URLs sign `host` only, and set the reply's type and disposition.
  */
 export class SigV4Presigner {
   /** Where the signed URLs point: scheme, host and port. */
   readonly origin: string;
   private readonly host: string;
   private readonly pathPrefix: string;
+  /** A single PUT's signed headers after `host`, in canonical form, and their names. */
+  private readonly putOnce: { canonical: string; names: string };
   private signingKey: { day: string; secret: string; key: Buffer } | undefined;
 
   constructor(private readonly options: SigV4PresignerOptions) {
@@ -53,6 +91,17 @@ export class SigV4Presigner {
     this.host = base.host; // includes a non-default port, as the signed Host header must
     const basePath = base.pathname.replace(/\/+$/, "");
     this.pathPrefix = virtualHosted ? `${basePath}/` : `${basePath}/${escapeUri(options.bucket)}/`;
+    // Canonical headers are sorted by name: `content-length`, `host`, `if-none-match`, then `x-amz-acl`.
+    const headers = Object.entries(singlePutHeaders(options.singlePutAcl)).sort(([a], [b]) => (a < b ? -1 : 1));
+    this.putOnce = {
+      canonical: headers.map(([name, value]) => `\n${name}:${value}`).join(""),
+      names: headers.map(([name]) => `;${name}`).join(""),
+    };
+  }
+
+  /** The headers a single PUT to this presigner's URLs must send. */
+  get singlePutHeaders(): Record<string, string> {
+    return singlePutHeaders(this.options.singlePutAcl);
   }
 
   /** Presigned PUT URLs for the given parts of a multipart upload, in order, each bound to its part's size. */
@@ -73,21 +122,20 @@ export class SigV4Presigner {
   }
 
   /**
-   * A presigned PutObject URL storing the whole object in one request, once: bound to its exact size and content type
-   * (S3 refuses a body of another length or a request with another `Content-Type`: 403) and to `If-None-Match: *`, so
-   * the request must carry that header and S3 refuses it (412) once the object exists. `metadata` becomes the
-   * object's `x-amz-meta-*` entries, signed into the query (the client sends no header for them).
+   * A presigned PutObject URL storing the whole object in one request, once: bound to its exact size (S3 refuses a
+   * body of another length: 403), to `If-None-Match: *`, so that S3 refuses it (412) once the object exists, and to
+   * the canned ACL `singlePutAcl`; the request must send `singlePutHeaders`. `metadata` becomes the object's
+   * `x-amz-meta-*` entries, signed into the query (the client sends no header for them). The content type is not
+   * bound: downloads set theirs (`presignGetObject`).
    */
   presignPutObject(
     credentials: PresignCredentials,
     key: string,
-    object: { size: number; contentType: string; metadata?: Record<string, string> },
+    object: { size: number; metadata?: Record<string, string> },
     expiresInSeconds: number,
     now: Date = new Date(),
   ): string {
     checkByteCount(object.size, "object");
-    // A signed header value is trimmed with inner spaces collapsed; refuse a value that would sign something else.
-    if (!/^[\x21-\x7e]+$/.test(object.contentType)) throw new RangeError(`content type ${JSON.stringify(object.contentType)}`);
     const sign = this.batch(credentials, "PUT", key, expiresInSeconds, now, "put-once");
     // Query parameters sort by their encoded names: every `x-amz-meta-` one sorts before `x-id`, after `X-Amz-*`.
     const metadata = Object.entries(object.metadata ?? {})
@@ -99,28 +147,35 @@ export class SigV4Presigner {
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([name, value]) => `&${name}=${value}`)
       .join("");
-    return sign(`${metadata}&x-id=PutObject`, object.size, object.contentType);
+    return sign(`${metadata}&x-id=PutObject`, object.size);
   }
 
   /**
-   * A presigned GET URL of an object. `contentDisposition` overrides the stored object's header in the reply
-   * (`response-content-disposition`), for objects stored without one.
+   * A presigned GET URL of an object. `overrides` set the reply's `Cache-Control`, `Content-Disposition` and
+   * `Content-Type` (`response-cache-control`, ...) whatever the object was stored with.
    */
   presignGetObject(
     credentials: PresignCredentials,
     key: string,
     expiresInSeconds: number,
     now: Date = new Date(),
-    contentDisposition?: string,
+    overrides: DownloadOverrides = {},
   ): string {
-    const override = contentDisposition === undefined ? "" : `&response-content-disposition=${escapeUri(contentDisposition)}`;
-    return this.batch(credentials, "GET", key, expiresInSeconds, now, "host")(`${override}&x-id=GetObject`);
+    // In the canonical (code-point) order: `response-cache-control`, `-content-disposition`, `-content-type`, `x-id`.
+    const query = [
+      ["response-cache-control", overrides.cacheControl],
+      ["response-content-disposition", overrides.contentDisposition],
+      ["response-content-type", overrides.contentType],
+    ]
+      .map(([name, value]) => (value === undefined ? "" : `&${name}=${escapeUri(value)}`))
+      .join("");
+    return this.batch(credentials, "GET", key, expiresInSeconds, now, "host")(`${query}&x-id=GetObject`);
   }
 
   /**
    * A function signing one URL of a batch, given the query parameters that sort after `X-Amz-SignedHeaders`
-   * (lowercase names sort after the `X-Amz-` ones in the canonical, code-point order) and the values of the signed
-   * `content-length` and `content-type` headers, when `signed` includes them.
+   * (lowercase names sort after the `X-Amz-` ones in the canonical, code-point order) and the value of the signed
+   * `content-length` header, when `signed` includes it.
    */
   private batch(
     credentials: PresignCredentials,
@@ -129,7 +184,7 @@ export class SigV4Presigner {
     expiresInSeconds: number,
     now: Date,
     signed: SignedHeaders,
-  ): (tailQuery: string, contentLength?: number, contentType?: string) => string {
+  ): (tailQuery: string, contentLength?: number) => string {
     const amzDate = now.toISOString().replace(/[-:]|\.\d{3}/g, ""); // 20260102T030405Z
     const day = amzDate.slice(0, 8);
     const scope = `${day}/${this.options.region}/s3/aws4_request`;
@@ -139,26 +194,24 @@ export class SigV4Presigner {
       `X-Amz-Algorithm=${ALGORITHM}&X-Amz-Content-Sha256=${UNSIGNED_PAYLOAD}` +
       `&X-Amz-Credential=${escapeUri(`${credentials.accessKeyId}/${scope}`)}&X-Amz-Date=${amzDate}` +
       `&X-Amz-Expires=${expiresInSeconds}${token}`;
-    // Canonical headers are sorted by name: `content-length`, `content-type`, `host`, then `if-none-match`.
     const signedHeaders = {
       host: "host",
       length: "content-length;host",
-      "put-once": "content-length;content-type;host;if-none-match",
+      "put-once": `content-length;host${this.putOnce.names}`,
     }[signed];
     const signedHeadersQuery = `&X-Amz-SignedHeaders=${escapeUri(signedHeaders)}`;
     const requestHead = `${method}\n${path}\n${head}${signedHeadersQuery}`;
-    const ifNoneMatch = signed === "put-once" ? "\nif-none-match:*" : "";
-    const hostAndRest = `host:${this.host}${ifNoneMatch}\n\n${signedHeaders}\n${UNSIGNED_PAYLOAD}`;
+    const putOnce = signed === "put-once" ? this.putOnce.canonical : "";
+    const hostAndRest = `host:${this.host}${putOnce}\n\n${signedHeaders}\n${UNSIGNED_PAYLOAD}`;
     const toSignHead = `${ALGORITHM}\n${amzDate}\n${scope}\n`;
     const signingKey = this.signingKeyFor(credentials.secretAccessKey, day);
     const urlHead = `${this.origin}${path}?${head}&X-Amz-Signature=`;
     // The hash state after the canonical request's shared head; each URL copies it and adds only its own bytes.
     const requestHash = createHash("sha256").update(requestHead);
 
-    return (tailQuery, contentLength, contentType) => {
+    return (tailQuery, contentLength) => {
       const length = signed === "host" ? "" : `\ncontent-length:${contentLength}`;
-      const type = signed === "put-once" ? `\ncontent-type:${contentType}` : "";
-      const headers = `${length}${type}\n${hostAndRest}`;
+      const headers = `${length}\n${hostAndRest}`;
       const hashed = requestHash.copy().update(tailQuery).update(headers).digest("hex");
       const signature = createHmac("sha256", signingKey).update(toSignHead + hashed).digest("hex");
       return `${urlHead}${signature}${signedHeadersQuery}${tailQuery}`;

@@ -28,13 +28,44 @@ export interface PlannedPart {
 export const METADATA_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
 
 /**
- * What a single-PUT URL binds: the object's exact size and content type, and the metadata the object gets (the same
- * entries a multipart upload's object gets from `createMultipartUpload`).
+ * What a single-PUT URL binds: the object's exact size, and the metadata the object gets (the same entries a multipart
+ * upload's object gets from `createMultipartUpload`). `contentType` is the type the embedded store keeps; on S3 the
+ * object keeps what the PUT sent, and downloads answer with the type their URL sets (`DownloadOptions`).
  */
 export interface SinglePutObject {
   size: number;
   contentType: string;
   metadata: Record<string, string>;
+}
+
+/** A presigned single PUT: its URL, and the headers its request must send as they are (signed into the URL). */
+export interface SignedPut {
+  url: string;
+  /** Lowercase names; empty when the store needs none. `Content-Length` is never listed: clients send the body's. */
+  headers: Record<string, string>;
+}
+
+/** What a download answers with, whatever headers the object was stored with. */
+export interface DownloadOptions {
+  contentDisposition?: string;
+  contentType?: string;
+  /** S3 only: the embedded store's objects never carry one, and its downloads send none. */
+  cacheControl?: string;
+}
+
+/** A stored object's size and the headers a download of it would answer with besides its type. */
+export interface ObjectHead {
+  size: number;
+  /** Its metadata (`x-amz-meta-*` on S3), names lowercase. */
+  metadata: Record<string, string>;
+  /**
+   * Headers the object was stored with that downloads would echo and that neither a single PUT's URL nor a download
+   * URL sets: `content-encoding`, `content-language`, `expires`, `x-amz-website-redirect-location` (and
+   * `x-amz-server-side-encryption-customer-algorithm` for an object encrypted with a client's key); by lowercase
+   * name. (Download URLs set `Content-Type`, `Content-Disposition` and `Cache-Control`.) Always empty on the embedded
+   * store, which keeps none of a request's headers.
+   */
+  storedHeaders: Record<string, string>;
 }
 
 export interface CompletedPart {
@@ -94,17 +125,18 @@ export interface Storage {
   abortMultipartUpload(key: string, uploadId: string): Promise<void>;
   /**
    * A presigned PUT URL storing the whole object `key` in one request (a single-PUT upload), valid for
-   * `expiresInSeconds`. It binds the object's exact size and content type: the store refuses a body of another length
-   * or a request with another `Content-Type`, and stores nothing partial. It stores once: once an object exists at
-   * `key`, a PUT to it is refused (412, `If-None-Match: *` on S3; the request must carry that header) and the stored
-   * bytes stay as they are; of two PUTs at once exactly one stores.
+   * `expiresInSeconds`, and the headers its request must send. It binds the object's exact size: the store refuses a
+   * body of another length, and stores nothing partial. It stores once: once an object exists at `key`, a PUT to it is
+   * refused (412; `If-None-Match: *` on S3, among the headers) and the stored bytes stay as they are; of two PUTs at
+   * once exactly one stores. No header the request adds can make the object readable without a signed URL (S3: the
+   * canned ACL is among the signed headers).
    */
-  presignPutObject(key: string, object: SinglePutObject, expiresInSeconds: number): Promise<string>;
+  presignPutObject(key: string, object: SinglePutObject, expiresInSeconds: number): Promise<SignedPut>;
   /**
-   * A presigned GET URL of a stored object. `contentDisposition` sets the reply's header for objects stored without
-   * one (single-PUT objects: their PUT carries only the bytes and the content type).
+   * A presigned GET URL of a stored object, answering with the `options`' type and disposition whatever the object
+   * was stored with (a single PUT's object carries what its request sent).
    */
-  presignDownload(key: string, expiresInSeconds: number, options?: { contentDisposition?: string }): Promise<string>;
+  presignDownload(key: string, expiresInSeconds: number, options?: DownloadOptions): Promise<string>;
 
   /** Reads a small JSON document; `undefined` when there is none. */
   readJson(key: string): Promise<unknown>;
@@ -118,6 +150,8 @@ export interface Storage {
   writeJson(key: string, value: unknown, options?: WriteConditions): Promise<boolean>;
   /** The size in bytes of a stored object (a completed upload); `undefined` when there is none. */
   objectSize(key: string): Promise<number | undefined>;
+  /** A stored object's size, metadata and stored headers (a single PUT's object, checked); `undefined` when none. */
+  objectHead(key: string): Promise<ObjectHead | undefined>;
   /** Deletes an object; deleting a missing object is not an error. */
   deleteObject(key: string): Promise<void>;
   /** Keys under `prefix`, ascending, after `startAfter`, at most `limit`. */

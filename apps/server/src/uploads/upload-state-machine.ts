@@ -10,7 +10,8 @@ import type { UploadLifecycle } from "./lifecycle/upload-lifecycle.service";
 import type { OpenUploads } from "./open-uploads";
 import { abortEventOf, isExpired, isSinglePut, partsDigest, phaseOf, type UploadRecord } from "./upload-record";
 import { contended, MAX_SWAP_ATTEMPTS, notInProgress, type UploadRecords } from "./upload-records";
-import type { UploadUrls } from "./upload-urls";
+import { headersNotSigned } from "./single-put-object";
+import { objectMetadataOf, type UploadUrls } from "./upload-urls";
 
 /** How long a complete request that finds another one completing the same upload waits for its outcome. */
 const COMPLETION_WAIT_MS = 15_000;
@@ -209,7 +210,19 @@ export class UploadStateMachine {
    * abort: the record returned is `completed` or says what won instead.
    */
   private async confirmSinglePut(record: UploadRecord): Promise<UploadRecord> {
-    const size = await this.storage.objectSize(record.objectKey);
+    const head = await this.storage.objectHead(record.objectKey);
+    const size = head?.size;
+    const unsigned = head ? headersNotSigned(head, objectMetadataOf(record).metadata) : [];
+    if (unsigned.length > 0) {
+      // Stored with headers its URL does not sign (a store that keeps them, such as Ceph RGW): downloads would echo
+      // them. Removed, so that a PUT with the URL's headers only can store the file; no download was ever handed out.
+      await this.storage.deleteObject(record.objectKey);
+      throw new ApiError({
+        code: "UPLOAD_NOT_COMPLETED",
+        field: "requestKey",
+        message: `the file was stored with headers its URL does not set (${unsigned.join(", ")}) and was removed: PUT it again with only the headers \`POST /url\` answered`,
+      });
+    }
     if (size !== record.contentLength) {
       throw new ApiError({
         code: "UPLOAD_NOT_COMPLETED",

@@ -6,7 +6,7 @@ import {
 } from "@upload-gateway/contract";
 import type { ObjectMetadata, Storage } from "../storage/storage.port";
 import { contentDisposition } from "./upload-keys";
-import { isSinglePut, planOf, type UploadRecord } from "./upload-record";
+import { planOf, type UploadRecord } from "./upload-record";
 
 const HOUR = 3600;
 
@@ -46,8 +46,10 @@ export class UploadUrls {
     // The object gets the metadata a multipart upload's object gets (only the disposition would be a header to send).
     const { contentType, metadata } = objectMetadataOf(record);
     const object = { size: record.contentLength, contentType, metadata };
+    const { url, headers } = await this.storage.presignPutObject(record.objectKey, object, expiresIn);
     return {
-      url: await this.storage.presignPutObject(record.objectKey, object, expiresIn),
+      url,
+      headers,
       requestKey: record.requestKey,
       contentLength: String(record.contentLength),
       expiresAt: new Date(Date.now() + expiresIn * 1000).toISOString(),
@@ -58,8 +60,9 @@ export class UploadUrls {
   /** A completed upload's download URL. */
   async download(record: UploadRecord): Promise<{ downloadPath: string; expiresAt: string }> {
     const expiresIn = this.downloadExpirySeconds;
-    // A single PUT stores the bytes and their type only: the download URL names the file.
-    const options = isSinglePut(record) ? { contentDisposition: contentDisposition(record.fileName) } : {};
+    // The download answers with the type and name the upload declared and no caching by shared caches, whatever its
+    // PUT sent (a single PUT's type is not signed, its request names no file, and S3 keeps its Cache-Control).
+    const options = { contentType: record.mimeType, contentDisposition: contentDisposition(record.fileName), cacheControl: "private" };
     return {
       downloadPath: await this.storage.presignDownload(record.objectKey, expiresIn, options),
       expiresAt: new Date(Date.now() + expiresIn * 1000).toISOString(),

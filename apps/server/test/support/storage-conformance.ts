@@ -340,48 +340,56 @@ export function storageConformance(name: string, makeHarness: () => Promise<Stor
     });
 
     const singlePutMetadata = { "file-name": encodeURIComponent("clip ü.mp4"), "request-key": "8204385151761ekHjcTTa1RzQSIHcbtO" };
-    const putOnce = { "content-type": "video/mp4", "if-none-match": "*" };
-
-    it("stores a whole object by one signed PUT, once: its length, type and If-None-Match bound, a chunked or refused body keeps nothing, a second PUT is refused with 412", async () => {
+    it("stores a whole object by one signed PUT, once: its length bound, a chunked or refused body keeps nothing, each header it lists needed, a second PUT is refused with 412", async () => {
       const objectKey = key();
       const data = randomBytes(200_000);
-      const url = await h.storage.presignPutObject(objectKey, { size: data.length, contentType: "video/mp4", metadata: singlePutMetadata }, 600);
-      await expectRefused(fetch(url, { method: "PUT", body: data.subarray(1), headers: putOnce }));
-      await expectRefused(fetch(url, { method: "PUT", body: Buffer.concat([data, Buffer.from("x")]), headers: putOnce }));
-      await expectRefused(fetch(url, { method: "PUT", body: data, headers: { ...putOnce, "content-type": "video/webm" } }));
-      await expectRefused(fetch(url, { method: "PUT", ...chunked(data.subarray(10)), headers: putOnce }));
-      // The header is signed: a PUT without it (one that could replace the object) is refused.
-      await expectRefused(fetch(url, { method: "PUT", body: data, headers: { "content-type": "video/mp4" } }));
+      const { url, headers } = await h.storage.presignPutObject(objectKey, { size: data.length, contentType: "video/mp4", metadata: singlePutMetadata }, 600);
+      await expectRefused(fetch(url, { method: "PUT", body: data.subarray(1), headers }));
+      await expectRefused(fetch(url, { method: "PUT", body: Buffer.concat([data, Buffer.from("x")]), headers }));
+      await expectRefused(fetch(url, { method: "PUT", ...chunked(data.subarray(10)), headers }));
+      // Each header the store asks for is signed: a PUT without one of them, or with another value, is refused.
+      for (const name of Object.keys(headers)) {
+        const { [name]: _left, ...others } = headers;
+        await expectRefused(fetch(url, { method: "PUT", body: data, headers: others }));
+        await expectRefused(fetch(url, { method: "PUT", body: data, headers: { ...headers, [name]: `${headers[name]}x` } }));
+      }
       expect(await h.storage.objectSize(objectKey)).toBeUndefined();
 
-      const stored = await fetch(url, { method: "PUT", body: data, headers: putOnce });
+      // Exactly the listed headers store it; the request's Content-Type does not set the download's.
+      const stored = await fetch(url, { method: "PUT", body: data, headers: { ...headers, "content-type": "text/html" } });
       expect(stored.status).toBe(200);
       expect(stored.headers.get("etag")).toBe(md5(data));
       expect(await h.storage.objectSize(objectKey)).toBe(data.length);
-      // The same URL, the same length and type, other bytes: refused, and the stored bytes stay as they were.
-      const again = await fetch(url, { method: "PUT", body: randomBytes(data.length), headers: putOnce }).catch(() => undefined);
+      // The same URL, the same length, other bytes: refused, and the stored bytes stay as they were.
+      const again = await fetch(url, { method: "PUT", body: randomBytes(data.length), headers }).catch(() => undefined);
       expect(again?.status ?? 412).toBe(412);
       await again?.arrayBuffer().catch(() => undefined);
-      expect((await fetch(url, { method: "PUT", body: data, headers: putOnce })).status).toBe(412);
+      expect((await fetch(url, { method: "PUT", body: data, headers })).status).toBe(412);
 
       const disposition = 'attachment; filename="clip.mp4"';
-      const download = await fetch(await h.storage.presignDownload(objectKey, 600, { contentDisposition: disposition }));
+      const download = await fetch(await h.storage.presignDownload(objectKey, 600, { contentDisposition: disposition, contentType: "video/mp4" }));
       expect(download.status).toBe(200);
       expect(download.headers.get("content-type")).toBe("video/mp4");
       expect(download.headers.get("content-disposition")).toBe(disposition);
       expect(Buffer.from(await download.arrayBuffer()).equals(data)).toBe(true);
+      expect(await h.storage.objectHead(objectKey)).toEqual({
+        size: data.length,
+        metadata: singlePutMetadata,
+        storedHeaders: {},
+      });
       await h.storage.deleteObject(objectKey);
       expect(await h.storage.objectSize(objectKey)).toBeUndefined();
+      expect(await h.storage.objectHead(objectKey)).toBeUndefined();
     });
 
     it("of two single PUTs to one URL at once, exactly one stores its bytes and the other is refused with 412", async () => {
       for (let round = 0; round < 5; round++) {
         const objectKey = key();
         const bodies = [randomBytes(300_000), randomBytes(300_000)];
-        const url = await h.storage.presignPutObject(objectKey, { size: 300_000, contentType: "video/mp4", metadata: {} }, 600);
+        const { url, headers } = await h.storage.presignPutObject(objectKey, { size: 300_000, contentType: "video/mp4", metadata: {} }, 600);
         const statuses = await Promise.all(
           bodies.map(async (body) => {
-            const response = await fetch(url, { method: "PUT", body, headers: putOnce });
+            const response = await fetch(url, { method: "PUT", body, headers });
             await response.arrayBuffer().catch(() => undefined);
             return response.status;
           }),
@@ -398,8 +406,8 @@ export function storageConformance(name: string, makeHarness: () => Promise<Stor
     it("gives a single PUT's object the same metadata a multipart upload's object gets", async () => {
       const single = key();
       const data = randomBytes(1000);
-      const url = await h.storage.presignPutObject(single, { size: data.length, contentType: "video/mp4", metadata: singlePutMetadata }, 600);
-      expect((await fetch(url, { method: "PUT", body: data, headers: putOnce })).status).toBe(200);
+      const { url, headers } = await h.storage.presignPutObject(single, { size: data.length, contentType: "video/mp4", metadata: singlePutMetadata }, 600);
+      expect((await fetch(url, { method: "PUT", body: data, headers })).status).toBe(200);
       const multipart = key();
       const uploadId = await h.storage.createMultipartUpload(multipart, { ...meta, metadata: singlePutMetadata });
       const part = await put(h.storage, multipart, uploadId, 1, data);
@@ -416,7 +424,7 @@ export function storageConformance(name: string, makeHarness: () => Promise<Stor
       const tampered = new URL(url);
       tampered.searchParams.set("x-amz-meta-file-name", "other.mp4");
       await h.storage.deleteObject(single);
-      await expectRefused(fetch(tampered, { method: "PUT", body: data, headers: putOnce }));
+      await expectRefused(fetch(tampered, { method: "PUT", body: data, headers }));
       expect(await h.storage.objectSize(single)).toBeUndefined();
       await h.storage.deleteObject(multipart);
     });

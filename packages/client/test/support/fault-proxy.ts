@@ -8,7 +8,7 @@ export type Fault = "pass" | "reset" | "503" | "stall" | "403" | "wrong-etag" | 
 export interface FaultProxy {
   url: string;
   /** Part PUTs seen, in order: `partNumber`, what was done, the store's status, and the Content-MD5 sent. */
-  log: { partNumber: number; fault: Fault; status?: number; contentMd5?: string; contentType?: string; ifNoneMatch?: string }[];
+  log: { partNumber: number; fault: Fault; status?: number; contentMd5?: string; contentType?: string; ifNoneMatch?: string; acl?: string }[];
   /** Other requests seen (API calls, when the proxy is in front of the gateway), in order. */
   requests: { method: string; path: string; fault: Fault }[];
   /** Forgets the logs and the attempts counted so far (for the next upload through the same proxy). */
@@ -60,6 +60,8 @@ export async function startFaultProxy(
       if (typeof contentType === "string") entry.contentType = contentType;
       const ifNoneMatch = req.headers["if-none-match"];
       if (typeof ifNoneMatch === "string") entry.ifNoneMatch = ifNoneMatch;
+      const acl = req.headers["x-amz-acl"];
+      if (typeof acl === "string") entry.acl = acl;
       log.push(entry);
       res.on("finish", () => (entry.status = res.statusCode));
     }
