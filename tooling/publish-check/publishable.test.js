@@ -67,6 +67,12 @@ describe.each(published)("$manifest.name", ({ dir, manifest }) => {
     expect(readFileSync(join(path, "LICENSE"), "utf8")).toBe(readFileSync(join(root, "LICENSE"), "utf8"));
   });
 
+  it("never puts an API key where a page could hold it: code reads a key only from process.env (a server's)", () => {
+    const readme = readFileSync(join(path, "README.md"), "utf8");
+    const code = [...readme.matchAll(/```\w*\n([\s\S]*?)```/g)].map((m) => m[1]).join("\n");
+    expect(code.match(/.*\bapiKey\b(?!: process\.env\.).*/g) ?? []).toEqual([]);
+  });
+
   it("says how to install it from packed tarballs (with every one of ours it needs) and lists its exact peers", () => {
     const readme = readFileSync(join(path, "README.md"), "utf8");
     expect(readme).toContain("pnpm pack:all ");
