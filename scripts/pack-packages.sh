@@ -34,8 +34,12 @@ filters=(--filter=@upload-gateway/web)
 for dir in "${dirs[@]}"; do filters+=("--filter=./$dir"); done
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-echo "Building ${#dirs[@]} packages ..." >&2
-pnpm -s turbo run build "${filters[@]}" --output-logs=errors-only >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+# Inside a turbo task (TURBO_HASH is set: the packaging test under `pnpm test`), turbo has built them already, and a
+# nested `turbo run` would wait for the running one.
+if [[ -z ${TURBO_HASH:-} ]]; then
+  echo "Building ${#dirs[@]} packages ..." >&2
+  pnpm -s turbo run build "${filters[@]}" --output-logs=errors-only >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+fi
 
 rm -f "$out"/upload-gateway-*.tgz
 for dir in "${dirs[@]}"; do
