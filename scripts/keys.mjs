@@ -52,10 +52,13 @@ function main(argv) {
     return;
   }
   const [command, ...extra] = positionals;
-  if (command !== "new") throw new UsageError(command === undefined ? "expected a command: new" : `unknown command: ${command}`);
+  if (command === undefined) throw new UsageError("expected a command: new");
+  if (command !== "new") throw new UsageError(`unknown command: ${command}`);
   if (extra.length > 0) throw new UsageError(`unexpected argument: ${extra[0]}`);
   if (values.project === undefined) throw new UsageError("--project is required");
-  if (!PROJECT_ID.test(values.project)) throw new UsageError(`--project ${JSON.stringify(values.project)}: not a project id`);
+  if (!PROJECT_ID.test(values.project)) {
+    throw new UsageError(`--project ${JSON.stringify(values.project)}: not a project id`);
+  }
   if (values.name === undefined) throw new UsageError("--name is required");
   if (!KEY_NAME.test(values.name)) throw new UsageError(`--name ${JSON.stringify(values.name)}: not a key name`);
 
@@ -75,7 +78,9 @@ function main(argv) {
     writeFileSync(temporary, `${JSON.stringify(projects, null, 2)}\n`, { mode: 0o600 });
     renameSync(temporary, path);
   });
-  console.error(`keys: key "${values.name}" for project "${values.project}" added to ${path} (restart the gateway to use it).`);
+  console.error(
+    `keys: key "${values.name}" for project "${values.project}" added to ${path} (restart the gateway to use it).`,
+  );
   console.error("keys: the key, shown this once (the file keeps only its SHA-256):");
   console.log(key);
 }
@@ -90,7 +95,9 @@ function readProjects(path) {
     throw new FileError(`cannot read ${path}: ${error.message}`);
   }
   if (!Array.isArray(json?.projects) || !Array.isArray(json?.apiKeys)) {
-    throw new FileError(`${path} is not a projects file (it needs "projects" and "apiKeys" lists); it was left as it is`);
+    throw new FileError(
+      `${path} is not a projects file (it needs "projects" and "apiKeys" lists); it was left as it is`,
+    );
   }
   return json;
 }
@@ -106,7 +113,9 @@ function withLock(path, write) {
       break;
     } catch (error) {
       if (error.code !== "EEXIST") throw new FileError(`cannot write next to ${path}: ${error.message}`);
-      if (Date.now() > deadline) throw new FileError(`${lock} exists: another keys command is writing (remove it if none is)`);
+      if (Date.now() > deadline) {
+        throw new FileError(`${lock} exists: another keys command is writing (remove it if none is)`);
+      }
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
     }
   }

@@ -26,7 +26,8 @@ mapfile -t dirs < <(node -e '
   const { readdirSync, existsSync, readFileSync } = require("node:fs");
   for (const group of ["packages", "apps"]) for (const name of readdirSync(group)) {
     const manifest = `${group}/${name}/package.json`;
-    if (existsSync(manifest) && JSON.parse(readFileSync(manifest, "utf8")).private !== true) console.log(`${group}/${name}`);
+    const published = existsSync(manifest) && JSON.parse(readFileSync(manifest, "utf8")).private !== true;
+    if (published) console.log(`${group}/${name}`);
   }')
 
 # The demo page too: packing the server copies its build into the package (apps/server/scripts/copy-web-app.mjs).
@@ -46,4 +47,5 @@ for dir in "${dirs[@]}"; do
   (cd "$dir" && pnpm pack --pack-destination "$out" >"$log" 2>&1) || { cat "$log" >&2; exit 1; }
 done
 ls -1 "$out"/*.tgz
-printf '\nInstall them in your project (one command, so that they find each other):\n  npm install %s/*.tgz\n' "$out" >&2
+printf '\nInstall them in your project (one command, so that they find each other):\n' >&2
+printf '  npm install %s/*.tgz\n' "$out" >&2

@@ -79,12 +79,17 @@ describe.each(published)("$manifest.name", ({ dir, manifest }) => {
     const install = readme.split("\n").find((line) => line.startsWith("npm install ") && line.includes(".tgz"));
     expect(install, "an `npm install …/*.tgz` line").toBeDefined();
     // Each tarball named, as upload-gateway-client-*.tgz or in a brace list: upload-gateway-{contract,client}-*.tgz.
-    const named = new Set([...install.matchAll(/upload-gateway-(?:\{([a-z,]+)\}|([a-z]+))-\*\.tgz/g)].flatMap((m) => (m[1] ?? m[2]).split(",")));
-    for (const name of ourPackagesNeededBy(manifest.name)) expect([...named], install).toContain(name.replace("@upload-gateway/", ""));
+    const tarballs = [...install.matchAll(/upload-gateway-(?:\{([a-z,]+)\}|([a-z]+))-\*\.tgz/g)];
+    const named = tarballs.flatMap((m) => (m[1] ?? m[2]).split(","));
+    for (const name of ourPackagesNeededBy(manifest.name)) {
+      expect(named, install).toContain(name.replace("@upload-gateway/", ""));
+    }
     const peers = Object.entries(manifest.peerDependencies ?? {});
     const peerLine = /^Peer dependencies[^\n]*(?:\n[^\n]+)*/m.exec(readme)?.[0] ?? "";
     if (peers.length === 0) expect(peerLine).toMatch(/^Peer dependencies: none/);
-    for (const [peer, range] of peers) expect(peerLine.replace(/\s+/g, " "), peer).toContain(`\`${peer}\` \`${range}\``);
+    for (const [peer, range] of peers) {
+      expect(peerLine.replace(/\s+/g, " "), peer).toContain(`\`${peer}\` \`${range}\``);
+    }
   });
 
   it("passes publint (strict) and Are the Types Wrong", async () => {

@@ -33,7 +33,7 @@ const sha256 = (key: string) => createHash("sha256").update(key).digest("hex");
 const NO_STACK = /\n\s+at /;
 
 describe("pnpm keys new", () => {
-  it("prints a key once, keeps only its digest in the projects file, and the gateway started on that file accepts it", async () => {
+  it("prints a key once, keeps only its digest in the file; a gateway started on the file accepts it", async () => {
     const made = await keys(["new", "--project", "films", "--name", "ci", "--file", "gateway/projects.json"]);
     // The folder does not exist yet: a clear error, no stack, nothing half-written.
     expect(made?.code).toBe(1);
@@ -48,10 +48,18 @@ describe("pnpm keys new", () => {
     expect(run.err).not.toContain(key);
     const file = readFileSync(join(dir, "projects.json"), "utf8");
     expect(file).not.toContain(key);
-    expect(JSON.parse(file)).toEqual({ projects: [{ id: "films" }], apiKeys: [{ name: "ci", sha256: sha256(key), projects: ["films"] }] });
+    expect(JSON.parse(file)).toEqual({
+      projects: [{ id: "films" }],
+      apiKeys: [{ name: "ci", sha256: sha256(key), projects: ["films"] }],
+    });
 
-    const server = await startServerProcess({ PORT: String(await freePort()), LOCAL_STORAGE_DIR: join(dir, "data"), PROJECTS_FILE: join(dir, "projects.json") });
-    const list = (auth: string) => fetch(`${server.url}/api/projects/films/uploads`, { headers: { authorization: `Bearer ${auth}` } });
+    const server = await startServerProcess({
+      PORT: String(await freePort()),
+      LOCAL_STORAGE_DIR: join(dir, "data"),
+      PROJECTS_FILE: join(dir, "projects.json"),
+    });
+    const list = (auth: string) =>
+      fetch(`${server.url}/api/projects/films/uploads`, { headers: { authorization: `Bearer ${auth}` } });
     expect((await list(key)).status).toBe(200);
     expect((await list(`${key}x`)).status).toBe(401);
     await server.stop();
@@ -59,10 +67,13 @@ describe("pnpm keys new", () => {
 
   it("several at once on one file: every key is kept (a lock, not a lost update)", async () => {
     const cwd = mkdtempSync(join(dir, "parallel-"));
-    const runs = await Promise.all([1, 2, 3, 4, 5].map((n) => keys(["new", "--project", `p${n % 2}`, "--name", `k${n}`], cwd)));
+    const runs = await Promise.all(
+      [1, 2, 3, 4, 5].map((n) => keys(["new", "--project", `p${n % 2}`, "--name", `k${n}`], cwd)),
+    );
     expect(runs.map((r) => r.code)).toEqual([0, 0, 0, 0, 0]);
     const file = JSON.parse(readFileSync(join(cwd, "projects.json"), "utf8"));
-    expect(file.apiKeys.map((k: { sha256: string }) => k.sha256).sort()).toEqual(runs.map((r) => sha256(r.out.trim())).sort());
+    const digests = file.apiKeys.map((k: { sha256: string }) => k.sha256);
+    expect(digests.sort()).toEqual(runs.map((r) => sha256(r.out.trim())).sort());
     expect(file.projects).toHaveLength(2);
 
     // The lock itself: while another writer holds it, nothing is written; once it is gone, the key is added.
@@ -94,7 +105,7 @@ describe("pnpm keys new", () => {
     }
   });
 
-  it("--help prints the usage and exits 0; bad arguments print a usage line and exit 2; never a stack trace", async () => {
+  it("--help prints the usage, exit 0; bad arguments print a usage line, exit 2; never a stack trace", async () => {
     const help = await keys(["--help"]);
     expect(help).toMatchObject({ code: 0, err: "" });
     expect(help.out).toMatch(/^Usage: pnpm -s keys new --project ID --name NAME/);

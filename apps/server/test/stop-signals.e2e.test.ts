@@ -38,7 +38,12 @@ describe.each(["SIGTERM", "SIGINT"] as const)("the production server stopped by 
       .map((line) => JSON.parse(line) as Record<string, unknown>);
     const messages = lines.map((line) => String(line.msg));
     const banner = lines.find((line) => String(line.msg).startsWith("Upload Gateway is running at "));
-    expect(banner).toMatchObject({ url: `${server.url}/`, docs: `${server.url}/docs`, uploadTokens: "on", devProject: "demo" });
+    expect(banner).toMatchObject({
+      url: `${server.url}/`,
+      docs: `${server.url}/docs`,
+      uploadTokens: "on",
+      devProject: "demo",
+    });
     // Log lines are shipped and kept: the dev key stays on the terminal's banner.
     expect(server.stdout()).not.toContain(DEV_KEY);
     const stopping = messages.findIndex((m) => m.startsWith(`${signal} received: stopping`));

@@ -18,7 +18,8 @@ async function answering(status: number, body: string): Promise<string> {
 
 describe("defaultGatewayUrl", () => {
   it("is UPLOAD_GATEWAY_URL, else loopback on PORT, else loopback on 3000", () => {
-    expect(defaultGatewayUrl({ UPLOAD_GATEWAY_URL: "https://uploads.example.com", PORT: "4000" })).toBe("https://uploads.example.com");
+    const named = defaultGatewayUrl({ UPLOAD_GATEWAY_URL: "https://uploads.example.com", PORT: "4000" });
+    expect(named).toBe("https://uploads.example.com");
     expect(defaultGatewayUrl({ PORT: "4000" })).toBe("http://127.0.0.1:4000");
     expect(defaultGatewayUrl({ PORT: "" })).toBe("http://127.0.0.1:3000");
     expect(defaultGatewayUrl({})).toBe("http://127.0.0.1:3000");
@@ -27,18 +28,22 @@ describe("defaultGatewayUrl", () => {
 
 describe("findDevSession", () => {
   it("reads the dev project and key from a gateway in dev mode (a trailing slash on the URL is fine)", async () => {
-    const url = await answering(200, JSON.stringify({ success: true, result: { projectId: "demo", apiKey: "dev_abc" } }));
+    const session = { projectId: "demo", apiKey: "dev_abc" };
+    const url = await answering(200, JSON.stringify({ success: true, result: session }));
     expect(await findDevSession(`${url}/`)).toEqual({ session: { projectId: "demo", apiKey: "dev_abc" } });
   });
 
   it("says why there is no key: not in dev mode, an answer that is no dev session, nothing listening", async () => {
     const notDev = await answering(404, JSON.stringify({ success: false, errors: ["There is no dev session"] }));
-    expect(await findDevSession(notDev)).toEqual({ problem: expect.stringContaining("has no dev key to offer (GET /api/dev-session: HTTP 404)") });
+    expect(await findDevSession(notDev)).toEqual({
+      problem: expect.stringContaining("has no dev key to offer (GET /api/dev-session: HTTP 404)"),
+    });
     server!.close();
     const garbage = await answering(200, "<html>not a gateway</html>");
     expect(await findDevSession(garbage)).toEqual({ problem: expect.stringContaining("HTTP 200") });
     server!.close();
     server = undefined;
-    expect(await findDevSession(garbage)).toEqual({ problem: expect.stringMatching(/^nothing answers at http:\/\/127\.0\.0\.1:\d+ /) });
+    const down = await findDevSession(garbage);
+    expect(down).toEqual({ problem: expect.stringMatching(/^nothing answers at http:\/\/127\.0\.0\.1:\d+ /) });
   });
 });

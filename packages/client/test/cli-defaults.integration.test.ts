@@ -47,9 +47,13 @@ describe("upload-gateway CLI defaults", () => {
   let server: ServerProcess | undefined;
   afterAll(async () => server?.stop());
 
-  it("follows PORT and uploads with the dev key and project of a gateway in dev mode, found as the page finds them", async () => {
+  it("follows PORT and uploads with a dev-mode gateway's dev key and project, found as the page does", async () => {
     const port = await freePort();
-    server = await startServerProcess({ PORT: String(port), LOCAL_STORAGE_DIR: join(dir, "dev"), LOCAL_STORAGE_FSYNC: "false" });
+    server = await startServerProcess({
+      PORT: String(port),
+      LOCAL_STORAGE_DIR: join(dir, "dev"),
+      LOCAL_STORAGE_FSYNC: "false",
+    });
     const run = await cli(["upload", file, "--json"], { PORT: String(port) });
     expect(run.err).toBe("");
     expect(run.code).toBe(0);
@@ -63,15 +67,20 @@ describe("upload-gateway CLI defaults", () => {
     server = undefined;
   });
 
-  it("without a key and no dev session says why, with the usage, and exits 2; nothing answering is said as such", async () => {
+  it("without a key and no dev session says why (nothing answers, not dev mode), with the usage, exit 2", async () => {
     const port = await freePort();
     const down = await cli(["upload", file], { PORT: String(port) });
     expect(down.code).toBe(2);
-    expect(down.err).toContain(`an API key is needed: --key KEY or UPLOAD_GATEWAY_KEY (nothing answers at http://127.0.0.1:${port}`);
+    const why = `an API key is needed: --key KEY or UPLOAD_GATEWAY_KEY (nothing answers at http://127.0.0.1:${port}`;
+    expect(down.err).toContain(why);
 
     const projects = join(dir, "projects.json");
     writeFileSync(projects, JSON.stringify({ projects: [{ id: "films" }], apiKeys: [] }));
-    server = await startServerProcess({ PORT: String(port), LOCAL_STORAGE_DIR: join(dir, "prod"), PROJECTS_FILE: projects });
+    server = await startServerProcess({
+      PORT: String(port),
+      LOCAL_STORAGE_DIR: join(dir, "prod"),
+      PROJECTS_FILE: projects,
+    });
     const noDev = await cli(["upload", file], { UPLOAD_GATEWAY_URL: `http://127.0.0.1:${port}` });
     expect(noDev.code).toBe(2);
     expect(noDev.err).toContain("has no dev key to offer (GET /api/dev-session: HTTP 404)");
@@ -82,12 +91,14 @@ describe("upload-gateway CLI defaults", () => {
     expect(noProject.err).toContain("--project is required");
   });
 
-  it("--help prints the usage and exits 0; bad arguments print a usage line and exit 2; never a stack trace", async () => {
+  it("--help prints the usage, exit 0; bad arguments print a usage line, exit 2; never a stack trace", async () => {
     const help = await cli(["--help"]);
     expect(help.code).toBe(0);
     expect(help.out).toMatch(/^Usage: upload-gateway upload <file>/);
     expect(help.out).toContain("$UPLOAD_GATEWAY_URL, else http://127.0.0.1:$PORT");
-    for (const args of [["upload"], ["upload", file, "--nope"], ["upload", file, "--concurrency", "0", "--key", "k"], ["send", file]]) {
+    const bads = [["upload"], ["upload", file, "--nope"], ["upload", file, "--concurrency", "0", "--key", "k"]];
+    bads.push(["send", file]);
+    for (const args of bads) {
       const bad = await cli(args);
       expect(bad.code, args.join(" ")).toBe(2);
       expect(bad.err, args.join(" ")).toMatch(/^upload-gateway: .+\n\nUsage: upload-gateway upload/);

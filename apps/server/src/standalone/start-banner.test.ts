@@ -8,7 +8,10 @@ describe("startBanner", () => {
     const banner = startBanner(config, null, false);
     expect(banner.message).toBe("Upload Gateway is running at http://127.0.0.1:4000/");
     expect(banner.text).toMatch(/upload tokens: off: set UPLOAD_TOKEN_KEYS=kid:secret/);
-    expect(banner.fields).toMatchObject({ storage: "S3 bucket media", uploadTokens: expect.stringContaining("UPLOAD_TOKEN_KEYS") });
+    expect(banner.fields).toMatchObject({
+      storage: "S3 bucket media",
+      uploadTokens: expect.stringContaining("UPLOAD_TOKEN_KEYS"),
+    });
   });
 
   it("shows the dev key on the terminal only, never among the log fields", () => {

@@ -13,13 +13,15 @@ export interface StartBanner {
 
 /** Said whenever upload tokens are off, so that an operator learns it before a page gets a 501. */
 export const TOKENS_OFF_HINT =
-  "off: set UPLOAD_TOKEN_KEYS=kid:secret (a random secret of 32+ bytes, the same on every replica) so pages can upload with tokens";
+  "off: set UPLOAD_TOKEN_KEYS=kid:secret (a random secret of 32+ bytes, the same on every replica) " +
+  "so pages can upload with tokens";
 
 export function startBanner(config: AppConfig, dev: DevAccess | null, uploadTokens: boolean): StartBanner {
   const url = publicUrl(config);
   const host = config.HOST.includes(":") && !config.HOST.startsWith("[") ? `[${config.HOST}]` : config.HOST;
   const listening = `${host}:${config.PORT}`;
-  const storage = config.STORAGE === "local" ? `local disk (${config.LOCAL_STORAGE_DIR})` : `S3 bucket ${config.S3_BUCKET}`;
+  const storage =
+    config.STORAGE === "local" ? `local disk (${config.LOCAL_STORAGE_DIR})` : `S3 bucket ${config.S3_BUCKET}`;
   const message = `Upload Gateway is running at ${url}/`;
   const text = [
     "",

@@ -16,7 +16,8 @@ afterEach(() => {
 
 function setUp(close: () => Promise<void>) {
   const lines: Record<string, unknown>[] = [];
-  const log = pino({ level: "info" }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const destination = { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) };
+  const log = pino({ level: "info" }, destination);
   const exits: number[] = [];
   const before = signalListeners();
   const existing = new Set(process.listeners("SIGTERM"));
