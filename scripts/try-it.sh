@@ -3,13 +3,23 @@
 # complete it, download the file and compare its SHA-256 with the original's. Run `pnpm start` first, then
 # `pnpm try` (or `bash scripts/try-it.sh`) in another terminal. Needs bash, curl, head, split, sha256sum and node.
 #
-#   GATEWAY_URL          the gateway (default http://127.0.0.1:3000)
+#   UPLOAD_GATEWAY_URL   the gateway (default http://127.0.0.1:$PORT; GATEWAY_URL is read too)
+#   PORT                 the port `pnpm start` listens on, when not 3000
 #   UPLOAD_GATEWAY_KEY   an API key; by default the dev key, read from GET /api/dev-session (dev mode on loopback)
 #   PROJECT              the project (default: the dev project, else "demo")
 #   SIZE                 bytes to upload (default 10486784: two 5 MiB parts and one of 1 KiB)
 set -euo pipefail
 
-GATEWAY_URL=${GATEWAY_URL:-http://127.0.0.1:3000}
+# --help prints the comment above.
+usage() { sed -n '2,/^[^#]/{/^#/{s/^# \{0,1\}//;p;};}' "$0"; }
+case "${1:-}" in
+  "") ;;
+  -h | --help) usage; exit 0 ;;
+  *) printf 'try-it: unexpected argument %q (it takes none; settings come from the environment)\nUsage: %s [--help]\n' \
+    "$1" "$0" >&2; exit 2 ;;
+esac
+
+GATEWAY_URL=${UPLOAD_GATEWAY_URL:-${GATEWAY_URL:-http://127.0.0.1:${PORT:-3000}}}
 GATEWAY_URL=${GATEWAY_URL%/}
 SIZE=${SIZE:-10486784}
 PARTS=3
@@ -40,7 +50,7 @@ expect_success() { [[ $(json 'j.success' <"$1") == true ]] || fail "the gateway 
 
 step "Is the gateway up? (GET $GATEWAY_URL/health/live)"
 curl -sS -o /dev/null --max-time 5 "$GATEWAY_URL/health/live" 2>/dev/null ||
-  fail "nothing answers at $GATEWAY_URL: start the gateway with \`pnpm start\` (or set GATEWAY_URL)"
+  fail "nothing answers at $GATEWAY_URL: start the gateway with \`pnpm start\` (or set PORT or UPLOAD_GATEWAY_URL)"
 echo "yes"
 
 KEY=${UPLOAD_GATEWAY_KEY:-}

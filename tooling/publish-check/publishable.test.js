@@ -29,6 +29,17 @@ it("finds the published packages, each built before this check runs", () => {
   for (const { manifest } of published) expect(own.devDependencies, manifest.name).toHaveProperty([manifest.name], "workspace:*");
 });
 
+/** The published packages `name` needs installed with it: itself and those it depends on, directly or not. */
+function ourPackagesNeededBy(name, needed = new Set()) {
+  if (needed.has(name)) return needed;
+  needed.add(name);
+  const { manifest } = published.find((p) => p.manifest.name === name);
+  for (const dependency of Object.keys(manifest.dependencies ?? {})) {
+    if (published.some((p) => p.manifest.name === dependency)) ourPackagesNeededBy(dependency, needed);
+  }
+  return needed;
+}
+
 describe.each(published)("$manifest.name", ({ dir, manifest }) => {
   const path = join(root, dir);
 
@@ -54,6 +65,31 @@ describe.each(published)("$manifest.name", ({ dir, manifest }) => {
     expect(readme).toContain(`npm install ${manifest.name}`);
     expect(readme).toMatch(/```(ts|tsx|js|sh)\n/);
     expect(readFileSync(join(path, "LICENSE"), "utf8")).toBe(readFileSync(join(root, "LICENSE"), "utf8"));
+  });
+
+  it("never puts an API key where a page could hold it: code reads a key only from process.env (a server's)", () => {
+    const readme = readFileSync(join(path, "README.md"), "utf8");
+    const code = [...readme.matchAll(/```\w*\n([\s\S]*?)```/g)].map((m) => m[1]).join("\n");
+    expect(code.match(/.*\bapiKey\b(?!: process\.env\.).*/g) ?? []).toEqual([]);
+  });
+
+  it("says how to install it from packed tarballs (with every one of ours it needs) and lists its exact peers", () => {
+    const readme = readFileSync(join(path, "README.md"), "utf8");
+    expect(readme).toContain("pnpm pack:all ");
+    const install = readme.split("\n").find((line) => line.startsWith("npm install ") && line.includes(".tgz"));
+    expect(install, "an `npm install …/*.tgz` line").toBeDefined();
+    // Each tarball named, as upload-gateway-client-*.tgz or in a brace list: upload-gateway-{contract,client}-*.tgz.
+    const tarballs = [...install.matchAll(/upload-gateway-(?:\{([a-z,]+)\}|([a-z]+))-\*\.tgz/g)];
+    const named = tarballs.flatMap((m) => (m[1] ?? m[2]).split(","));
+    for (const name of ourPackagesNeededBy(manifest.name)) {
+      expect(named, install).toContain(name.replace("@upload-gateway/", ""));
+    }
+    const peers = Object.entries(manifest.peerDependencies ?? {});
+    const peerLine = /^Peer dependencies[^\n]*(?:\n[^\n]+)*/m.exec(readme)?.[0] ?? "";
+    if (peers.length === 0) expect(peerLine).toMatch(/^Peer dependencies: none/);
+    for (const [peer, range] of peers) {
+      expect(peerLine.replace(/\s+/g, " "), peer).toContain(`\`${peer}\` \`${range}\``);
+    }
   });
 
   it("passes publint (strict) and Are the Types Wrong", async () => {

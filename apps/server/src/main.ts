@@ -1,34 +1,32 @@
 #!/usr/bin/env node
 // The `upload-gateway-server` bin and `pnpm start`: the standalone server, configured by the environment.
+import type { Logger } from "pino";
 import { createApp } from "./app.factory";
 import type { DevAccess } from "./auth/dev-access";
-import { DEV_ACCESS } from "./tokens";
-import { ConfigError, configWarnings, loadConfig, publicUrl, type AppConfig } from "./config/app-config";
-import { rateLimitScope } from "./rate-limit/rate-limit-store.factory";
+import { ConfigError, configWarnings, loadConfig, type TokenSigningKey } from "./config/app-config";
+import { DEV_ACCESS, LOGGER, TOKEN_SIGNING_KEYS } from "./tokens";
+import { startBanner } from "./standalone/start-banner";
+import { signalListeners, stopOnSignals } from "./standalone/stop-signals";
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  const nestFree = signalListeners();
   const app = await createApp(config);
+  const log = app.get<Logger>(LOGGER, { strict: false });
+  stopOnSignals(app, log, nestFree);
   await app.listen(config.PORT, config.HOST);
+  const tokens = app.get<TokenSigningKey[]>(TOKEN_SIGNING_KEYS, { strict: false }).length > 0;
+  const banner = startBanner(config, app.get<DevAccess | null>(DEV_ACCESS, { strict: false }), tokens);
+  const warnings = configWarnings(config);
+  if (config.NODE_ENV === "production") {
+    // A log shipper reads stdout as JSON lines: the banner and the warnings are log lines there too.
+    for (const warning of warnings) log.warn(warning);
+    log.info(banner.fields, banner.message);
+    return;
+  }
   // Warnings and the banner come after everything Nest logs while starting, so they are the last lines on screen.
-  for (const warning of configWarnings(config)) console.warn(`Warning: ${warning}`);
-  console.log(banner(config, app.get<DevAccess | null>(DEV_ACCESS, { strict: false })));
-}
-
-function banner(config: AppConfig, dev: DevAccess | null): string {
-  const url = publicUrl(config);
-  const limits = rateLimitScope(config);
-  const listening = `${config.HOST.includes(":") && !config.HOST.startsWith("[") ? `[${config.HOST}]` : config.HOST}:${config.PORT}`;
-  return [
-    "",
-    `  Upload Gateway is running at ${url}/`,
-    ...(url === `http://${listening}` ? [] : [`  listening: ${listening}`]),
-    `  storage:  ${config.STORAGE === "local" ? `local disk (${config.LOCAL_STORAGE_DIR})` : `S3 bucket ${config.S3_BUCKET}`}`,
-    ...(limits ? [`  limits:   ${limits}`] : []),
-    `  API docs: ${url}/docs`,
-    ...(dev ? [`  project:  ${dev.projectId}`, `  API key:  ${dev.apiKey}`] : []),
-    "",
-  ].join("\n");
+  for (const warning of warnings) console.warn(`Warning: ${warning}`);
+  console.log(banner.text);
 }
 
 main().catch((error: unknown) => {

@@ -51,13 +51,15 @@ afterEach(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function tryIt(env: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn("bash", [SCRIPT], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+function tryIt(env: Record<string, string>, args: string[] = []) {
+  const child = spawn("bash", [SCRIPT, ...args], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
   child.stdout.on("data", (c: Buffer) => (out += c.toString()));
   child.stderr.on("data", (c: Buffer) => (err += c.toString()));
-  return new Promise((resolve) => child.on("close", (code) => resolve({ code, out, err })));
+  return new Promise<{ code: number | null; out: string; err: string }>((resolve) =>
+    child.on("close", (code) => resolve({ code, out, err })),
+  );
 }
 
 describe("scripts/try-it.sh", () => {
@@ -65,7 +67,8 @@ describe("scripts/try-it.sh", () => {
     const port = await freePort();
     server = await startServerProcess({ LOCAL_STORAGE_DIR: join(dir, "dev"), PORT: String(port) });
     const key = /API key: +(\S+)/.exec(server.output())![1]!;
-    const run = await tryIt({ GATEWAY_URL: `http://127.0.0.1:${port}` });
+    // Only PORT, as `PORT=… pnpm start` was typed in the other terminal.
+    const run = await tryIt({ PORT: String(port) });
     expect(run.err).toBe("");
     expect(run.code).toBe(0);
     const sums = /sent +([0-9a-f]{64})\ndownloaded +([0-9a-f]{64})/.exec(run.out);
@@ -82,7 +85,7 @@ describe("scripts/try-it.sh", () => {
 
   it("says what to do when no gateway answers, or when there is no dev key to read", async () => {
     const port = await freePort();
-    const down = await tryIt({ GATEWAY_URL: `http://127.0.0.1:${port}` });
+    const down = await tryIt({ UPLOAD_GATEWAY_URL: `http://127.0.0.1:${port}` });
     expect(down.code).toBe(1);
     expect(down.err).toContain(`nothing answers at http://127.0.0.1:${port}: start the gateway with \`pnpm start\``);
 
@@ -92,5 +95,17 @@ describe("scripts/try-it.sh", () => {
     const noKey = await tryIt({ GATEWAY_URL: `http://127.0.0.1:${port}` });
     expect(noKey.code).toBe(1);
     expect(noKey.err).toContain("no dev session here (HTTP 404): set UPLOAD_GATEWAY_KEY and PROJECT");
+  });
+
+  it("--help prints its settings and exits 0; an argument prints a usage line and exits 2", async () => {
+    const help = await tryIt({}, ["--help"]);
+    expect(help.code).toBe(0);
+    expect(help.out).toMatch(/^The README's round trip/);
+    expect(help.out).toMatch(/\n {2}PORT +the port `pnpm start` listens on/);
+    expect(help.out).not.toContain("set -euo");
+    const bad = await tryIt({}, ["--port", "4000"]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/^try-it: unexpected argument --port .*\nUsage: .*try-it\.sh \[--help\]\n$/);
+    expect(bad.out).toBe("");
   });
 });

@@ -330,6 +330,9 @@ describe("a gateway with no signing key", () => {
     try {
       const reply = await call(s3.app, "POST", tokensPath(s3.projectId), { headers: s3.auth });
       expectErrorEnvelope(reply, 501, "UPLOAD_TOKENS_NOT_CONFIGURED");
+      // It tells the operator what to set, not the page to use an API key.
+      expect(reply.body.errorDetails[0].message).toMatch(/Set UPLOAD_TOKEN_KEYS=kid:secret .*at least 32 bytes/);
+      expect(reply.body.errorDetails[0].message).not.toMatch(/API key/);
       const { token } = await mint();
       const refused = await call(s3.app, "GET", `${uploadsPath(s3.projectId)}/0000000000000AAAAAAAAAAAAAAAAAAAAAAA`, {
         headers: bearer(token),

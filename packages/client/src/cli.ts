@@ -4,16 +4,18 @@ import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { defaultGatewayUrl, findDevSession } from "./dev-session";
 import { createApiClient, guessMimeType, UploadAbortedError, UploadFailedError, UploadGatewayError, uploadFile, type UploadProgress } from "./node";
 
-const USAGE = `Usage: upload-gateway upload <file> --server URL --project ID [--key KEY] [options]
+const USAGE = `Usage: upload-gateway upload <file> [--server URL] [--project ID] [--key KEY] [options]
 
 Uploads a file to Upload Gateway in parallel parts.
 
 Options:
-  --server URL         the gateway, e.g. http://127.0.0.1:3000
-  --project ID         the project to upload to
-  --key KEY            the API key (default: $UPLOAD_GATEWAY_KEY)
+  --server URL         the gateway (default: $UPLOAD_GATEWAY_URL, else http://127.0.0.1:$PORT, PORT 3000 if unset)
+  --project ID         the project to upload to (default: the dev project, when the key is the dev key)
+  --key KEY            the API key (default: $UPLOAD_GATEWAY_KEY, else the dev key of a gateway in dev mode on
+                       this machine, read from GET /api/dev-session as the demo page does)
   --concurrency N      parts sent at once (default 4)
   --part-size SIZE     bytes per part, e.g. 16MiB (default 16MiB; at least 5MiB)
   --mime-type TYPE     the file's MIME type (default: guessed from its extension)
@@ -62,11 +64,17 @@ async function main(argv: string[]): Promise<number> {
   }
   const [command, file, ...extra] = positionals;
   if (command !== "upload" || !file || extra.length > 0) throw new UsageError("expected: upload <file>");
-  const server = required(values.server, "--server");
-  const projectId = required(values.project, "--project");
-  const apiKey = values.key ?? process.env.UPLOAD_GATEWAY_KEY;
-  if (!apiKey) throw new UsageError("an API key is needed: --key KEY or UPLOAD_GATEWAY_KEY");
+  const server = values.server ?? defaultGatewayUrl(process.env);
   if (!/^https?:\/\/[^/]+/.test(server)) throw new UsageError(`--server must be an http(s) URL, not ${JSON.stringify(server)}`);
+  let apiKey = values.key ?? process.env.UPLOAD_GATEWAY_KEY;
+  let project = values.project;
+  if (!apiKey) {
+    const dev = await findDevSession(server);
+    if ("problem" in dev) throw new UsageError(`an API key is needed: --key KEY or UPLOAD_GATEWAY_KEY (${dev.problem})`);
+    apiKey = dev.session.apiKey;
+    project ??= dev.session.projectId;
+  }
+  const projectId = required(project, "--project");
   const concurrency = values.concurrency === undefined ? 4 : positiveInteger(values.concurrency, "--concurrency");
   const partSize = values["part-size"] === undefined ? undefined : parseSize(values["part-size"]);
   // Under `pnpm cli` the working directory is the repo root; INIT_CWD is where the command was typed.

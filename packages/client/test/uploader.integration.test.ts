@@ -493,9 +493,9 @@ describe("upload-gateway CLI", () => {
   });
 
   it("exits 2 on usage errors and 3 on a refused key", async () => {
-    const usage = cli(["upload", bigPath, "--project", "x", "--key", "k"]);
+    const usage = cli(["upload", bigPath, "--server", "ftp://x", "--project", "x", "--key", "k"]);
     expect(await usage.exit).toBe(2);
-    expect(usage.err()).toContain("--server is required");
+    expect(usage.err()).toContain("--server must be an http(s) URL");
     const missing = cli(["upload", join(files, "nope.bin"), ...target(), "--key", "k"]);
     expect(await missing.exit).toBe(2);
     const auth = cli(["upload", bigPath, ...target(), "--key", "wrong-key"]);

@@ -104,7 +104,9 @@ export const ERROR_CODES = {
   UPLOAD_TOKENS_NOT_CONFIGURED: {
     status: 501,
     retryable: false,
-    message: "This gateway has no key to sign upload tokens with (UPLOAD_TOKEN_KEYS); use an API key.",
+    message:
+      "Upload tokens are off: this gateway has no key to sign them. Set UPLOAD_TOKEN_KEYS=kid:secret (a random " +
+      "secret of at least 32 bytes, the same on every replica; auth.uploadTokens.keys when embedding) and restart.",
   },
   STORAGE_UNAVAILABLE: { status: 503, retryable: true, message: "The storage backend could not be reached." },
   IDENTITY_PROVIDER_UNAVAILABLE: {

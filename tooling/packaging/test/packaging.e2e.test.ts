@@ -75,9 +75,12 @@ describe("the packed packages, installed with npm into an empty folder", () => {
     app = join(dir, "app");
     mkdirSync(tarballs);
     mkdirSync(app);
-    for (const pkg of packages) {
-      await run("pnpm", ["pack", "--pack-destination", tarballs], { cwd: pkg.dir, maxBuffer: 16 * 1024 * 1024 });
-    }
+    // As the READMEs say: `pnpm pack:all DIR` (scripts/pack-packages.sh), then one npm install of the tarballs.
+    // Run as turbo's test task, the packages are built already: TURBO_HASH tells the script to skip its build.
+    await run("bash", [join(ROOT, "scripts", "pack-packages.sh"), tarballs], {
+      env: { ...process.env, TURBO_HASH: process.env.TURBO_HASH ?? "packaging-test" },
+      maxBuffer: 16 * 1024 * 1024,
+    });
     writeFileSync(join(app, "package.json"), JSON.stringify({ name: "media-app", private: true, version: "1.0.0" }));
     const files = readdirSync(tarballs).map((file) => join(tarballs, file));
     // One install for the whole file. Peer dependencies (Nest, reflect-metadata, rxjs) come with it, as npm installs them;
@@ -102,6 +105,18 @@ describe("the packed packages, installed with npm into an empty folder", () => {
   afterAll(() => {
     for (const child of children) child.kill("SIGKILL");
     if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("pnpm pack:all: --help says what it does and exits 0; an unknown option gives a usage line and exits 2", async () => {
+    const script = join(ROOT, "scripts", "pack-packages.sh");
+    const help = await run("bash", [script, "--help"]);
+    expect(help.stdout).toMatch(/^`pnpm pack:all \[DIR\]`: builds every published package/);
+    const bad = await run("bash", [script, "--bogus"]).then(
+      () => ({ code: 0, stderr: "" }),
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^pack-packages: unknown option --bogus\nUsage: .*pack-packages\.sh \[DIR\]\n$/);
   });
 
   it("packs every published package: the contract, the client and the server at least", () => {

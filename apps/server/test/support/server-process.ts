@@ -8,7 +8,10 @@ const MAIN = join(__dirname, "..", "..", "dist", "main.js");
 export interface ServerProcess {
   child: ChildProcess;
   url: string;
+  /** stdout and stderr, interleaved as they came. */
   output: () => string;
+  /** stdout alone. */
+  stdout: () => string;
   /** Stops the server: SIGKILL (a crash) or SIGTERM (a clean stop). */
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -36,7 +39,7 @@ export async function killServerProcesses(): Promise<void> {
  */
 const START_TIMEOUT_MS = 90_000;
 
-/** Runs the built server (`dist/main.js`, as `pnpm start` does) and waits until it prints that it is running. */
+/** Runs the built server (`dist/main.js`, as `pnpm start` does) and waits until it says that it is running. */
 export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build the server first (turbo's test task does)`);
   const child = spawn(process.execPath, [MAIN], {
@@ -46,7 +49,11 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
   running.add(child);
   child.once("exit", () => running.delete(child));
   let output = "";
-  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  let stdout = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+    stdout += chunk.toString();
+  });
   child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -54,7 +61,8 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
       reject(new Error(`server did not start in ${START_TIMEOUT_MS / 1000} s:\n${output}`));
     }, START_TIMEOUT_MS);
     const check = () => {
-      const match = /running at (\S+?)\/?\n/.exec(output);
+      // The banner's line, or with NODE_ENV=production its JSON log line ("msg":"… running at http://…/").
+      const match = /running at (\S+?)\/?(?:\n|")/.exec(output);
       if (match) {
         clearTimeout(timer);
         resolve(match[1]!);
@@ -70,6 +78,7 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
     child,
     url,
     output: () => output,
+    stdout: () => stdout,
     stop: (signal = "SIGTERM") =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();
