@@ -1,0 +1,132 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeMediaFixtures, VIDEO_SECONDS } from "../../test/support/media-fixtures";
+import { bufferByteSource, type ByteSource } from "./byte-source";
+import { inspectContent } from "./content-inspector";
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "inspect-content-"));
+  makeMediaFixtures(dir);
+}, 120_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const fixture = (name: string) => bufferByteSource(readFileSync(join(dir, name)));
+const inspect = (name: string) => inspectContent(fixture(name));
+
+describe("inspectContent: media", () => {
+  const video = { width: 160, height: 120, frameRate: expect.closeTo(15, 0) as number };
+  it.each([
+    ["mp4-index-at-end.mp4", "video/mp4", { container: "mp4", videoCodec: "h264", audioCodec: "aac", ...video }],
+    ["mp4-index-at-start.mp4", "video/mp4", { container: "mp4", videoCodec: "h264", audioCodec: "aac", ...video }],
+    ["fragmented.mp4", "video/mp4", { container: "mp4", videoCodec: "h264", audioCodec: "aac", ...video }],
+    ["quicktime.mov", "video/quicktime", { container: "mov", videoCodec: "h264", audioCodec: "aac", ...video }],
+    ["clip.webm", "video/webm", { container: "webm", videoCodec: "vp8", audioCodec: "opus", ...video }],
+    ["clip.mkv", "video/matroska", { container: "matroska", videoCodec: "h264", audioCodec: "aac", ...video }],
+    ["tone.mp3", "audio/mpeg", { container: "mp3", videoCodec: null, audioCodec: "mp3", width: null }],
+    ["tone.aac", "audio/aac", { container: "aac", videoCodec: null, audioCodec: "aac", width: null }],
+    ["tone.m4a", "audio/x-m4a", { container: "mp4", videoCodec: null, audioCodec: "aac", width: null }],
+    ["tone.wav", "audio/wav", { container: "wav", videoCodec: null, audioCodec: "pcm", width: null, bitRate: expect.closeTo(128_000, -3) as number }],
+  ])("%s: %s, its container's facts", async (name, type, facts) => {
+    const result = await inspect(name);
+    expect(result.detectedMimeType).toBe(type);
+    expect(result.media).toMatchObject(facts);
+    expect(result.media!.durationSeconds).toBeGreaterThan(VIDEO_SECONDS - 0.2);
+    expect(result.media!.durationSeconds).toBeLessThan(VIDEO_SECONDS + 0.2);
+    expect(result.media!.bitRate).toBeGreaterThan(0);
+    expect(result.anomalies).toEqual([]);
+    expect(result.mediaProblem).toBeUndefined();
+  });
+});
+
+describe("inspectContent: hostile files, each as if declared video/mp4", () => {
+  it.each([
+    ["page.html", "text/html"],
+    ["script.svg", "image/svg+xml"],
+    ["program.elf", "application/x-elf"],
+    ["archive.zip", "application/zip"],
+  ])("%s is found to be %s, with no media", async (name, type) => {
+    const result = await inspect(name);
+    expect(result.detectedMimeType).toBe(type);
+    expect(result.media).toBeUndefined();
+  });
+
+  it("an MP4 carrying an HTML page with a script: media, and embedded markup", async () => {
+    const result = await inspect("polyglot-markup.mp4");
+    expect(result.detectedMimeType).toBe("video/mp4");
+    expect(result.anomalies).toContain("embedded-markup");
+  });
+
+  it("an MP4 with a ZIP archive appended: a trailing archive", async () => {
+    const result = await inspect("polyglot-zip.mp4");
+    expect(result.detectedMimeType).toBe("video/mp4");
+    expect(result.anomalies).toContain("trailing-archive");
+  });
+
+  it("an MP4 cut before its index: an MP4 signature, no media (undecodable)", async () => {
+    const result = await inspect("truncated-before-index.mp4");
+    expect(result.detectedMimeType).toBe("video/mp4");
+    expect(result.media).toBeUndefined();
+    expect(result.mediaProblem).toBe("undecodable");
+  });
+
+  it("an MP4 cut after its index: its facts, and truncated", async () => {
+    const result = await inspect("truncated.mp4");
+    expect(result.detectedMimeType).toBe("video/mp4");
+    expect(result.anomalies).toContain("truncated");
+  });
+
+  it("an MP4 whose index claims 10 hours in a few KB: the claimed duration, called implausible", async () => {
+    const result = await inspect("ten-hours.mp4");
+    expect(result.media?.durationSeconds).toBeGreaterThanOrEqual(36_000);
+    expect(result.anomalies).toContain("implausible-duration");
+  });
+
+  it("an empty file: application/x-empty, nothing read", async () => {
+    const result = await inspect("empty.mp4");
+    expect(result).toMatchObject({ detectedMimeType: "application/x-empty", anomalies: [], read: { requests: 0, bytes: 0 } });
+    expect(result.media).toBeUndefined();
+  });
+
+  it("random bytes: application/octet-stream; text: text/plain", async () => {
+    const random = await inspectContent(bufferByteSource(Uint8Array.from({ length: 5000 }, (_, i) => (i * 7919) % 251)));
+    expect(random.detectedMimeType).toBe("application/octet-stream");
+    const text = await inspectContent(bufferByteSource(Buffer.from("Grüße, a plain note.\n".repeat(100))));
+    expect(text.detectedMimeType).toBe("text/plain");
+  });
+});
+
+describe("inspectContent: bounds", () => {
+  it("reads at most maxReadBytes of a large MP4 and still finds its facts", async () => {
+    // The fixture's samples repeated behind its index: a parser reading on through them would read it all.
+    const mp4 = readFileSync(join(dir, "mp4-index-at-start.mp4"));
+    const padded = Buffer.concat([mp4, Buffer.alloc(20 * 1024 * 1024, 1)]);
+    const result = await inspectContent(bufferByteSource(padded), { maxReadBytes: 1024 * 1024 });
+    expect(result.read.bytes).toBeLessThanOrEqual(1024 * 1024);
+    expect(result.media).toMatchObject({ container: "mp4", width: 160 });
+  });
+
+  it("gives up a source that never answers at the time limit, with what it found", async () => {
+    const mp4 = fixture("mp4-index-at-start.mp4");
+    let reads = 0;
+    const stalling: ByteSource = {
+      size: mp4.size,
+      read: (offset, length) => (reads++ === 0 ? mp4.read(offset, length) : new Promise<Uint8Array>(() => {})),
+    };
+    const result = await inspectContent(stalling, { timeoutMs: 300 });
+    expect(result.detectedMimeType).toBe("video/mp4");
+  });
+
+  it("throws when the source fails (the store is down), so that the caller retries instead of judging", async () => {
+    const failing: ByteSource = { size: 1000, read: () => Promise.reject(new Error("store unavailable")) };
+    await expect(inspectContent(failing)).rejects.toThrow("store unavailable");
+  });
+
+  it("inspects several objects at once, each with its own facts", async () => {
+    const names = ["mp4-index-at-end.mp4", "clip.webm", "tone.wav", "clip.mkv"];
+    const results = await Promise.all(names.map((name) => inspect(name)));
+    expect(results.map((r) => r.media?.container)).toEqual(["mp4", "webm", "wav", "matroska"]);
+  });
+});

@@ -1,0 +1,45 @@
+import type * as FileType from "file-type" with { "resolution-mode": "import" };
+import type { ByteSource } from "./byte-source";
+
+/** `file-type`'s module: ESM only, so this CommonJS package loads it with `import()` (kept as such by `NodeNext`). */
+type FileTypeModule = typeof FileType;
+
+let fileTypeModule: Promise<FileTypeModule> | undefined;
+
+function loadFileType(): Promise<FileTypeModule> {
+  fileTypeModule ??= import("file-type");
+  return fileTypeModule;
+}
+
+/**
+ * The MIME type `file-type` finds in the object's signature (magic numbers, container headers), `undefined` when it
+ * knows none. It reads through `source` at random (a ZIP's directory, an ID3 tag's length, an MP4's boxes); give it a
+ * limited source. A read that fails ends the detection with nothing found, as a truncated file does.
+ */
+export async function signatureType(source: ByteSource): Promise<string | undefined> {
+  const { fileTypeFromBlob } = await loadFileType();
+  try {
+    const found = await fileTypeFromBlob(blobOf(source));
+    return found?.mime;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `source` as the part of a `Blob` that `file-type`'s random-access tokenizer (strtok3's `BlobTokenizer`) uses: its
+ * size, and `slice(start, end).arrayBuffer()`. Each slice is a read of `source`.
+ */
+function blobOf(source: ByteSource): Blob {
+  const blobLike = {
+    size: source.size,
+    type: "",
+    slice: (start = 0, end = source.size) => ({
+      arrayBuffer: async () => {
+        const bytes = await source.read(start, Math.max(0, end - start));
+        return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+      },
+    }),
+  };
+  return blobLike as unknown as Blob;
+}
