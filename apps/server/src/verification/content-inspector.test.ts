@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -5,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeMediaFixtures, VIDEO_SECONDS } from "../../test/support/media-fixtures";
 import { bufferByteSource, type ByteSource } from "./byte-source";
 import { inspectContent } from "./content-inspector";
+import { mp4Index } from "./media-probe";
 
 let dir: string;
 beforeAll(() => {
@@ -108,6 +110,35 @@ describe("inspectContent: bounds", () => {
     expect(result.media).toMatchObject({ container: "mp4", width: 160 });
   });
 
+  it("stops reading an MP4 once its index is read, at either end: a small part of the limit", async () => {
+    // 6 MiB of real samples (noise does not compress): MediaInfo on its own reads on through them after the index.
+    const ffmpeg = (...args: string[]) => execFileSync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", ...args]);
+    const atEnd = join(dir, "samples-index-at-end.mp4");
+    const atStart = join(dir, "samples-index-at-start.mp4");
+    const inputs = ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=4", "-f", "lavfi", "-i", "sine=duration=4"];
+    const codecs = ["-vf", "noise=alls=80:allf=t", "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-c:a", "aac"];
+    ffmpeg(...inputs, ...codecs, atEnd);
+    ffmpeg("-i", atEnd, "-c", "copy", "-movflags", "+faststart", atStart);
+    for (const path of [atEnd, atStart]) {
+      const bytes = readFileSync(path);
+      expect(bytes.length).toBeGreaterThan(6 * 1024 * 1024);
+      const result = await inspectContent(bufferByteSource(bytes));
+      expect(result.media, path).toMatchObject({ container: "mp4", width: 320, audioCodec: "aac" });
+      expect(result.read.bytes, path).toBeLessThan(1024 * 1024);
+    }
+  });
+
+  it("finds the index of a plain MP4 at either end, none in a fragmented or a cut one", async () => {
+    const at = (name: string) => mp4Index(fixture(name));
+    const atStart = await at("mp4-index-at-start.mp4");
+    const atEnd = await at("mp4-index-at-end.mp4");
+    expect(atStart?.start).toBeLessThan(100);
+    expect(atEnd?.end).toBe(readFileSync(join(dir, "mp4-index-at-end.mp4")).length);
+    expect(await at("fragmented.mp4")).toBeUndefined();
+    expect(await at("truncated-before-index.mp4")).toBeUndefined();
+    expect(await at("clip.webm")).toBeUndefined();
+  });
+
   it("gives up a source that never answers at the time limit, with what it found", async () => {
     const mp4 = fixture("mp4-index-at-start.mp4");
     let reads = 0;
@@ -130,3 +161,4 @@ describe("inspectContent: bounds", () => {
     expect(results.map((r) => r.media?.container)).toEqual(["mp4", "webm", "wav", "matroska"]);
   });
 });
+
