@@ -50,6 +50,8 @@ export const DEFAULT_INSPECT_TIMEOUT_MS = 10_000;
 /** What signature detection may read of the budget: it seeks (ID3 tags, ZIP directories), the media parser reads on. */
 const SIGNATURE_READ_BYTES = 1024 * 1024;
 const TAIL_BYTES = 64 * 1024;
+/** What the media parser may be fed, as a multiple of what may be read (the rest comes from the read-ahead cache). */
+const MAX_FED_FACTOR = 4;
 /** A duration is implausible below this many bits per second of the object's size (no codec goes that low). */
 const MIN_PLAUSIBLE_BIT_RATE = 1000;
 
@@ -86,7 +88,7 @@ export async function inspectContent(source: ByteSource, options: InspectOptions
   }
 
   if (isMedia(result.detectedMimeType)) {
-    const probe = await probeMedia(cached);
+    const probe = await probeMedia(cached, { deadline, maxFedBytes: MAX_FED_FACTOR * maxBytes });
     if (probe.truncated) result.anomalies.push("truncated");
     if (probe.media) {
       result.media = probe.media;

@@ -1,4 +1,5 @@
 import type { MediaInfo as MediaInfoOf } from "mediainfo.js" with { "resolution-mode": "import" };
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { ReadLimitError, type ByteSource } from "./byte-source";
 
 type MediaInfo = MediaInfoOf<"JSON">;
@@ -60,18 +61,31 @@ function mediaInfo(): Promise<MediaInfo> {
   return instance;
 }
 
+export interface ProbeLimits {
+  /** A `Date.now()` value: the parser is finalized with what it found once it passed. */
+  deadline: number;
+  /**
+   * The most bytes handed to the parser. Reads from a cache cost the store nothing, so a hostile file whose index sends
+   * the parser back and forth between two places would otherwise be fed forever.
+   */
+  maxFedBytes: number;
+}
+
+/** Chunks handed to the parser between two turns of the event loop (each is synchronous WebAssembly). */
+const CHUNKS_PER_TURN = 8;
+
 /**
- * Reads the container's facts through `source`, which bounds the bytes and the time (a `limitedByteSource`): when a
- * read is refused the parser is finalized with what it found. Never throws for what the bytes are; a failing source
- * other than by its limits is thrown.
+ * Reads the container's facts through `source`, which bounds the bytes read from the store (a `limitedByteSource`);
+ * `limits` bound the time and what the parser is fed. When a limit is reached the parser is finalized with what it
+ * found. Never throws for what the bytes are; a failing source other than by its limits is thrown.
  */
-export function probeMedia(source: ByteSource): Promise<MediaProbe> {
-  const run = queue.then(() => analyze(source));
+export function probeMedia(source: ByteSource, limits: ProbeLimits): Promise<MediaProbe> {
+  const run = queue.then(() => analyze(source, limits));
   queue = run.catch(() => {});
   return run;
 }
 
-async function analyze(source: ByteSource): Promise<MediaProbe> {
+async function analyze(source: ByteSource, limits: ProbeLimits): Promise<MediaProbe> {
   if (source.size === 0) return { truncated: false };
   const mi = await mediaInfo();
   let stopped: MediaProbe["stopped"];
@@ -83,7 +97,14 @@ async function analyze(source: ByteSource): Promise<MediaProbe> {
     mi.openBufferInit(source.size, 0);
     let offset = 0;
     let lastSeek = -1;
-    while (offset < source.size) {
+    let fed = 0;
+    for (let chunks = 1; offset < source.size; chunks++) {
+      if (fed >= limits.maxFedBytes || Date.now() >= limits.deadline) {
+        stopped = "limit";
+        break;
+      }
+      // Cached reads resolve at once: without a turn of the event loop now and then, a long parse would hold it.
+      if (chunks % CHUNKS_PER_TURN === 0) await yieldToEventLoop();
       let data: Uint8Array;
       try {
         data = await source.read(offset, Math.min(CHUNK, source.size - offset));
@@ -93,6 +114,7 @@ async function analyze(source: ByteSource): Promise<MediaProbe> {
         break;
       }
       if (data.length === 0) break;
+      fed += data.length;
       const finished = mi.openBufferContinue(data, data.length);
       if (index && offset <= indexFedUntil && offset + data.length > indexFedUntil) indexFedUntil = offset + data.length;
       // The whole index is in: what the samples would add (MediaInfo's frame analysis) is not needed.
