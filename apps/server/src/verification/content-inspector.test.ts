@@ -155,6 +155,22 @@ describe("inspectContent: bounds", () => {
     await expect(inspectContent(failing)).rejects.toThrow("store unavailable");
   });
 
+  it("throws when the store fails during signature detection (an ID3 tag sends file-type past the first block)", async () => {
+    // An ID3v2 tag declaring 1 MiB: file-type skips it and reads what follows, beyond what was read first.
+    const tag = Buffer.from([0x49, 0x44, 0x33, 3, 0, 0, 0x00, 0x40, 0x00, 0x00]);
+    const bytes = Buffer.concat([tag, Buffer.alloc(2 * 1024 * 1024)]);
+    const inner = bufferByteSource(bytes);
+    // Only the middle fails: the head and the tail, which the inspection reads itself, are served.
+    const failingInTheMiddle: ByteSource = {
+      size: bytes.length,
+      read: (offset, length) =>
+        offset > 512 * 1024 && offset < bytes.length - 64 * 1024
+          ? Promise.reject(new Error("store unavailable"))
+          : inner.read(offset, length),
+    };
+    await expect(inspectContent(failingInTheMiddle)).rejects.toThrow("store unavailable");
+  });
+
   it("inspects several objects at once, each with its own facts", async () => {
     const names = ["mp4-index-at-end.mp4", "clip.webm", "tone.wav", "clip.mkv"];
     const results = await Promise.all(names.map((name) => inspect(name)));

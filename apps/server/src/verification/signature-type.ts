@@ -1,5 +1,5 @@
 import type * as FileType from "file-type" with { "resolution-mode": "import" };
-import type { ByteSource } from "./byte-source";
+import { ReadLimitError, type ByteSource } from "./byte-source";
 
 /** `file-type`'s module: ESM only, so this CommonJS package loads it with `import()` (kept as such by `NodeNext`). */
 type FileTypeModule = typeof FileType;
@@ -14,14 +14,28 @@ function loadFileType(): Promise<FileTypeModule> {
 /**
  * The MIME type `file-type` finds in the object's signature (magic numbers, container headers), `undefined` when it
  * knows none. It reads through `source` at random (a ZIP's directory, an ID3 tag's length, an MP4's boxes); give it a
- * limited source. A read that fails ends the detection with nothing found, as a truncated file does.
+ * limited source. A read refused by the limits ends the detection with nothing found, as a truncated file does; a read
+ * that fails otherwise (the store) is thrown.
  */
 export async function signatureType(source: ByteSource): Promise<string | undefined> {
   const { fileTypeFromBlob } = await loadFileType();
+  let sourceFailure: unknown;
+  const watched: ByteSource = {
+    size: source.size,
+    read: (offset, length) =>
+      source.read(offset, length).catch((error: unknown) => {
+        sourceFailure ??= error;
+        throw error;
+      }),
+  };
   try {
-    const found = await fileTypeFromBlob(blobOf(source));
+    const found = await fileTypeFromBlob(blobOf(watched));
     return found?.mime;
-  } catch {
+  } catch (error) {
+    // The store failing is not a property of the bytes: the caller must retry, not judge them unknown.
+    if (sourceFailure !== undefined && !(sourceFailure instanceof ReadLimitError)) throw sourceFailure;
+    // file-type gave up on the bytes (its own limits, a structure it cannot follow) or on our read limit.
+    void error;
     return undefined;
   }
 }
