@@ -19,13 +19,13 @@ function loadFileType(): Promise<FileTypeModule> {
  */
 export async function signatureType(source: ByteSource): Promise<string | undefined> {
   const { fileTypeFromBlob } = await loadFileType();
-  let sourceFailure: unknown;
+  let sourceFailure: Error | undefined;
   const watched: ByteSource = {
     size: source.size,
     read: (offset, length) =>
       source.read(offset, length).catch((error: unknown) => {
-        sourceFailure ??= error;
-        throw error;
+        sourceFailure ??= error instanceof Error ? error : new Error(String(error));
+        throw sourceFailure;
       }),
   };
   try {
