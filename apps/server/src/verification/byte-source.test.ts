@@ -76,15 +76,15 @@ describe("limitedByteSource", () => {
     const limited = limitedByteSource(source, { maxBytes: 1_500, deadline: far() });
     expect((await limited.read(0, 1_000)).length).toBe(1_000);
     expect((await limited.read(1_000, 1_000)).length).toBe(500);
-    await expect(limited.read(2_000, 1)).rejects.toBeInstanceOf(ReadLimitError);
+    await expect(limited.read(2_000, 1)).rejects.toMatchObject({ name: "ReadLimitError", limit: "bytes" });
     expect(stats.bytes).toBe(1_500);
   });
 
   it("refuses reads after the deadline, and gives up a read that waits past it", async () => {
     const expired = limitedByteSource(bufferByteSource(data), { maxBytes: 1_000_000, deadline: Date.now() - 1 });
-    await expect(expired.read(0, 10)).rejects.toThrow("time limit reached");
+    await expect(expired.read(0, 10)).rejects.toMatchObject({ message: "time limit reached", limit: "time" });
     const never: ByteSource = { size: 100, read: () => new Promise<Uint8Array>(() => {}) };
     const waiting = limitedByteSource(never, { maxBytes: 1_000, deadline: Date.now() + 50 });
-    await expect(waiting.read(0, 10)).rejects.toThrow("time limit reached");
+    await expect(waiting.read(0, 10)).rejects.toMatchObject({ message: "time limit reached", limit: "time" });
   });
 });

@@ -77,7 +77,7 @@ export function readAheadByteSource(source: ByteSource, options: ReadAheadOption
       }
       const bytes = await source.read(start, Math.max(end - start, Math.min(blockSize, source.size - start)));
       // Short of the object's end only when a limit below cut the read: never hand a parser fewer bytes than exist.
-      if (bytes.length < end - start) throw new ReadLimitError(`read of ${end - start} bytes at ${start} cut short`);
+      if (bytes.length < end - start) throw new ReadLimitError(`read of ${end - start} bytes at ${start} cut short`, "bytes");
       kept.push({ offset: start, bytes });
       if (kept.length > capacity) kept.shift();
       return bytes.slice(0, end - start);
@@ -85,8 +85,23 @@ export function readAheadByteSource(source: ByteSource, options: ReadAheadOption
   };
 }
 
+/**
+ * A read refused by a limit: `bytes` (the object is more than its inspection may read: a property of the bytes) or
+ * `time` (the store or the machine was too slow: says nothing of the bytes, retry).
+ */
 export class ReadLimitError extends Error {
   override name = "ReadLimitError";
+  constructor(
+    message: string,
+    readonly limit: "bytes" | "time",
+  ) {
+    super(message);
+  }
+}
+
+/** Whether `error` is a read refused by the byte limit (not by time, not a failure of the source). */
+export function isByteLimit(error: unknown): boolean {
+  return error instanceof ReadLimitError && error.limit === "bytes";
 }
 
 /**
@@ -100,9 +115,9 @@ export function limitedByteSource(source: ByteSource, limits: { maxBytes: number
   return {
     size: source.size,
     async read(offset, length) {
-      if (read >= limits.maxBytes) throw new ReadLimitError(`read limit of ${limits.maxBytes} bytes reached`);
+      if (read >= limits.maxBytes) throw new ReadLimitError(`read limit of ${limits.maxBytes} bytes reached`, "bytes");
       const remaining = limits.deadline - Date.now();
-      if (remaining <= 0) throw new ReadLimitError("time limit reached");
+      if (remaining <= 0) throw new ReadLimitError("time limit reached", "time");
       const bytes = await withTimeout(source.read(offset, Math.min(length, limits.maxBytes - read)), remaining);
       read += bytes.length;
       return bytes;
@@ -114,7 +129,7 @@ export function limitedByteSource(source: ByteSource, limits: { maxBytes: number
 export async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ReadLimitError("time limit reached")), ms);
+    timer = setTimeout(() => reject(new ReadLimitError("time limit reached", "time")), ms);
   });
   work.catch(() => {});
   try {

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeMediaFixtures, VIDEO_SECONDS } from "../../test/support/media-fixtures";
-import { bufferByteSource, type ByteSource } from "./byte-source";
+import { bufferByteSource, ReadLimitError, type ByteSource } from "./byte-source";
 import { inspectContent } from "./content-inspector";
 import { mp4Index } from "./media-probe";
 
@@ -139,15 +139,18 @@ describe("inspectContent: bounds", () => {
     expect(await at("clip.webm")).toBeUndefined();
   });
 
-  it("gives up a source that never answers at the time limit, with what it found", async () => {
-    const mp4 = fixture("mp4-index-at-start.mp4");
+  it("gives up a source that stops answering at the time limit, and says so (a retry), never a verdict", async () => {
+    // A 1 MiB MP4 whose first block is served and whose later reads never answer (the store hangs).
+    const bytes = Buffer.concat([readFileSync(join(dir, "mp4-index-at-end.mp4")), Buffer.alloc(1024 * 1024)]);
+    const mp4 = bufferByteSource(bytes);
     let reads = 0;
     const stalling: ByteSource = {
       size: mp4.size,
       read: (offset, length) => (reads++ === 0 ? mp4.read(offset, length) : new Promise<Uint8Array>(() => {})),
     };
-    const result = await inspectContent(stalling, { timeoutMs: 300 });
-    expect(result.detectedMimeType).toBe("video/mp4");
+    const failure = await inspectContent(stalling, { timeoutMs: 300 }).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(ReadLimitError);
+    expect(failure).toMatchObject({ limit: "time" });
   });
 
   it("throws when the source fails (the store is down), so that the caller retries instead of judging", async () => {

@@ -1,8 +1,8 @@
 import {
   countingByteSource,
   limitedByteSource,
+  isByteLimit,
   readAheadByteSource,
-  ReadLimitError,
   type ByteSource,
   type ReadStats,
 } from "./byte-source";
@@ -29,8 +29,8 @@ export interface ContentInspection {
   /** An audio or video type's container facts; `undefined` when the bytes are not readable media. */
   media?: MediaFacts;
   /**
-   * Why an audio or video type has no `media`: `undecodable` (no track MediaInfo can read), `limit` (the read or time
-   * limit came first).
+   * Why an audio or video type has no `media`: `undecodable` (no track MediaInfo can read), `limit` (the read limit
+   * came first: the object is more than its inspection may read).
    */
   mediaProblem?: "undecodable" | "limit";
   anomalies: ContentAnomaly[];
@@ -58,8 +58,9 @@ const MIN_PLAUSIBLE_BIT_RATE = 1000;
 /**
  * What the stored bytes are, read through `source` with at most `maxReadBytes` and `timeoutMs`: the detected type,
  * for audio and video the container's facts, and anomalies. Never throws for what the bytes are (hostile, truncated,
- * empty): it returns what it found. A source that fails (the store is down) is thrown, so that a caller retries
- * instead of judging bytes it could not read.
+ * empty, more than `maxReadBytes` to parse): it returns what it found. A source that fails (the store is down) is
+ * thrown, and so is the time limit (a `ReadLimitError` whose `limit` is `time`: the store or the machine was slow, which
+ * says nothing of the bytes), so that a caller retries instead of judging bytes it could not read.
  */
 export async function inspectContent(source: ByteSource, options: InspectOptions = {}): Promise<ContentInspection> {
   const maxBytes = options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES;
@@ -106,12 +107,12 @@ export async function inspectContent(source: ByteSource, options: InspectOptions
   return result;
 }
 
-/** The bytes, or `undefined` when the inspection's limits refuse the read. */
+/** The bytes, or `undefined` when the inspection's byte limit refuses the read. */
 async function readOrUndefined(source: ByteSource, offset: number, length: number): Promise<Uint8Array | undefined> {
   try {
     return await source.read(offset, length);
   } catch (error) {
-    if (error instanceof ReadLimitError) return undefined;
+    if (isByteLimit(error)) return undefined;
     throw error;
   }
 }

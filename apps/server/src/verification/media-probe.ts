@@ -1,6 +1,6 @@
 import type { MediaInfo as MediaInfoOf } from "mediainfo.js" with { "resolution-mode": "import" };
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
-import { ReadLimitError, type ByteSource } from "./byte-source";
+import { isByteLimit, ReadLimitError, type ByteSource } from "./byte-source";
 
 type MediaInfo = MediaInfoOf<"JSON">;
 
@@ -28,7 +28,7 @@ export interface MediaProbe {
   media?: MediaFacts;
   /** MediaInfo says the file is shorter than its own structure says (cut off). */
   truncated: boolean;
-  /** Why the parser stopped before it was done, if it did: the read or time limit. Facts found until then stand. */
+  /** The parser stopped at the read limit before it was done. Facts found until then stand. */
   stopped?: "limit";
 }
 
@@ -62,7 +62,7 @@ function mediaInfo(): Promise<MediaInfo> {
 }
 
 export interface ProbeLimits {
-  /** A `Date.now()` value: the parser is finalized with what it found once it passed. */
+  /** A `Date.now()` value: once it passed, the probe fails with a `ReadLimitError` (`time`): retry it. */
   deadline: number;
   /**
    * The most bytes handed to the parser. Reads from a cache cost the store nothing, so a hostile file whose index sends
@@ -76,8 +76,8 @@ const CHUNKS_PER_TURN = 8;
 
 /**
  * Reads the container's facts through `source`, which bounds the bytes read from the store (a `limitedByteSource`);
- * `limits` bound the time and what the parser is fed. When a limit is reached the parser is finalized with what it
- * found. Never throws for what the bytes are; a failing source other than by its limits is thrown.
+ * `limits` bound the time and what the parser is fed. At a byte limit the parser is finalized with what it found.
+ * Never throws for what the bytes are; a failing source, and the time limit, are thrown (`ReadLimitError`, `time`).
  */
 export function probeMedia(source: ByteSource, limits: ProbeLimits): Promise<MediaProbe> {
   const run = queue.then(() => analyze(source, limits));
@@ -99,7 +99,8 @@ async function analyze(source: ByteSource, limits: ProbeLimits): Promise<MediaPr
     let lastSeek = -1;
     let fed = 0;
     for (let chunks = 1; offset < source.size; chunks++) {
-      if (fed >= limits.maxFedBytes || Date.now() >= limits.deadline) {
+      if (Date.now() >= limits.deadline) throw new ReadLimitError("time limit reached", "time");
+      if (fed >= limits.maxFedBytes) {
         stopped = "limit";
         break;
       }
@@ -109,7 +110,7 @@ async function analyze(source: ByteSource, limits: ProbeLimits): Promise<MediaPr
       try {
         data = await source.read(offset, Math.min(CHUNK, source.size - offset));
       } catch (error) {
-        if (!(error instanceof ReadLimitError)) throw error;
+        if (!isByteLimit(error)) throw error;
         stopped = "limit";
         break;
       }
@@ -137,7 +138,7 @@ async function analyze(source: ByteSource, limits: ProbeLimits): Promise<MediaPr
   } catch (error) {
     // The WebAssembly instance may be left broken (an abort inside MediaInfoLib): the next analysis makes a new one.
     instance = undefined;
-    if (error instanceof ReadLimitError) return { truncated: false, stopped: "limit" };
+    if (isByteLimit(error)) return { truncated: false, stopped: "limit" };
     throw error;
   }
   return { ...factsOf(report), ...(stopped ? { stopped } : {}) };
@@ -177,7 +178,7 @@ export async function mp4Index(source: ByteSource): Promise<{ start: number; end
       offset += size;
     }
   } catch (error) {
-    if (error instanceof ReadLimitError) return undefined;
+    if (isByteLimit(error)) return undefined;
     throw error;
   }
   return index && mediaData ? index : undefined;

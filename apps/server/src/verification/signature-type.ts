@@ -1,5 +1,5 @@
 import type * as FileType from "file-type" with { "resolution-mode": "import" };
-import { ReadLimitError, type ByteSource } from "./byte-source";
+import { isByteLimit, type ByteSource } from "./byte-source";
 
 /** `file-type`'s module: ESM only, so this CommonJS package loads it with `import()` (kept as such by `NodeNext`). */
 type FileTypeModule = typeof FileType;
@@ -14,8 +14,8 @@ function loadFileType(): Promise<FileTypeModule> {
 /**
  * The MIME type `file-type` finds in the object's signature (magic numbers, container headers), `undefined` when it
  * knows none. It reads through `source` at random (a ZIP's directory, an ID3 tag's length, an MP4's boxes); give it a
- * limited source. A read refused by the limits ends the detection with nothing found, as a truncated file does; a read
- * that fails otherwise (the store) is thrown.
+ * limited source. A read refused by the byte limit ends the detection with nothing found, as a truncated file does;
+ * a read that fails otherwise (the store, the time limit) is thrown.
  */
 export async function signatureType(source: ByteSource): Promise<string | undefined> {
   const { fileTypeFromBlob } = await loadFileType();
@@ -33,7 +33,7 @@ export async function signatureType(source: ByteSource): Promise<string | undefi
     return found?.mime;
   } catch (error) {
     // The store failing is not a property of the bytes: the caller must retry, not judge them unknown.
-    if (sourceFailure !== undefined && !(sourceFailure instanceof ReadLimitError)) throw sourceFailure;
+    if (sourceFailure !== undefined && !isByteLimit(sourceFailure)) throw sourceFailure;
     // file-type gave up on the bytes (its own limits, a structure it cannot follow) or on our read limit.
     void error;
     return undefined;
