@@ -21,6 +21,7 @@ import { CreateMultipartUploadCommand, PutObjectCommand } from "@aws-sdk/client-
 import { emptyPrefix, objectSize, s3Client, startCountingProxy } from "./lib/s3.mjs";
 import { benchEmbedded, embeddedReport, embeddedTargets } from "./embedded.mjs";
 import { benchBrowserUpload } from "./lib/browser-upload.mjs";
+import { benchInspect, inspectReport, inspectTargets } from "./inspect.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes("--quick");
@@ -653,6 +654,7 @@ function report(r) {
     );
   }
   if (r.embedded) parts.push(embeddedReport(r.embedded));
+  if (r.inspect) parts.push(inspectReport(r.inspect));
   if (r.browserUpload?.error) parts.push(`Browser upload: failed: ${r.browserUpload.error}`);
   else if (r.browserUpload) {
     const b = r.browserUpload;
@@ -685,7 +687,7 @@ function report(r) {
         `${fmt(b.pageResponsiveness.p95Ms, 1)} ms (p95), ${fmt(b.pageResponsiveness.maxMs, 1)} ms at most, over ${b.pageResponsiveness.roundTrips} round trips.`,
     );
   }
-  parts.push(`**Targets** (issues 6, 10, 11 and 15)\n\n${table(["target", "wanted", "actual", "met"], r.targets.map((t) => [t.name, t.target, t.actual, t.met ? "yes" : "**no**"]))}`);
+  parts.push(`**Targets** (issues 6, 10, 11, 15 and 20)\n\n${table(["target", "wanted", "actual", "met"], r.targets.map((t) => [t.name, t.target, t.actual, t.met ? "yes" : "**no**"]))}`);
   return parts.join("\n\n");
 }
 
@@ -759,6 +761,7 @@ try {
   const context = { mainJs, here, work, projectsFile, projectId, apiKey, log, checkInterrupted, randomFile, sizeLabel, toStop };
   await phase("embedded", () => benchEmbedded(context, config.embedded));
   await phase("browserUpload", () => benchBrowserUpload(gateway, { projectId, apiKey, ...config.browser, log, freeStore: () => emptyPrefix(/** @type {NonNullable<typeof s3>} */ (s3), s3Env.S3_BUCKET, prefix) }));
+  await phase("inspect", () => benchInspect({ work, prefix, log, checkInterrupted }, s3Env));
 } catch (error) {
   failed = true;
   log(`failed: ${/** @type {Error} */ (error).stack ?? error}`);
@@ -773,7 +776,7 @@ if (interrupted) {
 }
 
 results.machine.loadAverageAtEnd = loadavg().map((x) => round(x));
-results.targets = [...targets(results), ...embeddedTargets(results.embedded)];
+results.targets = [...targets(results), ...embeddedTargets(results.embedded), ...inspectTargets(results.inspect)];
 const markdown = report(results);
 console.log(`\n${markdown}\n`);
 const outDir = join(here, "results");

@@ -37,12 +37,12 @@ const SERVER_FLOORS = [
   ["scheduling"],
   ["storage"],
   ["errors", "config"],
-  ["http", "observability"],
+  ["http", "observability", "verification"],
   ["auth"],
   ["uploads"],
   ["webhooks"],
   ["site", "docs", "health", "dev", "local-store-http", "rate-limit"],
-  ["gateway"],
+  ["gateway", "standalone"],
 ];
 
 /**

@@ -53,6 +53,18 @@ describe("loadConfig", () => {
     expect(isDevMode(loadConfig({ HOST: "::1" }))).toBe(true);
   });
 
+  it("reads CLAMD_URL as tcp://host:port (off when unset), with its timeout and stream limit", () => {
+    expect(loadConfig({}).CLAMD_URL).toBeUndefined();
+    expect(loadConfig({})).toMatchObject({ CLAMD_TIMEOUT_SECONDS: 60, CLAMD_STREAM_MAX_BYTES: 26_214_400 });
+    expect(loadConfig({ CLAMD_URL: "tcp://127.0.0.1:3310" }).CLAMD_URL).toEqual({ host: "127.0.0.1", port: 3310 });
+    expect(loadConfig({ CLAMD_URL: "tcp://clamav.internal:3310/" }).CLAMD_URL).toEqual({ host: "clamav.internal", port: 3310 });
+    expect(loadConfig({ CLAMD_URL: "tcp://[::1]:3310" }).CLAMD_URL).toEqual({ host: "::1", port: 3310 });
+    for (const bad of ["127.0.0.1:3310", "unix:///run/clamav/clamd.ctl", "tcp://host", "tcp://host:0", "tcp://host:70000", "tcp://a@b:1"]) {
+      expect(() => loadConfig({ CLAMD_URL: bad }), bad).toThrow(/CLAMD_URL: must be tcp:\/\/host:port/);
+    }
+    expect(() => loadConfig({ CLAMD_STREAM_MAX_BYTES: "lots" })).toThrow(/CLAMD_STREAM_MAX_BYTES: must be a number/);
+  });
+
   it("reads TRUST_PROXY in Fastify's forms, off by default", () => {
     expect(loadConfig({}).TRUST_PROXY).toBe(false);
     expect(loadConfig({ TRUST_PROXY: "true" }).TRUST_PROXY).toBe(true);

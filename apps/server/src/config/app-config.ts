@@ -178,6 +178,17 @@ const redisUrl = z
   }, "must be a redis:// or rediss:// (TLS) URL such as redis://redis.internal:6379 or rediss://user:pass@host:6380/0")
   .optional();
 
+/** `CLAMD_URL`: clamd's TCP socket as `tcp://host:port` (clamd's `TCPAddr` and `TCPSocket`). */
+const clamdUrl = z.string().transform((raw, ctx): { host: string; port: number } => {
+  const match = /^tcp:\/\/(\[[0-9a-fA-F:.]+\]|[^\s/:@[\]]+):(\d{1,5})\/?$/.exec(raw.trim());
+  const port = Number(match?.[2]);
+  if (!match || port < 1 || port > 65535) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: "must be tcp://host:port, e.g. tcp://127.0.0.1:3310" });
+    return z.NEVER;
+  }
+  return { host: match[1]!.replace(/^\[|\]$/g, ""), port };
+});
+
 /** A duration in seconds; fractions allowed (tests use short timeouts). */
 const seconds = (fallback: number) => z.coerce.number({ message: "must be a number of seconds" }).positive("must be more than 0").default(fallback);
 
@@ -248,6 +259,11 @@ const envSchema = z
     WEBHOOK_RETRY_MAX_SECONDS: seconds(3600),
     WEBHOOK_RETRY_FOR_SECONDS: seconds(86_400),
     WEBHOOK_POLL_INTERVAL_SECONDS: seconds(5),
+    // ClamAV's clamd, which scans each upload's bytes by INSTREAM when set (tcp://host:port); off when unset.
+    CLAMD_URL: clamdUrl.optional(),
+    CLAMD_TIMEOUT_SECONDS: seconds(60),
+    // clamd's StreamMaxLength (its clamd.conf; 25 MiB by default): larger objects cannot be scanned by INSTREAM.
+    CLAMD_STREAM_MAX_BYTES: z.coerce.number({ message: "must be a number of bytes" }).int().min(1).default(25 * 1024 * 1024),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     // `production` keeps log lines JSON even on a terminal; elsewhere a terminal gets pino-pretty's lines.
     NODE_ENV: z.string().optional(),

@@ -1,6 +1,6 @@
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import { createReadStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
-import { link, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { MAX_PART_SIZE, MAX_SINGLE_PUT_SIZE, MIN_PART_SIZE } from "@upload-gateway/contract";
@@ -8,6 +8,7 @@ import { readObjectRange, type ObjectLayout } from "./local-object-reader";
 import { closeFile, openFile, readPartHeader, receivePart, syncFile, type PartHeader, type ReceiveErrors } from "./local-part-file";
 import { LocalUrlSigner, signedDownloadQuery, signedPutQuery, type SignedGrant } from "./local-url-signer";
 import {
+  checkRange,
   StorageError,
   type CompletedPart,
   type DownloadOptions,
@@ -488,6 +489,45 @@ export class LocalStorage implements Storage {
     if (manifest) return { size: manifest.size, metadata: manifest.object.metadata ?? {}, storedHeaders: {} };
     const size = await this.objectSize(key);
     return size === undefined ? undefined : { size, metadata: {}, storedHeaders: {} };
+  }
+
+  async readObjectRange(key: string, offset: number, length: number): Promise<Uint8Array | undefined> {
+    checkRange(offset, length);
+    const manifest = await this.readManifest(key);
+    if (manifest) {
+      if (length === 0 || offset >= manifest.size) return new Uint8Array(0);
+      const end = Math.min(offset + length, manifest.size) - 1;
+      const chunks: Buffer[] = [];
+      const layout: ObjectLayout = { dir: this.blobDir(key), parts: manifest.parts };
+      // The object's directory is replaced or removed only by a rename, so its part files stay readable meanwhile.
+      await this.io(async () => {
+        for await (const chunk of readObjectRange(layout, offset, end)) chunks.push(chunk as Buffer);
+      });
+      return Buffer.concat(chunks);
+    }
+    // A document, or an object of the first version of this store: one file.
+    let handle;
+    try {
+      handle = await open(this.objectPath(key), "r");
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw this.unavailable(error);
+    }
+    try {
+      const size = (await handle.stat()).size;
+      const bytes = Buffer.alloc(Math.max(0, Math.min(length, size - offset)));
+      let filled = 0;
+      while (filled < bytes.length) {
+        const { bytesRead } = await handle.read(bytes, filled, bytes.length - filled, offset + filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      return bytes.subarray(0, filled);
+    } catch (error) {
+      throw this.unavailable(error);
+    } finally {
+      await handle.close();
+    }
   }
 
   async deleteObject(key: string): Promise<void> {

@@ -6,6 +6,7 @@ import type { StoredObject } from "./local.storage";
 import { LocalUrlSigner, signedDownloadQuery, signedPutQuery, type SignedGrant } from "./local-url-signer";
 import type { ServedStore } from "./served-store";
 import {
+  checkRange,
   StorageError,
   type CompletedPart,
   type DownloadOptions,
@@ -238,6 +239,13 @@ export class MemoryStorage implements Storage, ServedStore {
   async objectSize(key: string): Promise<number | undefined> {
     await turn();
     return this.blobs.get(key)?.bytes.length;
+  }
+
+  async readObjectRange(key: string, offset: number, length: number): Promise<Uint8Array | undefined> {
+    checkRange(offset, length);
+    await turn();
+    const bytes = this.blobs.get(key)?.bytes;
+    return bytes && Uint8Array.prototype.slice.call(bytes, Math.min(offset, bytes.length), Math.min(offset + length, bytes.length));
   }
 
   /** No header a client chose is ever kept here (the URL sets what the object gets), as on the embedded store. */

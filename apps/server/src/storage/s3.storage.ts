@@ -16,6 +16,8 @@ import {
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { SigV4Presigner, type PresignCredentials, type SinglePutAcl } from "./sigv4-presigner";
 import {
+  checkRange,
+  MAX_RANGE_READ,
   StorageError,
   type CompletedPart,
   type DownloadOptions,
@@ -261,6 +263,31 @@ export class S3Storage implements Storage {
       // S3 answers 400 to a HEAD without the key of an object stored with SSE-C (a single PUT adding the customer-key
       // headers its URL does not sign, where the store honours them): an object that only its uploader can read.
       if (status === 400) return { size: Number.NaN, metadata: {}, storedHeaders: { [SSE_C_HEADER]: "" } };
+      throw toStorageError(error);
+    }
+  }
+
+  async readObjectRange(key: string, offset: number, length: number): Promise<Uint8Array | undefined> {
+    checkRange(offset, length);
+    // `bytes=N-(N-1)` is no range: a read of nothing only says whether the object exists.
+    if (length === 0) return (await this.objectSize(key)) === undefined ? undefined : new Uint8Array(0);
+    const command = new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${offset}-${offset + length - 1}` });
+    try {
+      const out = await this.client.send(command);
+      if (out.ContentRange === undefined && (out.ContentLength ?? 0) > MAX_RANGE_READ) {
+        // The store ignored the Range and sends the whole object: too large to take in to cut a piece from.
+        await out.Body?.transformToWebStream().cancel();
+        throw new StorageError("unavailable", `S3 ignored the Range of a read of ${key}`);
+      }
+      const bytes = (await out.Body?.transformToByteArray()) ?? new Uint8Array(0);
+      // A 200 without Content-Range is the whole (small) object: cut the asked piece from it.
+      return out.ContentRange === undefined ? bytes.subarray(offset, offset + length) : bytes;
+    } catch (error) {
+      if (error instanceof S3ServiceException) {
+        if (error.name === "NoSuchKey") return undefined;
+        // 416: the range starts at or past the object's end (S3 and RGW answer it for an empty object too).
+        if (error.$metadata.httpStatusCode === 416 || error.name === "InvalidRange") return new Uint8Array(0);
+      }
       throw toStorageError(error);
     }
   }

@@ -97,6 +97,17 @@ export interface WriteConditions {
   ifMatch?: string;
 }
 
+/** The most bytes one `readObjectRange` returns: its bytes are held in memory whole. */
+export const MAX_RANGE_READ = 16 * 1024 * 1024;
+
+/** Checks a ranged read's arguments: whole numbers, `length` at most `MAX_RANGE_READ`. */
+export function checkRange(offset: number, length: number): void {
+  if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
+    throw new RangeError(`invalid range: offset ${offset}, length ${length}`);
+  }
+  if (length > MAX_RANGE_READ) throw new RangeError(`a ranged read is at most ${MAX_RANGE_READ} bytes, not ${length}`);
+}
+
 export interface Storage {
   /**
    * Whether a stored part's ETag is the hex MD5 of its bytes (S3 without SSE-KMS/SSE-C, Ceph RGW, the embedded store),
@@ -152,6 +163,13 @@ export interface Storage {
   objectSize(key: string): Promise<number | undefined>;
   /** A stored object's size, metadata and stored headers (a single PUT's object, checked); `undefined` when none. */
   objectHead(key: string): Promise<ObjectHead | undefined>;
+
+  /**
+   * Up to `length` bytes of the stored object `key` from byte `offset` (S3: `GetObject` with `Range`): fewer at the
+   * object's end, none from its end on; `undefined` when there is no object. For small reads (at most
+   * `MAX_RANGE_READ` bytes, a `RangeError` beyond): what inspects an object reads pieces of it, never all of it.
+   */
+  readObjectRange(key: string, offset: number, length: number): Promise<Uint8Array | undefined>;
   /** Deletes an object; deleting a missing object is not an error. */
   deleteObject(key: string): Promise<void>;
   /** Keys under `prefix`, ascending, after `startAfter`, at most `limit`. */

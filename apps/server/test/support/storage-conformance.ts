@@ -436,6 +436,41 @@ export function storageConformance(name: string, makeHarness: () => Promise<Stor
       expect(await h.storage.objectSize(`${h.prefix}/docs/no-such-object`)).toBeUndefined();
     });
 
+    it("reads byte ranges of a stored object, across its parts, short at its end, empty past it; none of a missing one", async () => {
+      const k = key();
+      const uploadId = await h.storage.createMultipartUpload(k, meta);
+      const parts = [randomBytes(5 * MiB), randomBytes(1000)];
+      const eTags: string[] = [];
+      for (const [i, data] of parts.entries()) eTags.push((await put(h.storage, k, uploadId, i + 1, data)).headers.get("etag")!);
+      await h.storage.completeMultipartUpload(k, uploadId, eTags.map((eTag, i) => ({ partNumber: i + 1, eTag })));
+      const whole = Buffer.concat(parts);
+      const size = whole.length;
+      const read = async (offset: number, length: number) => Buffer.from((await h.storage.readObjectRange(k, offset, length))!);
+      expect(await read(0, 16)).toEqual(whole.subarray(0, 16));
+      expect(await read(5 * MiB - 10, 20)).toEqual(whole.subarray(5 * MiB - 10, 5 * MiB + 10));
+      expect(await read(size - 5, 100)).toEqual(whole.subarray(size - 5));
+      expect((await read(size, 10)).length).toBe(0);
+      expect((await read(size + 1000, 10)).length).toBe(0);
+      expect((await read(7, 0)).length).toBe(0);
+      expect(await h.storage.readObjectRange(`${h.prefix}/files/no-such-object`, 0, 10)).toBeUndefined();
+      expect(await h.storage.readObjectRange(`${h.prefix}/files/no-such-object`, 0, 0)).toBeUndefined();
+      await expect(h.storage.readObjectRange(k, -1, 10)).rejects.toBeInstanceOf(RangeError);
+      await expect(h.storage.readObjectRange(k, 0, 64 * MiB)).rejects.toBeInstanceOf(RangeError);
+
+      // A single-PUT object, and an empty one.
+      const single = key();
+      const data = randomBytes(3000);
+      const signed = await h.storage.presignPutObject(single, { size: data.length, contentType: "video/mp4", metadata: {} }, 600);
+      expect((await fetch(signed.url, { method: "PUT", body: data, headers: signed.headers })).status).toBe(200);
+      expect(Buffer.from((await h.storage.readObjectRange(single, 2990, 64))!)).toEqual(data.subarray(2990));
+      const empty = key();
+      const signedEmpty = await h.storage.presignPutObject(empty, { size: 0, contentType: "video/mp4", metadata: {} }, 600);
+      expect((await fetch(signedEmpty.url, { method: "PUT", body: new Uint8Array(0), headers: signedEmpty.headers })).status).toBe(200);
+      expect((await h.storage.readObjectRange(empty, 0, 10))?.length).toBe(0);
+      for (const objectKey of [k, single, empty]) await h.storage.deleteObject(objectKey);
+      expect(await h.storage.readObjectRange(k, 0, 10)).toBeUndefined();
+    });
+
     it("is ready", async () => {
       await expect(h.storage.checkReady()).resolves.toBeUndefined();
     });
