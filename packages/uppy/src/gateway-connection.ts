@@ -1,5 +1,6 @@
 import { createApiClient, type ApiClient } from "@upload-gateway/client";
-import { MiB } from "@upload-gateway/contract";
+import { MiB, type StartUploadResult } from "@upload-gateway/contract";
+import { uppyPartPlan } from "./part-plan";
 
 /** What both option builders (Uppy 5's hooks, Uppy 6's `signRequest`) need to reach the gateway. */
 export interface GatewayUppyOptions {
@@ -38,4 +39,35 @@ export function gatewayConnection(
 /** The name the gateway keeps for a file (Uppy's name; a file without one is still uploaded). */
 export function fileNameOf(file: { name?: string | null }): string {
   return file.name || "upload";
+}
+
+/**
+ * Starts a multipart upload of `file` in the part plan Uppy cuts (`uppyPartPlan`). A gateway that plans other parts
+ * (another version's rules) gets the upload aborted and an error: Uppy would cut other parts than the gateway planned,
+ * and complete would fail after every byte was sent.
+ */
+export async function startInUppysPlan(
+  client: ApiClient,
+  projectId: string,
+  file: { name?: string | null; size: number | null; type?: string | null },
+  largestPart: number,
+  presignedUrlExpiryTimeHours: number | undefined,
+): Promise<StartUploadResult> {
+  const size = file.size ?? 0;
+  const plan = uppyPartPlan(size, largestPart);
+  const started = await client.start(projectId, {
+    partsNumber: plan.partsNumber,
+    fileName: fileNameOf(file),
+    contentLength: String(size),
+    mimeType: file.type || OCTET_STREAM,
+    presignedUrlExpiryTimeHours,
+  });
+  if (started.partSize !== plan.partSize || started.partsNumber !== plan.partsNumber) {
+    await client.abort(projectId, started.requestKey).catch(() => undefined);
+    throw new Error(
+      `The gateway planned ${started.partsNumber} parts of ${started.partSize} bytes, ` +
+        `Uppy would send ${plan.partsNumber} of ${plan.partSize}.`,
+    );
+  }
+  return started;
 }

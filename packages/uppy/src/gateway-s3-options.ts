@@ -1,7 +1,13 @@
 import { UploadGatewayError, type ApiClient } from "@upload-gateway/client";
 import AwsS3, { type AwsS3Options, type AwsS3Part, type AwsS3UploadParameters } from "@uppy/aws-s3";
 import type { Body, Meta, UppyFile } from "@uppy/core";
-import { fileNameOf, gatewayConnection, OCTET_STREAM, type GatewayUppyOptions } from "./gateway-connection";
+import {
+  fileNameOf,
+  gatewayConnection,
+  OCTET_STREAM,
+  startInUppysPlan,
+  type GatewayUppyOptions,
+} from "./gateway-connection";
 import { uppyPartPlan } from "./part-plan";
 
 export type { GatewayUppyOptions };
@@ -59,22 +65,7 @@ export function gatewayS3Options<M extends Meta, B extends Body>(options: Gatewa
     getChunkSize: ({ size }: { size: number }) => chunkSize(size),
 
     async createMultipartUpload(file: UppyFile<M, B>) {
-      const size = file.size ?? 0;
-      const plan = uppyPartPlan(size, largestPart);
-      const started = await client.start(projectId, {
-        partsNumber: plan.partsNumber,
-        fileName: fileNameOf(file),
-        contentLength: String(size),
-        mimeType: file.type || OCTET_STREAM,
-        presignedUrlExpiryTimeHours,
-      });
-      if (started.partSize !== plan.partSize || started.partsNumber !== plan.partsNumber) {
-        // Uppy would cut other parts than the gateway planned, and complete would fail after every byte was sent.
-        await client.abort(projectId, started.requestKey).catch(() => undefined);
-        throw new Error(
-          `The gateway planned ${started.partsNumber} parts of ${started.partSize} bytes, Uppy would send ${plan.partsNumber} of ${plan.partSize}.`,
-        );
-      }
+      const started = await startInUppysPlan(client, projectId, file, largestPart, presignedUrlExpiryTimeHours);
       signed.set(started.requestKey, { urls: new Map(started.presignedUrl.map((u) => [u.partNumber, u.presignedUrl])), handedOut: new Set() });
       return { uploadId: started.uploadId, key: started.requestKey };
     },

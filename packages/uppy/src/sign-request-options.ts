@@ -1,6 +1,12 @@
 import { UploadGatewayError, type ApiClient } from "@upload-gateway/client";
 import type { ResumeUploadResult, SinglePutUploadResult, StartUploadResult } from "@upload-gateway/contract";
-import { fileNameOf, gatewayConnection, OCTET_STREAM, type GatewayUppyOptions } from "./gateway-connection";
+import {
+  fileNameOf,
+  gatewayConnection,
+  OCTET_STREAM,
+  startInUppysPlan,
+  type GatewayUppyOptions,
+} from "./gateway-connection";
 import { uppyPartPlan } from "./part-plan";
 import { ABORTED_REPLY, completeReply, initiateReply, listPartsReply } from "./s3-replies";
 import { completeSinglePuts, type UppyForGateway } from "./single-put-completion";
@@ -136,24 +142,7 @@ export function gatewaySignRequestOptions(options: GatewaySignRequestOptions): G
   };
 
   async function create(request: UppyS3Request): Promise<UppyS3Signature> {
-    const file = namedFile(request);
-    const size = file.size ?? 0;
-    const plan = uppyPartPlan(size, largestPart);
-    const started = await client.start(projectId, {
-      partsNumber: plan.partsNumber,
-      fileName: fileNameOf(file),
-      contentLength: String(size),
-      mimeType: file.type || OCTET_STREAM,
-      presignedUrlExpiryTimeHours,
-    });
-    if (started.partSize !== plan.partSize || started.partsNumber !== plan.partsNumber) {
-      // Uppy would cut other parts than the gateway planned, and complete would fail after every byte was sent.
-      await client.abort(projectId, started.requestKey).catch(() => undefined);
-      throw new Error(
-        `The gateway planned ${started.partsNumber} parts of ${started.partSize} bytes, ` +
-          `Uppy would send ${plan.partsNumber} of ${plan.partSize}.`,
-      );
-    }
+    const started = await startInUppysPlan(client, projectId, namedFile(request), largestPart, presignedUrlExpiryTimeHours);
     remember(started.requestKey, started);
     return { url: initiateReply(started.requestKey, started.uploadId), key: started.requestKey };
   }

@@ -24,6 +24,7 @@ import {
   type WriteConditions,
 } from "./storage.port";
 import { KeyedMutex } from "./keyed-mutex";
+import type { WriteObjectOptions } from "./served-store";
 import { unquoteETag } from "./etag";
 
 export interface LocalStorageOptions {
@@ -269,17 +270,7 @@ export class LocalStorage implements Storage {
    * made again: of two PUTs at once exactly one stores, the other is refused. A refused body leaves nothing behind.
    * Returns the object's ETag (its MD5, as S3's for a single PUT) and size.
    */
-  async writeObject(
-    key: string,
-    body: Readable,
-    options: {
-      expectedSize: number;
-      contentType: string;
-      metadata?: Record<string, string>;
-      declaredLength?: number;
-      contentMd5?: Buffer;
-    },
-  ): Promise<{ eTag: string; size: number }> {
+  async writeObject(key: string, body: Readable, options: WriteObjectOptions): Promise<{ eTag: string; size: number }> {
     body.on("error", ignore);
     const { expectedSize, declaredLength } = options;
     if (declaredLength !== undefined && declaredLength !== expectedSize) throw wrongPartSize(declaredLength, expectedSize);

@@ -4,7 +4,7 @@ import { MIN_PART_SIZE } from "@upload-gateway/contract";
 import { unquoteETag } from "./etag";
 import type { StoredObject } from "./local.storage";
 import { LocalUrlSigner, signedDownloadQuery, signedPutQuery, type SignedGrant } from "./local-url-signer";
-import type { ServedStore } from "./served-store";
+import type { ServedStore, WriteObjectOptions } from "./served-store";
 import {
   checkRange,
   StorageError,
@@ -136,17 +136,7 @@ export class MemoryStorage implements Storage, ServedStore {
     return { partNumber, eTag: part.eTag, size: bytes.length };
   }
 
-  async writeObject(
-    key: string,
-    body: Readable,
-    options: {
-      expectedSize: number;
-      contentType: string;
-      metadata?: Record<string, string>;
-      declaredLength?: number;
-      contentMd5?: Buffer;
-    },
-  ): Promise<{ eTag: string; size: number }> {
+  async writeObject(key: string, body: Readable, options: WriteObjectOptions): Promise<{ eTag: string; size: number }> {
     const { expectedSize, declaredLength } = options;
     if (declaredLength !== undefined && declaredLength !== expectedSize) throw wrongSize(declaredLength, expectedSize);
     if (this.blobs.has(key)) throw objectExists(); // before the body is read for nothing; checked again below

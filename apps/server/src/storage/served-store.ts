@@ -19,17 +19,16 @@ export interface ServedStore {
     options: { expectedSize: number; declaredLength?: number; contentMd5?: Buffer },
   ): Promise<StoredPartInfo>;
   /** Stores a whole object from a single PUT's body, once (`object-exists` when there is one). */
-  writeObject(
-    key: string,
-    body: Readable,
-    options: {
-      expectedSize: number;
-      contentType: string;
-      metadata?: Record<string, string>;
-      declaredLength?: number;
-      contentMd5?: Buffer;
-    },
-  ): Promise<{ eTag: string; size: number }>;
+  writeObject(key: string, body: Readable, options: WriteObjectOptions): Promise<{ eTag: string; size: number }>;
   /** A stored object's headers and reader, for downloads; undefined when there is none. */
   openObject(key: string): Promise<StoredObject | undefined>;
+}
+
+/** What a single PUT's body must be, and what its object gets (the signed URL's grant). */
+export interface WriteObjectOptions {
+  expectedSize: number;
+  contentType: string;
+  metadata?: Record<string, string>;
+  declaredLength?: number;
+  contentMd5?: Buffer;
 }

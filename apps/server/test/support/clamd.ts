@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureDebianTool } from "./debian-tool";
+import { freePort } from "./server-process";
 
 /** The EICAR anti-virus test file: harmless, and detected as a virus by every scanner that is working. */
 export const EICAR = Buffer.from("X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*");
@@ -70,16 +71,6 @@ export async function startClamd(options: { streamMaxBytes?: number } = {}): Pro
   return { host: "127.0.0.1", port, streamMaxBytes, stop };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Waits until clamd answers PING with PONG. */
 async function waitForPong(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
