@@ -17,7 +17,10 @@ export class MultipartTransfer implements Transfer {
   private urls: Map<number, string>;
   /** Parts the store reported at the last resume call. */
   private storedParts = new Map<number, { eTag: string; size: number }>();
-  private refreshing: Promise<void> | undefined;
+  private refreshing: { epoch: number; done: Promise<void> } | undefined;
+  /** Renewals asked so far; and, per part whose URL was forgotten, how many had been asked then. */
+  private epoch = 0;
+  private readonly forgotten = new Map<number, number>();
 
   private constructor(
     private readonly ctx: UploadContext,
@@ -65,12 +68,19 @@ export class MultipartTransfer implements Transfer {
   }
 
   async urlOf(partNumber: number): Promise<string | undefined> {
-    if (!this.urls.has(partNumber)) await this.refreshUrls();
+    // Only a renewal asked after the URL was forgotten will do: one already on its way may predate what made the part
+    // forget it (an attempt stored it, its reply lost), and would hand out a URL to send a stored part again.
+    while (!this.urls.has(partNumber)) {
+      const renewal = this.refreshUrls();
+      await renewal.done;
+      if (renewal.epoch > (this.forgotten.get(partNumber) ?? 0)) break;
+    }
     return this.urls.get(partNumber);
   }
 
   forgetUrl(partNumber: number): void {
     this.urls.delete(partNumber);
+    this.forgotten.set(partNumber, this.epoch);
   }
 
   storedPart(partNumber: number): { eTag: string; size: number } | undefined {
@@ -85,19 +95,25 @@ export class MultipartTransfer implements Transfer {
   }
 
   /** Fresh URLs for every part not yet stored, from the resume endpoint; one call however many parts ask at once. */
-  private refreshUrls(): Promise<void> {
+  private refreshUrls(): { epoch: number; done: Promise<void> } {
+    if (this.refreshing) return this.refreshing;
     const { api, options, signal, integrity } = this.ctx;
     const body = { requestKey: this.requestKey, presignedUrlExpiryTimeHours: options.presignedUrlExpiryTimeHours };
-    this.refreshing ??= this.ctx
+    const epoch = ++this.epoch;
+    const done = this.ctx
       .call("renew the part URLs", () => api.resume(options.projectId, body, { signal }))
       .then((resumed) => {
-        for (const { partNumber, presignedUrl } of resumed.presignedUrl) this.urls.set(partNumber, presignedUrl);
+        for (const { partNumber, presignedUrl } of resumed.presignedUrl) {
+          // Not for a part that forgot its URL while this renewal was on its way: it waits for the next.
+          if ((this.forgotten.get(partNumber) ?? 0) < epoch) this.urls.set(partNumber, presignedUrl);
+        }
         integrity.integrity = resumed.integrity ?? integrity.integrity;
         this.storedParts = new Map(resumed.uploadedParts.map((p) => [p.partNumber, p]));
       })
       .finally(() => {
         this.refreshing = undefined;
       });
+    this.refreshing = { epoch, done };
     return this.refreshing;
   }
 }
