@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { NetworkError, UploadFailedError, UploadGatewayError } from "./errors";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./retry";
-import { formatDuration, RetryBudget, withRetries, type RetryNotice } from "./retry-budget";
+import { formatDuration, RetryBudget, retryingStatus, withRetries, type RetryNotice } from "./retry-budget";
 
 const MINUTE = 60_000;
 
@@ -118,7 +118,7 @@ describe("RetryBudget", () => {
     expect(resumed).toBe(false);
     nav.onLine = true;
     events.dispatchEvent(new Event("online"));
-    await vi.advanceTimersByTimeAsync(0);
+    await waiting;
     expect(resumed).toBe(true);
     // The hour offline is not counted: the budget has its minute, less the first delay.
     const next = budget.retryAfterFailure("part 1: network error");
@@ -133,6 +133,7 @@ describe("RetryBudget", () => {
     const waiting = budget.retryAfterFailure("no answer");
     cancel.abort(new Error("cancelled"));
     await expect(waiting).rejects.toThrow("cancelled");
+    await expect(budget.retryAfterFailure("no answer")).rejects.toThrow("cancelled");
   });
 });
 
@@ -168,6 +169,16 @@ describe("withRetries", () => {
     const call = withRetries(budget, "start the upload", () => (calls++, Promise.reject(refused)));
     await expect(call).rejects.toThrow(/^Could not start the upload: fileName: is required$/);
     expect(calls).toBe(1);
+  });
+});
+
+describe("retryingStatus", () => {
+  it("says who is unreachable and how long retries go on, as the CLI's progress line shows it", () => {
+    expect(retryingStatus({ what: "part 2", unreachable: "store" }, 130_000)).toBe("store unreachable, retrying (2:10 left)");
+    expect(retryingStatus({ what: "complete the upload", unreachable: "gateway" }, 5_000)).toBe(
+      "gateway unreachable, retrying (0:05 left)",
+    );
+    expect(retryingStatus({ what: "part 2" }, 59_500)).toBe("part 2 failed, retrying (1:00 left)");
   });
 });
 
