@@ -33,7 +33,7 @@ export class MultipartTransfer implements Transfer {
     ctx.integrity.integrity = integrity;
     this.plan = { partSize, partsNumber, contentLength: size, lastPartSize: size - (partsNumber - 1) * partSize };
     this.urls = new Map(presignedUrl.map((u) => [u.partNumber, u.presignedUrl]));
-    ctx.options.onStart?.({ requestKey, uploadId, partsTotal: partsNumber, partSize });
+    ctx.started({ requestKey, uploadId, partsTotal: partsNumber, partSize });
   }
 
   /** Starts a new multipart upload of the file. */

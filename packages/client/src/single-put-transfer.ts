@@ -38,7 +38,7 @@ export class SinglePutTransfer implements Transfer {
     this.plan = onePartPlan(size);
     this.url = url;
     this.putOptions = { contentType: ctx.startFields.mimeType, putOnce: true };
-    ctx.options.onStart?.({ requestKey, uploadId: "", partsTotal: 1, partSize: size });
+    ctx.started({ requestKey, uploadId: "", partsTotal: 1, partSize: size });
   }
 
   /** Starts a single-PUT upload (`POST /url`): the plan is one part, the whole file, sent to the one URL. */

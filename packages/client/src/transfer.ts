@@ -22,6 +22,8 @@ export interface UploadContext {
   readonly integrity: PartIntegrityCheck;
   /** What both kinds of start say about the file (a multipart start adds its parts number). */
   readonly startFields: SinglePutUploadBody;
+  /** Tells the upload (and `onStart`) that it has a request key, as soon as it has. */
+  started(info: { requestKey: string; uploadId: string; partsTotal: number; partSize: number }): void;
   /** A fresh retry budget for one operation. */
   budget(what: string): RetryBudget;
   /** Calls the gateway, retried within a fresh budget (see `withRetries`). */

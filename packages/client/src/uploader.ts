@@ -53,7 +53,7 @@ class UploadRun {
   private readonly transport: PartTransport;
   private readonly cancel = new AbortController();
   private transfer: Transfer | undefined;
-  /** Set by a start or resume as soon as the upload is known, before its transfer is ready. */
+  /** Set as soon as the upload is known (a resume's key, a start's reply), before its transfer is ready. */
   private knownRequestKey: string | undefined;
 
   constructor(
@@ -166,7 +166,7 @@ class UploadRun {
         return await MultipartTransfer.resume(ctx, requestKey);
       } catch (error) {
         if (!hasCode(error, "NOT_A_MULTIPART_UPLOAD")) throw error;
-        this.knownRequestKey = undefined;
+        this.knownRequestKey = undefined; // a single PUT's upload is started again, as a new one (or found completed)
         return SinglePutTransfer.startAgain(ctx, requestKey);
       }
     }
@@ -214,6 +214,10 @@ class UploadRun {
       signal,
       integrity,
       startFields,
+      started: (info) => {
+        this.knownRequestKey = info.requestKey;
+        options.onStart?.(info);
+      },
       budget,
       call: (what, call) => withRetries(budget(what), what, call),
     };
