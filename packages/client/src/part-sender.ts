@@ -124,7 +124,8 @@ export class PartSender {
       }
       if (status === 408 || status === 429 || status >= 500) {
         const unreachable = status >= 500 ? "store" : undefined;
-        await this.retry(budget, partNumber, `part ${partNumber}: storage answered ${status}`, { retryAfter, unreachable });
+        const why = `part ${partNumber}: storage answered ${status}`;
+        await this.retry(budget, partNumber, why, { retryAfter, unreachable });
         continue;
       }
       throw new UploadFailedError(

@@ -148,7 +148,8 @@ describe("withRetries", () => {
   it("retries a gateway that does not answer and a store it cannot reach, saying which, until a success", async () => {
     const notices: RetryNotice[] = [];
     const signal = new AbortController().signal;
-    const budget = new RetryBudget(DEFAULT_RETRY_POLICY, "start the upload", { signal, onRetry: (n) => notices.push(n) });
+    const onRetry = (n: RetryNotice) => notices.push(n);
+    const budget = new RetryBudget(DEFAULT_RETRY_POLICY, "start the upload", { signal, onRetry });
     const unavailable = { errorDetails: [{ code: "STORAGE_UNAVAILABLE", message: "down", retryable: true }] };
     const answers: (() => Promise<string>)[] = [
       () => Promise.reject(new NetworkError("connect ECONNREFUSED")),
@@ -174,7 +175,9 @@ describe("withRetries", () => {
 
 describe("retryingStatus", () => {
   it("says who is unreachable and how long retries go on, as the CLI's progress line shows it", () => {
-    expect(retryingStatus({ what: "part 2", unreachable: "store" }, 130_000)).toBe("store unreachable, retrying (2:10 left)");
+    expect(retryingStatus({ what: "part 2", unreachable: "store" }, 130_000)).toBe(
+      "store unreachable, retrying (2:10 left)",
+    );
     expect(retryingStatus({ what: "complete the upload", unreachable: "gateway" }, 5_000)).toBe(
       "gateway unreachable, retrying (0:05 left)",
     );

@@ -73,7 +73,8 @@ export class RetryBudget {
     const left = this.policy.retryForMs - elapsed;
     if (this.failures >= this.policy.retries || left <= 0) {
       const over = left <= 0 ? ` in ${formatDuration(elapsed)}` : "";
-      throw new UploadFailedError(`Gave up after ${this.failures + 1} attempts${over}: ${reason}`, this.options.requestKey?.());
+      const why = `Gave up after ${this.failures + 1} attempts${over}: ${reason}`;
+      throw new UploadFailedError(why, this.options.requestKey?.());
     }
     const delayMs = Math.min(retryDelay(this.policy, this.failures, detail.retryAfter, this.options.random), left);
     this.failures += 1;
@@ -111,7 +112,9 @@ export async function withRetries<T>(budget: RetryBudget, what: string, call: ()
       if (signal.aborted || isAbort(error)) throw error;
       const retryable = error instanceof NetworkError || (error instanceof UploadGatewayError && error.retryable);
       const requestKey = budget.options.requestKey?.();
-      if (!retryable) throw new UploadFailedError(`Could not ${what}: ${describe(error)}`, requestKey, { cause: error });
+      if (!retryable) {
+        throw new UploadFailedError(`Could not ${what}: ${describe(error)}`, requestKey, { cause: error });
+      }
       try {
         await budget.retryAfterFailure(describe(error), { unreachable: unreachableOf(error) });
       } catch (spent) {

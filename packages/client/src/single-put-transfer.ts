@@ -62,7 +62,9 @@ export class SinglePutTransfer implements Transfer {
       const stored = [{ partNumber: 1, eTag: "", size: source.size }];
       return new SinglePutTransfer(ctx, requestKey, undefined, undefined, stored);
     }
-    if (details.state === "uploading") await api.abort(options.projectId, requestKey, { signal }).catch(() => undefined);
+    if (details.state === "uploading") {
+      await api.abort(options.projectId, requestKey, { signal }).catch(() => undefined);
+    }
     return SinglePutTransfer.start(ctx);
   }
 
@@ -153,5 +155,6 @@ function sign(
   { body, idempotencyKey }: { body: SinglePutUploadBody; idempotencyKey: string },
   what: string,
 ): Promise<SinglePutUploadResult> {
-  return ctx.call(what, () => ctx.api.startSinglePut(ctx.options.projectId, body, { signal: ctx.signal, idempotencyKey }));
+  const { api, options, signal } = ctx;
+  return ctx.call(what, () => api.startSinglePut(options.projectId, body, { signal, idempotencyKey }));
 }

@@ -229,7 +229,8 @@ class UploadRun {
     const end = Math.min(start + plan.partSize, plan.contentLength);
     const body = source.slice(start, end);
     if (body.size !== end - start) {
-      const why = `Part ${partNumber} of the file has ${body.size} bytes, not the ${end - start} planned: the file changed.`;
+      const why =
+        `Part ${partNumber} of the file has ${body.size} bytes, not the ${end - start} planned: the file changed.`;
       throw new FileChangedError(why, requestKey);
     }
     return body;

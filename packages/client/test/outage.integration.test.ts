@@ -7,7 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiClient, type RetryNotice } from "../src/index";
 import { uploadFile } from "../src/node";
 import type { Fault } from "./support/fault-proxy";
-import { startGateway, startGatewayBehindFaults, type Backend, type Gateway, type GatewayBehindFaults } from "./support/gateway";
+import {
+  startGateway,
+  startGatewayBehindFaults,
+  type Backend,
+  type Gateway,
+  type GatewayBehindFaults,
+} from "./support/gateway";
 import { startOutageProxy, type OutageProxy } from "./support/outage-proxy";
 
 const MiB = 1024 * 1024;
@@ -130,7 +136,8 @@ describe("a part that got no answer twice", () => {
     writeFileSync(path, data);
     const { apiKey, projectId, url } = gateway;
     const retry = { baseDelayMs: 10, maxDelayMs: 50 };
-    const result = await uploadFile(path, { baseUrl: url, apiKey, projectId, partSize: 5 * MiB, concurrency: 1, retry });
+    const options = { baseUrl: url, apiKey, projectId, partSize: 5 * MiB, concurrency: 1, retry };
+    const result = await uploadFile(path, options);
     expect(gateway.proxy.log.filter((e) => e.partNumber === 2).map((e) => e.fault)).toEqual(["lost-reply", "reset"]);
     const { downloadPath } = await createApiClient({ baseUrl: url, apiKey }).downloadUrl(projectId, result.requestKey);
     expect(sha256(new Uint8Array(await (await fetch(downloadPath)).arrayBuffer()))).toBe(sha256(data));

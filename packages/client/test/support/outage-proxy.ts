@@ -1,4 +1,5 @@
-import { createServer, request, type ClientRequest, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, request } from "node:http";
+import type { ClientRequest, IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { partOf } from "./fault-proxy";
 
