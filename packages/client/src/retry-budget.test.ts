@@ -127,6 +127,24 @@ describe("RetryBudget", () => {
     expect(notices[1]!.leftMs).toBe(MINUTE - 500 - 1000);
   });
 
+  it("refuses a budget that would never be spent or is negative; an endless one retries on", async () => {
+    const signal = new AbortController().signal;
+    for (const retryForMs of [Number.NaN, -1]) {
+      expect(() => new RetryBudget({ ...DEFAULT_RETRY_POLICY, retryForMs }, "x", { signal })).toThrow(RangeError);
+    }
+    expect(() => new RetryBudget({ ...DEFAULT_RETRY_POLICY, maxDelayMs: Number.NaN }, "x", { signal })).toThrow(
+      /retry.maxDelayMs must be a number/,
+    );
+    const { budget, notices } = budgetOf({ retryForMs: Number.POSITIVE_INFINITY });
+    const waiting = budget.retryAfterFailure("no answer");
+    await vi.runOnlyPendingTimersAsync();
+    await waiting;
+    expect(notices[0]!.leftMs).toBe(Number.POSITIVE_INFINITY);
+    expect(retryingStatus({ what: "part 1", unreachable: "store" }, notices[0]!.leftMs)).toBe(
+      "store unreachable, retrying",
+    );
+  });
+
   it("stops waiting when the upload is cancelled", async () => {
     const cancel = new AbortController();
     const { budget } = budgetOf({}, cancel.signal);

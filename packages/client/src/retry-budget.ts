@@ -45,7 +45,9 @@ export class RetryBudget {
     private readonly policy: RetryPolicy,
     private readonly what: string,
     readonly options: RetryBudgetOptions,
-  ) {}
+  ) {
+    checkRetryPolicy(policy);
+  }
 
   /** Failed attempts since the last success. */
   get failed(): number {
@@ -94,6 +96,14 @@ export class RetryBudget {
   private now(): number {
     return (this.options.now ?? Date.now)();
   }
+}
+
+/** Refuses a policy that is not one: NaN would never be spent (every comparison false) and retry without pause. */
+export function checkRetryPolicy(policy: RetryPolicy): RetryPolicy {
+  for (const key of ["retryForMs", "retries", "baseDelayMs", "maxDelayMs"] as const) {
+    if (!(policy[key] >= 0)) throw new RangeError(`retry.${key} must be a number ≥ 0, not ${String(policy[key])}`);
+  }
+  return policy;
 }
 
 /**
@@ -145,5 +155,5 @@ export function formatDuration(ms: number): string {
 /** What the CLI's progress line says while an operation is retried: "store unreachable, retrying (2:10 left)". */
 export function retryingStatus(notice: Pick<RetryNotice, "what" | "unreachable">, leftMs: number): string {
   const what = notice.unreachable ? `${notice.unreachable} unreachable` : `${notice.what} failed`;
-  return `${what}, retrying (${formatDuration(leftMs)} left)`;
+  return Number.isFinite(leftMs) ? `${what}, retrying (${formatDuration(leftMs)} left)` : `${what}, retrying`;
 }

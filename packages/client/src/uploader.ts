@@ -9,7 +9,7 @@ import { PartScheduler } from "./part-scheduler";
 import { PartSender } from "./part-sender";
 import { ProgressTracker } from "./progress";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./retry";
-import { describe, RetryBudget, withRetries } from "./retry-budget";
+import { checkRetryPolicy, describe, RetryBudget, withRetries } from "./retry-budget";
 import { SinglePutTransfer } from "./single-put-transfer";
 import type { Transfer, UploadContext } from "./transfer";
 import { defaultTransport, type PartTransport } from "./transport";
@@ -71,11 +71,11 @@ class UploadRun {
     } else {
       throw new TypeError("upload() needs `client`, or `baseUrl` and `apiKey` or `getToken`");
     }
-    this.retry = {
+    this.retry = checkRetryPolicy({
       ...DEFAULT_RETRY_POLICY,
       ...options.retry,
       ...(options.retryForMs !== undefined ? { retryForMs: options.retryForMs } : {}),
-    };
+    });
     this.transport = options.transport ?? defaultTransport(options.fetch);
     this.scheduler = new PartScheduler(this.cancel.signal);
     options.signal?.addEventListener("abort", () => this.cancel.abort(options.signal?.reason), { once: true });
