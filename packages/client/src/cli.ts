@@ -230,10 +230,10 @@ class ProgressBar {
   /** Shows "store unreachable, retrying (2:10 left)" on the line until bytes move again. */
   retrying(notice: RetryNotice): void {
     clearInterval(this.outage?.timer);
-    const timer = setInterval(() => this.last && this.draw(this.last), 1000).unref();
+    const timer = setInterval(() => this.draw(this.last), 1000).unref();
     const endsAt = Date.now() + notice.delayMs + notice.leftMs;
     this.outage = { notice, endsAt, bytesSent: this.last?.bytesSent ?? 0, timer };
-    if (this.last) this.draw(this.last);
+    this.draw(this.last);
   }
 
   update(p: UploadProgress): void {
@@ -247,9 +247,15 @@ class ProgressBar {
     this.draw(p);
   }
 
-  private draw(p: UploadProgress): void {
+  /** Draws the line; before the first progress (the start being retried), only what is retried. */
+  private draw(p: UploadProgress | undefined): void {
     const now = Date.now();
     this.lastDraw = now;
+    const status = this.outage ? retryingStatus(this.outage.notice, this.outage.endsAt - now) : "";
+    if (!p) {
+      process.stderr.write(`\r${status}\x1b[K`);
+      return;
+    }
     const width = Math.max(10, Math.min(40, (process.stderr.columns ?? 80) - 60));
     const ratio = p.totalBytes === 0 ? 1 : p.bytesSent / p.totalBytes;
     const filled = Math.round(ratio * width);
@@ -258,7 +264,7 @@ class ProgressBar {
       `[${"█".repeat(filled)}${"░".repeat(width - filled)}] ${(ratio * 100).toFixed(1).padStart(5)}%  ` +
       `${formatBytes(p.bytesSent)}/${formatBytes(p.totalBytes)}  ${formatBytes(p.bytesPerSecond)}/s  ` +
       `ETA ${eta === undefined ? "--:--" : formatDuration(eta)}  parts ${p.partsDone}/${p.partsTotal}` +
-      (this.outage ? `  ${retryingStatus(this.outage.notice, this.outage.endsAt - now)}` : "");
+      (status ? `  ${status}` : "");
     process.stderr.write(`\r${line}\x1b[K`);
   }
 

@@ -1,8 +1,10 @@
+import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { freePort } from "@upload-gateway/server/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiClient, type RetryNotice } from "../src/index";
 import { uploadFile } from "../src/node";
@@ -141,5 +143,30 @@ describe("a part that got no answer twice", () => {
     expect(gateway.proxy.log.filter((e) => e.partNumber === 2).map((e) => e.fault)).toEqual(["lost-reply", "reset"]);
     const { downloadPath } = await createApiClient({ baseUrl: url, apiKey }).downloadUrl(projectId, result.requestKey);
     expect(sha256(new Uint8Array(await (await fetch(downloadPath)).arrayBuffer()))).toBe(sha256(data));
+  });
+});
+
+describe("the CLI while the gateway cannot be reached", () => {
+  it("says so on its progress line, with the time the retries go on for", async () => {
+    const port = await freePort(); // nothing listens there
+    const file = join(files, "cli-outage.bin");
+    writeFileSync(file, randomBytes(1000));
+    const cli = join(__dirname, "..", "dist", "cli.js");
+    const command = `${process.execPath} ${cli} upload ${file} --server http://127.0.0.1:${port} --project p --key k`;
+    // On a terminal (the bar is drawn on TTYs only): `script` runs it on a pseudo-terminal.
+    const child = spawn("script", ["-qc", command, "/dev/null"], { detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on("data", (chunk: Buffer) => {
+          output += chunk.toString();
+          if (/gateway unreachable, retrying \(9:5\d left\)/.test(output)) resolve();
+        });
+        child.on("exit", () => reject(new Error(`the CLI ended: ${output}`)));
+      });
+    } finally {
+      process.kill(-child.pid!, "SIGKILL");
+    }
+    expect(output).toMatch(/\rgateway unreachable, retrying \(9:5\d left\)/);
   });
 });
