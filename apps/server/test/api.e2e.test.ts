@@ -339,9 +339,12 @@ describe("storage outage", () => {
         statusCode: 503,
         errorDetails: [{ code: "STORAGE_UNAVAILABLE", retryable: true }],
       });
+      // Clients back off on their own, but not sooner than the gateway asks.
+      expect(reply.headers["retry-after"]).toBe("5");
       const ready = await call(down.app, "GET", "/health/ready");
       expect(ready.status).toBe(503);
       expect(ready.body.errorDetails[0].code).toBe("STORAGE_UNAVAILABLE");
+      expect(ready.body.errors).toEqual(["The s3 storage is not ready."]);
       expect((await call(down.app, "GET", "/health/live")).status).toBe(200);
     } finally {
       await down.close();

@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { defaultGatewayUrl, findDevSession } from "./dev-session";
 import { createApiClient, guessMimeType, UploadAbortedError, UploadFailedError, UploadGatewayError, uploadFile, type UploadProgress } from "./node";
+import { retryingStatus, type RetryNotice } from "./retry-budget";
 
 const USAGE = `Usage: upload-gateway upload <file> [--server URL] [--project ID] [--key KEY] [options]
 
@@ -130,6 +131,7 @@ async function main(argv: string[]): Promise<number> {
       saved = state?.save(key) ?? saved;
     },
     onProgress: (p) => bar?.update(p),
+    onRetry: (notice) => bar?.retrying(notice),
   });
   try {
     const result = await task;
@@ -229,11 +231,39 @@ class ResumeState {
 
 class ProgressBar {
   private lastDraw = 0;
+  private last: UploadProgress | undefined;
+  /** While an outage lasts: what is retried, and when its budget ends (redrawn each second, as no progress comes). */
+  private outage: { notice: RetryNotice; endsAt: number; bytesSent: number; timer: NodeJS.Timeout } | undefined;
+
+  /** Shows "store unreachable, retrying (2:10 left)" on the line until bytes move again. */
+  retrying(notice: RetryNotice): void {
+    clearInterval(this.outage?.timer);
+    const timer = setInterval(() => this.draw(this.last), 1000).unref();
+    const endsAt = Date.now() + notice.delayMs + notice.leftMs;
+    this.outage = { notice, endsAt, bytesSent: this.last?.bytesSent ?? 0, timer };
+    this.draw(this.last);
+  }
 
   update(p: UploadProgress): void {
+    this.last = p;
+    if (this.outage && p.bytesSent > this.outage.bytesSent) {
+      clearInterval(this.outage.timer);
+      this.outage = undefined;
+    }
     const now = Date.now();
     if (now - this.lastDraw < 100 && p.bytesSent < p.totalBytes) return;
+    this.draw(p);
+  }
+
+  /** Draws the line; before the first progress (the start being retried), only what is retried. */
+  private draw(p: UploadProgress | undefined): void {
+    const now = Date.now();
     this.lastDraw = now;
+    const status = this.outage ? retryingStatus(this.outage.notice, this.outage.endsAt - now) : "";
+    if (!p) {
+      process.stderr.write(`\r${status}\x1b[K`);
+      return;
+    }
     const width = Math.max(10, Math.min(40, (process.stderr.columns ?? 80) - 60));
     const ratio = p.totalBytes === 0 ? 1 : p.bytesSent / p.totalBytes;
     const filled = Math.round(ratio * width);
@@ -241,11 +271,13 @@ class ProgressBar {
     const line =
       `[${"█".repeat(filled)}${"░".repeat(width - filled)}] ${(ratio * 100).toFixed(1).padStart(5)}%  ` +
       `${formatBytes(p.bytesSent)}/${formatBytes(p.totalBytes)}  ${formatBytes(p.bytesPerSecond)}/s  ` +
-      `ETA ${eta === undefined ? "--:--" : formatDuration(eta)}  parts ${p.partsDone}/${p.partsTotal}`;
+      `ETA ${eta === undefined ? "--:--" : formatDuration(eta)}  parts ${p.partsDone}/${p.partsTotal}` +
+      (status ? `  ${status}` : "");
     process.stderr.write(`\r${line}\x1b[K`);
   }
 
   finish(): void {
+    clearInterval(this.outage?.timer);
     process.stderr.write("\n");
   }
 }

@@ -13,3 +13,4 @@ export type { UploadProgress } from "./progress";
 export { fetchTransport, xhrTransport, type PartTransport, type PartRequest, type PartResponse } from "./transport";
 export { md5Hasher, type PartHasher } from "./part-hash";
 export type { RetryPolicy } from "./retry";
+export type { RetryNotice, Unreachable } from "./retry-budget";

@@ -15,10 +15,27 @@ export class ApiError extends Error {
     return ERROR_CODES[this.problems[0].code].status;
   }
 
+  /** When to try again, sent as `Retry-After` (seconds), for the errors that pass by themselves. */
+  get retryAfterSeconds(): number | undefined {
+    return RETRY_AFTER_SECONDS[this.problems[0].code];
+  }
+
+  /** The reply's headers: `Retry-After` where there is one. */
+  get headers(): Record<string, string> {
+    const seconds = this.retryAfterSeconds;
+    return seconds === undefined ? {} : { "retry-after": String(seconds) };
+  }
+
   toEnvelope(): ErrorEnvelope {
     return errorEnvelope(this.problems);
   }
 }
+
+/**
+ * A store outage (a failover, a restart, a network cut) is usually over within seconds: clients retry on their own
+ * schedule (the uploader backs off up to 30 s within its time budget), and this tells them not to come back sooner.
+ */
+const RETRY_AFTER_SECONDS: Partial<Record<keyof typeof ERROR_CODES, number>> = { STORAGE_UNAVAILABLE: 5 };
 
 const STORAGE_REASON_CODES = {
   "upload-not-found": "UPLOAD_NOT_FOUND",

@@ -16,7 +16,8 @@ export class EnvelopeExceptionFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const error = toApiError(exception) ?? fromHttpException(exception) ?? this.internal(exception);
     // On Fastify or Express alike; the content type is set again, as a route may have set another before it failed.
-    void sendReply(host.switchToHttp().getResponse<PlatformReply>(), { status: error.status, body: error.toEnvelope() });
+    const reply = host.switchToHttp().getResponse<PlatformReply>();
+    void sendReply(reply, { status: error.status, headers: error.headers, body: error.toEnvelope() });
   }
 
   private internal(exception: unknown): ApiError {

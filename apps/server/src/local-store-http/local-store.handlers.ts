@@ -189,7 +189,7 @@ async function storeBody(request: StoreRequest, write: (body: Readable, checks: 
   } catch (error) {
     const apiError = toApiError(error);
     if (!apiError) throw error;
-    const reply = { status: apiError.status, headers: {}, body: apiError.toEnvelope() };
+    const reply = { status: apiError.status, headers: apiError.headers, body: apiError.toEnvelope() };
     if (apiError.problems[0].code === "PRECONDITION_FAILED" && declared && !body.readableEnded) {
       // A single PUT to a URL whose file is stored: read the rest of the body (its declared length is the signed
       // one) and answer, as S3 does. Closing mid-body would make most clients report a network error, not the 412

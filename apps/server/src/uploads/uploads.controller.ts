@@ -26,6 +26,7 @@ async function reply<T>(work: () => Promise<T>): Promise<Reply<T>> {
   } catch (error) {
     const apiError = toApiError(error);
     if (!apiError) throw error; // a bug: the exception filter logs it and answers 500
+    if (apiError.retryAfterSeconds !== undefined) throw apiError; // the filter answers it with its Retry-After
     return { status: apiError.status, body: apiError.toEnvelope() };
   }
 }

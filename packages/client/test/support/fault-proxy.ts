@@ -159,7 +159,7 @@ export async function startFaultProxy(
  * The part number of a part PUT to S3 (`?partNumber=N`) or to the embedded store (`/parts/N`); a single PUT of a whole
  * file (S3 `PutObject`, the embedded store's `/storage/objects/…`) counts as part 1.
  */
-function partOf(url: URL): number | undefined {
+export function partOf(url: URL): number | undefined {
   if (url.searchParams.get("x-id") === "PutObject" || url.pathname.startsWith("/storage/objects/")) return 1;
   const fromQuery = url.searchParams.get("partNumber");
   const fromPath = /\/parts\/(\d+)$/.exec(url.pathname)?.[1];
