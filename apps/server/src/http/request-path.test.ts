@@ -1,5 +1,6 @@
+import type { IncomingMessage } from "node:http";
 import { describe, expect, it } from "vitest";
-import { areaOf, normalizePath } from "./request-path";
+import { areaOf, normalizePath, requestPath } from "./request-path";
 
 describe("normalizePath", () => {
   it.each([
@@ -43,5 +44,25 @@ describe("areaOf", () => {
     ["/media", "/media", "other"],
   ])("%s under %j → %s", (path, prefix, area) => {
     expect(areaOf(path, prefix)).toBe(area);
+  });
+});
+
+describe("requestPath of a target no route matched", () => {
+  const areaOfUrl = (url: string) => requestPath({ raw: {} as IncomingMessage, url }).area;
+
+  // A fuzz run found /health/..%2F..%2Fetc%2Fpasswd served the demo page: decoded, its dot segments leave /health.
+  it.each([
+    ["/health/..%2F..%2Fetc%2Fpasswd", "health"],
+    ["/api/..%2Fx", "api"],
+    ["/storage/..%2f..%2f", "storage"],
+    ["/docs/%2e%2e%2Fpage", "docs"],
+    ["/%61pi/x", "api"],
+    ["//api/x", "api"],
+    ["/api/..", "other"],
+    ["/x/../api/p", "api"],
+    ["/page/..%2Fapi", "api"],
+    ["/", "other"],
+  ])("%s is in the %s area", (url, area) => {
+    expect(areaOfUrl(url)).toBe(area);
   });
 });

@@ -76,7 +76,7 @@ export function registerRequestPaths(app: FastifyInstance, prefix: string): void
     // catch-all (`/*`) says nothing about where a path belongs, and `//api/...` or `/API/...` match only that.
     const pattern = request.routeOptions.url;
     const routed = pattern === undefined ? "other" : areaOf(pattern, prefix);
-    paths.set(request.raw, { path, area: routed === "other" ? areaOf(path, prefix) : routed });
+    paths.set(request.raw, { path, area: routed === "other" ? areaOfTarget(request.url, path, prefix) : routed });
     done();
   });
 }
@@ -91,5 +91,20 @@ export function requestPath(request: { raw: IncomingMessage; url: string }): Req
 
 function requestPathOf(target: string, prefix: string): RequestPath {
   const path = normalizePath(target);
-  return { path, area: areaOf(path, prefix) };
+  return { path, area: areaOfTarget(target, path, prefix) };
+}
+
+/**
+ * The area of a request target that no route of an area matched: the area its normalised `path` is in, else the one
+ * its path is in as a URL parser reads it (dot segments resolved, `%2F` left as it is). Either names the area, so that
+ * a spelling that leaves an area only once decoded (`/health/..%2F..%2Fetc`) is that area's 404, never the page.
+ */
+function areaOfTarget(target: string, path: string, prefix: string): PathArea {
+  const decoded = areaOf(path, prefix);
+  if (decoded !== "other") return decoded;
+  try {
+    return areaOf(new URL(target.replace(ABSOLUTE_FORM, ""), "http://gateway.invalid").pathname, prefix);
+  } catch {
+    return "other";
+  }
 }
