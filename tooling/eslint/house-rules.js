@@ -41,7 +41,7 @@ const SERVER_FLOORS = [
   ["auth"],
   ["uploads"],
   ["webhooks"],
-  ["site", "docs", "health", "dev", "local-store-http", "rate-limit"],
+  ["site", "docs", "health", "dev", "local-store-http"],
   ["gateway", "standalone"],
 ];
 

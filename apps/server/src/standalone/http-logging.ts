@@ -1,8 +1,8 @@
 import { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { Logger } from "pino";
-import { registerAccessLog } from "./access-log";
-import { registerRequestContext } from "./request-context";
-import { requestIdOf } from "./request-id";
+import { registerAccessLog } from "../observability/access-log";
+import { registerRequestContext } from "../observability/request-context";
+import { requestIdOf } from "../observability/request-id";
 
 /**
  * Fastify's options for logging through `logger`: request ids from a valid `X-Request-Id` or generated, as

@@ -2,11 +2,11 @@
 // The `upload-gateway-server` bin and `pnpm start`: the standalone server, configured by the environment.
 import type { Logger } from "pino";
 import { createApp } from "./app.factory";
-import type { DevAccess } from "./auth/dev-access";
-import { ConfigError, configWarnings, loadConfig, type TokenSigningKey } from "./config/app-config";
-import { DEV_ACCESS, LOGGER, TOKEN_SIGNING_KEYS } from "./tokens";
-import { startBanner } from "./standalone/start-banner";
-import { signalListeners, stopOnSignals } from "./standalone/stop-signals";
+import type { DevAccess } from "../auth/dev-access";
+import { ConfigError, configWarnings, loadConfig, type TokenSigningKey } from "../config/app-config";
+import { DEV_ACCESS, LOGGER, TOKEN_SIGNING_KEYS } from "../tokens";
+import { startBanner } from "./start-banner";
+import { signalListeners, stopOnSignals } from "./stop-signals";
 
 async function main(): Promise<void> {
   const config = loadConfig();
