@@ -96,6 +96,19 @@ const PACKAGES = {
       // The embedded store's own HTTP routes (`*.routes.ts`) are its HTTP face, not an adapter.
       ...serverFloorBoundaries(),
       { files: ["src/gateway/**/*.ts", "src/*.ts"], ignores: ["**/*.test.ts"], patterns: [FASTIFY_AT_RUNTIME] },
+      {
+        files: ["src/standalone/**/*.ts"],
+        ignores: ["**/*.test.ts"],
+        patterns: [
+          {
+            group: ["fastify"],
+            allowTypeImports: true,
+            message:
+              "fastify is no dependency of the package (Nest's platform pins its own copy, and Fastify checks some " +
+              "options with instanceof): take it from @nestjs/platform-fastify's copy, as http-logging.ts does.",
+          },
+        ],
+      },
     ],
   },
   "@upload-gateway/contract": {

@@ -1,4 +1,6 @@
-import { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
+import { createRequire } from "node:module";
+import type * as Fastify from "fastify";
+import type { FastifyInstance, FastifyServerOptions, LogController } from "fastify";
 import type { Logger } from "pino";
 import { registerAccessLog } from "../observability/access-log";
 import { registerRequestContext } from "../observability/request-context";
@@ -14,8 +16,18 @@ export function httpLoggingOptions(logger: Logger): FastifyServerOptions {
     genReqId: requestIdOf,
     // Not Fastify's own header handling: it would take any value, unchecked.
     requestIdHeader: false,
-    logController: new LogController({ requestIdLogLabel: "requestId", disableRequestLogging: true }),
+    logController: new (platformLogController())({ requestIdLogLabel: "requestId", disableRequestLogging: true }),
   };
+}
+
+/**
+ * Fastify's `LogController` from the copy of Fastify that Nest's platform creates the instance with: Fastify checks
+ * the option with `instanceof`, and the platform pins its own Fastify version, so another copy installed beside it
+ * (npm nests the platform's when the app's differs) would be refused at start.
+ */
+function platformLogController(): typeof LogController {
+  const platform = createRequire(createRequire(__filename).resolve("@nestjs/platform-fastify"));
+  return (platform("fastify") as typeof Fastify).LogController;
 }
 
 /** Hooks on the root instance, before any route: request context, request id echo, access line. */
