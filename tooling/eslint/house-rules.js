@@ -49,7 +49,7 @@ const SERVER_FLOORS = [
   ["auth"],
   ["uploads"],
   ["webhooks"],
-  ["site", "docs", "health", "dev", "local-store-http"],
+  ["docs", "health", "local-store-http"],
   ["gateway", "standalone"],
 ];
 
