@@ -27,6 +27,14 @@ const SERVER_HTTP_CODE = {
   group: ["../errors", "../errors/*", "../uploads", "../uploads/*", "../auth", "../auth/*"],
   message: "Layers point down: storage must not import the handlers' errors, uploads or auth. Throw a StorageError.",
 };
+/** Below the standalone server, Fastify's types only: an app embedding the module on Express loads no Fastify module. */
+const FASTIFY_AT_RUNTIME = {
+  group: ["fastify", "@fastify/*", "find-my-way", "avvio", "@nestjs/platform-fastify"],
+  allowTypeImports: true,
+  message:
+    "Only src/standalone loads Fastify at runtime (the package's entry must not: test/package-entry.test.ts). " +
+    "Use `import type`, or a dynamic import on the Fastify platform only.",
+};
 /**
  * The server's floors (apps/server/src), lowest first; docs/architecture.md says what each holds. A folder imports
  * its own floor and the floors below it, never one above: the ground knows nothing of the rooms built on it, and
@@ -41,7 +49,7 @@ const SERVER_FLOORS = [
   ["auth"],
   ["uploads"],
   ["webhooks"],
-  ["site", "docs", "health", "dev", "local-store-http", "rate-limit"],
+  ["docs", "health", "local-store-http"],
   ["gateway", "standalone"],
 ];
 
@@ -60,7 +68,7 @@ function serverFloorBoundaries() {
       files: floor.map((folder) => `src/${folder}/**/*.ts`),
       ignores: ["**/*.test.ts", ...(storage ? ["src/storage/**/*.routes.ts"] : [])],
       patterns: [
-        ...(storage ? [HTTP_LAYER, SERVER_HTTP_CODE] : []),
+        ...(storage ? [HTTP_LAYER, SERVER_HTTP_CODE] : [FASTIFY_AT_RUNTIME]),
         {
           group: above.flatMap((folder) => UP.flatMap((up) => [`${up}${folder}`, `${up}${folder}/**`])),
           message:
@@ -87,6 +95,20 @@ const PACKAGES = {
     boundaries: [
       // The embedded store's own HTTP routes (`*.routes.ts`) are its HTTP face, not an adapter.
       ...serverFloorBoundaries(),
+      { files: ["src/gateway/**/*.ts", "src/*.ts"], ignores: ["**/*.test.ts"], patterns: [FASTIFY_AT_RUNTIME] },
+      {
+        files: ["src/standalone/**/*.ts"],
+        ignores: ["**/*.test.ts"],
+        patterns: [
+          {
+            group: ["fastify"],
+            allowTypeImports: true,
+            message:
+              "fastify is no dependency of the package (Nest's platform pins its own copy, and Fastify checks some " +
+              "options with instanceof): take it from @nestjs/platform-fastify's copy, as http-logging.ts does.",
+          },
+        ],
+      },
     ],
   },
   "@upload-gateway/contract": {
@@ -151,7 +173,8 @@ export function houseRules(packageName) {
     ...own.boundaries.map(({ files, ignores, patterns }) => ({
       files,
       ignores,
-      rules: { "no-restricted-imports": ["error", { patterns }] },
+      // typescript-eslint's version: a pattern may allow `import type` (allowTypeImports), else it is the core rule.
+      rules: { "@typescript-eslint/no-restricted-imports": ["error", { patterns }] },
     })),
   ];
 }

@@ -90,6 +90,13 @@ describe.each(published)("$manifest.name", ({ dir, manifest }) => {
     for (const [peer, range] of peers) {
       expect(peerLine.replace(/\s+/g, " "), peer).toContain(`\`${peer}\` \`${range}\``);
     }
+    // npm installs no optional peer: the install lines name each one (the server's bin needs Fastify's platform).
+    const optional = Object.entries(manifest.peerDependenciesMeta ?? {}).filter(([, meta]) => meta.optional === true);
+    const installs = readme.replace(/\\\n\s*/g, " ").split("\n").filter((line) => line.startsWith("npm install "));
+    for (const [peer] of optional) {
+      expect(peers.map(([name]) => name), `${peer} in peerDependencies`).toContain(peer);
+      expect(installs.filter((line) => line.split(/\s+/).includes(peer)), `${peer} in every npm install line`).toEqual(installs);
+    }
   });
 
   it("passes publint (strict) and Are the Types Wrong", async () => {

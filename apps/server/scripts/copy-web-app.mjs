@@ -1,5 +1,6 @@
 // The server package's `prepack`: copies the demo page's build (apps/web/dist) into dist/web, so that a packed or
-// installed server carries it and serves the demo without the repository around it (see src/site/web-app-files.ts).
+// installed server carries it and serves the demo without the repository around it
+// (see src/standalone/site/web-app-files.ts).
 // Build the web app first (`pnpm turbo run build`); packing without it fails rather than ship a server with no page.
 import { cpSync, existsSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";

@@ -1,4 +1,4 @@
-// The package's library entry: importing it starts nothing (the server is `upload-gateway-server`, src/main.ts).
+// The package's library entry: importing it starts nothing (the server, `upload-gateway-server`: standalone/main.ts).
 import "reflect-metadata";
 
 export { UploadGatewayModule, type UploadGatewayAsyncOptions } from "./gateway/upload-gateway.module";
@@ -11,7 +11,7 @@ export {
   type UploadGatewayOptions,
   type UploadTokenSettings,
 } from "./gateway/upload-gateway.options";
-export { createApp, createUploadGateway, type UploadGatewayServerOptions } from "./app.factory";
+export { createApp, createUploadGateway, type UploadGatewayServerOptions } from "./standalone/on-demand";
 export { loadConfig, ConfigError, type AppConfig, type S3Credentials } from "./config/app-config";
 export type { AuthRequest, AuthRequestToken, AuthResolver, ProjectDefaults } from "./auth/auth-resolver";
 export { sha256Hex as hashApiKey } from "./auth/project-registry";

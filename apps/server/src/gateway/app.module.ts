@@ -1,7 +1,7 @@
 import { Module, type DynamicModule, type Type } from "@nestjs/common";
 import { APP_FILTER, RouterModule } from "@nestjs/core";
 import { AuthModule } from "../auth/auth.module";
-import { DevModule } from "../dev/dev.module";
+import { DevModule } from "../standalone/dev/dev.module";
 import { DocsModule } from "../docs/docs.module";
 import { EnvelopeExceptionFilter } from "../http/envelope-exception.filter";
 import { ApiNotFoundModule } from "./api-not-found.module";
@@ -10,7 +10,7 @@ import { HealthModule } from "../health/health.module";
 import { ExpressJsonBody } from "../http/express-json-body";
 import { LifecycleModule } from "./lifecycle.module";
 import { LocalStoreHttpModule } from "../local-store-http/local-store-http.module";
-import { SiteModule } from "../site/site.module";
+import { SiteModule } from "../standalone/site/site.module";
 import { StorageModule } from "./storage.module";
 import { UploadsModule } from "../uploads/uploads.module";
 

@@ -1,6 +1,6 @@
 import type { DevAccess } from "../auth/dev-access";
 import { publicUrl, type AppConfig } from "../config/app-config";
-import { rateLimitScope } from "../rate-limit/rate-limit-store.factory";
+import { rateLimitScope } from "./rate-limit/rate-limit-store.factory";
 
 /** What the standalone server says once it listens: the same facts as a few lines for a terminal or one log line. */
 export interface StartBanner {

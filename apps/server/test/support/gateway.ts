@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { Module } from "@nestjs/common";
 import { NestFactory } from "@nestjs/core";
 import { FastifyAdapter, type NestFastifyApplication } from "@nestjs/platform-fastify";
-import { createApp, type GatewayExtensions } from "../../src/app.factory";
+import { createApp, type GatewayExtensions } from "../../src/standalone/app.factory";
 import { UploadGatewayModule } from "../../src/gateway/upload-gateway.module";
 import type { UploadGatewayOptions } from "../../src/gateway/upload-gateway.options";
 import { S3Storage } from "../../src/storage/s3.storage";

@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { Authenticator } from "../auth/authenticator";
-import { rateLimitIdentity } from "../auth/principal";
-import { ApiError } from "../errors/api-error";
-import { requestPath } from "../http/request-path";
+import type { Authenticator } from "../../auth/authenticator";
+import { rateLimitIdentity } from "../../auth/principal";
+import { ApiError } from "../../errors/api-error";
+import { requestPath } from "../../http/request-path";
 import { MemoryRateLimitStore } from "./memory-rate-limit.store";
 import type { RateLimitStore, Verdict } from "./rate-limit-store.port";
 

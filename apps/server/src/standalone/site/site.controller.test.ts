@@ -6,7 +6,7 @@ import { Controller, Get, Module, type DynamicModule } from "@nestjs/common";
 import { APP_FILTER, NestFactory } from "@nestjs/core";
 import { FastifyAdapter, type NestFastifyApplication } from "@nestjs/platform-fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EnvelopeExceptionFilter } from "../http/envelope-exception.filter";
+import { EnvelopeExceptionFilter } from "../../http/envelope-exception.filter";
 import { SiteController } from "./site.controller";
 import { WebAppFiles } from "./web-app-files";
 

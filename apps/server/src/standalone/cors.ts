@@ -1,6 +1,6 @@
 import { errorEnvelope } from "@upload-gateway/contract";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { requestPath } from "./request-path";
+import { requestPath } from "../http/request-path";
 
 /** Who may call the API from a web page: origins for every route, and more per project. */
 export interface CorsPolicy {

@@ -6,10 +6,13 @@ import { extname, join, resolve, sep } from "node:path";
 /**
  * The demo page's built files. A packed server carries its own copy in `dist/web` (its `prepack` copies the web app's
  * build there), so an installed server serves the demo without the repository around it. In the repository, where
- * there is no copy, they are the web app's build itself, three folders up from `src/site` or `dist/site`. (The
- * server cannot depend on the web package: the web app's tests run this server.)
+ * there is no copy, they are the web app's build itself, four folders up from `src/standalone/site` or
+ * `dist/standalone/site`. (The server cannot depend on the web package: the web app's tests run this server.)
  */
-export const DEFAULT_WEB_DIST_DIR = [resolve(__dirname, "..", "web"), resolve(__dirname, "..", "..", "..", "web", "dist")].find(
+export const DEFAULT_WEB_DIST_DIR = [
+  resolve(__dirname, "..", "..", "web"),
+  resolve(__dirname, "..", "..", "..", "..", "web", "dist"),
+].find(
   (dir, index, all) => index === all.length - 1 || existsSync(join(dir, "index.html")),
 )!;
 

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { Controller, Get, Inject, NotFoundException, Req, Res } from "@nestjs/common";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { requestPath } from "../http/request-path";
+import { requestPath } from "../../http/request-path";
 import { WebAppFiles, type WebFile } from "./web-app-files";
 
 const NOT_BUILT_STYLE = `body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1d2330}

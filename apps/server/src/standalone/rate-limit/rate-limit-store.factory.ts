@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
-import type { AppConfig } from "../config/app-config";
-import type { GatewayMetrics } from "../observability/metrics";
+import type { AppConfig } from "../../config/app-config";
+import type { GatewayMetrics } from "../../observability/metrics";
 import { MemoryRateLimitStore } from "./memory-rate-limit.store";
 import type { RateLimitStore } from "./rate-limit-store.port";
 import { RateLimitStoreOutage } from "./rate-limit-store-outage";

@@ -2,7 +2,7 @@ import type { Server } from "node:http";
 import { errorEnvelope } from "@upload-gateway/contract";
 import type { FastifyHttpOptions, FastifyInstance } from "fastify";
 import type { AppConfig } from "../config/app-config";
-import { hasBody, registerBodyTimeouts } from "./body-timeouts";
+import { hasBody, registerBodyTimeouts } from "../http/body-timeouts";
 import { answerClientError, answerFrameworkError } from "./client-error";
 import { registerConnectionDrain } from "./connection-drain";
 import { registerMethodNotAllowed } from "./method-not-allowed";

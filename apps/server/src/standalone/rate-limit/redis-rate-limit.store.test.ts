@@ -1,7 +1,7 @@
 import { startRedisServer, type RedisServer } from "@upload-gateway/redis-server";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { until } from "../../test/support/until";
+import { until } from "../../../test/support/until";
 import { RedisRateLimitStore, type RedisStoreEvents } from "./redis-rate-limit.store";
 
 /** The Redis adapter against a real redis-server (Debian's), started for this file and stopped and frozen by it. */

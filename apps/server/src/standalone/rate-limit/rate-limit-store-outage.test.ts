@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "../config/app-config";
+import { loadConfig } from "../../config/app-config";
 import { rateLimitScope } from "./rate-limit-store.factory";
 import { RateLimitStoreOutage } from "./rate-limit-store-outage";
 

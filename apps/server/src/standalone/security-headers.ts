@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { requestPath } from "./request-path";
+import { requestPath } from "../http/request-path";
 
 export interface SecurityHeadersOptions {
   /** Origins the pages may send requests to besides their own: where the store's part URLs point (S3's endpoint). */

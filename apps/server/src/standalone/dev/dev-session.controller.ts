@@ -2,9 +2,9 @@ import { Controller, Header, Inject, Optional, Req } from "@nestjs/common";
 import { TsRestHandler, tsRestHandler } from "@ts-rest/nest";
 import { devContract, errorEnvelope, ok } from "@upload-gateway/contract";
 import type { FastifyRequest } from "fastify";
-import type { DevAccess } from "../auth/dev-access";
-import { DEV_ACCESS } from "../tokens";
-import { isLoopback } from "../config/app-config";
+import type { DevAccess } from "../../auth/dev-access";
+import { DEV_ACCESS } from "../../tokens";
+import { isLoopback } from "../../config/app-config";
 
 const NOT_DEV_MODE =
   "There is no dev session: the server is not in dev mode (embedded storage on a loopback HOST, no PROJECTS_FILE).";
