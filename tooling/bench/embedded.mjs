@@ -6,7 +6,20 @@ import { randomFillSync } from "node:crypto";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
 import { join } from "node:path";
-import { fmt, fmtBytes, freePort, GiB, median, memoryOf, MiB, processCpuMs, round, runNodeJson, spawnNode, table } from "./lib/common.mjs";
+import {
+  fmt,
+  fmtBytes,
+  freePort,
+  GiB,
+  median,
+  memoryOf,
+  MiB,
+  processCpuMs,
+  round,
+  runNodeJson,
+  spawnNode,
+  table,
+} from "./lib/common.mjs";
 
 /**
  * @typedef {{ mainJs: string, here: string, work: string, projectsFile: string, projectId: string, apiKey: string,
@@ -17,7 +30,8 @@ import { fmt, fmtBytes, freePort, GiB, median, memoryOf, MiB, processCpuMs, roun
  */
 
 const CONTENDERS = {
-  client: "@upload-gateway/client/node uploadFile (default settings: 16 MiB parts, 4 at once, ETags checked against each part's MD5) into the gateway's embedded store, which computes each part's MD5 as it writes it and fsyncs it before its 200",
+  client:
+    "@upload-gateway/client/node uploadFile (default settings: 16 MiB parts, 4 at once, ETags checked against each part's MD5) into the gateway's embedded store, which computes each part's MD5 as it writes it and fsyncs it before its 200",
   "client-nofsync": "the same, with LOCAL_STORAGE_FSYNC=false (parts survive a killed process, not a power loss)",
   tus: "tus-js-client 4 with its default settings (one PATCH of the whole file, read from disk) into @tus/server 2 + @tus/file-store 2 (no checksum, no fsync)",
 };
@@ -36,7 +50,11 @@ async function startEmbedded(ctx, durable) {
     PORT: String(port),
     LOG_LEVEL: "warn",
   };
-  const proc = await spawnNode(ctx.mainJs, [], { env, readyPattern: /running at (\S+?)\/?\n/, name: "gateway (embedded)" });
+  const proc = await spawnNode(ctx.mainJs, [], {
+    env,
+    readyPattern: /running at (\S+?)\/?\n/,
+    name: "gateway (embedded)",
+  });
   ctx.toStop.push(proc);
   return { ...proc, url: `http://127.0.0.1:${port}`, dir };
 }
@@ -45,7 +63,10 @@ async function startEmbedded(ctx, durable) {
 async function startTus(ctx) {
   const port = await freePort();
   const dir = mkdtempSync(join(ctx.work, "tus-"));
-  const proc = await spawnNode(join(ctx.here, "tus-server.mjs"), [dir, String(port)], { readyPattern: /tus listening at (\S+)\n/, name: "tus server" });
+  const proc = await spawnNode(join(ctx.here, "tus-server.mjs"), [dir, String(port)], {
+    readyPattern: /tus listening at (\S+)\n/,
+    name: "tus server",
+  });
   ctx.toStop.push(proc);
   return { ...proc, url: /** @type {string} */ (proc.match[1]), dir };
 }
@@ -58,13 +79,24 @@ async function uploadOnce(ctx, cfg, contender, file, size) {
   const server = contender === "tus" ? await startTus(ctx) : await startEmbedded(ctx, contender === "client");
   const pid = /** @type {number} */ (server.child.pid);
   try {
-    const options = { baseUrl: server.url, apiKey: ctx.apiKey, projectId: ctx.projectId, partSize: cfg.partSize, concurrency: cfg.concurrency, tusEndpoint: server.url };
+    const options = {
+      baseUrl: server.url,
+      apiKey: ctx.apiKey,
+      projectId: ctx.projectId,
+      partSize: cfg.partSize,
+      concurrency: cfg.concurrency,
+      tusEndpoint: server.url,
+    };
     const serverCpu0 = processCpuMs(pid);
     const result = /** @type {any} */ (
-      await runNodeJson(join(ctx.here, "upload-worker.mjs"), [contender === "tus" ? "tus" : "client", file, JSON.stringify(options)], {
-        name: `upload-worker ${contender}`,
-        timeoutMs: 15 * 60_000,
-      })
+      await runNodeJson(
+        join(ctx.here, "upload-worker.mjs"),
+        [contender === "tus" ? "tus" : "client", file, JSON.stringify(options)],
+        {
+          name: `upload-worker ${contender}`,
+          timeoutMs: 15 * 60_000,
+        },
+      )
     );
     const serverCpuSeconds = (processCpuMs(pid) - serverCpu0) / 1000;
     const serverPeakRss = memoryOf(pid).peakRss;
@@ -73,13 +105,18 @@ async function uploadOnce(ctx, cfg, contender, file, size) {
       stored = statSync(join(server.dir, /** @type {string} */ (result.key.split("/").pop()))).size;
     } else {
       const requestKey = result.key.split("/").pop();
-      const reply = await fetch(`${server.url}/api/projects/${ctx.projectId}/uploads/${requestKey}`, { headers: { authorization: `Bearer ${ctx.apiKey}` } });
+      const reply = await fetch(`${server.url}/api/projects/${ctx.projectId}/uploads/${requestKey}`, {
+        headers: { authorization: `Bearer ${ctx.apiKey}` },
+      });
       const details = /** @type {any} */ (await reply.json()).result;
-      if (details?.state !== "completed") throw new Error(`${contender}: the upload is ${details?.state}, not completed`);
+      if (details?.state !== "completed")
+        throw new Error(`${contender}: the upload is ${details?.state}, not completed`);
       stored = Number(details.contentLength);
     }
     if (stored !== size) throw new Error(`${contender}: stored ${stored} bytes, not ${size}`);
-    ctx.log(`  ${contender.padEnd(14)} ${ctx.sizeLabel(size)}: ${fmt(result.mibPerSecond, 1)} MiB/s, client RSS ${fmtBytes(result.peakRss)}, server RSS ${fmtBytes(serverPeakRss)}`);
+    ctx.log(
+      `  ${contender.padEnd(14)} ${ctx.sizeLabel(size)}: ${fmt(result.mibPerSecond, 1)} MiB/s, client RSS ${fmtBytes(result.peakRss)}, server RSS ${fmtBytes(serverPeakRss)}`,
+    );
     return {
       seconds: round(result.seconds, 3),
       mibPerSecond: round(result.mibPerSecond, 1),
@@ -131,13 +168,23 @@ async function uploadRound(ctx, cfg, size, runs) {
 }
 
 /** One HTTP request with a body; resolves with the status, headers and body text. */
-function send(/** @type {Agent} */ agent, /** @type {string} */ method, /** @type {string} */ url, /** @type {Record<string, string>} */ headers, /** @type {Buffer | string | undefined} */ body) {
+function send(
+  /** @type {Agent} */ agent,
+  /** @type {string} */ method,
+  /** @type {string} */ url,
+  /** @type {Record<string, string>} */ headers,
+  /** @type {Buffer | string | undefined} */ body,
+) {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method, headers: { ...headers, "content-length": String(body ? Buffer.byteLength(body) : 0) }, agent }, (res) => {
-      let text = "";
-      res.setEncoding("utf8").on("data", (c) => (text += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, etag: res.headers.etag, text }));
-    });
+    const req = httpRequest(
+      url,
+      { method, headers: { ...headers, "content-length": String(body ? Buffer.byteLength(body) : 0) }, agent },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8").on("data", (c) => (text += c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, etag: res.headers.etag, text }));
+      },
+    );
     req.on("error", reject);
     req.end(body);
   });
@@ -155,7 +202,15 @@ async function completeLatencyOnce(ctx, cfg, size) {
     const api = `${server.url}/api/projects/${ctx.projectId}/uploads`;
     const json = { authorization: `Bearer ${ctx.apiKey}`, "content-type": "application/json" };
     const partsNumber = Math.ceil(size / cfg.partSize);
-    const started = /** @type {any} */ (await send(agent, "POST", `${api}/multipart`, json, JSON.stringify({ partsNumber, fileName: "big.mp4", contentLength: String(size), mimeType: "video/mp4" })));
+    const started = /** @type {any} */ (
+      await send(
+        agent,
+        "POST",
+        `${api}/multipart`,
+        json,
+        JSON.stringify({ partsNumber, fileName: "big.mp4", contentLength: String(size), mimeType: "video/mp4" }),
+      )
+    );
     const plan = JSON.parse(started.text).result;
     const buffer = randomFillSync(Buffer.allocUnsafe(plan.partSize));
     const queue = [...plan.presignedUrl];
@@ -165,7 +220,9 @@ async function completeLatencyOnce(ctx, cfg, size) {
       Array.from({ length: cfg.concurrency }, async () => {
         for (let next = queue.shift(); next; next = queue.shift()) {
           const length = Math.min(plan.partSize, size - (next.partNumber - 1) * plan.partSize);
-          const reply = /** @type {any} */ (await send(agent, "PUT", next.presignedUrl, {}, buffer.subarray(0, length)));
+          const reply = /** @type {any} */ (
+            await send(agent, "PUT", next.presignedUrl, {}, buffer.subarray(0, length))
+          );
           if (reply.status !== 200) throw new Error(`part ${next.partNumber}: ${reply.status} ${reply.text}`);
           parts.push({ partNumber: next.partNumber, eTag: reply.etag });
         }
@@ -188,7 +245,9 @@ async function completeLatencyOnce(ctx, cfg, size) {
 
 /** The whole section. @param {Context} ctx @param {EmbeddedConfig} cfg */
 export async function benchEmbedded(ctx, cfg) {
-  ctx.log(`embedded: ${ctx.sizeLabel(cfg.small)} × ${cfg.runs} and ${ctx.sizeLabel(cfg.large)} × ${cfg.largeRuns} per contender (${Object.keys(CONTENDERS).join(", ")})`);
+  ctx.log(
+    `embedded: ${ctx.sizeLabel(cfg.small)} × ${cfg.runs} and ${ctx.sizeLabel(cfg.large)} × ${cfg.largeRuns} per contender (${Object.keys(CONTENDERS).join(", ")})`,
+  );
   const small = await uploadRound(ctx, cfg, cfg.small, cfg.runs);
   const large = await uploadRound(ctx, cfg, cfg.large, cfg.largeRuns);
   for (const [name, r] of Object.entries(large)) {
@@ -204,7 +263,12 @@ export async function benchEmbedded(ctx, cfg) {
       ctx.checkInterrupted();
       samples.push(await completeLatencyOnce(ctx, cfg, size));
     }
-    complete[ctx.sizeLabel(size)] = { size, parts: samples[0]?.parts, medianMs: median(samples.map((s) => s.ms)), samplesMs: samples.map((s) => s.ms) };
+    complete[ctx.sizeLabel(size)] = {
+      size,
+      parts: samples[0]?.parts,
+      medianMs: median(samples.map((s) => s.ms)),
+      samplesMs: samples.map((s) => s.ms),
+    };
   }
   return {
     contenders: CONTENDERS,
@@ -221,15 +285,35 @@ export function embeddedTargets(e) {
   if (!e || e.error) return [];
   const list = [];
   for (const [label, c] of Object.entries(e.complete)) {
-    list.push({ name: `embedded: complete latency at ${label} (${c.parts} parts)`, target: "≤ 50 ms", actual: `${fmt(c.medianMs, 1)} ms`, met: c.medianMs <= 50 });
+    list.push({
+      name: `embedded: complete latency at ${label} (${c.parts} parts)`,
+      target: "≤ 50 ms",
+      actual: `${fmt(c.medianMs, 1)} ms`,
+      met: c.medianMs <= 50,
+    });
   }
   for (const round_ of [e.small, e.large]) {
     const ratio = round_.results.client.speedVsTus;
-    list.push({ name: `embedded: whole upload ${round_.label} vs tus (MD5 checked, fsync on)`, target: "≥ 1.0×", actual: `${fmt(ratio, 2)}×`, met: ratio >= 1 });
+    list.push({
+      name: `embedded: whole upload ${round_.label} vs tus (MD5 checked, fsync on)`,
+      target: "≥ 1.0×",
+      actual: `${fmt(ratio, 2)}×`,
+      met: ratio >= 1,
+    });
   }
   const l = e.large.results.client;
-  list.push({ name: `embedded: server peak RSS ${e.large.label} vs ${e.small.label}`, target: "within 10%", actual: `${fmt(l.serverPeakRssVsSmall, 2)}×`, met: Math.abs(l.serverPeakRssVsSmall - 1) <= 0.1 });
-  list.push({ name: `embedded: client peak RSS ${e.large.label} vs ${e.small.label}`, target: "within 10%", actual: `${fmt(l.clientPeakRssVsSmall, 2)}×`, met: Math.abs(l.clientPeakRssVsSmall - 1) <= 0.1 });
+  list.push({
+    name: `embedded: server peak RSS ${e.large.label} vs ${e.small.label}`,
+    target: "within 10%",
+    actual: `${fmt(l.serverPeakRssVsSmall, 2)}×`,
+    met: Math.abs(l.serverPeakRssVsSmall - 1) <= 0.1,
+  });
+  list.push({
+    name: `embedded: client peak RSS ${e.large.label} vs ${e.small.label}`,
+    target: "within 10%",
+    actual: `${fmt(l.clientPeakRssVsSmall, 2)}×`,
+    met: Math.abs(l.clientPeakRssVsSmall - 1) <= 0.1,
+  });
   return list;
 }
 
@@ -251,10 +335,18 @@ export function embeddedReport(e) {
       ]);
     }
   }
-  const completeRows = Object.entries(e.complete).map(([label, c]) => [label, fmt(c.parts), fmt(c.medianMs, 1), c.samplesMs.map((/** @type {number} */ ms) => fmt(ms, 1)).join(", ")]);
+  const completeRows = Object.entries(e.complete).map(([label, c]) => [
+    label,
+    fmt(c.parts),
+    fmt(c.medianMs, 1),
+    c.samplesMs.map((/** @type {number} */ ms) => fmt(ms, 1)).join(", "),
+  ]);
   return (
     `**Embedded store vs @tus/server + @tus/file-store**, same disk, a fresh server process per upload (medians of ${e.small.runs} runs at ${e.small.label}, ${e.large.runs} at ${e.large.label})\n\n` +
-    table(["contender", "MiB/s", "vs tus", "server peak RSS", "client peak RSS", "server CPU s/GiB", "client CPU s/GiB"], rows) +
+    table(
+      ["contender", "MiB/s", "vs tus", "server peak RSS", "client peak RSS", "server CPU s/GiB", "client CPU s/GiB"],
+      rows,
+    ) +
     `\n\n**Completing** an upload on the embedded store (16 MiB parts)\n\n${table(["size", "parts", "median ms", "samples ms"], completeRows)}`
   );
 }

@@ -24,15 +24,42 @@ const here = dirname(fileURLToPath(import.meta.url));
  * @param {string} dir @param {(line: string) => void} log
  */
 function makeFiles(dir, log) {
-  const ffmpeg = (/** @type {string[]} */ ...args) => execFileSync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", ...args]);
+  const ffmpeg = (/** @type {string[]} */ ...args) =>
+    execFileSync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", ...args]);
   const clip = join(dir, "clip.mp4");
   const atEnd = join(dir, "index-at-end.mp4");
   const atStart = join(dir, "index-at-start.mp4");
   log("inspect: making a 1 GiB MP4 with ffmpeg (a 10 s clip, repeated)");
   ffmpeg(
-    "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "10",
-    "-vf", "noise=alls=30:allf=t", "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "16M", "-maxrate", "16M", "-bufsize", "16M",
-    "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", clip,
+    "-f",
+    "lavfi",
+    "-i",
+    "testsrc2=size=1920x1080:rate=30",
+    "-f",
+    "lavfi",
+    "-i",
+    "sine=frequency=440:sample_rate=48000",
+    "-t",
+    "10",
+    "-vf",
+    "noise=alls=30:allf=t",
+    "-c:v",
+    "libx264",
+    "-preset",
+    "ultrafast",
+    "-b:v",
+    "16M",
+    "-maxrate",
+    "16M",
+    "-bufsize",
+    "16M",
+    "-pix_fmt",
+    "yuv420p",
+    "-c:a",
+    "aac",
+    "-b:a",
+    "128k",
+    clip,
   );
   ffmpeg("-stream_loop", "60", "-i", clip, "-c", "copy", "-fs", String(GiB), atEnd);
   ffmpeg("-i", atEnd, "-c", "copy", "-movflags", "+faststart", atStart);
@@ -83,7 +110,15 @@ async function startByteCountingProxy(target) {
 
 /** ffprobe on a URL: the facts it prints, its time and its peak RSS (from GNU time, when there). @param {string} url */
 function ffprobe(url) {
-  const args = ["-v", "error", "-show_entries", "format=duration,bit_rate:stream=codec_name,width,height", "-of", "json", url];
+  const args = [
+    "-v",
+    "error",
+    "-show_entries",
+    "format=duration,bit_rate:stream=codec_name,width,height",
+    "-of",
+    "json",
+    url,
+  ];
   const timed = existsSync("/usr/bin/time");
   const started = performance.now();
   return new Promise((resolve, reject) => {
@@ -135,7 +170,10 @@ export async function benchInspect(ctx, s3Env) {
       // In a process of its own, so that its peak RSS is the inspections' (three in a row, as a gateway would).
       const RUNS = 3;
       const worker = /** @type {any} */ (
-        await runNodeJson(join(here, "inspect-worker.mjs"), [key, String(RUNS)], { env: { ...s3Env, S3_ENDPOINT: proxy.url }, name: "inspect worker" })
+        await runNodeJson(join(here, "inspect-worker.mjs"), [key, String(RUNS)], {
+          env: { ...s3Env, S3_ENDPOINT: proxy.url },
+          name: "inspect worker",
+        })
       );
       const total = proxy.take(); // the runs read the same: each is a third of it
       const runs = worker.runs;

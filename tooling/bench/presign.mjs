@@ -15,7 +15,10 @@ const endpoint = env.S3_ENDPOINT ?? "http://127.0.0.1:7480";
 const region = env.S3_REGION ?? "us-east-1";
 const bucket = env.S3_BUCKET ?? "upload-gateway-test";
 const forcePathStyle = (env.S3_FORCE_PATH_STYLE ?? "true") === "true";
-const credentials = { accessKeyId: env.AWS_ACCESS_KEY_ID ?? "bench-access", secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? "bench-secret" };
+const credentials = {
+  accessKeyId: env.AWS_ACCESS_KEY_ID ?? "bench-access",
+  secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? "bench-secret",
+};
 
 // A key and an upload id of the shapes the gateway and RGW use; 12 h, the gateway's default expiry.
 const key = "projects/bench/files/8231768406583Yx3aK0pQ-7dLr2mN9sT4vWq";
@@ -24,7 +27,13 @@ const expiresIn = 12 * 3600;
 // Every part URL signs its length (the gateway binds each part to its planned size): 16 MiB parts.
 const partSize = 16 * 1024 * 1024;
 
-const client = new S3Client({ region, endpoint, forcePathStyle, credentials, requestChecksumCalculation: "WHEN_REQUIRED" });
+const client = new S3Client({
+  region,
+  endpoint,
+  forcePathStyle,
+  credentials,
+  requestChecksumCalculation: "WHEN_REQUIRED",
+});
 const url = new URL(endpoint);
 const signer = new SignatureV4({
   service: "s3",
@@ -56,9 +65,17 @@ const contenders = {
   getSignedUrl: async (n, now) => {
     const urls = [];
     for (let p = 1; p <= n; p++) {
-      const command = new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: p, ContentLength: partSize });
+      const command = new UploadPartCommand({
+        Bucket: bucket,
+        Key: key,
+        UploadId: uploadId,
+        PartNumber: p,
+        ContentLength: partSize,
+      });
       const signableHeaders = new Set(["content-length"]);
-      urls.push(await getSignedUrl(client, command, { expiresIn, signableHeaders, ...(now ? { signingDate: now } : {}) }));
+      urls.push(
+        await getSignedUrl(client, command, { expiresIn, signableHeaders, ...(now ? { signingDate: now } : {}) }),
+      );
     }
     return urls;
   },
@@ -66,14 +83,19 @@ const contenders = {
     const urls = [];
     for (let p = 1; p <= n; p++) {
       const signed = await signer.presign(smithyRequest(p), { expiresIn, ...(now ? { signingDate: now } : {}) });
-      const query = Object.entries(signed.query).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
-      urls.push(`${signed.protocol}//${signed.hostname}${signed.port ? `:${signed.port}` : ""}${signed.path}?${query.join("&")}`);
+      const query = Object.entries(signed.query).map(
+        ([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`,
+      );
+      urls.push(
+        `${signed.protocol}//${signed.hostname}${signed.port ? `:${signed.port}` : ""}${signed.path}?${query.join("&")}`,
+      );
     }
     return urls;
   },
 };
 if (fast.available) {
-  const parts = (/** @type {number} */ n) => Array.from({ length: n }, (_, i) => ({ partNumber: i + 1, size: partSize }));
+  const parts = (/** @type {number} */ n) =>
+    Array.from({ length: n }, (_, i) => ({ partNumber: i + 1, size: partSize }));
   contenders.ours = (n, now) => fast.presignUploadParts(key, uploadId, parts(n), expiresIn, now);
 }
 
@@ -113,7 +135,9 @@ console.log(
     warmupUrls: warmup,
     expiresInSeconds: expiresIn,
     baseline: "getSignedUrl",
-    ours: fast.available ? { available: true, ...results.ours, speedup: round(baseline / results.ours.usPerUrl, 1) } : { available: false, reason: fast.reason },
+    ours: fast.available
+      ? { available: true, ...results.ours, speedup: round(baseline / results.ours.usPerUrl, 1) }
+      : { available: false, reason: fast.reason },
     getSignedUrl: { ...results.getSignedUrl, speedup: 1 },
     smithyPresign: { ...results.smithyPresign, speedup: round(baseline / results.smithyPresign.usPerUrl, 2) },
     agreement,

@@ -15,7 +15,22 @@ import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import autocannon from "autocannon";
 import { startRgw } from "@upload-gateway/ceph-rgw";
-import { cpuMeter, fmt, fmtBytes, freePort, GiB, killChildren, median, MiB, quantile, randomFile, round, runNodeJson, spawnNode, table } from "./lib/common.mjs";
+import {
+  cpuMeter,
+  fmt,
+  fmtBytes,
+  freePort,
+  GiB,
+  killChildren,
+  median,
+  MiB,
+  quantile,
+  randomFile,
+  round,
+  runNodeJson,
+  spawnNode,
+  table,
+} from "./lib/common.mjs";
 import { gatewayUsesFastPresigner, serverDir } from "./lib/fast-presigner.mjs";
 import { CreateMultipartUploadCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { emptyPrefix, objectSize, s3Client, startCountingProxy } from "./lib/s3.mjs";
@@ -25,9 +40,14 @@ import { benchInspect, inspectReport, inspectTargets } from "./inspect.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes("--quick");
-const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",");
+const only = process.argv
+  .find((a) => a.startsWith("--only="))
+  ?.slice("--only=".length)
+  .split(",");
 // A smaller in-page Blob for the browser section (a try-out: written to quick.*, like --quick).
-const browserMiB = Number(process.argv.find((a) => a.startsWith("--browser-mib="))?.slice("--browser-mib=".length) ?? NaN);
+const browserMiB = Number(
+  process.argv.find((a) => a.startsWith("--browser-mib="))?.slice("--browser-mib=".length) ?? NaN,
+);
 // The committed results change only when asked: a try-out or a run on a busy machine must not overwrite them.
 // A full run updates latest.*; a run of some phases (--only) updates their own <phases>-latest.*, so one section can
 // be measured again on a quiet machine without the rest.
@@ -44,7 +64,16 @@ const config = quick
       latency: { 3: 30, 1000: 10, 10000: 3 },
       throughput: { seconds: 6, slices: 2, warmupSeconds: 1, connections: 32 },
       upload: { small: 64 * MiB, large: 256 * MiB, runs: 1, largeRuns: 1, partSize: 16 * MiB, concurrency: 4 },
-      embedded: { small: 64 * MiB, large: 256 * MiB, runs: 1, largeRuns: 1, completeSizes: [64 * MiB, 512 * MiB], completeRuns: 1, partSize: 16 * MiB, concurrency: 4 },
+      embedded: {
+        small: 64 * MiB,
+        large: 256 * MiB,
+        runs: 1,
+        largeRuns: 1,
+        completeSizes: [64 * MiB, 512 * MiB],
+        completeRuns: 1,
+        partSize: 16 * MiB,
+        concurrency: 4,
+      },
       browser: { size: 256 * MiB, partSize: 8 * MiB, concurrency: 4, runs: 1, networkMiBps: 40 },
       quietLoad: Infinity,
     }
@@ -53,7 +82,16 @@ const config = quick
       latency: { 3: 200, 1000: 50, 10000: 20 },
       throughput: { seconds: 30, slices: 3, warmupSeconds: 3, connections: 32 },
       upload: { small: 512 * MiB, large: 2 * GiB, runs: 5, largeRuns: 3, partSize: 16 * MiB, concurrency: 4 },
-      embedded: { small: 512 * MiB, large: 2 * GiB, runs: 3, largeRuns: 1, completeSizes: [512 * MiB, 5 * GiB], completeRuns: 2, partSize: 16 * MiB, concurrency: 4 },
+      embedded: {
+        small: 512 * MiB,
+        large: 2 * GiB,
+        runs: 3,
+        largeRuns: 1,
+        completeSizes: [512 * MiB, 5 * GiB],
+        completeRuns: 2,
+        partSize: 16 * MiB,
+        concurrency: 4,
+      },
       // networkMiBps: the second round's upload limit (about 335 Mbit/s), below what the 2 cores manage unlimited.
       browser: { size: 256 * MiB, partSize: 8 * MiB, concurrency: 4, runs: 3, networkMiBps: 40 },
       // Waits (at most 5 min) for the 1-minute load average to fall below this before measuring.
@@ -155,7 +193,12 @@ const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 
 /** The start body for `parts` parts: the largest file the plan allows, 5 MiB a part. @param {number} parts */
 const startBody = (parts) =>
-  JSON.stringify({ partsNumber: parts, fileName: "bench.mp4", contentLength: String(parts * 5 * MiB), mimeType: "video/mp4" });
+  JSON.stringify({
+    partsNumber: parts,
+    fileName: "bench.mp4",
+    contentLength: String(parts * 5 * MiB),
+    mimeType: "video/mp4",
+  });
 
 /**
  * One start through the gateway, timed from sending the request to the reply's last byte.
@@ -187,7 +230,8 @@ function timedStart(baseUrl, parts) {
           const wire = Buffer.concat(chunks);
           const encoding = res.headers["content-encoding"] ?? "identity";
           const raw = encoding === "gzip" ? gunzipSync(wire) : wire;
-          if (res.statusCode !== 201 && res.statusCode !== 200) return reject(new Error(`start ${parts}: ${res.statusCode} ${raw.toString().slice(0, 500)}`));
+          if (res.statusCode !== 201 && res.statusCode !== 200)
+            return reject(new Error(`start ${parts}: ${res.statusCode} ${raw.toString().slice(0, 500)}`));
           const urls = JSON.parse(raw.toString()).result?.presignedUrl?.length;
           if (urls !== parts) return reject(new Error(`start ${parts}: ${urls} URLs in the reply`));
           resolve({ ms, wireBytes: wire.length, rawBytes: raw.length, encoding });
@@ -207,7 +251,10 @@ function timedStart(baseUrl, parts) {
 async function benchPresign(s3Env) {
   const { urls, rounds, warmup } = config.presign;
   log(`presign: ${fmt(urls)} URLs × ${rounds} rounds for each presigner`);
-  return runNodeJson(join(here, "presign.mjs"), [String(urls), String(rounds), String(warmup)], { env: s3Env, name: "presign.mjs" });
+  return runNodeJson(join(here, "presign.mjs"), [String(urls), String(rounds), String(warmup)], {
+    env: s3Env,
+    name: "presign.mjs",
+  });
 }
 
 /**
@@ -225,14 +272,27 @@ async function s3Floor(bucket, samples) {
     await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key, ContentType: "video/mp4" }));
     const createMs = performance.now() - t0;
     t0 = performance.now();
-    await client.send(new PutObjectCommand({ Bucket: bucket, Key: `${Key}.json`, Body: JSON.stringify({ i, state: "uploading" }), ContentType: "application/json" }));
+    await client.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: `${Key}.json`,
+        Body: JSON.stringify({ i, state: "uploading" }),
+        ContentType: "application/json",
+      }),
+    );
     const putMs = performance.now() - t0;
     if (i >= 3) {
       create.push(createMs);
       put.push(putMs);
     }
   }
-  const p50 = (/** @type {number[]} */ xs) => round(quantile(xs.sort((a, b) => a - b), 0.5));
+  const p50 = (/** @type {number[]} */ xs) =>
+    round(
+      quantile(
+        xs.sort((a, b) => a - b),
+        0.5,
+      ),
+    );
   return { samples, createMultipartUploadP50Ms: p50(create), putObjectP50Ms: p50(put) };
 }
 
@@ -250,7 +310,12 @@ async function benchStartLatency(gateway, bucket) {
     for (let i = 0; i < Math.max(2, Math.ceil(samples / 10)); i++) await timedStart(baseUrl, parts); // warm-up
     const runs = [];
     checkInterrupted();
-    for (let i = 0; i < samples; i++) runs.push(/** @type {{ ms: number, wireBytes: number, rawBytes: number, encoding: string }} */ (await timedStart(baseUrl, parts)));
+    for (let i = 0; i < samples; i++)
+      runs.push(
+        /** @type {{ ms: number, wireBytes: number, rawBytes: number, encoding: string }} */ (
+          await timedStart(baseUrl, parts)
+        ),
+      );
     const ms = runs.map((r) => r.ms).sort((a, b) => a - b);
     out[partsText] = {
       samples,
@@ -319,7 +384,10 @@ function throughputOf(slices) {
       machineBusyPercent: round(sum((x) => x.cpu.busyPercent * x.cpu.wallMs) / wallMs, 1),
       otherLoadCores: round(sum((x) => x.cpu.otherCores * x.cpu.wallMs) / wallMs, 2),
     },
-    slices: slices.map((x) => ({ requestsPerSecond: round(x.ok / x.seconds, 1), otherLoadCores: round(x.cpu.otherCores, 2) })),
+    slices: slices.map((x) => ({
+      requestsPerSecond: round(x.ok / x.seconds, 1),
+      otherLoadCores: round(x.cpu.otherCores, 2),
+    })),
   };
 }
 
@@ -332,12 +400,17 @@ function throughputOf(slices) {
 async function benchStartThroughput(gatewayProc, s3Env) {
   const { seconds, slices, warmupSeconds, connections } = config.throughput;
   const fastPresigner = gatewayUsesFastPresigner();
-  const presigner = fastPresigner ? "SigV4Presigner (the gateway's, as the gateway does)" : "getSignedUrl (as the gateway does)";
+  const presigner = fastPresigner
+    ? "SigV4Presigner (the gateway's, as the gateway does)"
+    : "getSignedUrl (as the gateway does)";
 
   // What one start costs: a second gateway whose S3 traffic goes through a counting proxy.
   const proxy = await startCountingProxy(s3Env.S3_ENDPOINT);
   toStop.push({ stop: () => proxy.close().then(() => undefined) });
-  const counted = await startGateway({ ...s3Env, S3_ENDPOINT: proxy.url, S3_PUBLIC_ENDPOINT: s3Env.S3_ENDPOINT }, "gateway (counted)");
+  const counted = await startGateway(
+    { ...s3Env, S3_ENDPOINT: proxy.url, S3_PUBLIC_ENDPOINT: s3Env.S3_ENDPOINT },
+    "gateway (counted)",
+  );
   await timedStart(counted.url, 3);
   const countedStarts = 10;
   proxy.take();
@@ -355,12 +428,22 @@ async function benchStartThroughput(gatewayProc, s3Env) {
   });
   toStop.push(ceilingProc);
   const servers = {
-    gateway: { url: gatewayProc.url, pid: /** @type {number} */ (gatewayProc.child.pid), slices: /** @type {Awaited<ReturnType<typeof cannon>>[]} */ ([]) },
-    ceiling: { url: ceilingProc.match[1], pid: /** @type {number} */ (ceilingProc.child.pid), slices: /** @type {Awaited<ReturnType<typeof cannon>>[]} */ ([]) },
+    gateway: {
+      url: gatewayProc.url,
+      pid: /** @type {number} */ (gatewayProc.child.pid),
+      slices: /** @type {Awaited<ReturnType<typeof cannon>>[]} */ ([]),
+    },
+    ceiling: {
+      url: ceilingProc.match[1],
+      pid: /** @type {number} */ (ceilingProc.child.pid),
+      slices: /** @type {Awaited<ReturnType<typeof cannon>>[]} */ ([]),
+    },
   };
   for (const server of Object.values(servers)) await cannon(server.url, warmupSeconds, server.pid);
   const sliceSeconds = Math.round(seconds / slices);
-  log(`start throughput: gateway and bare Fastify ceiling, ${slices} alternating slices of ${sliceSeconds} s each, ${connections} connections`);
+  log(
+    `start throughput: gateway and bare Fastify ceiling, ${slices} alternating slices of ${sliceSeconds} s each, ${connections} connections`,
+  );
   for (let i = 0; i < slices; i++) {
     checkInterrupted();
     const order = i % 2 === 0 ? [servers.gateway, servers.ceiling] : [servers.ceiling, servers.gateway];
@@ -376,7 +459,11 @@ async function benchStartThroughput(gatewayProc, s3Env) {
     seconds: sliceSeconds * slices,
     slices,
     gateway,
-    ceiling: { ...ceiling, presigner: ceilingProc.match[2], what: `bare Fastify (ceiling.mjs): CreateMultipartUpload + PutObject of a JSON record + 3 UploadPart URLs with ${presigner}; no auth, validation or envelope` },
+    ceiling: {
+      ...ceiling,
+      presigner: ceilingProc.match[2],
+      what: `bare Fastify (ceiling.mjs): CreateMultipartUpload + PutObject of a JSON record + 3 UploadPart URLs with ${presigner}; no auth, validation or envelope`,
+    },
     ratio: round(gateway.requestsPerSecond / ceiling.requestsPerSecond, 3),
     s3RequestsPerStart: {
       measured: s3RequestsPerStart,
@@ -408,19 +495,32 @@ async function uploadOnce(contender, file, size, gateway, s3Env) {
   const options = { baseUrl: gateway.url, apiKey, projectId, partSize, concurrency };
   const meter = cpuMeter([/** @type {number} */ (gateway.child.pid)]);
   const result = /** @type {UploadRun & { key: string }} */ (
-    await runNodeJson(join(here, "upload-worker.mjs"), [contender, file, JSON.stringify(options)], { env: s3Env, name: `upload-worker ${contender}`, timeoutMs: 10 * 60_000 })
+    await runNodeJson(join(here, "upload-worker.mjs"), [contender, file, JSON.stringify(options)], {
+      env: s3Env,
+      name: `upload-worker ${contender}`,
+      timeoutMs: 10 * 60_000,
+    })
   );
   // The worker's own CPU is known (it reports it); what none of us used was other work on the machine.
   result.otherLoadCores = round(meter.stop(result.cpuSeconds * 1000).otherCores, 2);
   const stored = await objectSize(/** @type {NonNullable<typeof s3>} */ (s3), s3Env.S3_BUCKET, result.key);
   if (stored !== size) throw new Error(`${contender}: the stored object has ${stored} bytes, not ${size}`);
   await emptyPrefix(/** @type {NonNullable<typeof s3>} */ (s3), s3Env.S3_BUCKET, prefix);
-  log(`  ${contender.padEnd(13)} ${sizeLabel(size)}: ${fmt(result.mibPerSecond, 1)} MiB/s, peak RSS ${fmtBytes(result.peakRss)}`);
+  log(
+    `  ${contender.padEnd(13)} ${sizeLabel(size)}: ${fmt(result.mibPerSecond, 1)} MiB/s, peak RSS ${fmtBytes(result.peakRss)}`,
+  );
   await sleep(2_000); // lets RGW's gc free the deleted data and the machine settle before the next one
   const { key: _key, seconds, mibPerSecond, cpuSeconds, retries, ...memory } = result;
   if (retries) log(`  (${contender} re-sent ${retries} parts)`);
-  if (memory.otherLoadCores > 0.25) log(`  (other work on the machine meanwhile: ${fmt(memory.otherLoadCores, 2)} cores)`);
-  return { seconds: round(seconds, 3), mibPerSecond: round(mibPerSecond, 1), cpuSeconds: round(cpuSeconds, 2), ...memory, ...(retries === undefined ? {} : { retries }) };
+  if (memory.otherLoadCores > 0.25)
+    log(`  (other work on the machine meanwhile: ${fmt(memory.otherLoadCores, 2)} cores)`);
+  return {
+    seconds: round(seconds, 3),
+    mibPerSecond: round(mibPerSecond, 1),
+    cpuSeconds: round(cpuSeconds, 2),
+    ...memory,
+    ...(retries === undefined ? {} : { retries }),
+  };
 }
 
 /**
@@ -469,11 +569,16 @@ async function uploadRound(contenders, size, runs, gateway, s3Env) {
 /** 4. Uploads from Node: ours vs lib-storage vs raw presigned PUTs; then ours and lib-storage on a 4× larger file. */
 async function benchUpload(/** @type {Gateway} */ gateway, /** @type {Record<string, string>} */ s3Env) {
   const { small, large, runs, largeRuns, partSize, concurrency } = config.upload;
-  log(`upload: ${sizeLabel(small)} × ${runs} runs per contender, part size ${sizeLabel(partSize)}, concurrency ${concurrency}`);
+  log(
+    `upload: ${sizeLabel(small)} × ${runs} runs per contender, part size ${sizeLabel(partSize)}, concurrency ${concurrency}`,
+  );
   const smallResults = await uploadRound(["lib-storage", "client", "raw-presigned"], small, runs, gateway, s3Env);
   const base = smallResults["lib-storage"];
   for (const [name, r] of Object.entries(smallResults)) {
-    Object.assign(r, { speedVsLibStorage: round(r.mibPerSecond / base.mibPerSecond, 3), peakRssVsLibStorage: round(r.peakRss / base.peakRss, 3) });
+    Object.assign(r, {
+      speedVsLibStorage: round(r.mibPerSecond / base.mibPerSecond, 3),
+      peakRssVsLibStorage: round(r.peakRss / base.peakRss, 3),
+    });
   }
   log(`upload: ${sizeLabel(large)} × ${largeRuns} runs for client and lib-storage`);
   const largeResults = await uploadRound(["lib-storage", "client"], large, largeRuns, gateway, s3Env);
@@ -489,11 +594,14 @@ async function benchUpload(/** @type {Gateway} */ gateway, /** @type {Record<str
     concurrency,
     baseline: "lib-storage",
     contenders: {
-      client: "@upload-gateway/client/node uploadFile: start via the gateway, parts streamed from disk over node:http, MD5 of each part checked against its ETag",
+      client:
+        "@upload-gateway/client/node uploadFile: start via the gateway, parts streamed from disk over node:http, MD5 of each part checked against its ETag",
       "lib-storage": "@aws-sdk/lib-storage Upload straight to S3 with the S3 credentials, Body = fs.createReadStream",
-      "raw-presigned": "start via the gateway, fetch PUT of each part (read at its offset into a reused buffer) to the presigned URLs, complete via the gateway; no retries or checks",
+      "raw-presigned":
+        "start via the gateway, fetch PUT of each part (read at its offset into a reused buffer) to the presigned URLs, complete via the gateway; no retries or checks",
     },
-    peakRssIs: "VmHWM of the contender's own process (kernel-tracked peak resident set), Node runtime and the contender's modules included; loadedRss ('RSS before') is the process's RSS once its modules are loaded, before the upload; peakHeapTotal ('V8 heap') and peakArrayBuffers ('Buffers') are the largest process.memoryUsage() heapTotal and arrayBuffers sampled every 20 ms during the upload",
+    peakRssIs:
+      "VmHWM of the contender's own process (kernel-tracked peak resident set), Node runtime and the contender's modules included; loadedRss ('RSS before') is the process's RSS once its modules are loaded, before the upload; peakHeapTotal ('V8 heap') and peakArrayBuffers ('Buffers') are the largest process.memoryUsage() heapTotal and arrayBuffers sampled every 20 ms during the upload",
     small: { size: small, label: sizeLabel(small), runs, results: smallResults },
     large: { size: large, label: sizeLabel(large), runs: largeRuns, results: largeResults },
   };
@@ -524,21 +632,51 @@ function targets(r) {
   const upLarge = ran(r.upload)?.large?.results;
   /** @type {{ name: string, target: string, actual: string, met: boolean }[]} */
   const list = [];
-  const add = (/** @type {string} */ name, /** @type {string} */ target, /** @type {string} */ actual, /** @type {boolean} */ met) => list.push({ name, target, actual, met });
+  const add = (
+    /** @type {string} */ name,
+    /** @type {string} */ target,
+    /** @type {string} */ actual,
+    /** @type {boolean} */ met,
+  ) => list.push({ name, target, actual, met });
   if (p) {
-    add("presign µs/URL", "≤ 5 µs", oursOk ? `${fmt(p.ours.usPerUrl, 2)} µs` : "not available", oursOk && p.ours.usPerUrl <= 5);
-    add("presign vs getSignedUrl", "≥ 50× faster", oursOk ? `${fmt(p.ours.speedup, 1)}×` : "not available", oursOk && p.ours.speedup >= 50);
+    add(
+      "presign µs/URL",
+      "≤ 5 µs",
+      oursOk ? `${fmt(p.ours.usPerUrl, 2)} µs` : "not available",
+      oursOk && p.ours.usPerUrl <= 5,
+    );
+    add(
+      "presign vs getSignedUrl",
+      "≥ 50× faster",
+      oursOk ? `${fmt(p.ours.speedup, 1)}×` : "not available",
+      oursOk && p.ours.speedup >= 50,
+    );
   }
   if (lat) add("10,000-part start p50", "≤ 150 ms", `${fmt(lat.p50Ms, 1)} ms`, lat.p50Ms <= 150);
   if (thr) add("start throughput vs ceiling", "≥ 0.8×", `${fmt(thr.ratio, 2)}×`, thr.ratio >= 0.8);
   if (up) {
     const c = up.client;
-    add(`upload MiB/s vs lib-storage (${r.upload.small.label})`, "≥ 1.0×", `${fmt(c.speedVsLibStorage, 2)}×`, c.speedVsLibStorage >= 1.0);
-    add(`upload peak RSS vs lib-storage (${r.upload.small.label})`, "≤ 0.6×", `${fmt(c.peakRssVsLibStorage, 2)}×`, c.peakRssVsLibStorage <= 0.6);
+    add(
+      `upload MiB/s vs lib-storage (${r.upload.small.label})`,
+      "≥ 1.0×",
+      `${fmt(c.speedVsLibStorage, 2)}×`,
+      c.speedVsLibStorage >= 1.0,
+    );
+    add(
+      `upload peak RSS vs lib-storage (${r.upload.small.label})`,
+      "≤ 0.6×",
+      `${fmt(c.peakRssVsLibStorage, 2)}×`,
+      c.peakRssVsLibStorage <= 0.6,
+    );
   }
   if (upLarge) {
     const g = upLarge.client.peakRssVsSmallFile;
-    add(`client peak RSS ${r.upload.large.label} vs ${r.upload.small.label}`, "within 10%", `${fmt(g, 2)}× (${g >= 1 ? "+" : ""}${fmt((g - 1) * 100, 1)}%)`, Math.abs(g - 1) <= 0.1);
+    add(
+      `client peak RSS ${r.upload.large.label} vs ${r.upload.small.label}`,
+      "within 10%",
+      `${fmt(g, 2)}× (${g >= 1 ? "+" : ""}${fmt((g - 1) * 100, 1)}%)`,
+      Math.abs(g - 1) <= 0.1,
+    );
   }
   const b = ran(r.browserUpload);
   if (b?.results) {
@@ -547,13 +685,28 @@ function targets(r) {
       const x = results.client.speedVsRawFetch;
       add(`browser upload, verification on, vs raw fetch, ${where} (issue 11)`, "≥ 0.9×", `${fmt(x, 2)}×`, x >= 0.9);
       const u = results.client.speedVsUppy;
-      add(`browser upload, verification on, vs Uppy 5 through @upload-gateway/uppy, ${where} (issue 11)`, "≥ 1.0×", `${fmt(u, 2)}×`, u >= 1.0);
-      add(`browser upload, what verification costs (ours on vs off), ${where} (issue 11)`, "< 10%", `${fmt(verificationCost * 100, 1)}%`, verificationCost < 0.1);
+      add(
+        `browser upload, verification on, vs Uppy 5 through @upload-gateway/uppy, ${where} (issue 11)`,
+        "≥ 1.0×",
+        `${fmt(u, 2)}×`,
+        u >= 1.0,
+      );
+      add(
+        `browser upload, what verification costs (ours on vs off), ${where} (issue 11)`,
+        "< 10%",
+        `${fmt(verificationCost * 100, 1)}%`,
+        verificationCost < 0.1,
+      );
     };
     browserTargets("no network limit", b);
     if (b.networkBound) browserTargets(`upload limited to ${b.networkBound.uploadMiBps} MiB/s`, b.networkBound);
     const p95 = b.pageResponsiveness.p95Ms;
-    add("page responsiveness during our browser upload: a trivial task's round trip, p95 (issue 15)", "≤ 50 ms", `${fmt(p95, 1)} ms`, p95 <= 50);
+    add(
+      "page responsiveness during our browser upload: a trivial task's round trip, p95 (issue 15)",
+      "≤ 50 ms",
+      `${fmt(p95, 1)} ms`,
+      p95 <= 50,
+    );
   }
   return list;
 }
@@ -570,8 +723,14 @@ function report(r) {
     ["start latency", r.startLatency?.otherLoadCores],
     ["gateway throughput", r.startThroughput?.gateway?.cpu?.otherLoadCores],
     ["ceiling throughput", r.startThroughput?.ceiling?.cpu?.otherLoadCores],
-    ...Object.entries(r.upload?.small?.results ?? {}).map(([n, x]) => [`${n} ${r.upload.small.label}`, /** @type {any} */ (x).otherLoadCores]),
-    ...Object.entries(r.upload?.large?.results ?? {}).map(([n, x]) => [`${n} ${r.upload.large.label}`, /** @type {any} */ (x).otherLoadCores]),
+    ...Object.entries(r.upload?.small?.results ?? {}).map(([n, x]) => [
+      `${n} ${r.upload.small.label}`,
+      /** @type {any} */ (x).otherLoadCores,
+    ]),
+    ...Object.entries(r.upload?.large?.results ?? {}).map(([n, x]) => [
+      `${n} ${r.upload.large.label}`,
+      /** @type {any} */ (x).otherLoadCores,
+    ]),
   ].filter(([, v]) => typeof v === "number");
   if (noise.length) {
     parts.push(
@@ -584,11 +743,17 @@ function report(r) {
   else if (r.presign) {
     const p = r.presign;
     const rows = [
-      ["SigV4Presigner (ours)", p.ours.available ? fmt(p.ours.usPerUrl, 2) : "not available", p.ours.available ? `${fmt(p.ours.speedup, 1)}×` : "—"],
+      [
+        "SigV4Presigner (ours)",
+        p.ours.available ? fmt(p.ours.usPerUrl, 2) : "not available",
+        p.ours.available ? `${fmt(p.ours.speedup, 1)}×` : "—",
+      ],
       ["@smithy/signature-v4 presign", fmt(p.smithyPresign.usPerUrl, 2), `${fmt(p.smithyPresign.speedup, 1)}×`],
       ["@aws-sdk/s3-request-presigner getSignedUrl", fmt(p.getSignedUrl.usPerUrl, 2), "1×"],
     ];
-    parts.push(`**Presigning** one UploadPart URL (median of ${p.rounds} rounds of ${fmt(p.urlsPerRound)} URLs)\n\n${table(["presigner", "µs/URL", "vs getSignedUrl"], rows)}`);
+    parts.push(
+      `**Presigning** one UploadPart URL (median of ${p.rounds} rounds of ${fmt(p.urlsPerRound)} URLs)\n\n${table(["presigner", "µs/URL", "vs getSignedUrl"], rows)}`,
+    );
     if (!p.ours.available) parts.push(p.ours.reason);
   }
   if (r.startLatency?.error) parts.push(`Start latency: failed: ${r.startLatency.error}`);
@@ -596,10 +761,19 @@ function report(r) {
     const floor = r.startLatency.s3Alone;
     const rows = Object.entries(r.startLatency)
       .filter(([n, v]) => typeof v === "object" && /^\d+$/.test(n))
-      .map(([n, v]) => [fmt(Number(n)), fmt(v.p50Ms, 1), fmt(v.p99Ms, 1), fmt(v.samples), `${fmtBytes(v.replyBytes)} (${v.contentEncoding})`, fmtBytes(v.replyRawBytes)]);
+      .map(([n, v]) => [
+        fmt(Number(n)),
+        fmt(v.p50Ms, 1),
+        fmt(v.p99Ms, 1),
+        fmt(v.samples),
+        `${fmtBytes(v.replyBytes)} (${v.contentEncoding})`,
+        fmtBytes(v.replyRawBytes),
+      ]);
     parts.push(
       `**Start latency**, sequential, \`accept-encoding: gzip\`, on RGW\n\n${table(["parts", "p50 ms", "p99 ms", "samples", "reply", "reply raw"], rows)}` +
-        (floor ? `\n\nThe store alone, same client machine: CreateMultipartUpload p50 ${fmt(floor.createMultipartUploadP50Ms, 1)} ms, PutObject p50 ${fmt(floor.putObjectP50Ms, 1)} ms (SDK, sequential).` : ""),
+        (floor
+          ? `\n\nThe store alone, same client machine: CreateMultipartUpload p50 ${fmt(floor.createMultipartUploadP50Ms, 1)} ms, PutObject p50 ${fmt(floor.putObjectP50Ms, 1)} ms (SDK, sequential).`
+          : ""),
     );
   }
   if (r.startThroughput?.error) parts.push(`Start throughput: failed: ${r.startThroughput.error}`);
@@ -619,10 +793,22 @@ function report(r) {
     parts.push(
       `**Start throughput**, 3 parts, ${t.connections} connections, ${t.seconds} s each in ${t.slices} alternating slices (autocannon in the bench process)\n\n` +
         table(
-          ["server", "starts/s", "p50 ms", "p99 ms", "errors", "server CPU ms/start", "store CPU ms/start", "machine busy", "other load (cores)"],
+          [
+            "server",
+            "starts/s",
+            "p50 ms",
+            "p99 ms",
+            "errors",
+            "server CPU ms/start",
+            "store CPU ms/start",
+            "machine busy",
+            "other load (cores)",
+          ],
           [row("gateway", t.gateway), row(`bare Fastify ceiling (${t.ceiling.presigner})`, t.ceiling)],
         ) +
-        `\n\ngateway / ceiling = **${fmt(t.ratio, 2)}×**. One start costs ${fmt(t.s3RequestsPerStart.measured, 1)} S3 requests (measured: ${Object.entries(t.s3RequestsPerStart.byOperation)
+        `\n\ngateway / ceiling = **${fmt(t.ratio, 2)}×**. One start costs ${fmt(t.s3RequestsPerStart.measured, 1)} S3 requests (measured: ${Object.entries(
+          t.s3RequestsPerStart.byOperation,
+        )
           .map(([op, n]) => `${op} ${fmt(n, 1)}`)
           .join(", ")}): ${t.s3RequestsPerStart.why}`,
     );
@@ -631,7 +817,10 @@ function report(r) {
   else if (r.upload) {
     const u = r.upload;
     const rows = [];
-    for (const [round_, label] of /** @type {const} */ ([["small", u.small.label], ["large", u.large.label]])) {
+    for (const [round_, label] of /** @type {const} */ ([
+      ["small", u.small.label],
+      ["large", u.large.label],
+    ])) {
       for (const [name, x] of Object.entries(u[round_].results)) {
         rows.push([
           `${name} ${label}`,
@@ -687,7 +876,12 @@ function report(r) {
         `${fmt(b.pageResponsiveness.p95Ms, 1)} ms (p95), ${fmt(b.pageResponsiveness.maxMs, 1)} ms at most, over ${b.pageResponsiveness.roundTrips} round trips.`,
     );
   }
-  parts.push(`**Targets** (issues 6, 10, 11, 15 and 20)\n\n${table(["target", "wanted", "actual", "met"], r.targets.map((t) => [t.name, t.target, t.actual, t.met ? "yes" : "**no**"]))}`);
+  parts.push(
+    `**Targets** (issues 6, 10, 11, 15 and 20)\n\n${table(
+      ["target", "wanted", "actual", "met"],
+      r.targets.map((t) => [t.name, t.target, t.actual, t.met ? "yes" : "**no**"]),
+    )}`,
+  );
   return parts.join("\n\n");
 }
 
@@ -745,7 +939,8 @@ try {
     }
     if (s3) {
       await emptyPrefix(s3, s3Env.S3_BUCKET, prefix).then(
-        ({ abortedUploads, deletedObjects }) => log(`${name}: cleaned up ${abortedUploads} multipart uploads and ${deletedObjects} objects`),
+        ({ abortedUploads, deletedObjects }) =>
+          log(`${name}: cleaned up ${abortedUploads} multipart uploads and ${deletedObjects} objects`),
         (e) => log(`cleaning after ${name} failed: ${e}`),
       );
     }
@@ -758,9 +953,29 @@ try {
   await phase("startLatency", () => benchStartLatency(gateway, s3Env.S3_BUCKET));
   await phase("startThroughput", () => benchStartThroughput(gateway, s3Env));
   await phase("upload", () => benchUpload(gateway, s3Env));
-  const context = { mainJs, here, work, projectsFile, projectId, apiKey, log, checkInterrupted, randomFile, sizeLabel, toStop };
+  const context = {
+    mainJs,
+    here,
+    work,
+    projectsFile,
+    projectId,
+    apiKey,
+    log,
+    checkInterrupted,
+    randomFile,
+    sizeLabel,
+    toStop,
+  };
   await phase("embedded", () => benchEmbedded(context, config.embedded));
-  await phase("browserUpload", () => benchBrowserUpload(gateway, { projectId, apiKey, ...config.browser, log, freeStore: () => emptyPrefix(/** @type {NonNullable<typeof s3>} */ (s3), s3Env.S3_BUCKET, prefix) }));
+  await phase("browserUpload", () =>
+    benchBrowserUpload(gateway, {
+      projectId,
+      apiKey,
+      ...config.browser,
+      log,
+      freeStore: () => emptyPrefix(/** @type {NonNullable<typeof s3>} */ (s3), s3Env.S3_BUCKET, prefix),
+    }),
+  );
   await phase("inspect", () => benchInspect({ work, prefix, log, checkInterrupted }, s3Env));
 } catch (error) {
   failed = true;
@@ -781,8 +996,16 @@ const markdown = report(results);
 console.log(`\n${markdown}\n`);
 const outDir = join(here, "results");
 mkdirSync(outDir, { recursive: true });
-const base = update ? (only ? `${only.join("+")}-latest` : "latest") : quick || only || browserMiB ? "quick" : "scratch";
+const base = update
+  ? only
+    ? `${only.join("+")}-latest`
+    : "latest"
+  : quick || only || browserMiB
+    ? "quick"
+    : "scratch";
 writeFileSync(join(outDir, `${base}.json`), `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(join(outDir, `${base}.md`), `${markdown}\n`);
-log(`wrote ${join("tooling/bench/results", `${base}.json`)} and ${base}.md${update ? "" : " (the committed latest.* change only with --update)"}`);
+log(
+  `wrote ${join("tooling/bench/results", `${base}.json`)} and ${base}.md${update ? "" : " (the committed latest.* change only with --update)"}`,
+);
 process.exit(failed ? 1 : 0);

@@ -91,11 +91,17 @@ const contenders = {
     const startReply = await fetch(`${api}/multipart`, {
       method: "POST",
       headers,
-      body: JSON.stringify({ partsNumber, fileName: basename(file), contentLength: String(size), mimeType: "video/mp4" }),
+      body: JSON.stringify({
+        partsNumber,
+        fileName: basename(file),
+        contentLength: String(size),
+        mimeType: "video/mp4",
+      }),
     });
-    const started = /** @type {{ result: { requestKey: string, partSize: number, presignedUrl: { partNumber: number, presignedUrl: string }[] } }} */ (
-      await startReply.json()
-    ).result;
+    const started =
+      /** @type {{ result: { requestKey: string, partSize: number, presignedUrl: { partNumber: number, presignedUrl: string }[] } }} */ (
+        await startReply.json()
+      ).result;
     if (!startReply.ok) throw new Error(`start failed: ${startReply.status} ${JSON.stringify(started)}`);
     const handle = await open(file, "r");
     const queue = [...started.presignedUrl];
@@ -119,7 +125,11 @@ const contenders = {
     );
     await handle.close();
     parts.sort((a, b) => a.partNumber - b.partNumber);
-    const done = await fetch(`${api}/multipart-complete`, { method: "PUT", headers, body: JSON.stringify({ requestKey: started.requestKey, parts }) });
+    const done = await fetch(`${api}/multipart-complete`, {
+      method: "PUT",
+      headers,
+      body: JSON.stringify({ requestKey: started.requestKey, parts }),
+    });
     if (!done.ok) throw new Error(`complete failed: ${done.status} ${await done.text()}`);
     return `projects/${options.projectId}/files/${started.requestKey}`;
   },
@@ -147,7 +157,9 @@ const key = await run();
 clearInterval(sampler);
 const cpu = process.cpuUsage(cpu0);
 const ms = performance.now() - t0;
-const rssByQuarter = [0, 1, 2, 3].map((q) => Math.max(0, ...samples.filter(([t]) => t >= (q * ms) / 4 && t < ((q + 1) * ms) / 4).map(([, rss]) => rss)));
+const rssByQuarter = [0, 1, 2, 3].map((q) =>
+  Math.max(0, ...samples.filter(([t]) => t >= (q * ms) / 4 && t < ((q + 1) * ms) / 4).map(([, rss]) => rss)),
+);
 const { peakRss } = memoryOf(); // VmHWM: the true peak of this process, tracked by the kernel
 console.log(
   JSON.stringify({

@@ -53,4 +53,6 @@ const { CORSRules = [] } = await s3.send(new GetBucketCorsCommand({ Bucket: S3_B
 if (!CORSRules.some((r) => r.ExposeHeaders?.some((h) => h.toLowerCase() === "etag"))) {
   throw new Error(`CORS rules on ${S3_BUCKET} were not stored: ${JSON.stringify(CORSRules)}`);
 }
-console.error(`create-bucket: CORS set on ${S3_BUCKET} (GET/PUT/HEAD from *, allows Content-MD5, Content-Type, If-None-Match and x-amz-acl, exposes ETag)`);
+console.error(
+  `create-bucket: CORS set on ${S3_BUCKET} (GET/PUT/HEAD from *, allows Content-MD5, Content-Type, If-None-Match and x-amz-acl, exposes ETag)`,
+);

@@ -11,7 +11,10 @@ export const noProcessEnv = {
     { selector: "MemberExpression[object.name='process'][property.name='env']", message: ENV_MESSAGE },
     { selector: "MemberExpression[object.name='process'][property.value='env']", message: ENV_MESSAGE },
     { selector: "MemberExpression[object.property.name='process'][property.name='env']", message: ENV_MESSAGE },
-    { selector: "VariableDeclarator[init.name='process'] > ObjectPattern > Property[key.name='env']", message: ENV_MESSAGE },
+    {
+      selector: "VariableDeclarator[init.name='process'] > ObjectPattern > Property[key.name='env']",
+      message: ENV_MESSAGE,
+    },
     {
       selector: "ImportDeclaration[source.value=/^(node:)?process$/] > ImportSpecifier[imported.name='env']",
       message: ENV_MESSAGE,
@@ -81,7 +84,15 @@ function serverFloorBoundaries() {
 }
 
 const THE_SERVER = {
-  group: ["@upload-gateway/server", "@upload-gateway/server/*", "**/apps/server/**", "**/server/src/**", "**/server/dist/**", "@nestjs/*", "fastify"],
+  group: [
+    "@upload-gateway/server",
+    "@upload-gateway/server/*",
+    "**/apps/server/**",
+    "**/server/src/**",
+    "**/server/dist/**",
+    "@nestjs/*",
+    "fastify",
+  ],
   message: "Clients and the demo reach the server over HTTP only (through the contract), never by importing it.",
 };
 
@@ -119,7 +130,16 @@ const PACKAGES = {
         ignores: ["**/*.test.ts"],
         patterns: [
           {
-            group: ["@upload-gateway/*", "@nestjs/*", "fastify", "@fastify/*", "@aws-sdk/*", "@smithy/*", "node:*", "../*"],
+            group: [
+              "@upload-gateway/*",
+              "@nestjs/*",
+              "fastify",
+              "@fastify/*",
+              "@aws-sdk/*",
+              "@smithy/*",
+              "node:*",
+              "../*",
+            ],
             message:
               "The contract is types, schemas and pure functions shared by server and clients (browsers too): it imports zod and @ts-rest/core only.",
           },

@@ -22,7 +22,10 @@ export function defineConfig({ tsconfigRootDir }) {
         "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
         "@typescript-eslint/no-floating-promises": "error",
         // Aborts reject with `signal.reason`, which is untyped by design.
-        "@typescript-eslint/prefer-promise-reject-errors": ["error", { allowThrowingAny: true, allowThrowingUnknown: true }],
+        "@typescript-eslint/prefer-promise-reject-errors": [
+          "error",
+          { allowThrowingAny: true, allowThrowingUnknown: true },
+        ],
       },
     },
     {

@@ -26,7 +26,8 @@ const published = ["apps", "packages"]
 
 it("finds the published packages, each built before this check runs", () => {
   expect(published.map(({ manifest }) => manifest.name)).toContain("@upload-gateway/client");
-  for (const { manifest } of published) expect(own.devDependencies, manifest.name).toHaveProperty([manifest.name], "workspace:*");
+  for (const { manifest } of published)
+    expect(own.devDependencies, manifest.name).toHaveProperty([manifest.name], "workspace:*");
 });
 
 /** The published packages `name` needs installed with it: itself and those it depends on, directly or not. */
@@ -54,7 +55,10 @@ describe.each(published)("$manifest.name", ({ dir, manifest }) => {
     // Importing a package does nothing by itself; the only exception allowed is a file that must load a polyfill
     // (the server's entries load reflect-metadata, which Nest's decorators need), named so that bundlers keep it.
     if (Array.isArray(manifest.sideEffects)) {
-      for (const file of manifest.sideEffects) expect(readFileSync(join(path, "src", file.replace(/^\.\/dist\//, "").replace(/\.js$/, ".ts")), "utf8")).toMatch(/^import "reflect-metadata";$/m);
+      for (const file of manifest.sideEffects)
+        expect(
+          readFileSync(join(path, "src", file.replace(/^\.\/dist\//, "").replace(/\.js$/, ".ts")), "utf8"),
+        ).toMatch(/^import "reflect-metadata";$/m);
     } else expect(manifest.sideEffects, "importing it must do nothing by itself").toBe(false);
     expect(manifest.exports?.["./package.json"]).toBe("./package.json");
   });
@@ -92,10 +96,19 @@ describe.each(published)("$manifest.name", ({ dir, manifest }) => {
     }
     // npm installs no optional peer: the install lines name each one (the server's bin needs Fastify's platform).
     const optional = Object.entries(manifest.peerDependenciesMeta ?? {}).filter(([, meta]) => meta.optional === true);
-    const installs = readme.replace(/\\\n\s*/g, " ").split("\n").filter((line) => line.startsWith("npm install "));
+    const installs = readme
+      .replace(/\\\n\s*/g, " ")
+      .split("\n")
+      .filter((line) => line.startsWith("npm install "));
     for (const [peer] of optional) {
-      expect(peers.map(([name]) => name), `${peer} in peerDependencies`).toContain(peer);
-      expect(installs.filter((line) => line.split(/\s+/).includes(peer)), `${peer} in every npm install line`).toEqual(installs);
+      expect(
+        peers.map(([name]) => name),
+        `${peer} in peerDependencies`,
+      ).toContain(peer);
+      expect(
+        installs.filter((line) => line.split(/\s+/).includes(peer)),
+        `${peer} in every npm install line`,
+      ).toEqual(installs);
     }
   });
 

@@ -8,7 +8,8 @@ import { PlatformModule } from "./platform.module";
 async function main(): Promise<void> {
   const port = Number(process.env.PORT ?? 4000);
   const apiKey = process.env.API_KEY;
-  if (!apiKey || apiKey.length < 16) throw new Error("Set API_KEY (at least 16 characters): the newsroom project's key");
+  if (!apiKey || apiKey.length < 16)
+    throw new Error("Set API_KEY (at least 16 characters): the newsroom project's key");
   const module = PlatformModule.forRoot({
     dataDir: process.env.DATA_DIR ?? "./.data",
     publicUrl: process.env.PUBLIC_URL ?? `http://127.0.0.1:${port}`,
@@ -17,9 +18,12 @@ async function main(): Promise<void> {
   const platform = process.env.HTTP_PLATFORM ?? "fastify";
   if (platform !== "fastify" && platform !== "express") throw new Error("HTTP_PLATFORM must be fastify or express");
   // Without an adapter, Nest runs on Express.
-  const app = platform === "express" ? await NestFactory.create(module) : await NestFactory.create(module, new FastifyAdapter());
+  const app =
+    platform === "express" ? await NestFactory.create(module) : await NestFactory.create(module, new FastifyAdapter());
   await app.listen(port, "127.0.0.1");
-  console.log(`Platform example (${platform}) on http://127.0.0.1:${port}: uploads under /media, its catalog at /catalog/newsroom`);
+  console.log(
+    `Platform example (${platform}) on http://127.0.0.1:${port}: uploads under /media, its catalog at /catalog/newsroom`,
+  );
 }
 
 main().catch((error: unknown) => {

@@ -13,13 +13,23 @@ export function mediaHooks(catalog: CatalogService): UploadLifecycleHooks {
       // The gateway validated the body with the platform's extended schema (`startBody`), so the field is there.
       const { department, mimeType, metadata } = body as MediaStartBody;
       if (department === "archive" && !mimeType.startsWith("video/")) {
-        throw new UploadRefusedError({ code: "MIME_TYPE_NOT_ALLOWED", field: "mimeType", message: "the archive takes video only" });
+        throw new UploadRefusedError({
+          code: "MIME_TYPE_NOT_ALLOWED",
+          field: "mimeType",
+          message: "the archive takes video only",
+        });
       }
       return { objectKey: `media/${department}/${requestKey}`, metadata: { ...metadata, department } };
     },
     onCompleted({ event }) {
       const { projectId, requestKey, fileName, size, metadata } = event.data;
-      catalog.add(projectId, { requestKey, fileName, size, department: metadata.department ?? "", completedAt: event.createdAt });
+      catalog.add(projectId, {
+        requestKey,
+        fileName,
+        size,
+        department: metadata.department ?? "",
+        completedAt: event.createdAt,
+      });
     },
   };
 }

@@ -13,7 +13,8 @@ export class PlatformAccessGuard implements CanActivate {
   }
 
   canActivate(context: ExecutionContext): boolean {
-    const header = context.switchToHttp().getRequest<{ headers: { authorization?: string } }>().headers.authorization ?? "";
+    const header =
+      context.switchToHttp().getRequest<{ headers: { authorization?: string } }>().headers.authorization ?? "";
     const match = /^Bearer[ \t]+(\S+)$/i.exec(header);
     if (!match || !timingSafeEqual(sha256(match[1]!), this.digest)) throw new UnauthorizedException();
     return true;

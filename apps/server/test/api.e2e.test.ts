@@ -4,7 +4,12 @@ import { startGateway, type TestGateway } from "./support/gateway";
 import { call, fieldsOf } from "./support/http";
 
 const MiB = 1024 * 1024;
-const seedBody = { partsNumber: 3, fileName: "movie.mp4", contentLength: String(10 * MiB + 1024), mimeType: "video/mp4" };
+const seedBody = {
+  partsNumber: 3,
+  fileName: "movie.mp4",
+  contentLength: String(10 * MiB + 1024),
+  mimeType: "video/mp4",
+};
 
 let gw: TestGateway;
 const uploads = (projectId = gw.projectId) => `/api/projects/${projectId}/uploads`;
@@ -43,7 +48,11 @@ describe("start", () => {
   });
 
   it("accepts contentLength as a JSON integer and honours presignedUrlExpiryTimeHours", async () => {
-    const { status, body } = await start({ ...seedBody, contentLength: 10 * MiB + 1024, presignedUrlExpiryTimeHours: 2 });
+    const { status, body } = await start({
+      ...seedBody,
+      contentLength: 10 * MiB + 1024,
+      presignedUrlExpiryTimeHours: 2,
+    });
     expect(status).toBe(200);
     expect(new URL(body.result.presignedUrl[0].presignedUrl).searchParams.get("X-Amz-Expires")).toBe("7200");
   });
@@ -96,10 +105,14 @@ describe("start", () => {
     const restricted = gw.restrictedProjectId;
     const pdf = await start({ ...seedBody, mimeType: "application/pdf" }, restricted);
     expect(pdf.status).toBe(415);
-    expect(pdf.body.errorDetails).toEqual([expect.objectContaining({ code: "MIME_TYPE_NOT_ALLOWED", field: "mimeType" })]);
+    expect(pdf.body.errorDetails).toEqual([
+      expect.objectContaining({ code: "MIME_TYPE_NOT_ALLOWED", field: "mimeType" }),
+    ]);
     const big = await start({ ...seedBody, partsNumber: 5, contentLength: String(21 * MiB) }, restricted);
     expect(big.status).toBe(413);
-    expect(big.body.errorDetails).toEqual([expect.objectContaining({ code: "FILE_TOO_LARGE", field: "contentLength" })]);
+    expect(big.body.errorDetails).toEqual([
+      expect.objectContaining({ code: "FILE_TOO_LARGE", field: "contentLength" }),
+    ]);
     expect((await start(seedBody, restricted)).status).toBe(200);
   });
 });
@@ -120,7 +133,9 @@ describe("big starts", () => {
       expect(reply.rawPayload.length).toBeLessThan(raw.length / 3);
       const parsed = JSON.parse(raw.toString("utf8"));
       expect(parsed.result.presignedUrl).toHaveLength(10_000);
-      expect(parsed.result.presignedUrl.every((p: { partNumber: number }, i: number) => p.partNumber === i + 1)).toBe(true);
+      expect(parsed.result.presignedUrl.every((p: { partNumber: number }, i: number) => p.partNumber === i + 1)).toBe(
+        true,
+      );
     }
   });
 
@@ -143,7 +158,10 @@ describe("auth", () => {
       ["GET", ""],
       ["PUT", "/multipart-abort"],
     ] as const) {
-      const reply = await call(gw.app, method, `${uploads()}${path}`, { headers, body: method === "GET" ? undefined : {} });
+      const reply = await call(gw.app, method, `${uploads()}${path}`, {
+        headers,
+        body: method === "GET" ? undefined : {},
+      });
       expect(reply.status).toBe(status);
       expect(reply.body).toMatchObject({ success: false, statusCode: status, errorDetails: [{ code }] });
     }
@@ -180,9 +198,16 @@ describe("auth", () => {
 
 describe("Fastify's own errors are envelopes too", () => {
   it("malformed JSON → 400", async () => {
-    const reply = await call(gw.app, "POST", `${uploads()}/multipart`, { rawBody: '{"partsNumber": 3,', headers: gw.auth });
+    const reply = await call(gw.app, "POST", `${uploads()}/multipart`, {
+      rawBody: '{"partsNumber": 3,',
+      headers: gw.auth,
+    });
     expect(reply.status).toBe(400);
-    expect(reply.body).toMatchObject({ success: false, statusCode: 400, errorDetails: [{ code: "MALFORMED_REQUEST" }] });
+    expect(reply.body).toMatchObject({
+      success: false,
+      statusCode: 400,
+      errorDetails: [{ code: "MALFORMED_REQUEST" }],
+    });
   });
 
   it("unknown route → 404", async () => {
@@ -204,7 +229,11 @@ describe("Fastify's own errors are envelopes too", () => {
       headers: gw.auth,
     });
     expect(reply.status).toBe(413);
-    expect(reply.body).toMatchObject({ success: false, statusCode: 413, errorDetails: [{ code: "PAYLOAD_TOO_LARGE" }] });
+    expect(reply.body).toMatchObject({
+      success: false,
+      statusCode: 413,
+      errorDetails: [{ code: "PAYLOAD_TOO_LARGE" }],
+    });
   });
 
   it("a body that is not JSON → 415", async () => {
@@ -213,7 +242,11 @@ describe("Fastify's own errors are envelopes too", () => {
       headers: { ...gw.auth, "content-type": "text/plain" },
     });
     expect(reply.status).toBe(415);
-    expect(reply.body).toMatchObject({ success: false, statusCode: 415, errorDetails: [{ code: "UNSUPPORTED_MEDIA_TYPE" }] });
+    expect(reply.body).toMatchObject({
+      success: false,
+      statusCode: 415,
+      errorDetails: [{ code: "UNSUPPORTED_MEDIA_TYPE" }],
+    });
   });
 });
 
@@ -228,7 +261,9 @@ describe("get and list", () => {
 
   it("shows an upload's state, plan and stored parts", async () => {
     const { body: started } = await start();
-    const { status, body } = await call(gw.app, "GET", `${uploads()}/${started.result.requestKey}`, { headers: gw.auth });
+    const { status, body } = await call(gw.app, "GET", `${uploads()}/${started.result.requestKey}`, {
+      headers: gw.auth,
+    });
     expect(status).toBe(200);
     expect(body.result).toMatchObject({
       requestKey: started.result.requestKey,

@@ -13,7 +13,9 @@ const OTHER = "https://evil.example.test";
 let gw: TestGateway;
 let base: string;
 beforeAll(async () => {
-  gw = await startGateway({ CORS_ORIGINS: `${APP}, http://second.example.test` }, "local", { allowedOrigins: [PROJECT_APP] });
+  gw = await startGateway({ CORS_ORIGINS: `${APP}, http://second.example.test` }, "local", {
+    allowedOrigins: [PROJECT_APP],
+  });
   base = await gw.app.getUrl();
   base = base.replace("[::1]", "127.0.0.1");
 });
@@ -23,7 +25,12 @@ afterAll(async () => {
 
 const uploads = (projectId: string) => `${base}/api/projects/${projectId}/uploads`;
 
-function preflight(url: string, origin: string, method = "POST", headers = "authorization, content-type, idempotency-key") {
+function preflight(
+  url: string,
+  origin: string,
+  method = "POST",
+  headers = "authorization, content-type, idempotency-key",
+) {
   return fetch(url, {
     method: "OPTIONS",
     headers: { origin, "access-control-request-method": method, "access-control-request-headers": headers },
@@ -36,7 +43,9 @@ describe("preflights", () => {
     expect(reply.status).toBe(204);
     expect(reply.headers.get("access-control-allow-origin")).toBe(APP);
     expect(reply.headers.get("access-control-allow-methods")).toBe("GET, POST, PUT");
-    expect(reply.headers.get("access-control-allow-headers")).toBe("Authorization, Content-Type, Idempotency-Key, X-Request-Id");
+    expect(reply.headers.get("access-control-allow-headers")).toBe(
+      "Authorization, Content-Type, Idempotency-Key, X-Request-Id",
+    );
     expect(reply.headers.get("access-control-max-age")).toBe("7200");
     expect(reply.headers.get("access-control-allow-credentials")).toBeNull();
     expect(reply.headers.get("vary")).toMatch(/\bOrigin\b/);
@@ -50,18 +59,28 @@ describe("preflights", () => {
   });
 
   it("allows a project's own origins on that project's routes only", async () => {
-    expect((await preflight(`${uploads(gw.projectId)}/multipart`, PROJECT_APP)).headers.get("access-control-allow-origin")).toBe(PROJECT_APP);
+    expect(
+      (await preflight(`${uploads(gw.projectId)}/multipart`, PROJECT_APP)).headers.get("access-control-allow-origin"),
+    ).toBe(PROJECT_APP);
     expect((await preflight(`${uploads(gw.projectId)}?limit=1`, PROJECT_APP, "GET")).status).toBe(204);
     const elsewhere = await preflight(`${uploads(gw.foreignProjectId)}/multipart`, PROJECT_APP);
     expect(elsewhere.status).toBe(403);
     expect(elsewhere.headers.get("access-control-allow-origin")).toBeNull();
     // An encoded id names the same project; a look-alike does not.
-    expect((await preflight(`${base}/api/projects/${encodeURIComponent(gw.projectId)}/uploads`, PROJECT_APP, "GET")).status).toBe(204);
+    expect(
+      (await preflight(`${base}/api/projects/${encodeURIComponent(gw.projectId)}/uploads`, PROJECT_APP, "GET")).status,
+    ).toBe(204);
     expect((await preflight(`${base}/api/projects/${gw.projectId}x/uploads`, PROJECT_APP, "GET")).status).toBe(403);
   });
 
   it("compares origins exactly: scheme, host and port", async () => {
-    for (const near of ["https://app.example.test:8080", "http://app.example.test", "http://app.example.test:8081", "http://sub.app.example.test:8080", "null"]) {
+    for (const near of [
+      "https://app.example.test:8080",
+      "http://app.example.test",
+      "http://app.example.test:8081",
+      "http://sub.app.example.test:8080",
+      "null",
+    ]) {
       expect((await preflight(uploads(gw.projectId), near, "GET")).status, near).toBe(403);
     }
   });

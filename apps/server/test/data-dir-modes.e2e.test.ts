@@ -46,7 +46,10 @@ describe("the embedded store's data dir with umask 0", () => {
       { webhooks: [{ url: "http://127.0.0.1:9/hooks", secret: "s".repeat(32) }] },
     );
     const uploads = `/api/projects/${gw.projectId}/uploads`;
-    const minted = await call(gw.app, "POST", `/api/projects/${gw.projectId}/upload-tokens`, { headers: gw.auth, body: { subject: "u1" } });
+    const minted = await call(gw.app, "POST", `/api/projects/${gw.projectId}/upload-tokens`, {
+      headers: gw.auth,
+      body: { subject: "u1" },
+    });
     expect(minted.status, JSON.stringify(minted.body)).toBe(200);
     const token = { authorization: `Bearer ${minted.body.result.token as string}` };
 
@@ -72,11 +75,14 @@ describe("the embedded store's data dir with umask 0", () => {
     expect(single.status, JSON.stringify(single.body)).toBe(200);
     const put = await fetch(single.body.result.url, { method: "PUT", body: data, headers: single.body.result.headers });
     expect(put.status).toBe(200);
-    expect((await call(gw.app, "POST", `${uploads}/success/${single.body.result.requestKey}`, { headers: gw.auth })).status).toBe(200);
+    expect(
+      (await call(gw.app, "POST", `${uploads}/success/${single.body.result.requestKey}`, { headers: gw.auth })).status,
+    ).toBe(200);
 
     const store = gw.app.get<Storage>(STORAGE);
-    await until("webhook events in the outbox", async () =>
-      (await store.listKeys(webhookOutboxPrefix(gw!.projectId), { limit: 1 })).keys.length > 0,
+    await until(
+      "webhook events in the outbox",
+      async () => (await store.listKeys(webhookOutboxPrefix(gw!.projectId), { limit: 1 })).keys.length > 0,
     );
 
     const { dirs, files } = modesUnder(gw.dir);

@@ -9,7 +9,14 @@ import { NestFactory } from "@nestjs/core";
 import { FastifyAdapter, type NestFastifyApplication } from "@nestjs/platform-fastify";
 import { SignJWT, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify, type CryptoKey } from "jose";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ApiError, ConfigError, UploadGatewayModule, createUploadGateway, type AuthRequest, type UploadGatewayOptions } from "../src/index";
+import {
+  ApiError,
+  ConfigError,
+  UploadGatewayModule,
+  createUploadGateway,
+  type AuthRequest,
+  type UploadGatewayOptions,
+} from "../src/index";
 import { call, expectErrorEnvelope } from "./support/http";
 
 /**
@@ -54,14 +61,22 @@ async function resolve(request: AuthRequest) {
   return null;
 }
 
-function options(overrides: Partial<UploadGatewayOptions> = {}, jwksUrl = "http://127.0.0.1:1/jwks.json"): UploadGatewayOptions {
+function options(
+  overrides: Partial<UploadGatewayOptions> = {},
+  jwksUrl = "http://127.0.0.1:1/jwks.json",
+): UploadGatewayOptions {
   return {
     storage: { type: "local", dir, fsync: false },
     publicUrl: "http://127.0.0.1:1",
     auth: {
       resolve,
       // The first signs; the second is being rotated out and still verifies.
-      uploadTokens: { keys: [{ kid: "2026-11", secret: NEW_SECRET }, { kid: "2026-10", secret: OLD_SECRET }] },
+      uploadTokens: {
+        keys: [
+          { kid: "2026-11", secret: NEW_SECRET },
+          { kid: "2026-10", secret: OLD_SECRET },
+        ],
+      },
       identityProvider: { jwksUrl, issuer: ISSUER, audience: AUDIENCE, projectsClaim: "media_projects" },
     },
     ...overrides,
@@ -73,7 +88,9 @@ beforeAll(async () => {
   const pair = await generateKeyPair("ES256");
   idpKey = pair.privateKey;
   const publicJwk = { ...(await exportJWK(pair.publicKey)), kid: "idp-1", alg: "ES256", use: "sig" };
-  jwks = createServer((_request, response) => response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [publicJwk] })));
+  jwks = createServer((_request, response) =>
+    response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [publicJwk] })),
+  );
   await new Promise<void>((done) => jwks.listen(0, "127.0.0.1", done));
   const jwksUrl = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks.json`;
   @Module({ imports: [UploadGatewayModule.forRoot({ path: "/media", ...options({}, jwksUrl) })] })
@@ -96,7 +113,10 @@ const start = (credential: string, projectId = "films", body: object = video) =>
   call(app, "POST", `/media/api/projects/${projectId}/uploads/multipart`, { headers: bearer(credential), body });
 
 async function mint(projectId = "films", body: object = { subject: "editor-7" }): Promise<string> {
-  const reply = await call(app, "POST", `/media/api/projects/${projectId}/upload-tokens`, { headers: bearer(APP_KEY), body });
+  const reply = await call(app, "POST", `/media/api/projects/${projectId}/upload-tokens`, {
+    headers: bearer(APP_KEY),
+    body,
+  });
   expect(reply.status, JSON.stringify(reply.body)).toBe(200);
   return reply.body.result.token as string;
 }
@@ -133,18 +153,30 @@ describe("UploadGatewayModule with a resolver for API keys and the gateway's upl
     expect(decodeProtectedHeader(token).kid).toBe("2026-11");
     expect(existsSync(join(dir, "upload-token-key"))).toBe(false);
     // Under the module's path, as all its routes: nothing at the app's root.
-    expect((await call(app, "POST", "/api/projects/films/upload-tokens", { headers: bearer(APP_KEY), body: {} })).status).toBe(404);
+    expect(
+      (await call(app, "POST", "/api/projects/films/upload-tokens", { headers: bearer(APP_KEY), body: {} })).status,
+    ).toBe(404);
     asked.length = 0;
     const started = await start(token);
     expect(started.status, JSON.stringify(started.body)).toBe(200);
     expect(asked).toHaveLength(1);
     expect(asked[0]).toMatchObject({ projectId: "films", token: { issuer: "gateway", subject: "editor-7" } });
     // It is a token, not a key: it sees its own upload, and may not list the project's.
-    const status = await call(app, "GET", `/media/api/projects/films/uploads/${started.body.result.requestKey}`, { headers: bearer(token) });
+    const status = await call(app, "GET", `/media/api/projects/films/uploads/${started.body.result.requestKey}`, {
+      headers: bearer(token),
+    });
     expect(status.body.result.state).toBe("uploading");
-    expectErrorEnvelope(await call(app, "GET", "/media/api/projects/films/uploads", { headers: bearer(token) }), 403, "TOKEN_NOT_ALLOWED");
+    expectErrorEnvelope(
+      await call(app, "GET", "/media/api/projects/films/uploads", { headers: bearer(token) }),
+      403,
+      "TOKEN_NOT_ALLOWED",
+    );
     // The resolver's project rules hold for token starts as for its keys.
-    expectErrorEnvelope(await start(token, "films", { ...video, fileName: "notes.pdf", mimeType: "application/pdf" }), 415, "MIME_TYPE_NOT_ALLOWED");
+    expectErrorEnvelope(
+      await start(token, "films", { ...video, fileName: "notes.pdf", mimeType: "application/pdf" }),
+      415,
+      "MIME_TYPE_NOT_ALLOWED",
+    );
   });
 
   it("accepts a token signed with the key being rotated out (the second of uploadTokens.keys)", async () => {
@@ -152,7 +184,11 @@ describe("UploadGatewayModule with a resolver for API keys and the gateway's upl
   });
 
   it("refuses an expired token with 401 TOKEN_EXPIRED, without asking the resolver", async () => {
-    expectErrorEnvelope(await start(await gatewayToken({ kid: "2026-11", secret: NEW_SECRET, expiresIn: -5 })), 401, "TOKEN_EXPIRED");
+    expectErrorEnvelope(
+      await start(await gatewayToken({ kid: "2026-11", secret: NEW_SECRET, expiresIn: -5 })),
+      401,
+      "TOKEN_EXPIRED",
+    );
     expect(asked).toEqual([]);
   });
 
@@ -164,15 +200,26 @@ describe("UploadGatewayModule with a resolver for API keys and the gateway's upl
   });
 
   it("refuses a token signed with a key the options do not hold (401), and the resolver's 404 for a project it no longer serves", async () => {
-    expectErrorEnvelope(await start(await gatewayToken({ kid: "2026-09", secret: `gone-${randomBytes(24).toString("hex")}` })), 401, "UNAUTHORIZED");
-    expectErrorEnvelope(await start(await gatewayToken({ kid: "2026-11", secret: `forged-${randomBytes(24).toString("hex")}` })), 401, "UNAUTHORIZED");
+    expectErrorEnvelope(
+      await start(await gatewayToken({ kid: "2026-09", secret: `gone-${randomBytes(24).toString("hex")}` })),
+      401,
+      "UNAUTHORIZED",
+    );
+    expectErrorEnvelope(
+      await start(await gatewayToken({ kid: "2026-11", secret: `forged-${randomBytes(24).toString("hex")}` })),
+      401,
+      "UNAUTHORIZED",
+    );
     expectErrorEnvelope(await start(await gatewayToken({ project: "retired" }), "retired"), 404, "PROJECT_NOT_FOUND");
   });
 
   it("accepts the identity provider's JWTs on the projects of their claim, as their subject; others 403", async () => {
     const started = await start(await idpToken());
     expect(started.status, JSON.stringify(started.body)).toBe(200);
-    expect(asked.at(-1)).toMatchObject({ projectId: "films", token: { issuer: "identity-provider", subject: "alice" } });
+    expect(asked.at(-1)).toMatchObject({
+      projectId: "films",
+      token: { issuer: "identity-provider", subject: "alice" },
+    });
     asked.length = 0;
     expectErrorEnvelope(await start(await idpToken(["docs"])), 403, "FORBIDDEN");
     expect(asked).toEqual([]);
@@ -180,13 +227,19 @@ describe("UploadGatewayModule with a resolver for API keys and the gateway's upl
 
   it("leaves every other bearer to the resolver: its API key, its own session JWTs (another issuer), and nonsense (401)", async () => {
     expect((await start(APP_KEY)).status).toBe(200);
-    const session = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setIssuer("media-app").setExpirationTime("5m").sign(APP_SESSION_SECRET);
+    const session = await new SignJWT({})
+      .setProtectedHeader({ alg: "HS256" })
+      .setIssuer("media-app")
+      .setExpirationTime("5m")
+      .sign(APP_SESSION_SECRET);
     const bySession = await start(session);
     expect(bySession.status, JSON.stringify(bySession.body)).toBe(200);
     expect(asked.at(-1)!.token).toBeUndefined();
     expectErrorEnvelope(await start("nonsense"), 401, "UNAUTHORIZED");
     // A key of the resolver's may do what an API key does: list the project's uploads.
-    expect((await call(app, "GET", "/media/api/projects/films/uploads", { headers: bearer(APP_KEY) })).status).toBe(200);
+    expect((await call(app, "GET", "/media/api/projects/films/uploads", { headers: bearer(APP_KEY) })).status).toBe(
+      200,
+    );
   });
 });
 
@@ -209,7 +262,13 @@ describe("auth options that cannot work", () => {
       options({
         auth: {
           resolve,
-          uploadTokens: { keys: [{ kid: "a", secret: short }, { kid: "bad kid", secret: NEW_SECRET }, { kid: "a", secret: NEW_SECRET }] },
+          uploadTokens: {
+            keys: [
+              { kid: "a", secret: short },
+              { kid: "bad kid", secret: NEW_SECRET },
+              { kid: "a", secret: NEW_SECRET },
+            ],
+          },
           identityProvider: { jwksUrl: "http://idp.example.test/jwks.json", issuer: "", audience: AUDIENCE },
         },
       }),

@@ -46,7 +46,10 @@ async function expressHost(gateway: (base: string) => DynamicModule): Promise<Ho
   return { app, base, port };
 }
 
-async function call(url: string, init: { method?: string; headers?: Record<string, string>; body?: unknown; raw?: string } = {}) {
+async function call(
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: unknown; raw?: string } = {},
+) {
   const text = init.raw ?? (init.body === undefined ? undefined : JSON.stringify(init.body));
   const response = await fetch(url, {
     method: init.method ?? "GET",
@@ -115,7 +118,12 @@ describe("UploadGatewayModule on Express under /media: embedded store, API keys,
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const start = (size: number, extra: Record<string, unknown> = {}, project = "films", headers: Record<string, string> = auth) =>
+  const start = (
+    size: number,
+    extra: Record<string, unknown> = {},
+    project = "films",
+    headers: Record<string, string> = auth,
+  ) =>
     call(`${api}/${project}/uploads/multipart`, {
       method: "POST",
       headers,
@@ -128,32 +136,48 @@ describe("UploadGatewayModule on Express under /media: embedded store, API keys,
     expect(started.status).toBe(200);
     const { requestKey, presignedUrl } = started.body.result;
     expect(presignedUrl[0].presignedUrl.startsWith(`${host.base}/media/storage/uploads/`)).toBe(true);
-    const put = await fetch(presignedUrl[0].presignedUrl, { method: "PUT", body: bytes, headers: { "content-md5": md5(bytes).toString("base64") } });
+    const put = await fetch(presignedUrl[0].presignedUrl, {
+      method: "PUT",
+      body: bytes,
+      headers: { "content-md5": md5(bytes).toString("base64") },
+    });
     expect(put.status).toBe(200);
     expect(put.headers.get("etag")).toBe(`"${md5(bytes).toString("hex")}"`);
     expect(put.headers.get("access-control-expose-headers")).toContain("ETag");
     // A page's preflight of the part URL, answered by the store (as S3's bucket CORS would), not by the app.
     const preflight = await fetch(presignedUrl[0].presignedUrl, {
       method: "OPTIONS",
-      headers: { origin: "https://app.example.com", "access-control-request-method": "PUT", "access-control-request-headers": "content-md5" },
+      headers: {
+        origin: "https://app.example.com",
+        "access-control-request-method": "PUT",
+        "access-control-request-headers": "content-md5",
+      },
     });
-    expect([preflight.status, preflight.headers.get("access-control-allow-origin"), preflight.headers.get("access-control-allow-methods")]).toEqual([
-      204,
-      "*",
-      "GET, HEAD, PUT, OPTIONS",
-    ]);
+    expect([
+      preflight.status,
+      preflight.headers.get("access-control-allow-origin"),
+      preflight.headers.get("access-control-allow-methods"),
+    ]).toEqual([204, "*", "GET, HEAD, PUT, OPTIONS"]);
     const completed = await call(`${api}/films/uploads/multipart-complete`, {
       method: "PUT",
       headers: auth,
       body: { requestKey, parts: [{ partNumber: 1, eTag: put.headers.get("etag") }] },
     });
-    expect(completed.body).toEqual({ success: true, errors: [], messages: [], result: true, resultInfo: null, statusCode: 200 });
+    expect(completed.body).toEqual({
+      success: true,
+      errors: [],
+      messages: [],
+      result: true,
+      resultInfo: null,
+      statusCode: 200,
+    });
     const status = await call(`${api}/films/uploads/${requestKey}`, { headers: auth });
     expect(status.body.result).toMatchObject({ state: "completed", metadata: { team: "sport", "shot-id": "A-17" } });
     const list = await call(`${api}/films/uploads`, { headers: auth });
     expect(list.body.result.uploads.map((u: { requestKey: string }) => u.requestKey)).toContain(requestKey);
 
-    const link = (await call(`${api}/films/uploads/success/${requestKey}`, { method: "POST", headers: auth })).body.result.downloadPath;
+    const link = (await call(`${api}/films/uploads/success/${requestKey}`, { method: "POST", headers: auth })).body
+      .result.downloadPath;
     const whole = await fetch(link);
     expect(whole.status).toBe(200);
     expect(whole.headers.get("content-length")).toBe(String(bytes.length));
@@ -163,7 +187,11 @@ describe("UploadGatewayModule on Express under /media: embedded store, API keys,
     expect(part.headers.get("content-range")).toBe(`bytes 1000-1999/${bytes.length}`);
     expect(Buffer.from(await part.arrayBuffer()).equals(bytes.subarray(1000, 2000))).toBe(true);
     const head = await fetch(link, { method: "HEAD" });
-    expect([head.status, head.headers.get("content-length"), head.headers.get("accept-ranges")]).toEqual([200, String(bytes.length), "bytes"]);
+    expect([head.status, head.headers.get("content-length"), head.headers.get("accept-ranges")]).toEqual([
+      200,
+      String(bytes.length),
+      "bytes",
+    ]);
     const beyond = await call(link, { headers: { range: `bytes=${bytes.length + 10}-` } });
     expect(beyond.headers.get("content-range")).toBe(`bytes */${bytes.length}`);
     expectErrorEnvelope(beyond, 416, "RANGE_NOT_SATISFIABLE");
@@ -173,7 +201,10 @@ describe("UploadGatewayModule on Express under /media: embedded store, API keys,
     await expect.poll(() => deliveries.length, { timeout: 10_000, interval: 100 }).toBeGreaterThan(0);
     const [delivery] = deliveries;
     const event: UploadEvent = await verifyWebhook(secret, delivery!.signature, delivery!.raw);
-    expect(event).toMatchObject({ type: "upload.completed", data: { projectId: "films", requestKey, metadata: { team: "sport", "shot-id": "A-17" } } });
+    expect(event).toMatchObject({
+      type: "upload.completed",
+      data: { projectId: "films", requestKey, metadata: { team: "sport", "shot-id": "A-17" } },
+    });
   });
 
   it("stores a JSON file's part unread by Express's body parser, whatever its Content-Type, and downloads it byte for byte", async () => {
@@ -181,25 +212,56 @@ describe("UploadGatewayModule on Express under /media: embedded store, API keys,
     const started = await start(json.length, { fileName: "data.json", mimeType: "application/json" }, "docs");
     expect(started.status).toBe(200);
     const { requestKey, presignedUrl } = started.body.result;
-    const put = await fetch(presignedUrl[0].presignedUrl, { method: "PUT", body: json, headers: { "content-type": "application/json" } });
+    const put = await fetch(presignedUrl[0].presignedUrl, {
+      method: "PUT",
+      body: json,
+      headers: { "content-type": "application/json" },
+    });
     expect(put.status).toBe(200);
-    await call(`${api}/docs/uploads/multipart-complete`, { method: "PUT", headers: auth, body: { requestKey, parts: [{ partNumber: 1, eTag: put.headers.get("etag") }] } });
-    const link = (await call(`${api}/docs/uploads/success/${requestKey}`, { method: "POST", headers: auth })).body.result.downloadPath;
+    await call(`${api}/docs/uploads/multipart-complete`, {
+      method: "PUT",
+      headers: auth,
+      body: { requestKey, parts: [{ partNumber: 1, eTag: put.headers.get("etag") }] },
+    });
+    const link = (await call(`${api}/docs/uploads/success/${requestKey}`, { method: "POST", headers: auth })).body
+      .result.downloadPath;
     expect(Buffer.from(await (await fetch(link)).arrayBuffer()).equals(json)).toBe(true);
   });
 
   it("answers failures in the exact envelope: 401, 404 project, 400 validation, malformed JSON, a JSON body over 2 MiB, a form body", async () => {
     expectErrorEnvelope(await start(100, {}, "films", {}), 401, "UNAUTHORIZED");
-    expectErrorEnvelope(await start(100, {}, "films", { authorization: "Bearer wrong-key-0123456789" }), 401, "UNAUTHORIZED");
+    expectErrorEnvelope(
+      await start(100, {}, "films", { authorization: "Bearer wrong-key-0123456789" }),
+      401,
+      "UNAUTHORIZED",
+    );
     expectErrorEnvelope(await start(100, {}, "nope"), 404, "PROJECT_NOT_FOUND");
     const invalid = await start(100, { partsNumber: 0 });
     expectErrorEnvelope(invalid, 400, "VALIDATION_FAILED");
     expect(invalid.body.errorDetails[0].field).toBe("partsNumber");
-    expect(Object.keys(invalid.body)).toEqual(expect.arrayContaining(["success", "errors", "messages", "result", "resultInfo", "statusCode"]));
+    expect(Object.keys(invalid.body)).toEqual(
+      expect.arrayContaining(["success", "errors", "messages", "result", "resultInfo", "statusCode"]),
+    );
     expectErrorEnvelope(await start(65 * 1024 * 1024), 413, "FILE_TOO_LARGE");
-    expectErrorEnvelope(await call(`${api}/films/uploads/multipart`, { method: "POST", headers: auth, raw: '{"partsNumber": 1,' }), 400, "MALFORMED_REQUEST");
-    expectErrorEnvelope(await call(`${api}/films/uploads/multipart`, { method: "POST", headers: auth, raw: `"${"x".repeat(2 * 1024 * 1024)}"` }), 413, "PAYLOAD_TOO_LARGE");
-    const form = await fetch(`${api}/films/uploads/multipart`, { method: "POST", headers: { ...auth, "content-type": "application/x-www-form-urlencoded" }, body: "partsNumber=1" });
+    expectErrorEnvelope(
+      await call(`${api}/films/uploads/multipart`, { method: "POST", headers: auth, raw: '{"partsNumber": 1,' }),
+      400,
+      "MALFORMED_REQUEST",
+    );
+    expectErrorEnvelope(
+      await call(`${api}/films/uploads/multipart`, {
+        method: "POST",
+        headers: auth,
+        raw: `"${"x".repeat(2 * 1024 * 1024)}"`,
+      }),
+      413,
+      "PAYLOAD_TOO_LARGE",
+    );
+    const form = await fetch(`${api}/films/uploads/multipart`, {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/x-www-form-urlencoded" },
+      body: "partsNumber=1",
+    });
     expectErrorEnvelope({ status: form.status, body: await form.json() }, 415, "UNSUPPORTED_MEDIA_TYPE");
     // The app's own routes keep Express's and Nest's answers.
     expect(await call(`${host.base}/hello`)).toMatchObject({ status: 200, body: { host: true } });
@@ -209,7 +271,11 @@ describe("UploadGatewayModule on Express under /media: embedded store, API keys,
   it("takes a complete of 10,000 parts (a ~700 KB body, over Express's default 100 KB) and judges its parts, not its size", async () => {
     const started = await start(100);
     const parts = Array.from({ length: 10_000 }, (_, i) => ({ partNumber: i + 1, eTag: `"${"0".repeat(32)}"` }));
-    const reply = await call(`${api}/films/uploads/multipart-complete`, { method: "PUT", headers: auth, body: { requestKey: started.body.result.requestKey, parts } });
+    const reply = await call(`${api}/films/uploads/multipart-complete`, {
+      method: "PUT",
+      headers: auth,
+      body: { requestKey: started.body.result.requestKey, parts },
+    });
     expect(reply.status).toBeGreaterThanOrEqual(400);
     expect(reply.status).toBeLessThan(500);
     expect(reply.body.errorDetails[0].code).not.toBe("PAYLOAD_TOO_LARGE");
@@ -234,17 +300,29 @@ describe("UploadGatewayModule on Express under /media: embedded store, API keys,
     expectErrorEnvelope(longer, 413, "PAYLOAD_TOO_LARGE");
     expect(longer.closedByServer).toBe(true);
     // Chunked and short of the grant.
-    const shorter = await rawRequest(host.port, head("Transfer-Encoding: chunked\r\n"), { tail: "10\r\n0123456789abcdef\r\n0\r\n\r\n" });
+    const shorter = await rawRequest(host.port, head("Transfer-Encoding: chunked\r\n"), {
+      tail: "10\r\n0123456789abcdef\r\n0\r\n\r\n",
+    });
     expectErrorEnvelope(shorter, 400, "PART_SIZE_MISMATCH");
     // Half a body, then the client hangs up: nothing answered, nothing kept.
-    await rawRequest(host.port, head(`Content-Length: ${size}\r\n`), { tail: "x".repeat(size / 2), destroyAfterMs: 200 });
+    await rawRequest(host.port, head(`Content-Length: ${size}\r\n`), {
+      tail: "x".repeat(size / 2),
+      destroyAfterMs: 200,
+    });
     // Half a body, then nothing (timeouts.bodyIdleSeconds: 1): 408 in the envelope, and the connection closes.
-    const stalled = await rawRequest(host.port, head(`Content-Length: ${size}\r\n`), { tail: "x".repeat(size / 2), timeoutMs: 5000 });
+    const stalled = await rawRequest(host.port, head(`Content-Length: ${size}\r\n`), {
+      tail: "x".repeat(size / 2),
+      timeoutMs: 5000,
+    });
     expectErrorEnvelope(stalled, 408, "REQUEST_TIMEOUT");
     expect(stalled.closedByServer).toBe(true);
     // Another part PUT on the same connection after the cut one is impossible: each of these is on a fresh one.
     // A bad signature, and a path that is not percent-encoding.
-    expectErrorEnvelope(await call(url.href.replace(/signature=[^&]+/, "signature=00"), { method: "PUT", raw: "x" }), 403, "FORBIDDEN");
+    expectErrorEnvelope(
+      await call(url.href.replace(/signature=[^&]+/, "signature=00"), { method: "PUT", raw: "x" }),
+      403,
+      "FORBIDDEN",
+    );
     expectErrorEnvelope(await call(`${host.base}/media/storage/objects/a%E0%A4%A/b`), 400, "MALFORMED_REQUEST");
 
     const status = await call(`${api}/films/uploads/${requestKey}`, { headers: auth });
@@ -272,15 +350,27 @@ describe("UploadGatewayModule on Express under /media: embedded store, API keys,
 
   it("serves its docs and their assets as bytes, with their own types", async () => {
     const css = await fetch(`${host.base}/media/docs/assets/swagger-ui.css`);
-    expect([css.status, css.headers.get("content-type"), css.headers.get("cache-control")]).toEqual([200, "text/css; charset=utf-8", "public, max-age=86400"]);
+    expect([css.status, css.headers.get("content-type"), css.headers.get("cache-control")]).toEqual([
+      200,
+      "text/css; charset=utf-8",
+      "public, max-age=86400",
+    ]);
     expect((await css.text()).startsWith(".swagger-ui")).toBe(true);
     expect((await call(`${host.base}/media/api/openapi.json`)).body.servers[0].url).toBe(`${host.base}/media`);
     expectErrorEnvelope(await call(`${host.base}/media/docs/assets/__proto__`), 404, "ROUTE_NOT_FOUND");
   });
 
   it("answers an unknown route under /media/api with the envelope's 404, and leaves the app's 404s to the app", async () => {
-    expectErrorEnvelope(await call(`${host.base}/media/api/projects/films/nothing`, { headers: auth }), 404, "ROUTE_NOT_FOUND");
-    expectErrorEnvelope(await call(`${host.base}/media/api/projects/films/uploads`, { method: "PATCH", headers: auth }), 404, "ROUTE_NOT_FOUND");
+    expectErrorEnvelope(
+      await call(`${host.base}/media/api/projects/films/nothing`, { headers: auth }),
+      404,
+      "ROUTE_NOT_FOUND",
+    );
+    expectErrorEnvelope(
+      await call(`${host.base}/media/api/projects/films/uploads`, { method: "PATCH", headers: auth }),
+      404,
+      "ROUTE_NOT_FOUND",
+    );
     expect((await call(`${api}/films/uploads`, { headers: auth })).status).toBe(200);
     const hostMissing = await call(`${host.base}/media/nothing`);
     expect(hostMissing.status).toBe(404);
@@ -334,13 +424,21 @@ describe("UploadGatewayModule on Express with S3 (RGW) and a custom resolver", (
     expect(presignedUrl[0].presignedUrl.startsWith(s3Env().S3_ENDPOINT!)).toBe(true);
     const put = await fetch(presignedUrl[0].presignedUrl, { method: "PUT", body: bytes });
     expect(put.status).toBe(200);
-    const completed = await call(`${api}/multipart-complete`, { method: "PUT", headers: team, body: { requestKey, parts: [{ partNumber: 1, eTag: put.headers.get("etag") }] } });
+    const completed = await call(`${api}/multipart-complete`, {
+      method: "PUT",
+      headers: team,
+      body: { requestKey, parts: [{ partNumber: 1, eTag: put.headers.get("etag") }] },
+    });
     expect(completed.body).toMatchObject({ success: true, result: true });
     expect((await call(`${api}/${requestKey}`, { headers: team })).body.result.state).toBe("completed");
     expectErrorEnvelope(await call(`${api}/multipart`, { method: "POST", body: {} }), 401, "UNAUTHORIZED");
     // No publicUrl: the docs' server is the mount path, relative to the host the docs are read on.
     expect((await call(`${host.base}/media/api/openapi.json`)).body.servers[0].url).toBe("/media");
     // The raw request is Express's: what a resolver reading cookies or the client address gets.
-    expect(seen[0]).toMatchObject({ projectId: project, headers: { "x-team": project }, raw: { ip: expect.any(String), originalUrl: expect.stringContaining("/media/api/") } });
+    expect(seen[0]).toMatchObject({
+      projectId: project,
+      headers: { "x-team": project },
+      raw: { ip: expect.any(String), originalUrl: expect.stringContaining("/media/api/") },
+    });
   });
 });

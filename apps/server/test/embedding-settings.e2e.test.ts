@@ -7,7 +7,13 @@ import { join } from "node:path";
 import type { NestFastifyApplication } from "@nestjs/platform-fastify";
 import { verifyWebhook, type UploadEvent } from "@upload-gateway/contract";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ConfigError, createUploadGateway, hashApiKey, type UploadGatewayOptions, type UploadHookContext } from "../src/index";
+import {
+  type ConfigError,
+  createUploadGateway,
+  hashApiKey,
+  type UploadGatewayOptions,
+  type UploadHookContext,
+} from "../src/index";
 import type { Storage } from "../src/storage/storage.port";
 import { STORAGE } from "../src/tokens";
 import { recordKey } from "../src/uploads/upload-keys";
@@ -26,7 +32,13 @@ const apiKey = `key-${randomBytes(16).toString("hex")}`;
 const secret = `whsec-${randomBytes(16).toString("hex")}`;
 const auth = { authorization: `Bearer ${apiKey}` };
 const uploads = `/api/projects/${PROJECT}/uploads`;
-const video = { partsNumber: 1, fileName: "clip.mp4", contentLength: "4096", mimeType: "video/mp4", metadata: { desk: "sport" } };
+const video = {
+  partsNumber: 1,
+  fileName: "clip.mp4",
+  contentLength: "4096",
+  mimeType: "video/mp4",
+  metadata: { desk: "sport" },
+};
 
 let dir: string;
 let app: NestFastifyApplication;
@@ -90,17 +102,26 @@ async function backdate(requestKey: string, secondsAgo: number): Promise<void> {
   const store = app.get<Storage>(STORAGE);
   const key = recordKey(PROJECT, requestKey);
   const document = (await store.readDocument(key))!;
-  const record = { ...(document.value as object), urlsExpireAt: new Date(Date.now() - secondsAgo * 1000).toISOString() };
+  const record = {
+    ...(document.value as object),
+    urlsExpireAt: new Date(Date.now() - secondsAgo * 1000).toISOString(),
+  };
   expect(await store.writeJson(key, record, { ifMatch: document.version })).toBe(true);
 }
 
-const stateOf = async (requestKey: string) => (await call(app, "GET", `${uploads}/${requestKey}`, { headers: auth })).body.result.state as string;
+const stateOf = async (requestKey: string) =>
+  (await call(app, "GET", `${uploads}/${requestKey}`, { headers: auth })).body.result.state as string;
 
 describe("UploadGatewayModule's webhooks and expiry options", () => {
   it("webhooks: a loopback receiver is reached (allowPrivateNetworks) and a failed delivery is retried within a second (retryBaseSeconds)", async () => {
     const requestKey = await start();
-    const ofThis = () => deliveries.filter((d) => d.event.type === "upload.started" && d.event.data.requestKey === requestKey);
-    await until("the upload.started delivery to succeed on its third attempt", () => ofThis().some((d) => d.status === 204), 8_000);
+    const ofThis = () =>
+      deliveries.filter((d) => d.event.type === "upload.started" && d.event.data.requestKey === requestKey);
+    await until(
+      "the upload.started delivery to succeed on its third attempt",
+      () => ofThis().some((d) => d.status === 204),
+      8_000,
+    );
     expect(ofThis().map((d) => d.status)).toEqual([500, 500, 204]);
     expect(new Set(ofThis().map((d) => d.event.id)).size).toBe(1);
     expect(ofThis()[0]!.event.data).toMatchObject({ projectId: PROJECT, requestKey, metadata: { desk: "sport" } });
@@ -116,7 +137,11 @@ describe("UploadGatewayModule's webhooks and expiry options", () => {
     await new Promise((r) => setTimeout(r, 600)); // more sweeps: the one within its grace is left alone
     expect(await stateOf(withinGrace)).toBe("uploading");
     expect(expired).toHaveLength(1);
-    await until("the upload.expired webhook", () => deliveries.some((d) => d.event.type === "upload.expired" && d.status === 204), 8_000);
+    await until(
+      "the upload.expired webhook",
+      () => deliveries.some((d) => d.event.type === "upload.expired" && d.status === 204),
+      8_000,
+    );
   });
 
   it("bad values are refused at start, one line per problem naming the option", async () => {

@@ -24,8 +24,18 @@ const api = (gw: TestGateway, method: "POST" | "PUT", path: string, body?: unkno
   call(gw.app, method, `/api/projects/${gw.projectId}/uploads${path}`, { headers: gw.auth, ...(body ? { body } : {}) });
 
 async function startOnePart(gw: TestGateway, size: number) {
-  const started = (await api(gw, "POST", "/multipart", { partsNumber: 1, fileName: "clip.mp4", contentLength: String(size), mimeType: "video/mp4" })).body;
-  return { requestKey: started.result.requestKey as string, partUrl: new URL(started.result.presignedUrl[0].presignedUrl as string) };
+  const started = (
+    await api(gw, "POST", "/multipart", {
+      partsNumber: 1,
+      fileName: "clip.mp4",
+      contentLength: String(size),
+      mimeType: "video/mp4",
+    })
+  ).body;
+  return {
+    requestKey: started.result.requestKey as string,
+    partUrl: new URL(started.result.presignedUrl[0].presignedUrl as string),
+  };
 }
 
 /** Starts the gateway's stop; `done()` says whether it has ended. */
@@ -48,7 +58,10 @@ describe("a stopping gateway", () => {
     const { requestKey, partUrl } = await startOnePart(gw, data.length);
     const put = await fetch(partUrl, { method: "PUT", body: data });
     expect(put.status).toBe(200);
-    await api(gw, "PUT", "/multipart-complete", { requestKey, parts: [{ partNumber: 1, eTag: put.headers.get("etag") }] });
+    await api(gw, "PUT", "/multipart-complete", {
+      requestKey,
+      parts: [{ partNumber: 1, eTag: put.headers.get("etag") }],
+    });
     const download = new URL((await api(gw, "POST", `/success/${requestKey}`)).body.result.downloadPath as string);
 
     // A keep-alive GET read slowly: the reply is still being sent when the stop begins.
@@ -77,7 +90,11 @@ describe("a stopping gateway", () => {
     const reply = Buffer.concat(received);
     const headEnd = reply.indexOf("\r\n\r\n");
     expect(reply.subarray(0, headEnd).toString()).toMatch(/^HTTP\/1\.1 200 /);
-    expect(createHash("md5").update(reply.subarray(headEnd + 4)).digest("hex")).toBe(createHash("md5").update(data).digest("hex"));
+    expect(
+      createHash("md5")
+        .update(reply.subarray(headEnd + 4))
+        .digest("hex"),
+    ).toBe(createHash("md5").update(data).digest("hex"));
   });
 
   it("stores a part whose body is still arriving when the stop begins, answers it on a closing connection, and stops", async () => {

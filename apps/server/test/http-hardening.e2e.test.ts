@@ -45,7 +45,11 @@ async function onePartUpload(size = 1000) {
   });
   expect(status).toBe(200);
   const url = new URL(body.result.presignedUrl[0].presignedUrl);
-  return { ...body.result, target: url.pathname + url.search } as { requestKey: string; uploadId: string; target: string };
+  return { ...body.result, target: url.pathname + url.search } as {
+    requestKey: string;
+    uploadId: string;
+    target: string;
+  };
 }
 
 /** A single-PUT upload (`POST /url`) of `size` bytes of type application/octet-stream and its URL (path and query). */
@@ -95,7 +99,8 @@ describe("slow bodies are cut by their timeouts", () => {
     const body = JSON.stringify({ partsNumber: 1, fileName: "a.bin", contentLength: "10", mimeType: "a/b" });
     const reply = await rawRequest(
       port,
-      jsonHead(api("/multipart"), body.length, `Authorization: Bearer ${gw.apiKey}\r\nConnection: close\r\n`) + body.slice(0, 10),
+      jsonHead(api("/multipart"), body.length, `Authorization: Bearer ${gw.apiKey}\r\nConnection: close\r\n`) +
+        body.slice(0, 10),
       { trickle: { chunk: body.slice(10, 20), everyMs: IDLE_S * 500, count: 1 }, tail: body.slice(20) },
     );
     expect(reply.status).toBe(200);
@@ -105,20 +110,29 @@ describe("slow bodies are cut by their timeouts", () => {
   it("a part PUT that stalls gets 408, and nothing of it stays on disk", async () => {
     const upload = await onePartUpload(1000);
     const before = filesOnDisk();
-    const reply = await rawRequest(port, `PUT ${upload.target} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n${"x".repeat(300)}`);
+    const reply = await rawRequest(
+      port,
+      `PUT ${upload.target} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n${"x".repeat(300)}`,
+    );
     expectErrorEnvelope(reply, 408, "REQUEST_TIMEOUT");
     expect(reply.closedByServer).toBe(true);
     await expectFilesSettleTo(before);
     const storage = gw.app.get<Storage>(STORAGE);
-    expect(await storage.listParts(`projects/${gw.projectId}/files/${upload.requestKey}`, upload.uploadId).catch(() => [])).toEqual([]);
+    expect(
+      await storage.listParts(`projects/${gw.projectId}/files/${upload.requestKey}`, upload.uploadId).catch(() => []),
+    ).toEqual([]);
   });
 
   it("a part PUT that keeps sending is not cut by the JSON body deadline: parts may take long, only stalls are cut", async () => {
     const upload = await onePartUpload(100);
-    const reply = await rawRequest(port, `PUT ${upload.target} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\nConnection: close\r\n\r\n`, {
-      // 10 bytes every IDLE/2 s: twice the JSON deadline in all, never idle for long.
-      trickle: { chunk: "y".repeat(10), everyMs: (IDLE_S * 1000) / 2, count: 10 },
-    });
+    const reply = await rawRequest(
+      port,
+      `PUT ${upload.target} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\nConnection: close\r\n\r\n`,
+      {
+        // 10 bytes every IDLE/2 s: twice the JSON deadline in all, never idle for long.
+        trickle: { chunk: "y".repeat(10), everyMs: (IDLE_S * 1000) / 2, count: 10 },
+      },
+    );
     expect(reply.elapsedMs).toBeGreaterThan(BODY_S * 1000);
     expect(reply.status).toBe(200);
     expect(reply.headers.etag).toMatch(/^"[0-9a-f]{32}"$/);
@@ -133,7 +147,11 @@ describe("slow bodies are cut by their timeouts", () => {
     expectErrorEnvelope(stalled, 408, "REQUEST_TIMEOUT");
     expect(stalled.closedByServer).toBe(true);
     await expectFilesSettleTo(before);
-    expectErrorEnvelope(await call(gw.app, "POST", api(`/success/${upload.requestKey}`), { headers: gw.auth }), 409, "UPLOAD_NOT_COMPLETED");
+    expectErrorEnvelope(
+      await call(gw.app, "POST", api(`/success/${upload.requestKey}`), { headers: gw.auth }),
+      409,
+      "UPLOAD_NOT_COMPLETED",
+    );
 
     const slow = await singlePutUpload(100);
     const trickled = await rawRequest(port, head(100).replace(upload.target, slow.target), {
@@ -150,12 +168,18 @@ describe("slow bodies are cut by their timeouts", () => {
     try {
       const upload = await onePartUpload(1000);
       const before = filesOnDisk();
-      const reply = await rawRequest(port, `PUT ${upload.target} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n${"x".repeat(300)}`, {
-        destroyAfterMs: 100,
-      });
+      const reply = await rawRequest(
+        port,
+        `PUT ${upload.target} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n${"x".repeat(300)}`,
+        {
+          destroyAfterMs: 100,
+        },
+      );
       expect(reply.closedByServer).toBe(false);
       await expectFilesSettleTo(before);
-      await vi.waitFor(() => expect(info).toHaveBeenCalledWith(expect.stringMatching(/closed PUT \/storage\/.* after 300 bytes/)));
+      await vi.waitFor(() =>
+        expect(info).toHaveBeenCalledWith(expect.stringMatching(/closed PUT \/storage\/.* after 300 bytes/)),
+      );
       expect(error).not.toHaveBeenCalled();
     } finally {
       info.mockRestore();
@@ -164,7 +188,10 @@ describe("slow bodies are cut by their timeouts", () => {
   });
 
   it("a body no route reads (a GET's) closes the connection after the reply, and its timers do not fire later", async () => {
-    const reply = await rawRequest(port, `GET /health/live HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789`);
+    const reply = await rawRequest(
+      port,
+      `GET /health/live HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789`,
+    );
     expect(reply.status).toBe(200);
     expect(reply.headers.connection).toBe("close");
     expect(reply.closedByServer).toBe(true);
@@ -182,12 +209,27 @@ describe("slow bodies are cut by their timeouts", () => {
 
 describe("what Node and Fastify refuse is the envelope too", () => {
   it.each([
-    ["an invalid Content-Length", 400, "MALFORMED_REQUEST", "POST /api/x HTTP/1.1\r\nHost: a\r\nContent-Length: 12abc\r\n\r\n"],
-    ["Content-Length with Transfer-Encoding", 400, "MALFORMED_REQUEST", "POST /api/x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"],
+    [
+      "an invalid Content-Length",
+      400,
+      "MALFORMED_REQUEST",
+      "POST /api/x HTTP/1.1\r\nHost: a\r\nContent-Length: 12abc\r\n\r\n",
+    ],
+    [
+      "Content-Length with Transfer-Encoding",
+      400,
+      "MALFORMED_REQUEST",
+      "POST /api/x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    ],
     ["a request line that is not HTTP", 400, "MALFORMED_REQUEST", "HELLO\r\n\r\n"],
     ["a header line without a colon", 400, "MALFORMED_REQUEST", "GET / HTTP/1.1\r\nHost: a\r\nbroken\r\n\r\n"],
     ["an HTTP/1.1 request without Host", 400, "MALFORMED_REQUEST", "GET /health/live HTTP/1.1\r\n\r\n"],
-    ["headers over 16 KiB", 431, "HEADERS_TOO_LARGE", `GET /health/live HTTP/1.1\r\nHost: a\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`],
+    [
+      "headers over 16 KiB",
+      431,
+      "HEADERS_TOO_LARGE",
+      `GET /health/live HTTP/1.1\r\nHost: a\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`,
+    ],
     ["a URL over 16 KiB", 431, "HEADERS_TOO_LARGE", `GET /api/${"a".repeat(20_000)} HTTP/1.1\r\nHost: a\r\n\r\n`],
   ] as const)("%s → %i", async (_name, status, code, bytes) => {
     const reply = await rawRequest(port, bytes);
@@ -199,10 +241,21 @@ describe("what Node and Fastify refuse is the envelope too", () => {
     const upload = await onePartUpload(10);
     const put = await gw.app.inject({ method: "PUT", url: upload.target, payload: "0123456789" });
     const parts = [{ partNumber: 1, eTag: put.headers.etag }];
-    expect((await call(gw.app, "PUT", api("/multipart-complete"), { headers: gw.auth, body: { requestKey: upload.requestKey, parts } })).status).toBe(200);
+    expect(
+      (
+        await call(gw.app, "PUT", api("/multipart-complete"), {
+          headers: gw.auth,
+          body: { requestKey: upload.requestKey, parts },
+        })
+      ).status,
+    ).toBe(200);
     const download = await call(gw.app, "POST", api(`/success/${upload.requestKey}`), { headers: gw.auth });
     const url = new URL(download.body.result.downloadPath);
-    const reply = await gw.app.inject({ method: "GET", url: url.pathname + url.search, headers: { range: "bytes=50-" } });
+    const reply = await gw.app.inject({
+      method: "GET",
+      url: url.pathname + url.search,
+      headers: { range: "bytes=50-" },
+    });
     expectErrorEnvelope({ status: reply.statusCode, body: reply.json() }, 416, "RANGE_NOT_SATISFIABLE");
     expect(reply.headers["content-range"]).toBe("bytes */10");
   });
@@ -248,8 +301,15 @@ describe("what Node and Fastify refuse is the envelope too", () => {
   });
 
   it("`__proto__` and `constructor.prototype` keys → 400", async () => {
-    for (const rawBody of ['{"__proto__":{"admin":true},"requestKey":"k"}', '{"constructor":{"prototype":{"admin":true}},"requestKey":"k"}']) {
-      expectErrorEnvelope(await call(gw.app, "PUT", api("/multipart-abort"), { headers: gw.auth, rawBody }), 400, "MALFORMED_REQUEST");
+    for (const rawBody of [
+      '{"__proto__":{"admin":true},"requestKey":"k"}',
+      '{"constructor":{"prototype":{"admin":true}},"requestKey":"k"}',
+    ]) {
+      expectErrorEnvelope(
+        await call(gw.app, "PUT", api("/multipart-abort"), { headers: gw.auth, rawBody }),
+        400,
+        "MALFORMED_REQUEST",
+      );
     }
   });
 
@@ -275,7 +335,11 @@ describe("bodyless routes accept an empty body whatever its type", () => {
     "Content-Type: %s",
     async (type) => {
       const headers = { ...gw.auth, "content-type": type };
-      const download = await gw.app.inject({ method: "POST", url: api("/success/0000000000000nosuchupload000000000"), headers });
+      const download = await gw.app.inject({
+        method: "POST",
+        url: api("/success/0000000000000nosuchupload000000000"),
+        headers,
+      });
       expectErrorEnvelope({ status: download.statusCode, body: download.json() }, 404, "UPLOAD_NOT_FOUND");
       const list = await gw.app.inject({ method: "GET", url: api(), headers });
       expect(list.statusCode).toBe(200);
@@ -291,7 +355,9 @@ describe("bodyless routes accept an empty body whatever its type", () => {
   });
 
   it("a route that needs a body, sent none, says the body is required", async () => {
-    const reply = await call(gw.app, "PUT", api("/multipart-abort"), { headers: { ...gw.auth, "content-type": "application/json" } });
+    const reply = await call(gw.app, "PUT", api("/multipart-abort"), {
+      headers: { ...gw.auth, "content-type": "application/json" },
+    });
     expectErrorEnvelope(reply, 400, "VALIDATION_FAILED");
   });
 });
@@ -299,7 +365,8 @@ describe("bodyless routes accept an empty body whatever its type", () => {
 describe("hostile strings → 400 naming the field", () => {
   const start = { partsNumber: 1, fileName: "a.mp4", contentLength: "10", mimeType: "video/mp4" };
   // Raw JSON text: a lone surrogate cannot survive JSON.stringify of a JS string as an escape otherwise.
-  const startWith = (field: string, jsonValue: string) => JSON.stringify(start).replace(/}$/, `,"${field}":${jsonValue}}`);
+  const startWith = (field: string, jsonValue: string) =>
+    JSON.stringify(start).replace(/}$/, `,"${field}":${jsonValue}}`);
 
   it.each([
     ["fileName", "a lone high surrogate", '"\\ud800.mp4"'],
@@ -314,7 +381,10 @@ describe("hostile strings → 400 naming the field", () => {
     ["fileHash", "a newline", '"a\\nb"'],
     ["fileHash", "100 KB", JSON.stringify("f".repeat(100_000))],
   ])("start with %s holding %s", async (field, _what, jsonValue) => {
-    const reply = await call(gw.app, "POST", api("/multipart"), { headers: gw.auth, rawBody: startWith(field, jsonValue) });
+    const reply = await call(gw.app, "POST", api("/multipart"), {
+      headers: gw.auth,
+      rawBody: startWith(field, jsonValue),
+    });
     expectErrorEnvelope(reply, 400, "VALIDATION_FAILED");
     expect(fieldsOf(reply.body)).toContain(field);
     expect(reply.body.errors.join(" ").length).toBeLessThan(2000);
@@ -332,7 +402,13 @@ describe("hostile strings → 400 naming the field", () => {
     ["/multipart-abort", "requestKey", "a lone surrogate", "PUT", '{"requestKey":"\\ud800"}'],
     ["/multipart-abort", "requestKey", "100 KB", "PUT", `{"requestKey":${JSON.stringify("k".repeat(100_000))}}`],
     ["/multipart-resume", "requestKey", "NUL", "POST", '{"requestKey":"a\\u0000"}'],
-    ["/multipart-complete", "parts.0.eTag", "a lone surrogate", "PUT", '{"requestKey":"k","parts":[{"partNumber":1,"eTag":"\\udfff"}]}'],
+    [
+      "/multipart-complete",
+      "parts.0.eTag",
+      "a lone surrogate",
+      "PUT",
+      '{"requestKey":"k","parts":[{"partNumber":1,"eTag":"\\udfff"}]}',
+    ],
   ])("%s with %s holding %s", async (path, field, _what, method, rawBody) => {
     const reply = await call(gw.app, method as "PUT" | "POST", api(path), { headers: gw.auth, rawBody });
     expectErrorEnvelope(reply, 400, "VALIDATION_FAILED");

@@ -92,7 +92,10 @@ describe.each(["local", "s3"] as const)("idempotent start on %s storage", (stora
     // A replay after the upload completed cannot hand out URLs for it: 409, naming the upload.
     const late = await start(key);
     expect(late.status).toBe(409);
-    expect(late.body.errorDetails[0]).toMatchObject({ code: "UPLOAD_NOT_IN_PROGRESS", field: "headers.idempotency-key" });
+    expect(late.body.errorDetails[0]).toMatchObject({
+      code: "UPLOAD_NOT_IN_PROGRESS",
+      field: "headers.idempotency-key",
+    });
     expect(late.body.errors[0]).toContain(requestKey);
   });
 
@@ -152,7 +155,9 @@ describe.each(["local", "s3"] as const)("idempotent start on %s storage", (stora
     const later = await start(key, { ...body, fileName: "later.mp4" });
     expect(later.status, JSON.stringify(later.body)).toBe(200);
     expect(later.body.result.requestKey).not.toBe(first.body.result.requestKey);
-    expect((await start(key, { ...body, fileName: "later.mp4" })).body.result.requestKey).toBe(later.body.result.requestKey);
+    expect((await start(key, { ...body, fileName: "later.mp4" })).body.result.requestKey).toBe(
+      later.body.result.requestKey,
+    );
     expect((await start(key)).status).toBe(422);
   });
 

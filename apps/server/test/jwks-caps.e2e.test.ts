@@ -39,7 +39,9 @@ function streamHuge(response: ServerResponse, total: number, record: { written: 
   pump();
 }
 
-const keySet = (count: number) => ({ keys: Array.from({ length: count }, (_, i) => ({ ...publicJwk, kid: i === 0 ? "idp-1" : `old-${i}` })) });
+const keySet = (count: number) => ({
+  keys: Array.from({ length: count }, (_, i) => ({ ...publicJwk, kid: i === 0 ? "idp-1" : `old-${i}` })),
+});
 
 beforeAll(async () => {
   const pair = await generateKeyPair("ES256");
@@ -76,7 +78,13 @@ afterEach(async () => {
 const gateway = (jwksUrl: string) =>
   gateways.start({
     projects: { projects: [{ id: "films" }], apiKeys: [{ name: "k", sha256: sha256Hex(API_KEY), projects: ["*"] }] },
-    env: { ...NO_RATE_LIMITS, LOG_LEVEL: "warn", AUTH_JWKS_URL: jwksUrl, AUTH_JWT_ISSUER: ISSUER, AUTH_JWT_AUDIENCE: AUDIENCE },
+    env: {
+      ...NO_RATE_LIMITS,
+      LOG_LEVEL: "warn",
+      AUTH_JWKS_URL: jwksUrl,
+      AUTH_JWT_ISSUER: ISSUER,
+      AUTH_JWT_AUDIENCE: AUDIENCE,
+    },
     logging: { destination: { write: (line: string) => void lines.push(line) } },
   });
 
@@ -100,27 +108,32 @@ describe("an identity provider's key set", () => {
   it.each([
     ["streamed without a length", "/streamed", /is larger than 1048576 bytes/],
     ["declared in Content-Length", "/declared", /declares 100663307 bytes, more than 1048576/],
-  ])("of 96 MiB, %s, is refused after at most 1 MiB: 503 for its tokens, API keys unaffected", async (_what, path, reason) => {
-    current = gateway(`${base}${path}?token=jwks-secret`);
-    expectErrorEnvelope(await start(await idpToken()), 503, "IDENTITY_PROVIDER_UNAVAILABLE");
-    // The server could not push the whole set: the gateway stopped reading (socket buffers hold a few MiB at most).
-    expect(served.get(path)!.written).toBeLessThan(16 * 1024 * 1024);
-    const refusals = lines.filter((line) => line.includes("key set at"));
-    expect(refusals).toHaveLength(1);
-    expect(refusals[0]).toMatch(reason);
-    expect(refusals[0]).toContain("?token=[REDACTED]");
-    expect(refusals[0]).not.toContain("jwks-secret");
-    // A second token soon after is answered from the refusal, without fetching 1 MiB again nor logging again.
-    expectErrorEnvelope(await start(await idpToken()), 503, "IDENTITY_PROVIDER_UNAVAILABLE");
-    expect(served.get(path)!.requests).toBe(1);
-    expect(lines.filter((line) => line.includes("key set at"))).toHaveLength(1);
-    expect((await start(API_KEY)).status).toBe(200);
-  });
+  ])(
+    "of 96 MiB, %s, is refused after at most 1 MiB: 503 for its tokens, API keys unaffected",
+    async (_what, path, reason) => {
+      current = gateway(`${base}${path}?token=jwks-secret`);
+      expectErrorEnvelope(await start(await idpToken()), 503, "IDENTITY_PROVIDER_UNAVAILABLE");
+      // The server could not push the whole set: the gateway stopped reading (socket buffers hold a few MiB at most).
+      expect(served.get(path)!.written).toBeLessThan(16 * 1024 * 1024);
+      const refusals = lines.filter((line) => line.includes("key set at"));
+      expect(refusals).toHaveLength(1);
+      expect(refusals[0]).toMatch(reason);
+      expect(refusals[0]).toContain("?token=[REDACTED]");
+      expect(refusals[0]).not.toContain("jwks-secret");
+      // A second token soon after is answered from the refusal, without fetching 1 MiB again nor logging again.
+      expectErrorEnvelope(await start(await idpToken()), 503, "IDENTITY_PROVIDER_UNAVAILABLE");
+      expect(served.get(path)!.requests).toBe(1);
+      expect(lines.filter((line) => line.includes("key set at"))).toHaveLength(1);
+      expect((await start(API_KEY)).status).toBe(200);
+    },
+  );
 
   it("with 101 keys is refused; with 100 its tokens are accepted", async () => {
     current = gateway(`${base}/101-keys`);
     expectErrorEnvelope(await start(await idpToken()), 503, "IDENTITY_PROVIDER_UNAVAILABLE");
-    expect(lines.join("")).toMatch(/key set at http:\/\/127\.0\.0\.1:\d+\/101-keys is refused: it has 101 keys, more than 100/);
+    expect(lines.join("")).toMatch(
+      /key set at http:\/\/127\.0\.0\.1:\d+\/101-keys is refused: it has 101 keys, more than 100/,
+    );
     expect((await start(API_KEY)).status).toBe(200);
     current = gateway(`${base}/100-keys`);
     const accepted = await start(await idpToken());

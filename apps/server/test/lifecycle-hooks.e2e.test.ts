@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { UploadRefusedError, type UploadHookContext, type UploadLifecycleHooks } from "../src/uploads/lifecycle/upload-lifecycle.hooks";
+import {
+  UploadRefusedError,
+  type UploadHookContext,
+  type UploadLifecycleHooks,
+} from "../src/uploads/lifecycle/upload-lifecycle.hooks";
 import type { Storage } from "../src/storage/storage.port";
 import { STORAGE } from "../src/tokens";
 import { startGateway, type TestGateway } from "./support/gateway";
@@ -24,7 +28,11 @@ describe.each(["local", "s3"] as const)("lifecycle hooks on %s storage", (storag
     beforeStart({ body: start, requestKey, project }) {
       const metadata = start.metadata ?? {};
       if (metadata.ownerId === "banned") {
-        throw new UploadRefusedError({ code: "FORBIDDEN", field: "metadata.ownerId", message: "this owner may not upload" });
+        throw new UploadRefusedError({
+          code: "FORBIDDEN",
+          field: "metadata.ownerId",
+          message: "this owner may not upload",
+        });
       }
       if (metadata.ownerId === "crash") throw new Error("the hook has a bug");
       if (metadata.ownerId === "bad-key") return { objectKey: "../outside" };
@@ -38,8 +46,10 @@ describe.each(["local", "s3"] as const)("lifecycle hooks on %s storage", (storag
     onAborted: record("onAborted"),
   };
   const uploads = () => `/api/projects/${gw.projectId}/uploads`;
-  const start = (payload: unknown = body) => call(gw.app, "POST", `${uploads()}/multipart`, { body: payload, headers: gw.auth });
-  const hooksOf = (requestKey: string) => seen.filter((s) => s.context.upload.requestKey === requestKey).map((s) => s.hook);
+  const start = (payload: unknown = body) =>
+    call(gw.app, "POST", `${uploads()}/multipart`, { body: payload, headers: gw.auth });
+  const hooksOf = (requestKey: string) =>
+    seen.filter((s) => s.context.upload.requestKey === requestKey).map((s) => s.hook);
 
   /** Starts an upload and stores its one part; returns what completing it needs. */
   async function startAndSend(payload: unknown = body) {
@@ -63,12 +73,17 @@ describe.each(["local", "s3"] as const)("lifecycle hooks on %s storage", (storag
   });
 
   it("beforeStart refuses with a 4xx of the closed set, in the envelope, and nothing is made", async () => {
-    const before = (await call(gw.app, "GET", `${uploads()}?limit=100`, { headers: gw.auth })).body.result.uploads.length;
+    const before = (await call(gw.app, "GET", `${uploads()}?limit=100`, { headers: gw.auth })).body.result.uploads
+      .length;
     const refused = await start({ ...body, metadata: { ownerId: "banned" } });
     expectErrorEnvelope(refused, 403, "FORBIDDEN");
-    expect(refused.body.errorDetails[0]).toMatchObject({ field: "metadata.ownerId", message: "this owner may not upload" });
+    expect(refused.body.errorDetails[0]).toMatchObject({
+      field: "metadata.ownerId",
+      message: "this owner may not upload",
+    });
     expect(refused.body.errors).toEqual(["metadata.ownerId: this owner may not upload"]);
-    const after = (await call(gw.app, "GET", `${uploads()}?limit=100`, { headers: gw.auth })).body.result.uploads.length;
+    const after = (await call(gw.app, "GET", `${uploads()}?limit=100`, { headers: gw.auth })).body.result.uploads
+      .length;
     expect(after).toBe(before);
   });
 
@@ -85,13 +100,25 @@ describe.each(["local", "s3"] as const)("lifecycle hooks on %s storage", (storag
     const store = gw.app.get<Storage>(STORAGE);
     expect(await store.objectSize(`media/${gw.projectId}/${upload.requestKey}.mp4`)).toBe(SIZE);
     expect(await store.objectSize(`projects/${gw.projectId}/files/${upload.requestKey}`)).toBeUndefined();
-    const [completed] = seen.filter((s) => s.hook === "onCompleted" && s.context.upload.requestKey === upload.requestKey);
+    const [completed] = seen.filter(
+      (s) => s.hook === "onCompleted" && s.context.upload.requestKey === upload.requestKey,
+    );
     expect(completed!.context.event).toMatchObject({
       id: expect.stringMatching(/^evt_[0-9a-f]{32}$/),
       type: "upload.completed",
-      data: { projectId: gw.projectId, requestKey: upload.requestKey, fileName: "clip.mp4", mimeType: "video/mp4", size: SIZE, metadata: { place: "custom", placedBy: "hook" } },
+      data: {
+        projectId: gw.projectId,
+        requestKey: upload.requestKey,
+        fileName: "clip.mp4",
+        mimeType: "video/mp4",
+        size: SIZE,
+        metadata: { place: "custom", placedBy: "hook" },
+      },
     });
-    expect(completed!.context.upload).toMatchObject({ state: "completed", objectKey: `media/${gw.projectId}/${upload.requestKey}.mp4` });
+    expect(completed!.context.upload).toMatchObject({
+      state: "completed",
+      objectKey: `media/${gw.projectId}/${upload.requestKey}.mp4`,
+    });
   });
 
   it("onStarted and onCompleted run once each, not again for a retried complete", async () => {

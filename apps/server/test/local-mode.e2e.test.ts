@@ -65,7 +65,11 @@ function rawPut(url: string, body: Uint8Array, declared?: number) {
       res.on("end", () => {
         req.destroy();
         const text = Buffer.concat(chunks).toString("utf8");
-        resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body: text ? JSON.parse(text) : undefined });
+        resolve({
+          status: res.statusCode ?? 0,
+          connection: res.headers.connection,
+          body: text ? JSON.parse(text) : undefined,
+        });
       });
     });
     req.on("error", reject);
@@ -125,11 +129,14 @@ describe("zero-config start", () => {
     expect(await session.json()).toMatchObject({ success: true, result: { projectId: "demo", apiKey: devKey } });
     // A page whose own name was rebound to 127.0.0.1 sends its name as Host: it gets nothing.
     const rebound = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request({ host: "127.0.0.1", port, path: "/api/dev-session", headers: { host: `evil.example:${port}` } }, (res) => {
-        let body = "";
-        res.on("data", (chunk: Buffer) => (body += chunk.toString()));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      });
+      const req = request(
+        { host: "127.0.0.1", port, path: "/api/dev-session", headers: { host: `evil.example:${port}` } },
+        (res) => {
+          let body = "";
+          res.on("data", (chunk: Buffer) => (body += chunk.toString()));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
       req.on("error", reject);
       req.end();
     });
@@ -153,7 +160,10 @@ describe("zero-config start", () => {
       () => expect.unreachable("the server started"),
       (error: Error) => error.message,
     );
-    const output = failure.slice(failure.indexOf("\n") + 1).trim().split("\n");
+    const output = failure
+      .slice(failure.indexOf("\n") + 1)
+      .trim()
+      .split("\n");
     expect(output).toEqual([
       `Cannot start: PROJECTS_FILE ${file}: projects.0.id: must be 1–64 letters, digits, '.', '_' or '-', starting with a letter or digit`,
       `Cannot start: PROJECTS_FILE ${file}: apiKeys: Required`,
@@ -164,11 +174,17 @@ describe("zero-config start", () => {
     const s = await start({ S3_ENDPOINT: "http://127.0.0.1:7480", S3_BUCKET: "videos" });
     const isWarning = (line: string) => line.startsWith("Warning: S3_BUCKET, S3_ENDPOINT are set but STORAGE is local");
     // The warning goes to stderr and the banner to stdout: two pipes, so the test may read them in either order.
-    for (let i = 0; i < 100 && !s.output().split("\n").some(isWarning); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 100 && !s.output().split("\n").some(isWarning); i++)
+      await new Promise((r) => setTimeout(r, 50));
     const lines = s.output().trimEnd().split("\n");
     expect(lines.filter(isWarning)).toHaveLength(1);
     // Trimmed again: when stderr's warning arrives after the banner's closing blank line, removing it leaves that line last.
-    expect(lines.filter((line) => !isWarning(line)).join("\n").trimEnd()).toMatch(/\n\n {2}Upload Gateway is running at [^\n]+(\n {2}\S[^\n]*)+$/);
+    expect(
+      lines
+        .filter((line) => !isWarning(line))
+        .join("\n")
+        .trimEnd(),
+    ).toMatch(/\n\n {2}Upload Gateway is running at [^\n]+(\n {2}\S[^\n]*)+$/);
   });
 
   it("completes the seed's 3-part upload with the printed key; the state survives a restart", async () => {
@@ -184,7 +200,10 @@ describe("zero-config start", () => {
     const { requestKey, presignedUrl } = started.body.result;
     const eTags = await Promise.all(
       presignedUrl.map((p: { partNumber: number; presignedUrl: string }) =>
-        putPart(p.presignedUrl, data.subarray((p.partNumber - 1) * 5 * MiB, Math.min(p.partNumber * 5 * MiB, data.length))),
+        putPart(
+          p.presignedUrl,
+          data.subarray((p.partNumber - 1) * 5 * MiB, Math.min(p.partNumber * 5 * MiB, data.length)),
+        ),
       ),
     );
     const done = await api("PUT", "/multipart-complete", {
@@ -211,16 +230,25 @@ describe("zero-config start", () => {
     expect(await docs.text()).toContain("swagger-ui-bundle.js");
     expect((await fetch(`${base}/docs/assets/swagger-ui-bundle.js`)).status).toBe(200);
     // Relative to the page, so that the docs work under a path prefix.
-    expect(await (await fetch(`${base}/docs/assets/docs-init.js`)).text()).toContain('new URL("api/openapi.json", document.baseURI)');
+    expect(await (await fetch(`${base}/docs/assets/docs-init.js`)).text()).toContain(
+      'new URL("api/openapi.json", document.baseURI)',
+    );
     const openapi = (await (await fetch(`${base}/api/openapi.json`)).json()) as any;
     expect(openapi.openapi).toMatch(/^3\./);
     const startOp = openapi.paths["/api/projects/{projectId}/uploads/multipart"].post;
     expect(startOp.security).toEqual([{ apiKey: [] }]);
-    const idempotencyKey = startOp.parameters.find((p: { in: string; name: string }) => p.in === "header" && p.name === "idempotency-key");
+    const idempotencyKey = startOp.parameters.find(
+      (p: { in: string; name: string }) => p.in === "header" && p.name === "idempotency-key",
+    );
     expect(idempotencyKey).toMatchObject({ schema: { type: "string" } });
     expect(idempotencyKey.required).not.toBe(true);
-    expect(startOp.requestBody.content["application/json"].example).toMatchObject({ partsNumber: 3, mimeType: "video/mp4" });
-    expect(Object.keys(startOp.responses)).toEqual(expect.arrayContaining(["200", "400", "401", "403", "404", "422", "500", "503"]));
+    expect(startOp.requestBody.content["application/json"].example).toMatchObject({
+      partsNumber: 3,
+      mimeType: "video/mp4",
+    });
+    expect(Object.keys(startOp.responses)).toEqual(
+      expect.arrayContaining(["200", "400", "401", "403", "404", "422", "500", "503"]),
+    );
     expect(JSON.stringify(openapi)).not.toContain("exclusiveMinimum");
     for (const path of ["/health/live", "/health/ready"]) {
       const reply = await fetch(`${base}${path}`);
@@ -251,7 +279,8 @@ describe("crash safety", () => {
     req.on("error", () => {}); // the connection dies with the server
     req.write(parts[1]!.subarray(0, 2 * MiB));
     // A part being received is written in tmp/ and renamed into the upload only once whole.
-    const receiving = () => existsSync(join(dir, "tmp")) && readdirSync(join(dir, "tmp")).some((f) => statSync(join(dir, "tmp", f)).size > 0);
+    const receiving = () =>
+      existsSync(join(dir, "tmp")) && readdirSync(join(dir, "tmp")).some((f) => statSync(join(dir, "tmp", f)).size > 0);
     for (let i = 0; i < 100 && !receiving(); i++) {
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -41,7 +41,11 @@ describe("embedded store over HTTP", () => {
     const data = randomBytes(100_000);
     const { requestKey, presignedUrl } = await startUpload(gw, data.length);
     const url = presignedUrl[0]!.presignedUrl;
-    const wrong = await fetch(url, { method: "PUT", body: data, headers: { "content-md5": md5(Buffer.from("x")).toString("base64") } });
+    const wrong = await fetch(url, {
+      method: "PUT",
+      body: data,
+      headers: { "content-md5": md5(Buffer.from("x")).toString("base64") },
+    });
     expect(wrong.status).toBe(400);
     expect(await wrong.json()).toMatchObject({
       success: false,
@@ -52,9 +56,15 @@ describe("embedded store over HTTP", () => {
 
     const malformed = await fetch(url, { method: "PUT", body: data, headers: { "content-md5": "not-a-digest" } });
     expect(malformed.status).toBe(400);
-    expect(await malformed.json()).toMatchObject({ errorDetails: [{ code: "VALIDATION_FAILED", field: "Content-MD5" }] });
+    expect(await malformed.json()).toMatchObject({
+      errorDetails: [{ code: "VALIDATION_FAILED", field: "Content-MD5" }],
+    });
 
-    const right = await fetch(url, { method: "PUT", body: data, headers: { "content-md5": md5(data).toString("base64") } });
+    const right = await fetch(url, {
+      method: "PUT",
+      body: data,
+      headers: { "content-md5": md5(data).toString("base64") },
+    });
     expect(right.status).toBe(200);
     expect(right.headers.get("etag")).toBe(quoted(md5(data)));
   });
@@ -64,13 +74,18 @@ describe("embedded store over HTTP", () => {
       const size = 256 * 1024;
       const { requestKey, presignedUrl } = await startUpload(gw, size);
       const bodies = Array.from({ length: 4 }, () => randomBytes(size));
-      const replies = await Promise.all(bodies.map((body) => fetch(presignedUrl[0]!.presignedUrl, { method: "PUT", body })));
+      const replies = await Promise.all(
+        bodies.map((body) => fetch(presignedUrl[0]!.presignedUrl, { method: "PUT", body })),
+      );
       expect(replies.map((r) => r.status)).toEqual([200, 200, 200, 200]);
       const stored = (await api(gw, "GET", `/${requestKey}`)).body.result.uploadedParts;
       expect(stored).toHaveLength(1);
       const winner = bodies.find((body) => quoted(md5(body)) === stored[0].eTag);
       expect(winner).toBeDefined();
-      const done = await api(gw, "PUT", "/multipart-complete", { requestKey, parts: [{ partNumber: 1, eTag: stored[0].eTag }] });
+      const done = await api(gw, "PUT", "/multipart-complete", {
+        requestKey,
+        parts: [{ partNumber: 1, eTag: stored[0].eTag }],
+      });
       expect(done.status).toBe(200);
       const link = await api(gw, "POST", `/success/${requestKey}`);
       const downloaded = Buffer.from(await (await fetch(link.body.result.downloadPath)).arrayBuffer());

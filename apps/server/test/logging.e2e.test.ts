@@ -31,19 +31,34 @@ async function gateway(env: Record<string, string> = {}, projects?: unknown): Pr
       lines.push(JSON.parse(line) as Record<string, any>);
     },
   };
-  return gateways.start({ env: { DEV_API_KEY: DEV_KEY, LOG_LEVEL: "info", ...env }, projects, logging: { destination } });
+  return gateways.start({
+    env: { DEV_API_KEY: DEV_KEY, LOG_LEVEL: "info", ...env },
+    projects,
+    logging: { destination },
+  });
 }
 
 /** Starts a one-part upload of the dev project; its request key and part URL. */
-async function startOnePart(gw: NestFastifyApplication, contentLength: number): Promise<{ requestKey: string; partUrl: URL }> {
+async function startOnePart(
+  gw: NestFastifyApplication,
+  contentLength: number,
+): Promise<{ requestKey: string; partUrl: URL }> {
   const start = await gw.inject({
     method: "POST",
     url: "/api/projects/demo/uploads/multipart",
     headers: { authorization: `Bearer ${DEV_KEY}`, "content-type": "application/json" },
-    payload: JSON.stringify({ partsNumber: 1, fileName: "a.mp4", contentLength: String(contentLength), mimeType: "video/mp4" }),
+    payload: JSON.stringify({
+      partsNumber: 1,
+      fileName: "a.mp4",
+      contentLength: String(contentLength),
+      mimeType: "video/mp4",
+    }),
   });
   expect(start.statusCode).toBe(200);
-  const { requestKey, presignedUrl } = start.json().result as { requestKey: string; presignedUrl: { presignedUrl: string }[] };
+  const { requestKey, presignedUrl } = start.json().result as {
+    requestKey: string;
+    presignedUrl: { presignedUrl: string }[];
+  };
   return { requestKey, partUrl: new URL(presignedUrl[0]!.presignedUrl) };
 }
 
@@ -52,7 +67,11 @@ const accessLines = () => lines.filter((l) => l.msg === "request completed" || l
 describe("request ids", () => {
   it("takes a valid X-Request-Id, echoes it and writes one access line with method, route, status, duration", async () => {
     const gw = await gateway();
-    const reply = await gw.inject({ method: "GET", url: "/api/projects/demo/uploads?limit=5", headers: { "x-request-id": "req-42.abc:1", authorization: `Bearer ${DEV_KEY}` } });
+    const reply = await gw.inject({
+      method: "GET",
+      url: "/api/projects/demo/uploads?limit=5",
+      headers: { "x-request-id": "req-42.abc:1", authorization: `Bearer ${DEV_KEY}` },
+    });
     expect(reply.statusCode).toBe(200);
     expect(reply.headers["x-request-id"]).toBe("req-42.abc:1");
     const access = accessLines();
@@ -85,7 +104,12 @@ describe("request ids", () => {
   it("generates a different id per request, on errors and unknown routes too", async () => {
     const gw = await gateway();
     const a = await gw.inject({ method: "GET", url: "/api/nowhere" });
-    const b = await gw.inject({ method: "POST", url: "/api/projects/demo/uploads/multipart", payload: "{", headers: { "content-type": "application/json", authorization: `Bearer ${DEV_KEY}` } });
+    const b = await gw.inject({
+      method: "POST",
+      url: "/api/projects/demo/uploads/multipart",
+      payload: "{",
+      headers: { "content-type": "application/json", authorization: `Bearer ${DEV_KEY}` },
+    });
     expect(a.statusCode).toBe(404);
     expect(b.statusCode).toBe(400);
     expect(a.headers["x-request-id"]).toMatch(UUID);
@@ -107,7 +131,9 @@ describe("clients that give up", () => {
     // Half the promised body, then the client goes away.
     const socket = connect(port, "127.0.0.1");
     socket.on("error", () => {});
-    socket.write(`PUT ${partUrl.pathname}${partUrl.search} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Length: 1000000\r\n\r\n`);
+    socket.write(
+      `PUT ${partUrl.pathname}${partUrl.search} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Length: 1000000\r\n\r\n`,
+    );
     socket.write(Buffer.alloc(500_000));
     await new Promise((resolve) => setTimeout(resolve, 200));
     socket.destroy();
@@ -133,7 +159,12 @@ describe("redaction", () => {
     const { partUrl } = await startOnePart(gw, 5);
     const signature = partUrl.searchParams.get("signature")!;
     expect(signature.length).toBeGreaterThan(10);
-    const put = await gw.inject({ method: "PUT", url: partUrl.pathname + partUrl.search, payload: "hello", headers: { "content-type": "application/octet-stream" } });
+    const put = await gw.inject({
+      method: "PUT",
+      url: partUrl.pathname + partUrl.search,
+      payload: "hello",
+      headers: { "content-type": "application/octet-stream" },
+    });
     expect(put.statusCode).toBe(200);
     const partLine = accessLines().find((l) => l.method === "PUT");
     expect(partLine?.url).toContain("signature=[REDACTED]");
@@ -145,10 +176,14 @@ describe("redaction", () => {
 
 describe("error replies", () => {
   const key = "key-errorlines-0123456789abcdef";
-  const projects = { projects: [{ id: "films" }], apiKeys: [{ name: "ci-uploader", sha256: sha256Hex(key), projects: ["films"] }] };
+  const projects = {
+    projects: [{ id: "films" }],
+    apiKeys: [{ name: "ci-uploader", sha256: sha256Hex(key), projects: ["films"] }],
+  };
   const api = "/api/projects/films/uploads";
   const json = { "content-type": "application/json" };
-  const lineOf = (reply: { headers: Record<string, unknown> }) => accessLines().find((l) => l.requestId === reply.headers["x-request-id"]);
+  const lineOf = (reply: { headers: Record<string, unknown> }) =>
+    accessLines().find((l) => l.requestId === reply.headers["x-request-id"]);
 
   it("carry the envelope's error code and the API key's name, never the key", async () => {
     const gw = await gateway({ DEV_API_KEY: "" }, projects);
@@ -160,10 +195,18 @@ describe("error replies", () => {
     });
     expect(invalid.statusCode).toBe(400);
     expect(lineOf(invalid)).toMatchObject({ status: 400, code: "VALIDATION_FAILED", keyName: "ci-uploader" });
-    const missing = await gw.inject({ method: "GET", url: `${api}/no-such-upload`, headers: { authorization: `Bearer ${key}` } });
+    const missing = await gw.inject({
+      method: "GET",
+      url: `${api}/no-such-upload`,
+      headers: { authorization: `Bearer ${key}` },
+    });
     expect(lineOf(missing)).toMatchObject({ status: 404, code: "UPLOAD_NOT_FOUND", keyName: "ci-uploader" });
     // An unknown key is no one's: the line has the code, and neither a name nor the bearer.
-    const unknown = await gw.inject({ method: "GET", url: api, headers: { authorization: "Bearer key-not-known-0123456789" } });
+    const unknown = await gw.inject({
+      method: "GET",
+      url: api,
+      headers: { authorization: "Bearer key-not-known-0123456789" },
+    });
     expect(lineOf(unknown)).toMatchObject({ status: 401, code: "UNAUTHORIZED" });
     expect(lineOf(unknown)).not.toHaveProperty("keyName");
     // Successes stay as they were: no code, no caller.
@@ -177,7 +220,12 @@ describe("error replies", () => {
 
   it("name a token by its id, never the token", async () => {
     const gw = await gateway({ DEV_API_KEY: "" }, projects);
-    const minted = await gw.inject({ method: "POST", url: "/api/projects/films/upload-tokens", headers: { authorization: `Bearer ${key}`, ...json }, payload: "{}" });
+    const minted = await gw.inject({
+      method: "POST",
+      url: "/api/projects/films/upload-tokens",
+      headers: { authorization: `Bearer ${key}`, ...json },
+      payload: "{}",
+    });
     expect(minted.statusCode).toBe(200);
     const token = minted.json().result.token as string;
     const refused = await gw.inject({ method: "GET", url: api, headers: { authorization: `Bearer ${token}` } });
@@ -195,11 +243,20 @@ describe("error replies", () => {
       gw.inject({
         method: "OPTIONS",
         url: `${api}/multipart`,
-        headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type" },
+        headers: {
+          origin,
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "authorization,content-type",
+        },
       });
     const refused = await preflight("https://elsewhere.example");
     expect(refused.statusCode).toBe(403);
-    expect(lineOf(refused)).toMatchObject({ method: "OPTIONS", status: 403, code: "FORBIDDEN", origin: "https://elsewhere.example" });
+    expect(lineOf(refused)).toMatchObject({
+      method: "OPTIONS",
+      status: 403,
+      code: "FORBIDDEN",
+      origin: "https://elsewhere.example",
+    });
     const allowed = await preflight("https://app.example");
     expect(allowed.statusCode).toBe(204);
     expect(lineOf(allowed)).not.toHaveProperty("origin");
@@ -215,8 +272,13 @@ describe("storage failures", () => {
     // Nothing listens on port 9: every S3 call fails to connect.
     const gw = await gateway(
       {
-        STORAGE: "s3", S3_ENDPOINT: "http://127.0.0.1:9", S3_BUCKET: "videos", S3_FORCE_PATH_STYLE: "true",
-        AWS_ACCESS_KEY_ID: "AKIDLOGTEST", AWS_SECRET_ACCESS_KEY: "secret-log-test", DEV_API_KEY: "",
+        STORAGE: "s3",
+        S3_ENDPOINT: "http://127.0.0.1:9",
+        S3_BUCKET: "videos",
+        S3_FORCE_PATH_STYLE: "true",
+        AWS_ACCESS_KEY_ID: "AKIDLOGTEST",
+        AWS_SECRET_ACCESS_KEY: "secret-log-test",
+        DEV_API_KEY: "",
       },
       { projects: [{ id: "films" }], apiKeys: [{ name: "k", sha256: sha256Hex(key), projects: ["*"] }] },
     );
@@ -249,13 +311,25 @@ describe("Nest's own lines", () => {
 describe("the built server", () => {
   it("writes JSON lines with request ids to stdout", async () => {
     const data = mkdtempSync(join(tmpdir(), "logging-built-"));
-    const server = await startServerProcess({ PORT: String(await freePort()), LOCAL_STORAGE_DIR: data, DEV_API_KEY: DEV_KEY, NODE_ENV: "production" });
+    const server = await startServerProcess({
+      PORT: String(await freePort()),
+      LOCAL_STORAGE_DIR: data,
+      DEV_API_KEY: DEV_KEY,
+      NODE_ENV: "production",
+    });
     try {
       const reply = await fetch(`${server.url}/health/live`, { headers: { "x-request-id": "from-the-proxy-1" } });
       expect(reply.headers.get("x-request-id")).toBe("from-the-proxy-1");
       await new Promise((r) => setTimeout(r, 200));
-      const json = server.output().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, any>);
-      expect(json.find((l) => l.requestId === "from-the-proxy-1")).toMatchObject({ route: "/health/live", status: 200 });
+      const json = server
+        .output()
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as Record<string, any>);
+      expect(json.find((l) => l.requestId === "from-the-proxy-1")).toMatchObject({
+        route: "/health/live",
+        status: 200,
+      });
     } finally {
       await server.stop();
       rmSync(data, { recursive: true, force: true });

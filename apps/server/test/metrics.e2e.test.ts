@@ -44,7 +44,12 @@ describe("/metrics", () => {
 
     const upload = await start(gw);
     const url = new URL(upload.presignedUrl[0]!.presignedUrl);
-    const put = await gw.inject({ method: "PUT", url: url.pathname + url.search, payload: "hello", headers: { "content-type": "application/octet-stream" } });
+    const put = await gw.inject({
+      method: "PUT",
+      url: url.pathname + url.search,
+      payload: "hello",
+      headers: { "content-type": "application/octet-stream" },
+    });
     expect(put.statusCode).toBe(200);
     const completeRequest = {
       method: "PUT" as const,
@@ -66,7 +71,12 @@ describe("/metrics", () => {
     });
     expect(abort.statusCode).toBe(200);
     // A refused start counts nothing.
-    await gw.inject({ method: "POST", url: "/api/projects/demo/uploads/multipart", headers: { ...auth, "content-type": "application/json" }, payload: "{}" });
+    await gw.inject({
+      method: "POST",
+      url: "/api/projects/demo/uploads/multipart",
+      headers: { ...auth, "content-type": "application/json" },
+      payload: "{}",
+    });
 
     const after = await scrape(gw);
     expect(value(after, 'upload_gateway_uploads_started_total{project="demo"}')).toBe(2);
@@ -74,20 +84,33 @@ describe("/metrics", () => {
     expect(value(after, 'upload_gateway_bytes_completed_total{project="demo"}')).toBe(5);
     expect(value(after, 'upload_gateway_uploads_aborted_total{project="demo"}')).toBe(1);
     expect(
-      value(after, 'upload_gateway_request_duration_seconds_count{route="/api/projects/:projectId/uploads/multipart",method="POST",status="200"}'),
+      value(
+        after,
+        'upload_gateway_request_duration_seconds_count{route="/api/projects/:projectId/uploads/multipart",method="POST",status="200"}',
+      ),
     ).toBe(2);
-    expect(after).toMatch(/upload_gateway_request_duration_seconds_count\{route="\/api\/projects\/:projectId\/uploads\/multipart",method="POST",status="400"\} 1/);
+    expect(after).toMatch(
+      /upload_gateway_request_duration_seconds_count\{route="\/api\/projects\/:projectId\/uploads\/multipart",method="POST",status="400"\} 1/,
+    );
     // Route patterns only: no request key or signature ends up in a label.
     expect(after).not.toContain(upload.requestKey);
     expect(after).not.toContain("signature=");
-    expect(value(after, 'upload_gateway_storage_call_duration_seconds_count{operation="createMultipartUpload",outcome="ok"}')).toBe(2);
+    expect(
+      value(
+        after,
+        'upload_gateway_storage_call_duration_seconds_count{operation="createMultipartUpload",outcome="ok"}',
+      ),
+    ).toBe(2);
   });
 
   it("needs the bearer token when METRICS_TOKEN is set", async () => {
     const token = "metrics-0123456789abcdef";
     const gw = await gateway({ METRICS_TOKEN: token });
     expect((await gw.inject({ method: "GET", url: "/metrics" })).statusCode).toBe(401);
-    expect((await gw.inject({ method: "GET", url: "/metrics", headers: { authorization: "Bearer wrong-0123456789abcdef" } })).statusCode).toBe(401);
+    expect(
+      (await gw.inject({ method: "GET", url: "/metrics", headers: { authorization: "Bearer wrong-0123456789abcdef" } }))
+        .statusCode,
+    ).toBe(401);
     const ok = await gw.inject({ method: "GET", url: "/metrics", headers: { authorization: `Bearer ${token}` } });
     expect(ok.statusCode).toBe(200);
     expect(ok.body).toContain("upload_gateway_uploads_started_total");

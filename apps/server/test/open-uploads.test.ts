@@ -61,7 +61,10 @@ describe.each(["local", "s3"] as const)("maxOpenUploads: %s", (store) => {
     expectTooMany(await start());
 
     // Completing one frees its place too.
-    const { presignedUrl, requestKey } = third.body.result as { requestKey: string; presignedUrl: { presignedUrl: string }[] };
+    const { presignedUrl, requestKey } = third.body.result as {
+      requestKey: string;
+      presignedUrl: { presignedUrl: string }[];
+    };
     const put = await fetch(presignedUrl[0]!.presignedUrl, { method: "PUT", body: "abcd" });
     const done = await call(gw.app, "PUT", `${uploads()}/multipart-complete`, {
       body: { requestKey, parts: [{ partNumber: 1, eTag: put.headers.get("etag")! }] },
@@ -73,10 +76,14 @@ describe.each(["local", "s3"] as const)("maxOpenUploads: %s", (store) => {
     expectTooMany(await start());
 
     // Other projects are not affected.
-    expect((await call(gw.app, "POST", `/api/projects/${gw.projectId}/uploads/multipart`, {
-      body: { partsNumber: 1, fileName: "a.mp4", contentLength: "4", mimeType: "video/mp4" },
-      headers: gw.auth,
-    })).status).toBe(200);
+    expect(
+      (
+        await call(gw.app, "POST", `/api/projects/${gw.projectId}/uploads/multipart`, {
+          body: { partsNumber: 1, fileName: "a.mp4", contentLength: "4", mimeType: "video/mp4" },
+          headers: gw.auth,
+        })
+      ).status,
+    ).toBe(200);
 
     for (const key of [open[1]!, fourth.body.result.requestKey, fifth.body.result.requestKey]) {
       expect((await abort(key as string)).status).toBe(200);
@@ -112,17 +119,30 @@ describe.each(["local", "s3"] as const)("maxOpenUploads: %s", (store) => {
       const body = { partsNumber: 1, fileName: "a.mp4", contentLength: "4", mimeType: "video/mp4" };
       const ownStart = () => call(own.app, "POST", `${api}/multipart`, { body, headers: own.auth });
       const marker = (requestKey: string, ageMs: number) =>
-        storage.writeJson(openUploadKey(own.limitedProjectId, requestKey), { requestKey, createdAt: new Date(Date.now() - ageMs).toISOString() });
+        storage.writeJson(openUploadKey(own.limitedProjectId, requestKey), {
+          requestKey,
+          createdAt: new Date(Date.now() - ageMs).toISOString(),
+        });
       // Killed between the marker and the record, two minutes ago.
       await marker("a".repeat(32), 120_000);
       // Killed after aborting an upload but before removing its marker.
       const ended = await ownStart();
       expect(ended.status).toBe(200);
-      expect((await call(own.app, "PUT", `${api}/multipart-abort`, { body: { requestKey: ended.body.result.requestKey }, headers: own.auth })).status).toBe(200);
+      expect(
+        (
+          await call(own.app, "PUT", `${api}/multipart-abort`, {
+            body: { requestKey: ended.body.result.requestKey },
+            headers: own.auth,
+          })
+        ).status,
+      ).toBe(200);
       await marker(ended.body.result.requestKey, 0);
       // A start that has written its marker this very moment and not yet its record.
       await marker("b".repeat(32), 0);
-      const markersNow = async () => (await storage.listKeys(openUploadPrefix(own.limitedProjectId), { limit: 100 })).keys.map((k) => k.split("/").pop());
+      const markersNow = async () =>
+        (await storage.listKeys(openUploadPrefix(own.limitedProjectId), { limit: 100 })).keys.map((k) =>
+          k.split("/").pop(),
+        );
       expect(await markersNow()).toHaveLength(3);
 
       const through = await ownStart();

@@ -39,7 +39,13 @@ afterAll(() => gateway?.close());
 
 /** One request exactly as written, from the client address `ip` (the gateway trusts X-Forwarded-For here). */
 const send = (method: string, target: string, ip: string, headers: Record<string, string> = {}): Promise<RawReply> => {
-  const lines = Object.entries({ host: "gw.test", origin: ORIGIN, "x-forwarded-for": ip, "content-length": "0", ...headers });
+  const lines = Object.entries({
+    host: "gw.test",
+    origin: ORIGIN,
+    "x-forwarded-for": ip,
+    "content-length": "0",
+    ...headers,
+  });
   const head = `${method} ${target} HTTP/1.1\r\n${lines.map(([k, v]) => `${k}: ${v}\r\n`).join("")}connection: close\r\n\r\n`;
   return rawRequest(port, head);
 };
@@ -53,10 +59,19 @@ async function uploadPage(): Promise<string> {
       headers: { authorization: `Bearer ${KEY}`, ...(body ? { "content-type": "application/json" } : {}) },
       ...(body ? { payload: JSON.stringify(body) } : {}),
     });
-  const start = (await api("/multipart", "POST", { partsNumber: 1, fileName: "p.html", contentLength: html.length, mimeType: "text/html" })).json();
+  const start = (
+    await api("/multipart", "POST", {
+      partsNumber: 1,
+      fileName: "p.html",
+      contentLength: html.length,
+      mimeType: "text/html",
+    })
+  ).json();
   const put = await fetch(start.result.presignedUrl[0].presignedUrl, { method: "PUT", body: html });
   const parts = [{ partNumber: 1, eTag: put.headers.get("etag") }];
-  expect((await api("/multipart-complete", "PUT", { requestKey: start.result.requestKey, parts })).statusCode).toBe(200);
+  expect((await api("/multipart-complete", "PUT", { requestKey: start.result.requestKey, parts })).statusCode).toBe(
+    200,
+  );
   const link = (await api(`/success/${start.result.requestKey}`, "POST")).json();
   const url = new URL(link.result.downloadPath as string);
   return url.pathname + url.search;
@@ -70,7 +85,10 @@ function contractRoutes(): { method: string; path: string }[] {
       if (!value || typeof value !== "object") continue;
       const route = value as { method?: unknown; path?: unknown };
       if (typeof route.method === "string" && typeof route.path === "string") {
-        routes.push({ method: route.method, path: route.path.replace(":projectId", "films").replace(":requestKey", "rk-0123456789") });
+        routes.push({
+          method: route.method,
+          path: route.path.replace(":projectId", "films").replace(":requestKey", "rk-0123456789"),
+        });
       } else walk(value);
     }
   };
@@ -83,8 +101,14 @@ function spelling(path: string): fc.Arbitrary<string> {
   const chars = [...path];
   return fc
     .tuple(
-      fc.array(fc.constantFrom("keep", "keep", "encode", "encode-lower", "case"), { minLength: chars.length, maxLength: chars.length }),
-      fc.array(fc.constantFrom("/", "/", "/", "//", "/./", "/x/../", "/%2e/", "/X/%2E%2E/"), { minLength: chars.length, maxLength: chars.length }),
+      fc.array(fc.constantFrom("keep", "keep", "encode", "encode-lower", "case"), {
+        minLength: chars.length,
+        maxLength: chars.length,
+      }),
+      fc.array(fc.constantFrom("/", "/", "/", "//", "/./", "/x/../", "/%2e/", "/X/%2E%2E/"), {
+        minLength: chars.length,
+        maxLength: chars.length,
+      }),
     )
     .map(([charEdits, slashEdits]) =>
       chars
@@ -108,7 +132,8 @@ function expectNotThePage(reply: RawReply, what: string): void {
   expect(reply.status, what).toBeLessThan(500);
   expect(reply.headers["content-type"], what).toMatch(/^application\/json/);
   expect(reply.body?.success, what).toBeTypeOf("boolean");
-  if (reply.status === 404 && reply.body?.success === false) expect(reply.body.errorDetails[0].code, what).toBe("ROUTE_NOT_FOUND");
+  if (reply.status === 404 && reply.body?.success === false)
+    expect(reply.body.errorDetails[0].code, what).toBe("ROUTE_NOT_FOUND");
 }
 
 describe("every spelling of a route", () => {
@@ -142,7 +167,9 @@ describe("every spelling of a route", () => {
   it("of the probes, and of the store's download of an HTML page, keeps their policies: never the page's", async () => {
     const [downloadPath = "", query = ""] = download.split("?");
     const cases = fc.oneof(
-      ...health.map((route) => spelling(route.path).map((spelled) => ({ method: route.method, spelled, store: false }))),
+      ...health.map((route) =>
+        spelling(route.path).map((spelled) => ({ method: route.method, spelled, store: false })),
+      ),
       spelling(downloadPath).map((spelled) => ({ method: "GET", spelled: `${spelled}?${query}`, store: true })),
     );
     await fc.assert(
@@ -168,7 +195,12 @@ describe("every spelling of a route", () => {
   it("counts a key's calls in one budget whichever way the route is spelled", async () => {
     const list = (target: string) => send("GET", target, freshIp(), { authorization: `Bearer ${KEY}` });
     const statuses = [];
-    for (const target of ["/api/projects/slow/uploads", "/%61pi/projects/slow/uploads", "/ap%69/projects/%73low/uploads", "/%61pi/projects/slow/uploads"]) {
+    for (const target of [
+      "/api/projects/slow/uploads",
+      "/%61pi/projects/slow/uploads",
+      "/ap%69/projects/%73low/uploads",
+      "/%61pi/projects/slow/uploads",
+    ]) {
       statuses.push((await list(target)).status);
     }
     expect(statuses).toEqual([200, 200, 200, 429]);

@@ -10,7 +10,8 @@ const OTHER_KEY = "key-second-0123456789abcdef";
 const gateways = throwawayGateways();
 afterEach(() => gateways.closeAll());
 
-const gateway = (projects: unknown = defaultProjects) => gateways.start({ projects, env: { RATE_LIMIT_PER_MINUTE: "6" } });
+const gateway = (projects: unknown = defaultProjects) =>
+  gateways.start({ projects, env: { RATE_LIMIT_PER_MINUTE: "6" } });
 const defaultProjects = {
   projects: [{ id: "films" }],
   apiKeys: [

@@ -78,7 +78,9 @@ describe("rate limits", () => {
   it("leave health checks and CORS preflights alone", async () => {
     const gw = await gateway({ RATE_LIMIT_PER_IP_PER_MINUTE: "1" });
     for (let i = 0; i < 5; i++) {
-      expect((await gw.inject({ method: "GET", url: "/health/live", remoteAddress: "198.51.100.1" })).statusCode).toBe(200);
+      expect((await gw.inject({ method: "GET", url: "/health/live", remoteAddress: "198.51.100.1" })).statusCode).toBe(
+        200,
+      );
       const preflight = await gw.inject({
         method: "OPTIONS",
         url: "/api/projects/films/uploads/multipart",

@@ -31,13 +31,24 @@ async function startReplicas(): Promise<Replicas> {
   const projectsFile = join(dir, "projects.json");
   writeFileSync(
     projectsFile,
-    JSON.stringify({ projects: [{ id: projectId }], apiKeys: [{ name: "test", sha256: sha256Hex(apiKey), projects: [projectId] }] }),
+    JSON.stringify({
+      projects: [{ id: projectId }],
+      apiKeys: [{ name: "test", sha256: sha256Hex(apiKey), projects: [projectId] }],
+    }),
   );
   // One after another: three processes starting at once on two busy cores can miss their start timeout.
   const servers: ServerProcess[] = [];
   try {
     for (let i = 0; i < 3; i++) {
-      const env = { ...s3Env(), STORAGE: "s3", PROJECTS_FILE: projectsFile, PORT: String(await freePort()), LOG_LEVEL: "warn", RATE_LIMIT_PER_MINUTE: "0", RATE_LIMIT_PER_IP_PER_MINUTE: "0" };
+      const env = {
+        ...s3Env(),
+        STORAGE: "s3",
+        PROJECTS_FILE: projectsFile,
+        PORT: String(await freePort()),
+        LOG_LEVEL: "warn",
+        RATE_LIMIT_PER_MINUTE: "0",
+        RATE_LIMIT_PER_IP_PER_MINUTE: "0",
+      };
       servers.push(await startServerProcess(env));
     }
   } catch (error) {
@@ -52,10 +63,17 @@ async function startReplicas(): Promise<Replicas> {
     async api(method, path, body) {
       const response = await fetch(`${proxy.url}/api/projects/${projectId}/uploads${path}`, {
         method,
-        headers: { authorization: `Bearer ${apiKey}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+        headers: {
+          authorization: `Bearer ${apiKey}`,
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
-      return { status: response.status, body: (await response.json()) as any, replica: Number(response.headers.get("x-replica")) };
+      return {
+        status: response.status,
+        body: (await response.json()) as any,
+        replica: Number(response.headers.get("x-replica")),
+      };
     },
     async close() {
       await proxy.close();
@@ -88,7 +106,10 @@ describe("three gateway replicas on one bucket", () => {
       mimeType: "video/mp4",
     });
     expect(started.status, JSON.stringify(started.body)).toBe(200);
-    const { requestKey, presignedUrl } = started.body.result as { requestKey: string; presignedUrl: { presignedUrl: string }[] };
+    const { requestKey, presignedUrl } = started.body.result as {
+      requestKey: string;
+      presignedUrl: { presignedUrl: string }[];
+    };
     const eTags: string[] = [];
     for (const i of [0, 1]) {
       const put = await fetch(presignedUrl[i]!.presignedUrl, { method: "PUT", body: parts[i] });

@@ -30,7 +30,13 @@ function seedFile() {
 
 async function startUpload(body: Record<string, unknown> = {}) {
   const reply = await call(gw.app, "POST", `${uploads()}/multipart`, {
-    body: { partsNumber: 3, fileName: "clip.mp4", contentLength: String(10 * MiB + 1024), mimeType: "video/mp4", ...body },
+    body: {
+      partsNumber: 3,
+      fileName: "clip.mp4",
+      contentLength: String(10 * MiB + 1024),
+      mimeType: "video/mp4",
+      ...body,
+    },
     headers: gw.auth,
   });
   expect(reply.status, JSON.stringify(reply.body)).toBe(200);
@@ -68,7 +74,14 @@ describe("multipart upload on Ceph RGW", () => {
       eTags.map((eTag, i) => ({ partNumber: i + 1, eTag })),
     );
     expect(done.status, JSON.stringify(done.body)).toBe(200);
-    expect(done.body).toEqual({ success: true, errors: [], messages: [], result: true, resultInfo: null, statusCode: 200 });
+    expect(done.body).toEqual({
+      success: true,
+      errors: [],
+      messages: [],
+      result: true,
+      resultInfo: null,
+      statusCode: 200,
+    });
 
     const state = await details(started.requestKey);
     expect(state.body.result).toMatchObject({ state: "completed", completedAt: expect.any(String), uploadedParts: [] });
@@ -78,7 +91,9 @@ describe("multipart upload on Ceph RGW", () => {
     const download = await fetch(link.body.result.downloadPath);
     expect(download.status).toBe(200);
     expect(download.headers.get("content-type")).toBe("video/mp4");
-    expect(download.headers.get("content-disposition")).toContain("filename*=UTF-8''Clip%20%E2%80%93%20%C3%A9t%C3%A9.mp4");
+    expect(download.headers.get("content-disposition")).toContain(
+      "filename*=UTF-8''Clip%20%E2%80%93%20%C3%A9t%C3%A9.mp4",
+    );
     expect(sha256(new Uint8Array(await download.arrayBuffer()))).toBe(sha256(data));
 
     // A retried complete (its first reply lost) succeeds again without harm; another list of parts is refused.
@@ -93,7 +108,9 @@ describe("multipart upload on Ceph RGW", () => {
       { partNumber: 3, eTag: eTags[2]! },
     ]);
     expect(other.status).toBe(409);
-    expect(other.body.errorDetails).toEqual([expect.objectContaining({ code: "UPLOAD_NOT_IN_PROGRESS", field: "requestKey" })]);
+    expect(other.body.errorDetails).toEqual([
+      expect.objectContaining({ code: "UPLOAD_NOT_IN_PROGRESS", field: "requestKey" }),
+    ]);
   });
 
   it("resumes: lists the stored part and re-signs only the others", async () => {
@@ -103,7 +120,11 @@ describe("multipart upload on Ceph RGW", () => {
 
     const resumed = await resume(started.requestKey);
     expect(resumed.status).toBe(200);
-    expect(resumed.body.result).toMatchObject({ uploadId: started.uploadId, requestKey: started.requestKey, partsNumber: 3 });
+    expect(resumed.body.result).toMatchObject({
+      uploadId: started.uploadId,
+      requestKey: started.requestKey,
+      partsNumber: 3,
+    });
     expect(resumed.body.result.uploadedParts).toEqual([{ partNumber: 1, eTag: first, size: 5 * MiB }]);
     expect(resumed.body.result.presignedUrl.map((p: { partNumber: number }) => p.partNumber)).toEqual([2, 3]);
 
@@ -159,7 +180,12 @@ describe("multipart upload on Ceph RGW", () => {
     // Stored some other way (a URL signed for another size), the wrong-sized part still cannot complete.
     const storage = gw.app.get<Storage>(STORAGE);
     const key = objectKey(gw.projectId, started.requestKey);
-    const [otherUrl] = await storage.presignUploadParts(key, started.uploadId, [{ partNumber: 1, size: parts[2]!.length }], 60);
+    const [otherUrl] = await storage.presignUploadParts(
+      key,
+      started.uploadId,
+      [{ partNumber: 1, size: parts[2]!.length }],
+      60,
+    );
     const small = await putPart(otherUrl!, parts[2]!);
     const second = await putPart(started.presignedUrl[1]!.presignedUrl, parts[1]!);
 
@@ -178,7 +204,9 @@ describe("multipart upload on Ceph RGW", () => {
       { partNumber: 3, eTag: third },
     ]);
     expect(wrongSize.status).toBe(400);
-    expect(wrongSize.body.errorDetails).toEqual([expect.objectContaining({ code: "PART_SIZE_MISMATCH", field: "parts.0" })]);
+    expect(wrongSize.body.errorDetails).toEqual([
+      expect.objectContaining({ code: "PART_SIZE_MISMATCH", field: "parts.0" }),
+    ]);
 
     const resumed = await resume(started.requestKey);
     expect(resumed.body.result.presignedUrl.map((p: { partNumber: number }) => p.partNumber)).toEqual([1]);
@@ -198,7 +226,10 @@ describe("multipart upload on Ceph RGW", () => {
     const link = await call(gw.app, "POST", `${uploads()}/success/${started.requestKey}`, { headers: gw.auth });
     expect(link.status).toBe(409);
     expect(link.body.errorDetails[0].code).toBe("UPLOAD_NOT_COMPLETED");
-    expect((await details(started.requestKey)).body.result).toMatchObject({ state: "aborted", abortedAt: expect.any(String) });
+    expect((await details(started.requestKey)).body.result).toMatchObject({
+      state: "aborted",
+      abortedAt: expect.any(String),
+    });
 
     // The part URLs no longer work: RGW has discarded the upload.
     const put = await fetch(started.presignedUrl[0]!.presignedUrl, { method: "PUT", body: parts[0]! });
@@ -224,7 +255,14 @@ describe("duplicate check", () => {
     const fileHash = hash();
     const first = await startUpload({ enableDuplicateCheck: true, fileHash });
     const second = await call(gw.app, "POST", `${uploads()}/multipart`, {
-      body: { partsNumber: 1, fileName: "again.mp4", contentLength: "10", mimeType: "video/mp4", enableDuplicateCheck: true, fileHash },
+      body: {
+        partsNumber: 1,
+        fileName: "again.mp4",
+        contentLength: "10",
+        mimeType: "video/mp4",
+        enableDuplicateCheck: true,
+        fileHash,
+      },
       headers: gw.auth,
     });
     expect(second.status).toBe(409);
@@ -243,7 +281,14 @@ describe("duplicate check", () => {
     const replies = await Promise.all(
       Array.from({ length: 6 }, () =>
         call(gw.app, "POST", `${uploads()}/multipart`, {
-          body: { partsNumber: 1, fileName: "race.mp4", contentLength: "10", mimeType: "video/mp4", enableDuplicateCheck: true, fileHash },
+          body: {
+            partsNumber: 1,
+            fileName: "race.mp4",
+            contentLength: "10",
+            mimeType: "video/mp4",
+            enableDuplicateCheck: true,
+            fileHash,
+          },
           headers: gw.auth,
         }),
       ),

@@ -30,7 +30,9 @@ describe("secret redaction in logs", () => {
     const raw: string[] = [];
     const app = await gateways.start({
       projects: {
-        projects: [{ id: "films", webhooks: [{ url, secret: "whsec_0123456789abcdef0123", events: ["upload.started"] }] }],
+        projects: [
+          { id: "films", webhooks: [{ url, secret: "whsec_0123456789abcdef0123", events: ["upload.started"] }] },
+        ],
         apiKeys: [{ name: "k", sha256: sha256Hex(key), projects: ["films"] }],
       },
       env: {

@@ -22,7 +22,12 @@ const everywhere = { "x-content-type-options": "nosniff", "referrer-policy": "no
 
 function policy(reply: Response): Map<string, string> {
   const header = reply.headers.get("content-security-policy") ?? "";
-  return new Map(header.split(";").map((d) => d.trim().split(/\s+/)).map(([name = "", ...values]) => [name, values.join(" ")]));
+  return new Map(
+    header
+      .split(";")
+      .map((d) => d.trim().split(/\s+/))
+      .map(([name = "", ...values]) => [name, values.join(" ")]),
+  );
 }
 
 describe("pages (the docs, the demo)", () => {
@@ -57,7 +62,9 @@ describe("the API and other data", () => {
       expect(reply.status, path).toBe(status);
       expect(reply.headers.get("x-content-type-options"), path).toBe("nosniff");
       expect(reply.headers.get("referrer-policy"), path).toBe("no-referrer");
-      expect(reply.headers.get("content-security-policy"), path).toBe("default-src 'none'; frame-ancestors 'none'; sandbox");
+      expect(reply.headers.get("content-security-policy"), path).toBe(
+        "default-src 'none'; frame-ancestors 'none'; sandbox",
+      );
       expect(reply.headers.get("cross-origin-resource-policy"), path).toBe("same-origin");
       await reply.arrayBuffer(); // read to the end, so the connection is free when the gateway closes
     }
@@ -68,7 +75,9 @@ describe("the API and other data", () => {
       const reply = await fetch(`${base}${path}`);
       expect(reply.status, path).toBe(200);
       expect(reply.headers.get("cross-origin-resource-policy"), path).toBe("cross-origin");
-      expect(reply.headers.get("content-security-policy"), path).toBe("default-src 'none'; frame-ancestors 'none'; sandbox");
+      expect(reply.headers.get("content-security-policy"), path).toBe(
+        "default-src 'none'; frame-ancestors 'none'; sandbox",
+      );
       await reply.arrayBuffer();
     }
     const elsewhere = await fetch(`${base}/api/health/live-not`);
@@ -84,7 +93,12 @@ describe("the API and other data", () => {
       await fetch(`${api}/multipart`, {
         method: "POST",
         headers: json,
-        body: JSON.stringify({ partsNumber: 1, fileName: "page.html", contentLength: html.length, mimeType: "text/html" }),
+        body: JSON.stringify({
+          partsNumber: 1,
+          fileName: "page.html",
+          contentLength: html.length,
+          mimeType: "text/html",
+        }),
       })
     ).json();
     const put = await fetch(start.result.presignedUrl[0].presignedUrl, { method: "PUT", body: html });
@@ -98,7 +112,9 @@ describe("the API and other data", () => {
     });
     expect(completed.status).toBe(200);
     await completed.arrayBuffer();
-    const link: any = await (await fetch(`${api}/success/${start.result.requestKey}`, { method: "POST", headers: local.auth })).json();
+    const link: any = await (
+      await fetch(`${api}/success/${start.result.requestKey}`, { method: "POST", headers: local.auth })
+    ).json();
 
     const download = await fetch(link.result.downloadPath);
     expect(download.status).toBe(200);

@@ -29,7 +29,8 @@ describe("signed URLs on S3: added headers", () => {
   let gw: TestGateway;
   let store: Storage;
   const uploads = () => `/api/projects/${gw.projectId}/uploads`;
-  const success = (requestKey: string) => call(gw.app, "POST", `${uploads()}/success/${requestKey}`, { headers: gw.auth });
+  const success = (requestKey: string) =>
+    call(gw.app, "POST", `${uploads()}/success/${requestKey}`, { headers: gw.auth });
   /** What anyone gets for the upload's object without a signature: the store's answer to an unsigned GET. */
   const anonymousGet = async (requestKey: string) => {
     const { S3_ENDPOINT, S3_BUCKET } = s3Env();
@@ -107,7 +108,9 @@ describe("signed URLs on S3: added headers", () => {
     expect(completed.status, JSON.stringify(completed.body)).toBe(200);
     expect(await anonymousGet(requestKey)).toBe(403);
     const { headers } = await download(requestKey);
-    expect([...headers.keys()].filter((name) => name === "x-amz-meta-injected" || name === "content-language")).toEqual([]);
+    expect([...headers.keys()].filter((name) => name === "x-amz-meta-injected" || name === "content-language")).toEqual(
+      [],
+    );
     expect(headers.get("x-amz-meta-file-name")).toBe("a.html");
     expect(headers.get("cache-control")).toBe("private");
     expect(await anonymousGet(requestKey)).toBe(403);
@@ -121,7 +124,9 @@ describe("signed URLs on S3: added headers", () => {
     expectErrorEnvelope(refused, 409, "UPLOAD_NOT_COMPLETED");
     expect(refused.body.errors[0]).toMatch(/content-language.*x-amz-meta-file-name.*x-amz-meta-injected/);
     expect(await store.objectSize(objectKey(gw.projectId, upload.requestKey))).toBeUndefined();
-    expect((await call(gw.app, "GET", `${uploads()}/${upload.requestKey}`, { headers: gw.auth })).body.result.state).toBe("uploading");
+    expect(
+      (await call(gw.app, "GET", `${uploads()}/${upload.requestKey}`, { headers: gw.auth })).body.result.state,
+    ).toBe("uploading");
 
     // Sent again with the answer's headers (and a Cache-Control and a type, which downloads do not echo): completed.
     const sentAgain = { ...upload.headers, "cache-control": "public, max-age=31536000", "content-type": "text/html" };

@@ -29,7 +29,8 @@ describe.each(["local", "s3"] as const)("single-PUT upload on %s storage", (stor
     });
   const success = (requestKey: string, projectId?: string) =>
     call(gw.app, "POST", `${uploads(projectId)}/success/${requestKey}`, { headers: gw.auth });
-  const abort = (requestKey: string) => call(gw.app, "PUT", `${uploads()}/multipart-abort`, { body: { requestKey }, headers: gw.auth });
+  const abort = (requestKey: string) =>
+    call(gw.app, "PUT", `${uploads()}/multipart-abort`, { body: { requestKey }, headers: gw.auth });
   const status = (requestKey: string) => call(gw.app, "GET", `${uploads()}/${requestKey}`, { headers: gw.auth });
   // The headers `POST /url` answers (checked in the first test): none on the embedded store; on S3 If-None-Match: *
   // (the URL stores the file once) and the canned ACL, both signed into the URL.
@@ -68,7 +69,12 @@ describe.each(["local", "s3"] as const)("single-PUT upload on %s storage", (stor
 
   it("start, PUT, success: the bytes come back identical; status and list show the upload; success again answers again", async () => {
     const data = randomBytes(300 * 1024);
-    const reply = await startSingle({ fileName: "clip.mp4", mimeType: "video/mp4", contentLength: data.length, metadata: { course: "101" } });
+    const reply = await startSingle({
+      fileName: "clip.mp4",
+      mimeType: "video/mp4",
+      contentLength: data.length,
+      metadata: { course: "101" },
+    });
     expect(reply.status, JSON.stringify(reply.body)).toBe(200);
     expect(reply.body).toMatchObject({ success: true, errors: [], messages: [], resultInfo: null, statusCode: 200 });
     const { url, requestKey } = reply.body.result;
@@ -111,12 +117,21 @@ describe.each(["local", "s3"] as const)("single-PUT upload on %s storage", (stor
     expect(sha256((await downloaded(requestKey)).bytes)).toBe(sha256(data));
 
     const after = await status(requestKey);
-    expect(after.body.result).toMatchObject({ state: "completed", completedAt: expect.any(String), transfer: "single-put" });
+    expect(after.body.result).toMatchObject({
+      state: "completed",
+      completedAt: expect.any(String),
+      transfer: "single-put",
+    });
     // Completed uploads no longer count as open.
     expect(await store.readJson(openUploadKey(gw.projectId, requestKey))).toBeUndefined();
     const list = await call(gw.app, "GET", `${uploads()}?limit=100`, { headers: gw.auth });
     expect(list.body.result.uploads).toContainEqual(
-      expect.objectContaining({ requestKey, transfer: "single-put", state: "completed", contentLength: String(data.length) }),
+      expect.objectContaining({
+        requestKey,
+        transfer: "single-put",
+        state: "completed",
+        contentLength: String(data.length),
+      }),
     );
   });
 
@@ -132,7 +147,11 @@ describe.each(["local", "s3"] as const)("single-PUT upload on %s storage", (stor
 
   it("the store refuses a body of another length, shorter or longer, and keeps nothing", async () => {
     const upload = await started(randomBytes(10_000));
-    for (const wrong of [upload.data.subarray(0, 9_999), Buffer.concat([upload.data, Buffer.from("x")]), new Uint8Array(0)]) {
+    for (const wrong of [
+      upload.data.subarray(0, 9_999),
+      Buffer.concat([upload.data, Buffer.from("x")]),
+      new Uint8Array(0),
+    ]) {
       const refused = await put(upload.url, wrong);
       // S3 answers 403 (the signed content-length does not match); the embedded store 400 or 413 in the envelope.
       expect(storage === "s3" ? [403] : [400, 413]).toContain(refused.status);
@@ -170,12 +189,21 @@ describe.each(["local", "s3"] as const)("single-PUT upload on %s storage", (stor
     for (let round = 0; round < 3; round++) {
       const upload = await started(randomBytes(256 * 1024));
       const other = randomBytes(upload.data.length);
-      const replies = await Promise.all([put(upload.url, upload.data), sleep(round).then(() => put(upload.url, other))]);
+      const replies = await Promise.all([
+        put(upload.url, upload.data),
+        sleep(round).then(() => put(upload.url, other)),
+      ]);
       const statuses = replies.map((r) => r.status);
       await Promise.all(replies.map((r) => r.arrayBuffer()));
       // S3 may answer 409 (ConditionalRequestConflict) to the loser of a race it sees mid-write.
-      expect(statuses.filter((s) => s === 200), String(statuses)).toHaveLength(1);
-      expect(statuses.every((s) => s === 200 || s === 412 || s === 409), String(statuses)).toBe(true);
+      expect(
+        statuses.filter((s) => s === 200),
+        String(statuses),
+      ).toHaveLength(1);
+      expect(
+        statuses.every((s) => s === 200 || s === 412 || s === 409),
+        String(statuses),
+      ).toBe(true);
       const stored = sha256((await downloaded(upload.requestKey)).bytes);
       expect(stored).toBe(sha256(statuses[0] === 200 ? upload.data : other));
     }
@@ -188,7 +216,8 @@ describe.each(["local", "s3"] as const)("single-PUT upload on %s storage", (stor
     const replaced = await put(upload.url, randomBytes(upload.data.length));
     expect(replaced.status).toBe(412);
     // The embedded store answers in the envelope; S3 with its PreconditionFailed document.
-    if (storage === "local") expectErrorEnvelope({ status: replaced.status, body: await replaced.json() }, 412, "PRECONDITION_FAILED");
+    if (storage === "local")
+      expectErrorEnvelope({ status: replaced.status, body: await replaced.json() }, 412, "PRECONDITION_FAILED");
     else expect(await replaced.text()).toMatch(/PreconditionFailed/);
     // The body alone: on S3 refused (403, the signed headers are missing) before any condition is looked at; the
     // embedded store refuses it as stored already (412).
@@ -202,7 +231,10 @@ describe.each(["local", "s3"] as const)("single-PUT upload on %s storage", (stor
   it("abort: before the PUT, after it (the object is removed), again (true again); success then answers 409", async () => {
     const unsent = await started();
     expect((await abort(unsent.requestKey)).body).toEqual(TRUE_ENVELOPE);
-    expect((await status(unsent.requestKey)).body.result).toMatchObject({ state: "aborted", abortedAt: expect.any(String) });
+    expect((await status(unsent.requestKey)).body.result).toMatchObject({
+      state: "aborted",
+      abortedAt: expect.any(String),
+    });
 
     const sent = await started();
     expect((await put(sent.url, sent.data)).status).toBe(200);
@@ -237,7 +269,9 @@ describe.each(["local", "s3"] as const)("single-PUT upload on %s storage", (stor
         sleep(Math.random() * 3).then(() => success(upload.requestKey)),
         sleep((n % 4) * 2 + Math.random() * 3).then(() => abort(upload.requestKey)),
       ]);
-      expect([confirmed.status, aborted.status].sort(), JSON.stringify([confirmed.body, aborted.body])).toEqual([200, 409]);
+      expect([confirmed.status, aborted.status].sort(), JSON.stringify([confirmed.body, aborted.body])).toEqual([
+        200, 409,
+      ]);
       const winner = confirmed.status === 200 ? "completed" : "aborted";
       winners.push(winner);
       if (winner === "completed") expectErrorEnvelope(aborted, 409, "UPLOAD_NOT_IN_PROGRESS");
@@ -258,7 +292,10 @@ describe.each(["local", "s3"] as const)("single-PUT upload on %s storage", (stor
       headers: gw.auth,
     });
     expectErrorEnvelope(complete, 409, "NOT_A_MULTIPART_UPLOAD");
-    const resume = await call(gw.app, "POST", `${uploads()}/multipart-resume`, { body: { requestKey: upload.requestKey }, headers: gw.auth });
+    const resume = await call(gw.app, "POST", `${uploads()}/multipart-resume`, {
+      body: { requestKey: upload.requestKey },
+      headers: gw.auth,
+    });
     expectErrorEnvelope(resume, 409, "NOT_A_MULTIPART_UPLOAD");
     expect(fieldsOf(resume.body)).toEqual(["requestKey"]);
   });
@@ -278,16 +315,21 @@ describe.each(["local", "s3"] as const)("single-PUT upload on %s storage", (stor
   });
 
   it("keeps any well-formed name: the download is named by it", async () => {
-    const name = "фильм 🎬 \"quoted\" %20 ; x.mov";
+    const name = 'фильм 🎬 "quoted" %20 ; x.mov';
     const upload = await started(randomBytes(1000), name);
     expect((await put(upload.url, upload.data)).status).toBe(200);
     expect((await status(upload.requestKey)).body.result.fileName).toBe(name);
     const { disposition } = await downloaded(upload.requestKey);
-    expect(disposition).toContain(`filename*=UTF-8''${encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}`);
+    expect(disposition).toContain(
+      `filename*=UTF-8''${encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}`,
+    );
   });
 
   it("applies the project's rules: MIME types and the largest file", async () => {
-    const wrongType = await startSingle({ fileName: "a.txt", mimeType: "text/plain", contentLength: "10" }, { projectId: gw.restrictedProjectId });
+    const wrongType = await startSingle(
+      { fileName: "a.txt", mimeType: "text/plain", contentLength: "10" },
+      { projectId: gw.restrictedProjectId },
+    );
     expectErrorEnvelope(wrongType, 415, "MIME_TYPE_NOT_ALLOWED");
     const tooLarge = await startSingle(
       { fileName: "a.mp4", mimeType: "video/mp4", contentLength: String(21 * 1024 * 1024) },
@@ -315,7 +357,10 @@ describe.each(["local", "s3"] as const)("single-PUT upload on %s storage", (stor
     const next = await startSingle(body, { projectId: gw.limitedProjectId });
     expect(next.status, JSON.stringify(next.body)).toBe(200);
     for (const { requestKey } of [...open.slice(1), next.body.result]) {
-      const aborted = await call(gw.app, "PUT", `${uploads(gw.limitedProjectId)}/multipart-abort`, { body: { requestKey }, headers: gw.auth });
+      const aborted = await call(gw.app, "PUT", `${uploads(gw.limitedProjectId)}/multipart-abort`, {
+        body: { requestKey },
+        headers: gw.auth,
+      });
       expect(aborted.body).toEqual(TRUE_ENVELOPE);
     }
   });
@@ -331,7 +376,11 @@ describe.each(["local", "s3"] as const)("single-PUT upload on %s storage", (stor
     // The retry's URL works as the first one does.
     expect((await put(again.body.result.url, Buffer.from("12345"))).status).toBe(200);
 
-    expectErrorEnvelope(await startSingle({ ...body, fileName: "other.mp4" }, { idempotencyKey: key }), 422, "IDEMPOTENCY_KEY_REUSED");
+    expectErrorEnvelope(
+      await startSingle({ ...body, fileName: "other.mp4" }, { idempotencyKey: key }),
+      422,
+      "IDEMPOTENCY_KEY_REUSED",
+    );
     const multipart = await call(gw.app, "POST", `${uploads()}/multipart`, {
       body: { ...body, partsNumber: 1 },
       headers: { ...gw.auth, "idempotency-key": key },

@@ -43,7 +43,12 @@ describe("S3 conditional writes on the test store", () => {
     const key = `conformance/${randomBytes(6).toString("hex")}/if-match.json`;
     const put = async (body: string, conditions: { IfMatch?: string; IfNoneMatch?: string } = {}) => {
       try {
-        return { status: 200, eTag: (await client.send(new PutObjectCommand({ Bucket: env.S3_BUCKET!, Key: key, Body: body, ...conditions }))).ETag! };
+        return {
+          status: 200,
+          eTag: (
+            await client.send(new PutObjectCommand({ Bucket: env.S3_BUCKET!, Key: key, Body: body, ...conditions }))
+          ).ETag!,
+        };
       } catch (error) {
         return { status: (error as S3ServiceException).$metadata.httpStatusCode, eTag: undefined };
       }

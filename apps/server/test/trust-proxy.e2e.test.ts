@@ -26,7 +26,12 @@ async function gateway(trustProxy?: string): Promise<NestFastifyApplication> {
 const FORGED = { "x-forwarded-for": "203.0.113.7", "x-forwarded-host": "evil.example", "x-forwarded-proto": "https" };
 
 async function seen(app: NestFastifyApplication, remoteAddress: string, headers: Record<string, string>) {
-  const reply = await app.inject({ method: "GET", url: "/test/request", remoteAddress, headers: { host: "127.0.0.1:3000", ...headers } });
+  const reply = await app.inject({
+    method: "GET",
+    url: "/test/request",
+    remoteAddress,
+    headers: { host: "127.0.0.1:3000", ...headers },
+  });
   return reply.json<{ ip: string; host: string; protocol: string }>();
 }
 
@@ -37,7 +42,11 @@ async function devSession(app: NestFastifyApplication, remoteAddress: string, he
 describe("TRUST_PROXY unset (the default)", () => {
   it("ignores forged X-Forwarded-For, -Host and -Proto", async () => {
     const gw = await gateway();
-    expect(await seen(gw, "198.51.100.20", FORGED)).toEqual({ ip: "198.51.100.20", host: "127.0.0.1:3000", protocol: "http" });
+    expect(await seen(gw, "198.51.100.20", FORGED)).toEqual({
+      ip: "198.51.100.20",
+      host: "127.0.0.1:3000",
+      protocol: "http",
+    });
   });
 
   it("decides the dev session by the Host header alone", async () => {
@@ -52,24 +61,34 @@ describe("TRUST_PROXY naming the proxy", () => {
   it("takes the client's address, host and protocol from a trusted proxy's headers", async () => {
     const gw = await gateway("127.0.0.1/32, 10.0.0.0/8");
     expect(await seen(gw, "127.0.0.1", FORGED)).toEqual({ ip: "203.0.113.7", host: "evil.example", protocol: "https" });
-    expect(await seen(gw, "10.1.2.3", { "x-forwarded-for": "198.51.100.1, 10.9.9.9" })).toMatchObject({ ip: "198.51.100.1" });
+    expect(await seen(gw, "10.1.2.3", { "x-forwarded-for": "198.51.100.1, 10.9.9.9" })).toMatchObject({
+      ip: "198.51.100.1",
+    });
   });
 
   it("ignores the same headers from any other peer", async () => {
     const gw = await gateway("127.0.0.1");
-    expect(await seen(gw, "198.51.100.20", FORGED)).toEqual({ ip: "198.51.100.20", host: "127.0.0.1:3000", protocol: "http" });
+    expect(await seen(gw, "198.51.100.20", FORGED)).toEqual({
+      ip: "198.51.100.20",
+      host: "127.0.0.1:3000",
+      protocol: "http",
+    });
   });
 
   it("refuses the dev session when the browser asked the proxy for another name", async () => {
     const gw = await gateway("loopback");
     expect(await devSession(gw, "127.0.0.1", { host: "127.0.0.1:3000", "x-forwarded-host": "evil.example" })).toBe(404);
-    expect(await devSession(gw, "127.0.0.1", { host: "127.0.0.1:3000", "x-forwarded-host": "localhost:8080" })).toBe(200);
+    expect(await devSession(gw, "127.0.0.1", { host: "127.0.0.1:3000", "x-forwarded-host": "localhost:8080" })).toBe(
+      200,
+    );
   });
 });
 
 describe("TRUST_PROXY as a hop count", () => {
   it("believes that many hops of X-Forwarded-For, whoever the peer is", async () => {
     const gw = await gateway("1");
-    expect(await seen(gw, "198.51.100.20", { "x-forwarded-for": "203.0.113.1, 203.0.113.2" })).toMatchObject({ ip: "203.0.113.2" });
+    expect(await seen(gw, "198.51.100.20", { "x-forwarded-for": "203.0.113.1, 203.0.113.2" })).toMatchObject({
+      ip: "203.0.113.2",
+    });
   });
 });

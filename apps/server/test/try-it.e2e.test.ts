@@ -35,7 +35,8 @@ function ensureCurl(): void {
     }
   };
   if (has()) return;
-  if (process.getuid?.() !== 0) throw new Error('scripts/try-it.sh needs curl: install it with "sudo apt-get install -y curl"');
+  if (process.getuid?.() !== 0)
+    throw new Error('scripts/try-it.sh needs curl: install it with "sudo apt-get install -y curl"');
   const apt = (...args: string[]) =>
     execFileSync("apt-get", ["-o", "DPkg::Lock::Timeout=900", ...args], {
       stdio: ["ignore", "inherit", "inherit"],
@@ -52,7 +53,10 @@ afterEach(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function tryIt(env: Record<string, string>, args: string[] = []) {
-  const child = spawn("bash", [SCRIPT, ...args], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn("bash", [SCRIPT, ...args], {
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   let err = "";
   child.stdout.on("data", (c: Buffer) => (out += c.toString()));
@@ -75,12 +79,18 @@ describe("scripts/try-it.sh", () => {
     expect(sums?.[1]).toBe(sums?.[2]);
     expect(run.out).toMatch(/Round trip OK: the gateway stored and returned the identical 10486784 bytes/);
     // Every step shows the command it ran, with the key as $KEY: a reader can repeat it, logs do not keep the key.
-    for (const path of ["/multipart", "/multipart-complete", "/success/"]) expect(run.out).toMatch(new RegExp(`\\$ curl .*${path}`));
+    for (const path of ["/multipart", "/multipart-complete", "/success/"])
+      expect(run.out).toMatch(new RegExp(`\\$ curl .*${path}`));
     expect(run.out).toContain('-H "Authorization: Bearer $KEY"');
     expect(run.out).not.toContain(key);
     // The upload is really there, completed.
-    const listed = await fetch(`http://127.0.0.1:${port}/api/projects/demo/uploads`, { headers: { authorization: `Bearer ${key}` } });
-    expect(((await listed.json()) as any).result.uploads[0]).toMatchObject({ state: "completed", fileName: "movie.mp4" });
+    const listed = await fetch(`http://127.0.0.1:${port}/api/projects/demo/uploads`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(((await listed.json()) as any).result.uploads[0]).toMatchObject({
+      state: "completed",
+      fileName: "movie.mp4",
+    });
   });
 
   it("says what to do when no gateway answers, or when there is no dev key to read", async () => {
@@ -91,7 +101,11 @@ describe("scripts/try-it.sh", () => {
 
     const projects = join(dir, "projects.json");
     writeFileSync(projects, JSON.stringify({ projects: [{ id: "films" }], apiKeys: [] }));
-    server = await startServerProcess({ LOCAL_STORAGE_DIR: join(dir, "prod"), PORT: String(port), PROJECTS_FILE: projects });
+    server = await startServerProcess({
+      LOCAL_STORAGE_DIR: join(dir, "prod"),
+      PORT: String(port),
+      PROJECTS_FILE: projects,
+    });
     const noKey = await tryIt({ GATEWAY_URL: `http://127.0.0.1:${port}` });
     expect(noKey.code).toBe(1);
     expect(noKey.err).toContain("no dev session here (HTTP 404): set UPLOAD_GATEWAY_KEY and PROJECT");

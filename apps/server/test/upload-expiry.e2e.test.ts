@@ -26,7 +26,10 @@ describe.each(["local", "s3"] as const)("upload expiry on %s storage", (storage)
   const dir = mkdtempSync(join(tmpdir(), "gateway-expiry-"));
   const projectId = `ex-${randomBytes(6).toString("hex")}`;
   const apiKey = `key-${randomBytes(16).toString("hex")}`;
-  const projects = { projects: [{ id: projectId }], apiKeys: [{ name: "t", sha256: sha256Hex(apiKey), projects: [projectId] }] };
+  const projects = {
+    projects: [{ id: projectId }],
+    apiKeys: [{ name: "t", sha256: sha256Hex(apiKey), projects: [projectId] }],
+  };
   const expired: UploadHookContext[] = [];
   const aborted: UploadHookContext[] = [];
   const gateways = throwawayGateways();
@@ -42,14 +45,20 @@ describe.each(["local", "s3"] as const)("upload expiry on %s storage", (storage)
       projects,
       env: { ...NO_RATE_LIMITS, UPLOAD_EXPIRY_GRACE_SECONDS: "1", UPLOAD_EXPIRY_SWEEP_SECONDS: "0.2" },
       // Gateways sweep every project in the store: the test bucket holds other tests' (and earlier runs') uploads.
-      extensions: { hooks: { onExpired: (c) => void (c.upload.projectId === projectId && expired.push(c)), onAborted: (c) => void aborted.push(c) } },
+      extensions: {
+        hooks: {
+          onExpired: (c) => void (c.upload.projectId === projectId && expired.push(c)),
+          onAborted: (c) => void aborted.push(c),
+        },
+      },
       listen: storage === "local",
     });
     apps.push(app);
     return app;
   }
 
-  const backdate = (app: NestFastifyApplication, requestKey: string, secondsAgo: number) => backdateIn(app, projectId, requestKey, secondsAgo);
+  const backdate = (app: NestFastifyApplication, requestKey: string, secondsAgo: number) =>
+    backdateIn(app, projectId, requestKey, secondsAgo);
 
   const stateOf = async (app: NestFastifyApplication, requestKey: string) =>
     (await call(app, "GET", `${uploads}/${requestKey}`, { headers: auth })).body.result.state as string;
@@ -61,7 +70,8 @@ describe.each(["local", "s3"] as const)("upload expiry on %s storage", (storage)
 
   it("aborts an upload its grace after its URLs expired, once, with upload.expired; a fresh one and one whose URLs still work stay", async () => {
     const app = await gateway();
-    const start = async () => (await call(app, "POST", `${uploads}/multipart`, { body, headers: auth })).body.result.requestKey as string;
+    const start = async () =>
+      (await call(app, "POST", `${uploads}/multipart`, { body, headers: auth })).body.result.requestKey as string;
     const [stale, withinGrace, fresh] = [await start(), await start(), await start()];
     await backdate(app, stale, 5);
     await backdate(app, withinGrace, -30); // still valid for 30 s
@@ -73,12 +83,19 @@ describe.each(["local", "s3"] as const)("upload expiry on %s storage", (storage)
     expect(expired[0]!.event).toMatchObject({ type: "upload.expired", data: { requestKey: stale, projectId } });
     expect(expired[0]!.upload).toMatchObject({ state: "aborted", abortedBy: "expiry" });
     // The client's calls after it: complete is refused, abort answers true (it is aborted) and runs no hook.
-    const complete = await call(app, "PUT", `${uploads}/multipart-complete`, { body: { requestKey: stale, parts: [{ partNumber: 1, eTag: "x" }] }, headers: auth });
+    const complete = await call(app, "PUT", `${uploads}/multipart-complete`, {
+      body: { requestKey: stale, parts: [{ partNumber: 1, eTag: "x" }] },
+      headers: auth,
+    });
     expect(complete.status).toBe(409);
-    expect((await call(app, "PUT", `${uploads}/multipart-abort`, { body: { requestKey: stale }, headers: auth })).status).toBe(200);
+    expect(
+      (await call(app, "PUT", `${uploads}/multipart-abort`, { body: { requestKey: stale }, headers: auth })).status,
+    ).toBe(200);
     expect(aborted).toEqual([]);
     // The metric counts it.
-    expect((await app.inject({ method: "GET", url: "/metrics" })).body).toMatch(new RegExp(`upload_gateway_uploads_expired_total\\{project="${projectId}"\\} 1`));
+    expect((await app.inject({ method: "GET", url: "/metrics" })).body).toMatch(
+      new RegExp(`upload_gateway_uploads_expired_total\\{project="${projectId}"\\} 1`),
+    );
   });
 
   if (storage === "s3") {
@@ -87,13 +104,23 @@ describe.each(["local", "s3"] as const)("upload expiry on %s storage", (storage)
       const [first] = apps;
       const keys: string[] = [];
       for (let i = 0; i < 4; i++) {
-        keys.push((await call(i % 2 ? second : first!, "POST", `${uploads}/multipart`, { body, headers: auth })).body.result.requestKey);
+        keys.push(
+          (await call(i % 2 ? second : first!, "POST", `${uploads}/multipart`, { body, headers: auth })).body.result
+            .requestKey,
+        );
       }
       const before = expired.length;
       await Promise.all(keys.map((k) => backdate(first!, k, 5)));
-      await until("every upload expired", async () => (await Promise.all(keys.map((k) => stateOf(first!, k)))).every((s) => s === "aborted"));
+      await until("every upload expired", async () =>
+        (await Promise.all(keys.map((k) => stateOf(first!, k)))).every((s) => s === "aborted"),
+      );
       await new Promise((r) => setTimeout(r, 600));
-      expect(expired.slice(before).map((c) => c.upload.requestKey).sort()).toEqual([...keys].sort());
+      expect(
+        expired
+          .slice(before)
+          .map((c) => c.upload.requestKey)
+          .sort(),
+      ).toEqual([...keys].sort());
     });
   }
 });
@@ -117,7 +144,10 @@ describe.each(["local", "s3"] as const)("upload expiry with a custom auth resolv
     const options: UploadGatewayOptions = {
       storage: store ?? { type: "local", dir, fsync: false },
       publicUrl: "http://127.0.0.1:1",
-      auth: { resolve: ({ projectId: asked, headers }) => (asked === projectId && headers.authorization === auth.authorization ? { id: projectId } : null) },
+      auth: {
+        resolve: ({ projectId: asked, headers }) =>
+          asked === projectId && headers.authorization === auth.authorization ? { id: projectId } : null,
+      },
       expiry: { graceSeconds: 1, sweepIntervalSeconds: sweep ? 0.2 : 0 },
       hooks: { onExpired: (c) => void (c.upload.projectId === projectId && expired.push(c)) }, // not other tests' uploads
     };
@@ -157,7 +187,11 @@ describe.each(["local", "s3"] as const)("upload expiry with a custom auth resolv
       const now = Date.now();
       for (let i = 1; i <= 1000; i += 50) {
         await Promise.all(
-          Array.from({ length: 50 }, (_, j) => storeOfApp.writeJson(openUploadKey(projectId, newRequestKey(now + 60_000 + i + j)), { createdAt: new Date(now).toISOString() })),
+          Array.from({ length: 50 }, (_, j) =>
+            storeOfApp.writeJson(openUploadKey(projectId, newRequestKey(now + 60_000 + i + j)), {
+              createdAt: new Date(now).toISOString(),
+            }),
+          ),
         );
       }
       await backdateIn(app, projectId, requestKey, 5);
@@ -167,10 +201,18 @@ describe.each(["local", "s3"] as const)("upload expiry with a custom auth resolv
 });
 
 /** Moves an upload's URL expiry `secondsAgo` into the past, as if that much time had gone by. */
-async function backdateIn(app: NestFastifyApplication, projectId: string, requestKey: string, secondsAgo: number): Promise<void> {
+async function backdateIn(
+  app: NestFastifyApplication,
+  projectId: string,
+  requestKey: string,
+  secondsAgo: number,
+): Promise<void> {
   const store = app.get<Storage>(STORAGE);
   const key = recordKey(projectId, requestKey);
   const document = (await store.readDocument(key))!;
-  const record = { ...(document.value as object), urlsExpireAt: new Date(Date.now() - secondsAgo * 1000).toISOString() };
+  const record = {
+    ...(document.value as object),
+    urlsExpireAt: new Date(Date.now() - secondsAgo * 1000).toISOString(),
+  };
   expect(await store.writeJson(key, record, { ifMatch: document.version })).toBe(true);
 }

@@ -45,7 +45,15 @@ interface IdpToken {
   kid?: string;
 }
 
-function idpToken({ sub = "alice", projects = [gw.projectId], iss = ISSUER, aud = AUDIENCE, expiresIn = 300, key, kid = "idp-1" }: IdpToken = {}) {
+function idpToken({
+  sub = "alice",
+  projects = [gw.projectId],
+  iss = ISSUER,
+  aud = AUDIENCE,
+  expiresIn = 300,
+  key,
+  kid = "idp-1",
+}: IdpToken = {}) {
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({ upload_gateway_projects: projects })
     .setProtectedHeader({ alg: "ES256", kid })
@@ -70,9 +78,13 @@ describe("identity provider tokens", () => {
     expect(started.status, JSON.stringify(started.body)).toBe(200);
     const { requestKey } = started.body.result;
     // A later token of the same subject sees it; another subject does not.
-    const again = await call(gw.app, "GET", `${uploads()}/${requestKey}`, { headers: { authorization: `Bearer ${await idpToken()}` } });
+    const again = await call(gw.app, "GET", `${uploads()}/${requestKey}`, {
+      headers: { authorization: `Bearer ${await idpToken()}` },
+    });
     expect(again.body.result.state).toBe("uploading");
-    const bob = await call(gw.app, "GET", `${uploads()}/${requestKey}`, { headers: { authorization: `Bearer ${await idpToken({ sub: "bob" })}` } });
+    const bob = await call(gw.app, "GET", `${uploads()}/${requestKey}`, {
+      headers: { authorization: `Bearer ${await idpToken({ sub: "bob" })}` },
+    });
     expectErrorEnvelope(bob, 404, "UPLOAD_NOT_FOUND");
     // A single project id as a string works as a list of one.
     expect((await start(await idpToken({ projects: gw.projectId }))).status).toBe(200);
@@ -81,7 +93,11 @@ describe("identity provider tokens", () => {
   it("may not list uploads nor mint tokens", async () => {
     const headers = { authorization: `Bearer ${await idpToken()}` };
     expectErrorEnvelope(await call(gw.app, "GET", uploads(), { headers }), 403, "TOKEN_NOT_ALLOWED");
-    expectErrorEnvelope(await call(gw.app, "POST", `/api/projects/${gw.projectId}/upload-tokens`, { headers }), 403, "TOKEN_NOT_ALLOWED");
+    expectErrorEnvelope(
+      await call(gw.app, "POST", `/api/projects/${gw.projectId}/upload-tokens`, { headers }),
+      403,
+      "TOKEN_NOT_ALLOWED",
+    );
   });
 
   it("refuse other projects: not named 403, none named 403, unknown 404", async () => {
@@ -125,7 +141,11 @@ describe("identity provider tokens", () => {
   it("answer 503 IDENTITY_PROVIDER_UNAVAILABLE (retryable) when the key set cannot be fetched", async () => {
     const closedPort = await freePort();
     const down = await startGateway(
-      { AUTH_JWKS_URL: `http://127.0.0.1:${closedPort}/jwks.json`, AUTH_JWT_ISSUER: ISSUER, AUTH_JWT_AUDIENCE: AUDIENCE },
+      {
+        AUTH_JWKS_URL: `http://127.0.0.1:${closedPort}/jwks.json`,
+        AUTH_JWT_ISSUER: ISSUER,
+        AUTH_JWT_AUDIENCE: AUDIENCE,
+      },
       "local",
     );
     try {

@@ -28,7 +28,10 @@ const tokensPath = (projectId: string) => `/api/projects/${projectId}/upload-tok
 const uploadsPath = (projectId: string) => `/api/projects/${projectId}/uploads`;
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
-async function mint(body?: Record<string, unknown>, projectId = gw.projectId): Promise<{ token: string; expiresAt: string }> {
+async function mint(
+  body?: Record<string, unknown>,
+  projectId = gw.projectId,
+): Promise<{ token: string; expiresAt: string }> {
   const reply = await call(gw.app, "POST", tokensPath(projectId), { headers: gw.auth, ...(body ? { body } : {}) });
   expect(reply.status, JSON.stringify(reply.body)).toBe(200);
   return reply.body.result;
@@ -42,8 +45,16 @@ const fileBody = (overrides: Record<string, unknown> = {}) => ({
   ...overrides,
 });
 
-function start(token: string, overrides: Record<string, unknown> = {}, headers: Record<string, string> = {}, projectId = gw.projectId) {
-  return call(gw.app, "POST", `${uploadsPath(projectId)}/multipart`, { headers: { ...bearer(token), ...headers }, body: fileBody(overrides) });
+function start(
+  token: string,
+  overrides: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+  projectId = gw.projectId,
+) {
+  return call(gw.app, "POST", `${uploadsPath(projectId)}/multipart`, {
+    headers: { ...bearer(token), ...headers },
+    body: fileBody(overrides),
+  });
 }
 
 /** Every route that acts on one upload, as `token` calls it on `requestKey`. */
@@ -54,7 +65,10 @@ function routesOn(token: string, requestKey: string) {
     get: () => call(gw.app, "GET", `${p}/${requestKey}`, { headers }),
     resume: () => call(gw.app, "POST", `${p}/multipart-resume`, { headers, body: { requestKey } }),
     complete: () =>
-      call(gw.app, "PUT", `${p}/multipart-complete`, { headers, body: { requestKey, parts: [{ partNumber: 1, eTag: "x" }] } }),
+      call(gw.app, "PUT", `${p}/multipart-complete`, {
+        headers,
+        body: { requestKey, parts: [{ partNumber: 1, eTag: "x" }] },
+      }),
     abort: () => call(gw.app, "PUT", `${p}/multipart-abort`, { headers, body: { requestKey } }),
     download: () => call(gw.app, "POST", `${p}/success/${requestKey}`, { headers }),
   };
@@ -85,7 +99,11 @@ describe("minting", () => {
     expect(claims).toMatchObject({ project: gw.projectId, iss: "upload-gateway", exp: Date.parse(expiresAt) / 1000 });
     const short = await mint({ expiresInSeconds: 60, maxFileSize: 1000, allowedMimeTypes: ["video/*"], maxUploads: 2 });
     expect(Date.parse(short.expiresAt) - Date.now()).toBeLessThan(61_000);
-    expect(decodeJwt(short.token).constraints).toEqual({ maxFileSize: 1000, allowedMimeTypes: ["video/*"], maxUploads: 2 });
+    expect(decodeJwt(short.token).constraints).toEqual({
+      maxFileSize: 1000,
+      allowedMimeTypes: ["video/*"],
+      maxUploads: 2,
+    });
   });
 
   it.each([
@@ -107,15 +125,31 @@ describe("minting", () => {
 
   it("needs a valid API key of the project: none 401, another project's 403, an unknown project 404", async () => {
     expectErrorEnvelope(await call(gw.app, "POST", tokensPath(gw.projectId)), 401, "UNAUTHORIZED");
-    expectErrorEnvelope(await call(gw.app, "POST", tokensPath(gw.projectId), { headers: bearer("wrong") }), 401, "UNAUTHORIZED");
-    expectErrorEnvelope(await call(gw.app, "POST", tokensPath(gw.foreignProjectId), { headers: gw.auth }), 403, "FORBIDDEN");
+    expectErrorEnvelope(
+      await call(gw.app, "POST", tokensPath(gw.projectId), { headers: bearer("wrong") }),
+      401,
+      "UNAUTHORIZED",
+    );
+    expectErrorEnvelope(
+      await call(gw.app, "POST", tokensPath(gw.foreignProjectId), { headers: gw.auth }),
+      403,
+      "FORBIDDEN",
+    );
     expectErrorEnvelope(await call(gw.app, "POST", tokensPath("nope"), { headers: gw.auth }), 404, "PROJECT_NOT_FOUND");
   });
 
   it("a token can neither mint tokens nor list the project's uploads (403 TOKEN_NOT_ALLOWED)", async () => {
     const { token } = await mint();
-    expectErrorEnvelope(await call(gw.app, "POST", tokensPath(gw.projectId), { headers: bearer(token) }), 403, "TOKEN_NOT_ALLOWED");
-    expectErrorEnvelope(await call(gw.app, "GET", uploadsPath(gw.projectId), { headers: bearer(token) }), 403, "TOKEN_NOT_ALLOWED");
+    expectErrorEnvelope(
+      await call(gw.app, "POST", tokensPath(gw.projectId), { headers: bearer(token) }),
+      403,
+      "TOKEN_NOT_ALLOWED",
+    );
+    expectErrorEnvelope(
+      await call(gw.app, "GET", uploadsPath(gw.projectId), { headers: bearer(token) }),
+      403,
+      "TOKEN_NOT_ALLOWED",
+    );
   });
 });
 
@@ -147,9 +181,17 @@ describe("using a token", () => {
   it("acts only on the uploads it started: the key's, and another token's, answer 404 on every route", async () => {
     const { token } = await mint();
     const { token: other } = await mint();
-    const byKey = await call(gw.app, "POST", `${uploadsPath(gw.projectId)}/multipart`, { headers: gw.auth, body: fileBody() });
+    const byKey = await call(gw.app, "POST", `${uploadsPath(gw.projectId)}/multipart`, {
+      headers: gw.auth,
+      body: fileBody(),
+    });
     const byOther = await start(other);
-    for (const requestKey of [byKey.body.result.requestKey, byOther.body.result.requestKey, "0000000000000AAAAAAAAAAAAAAAAAAAAAAA", "junk"]) {
+    for (const requestKey of [
+      byKey.body.result.requestKey,
+      byOther.body.result.requestKey,
+      "0000000000000AAAAAAAAAAAAAAAAAAAAAAA",
+      "junk",
+    ]) {
       for (const [route, send] of Object.entries(routesOn(token, requestKey))) {
         const reply = await send();
         expect(reply.status, `${route} ${requestKey}`).toBe(404);
@@ -158,9 +200,10 @@ describe("using a token", () => {
     }
     // Nothing was changed on the way: both uploads are still in progress.
     expect((await routesOn(other, byOther.body.result.requestKey).get()).body.result.state).toBe("uploading");
-    expect((await call(gw.app, "GET", `${uploadsPath(gw.projectId)}/${byKey.body.result.requestKey}`, { headers: gw.auth })).body.result.state).toBe(
-      "uploading",
-    );
+    expect(
+      (await call(gw.app, "GET", `${uploadsPath(gw.projectId)}/${byKey.body.result.requestKey}`, { headers: gw.auth }))
+        .body.result.state,
+    ).toBe("uploading");
   });
 
   it("tokens minted for the same subject share their uploads: a fresh token finishes what an expired one started", async () => {
@@ -197,13 +240,21 @@ describe("using a token", () => {
     const { token } = await mint({ maxFileSize: 100, maxUploads: 1 });
     const url = `${uploadsPath(gw.projectId)}/url`;
     const body = { fileName: "small.mp4", mimeType: "video/mp4", contentLength: 11 };
-    expectErrorEnvelope(await call(gw.app, "POST", url, { headers: bearer(token), body: { ...body, contentLength: 101 } }), 413, "FILE_TOO_LARGE");
+    expectErrorEnvelope(
+      await call(gw.app, "POST", url, { headers: bearer(token), body: { ...body, contentLength: 101 } }),
+      413,
+      "FILE_TOO_LARGE",
+    );
     const started = await call(gw.app, "POST", url, { headers: bearer(token), body });
     expect(started.status, JSON.stringify(started.body)).toBe(200);
     const { requestKey, url: putUrl, headers } = started.body.result;
     expect((await fetch(putUrl, { method: "PUT", body: "hello token", headers })).status).toBe(200);
     expect((await routesOn(token, requestKey).download()).status).toBe(200);
-    expectErrorEnvelope(await call(gw.app, "POST", url, { headers: bearer(token), body }), 403, "TOKEN_UPLOAD_LIMIT_REACHED");
+    expectErrorEnvelope(
+      await call(gw.app, "POST", url, { headers: bearer(token), body }),
+      403,
+      "TOKEN_UPLOAD_LIMIT_REACHED",
+    );
     const { token: other } = await mint();
     expectErrorEnvelope(await routesOn(other, requestKey).download(), 404, "UPLOAD_NOT_FOUND");
   });
@@ -249,7 +300,8 @@ describe("constraints", () => {
     expectErrorEnvelope(await start(token, { contentLength: 101 }), 413, "FILE_TOO_LARGE"); // refused: not counted
     const replies = await Promise.all(Array.from({ length: 8 }, () => start(token)));
     expect(replies.filter((r) => r.status === 200)).toHaveLength(3);
-    for (const refused of replies.filter((r) => r.status !== 200)) expectErrorEnvelope(refused, 403, "TOKEN_UPLOAD_LIMIT_REACHED");
+    for (const refused of replies.filter((r) => r.status !== 200))
+      expectErrorEnvelope(refused, 403, "TOKEN_UPLOAD_LIMIT_REACHED");
     // Another token has its own count.
     const { token: fresh } = await mint({ maxUploads: 1 });
     expect((await start(fresh)).status).toBe(200);

@@ -27,7 +27,11 @@ afterAll(() => {
 
 /** Stores `bytes` at `key` by the store's own single-PUT URL, as a client would. */
 async function store(storage: Storage, key: string, bytes: Buffer): Promise<void> {
-  const { url, headers } = await storage.presignPutObject(key, { size: bytes.length, contentType: "video/mp4", metadata: {} }, 600);
+  const { url, headers } = await storage.presignPutObject(
+    key,
+    { size: bytes.length, contentType: "video/mp4", metadata: {} },
+    600,
+  );
   const response = await fetch(url, { method: "PUT", body: bytes, headers });
   expect(response.status).toBe(200);
 }
@@ -70,7 +74,11 @@ describe("inspecting objects stored in S3 (RGW)", () => {
 
 describe("storageByteSource on the embedded store", () => {
   it("reads a stored document's bytes by range; a missing key has no source", async () => {
-    const storage = new LocalStorage({ dir: localDir, publicUrl: "http://127.0.0.1:1", signingSecret: randomBytes(32) });
+    const storage = new LocalStorage({
+      dir: localDir,
+      publicUrl: "http://127.0.0.1:1",
+      signingSecret: randomBytes(32),
+    });
     await storage.writeJson("docs/one.json", { text: "x".repeat(1000) });
     const source = (await storageByteSource(storage, "docs/one.json"))!;
     const expected = Buffer.from(JSON.stringify({ text: "x".repeat(1000) }));

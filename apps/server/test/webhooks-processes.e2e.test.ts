@@ -37,7 +37,11 @@ it("two gateway processes, one killed mid-delivery and restarted: every event de
     const chunks: Buffer[] = [];
     request.on("data", (chunk: Buffer) => chunks.push(chunk));
     request.on("end", () => {
-      void verifyWebhook(secret, request.headers["upload-gateway-signature"] as string, Buffer.concat(chunks).toString("utf8")).then(
+      void verifyWebhook(
+        secret,
+        request.headers["upload-gateway-signature"] as string,
+        Buffer.concat(chunks).toString("utf8"),
+      ).then(
         (event) => {
           const attempt = (attempts.get(event.id) ?? 0) + 1;
           attempts.set(event.id, attempt);
@@ -62,13 +66,21 @@ it("two gateway processes, one killed mid-delivery and restarted: every event de
       projects: [
         {
           id: projectId,
-          webhooks: [{ url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/events`, secret, events: ["upload.started"] }],
+          webhooks: [
+            {
+              url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/events`,
+              secret,
+              events: ["upload.started"],
+            },
+          ],
         },
       ],
       apiKeys: [{ name: "t", sha256: sha256Hex(apiKey), projects: [projectId] }],
     }),
   );
-  const s3 = Object.fromEntries(Object.entries(s3Env()).filter((entry): entry is [string, string] => entry[1] !== undefined));
+  const s3 = Object.fromEntries(
+    Object.entries(s3Env()).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
   const replica = async (): Promise<ServerProcess> =>
     startServerProcess({
       ...s3,
@@ -108,16 +120,19 @@ it("two gateway processes, one killed mid-delivery and restarted: every event de
   keys.push(await start(restarted));
 
   const delivered = () => new Set(deliveries.filter((d) => d.status === 204).map((d) => d.event.data.requestKey));
-  for (let waited = 0; delivered().size < keys.length && waited < 25_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+  for (let waited = 0; delivered().size < keys.length && waited < 25_000; waited += 100)
+    await new Promise((r) => setTimeout(r, 100));
   await new Promise((r) => setTimeout(r, 1000)); // time for a duplicate to show
   expect([...delivered()].sort()).toEqual([...keys].sort());
   // At least once, and here exactly once: A died before any event could have its third (successful) attempt, so
   // nothing acknowledged was left undeleted; the replicas' compare-and-swap leases keep them from delivering twice.
   const successes = new Map<string, number>();
-  for (const d of deliveries.filter((d) => d.status === 204)) successes.set(d.event.id, (successes.get(d.event.id) ?? 0) + 1);
+  for (const d of deliveries.filter((d) => d.status === 204))
+    successes.set(d.event.id, (successes.get(d.event.id) ?? 0) + 1);
   expect([...successes.values()]).toEqual(keys.map(() => 1));
   // Each event was tried twice and failed before it succeeded, the killed one included: the same id every time.
   const byKey = new Map<string, Set<string>>();
-  for (const d of deliveries) byKey.set(d.event.data.requestKey, (byKey.get(d.event.data.requestKey) ?? new Set()).add(d.event.id));
+  for (const d of deliveries)
+    byKey.set(d.event.data.requestKey, (byKey.get(d.event.data.requestKey) ?? new Set()).add(d.event.id));
   for (const ids of byKey.values()) expect(ids.size).toBe(1);
 }, 60_000);

@@ -48,7 +48,10 @@ interface Receiver {
 type Answer = number | { status: number; afterMs: number };
 
 /** A webhook receiver on loopback; `answer` picks each reply (200 at once by default). */
-async function startReceiver(port = 0, answer: (event: UploadEvent, earlier: Delivery[]) => Answer = () => 200): Promise<Receiver> {
+async function startReceiver(
+  port = 0,
+  answer: (event: UploadEvent, earlier: Delivery[]) => Answer = () => 200,
+): Promise<Receiver> {
   const deliveries: Delivery[] = [];
   const server: Server = createServer((request, response) => {
     let raw = "";
@@ -56,9 +59,17 @@ async function startReceiver(port = 0, answer: (event: UploadEvent, earlier: Del
     request.on("data", (chunk: string) => (raw += chunk));
     request.on("end", () => {
       const event = JSON.parse(raw) as UploadEvent;
-      const reply = answer(event, deliveries.filter((d) => d.event.id === event.id));
+      const reply = answer(
+        event,
+        deliveries.filter((d) => d.event.id === event.id),
+      );
       const { status, afterMs } = typeof reply === "number" ? { status: reply, afterMs: 0 } : reply;
-      deliveries.push({ signature: request.headers["upload-gateway-signature"] as string | undefined, raw, event, status });
+      deliveries.push({
+        signature: request.headers["upload-gateway-signature"] as string | undefined,
+        raw,
+        event,
+        status,
+      });
       setTimeout(() => response.writeHead(status).end(), afterMs);
     });
   });
@@ -83,7 +94,10 @@ function setUp(webhooks: unknown[]): Setup {
   const dir = mkdtempSync(join(tmpdir(), "gateway-webhooks-"));
   const projectId = `wh-${randomBytes(6).toString("hex")}`;
   const apiKey = `key-${randomBytes(16).toString("hex")}`;
-  const projects = { projects: [{ id: projectId, webhooks }], apiKeys: [{ name: "t", sha256: sha256Hex(apiKey), projects: [projectId] }] };
+  const projects = {
+    projects: [{ id: projectId, webhooks }],
+    apiKeys: [{ name: "t", sha256: sha256Hex(apiKey), projects: [projectId] }],
+  };
   return { projectId, apiKey, projects, dir };
 }
 
@@ -93,7 +107,13 @@ const receivers: Receiver[] = [];
 
 /** A gateway on the setup's projects file: local (its data dir in the setup's dir, listening) or on the test S3. */
 const gateway = (setup: Setup, storage: "local" | "s3", env: Record<string, string> = FAST) =>
-  gateways.start({ storage, dir: setup.dir, projects: setup.projects, env: { ...NO_RATE_LIMITS, ...env }, listen: storage === "local" });
+  gateways.start({
+    storage,
+    dir: setup.dir,
+    projects: setup.projects,
+    env: { ...NO_RATE_LIMITS, ...env },
+    listen: storage === "local",
+  });
 
 afterEach(async () => {
   await gateways.closeAll();
@@ -119,9 +139,15 @@ const until = (what: string, condition: () => boolean, timeoutMs = 15_000) => wa
 
 const api = (app: NestFastifyApplication, setup: Setup) => ({
   start: (payload: unknown = body) =>
-    call(app, "POST", `/api/projects/${setup.projectId}/uploads/multipart`, { body: payload, headers: { authorization: `Bearer ${setup.apiKey}` } }),
+    call(app, "POST", `/api/projects/${setup.projectId}/uploads/multipart`, {
+      body: payload,
+      headers: { authorization: `Bearer ${setup.apiKey}` },
+    }),
   complete: (payload: unknown) =>
-    call(app, "PUT", `/api/projects/${setup.projectId}/uploads/multipart-complete`, { body: payload, headers: { authorization: `Bearer ${setup.apiKey}` } }),
+    call(app, "PUT", `/api/projects/${setup.projectId}/uploads/multipart-complete`, {
+      body: payload,
+      headers: { authorization: `Bearer ${setup.apiKey}` },
+    }),
 });
 
 describe("webhooks", () => {
@@ -134,7 +160,9 @@ describe("webhooks", () => {
     expect(started.status).toBe(200);
     const { requestKey, uploadId, presignedUrl } = started.body.result;
     const put = await fetch(presignedUrl[0].presignedUrl, { method: "PUT", body: new Uint8Array(SIZE) });
-    expect((await client.complete({ requestKey, parts: [{ partNumber: 1, eTag: put.headers.get("etag") }] })).status).toBe(200);
+    expect(
+      (await client.complete({ requestKey, parts: [{ partNumber: 1, eTag: put.headers.get("etag") }] })).status,
+    ).toBe(200);
     await until("two deliveries", () => hooks.deliveries.length >= 2);
     expect(hooks.deliveries.map((d) => d.event.type).sort()).toEqual(["upload.completed", "upload.started"]);
     const completed = hooks.deliveries.find((d) => d.event.type === "upload.completed")!;
@@ -143,11 +171,23 @@ describe("webhooks", () => {
       id: expect.stringMatching(/^evt_[0-9a-f]{32}$/),
       type: "upload.completed",
       createdAt: expect.any(String),
-      data: { projectId: setup.projectId, requestKey, uploadId, fileName: "clip.mp4", mimeType: "video/mp4", size: SIZE, metadata: { title: "Été", ownerId: "42" } },
+      data: {
+        projectId: setup.projectId,
+        requestKey,
+        uploadId,
+        fileName: "clip.mp4",
+        mimeType: "video/mp4",
+        size: SIZE,
+        metadata: { title: "Été", ownerId: "42" },
+      },
     });
     expect(completed.signature).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
-    await expect(verifyWebhook("another-secret-0123456789", completed.signature, completed.raw)).rejects.toBeInstanceOf(WebhookVerificationError);
-    await expect(verifyWebhook(SECRET, completed.signature, completed.raw, { now: Date.now() + 600_000 })).rejects.toMatchObject({ reason: "too-old" });
+    await expect(verifyWebhook("another-secret-0123456789", completed.signature, completed.raw)).rejects.toBeInstanceOf(
+      WebhookVerificationError,
+    );
+    await expect(
+      verifyWebhook(SECRET, completed.signature, completed.raw, { now: Date.now() + 600_000 }),
+    ).rejects.toMatchObject({ reason: "too-old" });
   });
 
   it("retry a delivery the receiver failed, with the same event id, until it answers 2xx", async () => {
@@ -173,7 +213,10 @@ describe("webhooks", () => {
     const hooks = await receiver(port);
     await gateway(setup, "local");
     await until("the pending delivery", () => hooks.deliveries.length >= 1);
-    expect(hooks.deliveries[0]!.event).toMatchObject({ type: "upload.started", data: { requestKey: started.body.result.requestKey } });
+    expect(hooks.deliveries[0]!.event).toMatchObject({
+      type: "upload.started",
+      data: { requestKey: started.body.result.requestKey },
+    });
   });
 
   it("stop cleanly while a retry is being delivered: the delivery is settled first, not left leased to hold back the next process", async () => {
@@ -205,7 +248,13 @@ describe("webhooks", () => {
       expect(started.status).toBe(200);
       keys.push(started.body.result.requestKey);
     }
-    await until("every event delivered", () => new Set(hooks.deliveries.filter((d) => d.status === 200).map((d) => d.event.data.requestKey)).size === keys.length, 30_000);
+    await until(
+      "every event delivered",
+      () =>
+        new Set(hooks.deliveries.filter((d) => d.status === 200).map((d) => d.event.data.requestKey)).size ===
+        keys.length,
+      30_000,
+    );
     await new Promise((r) => setTimeout(r, 1000)); // time for a duplicate to show
     const byId = new Map<string, number[]>();
     for (const d of hooks.deliveries) byId.set(d.event.id, [...(byId.get(d.event.id) ?? []), d.status]);
@@ -221,7 +270,10 @@ describe("webhooks", () => {
     const metrics = async () => (await app.inject({ method: "GET", url: "/metrics" })).body;
     const deadline = Date.now() + 10_000;
     let text = "";
-    while (Date.now() < deadline && !/upload_gateway_webhook_deliveries_total\{[^}]*outcome="failed"[^}]*\} [1-9]/.test(text)) {
+    while (
+      Date.now() < deadline &&
+      !/upload_gateway_webhook_deliveries_total\{[^}]*outcome="failed"[^}]*\} [1-9]/.test(text)
+    ) {
       await new Promise((r) => setTimeout(r, 100));
       text = await metrics();
     }
@@ -242,7 +294,13 @@ describe("webhook deliveries swept in turns", () => {
     // keys a project at a time.
     const storage = app.get<Storage>(STORAGE);
     const now = Date.now();
-    const entry = (id: string, nextAttemptAt: number) => ({ event: { ...template, id }, url: hooks.url, attempts: 3, recordedAt: now, nextAttemptAt });
+    const entry = (id: string, nextAttemptAt: number) => ({
+      event: { ...template, id },
+      url: hooks.url,
+      attempts: 3,
+      recordedAt: now,
+      nextAttemptAt,
+    });
     for (let i = 0; i < 150; i += 50) {
       await Promise.all(
         Array.from({ length: 50 }, (_, j) => {
@@ -271,14 +329,24 @@ describe("webhooks.targets (UploadGatewayModule): a platform's own list of webho
     const options: UploadGatewayOptions = {
       storage: { type: "local", dir, fsync: false },
       publicUrl: "http://127.0.0.1:1",
-      auth: { resolve: ({ projectId: asked, headers }) => (headers.authorization === auth.authorization ? { id: asked } : null) },
-      webhooks: { targets, allowPrivateNetworks: true, retryBaseSeconds: 0.2, pollIntervalSeconds: 0.2, timeoutSeconds: 3 },
+      auth: {
+        resolve: ({ projectId: asked, headers }) =>
+          headers.authorization === auth.authorization ? { id: asked } : null,
+      },
+      webhooks: {
+        targets,
+        allowPrivateNetworks: true,
+        retryBaseSeconds: 0.2,
+        pollIntervalSeconds: 0.2,
+        timeoutSeconds: 3,
+      },
     };
     const app = await moduleApp(options);
     apps.push(app);
     return app;
   }
-  const start = (app: NestFastifyApplication, project = projectId) => call(app, "POST", `/api/projects/${project}/uploads/multipart`, { body, headers: auth });
+  const start = (app: NestFastifyApplication, project = projectId) =>
+    call(app, "POST", `/api/projects/${project}/uploads/multipart`, { body, headers: auth });
 
   it("delivers signed events to the URLs it gives; an unusable target is left out and the start still succeeds", async () => {
     const hooks = await receiver();
@@ -286,13 +354,18 @@ describe("webhooks.targets (UploadGatewayModule): a platform's own list of webho
     const asked: string[] = [];
     const app = await platformApp(dir, (id) => {
       asked.push(id);
-      return id === projectId ? [{ url: hooks.url, secret: SECRET, events: ["upload.started"] }] : [{ url: "ftp://nope", secret: "short" }];
+      return id === projectId
+        ? [{ url: hooks.url, secret: SECRET, events: ["upload.started"] }]
+        : [{ url: "ftp://nope", secret: "short" }];
     });
     const started = await start(app);
     expect(started.status).toBe(200);
     await until("the delivery", () => hooks.deliveries.length === 1);
     const event = await verifyWebhook(SECRET, hooks.deliveries[0]!.signature, hooks.deliveries[0]!.raw);
-    expect(event).toMatchObject({ type: "upload.started", data: { projectId, requestKey: started.body.result.requestKey } });
+    expect(event).toMatchObject({
+      type: "upload.started",
+      data: { projectId, requestKey: started.body.result.requestKey },
+    });
     expect(asked).toContain(projectId);
     expect((await start(app, "other-project")).status).toBe(200);
     await new Promise((r) => setTimeout(r, 500));
@@ -303,7 +376,8 @@ describe("webhooks.targets (UploadGatewayModule): a platform's own list of webho
     const port = await freePort(); // nothing listens there yet: every delivery fails
     const url = `http://127.0.0.1:${port}/hooks`;
     const dir = tracked(setUp([])).dir;
-    const targets = (id: string) => (id === projectId ? [{ url, secret: SECRET, events: ["upload.started" as const] }] : []);
+    const targets = (id: string) =>
+      id === projectId ? [{ url, secret: SECRET, events: ["upload.started" as const] }] : [];
     const first = await platformApp(dir, targets);
     const started = await start(first);
     expect(started.status).toBe(200);
@@ -313,6 +387,9 @@ describe("webhooks.targets (UploadGatewayModule): a platform's own list of webho
     const hooks = await receiver(port);
     await platformApp(dir, targets);
     await until("the pending delivery", () => hooks.deliveries.some((d) => d.status === 200));
-    expect(hooks.deliveries.at(-1)!.event).toMatchObject({ type: "upload.started", data: { requestKey: started.body.result.requestKey } });
+    expect(hooks.deliveries.at(-1)!.event).toMatchObject({
+      type: "upload.started",
+      data: { requestKey: started.body.result.requestKey },
+    });
   });
 });

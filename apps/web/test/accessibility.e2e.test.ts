@@ -5,7 +5,15 @@ import type { Page, Route } from "playwright-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { useDemoPage } from "./support/demo-page";
 import { MiB } from "./support/test-files";
-import { chooseFiles, endOfUpload, holdParts, openUploadPage, partNumberOf, uploadCard, waitForParts } from "./support/upload-page";
+import {
+  chooseFiles,
+  endOfUpload,
+  holdParts,
+  openUploadPage,
+  partNumberOf,
+  uploadCard,
+  waitForParts,
+} from "./support/upload-page";
 
 /**
  * The demo page for people who use a keyboard, a screen reader or a phone: axe-core finds no violation in any state,
@@ -27,8 +35,18 @@ beforeAll(() => {
 async function axeViolations(page: Page): Promise<string[]> {
   if (!(await page.evaluate(() => "axe" in window))) await page.addScriptTag({ path: AXE });
   const violations = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run(context: Document): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe;
-    return (await axe.run(document)).violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+    const axe = (
+      window as unknown as {
+        axe: {
+          run(
+            context: Document,
+          ): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }>;
+        };
+      }
+    ).axe;
+    return (await axe.run(document)).violations.map(
+      (v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`,
+    );
   });
   return violations;
 }
@@ -61,9 +79,16 @@ function partContrasts(page: Page, selector: string): Promise<{ state: string; r
       const color = fill.a > 0 ? fill : rgba(style.borderTopColor);
       const alpha = color.a * Number(style.opacity);
       const back = behind(element);
-      const shown = { r: color.r * alpha + back.r * (1 - alpha), g: color.g * alpha + back.g * (1 - alpha), b: color.b * alpha + back.b * (1 - alpha) };
+      const shown = {
+        r: color.r * alpha + back.r * (1 - alpha),
+        g: color.g * alpha + back.g * (1 - alpha),
+        b: color.b * alpha + back.b * (1 - alpha),
+      };
       const [light, dark] = [luminance(shown), luminance(back)].sort((x, y) => y - x) as [number, number];
-      return { state: element.dataset.state ?? element.className, ratio: Math.round(((light + 0.05) / (dark + 0.05)) * 100) / 100 };
+      return {
+        state: element.dataset.state ?? element.className,
+        ratio: Math.round(((light + 0.05) / (dark + 0.05)) * 100) / 100,
+      };
     });
   }, selector);
 }
@@ -72,7 +97,11 @@ const announced = (page: Page) => page.getByTestId("upload-announcer").innerText
 const focused = (page: Page) =>
   page.evaluate(() => {
     const element = document.activeElement as HTMLElement | null;
-    return { tag: element?.tagName ?? "", text: element?.innerText.trim() ?? "", label: element?.getAttribute("aria-label") ?? "" };
+    return {
+      tag: element?.tagName ?? "",
+      text: element?.innerText.trim() ?? "",
+      label: element?.getAttribute("aria-label") ?? "",
+    };
   });
 
 describe("the demo page's accessibility", () => {
@@ -89,7 +118,9 @@ describe("the demo page's accessibility", () => {
     expect(await announced(page)).toBe(`Uploading ${file.name}.`);
     // The strip is hidden from assistive technology; the progress bar says it in one value.
     expect(await card.locator(".parts").getAttribute("aria-hidden")).toBe("true");
-    expect(await card.getByRole("progressbar").getAttribute("aria-valuetext")).toMatch(/^\d+%, 2 of 5 parts stored, uploading$/);
+    expect(await card.getByRole("progressbar").getAttribute("aria-valuetext")).toMatch(
+      /^\d+%, 2 of 5 parts stored, uploading$/,
+    );
     expect(await page.getByRole("status").count()).toBe(1); // one live region on the page
     expect(await axeViolations(page), "uploading").toEqual([]);
 
@@ -186,7 +217,10 @@ describe("the demo page's accessibility", () => {
         .map((element) => ({ element, box: element.getBoundingClientRect() }))
         .filter(({ box }) => box.width > 0 && box.height > 0)
         .filter(({ box }) => box.width < 44 || box.height < 44)
-        .map(({ element, box }) => `${element.innerText.trim() || element.getAttribute("aria-label")}: ${Math.round(box.width)} × ${Math.round(box.height)}`),
+        .map(
+          ({ element, box }) =>
+            `${element.innerText.trim() || element.getAttribute("aria-label")}: ${Math.round(box.width)} × ${Math.round(box.height)}`,
+        ),
     );
     expect(small).toEqual([]);
     for (const name of ["Choose files", "Pause", "Cancel", "Refresh", "Download"]) {
@@ -195,10 +229,13 @@ describe("the demo page's accessibility", () => {
 
     // The whole name is on screen: wrapped, not cut (nothing overflows its box), in the card and in the list.
     for (const selector of [`article.upload-card[aria-label="${long.name}"] h3`, ".recent-row .recent-file"]) {
-      const shown = await page.locator(selector, { hasText: long.name }).first().evaluate((element) => ({
-        text: (element as HTMLElement).innerText,
-        cut: element.scrollWidth > element.clientWidth,
-      }));
+      const shown = await page
+        .locator(selector, { hasText: long.name })
+        .first()
+        .evaluate((element) => ({
+          text: (element as HTMLElement).innerText,
+          cut: element.scrollWidth > element.clientWidth,
+        }));
       expect(shown).toEqual({ text: long.name, cut: false });
     }
 
@@ -210,7 +247,12 @@ describe("the demo page's accessibility", () => {
       const element = document.activeElement as HTMLElement;
       const style = getComputedStyle(element);
       const card = getComputedStyle(element.closest("article")!);
-      return { outline: style.outlineStyle, width: parseFloat(style.outlineWidth), color: style.outlineColor, behind: card.backgroundColor };
+      return {
+        outline: style.outlineStyle,
+        width: parseFloat(style.outlineWidth),
+        color: style.outlineColor,
+        behind: card.backgroundColor,
+      };
     });
     expect(ring.outline).toBe("solid");
     expect(ring.width).toBeGreaterThanOrEqual(2);

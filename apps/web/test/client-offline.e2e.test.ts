@@ -78,7 +78,11 @@ describe("the client's uploader in a browser that goes offline", () => {
     // Parts went on after the outage, longer than the budget: the time offline was not counted.
     expect(stored.some((s) => s.afterOutage)).toBe(true);
     // Every part stored by exactly one PUT.
-    for (let n = 1; n <= 8; n++) expect(stored.filter((s) => s.partNumber === n), `part ${n}`).toHaveLength(1);
+    for (let n = 1; n <= 8; n++)
+      expect(
+        stored.filter((s) => s.partNumber === n),
+        `part ${n}`,
+      ).toHaveLength(1);
     const { downloadPath } = await gateway.api.downloadUrl(gateway.projectId, outcome.requestKey);
     const download = await fetch(downloadPath);
     const digest = await crypto.subtle.digest("SHA-256", await download.arrayBuffer());

@@ -55,7 +55,12 @@ async function uploadFromPage(origin: string) {
           const started = await fetch(`${api}/multipart`, {
             method: "POST",
             headers,
-            body: JSON.stringify({ partsNumber: 1, fileName: "hello.txt", contentLength: bytes.length, mimeType: "text/plain" }),
+            body: JSON.stringify({
+              partsNumber: 1,
+              fileName: "hello.txt",
+              contentLength: bytes.length,
+              mimeType: "text/plain",
+            }),
           });
           const start = await started.json();
           const part = await fetch(start.result.presignedUrl[0].presignedUrl, { method: "PUT", body: bytes });
@@ -65,7 +70,13 @@ async function uploadFromPage(origin: string) {
             headers,
             body: JSON.stringify({ requestKey: start.result.requestKey, parts: [{ partNumber: 1, eTag }] }),
           });
-          return { ok: true, startStatus: started.status, eTag, completeStatus: completed.status, requestKey: start.result.requestKey as string };
+          return {
+            ok: true,
+            startStatus: started.status,
+            eTag,
+            completeStatus: completed.status,
+            requestKey: start.result.requestKey as string,
+          };
         } catch (error) {
           return { ok: false, error: String(error) };
         }
@@ -99,7 +110,9 @@ describe("a page on another origin", () => {
         const api = `${base}/api/projects/${projectId}/uploads`;
         const headers = { authorization: `Bearer ${apiKey}`, "content-type": "application/json" };
         const hex = async (data: BufferSource) =>
-          [...new Uint8Array(await crypto.subtle.digest("SHA-256", data))].map((b) => b.toString(16).padStart(2, "0")).join("");
+          [...new Uint8Array(await crypto.subtle.digest("SHA-256", data))]
+            .map((b) => b.toString(16).padStart(2, "0"))
+            .join("");
         const bytes = crypto.getRandomValues(new Uint8Array(60_000));
         const file = new File([bytes], "clip.webm", { type: "video/webm" });
         const started = await fetch(`${api}/url`, {
@@ -114,7 +127,10 @@ describe("a page on another origin", () => {
         const put = await fetch(start.result.url, { method: "PUT", body: file, headers: putOnce });
         const other = new File([crypto.getRandomValues(new Uint8Array(60_000))], "clip.webm", { type: "video/webm" });
         const again = await fetch(start.result.url, { method: "PUT", body: other, headers: putOnce });
-        const confirmed = await fetch(`${api}/success/${start.result.requestKey}`, { method: "POST", headers: { authorization: headers.authorization } });
+        const confirmed = await fetch(`${api}/success/${start.result.requestKey}`, {
+          method: "POST",
+          headers: { authorization: headers.authorization },
+        });
         const link = await confirmed.json();
         const download = await fetch(link.result.downloadPath);
         return {
@@ -138,7 +154,10 @@ describe("a page on another origin", () => {
     // The same bytes outside the browser too.
     const outside = new Uint8Array(await (await fetch(result.downloadPath)).arrayBuffer());
     expect(createHash("sha256").update(outside).digest("hex")).toBe(result.sent);
-    expect(await gateway.api.get(PROJECT, result.requestKey)).toMatchObject({ state: "completed", transfer: "single-put" });
+    expect(await gateway.api.get(PROJECT, result.requestKey)).toMatchObject({
+      state: "completed",
+      transfer: "single-put",
+    });
   });
 
   it("is blocked by the browser when its origin is not allowed, and starts nothing", async () => {
@@ -154,7 +173,11 @@ describe("a page on another origin", () => {
    * The client's `upload()` in a page on `origin` against `baseUrl`, with `retry` (the default policy when omitted):
    * how it failed, and the requests its fetch made (API calls, and no-cors probes apart).
    */
-  async function clientUploadFromPage(origin: string, baseUrl: string, retry?: { retries: number; baseDelayMs: number; maxDelayMs: number }) {
+  async function clientUploadFromPage(
+    origin: string,
+    baseUrl: string,
+    retry?: { retries: number; baseDelayMs: number; maxDelayMs: number },
+  ) {
     const { page } = browser;
     await page.goto(origin);
     await page.addScriptTag({ content: clientScript });
@@ -172,10 +195,23 @@ describe("a page on another origin", () => {
           return pageFetch(input, init);
         };
         try {
-          await w.gatewayClient.upload(w.testBlob, { baseUrl, apiKey, projectId, fileName: "a.bin", ...(retry ? { retry } : {}) });
+          await w.gatewayClient.upload(w.testBlob, {
+            baseUrl,
+            apiKey,
+            projectId,
+            fileName: "a.bin",
+            ...(retry ? { retry } : {}),
+          });
           return { ok: true, calls, probes };
         } catch (error: any) {
-          return { ok: false, name: String(error?.name), message: String(error?.message), cause: String(error?.cause?.name), calls, probes };
+          return {
+            ok: false,
+            name: String(error?.name),
+            message: String(error?.message),
+            cause: String(error?.cause?.name),
+            calls,
+            probes,
+          };
         } finally {
           window.fetch = pageFetch;
         }

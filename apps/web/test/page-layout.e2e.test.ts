@@ -19,27 +19,32 @@ describe("the page's layout", () => {
   it.each([
     { device: "desktop", viewport: { width: 1280, height: 900 }, screenshot: "demo.png" },
     { device: "phone (390 px wide)", viewport: { width: 390, height: 844 }, screenshot: "demo-phone.png" },
-  ])("on a $device: progress, parts and recent uploads fit without sideways scrolling", async ({ viewport, screenshot }) => {
-    const { page } = await demo.openBrowser(viewport);
-    const done = files.make(`interview-take-${viewport.width}.mov`, 7 * MiB);
-    const halfway = files.make(`keynote-recording-final-${viewport.width}.mp4`, 48 * MiB);
-    await openUploadPage(page, demo.gateway.url);
-    await chooseFiles(page, done.path);
-    expect((await endOfUpload(page, done.name)).status).toBe("completed");
+  ])(
+    "on a $device: progress, parts and recent uploads fit without sideways scrolling",
+    async ({ viewport, screenshot }) => {
+      const { page } = await demo.openBrowser(viewport);
+      const done = files.make(`interview-take-${viewport.width}.mov`, 7 * MiB);
+      const halfway = files.make(`keynote-recording-final-${viewport.width}.mp4`, 48 * MiB);
+      await openUploadPage(page, demo.gateway.url);
+      await chooseFiles(page, done.path);
+      expect((await endOfUpload(page, done.name)).status).toBe("completed");
 
-    await holdParts(page, (part) => part >= 5);
-    await chooseFiles(page, halfway.path);
-    await waitForParts(page, halfway.name, [1, 2, 3, 4], "done");
-    await page.locator(".recent-row", { hasText: halfway.name }).waitFor();
+      await holdParts(page, (part) => part >= 5);
+      await chooseFiles(page, halfway.path);
+      await waitForParts(page, halfway.name, [1, 2, 3, 4], "done");
+      await page.locator(".recent-row", { hasText: halfway.name }).waitFor();
 
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-    expect(overflow).toBe(0);
-    for (const name of ["Pause", "Cancel"]) {
-      const box = await page.getByRole("button", { name }).boundingBox();
-      expect(box && box.x >= 0 && box.x + box.width <= viewport.width, `${name} is on screen`).toBe(true);
-    }
-    await page.screenshot({ path: join(SCREENSHOTS, screenshot), fullPage: true, animations: "disabled" });
-  });
+      const overflow = await page.evaluate(
+        () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+      );
+      expect(overflow).toBe(0);
+      for (const name of ["Pause", "Cancel"]) {
+        const box = await page.getByRole("button", { name }).boundingBox();
+        expect(box && box.x >= 0 && box.x + box.width <= viewport.width, `${name} is on screen`).toBe(true);
+      }
+      await page.screenshot({ path: join(SCREENSHOTS, screenshot), fullPage: true, animations: "disabled" });
+    },
+  );
 
   it("on phones 320, 360, 375 and 390 px wide: nothing scrolls sideways, the header's project included", async () => {
     const { page } = await demo.openBrowser({ width: 320, height: 700 });
@@ -68,7 +73,9 @@ describe("the page's layout", () => {
     expect(await measure()).toEqual(fits);
     await expect(page.locator(".project-chip").isVisible()).resolves.toBe(true);
     // A project id as long as a projects file allows words to be (the dev project's is "demo").
-    await page.locator(".project-chip strong").evaluate((element) => (element.textContent = "marketing-video-archive-2026-europe"));
+    await page
+      .locator(".project-chip strong")
+      .evaluate((element) => (element.textContent = "marketing-video-archive-2026-europe"));
     expect(await measure()).toEqual(fits);
   });
 });

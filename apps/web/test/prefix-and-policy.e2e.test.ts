@@ -48,7 +48,8 @@ async function watch(page: Page) {
     });
   });
   page.on("console", (message) => {
-    if (message.type() === "error" || /Content.Security.Policy|Refused to/i.test(message.text())) problems.push(`console: ${message.text()}`);
+    if (message.type() === "error" || /Content.Security.Policy|Refused to/i.test(message.text()))
+      problems.push(`console: ${message.text()}`);
   });
   page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
   page.on("requestfailed", (request) => problems.push(`failed: ${request.url()} (${request.failure()?.errorText})`));
@@ -68,7 +69,12 @@ async function checkDemo(base: string) {
   await chooseFiles(page, file.path);
   expect(await endOfUpload(page, file.name)).toMatchObject({ status: "completed", error: null });
   // The page's links lead to the docs next to it.
-  expect(await page.getByRole("link", { name: "API documentation" }).first().evaluate((a: HTMLAnchorElement) => a.href)).toBe(`${base}/docs`);
+  expect(
+    await page
+      .getByRole("link", { name: "API documentation" })
+      .first()
+      .evaluate((a: HTMLAnchorElement) => a.href),
+  ).toBe(`${base}/docs`);
   expect(problems).toEqual([]);
   // Everything the page loaded or called was under its own base (the part URLs included); blob: is the page's own
   // hashing worker.
@@ -83,7 +89,10 @@ async function checkDocs(base: string) {
   page.on("request", (request) => requested.push(request.url()));
   await page.goto(`${base}/docs`);
   // Swagger UI has fetched the document and drawn its operations.
-  await page.locator(".opblock-summary-path", { hasText: "/api/projects/{projectId}/uploads/multipart" }).first().waitFor();
+  await page
+    .locator(".opblock-summary-path", { hasText: "/api/projects/{projectId}/uploads/multipart" })
+    .first()
+    .waitFor();
   expect(problems).toEqual([]);
   expect(requested).toContain(`${base}/api/openapi.json`);
   expect(requested.filter((url) => !url.startsWith(`${base}/`) && !url.startsWith("data:"))).toEqual([]);

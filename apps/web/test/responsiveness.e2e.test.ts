@@ -12,7 +12,8 @@ import { chooseFiles, endOfUpload, openUploadPage, uploadCard } from "./support/
 const demo = useDemoPage();
 const { files } = demo;
 
-const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.ceil((p / 100) * values.length) - 1]!;
+const percentile = (values: number[], p: number) =>
+  [...values].sort((a, b) => a - b)[Math.ceil((p / 100) * values.length) - 1]!;
 
 describe("the page during a 256 MiB upload", () => {
   it("hashes the parts in a worker: a trivial script answers at once (median <= 50 ms)", async () => {

@@ -25,7 +25,10 @@ describe("signing in outside dev mode", () => {
     await form.getByLabel("Project").fill("no-such-project");
     await form.getByLabel("API key").fill(demo.gateway.apiKey);
     await form.getByRole("button", { name: "Connect" }).click();
-    await form.getByRole("alert").getByText(/project/).waitFor();
+    await form
+      .getByRole("alert")
+      .getByText(/project/)
+      .waitFor();
     expect(await form.getByRole("alert").innerText()).toBe('projectId: no project "no-such-project".');
 
     await form.getByLabel("Project").fill("films");

@@ -45,7 +45,10 @@ describe("the upload page", () => {
     expect(await uploadCard(page, file.name).getByRole("progressbar").getAttribute("aria-valuenow")).toBe("100");
 
     const row = page.locator(".recent-row[data-state=completed]", { hasText: file.name });
-    const [download] = await Promise.all([page.waitForEvent("download"), row.getByRole("link", { name: "Download" }).click()]);
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      row.getByRole("link", { name: "Download" }).click(),
+    ]);
     expect(download.suggestedFilename()).toBe(file.name);
     const bytes = readFileSync(await download.path());
     expect(bytes.length).toBe(file.size);
@@ -72,7 +75,9 @@ describe("the upload page", () => {
       // The page has heard of 10 of 48 MiB: 20%, whatever its sockets took.
       expect(await card.locator(".percent").innerText()).toBe("20%");
       expect(await card.getByRole("progressbar").getAttribute("aria-valuenow")).toBe("20");
-      expect(await card.locator(".upload-card-title p").innerText()).toMatch(new RegExp(`^${formatBytes(10 * MiB)} of `));
+      expect(await card.locator(".upload-card-title p").innerText()).toMatch(
+        new RegExp(`^${formatBytes(10 * MiB)} of `),
+      );
       proxy.release();
       expect((await endOfUpload(page, file.name)).status).toBe("completed");
       expect(await card.locator(".percent").innerText()).toBe("100%");
@@ -84,7 +89,11 @@ describe("the upload page", () => {
 
   it("queues several files and uploads them all", async () => {
     const { page } = demo.browser;
-    const batch = [files.make("a-6mib.bin", 6 * MiB), files.make("b-1kib.txt", 1024), files.make("c-11mib.bin", 11 * MiB)];
+    const batch = [
+      files.make("a-6mib.bin", 6 * MiB),
+      files.make("b-1kib.txt", 1024),
+      files.make("c-11mib.bin", 11 * MiB),
+    ];
     await openUploadPage(page, demo.gateway.url);
     await chooseFiles(page, ...batch.map((f) => f.path));
     for (const file of batch) {
@@ -154,11 +163,15 @@ describe("the upload page", () => {
     // A different file is refused with a sentence, and nothing is sent.
     await offer.getByLabel(`Choose ${file.name} again to continue`).setInputFiles(other.path);
     await offer.getByRole("alert").waitFor();
-    expect(await offer.getByRole("alert").innerText()).toMatch(/^That is not the same file: “not-it\.bin” \(6\.0 MiB\) was chosen/);
+    expect(await offer.getByRole("alert").innerText()).toMatch(
+      /^That is not the same file: “not-it\.bin” \(6\.0 MiB\) was chosen/,
+    );
 
     await offer.getByLabel(`Choose ${file.name} again to continue`).setInputFiles(file.path);
     expect((await endOfUpload(page, file.name)).status).toBe("completed");
-    expect(await uploadCard(page, file.name).locator(".muted").first().innerText()).toContain("continued: 3 of 5 parts sent now");
+    expect(await uploadCard(page, file.name).locator(".muted").first().innerText()).toContain(
+      "continued: 3 of 5 parts sent now",
+    );
     expect([...sent].sort()).toEqual([3, 4, 5]);
     const upload = await uploadOf(file.name);
     expect(upload.state).toBe("completed");

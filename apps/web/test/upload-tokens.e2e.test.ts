@@ -55,7 +55,10 @@ async function startAppBackend(keys: Record<string, string>, pageOrigins: string
     const projectId = query.get("project") ?? PROJECT;
     const admin = createApiClient({ baseUrl: gateway.url, apiKey: keys[projectId]! });
     admin
-      .createUploadToken(projectId, { subject: "user-42", expiresInSeconds: Number(query.get("expiresInSeconds") ?? 600) })
+      .createUploadToken(projectId, {
+        subject: "user-42",
+        expiresInSeconds: Number(query.get("expiresInSeconds") ?? 600),
+      })
       .then(({ token }) => {
         state.minted += 1;
         response.writeHead(200, { ...cors, "content-type": "application/json" }).end(JSON.stringify({ token }));
@@ -78,7 +81,10 @@ async function startAppBackend(keys: Record<string, string>, pageOrigins: string
 
 beforeAll(async () => {
   [allowed, refused] = await Promise.all([startOtherOrigin(), startOtherOrigin()]);
-  const keys = { [PROJECT]: `key_${randomBytes(16).toString("hex")}`, [OTHER_PROJECT]: `key_${randomBytes(16).toString("hex")}` };
+  const keys = {
+    [PROJECT]: `key_${randomBytes(16).toString("hex")}`,
+    [OTHER_PROJECT]: `key_${randomBytes(16).toString("hex")}`,
+  };
   [gateway, clientScript, browser] = await Promise.all([
     startDemoGateway(
       [
@@ -145,7 +151,9 @@ async function uploadFromPage(
         const w = window as any;
         const { createApiClient, upload } = w.gatewayClient;
         const hex = async (data: ArrayBuffer) =>
-          [...new Uint8Array(await crypto.subtle.digest("SHA-256", data))].map((b) => b.toString(16).padStart(2, "0")).join("");
+          [...new Uint8Array(await crypto.subtle.digest("SHA-256", data))]
+            .map((b) => b.toString(16).padStart(2, "0"))
+            .join("");
         let getTokenCalls = 0;
         const getToken = async () => {
           getTokenCalls += 1;
@@ -181,7 +189,12 @@ async function uploadFromPage(
           return {
             ok: false,
             getTokenCalls,
-            error: { name: String(error?.name), message: String(error?.message), status: reply?.status, codes: reply?.codes },
+            error: {
+              name: String(error?.name),
+              message: String(error?.message),
+              status: reply?.status,
+              codes: reply?.codes,
+            },
           };
         }
       },
@@ -204,7 +217,9 @@ async function storedSha256(requestKey: string): Promise<string> {
   const { downloadPath } = await gateway.api.downloadUrl(PROJECT, requestKey);
   const response = await fetch(new URL(downloadPath, gateway.url));
   expect(response.status).toBe(200);
-  return createHash("sha256").update(Buffer.from(await response.arrayBuffer())).digest("hex");
+  return createHash("sha256")
+    .update(Buffer.from(await response.arrayBuffer()))
+    .digest("hex");
 }
 
 const uploadsInProject = async () => (await gateway.api.list(PROJECT, { limit: 100 })).uploads.length;
@@ -232,7 +247,10 @@ describe("a page on another origin with upload tokens from its backend", () => {
     for (const authorization of result.authorizations) expect(authorization).toMatch(/^Bearer eyJ/);
     expect(result.received).toBe(result.sent);
     expect(await storedSha256(result.requestKey!)).toBe(result.sent);
-    expect(await gateway.api.get(PROJECT, result.requestKey!)).toMatchObject({ state: "completed", transfer: "single-put" });
+    expect(await gateway.api.get(PROJECT, result.requestKey!)).toMatchObject({
+      state: "completed",
+      transfer: "single-put",
+    });
   });
 });
 
@@ -277,7 +295,11 @@ describe("refusals a page meets", () => {
         );
         return { rawStatus: raw.status, envelope, thrown, getTokenCalls };
       },
-      { baseUrl: gateway.url, projectId: PROJECT, tokenUrl: `${backend.url}/upload-token?project=${PROJECT}&expiresInSeconds=1` },
+      {
+        baseUrl: gateway.url,
+        projectId: PROJECT,
+        tokenUrl: `${backend.url}/upload-token?project=${PROJECT}&expiresInSeconds=1`,
+      },
     );
     expect(result.rawStatus).toBe(401);
     expect(result.envelope).toMatchObject({ success: false, statusCode: 401, result: null });

@@ -57,14 +57,18 @@ async function startUppy(options: { partSize: number; pauseAfterParts?: number }
 }
 
 const uppyOutcome = () =>
-  demo.browser.page.evaluate(() => (window as any).uppyRun as Promise<{ successful: { key?: string; uploadURL?: string }[]; failed: string[] }>);
+  demo.browser.page.evaluate(
+    () => (window as any).uppyRun as Promise<{ successful: { key?: string; uploadURL?: string }[]; failed: string[] }>,
+  );
 
 /** The stored file, downloaded through the gateway's download URL, as a SHA-256. */
 async function storedSha256(requestKey: string): Promise<string> {
   const { downloadPath } = await demo.gateway.api.downloadUrl(demo.gateway.projectId, requestKey);
   const response = await fetch(new URL(downloadPath, demo.gateway.url));
   expect(response.status).toBe(200);
-  return createHash("sha256").update(Buffer.from(await response.arrayBuffer())).digest("hex");
+  return createHash("sha256")
+    .update(Buffer.from(await response.arrayBuffer()))
+    .digest("hex");
 }
 
 async function onlyUpload() {
@@ -84,7 +88,12 @@ describe("Uppy 5 through @upload-gateway/uppy", () => {
     expect(outcome.failed).toEqual([]);
     const requestKey = outcome.successful[0]!.key!;
     const details = await demo.gateway.api.get(demo.gateway.projectId, requestKey);
-    expect(details).toMatchObject({ state: "completed", contentLength: String(size), partsNumber: 3, partSize: 6_990_508 });
+    expect(details).toMatchObject({
+      state: "completed",
+      contentLength: String(size),
+      partsNumber: 3,
+      partSize: 6_990_508,
+    });
     expect(await storedSha256(requestKey)).toBe(sha256);
     expect(outcome.successful[0]!.uploadURL).toMatch(/^http/);
     expect(requests.filter((r) => r.startsWith("PUT ") && !r.includes("/api/"))).toHaveLength(3);
@@ -97,7 +106,9 @@ describe("Uppy 5 through @upload-gateway/uppy", () => {
     const requests = recordRequests();
     await startUppy({ partSize: 5 * MiB, pauseAfterParts: 2 });
     await demo.browser.page.waitForFunction(() => (window as any).paused === true);
-    const [upload] = await onlyUpload().then((all) => all.filter((u) => u.fileName === "clip.mp4" && u.state === "uploading"));
+    const [upload] = await onlyUpload().then((all) =>
+      all.filter((u) => u.fileName === "clip.mp4" && u.state === "uploading"),
+    );
     const requestKey = upload!.requestKey;
     // Parts cut short by the pause are not stored; after a moment nothing more arrives.
     await new Promise((r) => setTimeout(r, 500));

@@ -67,7 +67,9 @@ const outcome = () => demo.browser.page.evaluate(() => (window as any).uppyRun a
 async function sha256At(url: string): Promise<string> {
   const response = await fetch(new URL(url, demo.gateway.url));
   expect(response.status).toBe(200);
-  return createHash("sha256").update(Buffer.from(await response.arrayBuffer())).digest("hex");
+  return createHash("sha256")
+    .update(Buffer.from(await response.arrayBuffer()))
+    .digest("hex");
 }
 
 /** The stored file, downloaded through the gateway's download URL, as a SHA-256. */

@@ -4,7 +4,8 @@ import { createApiClient } from "./api-client";
 import { CorsRefusedError, NetworkError, UploadGatewayError } from "./errors";
 
 const expired = () => errorEnvelope([{ code: "TOKEN_EXPIRED" }]);
-const json = (body: unknown) => new Response(JSON.stringify(body), { status: (body as { statusCode: number }).statusCode });
+const json = (body: unknown) =>
+  new Response(JSON.stringify(body), { status: (body as { statusCode: number }).statusCode });
 
 /** A gateway that accepts only `valid` tokens and says TOKEN_EXPIRED for the others; records what each call sent. */
 function fakeGateway(valid: (token: string) => boolean) {
@@ -56,7 +57,9 @@ describe("createApiClient with getToken", () => {
     await expect(api.list("p")).rejects.toThrow(UploadGatewayError);
     expect(getToken).toHaveBeenCalledTimes(1);
     const withKey = fakeGateway(() => false);
-    await expect(createApiClient({ baseUrl: "http://gw.test", apiKey: "k", fetch: withKey.fetch }).list("p")).rejects.toThrow();
+    await expect(
+      createApiClient({ baseUrl: "http://gw.test", apiKey: "k", fetch: withKey.fetch }).list("p"),
+    ).rejects.toThrow();
     expect(withKey.seen).toEqual(["k"]);
   });
 
@@ -83,7 +86,9 @@ describe("createApiClient in a page on another origin", () => {
     const fetch = vi.fn((url: string, init?: RequestInit) => {
       if (init?.mode === "no-cors") {
         requests.push(`probe ${url}`);
-        return state.reachable ? Promise.resolve(new Response(null, { status: 200 })) : Promise.reject(new TypeError("Failed to fetch"));
+        return state.reachable
+          ? Promise.resolve(new Response(null, { status: 200 }))
+          : Promise.reject(new TypeError("Failed to fetch"));
       }
       requests.push("call");
       if (state.refuseCalls > 0) {
@@ -110,7 +115,9 @@ describe("createApiClient in a page on another origin", () => {
   it("says no answer (retryable) when the probe gets none either: an outage is not a CORS refusal", async () => {
     vi.stubGlobal("location", { origin: "https://app.example" });
     const page = browserFetch({ reachable: false, refuseCalls: Infinity });
-    const error = await createApiClient({ baseUrl: "https://gw.example", apiKey: "k", fetch: page.fetch }).list("p").catch((e: unknown) => e);
+    const error = await createApiClient({ baseUrl: "https://gw.example", apiKey: "k", fetch: page.fetch })
+      .list("p")
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NetworkError);
     expect(error).toMatchObject({ retryable: true });
     expect(page.requests).toEqual(["call", "probe https://gw.example/health/live"]);
@@ -119,7 +126,9 @@ describe("createApiClient in a page on another origin", () => {
   it("answers when the call sent again after a probe goes through (a connection that failed once)", async () => {
     vi.stubGlobal("location", { origin: "https://app.example" });
     const page = browserFetch({ reachable: true, refuseCalls: 1 });
-    await expect(createApiClient({ baseUrl: "https://gw.example", apiKey: "k", fetch: page.fetch }).list("p")).resolves.toEqual({
+    await expect(
+      createApiClient({ baseUrl: "https://gw.example", apiKey: "k", fetch: page.fetch }).list("p"),
+    ).resolves.toEqual({
       uploads: [],
       nextCursor: null,
     });
@@ -129,11 +138,15 @@ describe("createApiClient in a page on another origin", () => {
   it("probes nothing on the gateway's own origin or outside browsers: no answer is no answer", async () => {
     vi.stubGlobal("location", { origin: "https://gw.example" });
     const samePage = browserFetch({ reachable: true, refuseCalls: Infinity });
-    await expect(createApiClient({ baseUrl: "https://gw.example", apiKey: "k", fetch: samePage.fetch }).list("p")).rejects.toThrow(NetworkError);
+    await expect(
+      createApiClient({ baseUrl: "https://gw.example", apiKey: "k", fetch: samePage.fetch }).list("p"),
+    ).rejects.toThrow(NetworkError);
     expect(samePage.requests).toEqual(["call"]);
     vi.unstubAllGlobals();
     const node = browserFetch({ reachable: true, refuseCalls: Infinity });
-    await expect(createApiClient({ baseUrl: "https://gw.example", apiKey: "k", fetch: node.fetch }).list("p")).rejects.toThrow(NetworkError);
+    await expect(
+      createApiClient({ baseUrl: "https://gw.example", apiKey: "k", fetch: node.fetch }).list("p"),
+    ).rejects.toThrow(NetworkError);
     expect(node.requests).toEqual(["call"]);
   });
 

@@ -62,11 +62,23 @@ export interface ApiClient {
     options?: RequestOptions,
   ): Promise<ResumeUploadResult>;
   /** `POST /success/{requestKey}`; completes a single-PUT upload whose file is stored. */
-  downloadUrl(projectId: string, requestKey: string, options?: RequestOptions): Promise<{ downloadPath: string; expiresAt: string }>;
+  downloadUrl(
+    projectId: string,
+    requestKey: string,
+    options?: RequestOptions,
+  ): Promise<{ downloadPath: string; expiresAt: string }>;
   get(projectId: string, requestKey: string, options?: RequestOptions): Promise<UploadDetails>;
-  list(projectId: string, query?: { cursor?: string; limit?: number }, options?: RequestOptions): Promise<ListUploadsResult>;
+  list(
+    projectId: string,
+    query?: { cursor?: string; limit?: number },
+    options?: RequestOptions,
+  ): Promise<ListUploadsResult>;
   /** Mints an upload token for a web page (needs the API key): `{ token, expiresAt }`. */
-  createUploadToken(projectId: string, body?: CreateUploadTokenBody, options?: RequestOptions): Promise<UploadTokenResult>;
+  createUploadToken(
+    projectId: string,
+    body?: CreateUploadTokenBody,
+    options?: RequestOptions,
+  ): Promise<UploadTokenResult>;
 }
 
 export function createApiClient(options: ApiClientOptions): ApiClient {
@@ -105,7 +117,11 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   const api: ApiFetcher = async (request) => {
     const used = credential.current();
     const reply = await send(request, await used);
-    if (reply.status !== 401 || !credential.renewable || !new UploadGatewayError(401, reply.body).hasCode("TOKEN_EXPIRED")) {
+    if (
+      reply.status !== 401 ||
+      !credential.renewable ||
+      !new UploadGatewayError(401, reply.body).hasCode("TOKEN_EXPIRED")
+    ) {
       return reply;
     }
     // Once: a fresh token that is refused again is the caller's problem to see, not a loop.
@@ -131,7 +147,8 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
 
   return {
     start: (projectId, body, o) => result(uploads.start({ params: { projectId }, body, ...startRequest(o) })),
-    startSinglePut: (projectId, body, o) => result(uploads.startSinglePut({ params: { projectId }, body, ...startRequest(o) })),
+    startSinglePut: (projectId, body, o) =>
+      result(uploads.startSinglePut({ params: { projectId }, body, ...startRequest(o) })),
     complete: (projectId, body, o) =>
       result(uploads.complete({ params: { projectId }, body, fetchOptions: { signal: o?.signal } })),
     abort: (projectId, requestKey, o) =>

@@ -5,7 +5,15 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { defaultGatewayUrl, findDevSession } from "./dev-session";
-import { createApiClient, guessMimeType, UploadAbortedError, UploadFailedError, UploadGatewayError, uploadFile, type UploadProgress } from "./node";
+import {
+  createApiClient,
+  guessMimeType,
+  UploadAbortedError,
+  UploadFailedError,
+  UploadGatewayError,
+  uploadFile,
+  type UploadProgress,
+} from "./node";
 import { retryingStatus, type RetryNotice } from "./retry-budget";
 
 const USAGE = `Usage: upload-gateway upload <file> [--server URL] [--project ID] [--key KEY] [options]
@@ -66,12 +74,14 @@ async function main(argv: string[]): Promise<number> {
   const [command, file, ...extra] = positionals;
   if (command !== "upload" || !file || extra.length > 0) throw new UsageError("expected: upload <file>");
   const server = values.server ?? defaultGatewayUrl(process.env);
-  if (!/^https?:\/\/[^/]+/.test(server)) throw new UsageError(`--server must be an http(s) URL, not ${JSON.stringify(server)}`);
+  if (!/^https?:\/\/[^/]+/.test(server))
+    throw new UsageError(`--server must be an http(s) URL, not ${JSON.stringify(server)}`);
   let apiKey = values.key ?? process.env.UPLOAD_GATEWAY_KEY;
   let project = values.project;
   if (!apiKey) {
     const dev = await findDevSession(server);
-    if ("problem" in dev) throw new UsageError(`an API key is needed: --key KEY or UPLOAD_GATEWAY_KEY (${dev.problem})`);
+    if ("problem" in dev)
+      throw new UsageError(`an API key is needed: --key KEY or UPLOAD_GATEWAY_KEY (${dev.problem})`);
     apiKey = dev.session.apiKey;
     project ??= dev.session.projectId;
   }
@@ -84,7 +94,13 @@ async function main(argv: string[]): Promise<number> {
   if (!info?.isFile()) throw new UsageError(`no such file: ${file}`);
 
   const state = values.resume
-    ? new ResumeState(values["state-dir"] ?? defaultStateDir(), { path, size: info.size, mtimeMs: info.mtimeMs, server, projectId })
+    ? new ResumeState(values["state-dir"] ?? defaultStateDir(), {
+        path,
+        size: info.size,
+        mtimeMs: info.mtimeMs,
+        server,
+        projectId,
+      })
     : undefined;
   let requestKey = await state?.load();
   const client = createApiClient({ baseUrl: server, apiKey });
@@ -109,7 +125,9 @@ async function main(argv: string[]): Promise<number> {
     // With --resume, an interrupted upload stays on the server to be continued; otherwise it is cancelled.
     if (state) {
       bar?.finish();
-      console.error(`Interrupted. The upload stays on the server; to continue it, run the same command again:\n${continueCommand(argv)}`);
+      console.error(
+        `Interrupted. The upload stays on the server; to continue it, run the same command again:\n${continueCommand(argv)}`,
+      );
       // The upload's requestKey may still be on its way to the state file: exit once it is there.
       void saved.finally(() => process.exit(EXIT.interrupted));
       return;
@@ -304,12 +322,25 @@ function positiveInteger(value: string, flag: string): number {
   return n;
 }
 
-const UNITS: Record<string, number> = { "": 1, b: 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3 };
+const UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  k: 1e3,
+  kb: 1e3,
+  kib: 1024,
+  m: 1e6,
+  mb: 1e6,
+  mib: 1024 ** 2,
+  g: 1e9,
+  gb: 1e9,
+  gib: 1024 ** 3,
+};
 
 export function parseSize(value: string): number {
   const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(value.trim());
   const unit = match ? UNITS[match[2]!.toLowerCase()] : undefined;
-  if (!match || unit === undefined) throw new UsageError(`--part-size must be a size such as 16MiB, not ${JSON.stringify(value)}`);
+  if (!match || unit === undefined)
+    throw new UsageError(`--part-size must be a size such as 16MiB, not ${JSON.stringify(value)}`);
   const bytes = Math.round(Number(match[1]) * unit);
   if (bytes < 5 * 1024 ** 2) throw new UsageError("--part-size must be at least 5MiB");
   return bytes;
@@ -349,7 +380,9 @@ main(process.argv.slice(2)).then(
       process.exit(EXIT.usage);
     }
     const cause = error instanceof UploadFailedError ? error.cause : error;
-    const auth = cause instanceof UploadGatewayError && (cause.hasCode("UNAUTHORIZED") || cause.hasCode("FORBIDDEN") || cause.hasCode("PROJECT_NOT_FOUND"));
+    const auth =
+      cause instanceof UploadGatewayError &&
+      (cause.hasCode("UNAUTHORIZED") || cause.hasCode("FORBIDDEN") || cause.hasCode("PROJECT_NOT_FOUND"));
     console.error(`upload-gateway: ${(error as Error).message}`);
     if (error instanceof UploadFailedError && error.requestKey) console.error(`requestKey: ${error.requestKey}`);
     if (continueHint && error instanceof UploadFailedError) {

@@ -33,7 +33,12 @@ export async function gatewayAnswers(fetchImpl: typeof fetch, baseUrl: string, s
   const onAbort = () => probe.abort();
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
-    await fetchImpl(`${baseUrl}/health/live`, { mode: "no-cors", credentials: "omit", cache: "no-store", signal: probe.signal });
+    await fetchImpl(`${baseUrl}/health/live`, {
+      mode: "no-cors",
+      credentials: "omit",
+      cache: "no-store",
+      signal: probe.signal,
+    });
     return true;
   } catch {
     return false;

@@ -19,7 +19,10 @@ export class UploadGatewayError extends Error {
     this.errors = errors;
     this.messages = envelope.messages;
     this.details = envelope.errorDetails;
-    this.retryable = envelope.errorDetails.length > 0 ? envelope.errorDetails.every((d) => d.retryable) : status >= 500 || status === 429;
+    this.retryable =
+      envelope.errorDetails.length > 0
+        ? envelope.errorDetails.every((d) => d.retryable)
+        : status >= 500 || status === 429;
   }
 
   get codes(): ErrorCode[] {

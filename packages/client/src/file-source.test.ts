@@ -1,5 +1,14 @@
 import { createHash } from "node:crypto";
-import { appendFileSync, mkdtempSync, openSync, closeSync, rmSync, writeSync, ftruncateSync, truncateSync } from "node:fs";
+import {
+  appendFileSync,
+  mkdtempSync,
+  openSync,
+  closeSync,
+  rmSync,
+  writeSync,
+  ftruncateSync,
+  truncateSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -107,7 +116,9 @@ describe.each(SIZES)("a sparse file of %s", (_name, size) => {
       },
     } as unknown as ApiClient;
     await expect(uploadFile(file.path, { client, projectId: "p", retry: { retries: 0 } })).rejects.toThrow(/stop here/);
-    expect(starts).toEqual([expect.objectContaining({ contentLength: String(size), partsNumber: Math.ceil(size / (16 * MiB)) })]);
+    expect(starts).toEqual([
+      expect.objectContaining({ contentLength: String(size), partsNumber: Math.ceil(size / (16 * MiB)) }),
+    ]);
   });
 });
 
@@ -120,18 +131,18 @@ describe("resuming the upload of a sparse file of 5 GiB + 3 B", () => {
     ({
       resume: () =>
         Promise.resolve({
-        uploadId: "u",
-        requestKey: "rk",
-        partSize: plan.partSize,
-        partsNumber: plan.partsNumber,
-        contentLength: String(contentLength),
-        presignedUrl: [],
-        expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
-        uploadedParts: Array.from({ length: plan.partsNumber }, (_, i) => ({
-          partNumber: i + 1,
-          eTag: `"e${i + 1}"`,
-          size: i + 1 < plan.partsNumber ? plan.partSize : plan.lastPartSize,
-        })),
+          uploadId: "u",
+          requestKey: "rk",
+          partSize: plan.partSize,
+          partsNumber: plan.partsNumber,
+          contentLength: String(contentLength),
+          presignedUrl: [],
+          expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+          uploadedParts: Array.from({ length: plan.partsNumber }, (_, i) => ({
+            partNumber: i + 1,
+            eTag: `"e${i + 1}"`,
+            size: i + 1 < plan.partsNumber ? plan.partSize : plan.lastPartSize,
+          })),
         }),
       complete: (_project: string, body: unknown) => {
         completes.push(body);
@@ -141,14 +152,22 @@ describe("resuming the upload of a sparse file of 5 GiB + 3 B", () => {
 
   it("continues an upload planned for its exact size", async () => {
     const completes: unknown[] = [];
-    const result = await uploadFile(file.path, { client: resumingClient(size, completes), projectId: "p", requestKey: "rk" });
+    const result = await uploadFile(file.path, {
+      client: resumingClient(size, completes),
+      projectId: "p",
+      requestKey: "rk",
+    });
     expect(result).toMatchObject({ size, partsNumber: plan.partsNumber, partsSent: 0 });
     expect(completes).toHaveLength(1);
   });
 
   it("refuses an upload planned for its size modulo 4 GiB (what fs.openAsBlob reported)", async () => {
     const completes: unknown[] = [];
-    const task = uploadFile(file.path, { client: resumingClient(size % 2 ** 32, completes), projectId: "p", requestKey: "rk" });
+    const task = uploadFile(file.path, {
+      client: resumingClient(size % 2 ** 32, completes),
+      projectId: "p",
+      requestKey: "rk",
+    });
     await expect(task).rejects.toThrow(/This file has 5368709123 bytes but upload rk is for 1073741827/);
     expect(completes).toHaveLength(0);
   });
@@ -159,7 +178,9 @@ describe("the guard against uploading another size than the file has", () => {
     const liar = new Blob([new Uint8Array(10)]);
     Object.defineProperty(liar, "size", { value: 6 * MiB });
     await expect(nodeMd5Hasher(liar)).rejects.toBeInstanceOf(FileChangedError);
-    await expect(collect(exactly(6 * MiB, [new Uint8Array(10)]))).rejects.toThrow(/gave 10 bytes for a part of 6291456/);
+    await expect(collect(exactly(6 * MiB, [new Uint8Array(10)]))).rejects.toThrow(
+      /gave 10 bytes for a part of 6291456/,
+    );
     await expect(collect(exactly(4, [new Uint8Array(3), new Uint8Array(3)]))).rejects.toThrow(/more than 4 bytes/);
     expect(await collect(exactly(6, [new Uint8Array(3), new Uint8Array(3)]))).toHaveLength(6);
   });
@@ -171,7 +192,9 @@ describe("the guard against uploading another size than the file has", () => {
     try {
       await source.checkUnchanged();
       appendFileSync(path, "more");
-      await expect(source.checkUnchanged()).rejects.toThrow(/had 12582912 bytes when the upload started and has 12582916 now/);
+      await expect(source.checkUnchanged()).rejects.toThrow(
+        /had 12582912 bytes when the upload started and has 12582916 now/,
+      );
       await expect(collect(source.slice(0, 5).chunks())).rejects.toBeInstanceOf(FileChangedError);
       truncateSync(path, 12 * MiB);
       await expect(source.checkUnchanged()).rejects.toThrow(/modified during the upload/);

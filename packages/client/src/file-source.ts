@@ -51,12 +51,17 @@ class OpenFile implements FileSource {
 
   slice(start: number, end: number): ChunkedPart {
     const from = Math.min(Math.max(0, start), this.size);
-    return new FilePart((offset, length) => this.read(offset, length), from, Math.max(0, Math.min(end, this.size) - from));
+    return new FilePart(
+      (offset, length) => this.read(offset, length),
+      from,
+      Math.max(0, Math.min(end, this.size) - from),
+    );
   }
 
   async checkUnchanged(): Promise<void> {
     const now = await this.file.stat();
-    if (now.size !== this.size) throw this.changed(`it had ${this.size} bytes when the upload started and has ${now.size} now`);
+    if (now.size !== this.size)
+      throw this.changed(`it had ${this.size} bytes when the upload started and has ${now.size} now`);
     if (now.mtimeMs !== this.mtimeMs) throw this.changed("it was modified during the upload");
   }
 
@@ -100,7 +105,9 @@ class FilePart implements ChunkedPart {
 
   stream(): ReadableStream<Uint8Array<ArrayBuffer>> {
     // A web stream queues what it is given: each chunk is copied out of the reused buffers.
-    return Readable.toWeb(Readable.from(copies(this.chunks()), { objectMode: false })) as ReadableStream<Uint8Array<ArrayBuffer>>;
+    return Readable.toWeb(Readable.from(copies(this.chunks()), { objectMode: false })) as ReadableStream<
+      Uint8Array<ArrayBuffer>
+    >;
   }
 
   async bytes(): Promise<Uint8Array<ArrayBuffer>> {
@@ -138,7 +145,10 @@ async function* copies(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8A
  * end short of it: a part is never sent, nor hashed, with other bytes than the plan gave it (a `Blob` that misreports
  * its size, as `fs.openAsBlob`'s do from 4 GiB on, would otherwise be stored cut without any check noticing).
  */
-export async function* exactly(size: number, chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+export async function* exactly(
+  size: number,
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
   let total = 0;
   for await (const chunk of chunks) {
     total += chunk.length;
@@ -147,7 +157,10 @@ export async function* exactly(size: number, chunks: AsyncIterable<Uint8Array> |
   }
   if (total !== size) {
     const gave = total > size ? `more than ${size} bytes` : `${total} bytes`;
-    throw new FileChangedError(`The file gave ${gave} for a part of ${size}: it is not the size it said, or it changed during the upload.`, undefined);
+    throw new FileChangedError(
+      `The file gave ${gave} for a part of ${size}: it is not the size it said, or it changed during the upload.`,
+      undefined,
+    );
   }
 }
 

@@ -1,4 +1,10 @@
-export { createApiClient, type ApiClient, type ApiClientOptions, type RequestOptions, type StartOptions } from "./api-client";
+export {
+  createApiClient,
+  type ApiClient,
+  type ApiClientOptions,
+  type RequestOptions,
+  type StartOptions,
+} from "./api-client";
 export {
   CorsRefusedError,
   FileChangedError,
@@ -8,7 +14,14 @@ export {
   UploadGatewayError,
 } from "./errors";
 export type { UploadSource } from "./upload-source";
-export { upload, planForUpload, type PartState, type UploadOptions, type UploadResult, type UploadTask } from "./uploader";
+export {
+  upload,
+  planForUpload,
+  type PartState,
+  type UploadOptions,
+  type UploadResult,
+  type UploadTask,
+} from "./uploader";
 export type { UploadProgress } from "./progress";
 export { fetchTransport, xhrTransport, type PartTransport, type PartRequest, type PartResponse } from "./transport";
 export { md5Hasher, type PartHasher } from "./part-hash";

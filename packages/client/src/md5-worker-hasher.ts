@@ -12,7 +12,8 @@ import { md5Hasher, type PartHasher } from "./part-hash";
  * hashed on the calling thread instead: the upload still works, only slower.
  */
 export function defaultPartHasher(): PartHasher {
-  if (typeof Worker !== "function" || typeof URL === "undefined" || typeof URL.createObjectURL !== "function") return md5Hasher;
+  if (typeof Worker !== "function" || typeof URL === "undefined" || typeof URL.createObjectURL !== "function")
+    return md5Hasher;
   // Only a real Blob can be handed to the worker; Blob-shaped parts (a file's, in Node) are read and hashed here.
   return (part) => (part instanceof Blob ? (shared ??= new Md5Worker()).hash(part) : md5Hasher(part));
 }
@@ -28,7 +29,10 @@ class Md5Worker {
   /** Set once the worker could not start or crashed: hash on this thread from then on. */
   private broken = false;
   private nextId = 1;
-  private readonly pending = new Map<number, { part: Blob; resolve: (md5: string) => void; reject: (error: Error) => void }>();
+  private readonly pending = new Map<
+    number,
+    { part: Blob; resolve: (md5: string) => void; reject: (error: Error) => void }
+  >();
   private idle: ReturnType<typeof setTimeout> | undefined;
 
   hash(part: Blob): Promise<string> {

@@ -20,9 +20,12 @@ describe("guessMimeType", () => {
     expect(guessMimeType(path)).toBe(type);
   });
 
-  it.each(["README", "data.no-such-extension", "trailing."])("falls back to application/octet-stream for %s", (path) => {
-    expect(guessMimeType(path)).toBe("application/octet-stream");
-  });
+  it.each(["README", "data.no-such-extension", "trailing."])(
+    "falls back to application/octet-stream for %s",
+    (path) => {
+      expect(guessMimeType(path)).toBe("application/octet-stream");
+    },
+  );
 });
 
 describe("nodeHttpTransport with a file path", () => {
@@ -44,7 +47,9 @@ describe("nodeHttpTransport with a file path", () => {
         request.pause();
         setTimeout(() => request.resume(), 1);
       });
-      request.on("end", () => response.writeHead(200, { etag: `"${hash.digest("hex")}"`, "x-received": String(received) }).end());
+      request.on("end", () =>
+        response.writeHead(200, { etag: `"${hash.digest("hex")}"`, "x-received": String(received) }).end(),
+      );
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/part`;
@@ -66,7 +71,9 @@ describe("nodeHttpTransport with a file path", () => {
       signal: new AbortController().signal,
       onProgress: (loaded) => progress.push(loaded),
     });
-    const expected = createHash("md5").update(file.subarray(offset, offset + size)).digest("hex");
+    const expected = createHash("md5")
+      .update(file.subarray(offset, offset + size))
+      .digest("hex");
     expect(reply).toMatchObject({ status: 200, eTag: `"${expected}"`, sentMd5: expected });
     expect(progress.at(-1)).toBe(size);
     expect(progress).toEqual([...progress].sort((a, b) => a - b));

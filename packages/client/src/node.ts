@@ -60,7 +60,8 @@ export function nodeHttpTransport(options: { maxSockets?: number; path?: string 
           let errorBody = "";
           response.setEncoding("utf8");
           response.on("data", (chunk: string) => {
-            if (!ok && errorBody.length < ERROR_BODY_LIMIT) errorBody += chunk.slice(0, ERROR_BODY_LIMIT - errorBody.length);
+            if (!ok && errorBody.length < ERROR_BODY_LIMIT)
+              errorBody += chunk.slice(0, ERROR_BODY_LIMIT - errorBody.length);
           });
           response.on("end", () => {
             if (settled) return;
@@ -99,7 +100,11 @@ export function nodeHttpTransport(options: { maxSockets?: number; path?: string 
  * Writes `chunks` to `request` and ends it, calling `sending` with each chunk before it is written. At most one chunk
  * is waiting in the socket when the next is asked for, so a source may reuse its buffers two by two.
  */
-async function writeBody(request: ClientRequest, chunks: AsyncIterable<Uint8Array>, sending: (chunk: Uint8Array) => void): Promise<void> {
+async function writeBody(
+  request: ClientRequest,
+  chunks: AsyncIterable<Uint8Array>,
+  sending: (chunk: Uint8Array) => void,
+): Promise<void> {
   const gone = new Promise<never>((_resolve, reject) => {
     request.once("close", () => reject(new Error("the connection closed while the part was being sent")));
   });

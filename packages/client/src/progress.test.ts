@@ -5,7 +5,12 @@ describe("ProgressTracker", () => {
   it("adds up parts in flight, never goes back when a part is retried, and ends at the total", () => {
     let now = 0;
     const events: UploadProgress[] = [];
-    const tracker = new ProgressTracker(300, 3, (p) => events.push(p), () => (now += 200));
+    const tracker = new ProgressTracker(
+      300,
+      3,
+      (p) => events.push(p),
+      () => (now += 200),
+    );
     tracker.alreadyDone(100, 1);
     tracker.partProgress(2, 50);
     tracker.partProgress(3, 60);
@@ -22,7 +27,12 @@ describe("ProgressTracker", () => {
 
   it("throttles events within a part but always reports a finished part", () => {
     const events: UploadProgress[] = [];
-    const tracker = new ProgressTracker(100, 1, (p) => events.push(p), () => 1000);
+    const tracker = new ProgressTracker(
+      100,
+      1,
+      (p) => events.push(p),
+      () => 1000,
+    );
     tracker.partProgress(1, 10);
     tracker.partProgress(1, 20);
     tracker.partProgress(1, 30);

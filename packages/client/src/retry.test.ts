@@ -4,7 +4,9 @@ import { DEFAULT_RETRY_POLICY, parseRetryAfter, retryDelay } from "./retry";
 describe("retryDelay", () => {
   it("grows exponentially up to the cap, with full jitter", () => {
     const policy = { retries: 6, baseDelayMs: 100, maxDelayMs: 1000 };
-    expect([0, 1, 2, 3, 4, 5].map((a) => retryDelay(policy, a, null, () => 1))).toEqual([100, 200, 400, 800, 1000, 1000]);
+    expect([0, 1, 2, 3, 4, 5].map((a) => retryDelay(policy, a, null, () => 1))).toEqual([
+      100, 200, 400, 800, 1000, 1000,
+    ]);
     expect(retryDelay(policy, 3, null, () => 0)).toBe(0);
     expect(retryDelay(policy, 3, null, () => 0.5)).toBe(400);
   });

@@ -64,7 +64,10 @@ export function fetchTransport(fetchImpl: typeof fetch = globalThis.fetch.bind(g
       // A file's part (Node) is read into memory first: fetch takes real Blobs only, and would send a stream chunked.
       const payload = isChunkedPart(body) ? new Blob([await body.arrayBuffer()]) : body;
       if (payload.size !== body.size) {
-        throw new FileChangedError(`The file gave ${payload.size} bytes for a part of ${body.size}: it changed during the upload.`, undefined);
+        throw new FileChangedError(
+          `The file gave ${payload.size} bytes for a part of ${body.size}: it changed during the upload.`,
+          undefined,
+        );
       }
       let response: Response;
       try {
@@ -93,7 +96,8 @@ export function xhrTransport(): PartTransport {
       const { url, body, signal, onProgress } = request;
       return new Promise<PartResponse>((resolve, reject) => {
         if (signal.aborted) return reject(signal.reason);
-        if (!(body instanceof Blob)) return reject(new TypeError("xhrTransport sends Blob parts (a File's slices) only"));
+        if (!(body instanceof Blob))
+          return reject(new TypeError("xhrTransport sends Blob parts (a File's slices) only"));
         const xhr = new XMLHttpRequest();
         const onAbort = () => xhr.abort();
         signal.addEventListener("abort", onAbort, { once: true });
@@ -139,7 +143,9 @@ export function defaultTransport(fetchImpl?: typeof fetch): PartTransport {
  * comes from the body, and any other header would need signing. The type is always set when given, so that a runtime
  * does not send the Blob's own type (or none) instead of the signed one.
  */
-export function partHeaders(request: Pick<PartRequest, "contentMd5" | "headers" | "contentType" | "putOnce">): Record<string, string> {
+export function partHeaders(
+  request: Pick<PartRequest, "contentMd5" | "headers" | "contentType" | "putOnce">,
+): Record<string, string> {
   const { contentMd5, headers, contentType, putOnce } = request;
   return {
     ...(headers ? {} : contentType ? { "content-type": contentType } : {}),

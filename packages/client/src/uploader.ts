@@ -119,7 +119,9 @@ class UploadRun {
         ctx.integrity.forget(n);
       });
 
-      const completed = [...parts.entries()].sort(([a], [b]) => a - b).map(([partNumber, eTag]) => ({ partNumber, eTag }));
+      const completed = [...parts.entries()]
+        .sort(([a], [b]) => a - b)
+        .map(([partNumber, eTag]) => ({ partNumber, eTag }));
       // The last moment to find that the file changed under the upload: after this, what was sent is the file.
       await source.checkUnchanged?.();
       await transfer.complete(completed);
@@ -229,8 +231,7 @@ class UploadRun {
     const end = Math.min(start + plan.partSize, plan.contentLength);
     const body = source.slice(start, end);
     if (body.size !== end - start) {
-      const why =
-        `Part ${partNumber} of the file has ${body.size} bytes, not the ${end - start} planned: the file changed.`;
+      const why = `Part ${partNumber} of the file has ${body.size} bytes, not the ${end - start} planned: the file changed.`;
       throw new FileChangedError(why, requestKey);
     }
     return body;

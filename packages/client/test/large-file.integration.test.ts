@@ -66,10 +66,14 @@ async function sha256(stream: AsyncIterable<Buffer | Uint8Array>): Promise<{ has
 describe("a file over 4 GiB", () => {
   it("is uploaded whole by the CLI to the embedded store: the stored file's SHA-256 is the file's", async () => {
     const path = sparseFile("movie.mp4", SIZE);
-    const child = spawn(process.execPath, [CLI, "upload", path, "--server", gateway.url, "--project", gateway.projectId, "--json", "--part-size", "64MiB"], {
-      env: { PATH: process.env.PATH ?? "", UPLOAD_GATEWAY_KEY: gateway.apiKey, XDG_STATE_HOME: dir },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      [CLI, "upload", path, "--server", gateway.url, "--project", gateway.projectId, "--json", "--part-size", "64MiB"],
+      {
+        env: { PATH: process.env.PATH ?? "", UPLOAD_GATEWAY_KEY: gateway.apiKey, XDG_STATE_HOME: dir },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
@@ -112,7 +116,19 @@ describe("the CLI's --resume state of a file over 4 GiB", () => {
     const size = 5 * GiB + 3;
     const path = sparseFile("resumable.mp4", size);
     const stateHome = mkdtempSync(join(dir, "state-"));
-    const args = ["upload", path, "--server", gateway.url, "--project", gateway.projectId, "--resume", "--part-size", "64MiB", "--concurrency", "1"];
+    const args = [
+      "upload",
+      path,
+      "--server",
+      gateway.url,
+      "--project",
+      gateway.projectId,
+      "--resume",
+      "--part-size",
+      "64MiB",
+      "--concurrency",
+      "1",
+    ];
     const child = spawn(process.execPath, [CLI, ...args], {
       env: { PATH: process.env.PATH ?? "", UPLOAD_GATEWAY_KEY: gateway.apiKey, XDG_STATE_HOME: stateHome },
       stdio: ["ignore", "ignore", "pipe"],
@@ -129,37 +145,43 @@ describe("the CLI's --resume state of a file over 4 GiB", () => {
     expect(await exit).toBe(130);
     expect(saved).toMatchObject({ size, requestKey: expect.any(String) });
     const api = createApiClient({ baseUrl: gateway.url, apiKey: gateway.apiKey });
-    expect(await api.get(gateway.projectId, saved!.requestKey)).toMatchObject({ contentLength: String(size), partsNumber: Math.ceil(size / (64 * MiB)) });
+    expect(await api.get(gateway.projectId, saved!.requestKey)).toMatchObject({
+      contentLength: String(size),
+      partsNumber: Math.ceil(size / (64 * MiB)),
+    });
     await api.abort(gateway.projectId, saved!.requestKey);
   });
 });
 
 describe("a file that changes during its upload", () => {
   // After part 1 the next part's read finds it; after the last part only the check before completing can.
-  it.each([1, 8])("fails with FileChangedError when it grows after part %i is stored; the upload is aborted, not completed", async (after) => {
-    const path = sparseFile(`growing-${after}.bin`, 40 * MiB);
-    const api = createApiClient({ baseUrl: gateway.url, apiKey: gateway.apiKey });
-    let grown = false;
-    const task = uploadFile(path, {
-      client: api,
-      projectId: gateway.projectId,
-      partSize: 5 * MiB,
-      concurrency: 1,
-      onPartState: (partNumber, state) => {
-        if (partNumber === after && state === "done" && !grown) {
-          grown = true;
-          appendFileSync(path, "appended while uploading");
-        }
-      },
-    });
-    const error = await task.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(FileChangedError);
-    expect((error as FileChangedError).code).toBe("FILE_CHANGED");
-    expect((error as Error).message).toMatch(/had 41943040 bytes when the upload started and has 41943064 now/);
-    expect((error as FileChangedError).requestKey).toBe(task.requestKey);
-    expect(await api.get(gateway.projectId, task.requestKey!)).toMatchObject({ state: "aborted" });
-  });
+  it.each([1, 8])(
+    "fails with FileChangedError when it grows after part %i is stored; the upload is aborted, not completed",
+    async (after) => {
+      const path = sparseFile(`growing-${after}.bin`, 40 * MiB);
+      const api = createApiClient({ baseUrl: gateway.url, apiKey: gateway.apiKey });
+      let grown = false;
+      const task = uploadFile(path, {
+        client: api,
+        projectId: gateway.projectId,
+        partSize: 5 * MiB,
+        concurrency: 1,
+        onPartState: (partNumber, state) => {
+          if (partNumber === after && state === "done" && !grown) {
+            grown = true;
+            appendFileSync(path, "appended while uploading");
+          }
+        },
+      });
+      const error = await task.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(FileChangedError);
+      expect((error as FileChangedError).code).toBe("FILE_CHANGED");
+      expect((error as Error).message).toMatch(/had 41943040 bytes when the upload started and has 41943064 now/);
+      expect((error as FileChangedError).requestKey).toBe(task.requestKey);
+      expect(await api.get(gateway.projectId, task.requestKey!)).toMatchObject({ state: "aborted" });
+    },
+  );
 });

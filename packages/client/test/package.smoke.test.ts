@@ -38,7 +38,10 @@ describe("the built package", () => {
 
   it("bundles for a browser without Node built-ins", async () => {
     const entry = join(work, "entry.js");
-    writeFileSync(entry, `import { upload, createApiClient } from "@upload-gateway/client"; window.upload = upload; window.c = createApiClient;`);
+    writeFileSync(
+      entry,
+      `import { upload, createApiClient } from "@upload-gateway/client"; window.upload = upload; window.c = createApiClient;`,
+    );
     const result = await build({
       entryPoints: [entry],
       bundle: true,

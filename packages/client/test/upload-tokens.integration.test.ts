@@ -44,7 +44,12 @@ describe("upload tokens from the client", () => {
   it("a call that meets TOKEN_EXPIRED gets a fresh token and goes on with the same upload", async () => {
     const getToken = backend(1);
     const api = createApiClient({ baseUrl: gateway.url, getToken });
-    const started = await api.start(gateway.projectId, { partsNumber: 1, fileName: "a.bin", contentLength: 5, mimeType: "application/octet-stream" });
+    const started = await api.start(gateway.projectId, {
+      partsNumber: 1,
+      fileName: "a.bin",
+      contentLength: 5,
+      mimeType: "application/octet-stream",
+    });
     // A 1 s token lives from 1 s to just under 2 s (its expiry is a whole second, rounded up): expired after 2.1 s.
     await new Promise((resolve) => setTimeout(resolve, 2100));
     expect((await api.get(gateway.projectId, started.requestKey)).state).toBe("uploading");

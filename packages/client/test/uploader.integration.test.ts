@@ -7,7 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiClient, UploadAbortedError, upload, type UploadProgress } from "../src/index";
 import { uploadFile } from "../src/node";
 import { startFaultProxy, type Fault, type FaultProxy } from "./support/fault-proxy";
-import { startGateway, startGatewayBehindFaults, type Backend, type Gateway, type GatewayBehindFaults } from "./support/gateway";
+import {
+  startGateway,
+  startGatewayBehindFaults,
+  type Backend,
+  type Gateway,
+  type GatewayBehindFaults,
+} from "./support/gateway";
 
 const MiB = 1024 * 1024;
 const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
@@ -46,10 +52,23 @@ describe.each<Backend>(["local", "s3"])("uploader on %s storage", (backend) => {
 
   it("uploads 64 MiB from a file path with concurrency; progress is monotonic and ends at the total", async () => {
     const events: UploadProgress[] = [];
-    const result = await uploadFile(bigPath, { ...common(), partSize: 8 * MiB, concurrency: 4, onProgress: (p) => events.push(p) });
-    expect(result).toMatchObject({ size: 64 * MiB, partsNumber: 8, partSize: 8 * MiB, fileName: "movie.mp4", mimeType: "video/mp4", partsSent: 8 });
+    const result = await uploadFile(bigPath, {
+      ...common(),
+      partSize: 8 * MiB,
+      concurrency: 4,
+      onProgress: (p) => events.push(p),
+    });
+    expect(result).toMatchObject({
+      size: 64 * MiB,
+      partsNumber: 8,
+      partSize: 8 * MiB,
+      fileName: "movie.mp4",
+      mimeType: "video/mp4",
+      partsSent: 8,
+    });
     expect(events.length).toBeGreaterThanOrEqual(8);
-    for (let i = 1; i < events.length; i++) expect(events[i]!.bytesSent).toBeGreaterThanOrEqual(events[i - 1]!.bytesSent);
+    for (let i = 1; i < events.length; i++)
+      expect(events[i]!.bytesSent).toBeGreaterThanOrEqual(events[i - 1]!.bytesSent);
     expect(events.at(-1)).toMatchObject({ bytesSent: 64 * MiB, totalBytes: 64 * MiB, partsDone: 8, partsTotal: 8 });
     // Progress within parts, not only at their ends (node:http reports bytes as they leave).
     expect(events.some((e) => e.bytesSent % (8 * MiB) !== 0)).toBe(true);
@@ -58,7 +77,10 @@ describe.each<Backend>(["local", "s3"])("uploader on %s storage", (backend) => {
 
   it("uploads a Blob with the fetch transport (browsers, Deno, Bun)", async () => {
     const data = randomBytes(11 * MiB);
-    const result = await upload(new Blob([data], { type: "application/octet-stream" }), { ...common(), partSize: 5 * MiB });
+    const result = await upload(new Blob([data], { type: "application/octet-stream" }), {
+      ...common(),
+      partSize: 5 * MiB,
+    });
     expect(result.partsNumber).toBe(3);
     expect(await downloaded(gateway, result.requestKey)).toBe(sha256(data));
   });
@@ -76,7 +98,13 @@ describe.each<Backend>(["local", "s3"])("uploader on %s storage", (backend) => {
       hashed[call] = partOf.get(md5)!;
       return md5;
     };
-    const result = await upload(new Blob([data]), { ...common(), partSize, concurrency: 3, singlePut: false, hashPart });
+    const result = await upload(new Blob([data]), {
+      ...common(),
+      partSize,
+      concurrency: 3,
+      singlePut: false,
+      hashPart,
+    });
     // Hashes run one at a time in the order they are asked for; a part asked after the next ones would keep its
     // connection idle until they are done.
     expect(hashed).toEqual([1, 2, 3, 4, 5, 6]);
@@ -166,13 +194,32 @@ describe.each<Backend>(["local", "s3"])("uploader on %s storage", (backend) => {
     writeFileSync(path, data);
     const events: UploadProgress[] = [];
     const starts: unknown[] = [];
-    const fromPath = await uploadFile(path, { ...common(), onProgress: (p) => events.push(p), onStart: (info) => starts.push(info) });
-    expect(fromPath).toMatchObject({ transfer: "single-put", uploadId: "", partsNumber: 1, partsSent: 1, size: data.length, mimeType: "video/mp4" });
+    const fromPath = await uploadFile(path, {
+      ...common(),
+      onProgress: (p) => events.push(p),
+      onStart: (info) => starts.push(info),
+    });
+    expect(fromPath).toMatchObject({
+      transfer: "single-put",
+      uploadId: "",
+      partsNumber: 1,
+      partsSent: 1,
+      size: data.length,
+      mimeType: "video/mp4",
+    });
     expect(starts).toEqual([{ requestKey: fromPath.requestKey, uploadId: "", partsTotal: 1, partSize: data.length }]);
-    expect(events.at(-1)).toMatchObject({ bytesSent: data.length, totalBytes: data.length, partsDone: 1, partsTotal: 1 });
+    expect(events.at(-1)).toMatchObject({
+      bytesSent: data.length,
+      totalBytes: data.length,
+      partsDone: 1,
+      partsTotal: 1,
+    });
     expect(await downloaded(gateway, fromPath.requestKey)).toBe(sha256(data));
     const api = createApiClient({ baseUrl: gateway.url, apiKey: gateway.apiKey });
-    expect(await api.get(gateway.projectId, fromPath.requestKey)).toMatchObject({ transfer: "single-put", state: "completed" });
+    expect(await api.get(gateway.projectId, fromPath.requestKey)).toMatchObject({
+      transfer: "single-put",
+      state: "completed",
+    });
 
     const fromBlob = await upload(new Blob([data], { type: "application/x-custom+bin" }), common());
     expect(fromBlob).toMatchObject({ transfer: "single-put", mimeType: "application/x-custom+bin" });
@@ -209,7 +256,11 @@ describe.each<Backend>(["local", "s3"])("uploader on %s storage", (backend) => {
   it("continuing a single-PUT upload by its request key sends the file again as a new one and aborts the old", async () => {
     const data = randomBytes(2 * MiB);
     const api = createApiClient({ baseUrl: gateway.url, apiKey: gateway.apiKey });
-    const old = await api.startSinglePut(gateway.projectId, { fileName: "a.bin", contentLength: String(data.length), mimeType: "application/octet-stream" });
+    const old = await api.startSinglePut(gateway.projectId, {
+      fileName: "a.bin",
+      contentLength: String(data.length),
+      mimeType: "application/octet-stream",
+    });
     const result = await upload(new Blob([data]), { ...common(), requestKey: old.requestKey });
     expect(result.transfer).toBe("single-put");
     expect(result.requestKey).not.toBe(old.requestKey);
@@ -223,8 +274,15 @@ describe.each<Backend>(["local", "s3"])("uploader on %s storage", (backend) => {
   it("refuses to resume with a different file", async () => {
     const data = randomBytes(6 * MiB);
     const api = createApiClient({ baseUrl: gateway.url, apiKey: gateway.apiKey });
-    const started = await api.start(gateway.projectId, { partsNumber: 2, fileName: "a.bin", contentLength: String(data.length), mimeType: "application/octet-stream" });
-    await expect(upload(new Blob([data.subarray(1)]), { ...common(), requestKey: started.requestKey })).rejects.toThrow(/pick the same file/);
+    const started = await api.start(gateway.projectId, {
+      partsNumber: 2,
+      fileName: "a.bin",
+      contentLength: String(data.length),
+      mimeType: "application/octet-stream",
+    });
+    await expect(upload(new Blob([data.subarray(1)]), { ...common(), requestKey: started.requestKey })).rejects.toThrow(
+      /pick the same file/,
+    );
   });
 });
 
@@ -242,7 +300,10 @@ describe.each<Backend>(["local", "s3"])("through a faulty network to %s storage"
   };
 
   beforeAll(async () => {
-    gateway = await startGatewayBehindFaults(backend, (partNumber, attempt) => faults[partNumber]?.[attempt - 1] ?? "pass");
+    gateway = await startGatewayBehindFaults(
+      backend,
+      (partNumber, attempt) => faults[partNumber]?.[attempt - 1] ?? "pass",
+    );
   });
   afterAll(async () => {
     await gateway?.close();
@@ -276,118 +337,159 @@ describe.each<Backend>(["local", "s3"])("through a faulty network to %s storage"
   });
 });
 
-describe.each<Backend>(["local", "s3"])("part integrity and pause, counted through a proxy to %s storage", (backend) => {
-  let gateway: GatewayBehindFaults;
-  let faults: Record<number, Fault[]> = {};
+describe.each<Backend>(["local", "s3"])(
+  "part integrity and pause, counted through a proxy to %s storage",
+  (backend) => {
+    let gateway: GatewayBehindFaults;
+    let faults: Record<number, Fault[]> = {};
 
-  beforeAll(async () => {
-    gateway = await startGatewayBehindFaults(backend, (partNumber, attempt) => faults[partNumber]?.[attempt - 1] ?? "pass");
-  });
-  afterAll(async () => {
-    await gateway?.close();
-  });
-  const common = () => ({ baseUrl: gateway.url, apiKey: gateway.apiKey, projectId: gateway.projectId });
-  const putsOf = (n: number) => gateway.proxy.log.filter((e) => e.partNumber === n);
-
-  it("sends each part's MD5 as Content-MD5; the store refuses a part corrupted on the way and it is sent again", async () => {
-    gateway.proxy.reset();
-    faults = { 2: ["corrupt", "corrupt"] };
-    const data = randomBytes(16 * MiB);
-    const result = await upload(new Blob([data]), { ...common(), partSize: 5 * MiB, retry: { baseDelayMs: 10, maxDelayMs: 50 } });
-    expect(await downloaded(gateway, result.requestKey)).toBe(sha256(data));
-    for (const [i, entry] of gateway.proxy.log.entries()) {
-      const n = entry.partNumber;
-      const part = data.subarray((n - 1) * 5 * MiB, Math.min(n * 5 * MiB, data.length));
-      expect(entry.contentMd5, `PUT ${i}`).toBe(createHash("md5").update(part).digest("base64"));
-    }
-    // The store checked the digest itself: 400 (BadDigest), nothing stored, then the clean attempt.
-    expect(putsOf(2).map((e) => [e.fault, e.status])).toEqual([["corrupt", 400], ["corrupt", 400], ["pass", 200]]);
-    for (const n of [1, 3, 4]) expect(putsOf(n).map((e) => e.fault)).toEqual(["pass"]);
-  });
-
-  it("a single PUT survives a reset, a 503, a refused URL (signed again), a corrupted body and a lost reply, with its Content-MD5 and exactly the headers the gateway listed", async () => {
-    for (const send of ["blob", "path"] as const) {
-      gateway.proxy.reset();
-      faults = { 1: ["reset", "503", "403", "corrupt", "lost-reply"] };
-      const data = randomBytes(2 * MiB + 3);
-      const path = join(files, `single-faulty-${backend}.mp4`);
-      writeFileSync(path, data);
-      const options = { ...common(), retry: { baseDelayMs: 10, maxDelayMs: 50 } };
-      const result = await (send === "blob" ? upload(new Blob([data], { type: "video/mp4" }), options) : uploadFile(path, options));
-      expect(result.transfer).toBe("single-put");
-      expect(await downloaded(gateway, result.requestKey)).toBe(sha256(data));
-      expect(putsOf(1).map((e) => e.fault), send).toEqual(["reset", "503", "403", "corrupt", "lost-reply", "pass"]);
-      // The file's MD5 goes as Content-MD5 from a path too (a single PUT's URL stores once, so corrupted bytes must be
-      // refused by the store: 400), and the store refuses the PUT after the lost reply (412): the earlier attempt
-      // stored the file (its reply never reached the client), which the client then has the gateway confirm.
-      expect(putsOf(1).map((e) => e.status).slice(3)).toEqual([400, undefined, 412]);
-      for (const entry of putsOf(1)) {
-        // The embedded store needs no header (the URL carries the type); S3's URL is signed for these two.
-        expect(entry.ifNoneMatch).toBe(backend === "s3" ? "*" : undefined);
-        expect(entry.acl).toBe(backend === "s3" ? "bucket-owner-full-control" : undefined);
-        // Nothing but those (and Content-MD5): not even a type, which neither store needs.
-        expect(entry.contentType).toBeUndefined();
-        expect(entry.contentMd5).toBe(createHash("md5").update(data).digest("base64"));
-      }
-    }
-  });
-
-  it("gives up on a part the store keeps refusing, after the bounded retries", async () => {
-    gateway.proxy.reset();
-    faults = { 1: Array<Fault>(10).fill("corrupt") };
-    const task = upload(new Blob([randomBytes(6 * MiB)]), { ...common(), partSize: 5 * MiB, retry: { retries: 2, baseDelayMs: 10, maxDelayMs: 20 } });
-    await expect(task.done).rejects.toThrow(/Gave up after 3 attempts: part 1: the store refused it, its bytes do not match their MD5/);
-    expect(putsOf(1)).toHaveLength(3);
-  });
-
-  it("pause lets the parts in flight finish and starts no other; every part is PUT exactly once", async () => {
-    gateway.proxy.reset();
-    faults = {};
-    const data = randomBytes(40 * MiB);
-    const sending = new Set<number>();
-    const states = new Map<number, string[]>(); // each part's states in order, for a readable failure
-    let pausedWith: number[] = [];
-    let onPaused!: () => void;
-    const paused = new Promise<void>((resolve) => (onPaused = resolve));
-    const task = upload(new Blob([data]), {
-      ...common(),
-      partSize: 5 * MiB,
-      concurrency: 4,
-      onPartState: (n, state) => {
-        states.set(n, [...(states.get(n) ?? []), state]);
-        if (state === "sending") sending.add(n);
-        if (state === "done") sending.delete(n);
-        if (state === "done" && pausedWith.length === 0) {
-          task.pause();
-          pausedWith = [...sending];
-          onPaused();
-        }
-      },
+    beforeAll(async () => {
+      gateway = await startGatewayBehindFaults(
+        backend,
+        (partNumber, attempt) => faults[partNumber]?.[attempt - 1] ?? "pass",
+      );
     });
-    await paused;
-    // While paused: the parts that were in flight finish, stored; nothing else starts.
-    for (let i = 0; i < 600 && sending.size > 0; i++) await new Promise((r) => setTimeout(r, 50));
-    expect(sending.size, JSON.stringify({ sending: [...sending], pausedWith, states: Object.fromEntries(states), log: gateway.proxy.log })).toBe(0);
-    const whilePaused = gateway.proxy.log.map((e) => e.partNumber);
-    await new Promise((r) => setTimeout(r, 500));
-    expect(gateway.proxy.log.map((e) => e.partNumber)).toEqual(whilePaused);
-    for (const n of pausedWith) expect(putsOf(n).map((e) => e.status)).toEqual([200]);
-    task.resume();
-    const result = await task;
-    expect(pausedWith.length).toBeGreaterThan(0);
-    expect(whilePaused.length).toBeLessThan(8);
-    expect(gateway.proxy.log.map((e) => e.partNumber).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
-    expect(gateway.proxy.log.every((e) => e.status === 200)).toBe(true);
-    expect(await downloaded(gateway, result.requestKey)).toBe(sha256(data));
-  });
-});
+    afterAll(async () => {
+      await gateway?.close();
+    });
+    const common = () => ({ baseUrl: gateway.url, apiKey: gateway.apiKey, projectId: gateway.projectId });
+    const putsOf = (n: number) => gateway.proxy.log.filter((e) => e.partNumber === n);
+
+    it("sends each part's MD5 as Content-MD5; the store refuses a part corrupted on the way and it is sent again", async () => {
+      gateway.proxy.reset();
+      faults = { 2: ["corrupt", "corrupt"] };
+      const data = randomBytes(16 * MiB);
+      const result = await upload(new Blob([data]), {
+        ...common(),
+        partSize: 5 * MiB,
+        retry: { baseDelayMs: 10, maxDelayMs: 50 },
+      });
+      expect(await downloaded(gateway, result.requestKey)).toBe(sha256(data));
+      for (const [i, entry] of gateway.proxy.log.entries()) {
+        const n = entry.partNumber;
+        const part = data.subarray((n - 1) * 5 * MiB, Math.min(n * 5 * MiB, data.length));
+        expect(entry.contentMd5, `PUT ${i}`).toBe(createHash("md5").update(part).digest("base64"));
+      }
+      // The store checked the digest itself: 400 (BadDigest), nothing stored, then the clean attempt.
+      expect(putsOf(2).map((e) => [e.fault, e.status])).toEqual([
+        ["corrupt", 400],
+        ["corrupt", 400],
+        ["pass", 200],
+      ]);
+      for (const n of [1, 3, 4]) expect(putsOf(n).map((e) => e.fault)).toEqual(["pass"]);
+    });
+
+    it("a single PUT survives a reset, a 503, a refused URL (signed again), a corrupted body and a lost reply, with its Content-MD5 and exactly the headers the gateway listed", async () => {
+      for (const send of ["blob", "path"] as const) {
+        gateway.proxy.reset();
+        faults = { 1: ["reset", "503", "403", "corrupt", "lost-reply"] };
+        const data = randomBytes(2 * MiB + 3);
+        const path = join(files, `single-faulty-${backend}.mp4`);
+        writeFileSync(path, data);
+        const options = { ...common(), retry: { baseDelayMs: 10, maxDelayMs: 50 } };
+        const result = await (send === "blob"
+          ? upload(new Blob([data], { type: "video/mp4" }), options)
+          : uploadFile(path, options));
+        expect(result.transfer).toBe("single-put");
+        expect(await downloaded(gateway, result.requestKey)).toBe(sha256(data));
+        expect(
+          putsOf(1).map((e) => e.fault),
+          send,
+        ).toEqual(["reset", "503", "403", "corrupt", "lost-reply", "pass"]);
+        // The file's MD5 goes as Content-MD5 from a path too (a single PUT's URL stores once, so corrupted bytes must be
+        // refused by the store: 400), and the store refuses the PUT after the lost reply (412): the earlier attempt
+        // stored the file (its reply never reached the client), which the client then has the gateway confirm.
+        expect(
+          putsOf(1)
+            .map((e) => e.status)
+            .slice(3),
+        ).toEqual([400, undefined, 412]);
+        for (const entry of putsOf(1)) {
+          // The embedded store needs no header (the URL carries the type); S3's URL is signed for these two.
+          expect(entry.ifNoneMatch).toBe(backend === "s3" ? "*" : undefined);
+          expect(entry.acl).toBe(backend === "s3" ? "bucket-owner-full-control" : undefined);
+          // Nothing but those (and Content-MD5): not even a type, which neither store needs.
+          expect(entry.contentType).toBeUndefined();
+          expect(entry.contentMd5).toBe(createHash("md5").update(data).digest("base64"));
+        }
+      }
+    });
+
+    it("gives up on a part the store keeps refusing, after the bounded retries", async () => {
+      gateway.proxy.reset();
+      faults = { 1: Array<Fault>(10).fill("corrupt") };
+      const task = upload(new Blob([randomBytes(6 * MiB)]), {
+        ...common(),
+        partSize: 5 * MiB,
+        retry: { retries: 2, baseDelayMs: 10, maxDelayMs: 20 },
+      });
+      await expect(task.done).rejects.toThrow(
+        /Gave up after 3 attempts: part 1: the store refused it, its bytes do not match their MD5/,
+      );
+      expect(putsOf(1)).toHaveLength(3);
+    });
+
+    it("pause lets the parts in flight finish and starts no other; every part is PUT exactly once", async () => {
+      gateway.proxy.reset();
+      faults = {};
+      const data = randomBytes(40 * MiB);
+      const sending = new Set<number>();
+      const states = new Map<number, string[]>(); // each part's states in order, for a readable failure
+      let pausedWith: number[] = [];
+      let onPaused!: () => void;
+      const paused = new Promise<void>((resolve) => (onPaused = resolve));
+      const task = upload(new Blob([data]), {
+        ...common(),
+        partSize: 5 * MiB,
+        concurrency: 4,
+        onPartState: (n, state) => {
+          states.set(n, [...(states.get(n) ?? []), state]);
+          if (state === "sending") sending.add(n);
+          if (state === "done") sending.delete(n);
+          if (state === "done" && pausedWith.length === 0) {
+            task.pause();
+            pausedWith = [...sending];
+            onPaused();
+          }
+        },
+      });
+      await paused;
+      // While paused: the parts that were in flight finish, stored; nothing else starts.
+      for (let i = 0; i < 600 && sending.size > 0; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(
+        sending.size,
+        JSON.stringify({
+          sending: [...sending],
+          pausedWith,
+          states: Object.fromEntries(states),
+          log: gateway.proxy.log,
+        }),
+      ).toBe(0);
+      const whilePaused = gateway.proxy.log.map((e) => e.partNumber);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(gateway.proxy.log.map((e) => e.partNumber)).toEqual(whilePaused);
+      for (const n of pausedWith) expect(putsOf(n).map((e) => e.status)).toEqual([200]);
+      task.resume();
+      const result = await task;
+      expect(pausedWith.length).toBeGreaterThan(0);
+      expect(whilePaused.length).toBeLessThan(8);
+      expect(gateway.proxy.log.map((e) => e.partNumber).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      expect(gateway.proxy.log.every((e) => e.status === 200)).toBe(true);
+      expect(await downloaded(gateway, result.requestKey)).toBe(sha256(data));
+    });
+  },
+);
 
 describe("a store whose part ETags are not MD5s (S3 with SSE-KMS; the embedded store told to answer so)", () => {
   let gateway: GatewayBehindFaults;
   beforeAll(async () => {
-    gateway = await startGatewayBehindFaults("local", (partNumber, attempt) => (partNumber === 2 && attempt === 1 ? "corrupt" : "pass"), {
-      env: { LOCAL_STORAGE_ETAGS: "opaque" },
-    });
+    gateway = await startGatewayBehindFaults(
+      "local",
+      (partNumber, attempt) => (partNumber === 2 && attempt === 1 ? "corrupt" : "pass"),
+      {
+        env: { LOCAL_STORAGE_ETAGS: "opaque" },
+      },
+    );
   });
   afterAll(async () => {
     await gateway?.close();
@@ -396,27 +498,44 @@ describe("a store whose part ETags are not MD5s (S3 with SSE-KMS; the embedded s
 
   it.each([
     ["a file path (Node transport)", (path: string) => uploadFile(path, { ...common(), partSize: 5 * MiB })],
-    ["a Blob (fetch transport)", (path: string) => upload(new Blob([readFileSync(path)]), { ...common(), partSize: 5 * MiB })],
-  ])("uploads %s sending each part once, checked by Content-MD5; a corrupted part is refused and sent again", async (_, send) => {
-    gateway.proxy.reset();
-    const data = randomBytes(16 * MiB);
-    const path = join(files, "opaque.bin");
-    writeFileSync(path, data);
-    const api = createApiClient({ baseUrl: gateway.url, apiKey: gateway.apiKey });
-    const result = await send(path);
-    expect(await downloaded(gateway, result.requestKey)).toBe(sha256(data));
-    const stored = (await api.list(gateway.projectId, { limit: 1 })).uploads[0]!;
-    expect(stored.requestKey).toBe(result.requestKey);
-    expect(gateway.proxy.log.map((e) => [e.partNumber, e.fault, e.status])).toEqual(
-      expect.arrayContaining([[1, "pass", 200], [2, "corrupt", 400], [2, "pass", 200], [3, "pass", 200], [4, "pass", 200]]),
-    );
-    expect(gateway.proxy.log).toHaveLength(5);
-    expect(gateway.proxy.log.every((e) => e.contentMd5 !== undefined)).toBe(true);
-  });
+    [
+      "a Blob (fetch transport)",
+      (path: string) => upload(new Blob([readFileSync(path)]), { ...common(), partSize: 5 * MiB }),
+    ],
+  ])(
+    "uploads %s sending each part once, checked by Content-MD5; a corrupted part is refused and sent again",
+    async (_, send) => {
+      gateway.proxy.reset();
+      const data = randomBytes(16 * MiB);
+      const path = join(files, "opaque.bin");
+      writeFileSync(path, data);
+      const api = createApiClient({ baseUrl: gateway.url, apiKey: gateway.apiKey });
+      const result = await send(path);
+      expect(await downloaded(gateway, result.requestKey)).toBe(sha256(data));
+      const stored = (await api.list(gateway.projectId, { limit: 1 })).uploads[0]!;
+      expect(stored.requestKey).toBe(result.requestKey);
+      expect(gateway.proxy.log.map((e) => [e.partNumber, e.fault, e.status])).toEqual(
+        expect.arrayContaining([
+          [1, "pass", 200],
+          [2, "corrupt", 400],
+          [2, "pass", 200],
+          [3, "pass", 200],
+          [4, "pass", 200],
+        ]),
+      );
+      expect(gateway.proxy.log).toHaveLength(5);
+      expect(gateway.proxy.log.every((e) => e.contentMd5 !== undefined)).toBe(true);
+    },
+  );
 
   it("the gateway says so in the start result", async () => {
     const api = createApiClient({ baseUrl: gateway.url, apiKey: gateway.apiKey });
-    const started = await api.start(gateway.projectId, { partsNumber: 1, fileName: "a.bin", contentLength: "10", mimeType: "application/octet-stream" });
+    const started = await api.start(gateway.projectId, {
+      partsNumber: 1,
+      fileName: "a.bin",
+      contentLength: "10",
+      mimeType: "application/octet-stream",
+    });
     expect(started.integrity).toEqual({ contentMd5: true, eTagIsMd5: false });
   });
 });
@@ -430,7 +549,8 @@ describe.each<Backend>(["local", "s3"])("a start whose reply is lost, on %s stor
     proxy = await startFaultProxy(
       gateway.url,
       () => "pass",
-      (method, path, attempt) => (method === "POST" && path.endsWith("/uploads/multipart") && attempt === 1 ? "lost-reply" : "pass"),
+      (method, path, attempt) =>
+        method === "POST" && path.endsWith("/uploads/multipart") && attempt === 1 ? "lost-reply" : "pass",
     );
   });
   afterAll(async () => {
@@ -504,13 +624,26 @@ describe("upload-gateway CLI", () => {
   });
 
   it("prints how to continue an interrupted --resume run, without the key; that command continues it", async () => {
-    const args = ["upload", bigPath, ...target(), "--key", gateway.apiKey, "--resume", "--part-size", "5MiB", "--concurrency", "1"];
+    const args = [
+      "upload",
+      bigPath,
+      ...target(),
+      "--key",
+      gateway.apiKey,
+      "--resume",
+      "--part-size",
+      "5MiB",
+      "--concurrency",
+      "1",
+    ];
     const first = cli(args);
     const api = createApiClient({ baseUrl: gateway.url, apiKey: gateway.apiKey });
     let requestKey: string | undefined;
     for (let i = 0; i < 400 && !requestKey; i++) {
       await new Promise((r) => setTimeout(r, 25));
-      requestKey = (await api.list(gateway.projectId, { limit: 1 })).uploads.find((u) => u.state === "uploading")?.requestKey;
+      requestKey = (await api.list(gateway.projectId, { limit: 1 })).uploads.find(
+        (u) => u.state === "uploading",
+      )?.requestKey;
     }
     expect(requestKey).toBeDefined();
     // Interrupt once the CLI is sending parts: its state is saved when the start's reply arrives, and the record is
@@ -522,7 +655,9 @@ describe("upload-gateway CLI", () => {
     first.child.kill("SIGINT");
     expect(await first.exit).toBe(130);
     expect(first.err()).not.toContain(gateway.apiKey);
-    const printed = /run the same command again:\n {2}upload-gateway (.+?) --key "\$UPLOAD_GATEWAY_KEY"/.exec(first.err());
+    const printed = /run the same command again:\n {2}upload-gateway (.+?) --key "\$UPLOAD_GATEWAY_KEY"/.exec(
+      first.err(),
+    );
     expect(printed, first.err()).not.toBeNull();
     const again = printed![1]!.split(" ");
     expect(again).toEqual(args.filter((arg, i) => arg !== "--key" && args[i - 1] !== "--key"));
@@ -549,14 +684,28 @@ describe("upload-gateway CLI", () => {
   }, 240_000); // the script runs turbo first (a cache hit after `pnpm test`'s build, a full build otherwise)
 
   it("continues a killed upload with --resume, sending only the missing parts", async () => {
-    const args = ["upload", bigPath, ...target(), "--key", gateway.apiKey, "--resume", "--part-size", "5MiB", "--concurrency", "1", "--json"];
+    const args = [
+      "upload",
+      bigPath,
+      ...target(),
+      "--key",
+      gateway.apiKey,
+      "--resume",
+      "--part-size",
+      "5MiB",
+      "--concurrency",
+      "1",
+      "--json",
+    ];
     const first = cli(args);
     // Kill it once a few parts are stored.
     const api = createApiClient({ baseUrl: gateway.url, apiKey: gateway.apiKey });
     let requestKey: string | undefined;
     for (let i = 0; i < 200 && !requestKey; i++) {
       await new Promise((r) => setTimeout(r, 25));
-      requestKey = (await api.list(gateway.projectId, { limit: 1 })).uploads.find((u) => u.state === "uploading")?.requestKey;
+      requestKey = (await api.list(gateway.projectId, { limit: 1 })).uploads.find(
+        (u) => u.state === "uploading",
+      )?.requestKey;
     }
     expect(requestKey).toBeDefined();
     for (let i = 0; i < 400; i++) {

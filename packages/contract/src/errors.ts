@@ -121,5 +121,7 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 export const errorCodeSchema = z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]);
 
 /** The HTTP statuses an error reply can have: every status in `ERROR_CODES`. */
-export const ERROR_STATUSES = [400, 401, 403, 404, 405, 408, 409, 412, 413, 415, 416, 422, 429, 431, 500, 501, 503] as const;
+export const ERROR_STATUSES = [
+  400, 401, 403, 404, 405, 408, 409, 412, 413, 415, 416, 422, 429, 431, 500, 501, 503,
+] as const;
 export type ErrorStatus = (typeof ERROR_STATUSES)[number];

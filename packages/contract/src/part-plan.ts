@@ -9,9 +9,7 @@ export interface PartPlan {
   contentLength: number;
 }
 
-export type PartPlanProblem =
-  | { field: "partsNumber"; message: string }
-  | { field: "contentLength"; message: string };
+export type PartPlanProblem = { field: "partsNumber"; message: string } | { field: "contentLength"; message: string };
 
 /**
  * The server's plan for `contentLength` bytes in `partsNumber` parts: every part but the last is exactly

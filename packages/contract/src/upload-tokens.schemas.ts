@@ -37,7 +37,9 @@ export const createUploadTokenBodySchema = uploadTokenConstraintsSchema
   .extend({
     expiresInSeconds: boundedInt(1, MAX_UPLOAD_TOKEN_SECONDS, { notWhole: "must be a whole number of seconds" })
       .optional()
-      .describe(`How long the token is valid, in seconds (1–${MAX_UPLOAD_TOKEN_SECONDS}; ${DEFAULT_UPLOAD_TOKEN_SECONDS} when omitted).`),
+      .describe(
+        `How long the token is valid, in seconds (1–${MAX_UPLOAD_TOKEN_SECONDS}; ${DEFAULT_UPLOAD_TOKEN_SECONDS} when omitted).`,
+      ),
     subject: text(
       z
         .string()

@@ -77,7 +77,9 @@ describe("metadata on start", () => {
   const withMetadata = (metadata: unknown) => ({ ...seed, metadata });
 
   it("accepts a string-to-string map up to the limits, and no map at all", () => {
-    const full = Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`k${String(i).padStart(2, "0")}`, "v".repeat(250)]));
+    const full = Object.fromEntries(
+      Array.from({ length: 32 }, (_, i) => [`k${String(i).padStart(2, "0")}`, "v".repeat(250)]),
+    );
     expect(fieldsOf(withMetadata(full))).toEqual([]);
     expect(fieldsOf(withMetadata({ title: "Été 🎬", "owner:id": "42" }))).toEqual([]);
     expect(fieldsOf(withMetadata({ title: "x".repeat(1024) }))).toEqual([]);
@@ -187,7 +189,9 @@ describe("singlePutUploadBodySchema", () => {
     expect(fieldsOfSingle({ ...small, contentLength: 1024 })).toEqual([]);
     expect(fieldsOfSingle({ ...small, contentLength: String(5 * GiB) })).toEqual([]);
     expect(fieldsOfSingle({ ...small, contentLength: "0" })).toEqual([]);
-    expect(fieldsOfSingle({ ...small, presignedUrlExpiryTimeHours: 168, enableDuplicateCheck: true, fileHash: "h" })).toEqual([]);
+    expect(
+      fieldsOfSingle({ ...small, presignedUrlExpiryTimeHours: 168, enableDuplicateCheck: true, fileHash: "h" }),
+    ).toEqual([]);
   });
 
   it.each([
@@ -218,6 +222,10 @@ describe("singlePutUploadBodySchema", () => {
   });
 
   it("lists every problem, not just the first", () => {
-    expect(fieldsOfSingle({ fileName: "\u0007", mimeType: "x" }).sort()).toEqual(["contentLength", "fileName", "mimeType"]);
+    expect(fieldsOfSingle({ fileName: "\u0007", mimeType: "x" }).sort()).toEqual([
+      "contentLength",
+      "fileName",
+      "mimeType",
+    ]);
   });
 });

@@ -69,7 +69,10 @@ export const singlePutContentLengthSchema = byteCountSchema(0, MAX_SINGLE_PUT_SI
 );
 
 export const fileNameSchema = text(
-  z.string().min(1, "must not be empty").max(MAX_FILE_NAME_LENGTH, `must be at most ${MAX_FILE_NAME_LENGTH} characters`),
+  z
+    .string()
+    .min(1, "must not be empty")
+    .max(MAX_FILE_NAME_LENGTH, `must be at most ${MAX_FILE_NAME_LENGTH} characters`),
 ).describe("The name of the file being uploaded; kept as metadata, never used as a storage path.");
 
 export const mimeTypeSchema = z
@@ -77,12 +80,15 @@ export const mimeTypeSchema = z
   .regex(MIME_TYPE, 'must be a MIME type of the form "type/subtype" (e.g. "video/mp4")')
   .describe('The MIME type of the file (e.g. "video/mp4").');
 
-export const urlExpiryHoursSchema = boundedInt(MIN_URL_EXPIRY_HOURS, MAX_URL_EXPIRY_HOURS, { notWhole: "must be a whole number of hours" })
+export const urlExpiryHoursSchema = boundedInt(MIN_URL_EXPIRY_HOURS, MAX_URL_EXPIRY_HOURS, {
+  notWhole: "must be a whole number of hours",
+})
   .nullish()
   .describe("How long the presigned URLs stay valid, in hours (1–168; null or omitted means 12).");
 
-export const requestKeySchema = text(z.string().min(1, "must not be empty").max(128, "must be at most 128 characters"))
-  .describe("The key the start call returned for this upload.");
+export const requestKeySchema = text(
+  z.string().min(1, "must not be empty").max(128, "must be at most 128 characters"),
+).describe("The key the start call returned for this upload.");
 
 const utf8Bytes = (value: string) => new TextEncoder().encode(value).length;
 
@@ -105,7 +111,10 @@ export const metadataSchema = z
   .superRefine((metadata, ctx) => {
     const keys = Object.keys(metadata);
     if (keys.length > MAX_METADATA_KEYS) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must have at most ${MAX_METADATA_KEYS} keys (has ${keys.length})` });
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: `must have at most ${MAX_METADATA_KEYS} keys (has ${keys.length})`,
+      });
     }
     const total = keys.reduce((sum, key) => sum + utf8Bytes(key) + utf8Bytes(String(metadata[key])), 0);
     if (total > MAX_METADATA_TOTAL_BYTES) {
@@ -157,7 +166,11 @@ function requireHashWhenChecked(
   ctx: z.RefinementCtx,
 ): void {
   if (body.enableDuplicateCheck && !body.fileHash) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["fileHash"], message: "is required when enableDuplicateCheck is true" });
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      path: ["fileHash"],
+      message: "is required when enableDuplicateCheck is true",
+    });
   }
 }
 
@@ -228,7 +241,9 @@ export type StoredPart = z.infer<typeof storedPartSchema>;
  * for some S3-compatible stores, so a client compares ETags with MD5s only when `eTagIsMd5` is true.
  */
 export const partIntegritySchema = z.object({
-  contentMd5: z.boolean().describe("The store verifies a Content-MD5 header (base64 of the part's MD5) sent with a part PUT."),
+  contentMd5: z
+    .boolean()
+    .describe("The store verifies a Content-MD5 header (base64 of the part's MD5) sent with a part PUT."),
   eTagIsMd5: z.boolean().describe("A stored part's ETag is the hex MD5 of its bytes, so clients may compare the two."),
 });
 export type PartIntegrity = z.infer<typeof partIntegritySchema>;
@@ -272,7 +287,9 @@ export const singlePutUploadResultSchema = z.object({
   expiresAt: z.string().datetime().describe("When the URL stops working."),
   integrity: partIntegritySchema
     .optional()
-    .describe("How the client can check the PUT: `Content-MD5` is verified, and the reply's ETag is the MD5 when `eTagIsMd5`."),
+    .describe(
+      "How the client can check the PUT: `Content-MD5` is verified, and the reply's ETag is the MD5 when `eTagIsMd5`.",
+    ),
 });
 export type SinglePutUploadResult = z.infer<typeof singlePutUploadResultSchema>;
 
@@ -342,7 +359,9 @@ export const uploadDetailsSchema = uploadSummarySchema.extend({
 export type UploadDetails = z.infer<typeof uploadDetailsSchema>;
 
 export const listUploadsQuerySchema = z.object({
-  cursor: text(z.string().max(256, "must be at most 256 characters")).optional().describe("`nextCursor` of the previous page."),
+  cursor: text(z.string().max(256, "must be at most 256 characters"))
+    .optional()
+    .describe("`nextCursor` of the previous page."),
   limit: boundedInt(1, MAX_LIST_LIMIT, { number: z.coerce.number() })
     .optional()
     .describe(`Page size (default ${DEFAULT_LIST_LIMIT}).`),

@@ -44,7 +44,8 @@ function signedBytes(timestamp: number, body: string | Uint8Array): Uint8Array<A
   return message;
 }
 
-const toHex = (bytes: ArrayBuffer) => Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
+const toHex = (bytes: ArrayBuffer) =>
+  Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
 
 /** The `Upload-Gateway-Signature` header value of `body` sent at `timestamp` (unix seconds). */
 export async function signWebhook(secret: string, body: string | Uint8Array, timestamp: number): Promise<string> {
@@ -74,15 +75,23 @@ export async function verifyWebhook(
 ): Promise<UploadEvent> {
   const fields = (header ?? "").split(",").map((field) => field.trim().split("="));
   const timestamps = fields.filter(([name]) => name === "t").map(([, value]) => value ?? "");
-  const signatures = fields.filter(([name, value]) => name === "v1" && /^[0-9a-f]{64}$/i.test(value ?? "")).map(([, v]) => v!);
+  const signatures = fields
+    .filter(([name, value]) => name === "v1" && /^[0-9a-f]{64}$/i.test(value ?? ""))
+    .map(([, v]) => v!);
   if (timestamps.length !== 1 || !/^\d{1,12}$/.test(timestamps[0]!) || signatures.length === 0) {
-    throw new WebhookVerificationError("malformed-header", `the ${WEBHOOK_SIGNATURE_HEADER} header must be t=<unix seconds>,v1=<hex signature>`);
+    throw new WebhookVerificationError(
+      "malformed-header",
+      `the ${WEBHOOK_SIGNATURE_HEADER} header must be t=<unix seconds>,v1=<hex signature>`,
+    );
   }
   const timestamp = Number(timestamps[0]);
   const tolerance = options.toleranceSeconds ?? DEFAULT_WEBHOOK_TOLERANCE_SECONDS;
   const age = (options.now ?? Date.now()) / 1000 - timestamp;
   if (Math.abs(age) > tolerance) {
-    throw new WebhookVerificationError("too-old", `the signature's time is ${Math.round(age)} s away from now (at most ${tolerance} s allowed)`);
+    throw new WebhookVerificationError(
+      "too-old",
+      `the signature's time is ${Math.round(age)} s away from now (at most ${tolerance} s allowed)`,
+    );
   }
   const key = await hmacKey(secret, "verify");
   const message = signedBytes(timestamp, body);

@@ -1,4 +1,10 @@
-import { CorsRefusedError, NetworkError, UploadAbortedError, UploadFailedError, UploadGatewayError } from "@upload-gateway/client";
+import {
+  CorsRefusedError,
+  NetworkError,
+  UploadAbortedError,
+  UploadFailedError,
+  UploadGatewayError,
+} from "@upload-gateway/client";
 import { describe, expect, it, vi } from "vitest";
 import { errorMessage } from "./error-message";
 
@@ -13,12 +19,17 @@ describe("errorMessage", () => {
   });
 
   it("turns field errors into sentences", () => {
-    const error = new UploadGatewayError(400, { errors: ["fileName: must not be empty", "partsNumber: must be from 1 to 10000"] });
+    const error = new UploadGatewayError(400, {
+      errors: ["fileName: must not be empty", "partsNumber: must be from 1 to 10000"],
+    });
     expect(errorMessage(error)).toBe("fileName: must not be empty. partsNumber: must be from 1 to 10000.");
   });
 
   it("keeps the uploader's own sentences", () => {
-    const error = new UploadFailedError("This file has 3 bytes but upload k is for 5: pick the same file to resume.", "k");
+    const error = new UploadFailedError(
+      "This file has 3 bytes but upload k is for 5: pick the same file to resume.",
+      "k",
+    );
     expect(errorMessage(error)).toBe("This file has 3 bytes but upload k is for 5: pick the same file to resume.");
   });
 

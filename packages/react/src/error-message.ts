@@ -1,4 +1,10 @@
-import { CorsRefusedError, NetworkError, UploadAbortedError, UploadFailedError, UploadGatewayError } from "@upload-gateway/client";
+import {
+  CorsRefusedError,
+  NetworkError,
+  UploadAbortedError,
+  UploadFailedError,
+  UploadGatewayError,
+} from "@upload-gateway/client";
 
 /**
  * What to tell a person about `error`: the envelope's sentences or the uploader's own, never a stack trace. Errors

@@ -22,7 +22,9 @@ describe("PendingUploads", () => {
     pending.save(movie);
     pending.save({ ...movie, requestKey: "k2", projectId: "other" });
     expect(pending.list("demo").map((p) => p.requestKey)).toEqual(["k1"]);
-    expect(pending.find("demo", { name: "movie.mp4", size: 25_165_824, lastModified: 1_700_000_000_000 })?.requestKey).toBe("k1");
+    expect(
+      pending.find("demo", { name: "movie.mp4", size: 25_165_824, lastModified: 1_700_000_000_000 })?.requestKey,
+    ).toBe("k1");
     expect(pending.find("demo", { name: "movie.mp4", size: 25_165_824, lastModified: 1 })).toBeUndefined();
     expect(pending.find("demo", { name: "movie.mp4", size: 1, lastModified: 1_700_000_000_000 })).toBeUndefined();
   });
@@ -34,7 +36,9 @@ describe("PendingUploads", () => {
       new PendingUploads(store).save({ ...movie, size });
       const reloaded = new PendingUploads(store);
       expect(reloaded.find("demo", { name: movie.name, size, lastModified: movie.lastModified })?.size).toBe(size);
-      expect(reloaded.find("demo", { name: movie.name, size: size % 2 ** 32, lastModified: movie.lastModified })).toBeUndefined();
+      expect(
+        reloaded.find("demo", { name: movie.name, size: size % 2 ** 32, lastModified: movie.lastModified }),
+      ).toBeUndefined();
     },
   );
 

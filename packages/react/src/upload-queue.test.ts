@@ -1,4 +1,11 @@
-import { UploadAbortedError, UploadFailedError, type ApiClient, type UploadOptions, type UploadResult, type UploadTask } from "@upload-gateway/client";
+import {
+  UploadAbortedError,
+  UploadFailedError,
+  type ApiClient,
+  type UploadOptions,
+  type UploadResult,
+  type UploadTask,
+} from "@upload-gateway/client";
 import { describe, expect, it, vi } from "vitest";
 import { PendingUploads, type KeyValueStore } from "./pending-uploads";
 import { partSizeFor, UploadQueue } from "./upload-queue";
@@ -30,7 +37,16 @@ function harness(options: { maxActive?: number } = {}) {
       options: opts,
       paused: false,
       succeed: (partsSent = 2) =>
-        resolve({ requestKey: opts.requestKey ?? "k", uploadId: "u", size: file.size, partsNumber: 2, partSize: 5 * MiB, fileName: file.name, mimeType: "", partsSent }),
+        resolve({
+          requestKey: opts.requestKey ?? "k",
+          uploadId: "u",
+          size: file.size,
+          partsNumber: 2,
+          partSize: 5 * MiB,
+          fileName: file.name,
+          mimeType: "",
+          partsSent,
+        }),
       fail: reject,
     };
     // Like the real uploader: a cancel rejects with UploadAbortedError once the gateway was told.
@@ -58,7 +74,8 @@ function harness(options: { maxActive?: number } = {}) {
   return { queue, pending, runs, abort, settled };
 }
 
-const file = (name: string, size = 6 * MiB) => new File([new Uint8Array(size)], name, { lastModified: 1_700_000_000_000 });
+const file = (name: string, size = 6 * MiB) =>
+  new File([new Uint8Array(size)], name, { lastModified: 1_700_000_000_000 });
 const settle = () => new Promise((r) => setTimeout(r, 0));
 const statuses = (queue: UploadQueue) => queue.getSnapshot().map((i) => i.status);
 
@@ -79,7 +96,10 @@ describe("UploadQueue", () => {
     const { queue, runs } = harness();
     queue.add([file("empty.txt", 0)]);
     expect(runs).toEqual([]);
-    expect(queue.getSnapshot()[0]).toMatchObject({ status: "failed", error: "“empty.txt” is empty: there is nothing to upload." });
+    expect(queue.getSnapshot()[0]).toMatchObject({
+      status: "failed",
+      error: "“empty.txt” is empty: there is nothing to upload.",
+    });
   });
 
   it("remembers a started upload until it completes, and continues it when the same file is added again", async () => {
@@ -87,7 +107,9 @@ describe("UploadQueue", () => {
     const movie = file("movie.mp4");
     queue.add([movie]);
     runs[0]!.options.onStart?.({ requestKey: "k1", uploadId: "u1", partsTotal: 2, partSize: 5 * MiB });
-    expect(pending.list("demo")).toMatchObject([{ requestKey: "k1", name: "movie.mp4", size: movie.size, partsTotal: 2 }]);
+    expect(pending.list("demo")).toMatchObject([
+      { requestKey: "k1", name: "movie.mp4", size: movie.size, partsTotal: 2 },
+    ]);
     expect(queue.getSnapshot()[0]!.parts).toEqual(["waiting", "waiting"]);
 
     // The page is reloaded: a new queue, the same storage; the user picks the same file again.
@@ -138,7 +160,15 @@ describe("UploadQueue", () => {
 
   it("cancelling a waiting continuation aborts that upload on the gateway", () => {
     const { queue, pending, runs, abort } = harness({ maxActive: 1 });
-    pending.save({ requestKey: "old", projectId: "demo", name: "b", size: 6 * MiB, lastModified: 1_700_000_000_000, partsTotal: 2, startedAt: "" });
+    pending.save({
+      requestKey: "old",
+      projectId: "demo",
+      name: "b",
+      size: 6 * MiB,
+      lastModified: 1_700_000_000_000,
+      partsTotal: 2,
+      startedAt: "",
+    });
     queue.add([file("a"), file("b")]);
     expect(runs).toHaveLength(1);
     queue.cancel(queue.getSnapshot()[1]!.id);
@@ -153,7 +183,10 @@ describe("UploadQueue", () => {
     runs[0]!.options.onStart?.({ requestKey: "k", uploadId: "u", partsTotal: 2, partSize: 5 * MiB });
     runs[0]!.fail(new UploadFailedError("Gave up after 6 attempts: part 2: storage answered 503", "k"));
     await settle();
-    expect(queue.getSnapshot()[0]).toMatchObject({ status: "failed", error: "Gave up after 6 attempts: part 2: storage answered 503." });
+    expect(queue.getSnapshot()[0]).toMatchObject({
+      status: "failed",
+      error: "Gave up after 6 attempts: part 2: storage answered 503.",
+    });
     expect(pending.list("demo")).toHaveLength(1);
     queue.retry(queue.getSnapshot()[0]!.id);
     expect(runs[1]!.options.requestKey).toBe("k");
@@ -161,7 +194,15 @@ describe("UploadQueue", () => {
 
   it("refuses to continue the same upload twice at once", () => {
     const { queue, pending, runs } = harness();
-    pending.save({ requestKey: "k", projectId: "demo", name: "a", size: 6 * MiB, lastModified: 1_700_000_000_000, partsTotal: 2, startedAt: "" });
+    pending.save({
+      requestKey: "k",
+      projectId: "demo",
+      name: "a",
+      size: 6 * MiB,
+      lastModified: 1_700_000_000_000,
+      partsTotal: 2,
+      startedAt: "",
+    });
     queue.add([file("a")]);
     queue.add([file("a")]);
     expect(runs).toHaveLength(1);

@@ -41,7 +41,16 @@ export interface UploadItem {
 /** What every upload of the queue shares: where the gateway is and how to send. Per-file options are the queue's. */
 export type UploadDefaults = Omit<
   UploadOptions,
-  "requestKey" | "signal" | "onStart" | "onProgress" | "onPartState" | "onPartProgress" | "fileName" | "mimeType" | "fileHash" | "partSize"
+  | "requestKey"
+  | "signal"
+  | "onStart"
+  | "onProgress"
+  | "onPartState"
+  | "onPartProgress"
+  | "fileName"
+  | "mimeType"
+  | "fileHash"
+  | "partSize"
 >;
 
 export interface UploadQueueOptions extends UploadDefaults {
@@ -135,7 +144,10 @@ export class UploadQueue {
       const item = this.newItem(file, key);
       if (file.size === 0) {
         Object.assign(item, { status: "failed", error: `“${file.name}” is empty: there is nothing to upload.` });
-      } else if (key && this.items.some((i) => i.requestKey === key && (i.status === "queued" || ACTIVE.has(i.status)))) {
+      } else if (
+        key &&
+        this.items.some((i) => i.requestKey === key && (i.status === "queued" || ACTIVE.has(i.status)))
+      ) {
         Object.assign(item, { status: "failed", error: `“${file.name}” is already uploading.` });
       }
       added.push(item);
@@ -182,7 +194,13 @@ export class UploadQueue {
   retry(id: string): void {
     const item = this.get(id);
     if (item?.status !== "failed" || item.file.size === 0) return;
-    this.update(id, { status: "queued", error: undefined, cause: undefined, resuming: item.requestKey !== undefined, bytesPerSecond: 0 });
+    this.update(id, {
+      status: "queued",
+      error: undefined,
+      cause: undefined,
+      resuming: item.requestKey !== undefined,
+      bytesPerSecond: 0,
+    });
     this.pump();
   }
 
@@ -253,7 +271,12 @@ export class UploadQueue {
           startedAt: new Date().toISOString(),
         });
         partBytes = Array<number>(partsTotal).fill(0);
-        this.update(id, { requestKey, partSize, parts: Array<PartState>(partsTotal).fill("waiting"), partBytes: partBytes.slice() });
+        this.update(id, {
+          requestKey,
+          partSize,
+          parts: Array<PartState>(partsTotal).fill("waiting"),
+          partBytes: partBytes.slice(),
+        });
       },
       onPartState: (partNumber, state) => {
         const current = this.get(id);
@@ -272,7 +295,11 @@ export class UploadQueue {
       },
       onProgress: ({ bytesSent, bytesPerSecond }) => {
         const current = this.get(id);
-        this.update(id, { bytesSent, partBytes: partBytes.slice(), bytesPerSecond: current?.status === "uploading" ? bytesPerSecond : 0 });
+        this.update(id, {
+          bytesSent,
+          partBytes: partBytes.slice(),
+          bytesPerSecond: current?.status === "uploading" ? bytesPerSecond : 0,
+        });
       },
     });
     this.running.set(id, { task, cancel });
@@ -295,8 +322,15 @@ export class UploadQueue {
           this.finish(id, { status: "cancelled", bytesPerSecond: 0 });
         } else {
           // Kept in `pending`: what was stored is not lost, and a retry (or a reload) can continue it.
-          const requestKey = (error instanceof UploadFailedError ? error.requestKey : undefined) ?? this.get(id)?.requestKey;
-          this.finish(id, { status: "failed", bytesPerSecond: 0, requestKey, error: errorMessage(error), cause: error });
+          const requestKey =
+            (error instanceof UploadFailedError ? error.requestKey : undefined) ?? this.get(id)?.requestKey;
+          this.finish(id, {
+            status: "failed",
+            bytesPerSecond: 0,
+            requestKey,
+            error: errorMessage(error),
+            cause: error,
+          });
         }
       },
     );

@@ -27,10 +27,15 @@ export interface InterruptedUploads {
  * wait for the same file to be chosen again; then only the parts the gateway does not have are sent. Each is checked
  * on the gateway once: those completed or aborted meanwhile (or unknown to it) are forgotten.
  */
-export function useInterruptedUploads({ queue, items }: Pick<UploadQueueHandle, "queue" | "items">): InterruptedUploads {
+export function useInterruptedUploads({
+  queue,
+  items,
+}: Pick<UploadQueueHandle, "queue" | "items">): InterruptedUploads {
   const { client, projectId, pending } = queue;
   // Listed at once; what the gateway holds of each follows (client, project and storage are the queue's, fixed).
-  const [checked, setChecked] = useState<InterruptedUpload[]>(() => pending?.list(projectId).map((upload) => ({ upload })) ?? []);
+  const [checked, setChecked] = useState<InterruptedUpload[]>(
+    () => pending?.list(projectId).map((upload) => ({ upload })) ?? [],
+  );
 
   useEffect(() => {
     if (!pending) return;

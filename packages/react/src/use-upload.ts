@@ -40,7 +40,8 @@ export function useUpload(options: UseUploadOptions): UploadHandle {
     status,
     upload,
     start: (file, requestKey) => {
-      if (ACTIVE.has(status)) throw new Error(`“${upload!.file.name}” is still uploading: cancel it before starting another.`);
+      if (ACTIVE.has(status))
+        throw new Error(`“${upload!.file.name}” is still uploading: cancel it before starting another.`);
       if (upload) queue.dismiss(upload.id);
       queue.add([file], requestKey);
       setCurrentId(queue.getSnapshot().at(-1)!.id);

@@ -51,7 +51,9 @@ export class FakeGateway {
       const upload = this.uploads.get(requestKey);
       if (!upload) return Promise.reject(new Error("unknown"));
       const uploadedParts = [...upload.parts].map(([partNumber, p]) => ({ partNumber, eTag: p.eTag, size: p.size }));
-      return Promise.resolve({ state: upload.state, uploadedParts } as unknown as Awaited<ReturnType<ApiClient["get"]>>);
+      return Promise.resolve({ state: upload.state, uploadedParts } as unknown as Awaited<
+        ReturnType<ApiClient["get"]>
+      >);
     },
   } as Pick<ApiClient, "start" | "resume" | "complete" | "abort" | "get"> as ApiClient;
 

@@ -133,7 +133,9 @@ describe("useUploadQueue and useInterruptedUploads", () => {
 
     const other = new File(["x"], "other.bin");
     act(() => result.current.interrupted.continueWith(offer, other));
-    expect(result.current.interrupted.uploads[0]!.error).toMatch(/^That is not the same file: “other\.bin” \(1 byte\) was chosen/);
+    expect(result.current.interrupted.uploads[0]!.error).toMatch(
+      /^That is not the same file: “other\.bin” \(1 byte\) was chosen/,
+    );
     expect(result.current.queue.items).toEqual([]);
 
     act(() => result.current.interrupted.continueWith(offer, movie()));

@@ -14,9 +14,16 @@ function node(args: string[]): string {
 describe("the built package", () => {
   it("imports from Node ESM and requires from CJS, touching no browser global on import", () => {
     const names = "useUpload, useUploadQueue, useInterruptedUploads, UploadQueue, PendingUploads";
-    const esm = node(["--input-type=module", "-e", `import { ${names} } from "@upload-gateway/react"; console.log([${names}].map((f) => typeof f).join(","));`]);
+    const esm = node([
+      "--input-type=module",
+      "-e",
+      `import { ${names} } from "@upload-gateway/react"; console.log([${names}].map((f) => typeof f).join(","));`,
+    ]);
     expect(esm.trim()).toBe("function,function,function,function,function");
-    const cjs = node(["-e", `const { ${names} } = require("@upload-gateway/react"); console.log([${names}].map((f) => typeof f).join(","));`]);
+    const cjs = node([
+      "-e",
+      `const { ${names} } = require("@upload-gateway/react"); console.log([${names}].map((f) => typeof f).join(","));`,
+    ]);
     expect(cjs.trim()).toBe("function,function,function,function,function");
   });
 });

@@ -52,7 +52,10 @@ export function gatewayS3Options<M extends Meta, B extends Body>(options: Gatewa
   /** Fresh URLs for the parts not stored yet, and the parts stored, from the resume endpoint. */
   const resign = async (requestKey: string, signal?: AbortSignal) => {
     const resumed = await client.resume(projectId, { requestKey, presignedUrlExpiryTimeHours }, { signal });
-    signed.set(requestKey, { urls: new Map(resumed.presignedUrl.map((u) => [u.partNumber, u.presignedUrl])), handedOut: new Set() });
+    signed.set(requestKey, {
+      urls: new Map(resumed.presignedUrl.map((u) => [u.partNumber, u.presignedUrl])),
+      handedOut: new Set(),
+    });
     return resumed.uploadedParts;
   };
 
@@ -66,7 +69,10 @@ export function gatewayS3Options<M extends Meta, B extends Body>(options: Gatewa
 
     async createMultipartUpload(file: UppyFile<M, B>) {
       const started = await startInUppysPlan(client, projectId, file, largestPart, presignedUrlExpiryTimeHours);
-      signed.set(started.requestKey, { urls: new Map(started.presignedUrl.map((u) => [u.partNumber, u.presignedUrl])), handedOut: new Set() });
+      signed.set(started.requestKey, {
+        urls: new Map(started.presignedUrl.map((u) => [u.partNumber, u.presignedUrl])),
+        handedOut: new Set(),
+      });
       return { uploadId: started.uploadId, key: started.requestKey };
     },
 
@@ -77,7 +83,8 @@ export function gatewayS3Options<M extends Meta, B extends Body>(options: Gatewa
         parts = signed.get(key)!;
       }
       const url = parts.urls.get(partNumber);
-      if (!url) throw new Error(`Part ${partNumber} of upload ${key} is already stored: resume the upload to finish it.`);
+      if (!url)
+        throw new Error(`Part ${partNumber} of upload ${key} is already stored: resume the upload to finish it.`);
       parts.handedOut.add(partNumber);
       return { method: "PUT", url };
     },
@@ -89,7 +96,10 @@ export function gatewayS3Options<M extends Meta, B extends Body>(options: Gatewa
 
     async completeMultipartUpload(_file: UppyFile<M, B>, { key, parts, signal }) {
       const completed = parts
-        .filter((p): p is Required<Pick<AwsS3Part, "PartNumber" | "ETag">> => p.PartNumber !== undefined && p.ETag !== undefined)
+        .filter(
+          (p): p is Required<Pick<AwsS3Part, "PartNumber" | "ETag">> =>
+            p.PartNumber !== undefined && p.ETag !== undefined,
+        )
         .map((p) => ({ partNumber: p.PartNumber, eTag: p.ETag }))
         .sort((a, b) => a.partNumber - b.partNumber);
       await client.complete(projectId, { requestKey: key, parts: completed }, { signal });
@@ -109,7 +119,9 @@ export function gatewayS3Options<M extends Meta, B extends Body>(options: Gatewa
 
     async getUploadParameters(file: UppyFile<M, B>): Promise<AwsS3UploadParameters> {
       if (!singlePut) {
-        throw new Error("Files of 5 MiB or less go up in one PUT with Uppy: that needs a client with startSinglePut (POST /url).");
+        throw new Error(
+          "Files of 5 MiB or less go up in one PUT with Uppy: that needs a client with startSinglePut (POST /url).",
+        );
       }
       const mimeType = file.type || OCTET_STREAM;
       const { url, requestKey, headers } = await singlePut(projectId, {

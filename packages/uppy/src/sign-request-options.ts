@@ -142,7 +142,13 @@ export function gatewaySignRequestOptions(options: GatewaySignRequestOptions): G
   };
 
   async function create(request: UppyS3Request): Promise<UppyS3Signature> {
-    const started = await startInUppysPlan(client, projectId, namedFile(request), largestPart, presignedUrlExpiryTimeHours);
+    const started = await startInUppysPlan(
+      client,
+      projectId,
+      namedFile(request),
+      largestPart,
+      presignedUrlExpiryTimeHours,
+    );
     remember(started.requestKey, started);
     return { url: initiateReply(started.requestKey, started.uploadId), key: started.requestKey };
   }

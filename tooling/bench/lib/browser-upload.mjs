@@ -20,7 +20,15 @@ import { cpuMeter, cpuMsOf, GiB, median, MiB, processes, quantile, randomFile, r
 const sorted = (/** @type {number[]} */ values) => [...values].sort((a, b) => a - b);
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-quic"];
+const ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--no-first-run",
+  "--disable-quic",
+];
 
 /** Our client and Uppy 5 with our adapter, bundled for the page as one script exposing `window.gatewayClient`. */
 async function clientBundle() {
@@ -67,7 +75,10 @@ function chromiumPids() {
  * @param {{ url: string, child?: { pid?: number } }} gateway
  * @param {{ projectId: string, apiKey: string, size: number, partSize: number, concurrency: number, runs: number, networkMiBps: number, log: (line: string) => void, freeStore: () => Promise<unknown> }} options
  */
-export async function benchBrowserUpload(gateway, { projectId, apiKey, size, partSize, concurrency, runs, networkMiBps, log, freeStore }) {
+export async function benchBrowserUpload(
+  gateway,
+  { projectId, apiKey, size, partSize, concurrency, runs, networkMiBps, log, freeStore },
+) {
   const script = await clientBundle();
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
   // Chromium reads the picked file from disk as it sends it: the file stays until the browser is closed.
@@ -78,7 +89,10 @@ export async function benchBrowserUpload(gateway, { projectId, apiKey, size, par
     const page = await context.newPage();
     if (process.env.BENCH_DEBUG) {
       page.on("requestfailed", (r) => log(`failed ${r.method()} ${r.url().slice(0, 90)} ${r.failure()?.errorText}`));
-      page.on("response", (r) => r.status() >= 300 && log(`${r.status()} ${r.request().method()} ${r.url().slice(0, 90)}`));
+      page.on(
+        "response",
+        (r) => r.status() >= 300 && log(`${r.status()} ${r.request().method()} ${r.url().slice(0, 90)}`),
+      );
       page.on("console", (m) => log(`console: ${m.text()}`));
     }
     await page.goto(`${gateway.url}/health/live`);
@@ -107,7 +121,15 @@ export async function benchBrowserUpload(gateway, { projectId, apiKey, size, par
         async ({ baseUrl, apiKey, projectId, partSize, concurrency, verifyParts }) => {
           const w = /** @type {any} */ (window);
           const t0 = performance.now();
-          await w.gatewayClient.upload(w.benchBlob, { baseUrl, apiKey, projectId, partSize, concurrency, fileName: "bench.bin", verifyParts });
+          await w.gatewayClient.upload(w.benchBlob, {
+            baseUrl,
+            apiKey,
+            projectId,
+            partSize,
+            concurrency,
+            fileName: "bench.bin",
+            verifyParts,
+          });
           return performance.now() - t0;
         },
         { ...args, verifyParts },
@@ -119,70 +141,79 @@ export async function benchBrowserUpload(gateway, { projectId, apiKey, size, par
      * @param {"none" | "read" | "sha256"} prepare
      */
     const rawFetch = (prepare) => (/** @type {any} */ args) =>
-      page.evaluate(async ({ baseUrl, apiKey, projectId, partSize, concurrency, prepare }) => {
-        const w = /** @type {any} */ (window);
-        const blob = w.benchBlob;
-        w.benchPrepareWorker ??= new Worker(
-          URL.createObjectURL(
-            new Blob(
-              [
-                `onmessage = async ({ data: { id, part, prepare } }) => {
+      page.evaluate(
+        async ({ baseUrl, apiKey, projectId, partSize, concurrency, prepare }) => {
+          const w = /** @type {any} */ (window);
+          const blob = w.benchBlob;
+          w.benchPrepareWorker ??= new Worker(
+            URL.createObjectURL(
+              new Blob(
+                [
+                  `onmessage = async ({ data: { id, part, prepare } }) => {
                    const bytes = await part.arrayBuffer();
                    const sha256 = prepare === "sha256" ? await crypto.subtle.digest("SHA-256", bytes) : undefined;
                    postMessage({ id, bytes: bytes.byteLength, sha256 });
                  };`,
-              ],
-              { type: "text/javascript" },
+                ],
+                { type: "text/javascript" },
+              ),
             ),
-          ),
-        );
-        /** @type {Worker} */
-        const worker = w.benchPrepareWorker;
-        /** @type {Map<number, (reply: { bytes: number }) => void>} */
-        const waiting = new Map();
-        worker.onmessage = ({ data }) => {
-          waiting.get(data.id)?.(data);
-          waiting.delete(data.id);
-        };
-        let nextId = 0;
-        const prepared = (/** @type {Blob} */ part) =>
-          new Promise((resolve) => {
-            const id = nextId++;
-            waiting.set(id, resolve);
-            worker.postMessage({ id, part, prepare });
+          );
+          /** @type {Worker} */
+          const worker = w.benchPrepareWorker;
+          /** @type {Map<number, (reply: { bytes: number }) => void>} */
+          const waiting = new Map();
+          worker.onmessage = ({ data }) => {
+            waiting.get(data.id)?.(data);
+            waiting.delete(data.id);
+          };
+          let nextId = 0;
+          const prepared = (/** @type {Blob} */ part) =>
+            new Promise((resolve) => {
+              const id = nextId++;
+              waiting.set(id, resolve);
+              worker.postMessage({ id, part, prepare });
+            });
+          const api = async (/** @type {string} */ path, /** @type {string} */ method, /** @type {unknown} */ body) => {
+            const response = await fetch(`${baseUrl}/api/projects/${projectId}/uploads${path}`, {
+              method,
+              headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+              body: JSON.stringify(body),
+            });
+            const envelope = await response.json();
+            if (!envelope.success) throw new Error(JSON.stringify(envelope.errors));
+            return envelope.result;
+          };
+          const t0 = performance.now();
+          const partsNumber = Math.ceil(blob.size / partSize);
+          const started = await api("/multipart", "POST", {
+            partsNumber,
+            fileName: "bench.bin",
+            contentLength: String(blob.size),
+            mimeType: "application/octet-stream",
           });
-        const api = async (/** @type {string} */ path, /** @type {string} */ method, /** @type {unknown} */ body) => {
-          const response = await fetch(`${baseUrl}/api/projects/${projectId}/uploads${path}`, {
-            method,
-            headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
-            body: JSON.stringify(body),
-          });
-          const envelope = await response.json();
-          if (!envelope.success) throw new Error(JSON.stringify(envelope.errors));
-          return envelope.result;
-        };
-        const t0 = performance.now();
-        const partsNumber = Math.ceil(blob.size / partSize);
-        const started = await api("/multipart", "POST", { partsNumber, fileName: "bench.bin", contentLength: String(blob.size), mimeType: "application/octet-stream" });
-        const queue = [...started.presignedUrl];
-        /** @type {{ partNumber: number, eTag: string }[]} */
-        const parts = [];
-        await Promise.all(
-          Array.from({ length: concurrency }, async () => {
-            for (let next = queue.shift(); next; next = queue.shift()) {
-              const start = (next.partNumber - 1) * started.partSize;
-              const part = blob.slice(start, start + started.partSize);
-              if (prepare !== "none" && (await prepared(part)).bytes !== part.size) throw new Error(`part ${next.partNumber}: read short`);
-              const response = await fetch(next.presignedUrl, { method: "PUT", body: part });
-              if (!response.ok) throw new Error(`part ${next.partNumber}: HTTP ${response.status}`);
-              parts.push({ partNumber: next.partNumber, eTag: /** @type {string} */ (response.headers.get("etag")) });
-            }
-          }),
-        );
-        parts.sort((a, b) => a.partNumber - b.partNumber);
-        await api("/multipart-complete", "PUT", { requestKey: started.requestKey, parts });
-        return performance.now() - t0;
-      }, { ...args, prepare });
+          const queue = [...started.presignedUrl];
+          /** @type {{ partNumber: number, eTag: string }[]} */
+          const parts = [];
+          await Promise.all(
+            Array.from({ length: concurrency }, async () => {
+              for (let next = queue.shift(); next; next = queue.shift()) {
+                const start = (next.partNumber - 1) * started.partSize;
+                const part = blob.slice(start, start + started.partSize);
+                if (prepare !== "none" && (await prepared(part)).bytes !== part.size)
+                  throw new Error(`part ${next.partNumber}: read short`);
+                const response = await fetch(next.presignedUrl, { method: "PUT", body: part });
+                if (!response.ok) throw new Error(`part ${next.partNumber}: HTTP ${response.status}`);
+                parts.push({ partNumber: next.partNumber, eTag: /** @type {string} */ (response.headers.get("etag")) });
+              }
+            }),
+          );
+          parts.sort((a, b) => a.partNumber - b.partNumber);
+          await api("/multipart-complete", "PUT", { requestKey: started.requestKey, parts });
+          return performance.now() - t0;
+        },
+        { ...args, prepare },
+      );
 
     /** @type {Record<string, (args: any) => Promise<number>>} */
     const contenders = {
@@ -235,7 +266,8 @@ export async function benchBrowserUpload(gateway, { projectId, apiKey, size, par
           const result = await uppy.upload();
           const ms = performance.now() - t0;
           uppy.destroy();
-          if (!result || result.failed.length > 0) throw new Error(`Uppy failed: ${result?.failed.map((/** @type {any} */ f) => String(f.error)).join("; ")}`);
+          if (!result || result.failed.length > 0)
+            throw new Error(`Uppy failed: ${result?.failed.map((/** @type {any} */ f) => String(f.error)).join("; ")}`);
           return ms;
         }, args),
     };
@@ -266,8 +298,8 @@ export async function benchBrowserUpload(gateway, { projectId, apiKey, size, par
           const cpu = meter.stop(chromiumMs);
           measured[name].push({ seconds: ms / 1000, chromiumMs, storeMs: cpu.storeMs, gatewayMs: cpu.pidsMs });
           log(
-            `browser upload, ${label}: ${name} run ${run + 1}/${runs}: ${((size / MiB) / (ms / 1000)).toFixed(1)} MiB/s; ` +
-              `CPU s: Chromium ${(chromiumMs / 1000).toFixed(2)}, store ${(cpu.storeMs / 1000).toFixed(2)}, gateway ${(cpu.pidsMs / 1000).toFixed(2)}, other ${(cpu.otherCores * ms / 1000).toFixed(2)}`,
+            `browser upload, ${label}: ${name} run ${run + 1}/${runs}: ${(size / MiB / (ms / 1000)).toFixed(1)} MiB/s; ` +
+              `CPU s: Chromium ${(chromiumMs / 1000).toFixed(2)}, store ${(cpu.storeMs / 1000).toFixed(2)}, gateway ${(cpu.pidsMs / 1000).toFixed(2)}, other ${((cpu.otherCores * ms) / 1000).toFixed(2)}`,
           );
         }
         // Each cycle stores a file per contender: delete them, and give RGW's garbage collection (every 5 s, see
@@ -301,7 +333,10 @@ export async function benchBrowserUpload(gateway, { projectId, apiKey, size, par
     };
 
     const unlimited = await measureRound("no network limit", undefined);
-    const networkBound = { uploadMiBps: networkMiBps, ...(await measureRound(`upload limited to ${networkMiBps} MiB/s`, networkMiBps)) };
+    const networkBound = {
+      uploadMiBps: networkMiBps,
+      ...(await measureRound(`upload limited to ${networkMiBps} MiB/s`, networkMiBps)),
+    };
     return {
       size,
       partSize,
@@ -310,13 +345,22 @@ export async function benchBrowserUpload(gateway, { projectId, apiKey, size, par
       chromium: browser.version(),
       ...unlimited,
       networkBound,
-      pageResponsiveness: { roundTrips: pageWaits.length, medianMs: quantile(sorted(pageWaits), 0.5), p95Ms: quantile(sorted(pageWaits), 0.95), maxMs: Math.max(...pageWaits) },
+      pageResponsiveness: {
+        roundTrips: pageWaits.length,
+        medianMs: quantile(sorted(pageWaits), 0.5),
+        p95Ms: quantile(sorted(pageWaits), 0.95),
+        maxMs: Math.max(...pageWaits),
+      },
       contenders: {
-        client: "@upload-gateway/client upload() in the page: XHR PUTs with Content-MD5 (MD5 computed in its Web Worker ahead of sending), ETag compared where the store's ETags are MD5s",
-        "client-unverified": "the same with verifyParts: false (no MD5, no Content-MD5): the difference is what verification costs",
+        client:
+          "@upload-gateway/client upload() in the page: XHR PUTs with Content-MD5 (MD5 computed in its Web Worker ahead of sending), ETag compared where the store's ETags are MD5s",
+        "client-unverified":
+          "the same with verifyParts: false (no MD5, no Content-MD5): the difference is what verification costs",
         "raw-fetch": "fetch PUTs of Blob slices to the presigned URLs, same start and complete calls, nothing verified",
-        "raw-fetch+read": "raw-fetch with each part first read whole into a Web Worker (Blob.arrayBuffer()): the read any uploader checking every byte needs",
-        "raw-fetch+sha256": "raw-fetch+read with each part also hashed by Web Crypto SHA-256 (native code): the cheapest check of every byte a page can compute",
+        "raw-fetch+read":
+          "raw-fetch with each part first read whole into a Web Worker (Blob.arrayBuffer()): the read any uploader checking every byte needs",
+        "raw-fetch+sha256":
+          "raw-fetch+read with each part also hashed by Web Crypto SHA-256 (native code): the cheapest check of every byte a page can compute",
         uppy: "Uppy 5 (@uppy/core + @uppy/aws-s3) with @upload-gateway/uppy's options: Uppy's XHR PUTs in the gateway's part plan, nothing verified (Uppy sends no Content-MD5)",
       },
     };

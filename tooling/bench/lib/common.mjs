@@ -58,7 +58,8 @@ export function freePort() {
  */
 export function memoryOf(pid = "self") {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kib = (/** @type {string} */ name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
+  const kib = (/** @type {string} */ name) =>
+    Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
   return { peakRss: kib("VmHWM") * 1024, rss: kib("VmRSS") * 1024 };
 }
 
@@ -94,7 +95,10 @@ export async function spawnNode(script, args, { env, readyPattern, timeoutMs = 3
   child.stdout.setEncoding("utf8").on("data", (c) => (output += c));
   child.stderr.setEncoding("utf8").on("data", (c) => (output += c));
   const match = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start in ${timeoutMs} ms:\n${output}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`${name} did not start in ${timeoutMs} ms:\n${output}`)),
+      timeoutMs,
+    );
     const check = () => {
       const m = readyPattern.exec(output);
       if (m) {
@@ -151,7 +155,10 @@ export function runNodeJson(script, args, { env, timeoutMs = 15 * 60_000, name }
     child.once("close", (code, signal) => {
       clearTimeout(timer);
       const last = stdout.trim().split("\n").pop() ?? "";
-      if (code !== 0) return reject(new Error(`${name} failed (${signal ?? `exit ${code}`}):\n${stderr.slice(-4000)}${stdout.slice(-2000)}`));
+      if (code !== 0)
+        return reject(
+          new Error(`${name} failed (${signal ?? `exit ${code}`}):\n${stderr.slice(-4000)}${stdout.slice(-2000)}`),
+        );
       try {
         resolve(JSON.parse(last));
       } catch {
@@ -184,7 +191,8 @@ export function fmtBytes(bytes) {
 export function table(header, rows) {
   const cells = [header, ...rows.map((r) => r.map(String))];
   const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? "").length)));
-  const line = (/** @type {string[]} */ r) => `| ${r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" | ")} |`;
+  const line = (/** @type {string[]} */ r) =>
+    `| ${r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" | ")} |`;
   const rule = `|${widths.map((w, i) => (i === 0 ? `${"-".repeat(w + 1)}-` : `-${"-".repeat(w)}:`)).join("|")}|`;
   return [line(cells[0]), rule, ...cells.slice(1).map(line)].join("\n");
 }

@@ -23,7 +23,11 @@ export const presignerPath = join(serverDir, "dist", "storage", "sigv4-presigner
  */
 export function loadFastPresigner(config) {
   if (!existsSync(presignerPath)) {
-    return { available: false, reason: `not available: ${presignerPath} is missing (server not built, or no fast presigner yet)`, path: presignerPath };
+    return {
+      available: false,
+      reason: `not available: ${presignerPath} is missing (server not built, or no fast presigner yet)`,
+      path: presignerPath,
+    };
   }
   try {
     const { SigV4Presigner } = require(presignerPath);
@@ -35,11 +39,16 @@ export function loadFastPresigner(config) {
     const takesCredentials = method.length >= 5;
     /** @type {PresignParts} */
     const presignUploadParts = takesCredentials
-      ? (key, uploadId, parts, expiresIn, now) => method.call(presigner, config.credentials, key, uploadId, parts, expiresIn, now)
+      ? (key, uploadId, parts, expiresIn, now) =>
+          method.call(presigner, config.credentials, key, uploadId, parts, expiresIn, now)
       : (key, uploadId, parts, expiresIn, now) => method.call(presigner, key, uploadId, parts, expiresIn, now);
     return { available: true, presignUploadParts, path: presignerPath };
   } catch (error) {
-    return { available: false, reason: `not available: loading ${presignerPath} failed: ${/** @type {Error} */ (error).message}`, path: presignerPath };
+    return {
+      available: false,
+      reason: `not available: loading ${presignerPath} failed: ${/** @type {Error} */ (error).message}`,
+      path: presignerPath,
+    };
   }
 }
 

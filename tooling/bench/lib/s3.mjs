@@ -51,7 +51,14 @@ export async function emptyPrefix(s3, bucket, prefix) {
   let keyMarker;
   let uploadIdMarker;
   for (;;) {
-    const page = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }));
+    const page = await s3.send(
+      new ListMultipartUploadsCommand({
+        Bucket: bucket,
+        Prefix: prefix,
+        KeyMarker: keyMarker,
+        UploadIdMarker: uploadIdMarker,
+      }),
+    );
     for (const u of page.Uploads ?? []) if (u.Key && u.UploadId) uploads.push({ Key: u.Key, UploadId: u.UploadId });
     if (!page.IsTruncated) break;
     keyMarker = page.NextKeyMarker;

@@ -1,6 +1,15 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -31,7 +40,10 @@ function publishedPackages(): WorkspacePackage[] {
     readdirSync(join(ROOT, group))
       .map((name) => join(ROOT, group, name))
       .filter((dir) => existsSync(join(dir, "package.json")))
-      .map((dir) => ({ dir, manifest: JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name: string; private?: boolean } }))
+      .map((dir) => ({
+        dir,
+        manifest: JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name: string; private?: boolean },
+      }))
       .filter(({ manifest }) => manifest.private !== true)
       .map(({ dir, manifest }) => ({ name: manifest.name, dir })),
   );
@@ -52,7 +64,11 @@ const children = new Set<ChildProcess>();
 
 /** Runs `command` in `cwd` until it prints `ready` (a regex over stdout and stderr); returns its output so far. */
 async function runUntil(command: string, args: string[], cwd: string, env: Record<string, string>, ready: RegExp) {
-  const child = spawn(command, args, { cwd, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(command, args, {
+    cwd,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   children.add(child);
   child.once("exit", () => children.delete(child));
   let output = "";
@@ -99,11 +115,24 @@ describe("the packed packages, installed with npm into an empty folder", () => {
     // optional peers (Fastify's platform, for the bin) npm leaves out: named, as its README says.
     const optional = serverOptionalPeers();
     const install = (...flags: string[]) =>
-      run("npm", ["install", ...flags, "--no-audit", "--no-fund", "--loglevel=error", ...files, ...optional, "@nestjs/platform-express@^11.1.0"], {
-        cwd: app,
-        maxBuffer: 16 * 1024 * 1024,
-        timeout: 600_000,
-      });
+      run(
+        "npm",
+        [
+          "install",
+          ...flags,
+          "--no-audit",
+          "--no-fund",
+          "--loglevel=error",
+          ...files,
+          ...optional,
+          "@nestjs/platform-express@^11.1.0",
+        ],
+        {
+          cwd: app,
+          maxBuffer: 16 * 1024 * 1024,
+          timeout: 600_000,
+        },
+      );
     try {
       await install();
     } catch (error) {
@@ -136,22 +165,42 @@ describe("the packed packages, installed with npm into an empty folder", () => {
     expect(packages.map((p) => p.name)).toEqual(
       expect.arrayContaining(["@upload-gateway/contract", "@upload-gateway/client", "@upload-gateway/server"]),
     );
-    const manifest = JSON.parse(readFileSync(join(app, "node_modules/@upload-gateway/server/package.json"), "utf8")) as {
+    const manifest = JSON.parse(
+      readFileSync(join(app, "node_modules/@upload-gateway/server/package.json"), "utf8"),
+    ) as {
       exports: Record<string, unknown>;
       dependencies: Record<string, string>;
     };
     // What only the workspace needs stays out: its test helpers, workspace: and catalog: ranges.
     expect(Object.keys(manifest.exports)).not.toContain("./testing");
     expect(JSON.stringify(manifest.dependencies)).not.toMatch(/workspace:|catalog:/);
-    for (const file of ["dist/index.js", "dist/index.d.ts", "dist/main.js", "dist/web/index.html", "README.md", "LICENSE"]) {
+    for (const file of [
+      "dist/index.js",
+      "dist/index.d.ts",
+      "dist/main.js",
+      "dist/web/index.html",
+      "README.md",
+      "LICENSE",
+    ]) {
       expect(existsSync(join(app, "node_modules/@upload-gateway/server", file)), file).toBe(true);
     }
   });
 
   it("imports the server package without side effects, from CommonJS and from ESM: it returns and listens on nothing", async () => {
     const probe = `const m = PACKAGE; const names = Object.keys(m).sort().join(","); console.log(names); console.log(process.getActiveResourcesInfo().filter((r) => r === "TCPServerWrap").length);`;
-    const cjs = await run(process.execPath, ["-e", probe.replace("PACKAGE", 'require("@upload-gateway/server")')], { cwd: app, timeout: 60_000 });
-    const esm = await run(process.execPath, ["--input-type=module", "-e", `import * as m0 from "@upload-gateway/server"; const m = { ...m0 }; ${probe.replace("const m = PACKAGE;", "")}`], { cwd: app, timeout: 60_000 });
+    const cjs = await run(process.execPath, ["-e", probe.replace("PACKAGE", 'require("@upload-gateway/server")')], {
+      cwd: app,
+      timeout: 60_000,
+    });
+    const esm = await run(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        `import * as m0 from "@upload-gateway/server"; const m = { ...m0 }; ${probe.replace("const m = PACKAGE;", "")}`,
+      ],
+      { cwd: app, timeout: 60_000 },
+    );
     for (const { stdout } of [cjs, esm]) {
       const [names, servers] = stdout.trim().split("\n");
       expect(names).toContain("UploadGatewayModule");
@@ -164,66 +213,108 @@ describe("the packed packages, installed with npm into an empty folder", () => {
     await run(process.execPath, ["--input-type=module", "-e", imports], { cwd: app, timeout: 60_000 });
   });
 
-  it.each(["fastify", "express"])("a Nest app on %s mounts UploadGatewayModule from the package under /media: its own route, a start, a status, and a signed upload.completed webhook with the start's metadata", async (platform) => {
-    const port = await freePort();
-    const apiKey = `key-${randomBytes(16).toString("hex")}`;
-    const secret = `whsec-${randomBytes(16).toString("hex")}`;
-    const deliveries: { header: string | undefined; body: string }[] = [];
-    const receiver = createServer((request, response) => {
-      const chunks: Buffer[] = [];
-      request.on("data", (chunk: Buffer) => chunks.push(chunk));
-      request.on("end", () => {
-        deliveries.push({ header: request.headers["upload-gateway-signature"] as string | undefined, body: Buffer.concat(chunks).toString("utf8") });
-        response.writeHead(204).end();
+  it.each(["fastify", "express"])(
+    "a Nest app on %s mounts UploadGatewayModule from the package under /media: its own route, a start, a status, and a signed upload.completed webhook with the start's metadata",
+    async (platform) => {
+      const port = await freePort();
+      const apiKey = `key-${randomBytes(16).toString("hex")}`;
+      const secret = `whsec-${randomBytes(16).toString("hex")}`;
+      const deliveries: { header: string | undefined; body: string }[] = [];
+      const receiver = createServer((request, response) => {
+        const chunks: Buffer[] = [];
+        request.on("data", (chunk: Buffer) => chunks.push(chunk));
+        request.on("end", () => {
+          deliveries.push({
+            header: request.headers["upload-gateway-signature"] as string | undefined,
+            body: Buffer.concat(chunks).toString("utf8"),
+          });
+          response.writeHead(204).end();
+        });
       });
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
-    const webhookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
-    const env = { PORT: String(port), DATA_DIR: join(dir, `media-data-${platform}`), API_KEY: apiKey, WEBHOOK_URL: webhookUrl, WEBHOOK_SECRET: secret, HTTP_PLATFORM: platform };
-    const server = await runUntil(process.execPath, ["media-app.cjs"], app, env, /media-app ready/);
-    try {
-      const base = `http://127.0.0.1:${port}`;
-      expect(await (await fetch(`${base}/ping`)).json()).toEqual({ pong: true });
-      const headers = { authorization: `Bearer ${apiKey}`, "content-type": "application/json" };
-      const started = await fetch(`${base}/media/api/projects/films/uploads/multipart`, {
-        method: "POST",
-        headers,
-        body: JSON.stringify({ partsNumber: 1, fileName: "clip.mp4", contentLength: "1000", mimeType: "video/mp4", metadata: { team: "docs" } }),
-      });
-      const start = (await started.json()) as { result: { requestKey: string; presignedUrl: { presignedUrl: string }[] } };
-      expect(started.status).toBe(200);
-      expect(start.result.presignedUrl[0]!.presignedUrl.startsWith(`${base}/media/storage/uploads/`)).toBe(true);
-      const status = await fetch(`${base}/media/api/projects/films/uploads/${start.result.requestKey}`, { headers });
-      expect(status.status).toBe(200);
-      expect(await status.json()).toMatchObject({ success: true, result: { state: "uploading", fileName: "clip.mp4" } });
+      await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+      const webhookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+      const env = {
+        PORT: String(port),
+        DATA_DIR: join(dir, `media-data-${platform}`),
+        API_KEY: apiKey,
+        WEBHOOK_URL: webhookUrl,
+        WEBHOOK_SECRET: secret,
+        HTTP_PLATFORM: platform,
+      };
+      const server = await runUntil(process.execPath, ["media-app.cjs"], app, env, /media-app ready/);
+      try {
+        const base = `http://127.0.0.1:${port}`;
+        expect(await (await fetch(`${base}/ping`)).json()).toEqual({ pong: true });
+        const headers = { authorization: `Bearer ${apiKey}`, "content-type": "application/json" };
+        const started = await fetch(`${base}/media/api/projects/films/uploads/multipart`, {
+          method: "POST",
+          headers,
+          body: JSON.stringify({
+            partsNumber: 1,
+            fileName: "clip.mp4",
+            contentLength: "1000",
+            mimeType: "video/mp4",
+            metadata: { team: "docs" },
+          }),
+        });
+        const start = (await started.json()) as {
+          result: { requestKey: string; presignedUrl: { presignedUrl: string }[] };
+        };
+        expect(started.status).toBe(200);
+        expect(start.result.presignedUrl[0]!.presignedUrl.startsWith(`${base}/media/storage/uploads/`)).toBe(true);
+        const status = await fetch(`${base}/media/api/projects/films/uploads/${start.result.requestKey}`, { headers });
+        expect(status.status).toBe(200);
+        expect(await status.json()).toMatchObject({
+          success: true,
+          result: { state: "uploading", fileName: "clip.mp4" },
+        });
 
-      const put = await fetch(start.result.presignedUrl[0]!.presignedUrl, { method: "PUT", body: randomBytes(1000) });
-      expect(put.status).toBe(200);
-      const completed = await fetch(`${base}/media/api/projects/films/uploads/multipart-complete`, {
-        method: "PUT",
-        headers,
-        body: JSON.stringify({ requestKey: start.result.requestKey, parts: [{ partNumber: 1, eTag: put.headers.get("etag") }] }),
-      });
-      expect(completed.status).toBe(200);
-      for (let waited = 0; deliveries.length === 0 && waited < 30_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
-      const delivery = deliveries[0];
-      if (!delivery) throw new Error("no webhook delivery within 30 s");
-      // Checked as the receiving app would: with verifyWebhook of the installed @upload-gateway/contract.
-      const verified = await run(
-        process.execPath,
-        ["--input-type=module", "-e", 'import { verifyWebhook } from "@upload-gateway/contract"; console.log(JSON.stringify(await verifyWebhook(process.env.SECRET, process.env.HEADER, process.env.BODY)));'],
-        { cwd: app, env: { PATH: process.env.PATH ?? "", SECRET: secret, HEADER: delivery.header ?? "", BODY: delivery.body }, timeout: 60_000 },
-      );
-      const event: unknown = JSON.parse(verified.stdout);
-      expect(event).toMatchObject({
-        type: "upload.completed",
-        data: { projectId: "films", requestKey: start.result.requestKey, fileName: "clip.mp4", size: 1000, metadata: { team: "docs" } },
-      });
-    } finally {
-      server.child.kill("SIGTERM");
-      receiver.close();
-    }
-  });
+        const put = await fetch(start.result.presignedUrl[0]!.presignedUrl, { method: "PUT", body: randomBytes(1000) });
+        expect(put.status).toBe(200);
+        const completed = await fetch(`${base}/media/api/projects/films/uploads/multipart-complete`, {
+          method: "PUT",
+          headers,
+          body: JSON.stringify({
+            requestKey: start.result.requestKey,
+            parts: [{ partNumber: 1, eTag: put.headers.get("etag") }],
+          }),
+        });
+        expect(completed.status).toBe(200);
+        for (let waited = 0; deliveries.length === 0 && waited < 30_000; waited += 100)
+          await new Promise((r) => setTimeout(r, 100));
+        const delivery = deliveries[0];
+        if (!delivery) throw new Error("no webhook delivery within 30 s");
+        // Checked as the receiving app would: with verifyWebhook of the installed @upload-gateway/contract.
+        const verified = await run(
+          process.execPath,
+          [
+            "--input-type=module",
+            "-e",
+            'import { verifyWebhook } from "@upload-gateway/contract"; console.log(JSON.stringify(await verifyWebhook(process.env.SECRET, process.env.HEADER, process.env.BODY)));',
+          ],
+          {
+            cwd: app,
+            env: { PATH: process.env.PATH ?? "", SECRET: secret, HEADER: delivery.header ?? "", BODY: delivery.body },
+            timeout: 60_000,
+          },
+        );
+        const event: unknown = JSON.parse(verified.stdout);
+        expect(event).toMatchObject({
+          type: "upload.completed",
+          data: {
+            projectId: "films",
+            requestKey: start.result.requestKey,
+            fileName: "clip.mp4",
+            size: 1000,
+            metadata: { team: "docs" },
+          },
+        });
+      } finally {
+        server.child.kill("SIGTERM");
+        receiver.close();
+      }
+    },
+  );
 
   it("the bin upload-gateway-server starts from the same environment as `pnpm start`, answers /health/ready and serves the demo and the docs with their files from the package", async () => {
     const port = await freePort();
@@ -245,7 +336,9 @@ describe("the packed packages, installed with npm into an empty folder", () => {
         expect(page.status, pagePath).toBe(200);
         const html = await page.text();
         expect(html.toLowerCase()).toContain("<!doctype html>");
-        const refs = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!).filter((ref) => !/^(https?:|data:|#)/.test(ref));
+        const refs = [...html.matchAll(/(?:src|href)="([^"]+)"/g)]
+          .map((m) => m[1]!)
+          .filter((ref) => !/^(https?:|data:|#)/.test(ref));
         expect(refs.length, `files referred to by ${pagePath}`).toBeGreaterThan(0);
         for (const ref of refs) {
           const asset = await fetch(new URL(ref, `http://127.0.0.1:${port}${pagePath}`));

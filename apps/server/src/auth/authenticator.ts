@@ -46,9 +46,14 @@ export class Authenticator {
   authenticateRequest(request: AuthenticatedRequest, projectId: string): Promise<Principal> {
     const known = this.decided.get(request);
     if (known && known.projectId === projectId) return known.principal;
-    const principal = this.resolver ? this.authenticateWithResolver(request, projectId) : this.authenticate(request.headers.authorization, projectId);
+    const principal = this.resolver
+      ? this.authenticateWithResolver(request, projectId)
+      : this.authenticate(request.headers.authorization, projectId);
     // Also handles the rejection: a caller that only peeks (the rate limit) must not leave it unhandled.
-    void principal.then((decided) => noteCaller(request, callerOf(decided)), () => undefined);
+    void principal.then(
+      (decided) => noteCaller(request, callerOf(decided)),
+      () => undefined,
+    );
     this.decided.set(request, { projectId, principal });
     return principal;
   }
@@ -57,7 +62,8 @@ export class Authenticator {
     const bearer = bearerToken(authorization);
     if (bearer === undefined) throw new ApiError({ code: "UNAUTHORIZED" });
     const byKey = this.registry.authorize(authorization, projectId);
-    if (byKey.ok) return { kind: "apiKey", project: byKey.project, keyName: byKey.keyName, keyId: apiKeyId(byKey.keyDigest) };
+    if (byKey.ok)
+      return { kind: "apiKey", project: byKey.project, keyName: byKey.keyName, keyId: apiKeyId(byKey.keyDigest) };
     if (byKey.code !== "UNAUTHORIZED") throw projectError(byKey.code, projectId);
     if (!looksLikeJws(bearer)) throw new ApiError({ code: "UNAUTHORIZED" });
 
@@ -71,12 +77,21 @@ export class Authenticator {
   private async authenticateWithResolver(request: AuthenticatedRequest, projectId: string): Promise<Principal> {
     const bearer = bearerToken(request.headers.authorization);
     if (bearer === undefined || !this.isOurs(bearer)) {
-      return { kind: "apiKey", project: await this.resolve(request, projectId), keyName: "(resolver)", keyId: RESOLVER_KEY_ID };
+      return {
+        kind: "apiKey",
+        project: await this.resolve(request, projectId),
+        keyName: "(resolver)",
+        keyId: RESOLVER_KEY_ID,
+      };
     }
     const token = await this.verify(bearer);
     // Before the resolver: it is never asked about a project the token does not name.
     if (!token.projects.includes(projectId)) throw projectError("FORBIDDEN", projectId);
-    const seen: AuthRequestToken = { issuer: token.issuer, expiresAt: token.expiresAt, ...(token.subject === undefined ? {} : { subject: token.subject }) };
+    const seen: AuthRequestToken = {
+      issuer: token.issuer,
+      expiresAt: token.expiresAt,
+      ...(token.subject === undefined ? {} : { subject: token.subject }),
+    };
     return { kind: "token", project: await this.resolve(request, projectId, seen), ...token };
   }
 
@@ -92,12 +107,20 @@ export class Authenticator {
     } catch {
       return false;
     }
-    return (issuer === GATEWAY_ISSUER && this.uploadTokens.enabled) || (issuer !== undefined && issuer === this.identityProvider.issuer);
+    return (
+      (issuer === GATEWAY_ISSUER && this.uploadTokens.enabled) ||
+      (issuer !== undefined && issuer === this.identityProvider.issuer)
+    );
   }
 
   /** The embedding app's own decision (see `AuthResolver`), held to the same rules as a projects file's entries. */
   private async resolve(request: AuthenticatedRequest, projectId: string, token?: AuthRequestToken): Promise<Project> {
-    const project = await this.resolver!({ projectId, headers: request.headers, raw: request, ...(token ? { token } : {}) });
+    const project = await this.resolver!({
+      projectId,
+      headers: request.headers,
+      raw: request,
+      ...(token ? { token } : {}),
+    });
     if (!project) throw new ApiError({ code: "UNAUTHORIZED" });
     // The project id becomes part of storage keys: a resolver answering another project (or an unsafe id) is refused
     // rather than trusted with another project's prefix.

@@ -7,7 +7,19 @@ import { cappedJwksFetch, JwksRefusedError } from "./jwks-fetch";
 import { tokenError, type VerifiedToken } from "./verified-token";
 
 /** Asymmetric algorithms only: an HMAC would need a secret shared with the provider, and `none` is never accepted. */
-const IDP_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"];
+const IDP_ALGORITHMS = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+  "Ed25519",
+];
 /** Clocks of two machines drift; the provider's tokens get this much leeway (the gateway's own get none). */
 export const IDP_CLOCK_TOLERANCE_SECONDS = 30;
 
@@ -40,7 +52,8 @@ export class IdentityProviderVerifier {
   }
 
   async verify(token: string): Promise<VerifiedToken> {
-    if (!this.keySet) throw new ApiError({ code: "UNAUTHORIZED", message: "The token is not one this gateway accepts." });
+    if (!this.keySet)
+      throw new ApiError({ code: "UNAUTHORIZED", message: "The token is not one this gateway accepts." });
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.keySet, {
@@ -54,7 +67,8 @@ export class IdentityProviderVerifier {
       if (error instanceof JwksRefusedError) {
         throw new ApiError({
           code: "IDENTITY_PROVIDER_UNAVAILABLE",
-          message: "The identity provider's signing keys (AUTH_JWKS_URL) are refused by this gateway (too large); see its log.",
+          message:
+            "The identity provider's signing keys (AUTH_JWKS_URL) are refused by this gateway (too large); see its log.",
         });
       }
       if (isProviderUnreachable(error)) {
@@ -63,7 +77,8 @@ export class IdentityProviderVerifier {
       throw tokenError(error, "identity provider's token");
     }
     const claim = payload[this.config.AUTH_JWT_PROJECTS_CLAIM];
-    const projects = typeof claim === "string" ? [claim] : Array.isArray(claim) ? claim.filter((p) => typeof p === "string") : [];
+    const projects =
+      typeof claim === "string" ? [claim] : Array.isArray(claim) ? claim.filter((p) => typeof p === "string") : [];
     return {
       issuer: "identity-provider",
       projects,

@@ -3,7 +3,12 @@ import { apiKeyId, rateLimitIdentity, type Principal } from "./principal";
 import { sha256Hex } from "./project-registry";
 
 const project = { id: "films" };
-const key = (keyName: string, secret: string): Principal => ({ kind: "apiKey", project, keyName, keyId: apiKeyId(sha256Hex(secret)) });
+const key = (keyName: string, secret: string): Principal => ({
+  kind: "apiKey",
+  project,
+  keyName,
+  keyId: apiKeyId(sha256Hex(secret)),
+});
 const token = (fields: { owner: string; subject?: string; mintedBy?: string }): Principal => ({
   kind: "token",
   project,

@@ -20,8 +20,10 @@ export interface ApiKeyPrincipal {
 }
 
 /** A verified token on the project of the request (checked against its `projects`). */
-export interface TokenPrincipal
-  extends Pick<VerifiedToken, "issuer" | "owner" | "subject" | "mintedBy" | "tokenId" | "constraints" | "expiresAt"> {
+export interface TokenPrincipal extends Pick<
+  VerifiedToken,
+  "issuer" | "owner" | "subject" | "mintedBy" | "tokenId" | "constraints" | "expiresAt"
+> {
   kind: "token";
   project: Project;
 }

@@ -1,4 +1,11 @@
-import { Inject, Injectable, Optional, createParamDecorator, type CanActivate, type ExecutionContext } from "@nestjs/common";
+import {
+  Inject,
+  Injectable,
+  Optional,
+  createParamDecorator,
+  type CanActivate,
+  type ExecutionContext,
+} from "@nestjs/common";
 import type { IncomingHttpHeaders } from "node:http";
 import { ApiError } from "../errors/api-error";
 import type { ProjectDefaults } from "./auth-resolver";
@@ -8,7 +15,11 @@ import type { Principal } from "./principal";
 import type { Project } from "./projects-file";
 
 /** What the guard reads of a request, the same on Fastify and on Express: its path parameters and headers. */
-type AuthorizedRequest = { params?: Record<string, string | undefined>; headers: IncomingHttpHeaders; principal?: Principal };
+type AuthorizedRequest = {
+  params?: Record<string, string | undefined>;
+  headers: IncomingHttpHeaders;
+  principal?: Principal;
+};
 
 /**
  * Lets a request through only with `Authorization: Bearer <credential>` allowed on the `:projectId` in its path: an
@@ -57,6 +68,9 @@ export const AuthorizedProject = createParamDecorator((_: unknown, context: Exec
 /** Refuses upload tokens on a route that needs the project's API key (listing uploads, minting tokens). */
 export function requireApiKey(principal: Principal, action: string): void {
   if (principal.kind !== "apiKey") {
-    throw new ApiError({ code: "TOKEN_NOT_ALLOWED", message: `An upload token may not ${action}; that needs the project's API key.` });
+    throw new ApiError({
+      code: "TOKEN_NOT_ALLOWED",
+      message: `An upload token may not ${action}; that needs the project's API key.`,
+    });
   }
 }

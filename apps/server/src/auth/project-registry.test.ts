@@ -52,13 +52,15 @@ describe("parseProjectsFile", () => {
 
   it("refuses two API keys with one name, and one key listed twice, naming the key", () => {
     const key = (name: string, secret: string) => ({ name, sha256: sha256Hex(secret), projects: ["a"] });
-    expect(() => parseProjectsFile({ projects: [{ id: "a" }], apiKeys: [key("ci", "k1"), key("ci", "k2")] }, "f")).toThrow(
-      'PROJECTS_FILE f: API key name "ci" is used twice; give each key its own name',
-    );
-    expect(() => parseProjectsFile({ projects: [{ id: "a" }], apiKeys: [key("ci", "k1"), key("cd", "k1")] }, "f")).toThrow(
-      /API key "cd" has the sha256 of an earlier key/,
-    );
-    expect(parseProjectsFile({ projects: [{ id: "a" }], apiKeys: [key("ci", "k1"), key("cd", "k2")] }, "f").apiKeys).toHaveLength(2);
+    expect(() =>
+      parseProjectsFile({ projects: [{ id: "a" }], apiKeys: [key("ci", "k1"), key("ci", "k2")] }, "f"),
+    ).toThrow('PROJECTS_FILE f: API key name "ci" is used twice; give each key its own name');
+    expect(() =>
+      parseProjectsFile({ projects: [{ id: "a" }], apiKeys: [key("ci", "k1"), key("cd", "k1")] }, "f"),
+    ).toThrow(/API key "cd" has the sha256 of an earlier key/);
+    expect(
+      parseProjectsFile({ projects: [{ id: "a" }], apiKeys: [key("ci", "k1"), key("cd", "k2")] }, "f").apiKeys,
+    ).toHaveLength(2);
   });
 
   it("takes a positive whole maxOpenUploads, and none (the default) when it is omitted", () => {
@@ -66,7 +68,9 @@ describe("parseProjectsFile", () => {
       id: "a",
       maxOpenUploads: 5,
     });
-    expect(parseProjectsFile({ projects: [{ id: "a" }], apiKeys: [] }, "f").projects[0]?.maxOpenUploads).toBeUndefined();
+    expect(
+      parseProjectsFile({ projects: [{ id: "a" }], apiKeys: [] }, "f").projects[0]?.maxOpenUploads,
+    ).toBeUndefined();
     for (const bad of [0, -1, 1.5, "10"]) {
       expect(() => parseProjectsFile({ projects: [{ id: "a", maxOpenUploads: bad }], apiKeys: [] }, "f")).toThrow(
         /projects\.0\.maxOpenUploads/,
@@ -78,13 +82,16 @@ describe("parseProjectsFile", () => {
 describe("allowedOrigins", () => {
   it("keeps each project's web origins, normalized, and refuses what is not an origin", () => {
     const withOrigins = new ProjectRegistry(
-      parseProjectsFile({ projects: [{ id: "a", allowedOrigins: ["HTTPS://App.Example:443/"] }, { id: "b" }], apiKeys: [] }, "f"),
+      parseProjectsFile(
+        { projects: [{ id: "a", allowedOrigins: ["HTTPS://App.Example:443/"] }, { id: "b" }], apiKeys: [] },
+        "f",
+      ),
     );
     expect(withOrigins.allowedOrigins("a")).toEqual(["https://app.example"]);
     expect(withOrigins.allowedOrigins("b")).toEqual([]);
     expect(withOrigins.allowedOrigins("unknown")).toEqual([]);
-    expect(() => parseProjectsFile({ projects: [{ id: "a", allowedOrigins: ["https://app.example/upload"] }], apiKeys: [] }, "f")).toThrow(
-      /projects\.0\.allowedOrigins\.0: "https:\/\/app\.example\/upload" is not an origin/,
-    );
+    expect(() =>
+      parseProjectsFile({ projects: [{ id: "a", allowedOrigins: ["https://app.example/upload"] }], apiKeys: [] }, "f"),
+    ).toThrow(/projects\.0\.allowedOrigins\.0: "https:\/\/app\.example\/upload" is not an origin/);
   });
 });

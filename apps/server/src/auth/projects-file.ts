@@ -28,7 +28,9 @@ export const DEFAULT_MAX_OPEN_UPLOADS = 1000;
 const projectsFileSchema = z.object({
   projects: z.array(
     z.object({
-      id: z.string().regex(PROJECT_ID, "must be 1–64 letters, digits, '.', '_' or '-', starting with a letter or digit"),
+      id: z
+        .string()
+        .regex(PROJECT_ID, "must be 1–64 letters, digits, '.', '_' or '-', starting with a letter or digit"),
       allowedMimeTypes: z
         .array(z.string().min(1))
         .optional()
@@ -53,7 +55,9 @@ const projectsFileSchema = z.object({
       webhooks: z
         .array(webhookTargetSchema)
         .optional()
-        .describe("Signed webhooks: each event of the project's uploads is POSTed to every URL subscribed to its type."),
+        .describe(
+          "Signed webhooks: each event of the project's uploads is POSTed to every URL subscribed to its type.",
+        ),
     }),
   ),
   apiKeys: z.array(
@@ -76,11 +80,14 @@ export type ApiKeyEntry = ProjectsFile["apiKeys"][number];
 export function parseProjectsFile(json: unknown, source: string): ProjectsFile {
   const parsed = projectsFileSchema.safeParse(json);
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `PROJECTS_FILE ${source}: ${i.path.join(".") || "(root)"}: ${i.message}`));
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `PROJECTS_FILE ${source}: ${i.path.join(".") || "(root)"}: ${i.message}`),
+    );
   }
   const ids = new Set<string>();
   for (const project of parsed.data.projects) {
-    if (ids.has(project.id)) throw new ConfigError([`PROJECTS_FILE ${source}: project "${project.id}" is listed twice`]);
+    if (ids.has(project.id))
+      throw new ConfigError([`PROJECTS_FILE ${source}: project "${project.id}" is listed twice`]);
     ids.add(project.id);
   }
   // Names say which key in the log; digests say which key is which. Either listed twice is a mistake to fix, not
@@ -89,10 +96,14 @@ export function parseProjectsFile(json: unknown, source: string): ProjectsFile {
   const digests = new Set<string>();
   for (const key of parsed.data.apiKeys) {
     if (names.has(key.name)) {
-      throw new ConfigError([`PROJECTS_FILE ${source}: API key name "${key.name}" is used twice; give each key its own name`]);
+      throw new ConfigError([
+        `PROJECTS_FILE ${source}: API key name "${key.name}" is used twice; give each key its own name`,
+      ]);
     }
     if (digests.has(key.sha256)) {
-      throw new ConfigError([`PROJECTS_FILE ${source}: API key "${key.name}" has the sha256 of an earlier key; list each key once`]);
+      throw new ConfigError([
+        `PROJECTS_FILE ${source}: API key "${key.name}" has the sha256 of an earlier key; list each key once`,
+      ]);
     }
     names.add(key.name);
     digests.add(key.sha256);

@@ -12,7 +12,11 @@ describe("resolveTokenSigningKeys", () => {
   it("uses UPLOAD_TOKEN_KEYS when set, in either storage", () => {
     const keys = `k:${"x".repeat(32)}`;
     expect(resolveTokenSigningKeys(loadConfig({ LOCAL_STORAGE_DIR: dir, UPLOAD_TOKEN_KEYS: keys }))).toHaveLength(1);
-    expect(resolveTokenSigningKeys(loadConfig({ STORAGE: "s3", S3_BUCKET: "bucket", PROJECTS_FILE: "p", UPLOAD_TOKEN_KEYS: keys }))[0]!.kid).toBe("k");
+    expect(
+      resolveTokenSigningKeys(
+        loadConfig({ STORAGE: "s3", S3_BUCKET: "bucket", PROJECTS_FILE: "p", UPLOAD_TOKEN_KEYS: keys }),
+      )[0]!.kid,
+    ).toBe("k");
   });
 
   it("with the embedded store and none set, generates one key, kept owner-only in the data dir across restarts", () => {

@@ -76,7 +76,10 @@ export class UploadTokens {
     const constraints = uploadTokenConstraintsSchema.safeParse(payload.constraints ?? {});
     const { project, jti, sub, exp, minter } = payload;
     if (typeof project !== "string" || typeof jti !== "string" || !constraints.success || typeof exp !== "number") {
-      throw new ApiError({ code: "UNAUTHORIZED", message: "The upload token's claims are not ones this gateway issues." });
+      throw new ApiError({
+        code: "UNAUTHORIZED",
+        message: "The upload token's claims are not ones this gateway issues.",
+      });
     }
     return {
       issuer: "gateway",
@@ -95,7 +98,10 @@ export class UploadTokens {
   private secretOf(header: JWTHeaderParameters): Uint8Array {
     const secret = header.kid === undefined ? undefined : this.byKid.get(header.kid);
     if (!secret) {
-      throw new ApiError({ code: "UNAUTHORIZED", message: "The upload token is signed with a key this gateway does not have (unknown kid)." });
+      throw new ApiError({
+        code: "UNAUTHORIZED",
+        message: "The upload token is signed with a key this gateway does not have (unknown kid).",
+      });
     }
     return secret;
   }

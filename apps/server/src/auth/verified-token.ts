@@ -32,7 +32,8 @@ export interface VerifiedToken {
  */
 export function tokenError(error: unknown, what: string): ApiError {
   if (error instanceof ApiError) return error;
-  if (error instanceof errors.JWTExpired) return new ApiError({ code: "TOKEN_EXPIRED", message: `The ${what} has expired; get a new one.` });
+  if (error instanceof errors.JWTExpired)
+    return new ApiError({ code: "TOKEN_EXPIRED", message: `The ${what} has expired; get a new one.` });
   const reason =
     error instanceof errors.JWSSignatureVerificationFailed
       ? "its signature does not verify"

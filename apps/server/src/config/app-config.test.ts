@@ -42,14 +42,22 @@ describe("loadConfig", () => {
   });
 
   it("requires the bucket and the projects file in S3 mode, naming them", () => {
-    expect(() => loadConfig({ STORAGE: "s3" })).toThrow(/S3_BUCKET: is required when STORAGE=s3[\s\S]*PROJECTS_FILE: is required/);
+    expect(() => loadConfig({ STORAGE: "s3" })).toThrow(
+      /S3_BUCKET: is required when STORAGE=s3[\s\S]*PROJECTS_FILE: is required/,
+    );
     expect(() => loadConfig({ STORAGE: "ftp" })).toThrow(/STORAGE: must be "local" or "s3"/);
   });
 
   it("keeps the dev key to local storage on loopback", () => {
-    expect(() => loadConfig({ ...s3, DEV_API_KEY: "0123456789abcdef" })).toThrow(/DEV_API_KEY: works only with STORAGE=local/);
-    expect(() => loadConfig({ HOST: "0.0.0.0" })).toThrow(/PROJECTS_FILE: is required when HOST \(0\.0\.0\.0\) is not a loopback/);
-    expect(isDevMode(loadConfig({ HOST: "0.0.0.0", PROJECTS_FILE: "/p.json", PUBLIC_URL: "http://gw.test" }))).toBe(false);
+    expect(() => loadConfig({ ...s3, DEV_API_KEY: "0123456789abcdef" })).toThrow(
+      /DEV_API_KEY: works only with STORAGE=local/,
+    );
+    expect(() => loadConfig({ HOST: "0.0.0.0" })).toThrow(
+      /PROJECTS_FILE: is required when HOST \(0\.0\.0\.0\) is not a loopback/,
+    );
+    expect(isDevMode(loadConfig({ HOST: "0.0.0.0", PROJECTS_FILE: "/p.json", PUBLIC_URL: "http://gw.test" }))).toBe(
+      false,
+    );
     expect(isDevMode(loadConfig({ HOST: "::1" }))).toBe(true);
   });
 
@@ -57,9 +65,19 @@ describe("loadConfig", () => {
     expect(loadConfig({}).CLAMD_URL).toBeUndefined();
     expect(loadConfig({})).toMatchObject({ CLAMD_TIMEOUT_SECONDS: 60, CLAMD_STREAM_MAX_BYTES: 26_214_400 });
     expect(loadConfig({ CLAMD_URL: "tcp://127.0.0.1:3310" }).CLAMD_URL).toEqual({ host: "127.0.0.1", port: 3310 });
-    expect(loadConfig({ CLAMD_URL: "tcp://clamav.internal:3310/" }).CLAMD_URL).toEqual({ host: "clamav.internal", port: 3310 });
+    expect(loadConfig({ CLAMD_URL: "tcp://clamav.internal:3310/" }).CLAMD_URL).toEqual({
+      host: "clamav.internal",
+      port: 3310,
+    });
     expect(loadConfig({ CLAMD_URL: "tcp://[::1]:3310" }).CLAMD_URL).toEqual({ host: "::1", port: 3310 });
-    for (const bad of ["127.0.0.1:3310", "unix:///run/clamav/clamd.ctl", "tcp://host", "tcp://host:0", "tcp://host:70000", "tcp://a@b:1"]) {
+    for (const bad of [
+      "127.0.0.1:3310",
+      "unix:///run/clamav/clamd.ctl",
+      "tcp://host",
+      "tcp://host:0",
+      "tcp://host:70000",
+      "tcp://a@b:1",
+    ]) {
       expect(() => loadConfig({ CLAMD_URL: bad }), bad).toThrow(/CLAMD_URL: must be tcp:\/\/host:port/);
     }
     expect(() => loadConfig({ CLAMD_STREAM_MAX_BYTES: "lots" })).toThrow(/CLAMD_STREAM_MAX_BYTES: must be a number/);
@@ -78,9 +96,12 @@ describe("loadConfig", () => {
     ]);
   });
 
-  it.each(["proxy.internal", "10.0.0.0/33", "::1/129", "10.0.0.1/8/8", ",", "1.2.3"])("refuses TRUST_PROXY=%j, naming it", (value) => {
-    expect(() => loadConfig({ TRUST_PROXY: value })).toThrow(/TRUST_PROXY: must be true, false, a hop count/);
-  });
+  it.each(["proxy.internal", "10.0.0.0/33", "::1/129", "10.0.0.1/8/8", ",", "1.2.3"])(
+    "refuses TRUST_PROXY=%j, naming it",
+    (value) => {
+      expect(() => loadConfig({ TRUST_PROXY: value })).toThrow(/TRUST_PROXY: must be true, false, a hop count/);
+    },
+  );
 
   it("reads CORS_ORIGINS as exact, normalized origins, or *", () => {
     expect(loadConfig({}).CORS_ORIGINS).toEqual([]);
@@ -89,15 +110,20 @@ describe("loadConfig", () => {
       "http://127.0.0.1:5173",
     ]);
     expect(loadConfig({ CORS_ORIGINS: "*" }).CORS_ORIGINS).toBe("*");
-    expect(() => loadConfig({ CORS_ORIGINS: "*, https://a.example" })).toThrow(/CORS_ORIGINS: "\*" allows every origin/);
+    expect(() => loadConfig({ CORS_ORIGINS: "*, https://a.example" })).toThrow(
+      /CORS_ORIGINS: "\*" allows every origin/,
+    );
   });
 
-  it.each(["app.example.com", "https://app.example.com/path", "ftp://app.example.com", "https://user@app.example.com", "null"])(
-    "refuses CORS_ORIGINS=%j, naming it",
-    (value) => {
-      expect(() => loadConfig({ CORS_ORIGINS: value })).toThrow(/CORS_ORIGINS: .* is not an origin/);
-    },
-  );
+  it.each([
+    "app.example.com",
+    "https://app.example.com/path",
+    "ftp://app.example.com",
+    "https://user@app.example.com",
+    "null",
+  ])("refuses CORS_ORIGINS=%j, naming it", (value) => {
+    expect(() => loadConfig({ CORS_ORIGINS: value })).toThrow(/CORS_ORIGINS: .* is not an origin/);
+  });
 
   it("reads UPLOAD_TOKEN_KEYS as kid:secret pairs, the first signing, and names a bad pair without its secret", () => {
     const a = "a".repeat(32);
@@ -127,12 +153,24 @@ describe("loadConfig", () => {
   });
 
   it("accepts an identity provider's JWKS over https (http on loopback only), with its issuer and audience", () => {
-    const idp = { AUTH_JWKS_URL: "https://idp.example/jwks.json", AUTH_JWT_ISSUER: "https://idp.example/", AUTH_JWT_AUDIENCE: "uploads" };
+    const idp = {
+      AUTH_JWKS_URL: "https://idp.example/jwks.json",
+      AUTH_JWT_ISSUER: "https://idp.example/",
+      AUTH_JWT_AUDIENCE: "uploads",
+    };
     expect(loadConfig(idp)).toMatchObject({ ...idp, AUTH_JWT_PROJECTS_CLAIM: "upload_gateway_projects" });
-    expect(loadConfig({ ...idp, AUTH_JWKS_URL: "http://127.0.0.1:9999/jwks" }).AUTH_JWKS_URL).toBe("http://127.0.0.1:9999/jwks");
-    expect(() => loadConfig({ ...idp, AUTH_JWKS_URL: "http://idp.example/jwks" })).toThrow(/AUTH_JWKS_URL: must be an https URL/);
-    expect(() => loadConfig({ AUTH_JWKS_URL: idp.AUTH_JWKS_URL })).toThrow(/AUTH_JWT_ISSUER: is required[\s\S]*AUTH_JWT_AUDIENCE: is required/);
-    expect(() => loadConfig({ AUTH_JWT_AUDIENCE: "uploads" })).toThrow(/AUTH_JWT_AUDIENCE: is used only with AUTH_JWKS_URL/);
+    expect(loadConfig({ ...idp, AUTH_JWKS_URL: "http://127.0.0.1:9999/jwks" }).AUTH_JWKS_URL).toBe(
+      "http://127.0.0.1:9999/jwks",
+    );
+    expect(() => loadConfig({ ...idp, AUTH_JWKS_URL: "http://idp.example/jwks" })).toThrow(
+      /AUTH_JWKS_URL: must be an https URL/,
+    );
+    expect(() => loadConfig({ AUTH_JWKS_URL: idp.AUTH_JWKS_URL })).toThrow(
+      /AUTH_JWT_ISSUER: is required[\s\S]*AUTH_JWT_AUDIENCE: is required/,
+    );
+    expect(() => loadConfig({ AUTH_JWT_AUDIENCE: "uploads" })).toThrow(
+      /AUTH_JWT_AUDIENCE: is used only with AUTH_JWKS_URL/,
+    );
   });
 
   it("accepts a redis:// or rediss:// REDIS_URL, and says what else is wrong without repeating it", () => {
@@ -161,7 +199,9 @@ describe("loadConfig", () => {
     expect(publicUrl(loadConfig({ HOST: "::1" }))).toBe("http://[::1]:3000");
     for (const HOST of ["0.0.0.0", "::"]) {
       expect(() => loadConfig({ ...projects, HOST })).toThrow(/^PUBLIC_URL: is required with STORAGE=local when HOST/);
-      expect(publicUrl(loadConfig({ ...projects, HOST, PUBLIC_URL: "https://up.example.test" }))).toBe("https://up.example.test");
+      expect(publicUrl(loadConfig({ ...projects, HOST, PUBLIC_URL: "https://up.example.test" }))).toBe(
+        "https://up.example.test",
+      );
     }
     // In S3 mode part URLs are the store's: the gateway hands out none of its own, so a wildcard HOST is fine.
     expect(publicUrl(loadConfig({ ...s3, HOST: "0.0.0.0" }))).toBe("http://127.0.0.1:3000");
@@ -176,7 +216,10 @@ describe("loadConfig", () => {
         return e as ConfigError;
       }
     })();
-    expect(error?.problems).toEqual(["PORT: must be a port number", "LOCAL_SIGNING_SECRET: must be at least 32 characters"]);
+    expect(error?.problems).toEqual([
+      "PORT: must be a port number",
+      "LOCAL_SIGNING_SECRET: must be at least 32 characters",
+    ]);
     expect(error?.message).not.toContain(secret);
   });
 });
@@ -196,9 +239,14 @@ describe("s3Credentials", () => {
   it("reads the S3 credentials itself and hands them on, or leaves them to the SDK's provider chain", () => {
     expect(s3Credentials(loadConfig(s3))).toBeUndefined();
     const keys = { AWS_ACCESS_KEY_ID: "AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY: "secret" };
-    expect(s3Credentials(loadConfig({ ...s3, ...keys }))).toEqual({ accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" });
+    expect(s3Credentials(loadConfig({ ...s3, ...keys }))).toEqual({
+      accessKeyId: "AKIDEXAMPLE",
+      secretAccessKey: "secret",
+    });
     expect(s3Credentials(loadConfig({ ...s3, ...keys, AWS_SESSION_TOKEN: "t" }))).toMatchObject({ sessionToken: "t" });
-    expect(() => loadConfig({ ...s3, AWS_ACCESS_KEY_ID: "AKIDEXAMPLE" })).toThrow(/AWS_SECRET_ACCESS_KEY: must be set together/);
+    expect(() => loadConfig({ ...s3, AWS_ACCESS_KEY_ID: "AKIDEXAMPLE" })).toThrow(
+      /AWS_SECRET_ACCESS_KEY: must be set together/,
+    );
     expect(() => loadConfig({ ...s3, AWS_SESSION_TOKEN: "t" })).toThrow(/AWS_SESSION_TOKEN: needs/);
   });
 });

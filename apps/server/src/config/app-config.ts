@@ -30,7 +30,10 @@ const trustProxy = z
     if (["false", "0", "no"].includes(value)) return false;
     if (["true", "yes"].includes(value)) return true;
     if (/^\d+$/.test(value)) return Number(value);
-    const entries = value.split(",").map((e) => e.trim()).filter((e) => e !== "");
+    const entries = value
+      .split(",")
+      .map((e) => e.trim())
+      .filter((e) => e !== "");
     const bad = entries.filter((entry) => !isTrustedAddress(entry));
     if (entries.length === 0 || bad.length > 0) {
       ctx.addIssue({
@@ -88,9 +91,16 @@ const corsOrigins = z
   .string()
   .default("")
   .transform((raw, ctx): string[] | "*" => {
-    const entries = raw.split(",").map((e) => e.trim()).filter((e) => e !== "");
+    const entries = raw
+      .split(",")
+      .map((e) => e.trim())
+      .filter((e) => e !== "");
     if (entries.includes("*")) {
-      if (entries.length > 1) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `"*" allows every origin: list origins or "*", not both` });
+      if (entries.length > 1)
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          message: `"*" allows every origin: list origins or "*", not both`,
+        });
       return "*";
     }
     const origins: string[] = [];
@@ -124,11 +134,18 @@ export function checkTokenSigningKeys(
   const keys: TokenSigningKey[] = [];
   const kids = new Set<string>();
   pairs.forEach(({ kid, secret }, index) => {
-    if (typeof kid !== "string" || !KEY_ID.test(kid)) return problem(index, "the kid must be 1–64 letters, digits, '.', '_' or '-'");
+    if (typeof kid !== "string" || !KEY_ID.test(kid))
+      return problem(index, "the kid must be 1–64 letters, digits, '.', '_' or '-'");
     if (kids.has(kid)) return problem(index, `kid "${kid}" is listed twice`);
     kids.add(kid);
-    const bytes = typeof secret === "string" ? new TextEncoder().encode(secret) : secret instanceof Uint8Array ? new Uint8Array(secret) : undefined;
-    if (!bytes || bytes.length < MIN_TOKEN_SECRET_BYTES) return problem(index, `the secret of "${kid}" must be at least ${MIN_TOKEN_SECRET_BYTES} bytes`);
+    const bytes =
+      typeof secret === "string"
+        ? new TextEncoder().encode(secret)
+        : secret instanceof Uint8Array
+          ? new Uint8Array(secret)
+          : undefined;
+    if (!bytes || bytes.length < MIN_TOKEN_SECRET_BYTES)
+      return problem(index, `the secret of "${kid}" must be at least ${MIN_TOKEN_SECRET_BYTES} bytes`);
     keys.push({ kid, secret: bytes });
   });
   return keys;
@@ -143,15 +160,22 @@ const tokenSigningKeys = z
   .string()
   .default("")
   .transform((raw, ctx): TokenSigningKey[] => {
-    const problem = (index: number, message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, message: `key ${index + 1}: ${message}` });
-    const entries = raw.split(",").map((e) => e.trim()).filter((e) => e !== "");
+    const problem = (index: number, message: string) =>
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `key ${index + 1}: ${message}` });
+    const entries = raw
+      .split(",")
+      .map((e) => e.trim())
+      .filter((e) => e !== "");
     const pairs = entries.map((entry) => {
       const colon = entry.indexOf(":");
       return colon > 0 ? { kid: entry.slice(0, colon), secret: entry.slice(colon + 1) } : { kid: "", secret: "" };
     });
     // A pair without a well-formed kid is most likely not kid:secret at all (a bare secret, a stray comma).
     return checkTokenSigningKeys(pairs, (index, message) =>
-      problem(index, KEY_ID.test(pairs[index]!.kid) ? message : "must be kid:secret, the kid 1–64 letters, digits, '.', '_' or '-'"),
+      problem(
+        index,
+        KEY_ID.test(pairs[index]!.kid) ? message : "must be kid:secret, the kid 1–64 letters, digits, '.', '_' or '-'",
+      ),
     );
   });
 
@@ -190,7 +214,8 @@ const clamdUrl = z.string().transform((raw, ctx): { host: string; port: number }
 });
 
 /** A duration in seconds; fractions allowed (tests use short timeouts). */
-const seconds = (fallback: number) => z.coerce.number({ message: "must be a number of seconds" }).positive("must be more than 0").default(fallback);
+const seconds = (fallback: number) =>
+  z.coerce.number({ message: "must be a number of seconds" }).positive("must be more than 0").default(fallback);
 
 const envSchema = z
   .object({
@@ -222,7 +247,11 @@ const envSchema = z
     S3_SINGLE_PUT_ACL: z.enum(["bucket-owner-full-control", "private", "none"]).default("bucket-owner-full-control"),
     PROJECTS_FILE: z.string().min(1).optional(),
     DOWNLOAD_URL_EXPIRY_SECONDS: z.coerce.number().int().min(60).max(604_800).default(3600),
-    BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(2 * 1024 * 1024),
+    BODY_LIMIT_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(2 * 1024 * 1024),
     UPLOAD_TOKEN_KEYS: tokenSigningKeys.describe("Keys that sign upload tokens: kid:secret pairs, the first signs."),
     // An identity provider's JWTs, accepted like upload tokens on the projects their AUTH_JWT_PROJECTS_CLAIM names.
     AUTH_JWKS_URL: jwksUrl,
@@ -251,8 +280,14 @@ const envSchema = z
       .default(200),
     // Webhooks (projects' `webhooks` in PROJECTS_FILE): delivered at least once, retried with exponential backoff.
     // Uploads not completed this long after their URLs expired are aborted by a sweep every UPLOAD_EXPIRY_SWEEP_SECONDS (0: off).
-    UPLOAD_EXPIRY_GRACE_SECONDS: z.coerce.number({ message: "must be a number of seconds" }).min(0, "must be 0 or more").default(3600),
-    UPLOAD_EXPIRY_SWEEP_SECONDS: z.coerce.number({ message: "must be a number of seconds" }).min(0, "must be 0 or more").default(300),
+    UPLOAD_EXPIRY_GRACE_SECONDS: z.coerce
+      .number({ message: "must be a number of seconds" })
+      .min(0, "must be 0 or more")
+      .default(3600),
+    UPLOAD_EXPIRY_SWEEP_SECONDS: z.coerce
+      .number({ message: "must be a number of seconds" })
+      .min(0, "must be 0 or more")
+      .default(300),
     WEBHOOK_ALLOW_PRIVATE_NETWORKS: booleanFromString.default("false"),
     WEBHOOK_TIMEOUT_SECONDS: seconds(10),
     WEBHOOK_RETRY_BASE_SECONDS: seconds(30),
@@ -263,20 +298,30 @@ const envSchema = z
     CLAMD_URL: clamdUrl.optional(),
     CLAMD_TIMEOUT_SECONDS: seconds(60),
     // clamd's StreamMaxLength (its clamd.conf; 25 MiB by default): larger objects cannot be scanned by INSTREAM.
-    CLAMD_STREAM_MAX_BYTES: z.coerce.number({ message: "must be a number of bytes" }).int().min(1).default(25 * 1024 * 1024),
+    CLAMD_STREAM_MAX_BYTES: z.coerce
+      .number({ message: "must be a number of bytes" })
+      .int()
+      .min(1)
+      .default(25 * 1024 * 1024),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     // `production` keeps log lines JSON even on a terminal; elsewhere a terminal gets pino-pretty's lines.
     NODE_ENV: z.string().optional(),
   })
   .superRefine((env, ctx) => {
-    const problem = (path: string, message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, path: [path], message });
+    const problem = (path: string, message: string) =>
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: [path], message });
     if (env.STORAGE === "s3") {
       if (!env.S3_BUCKET) problem("S3_BUCKET", "is required when STORAGE=s3");
-      if (!env.PROJECTS_FILE) problem("PROJECTS_FILE", "is required when STORAGE=s3 (the dev project exists only with local storage)");
-      if (env.DEV_API_KEY) problem("DEV_API_KEY", "works only with STORAGE=local on a loopback HOST; use PROJECTS_FILE");
+      if (!env.PROJECTS_FILE)
+        problem("PROJECTS_FILE", "is required when STORAGE=s3 (the dev project exists only with local storage)");
+      if (env.DEV_API_KEY)
+        problem("DEV_API_KEY", "works only with STORAGE=local on a loopback HOST; use PROJECTS_FILE");
     } else {
       if (!env.PROJECTS_FILE && !isLoopback(env.HOST)) {
-        problem("PROJECTS_FILE", `is required when HOST (${env.HOST}) is not a loopback address: the dev key works only on loopback`);
+        problem(
+          "PROJECTS_FILE",
+          `is required when HOST (${env.HOST}) is not a loopback address: the dev key works only on loopback`,
+        );
       }
       // The embedded store's part and download URLs start with PUBLIC_URL. "http://0.0.0.0:3000" reaches nobody, and
       // guessing one of the machine's addresses would hand out URLs that fail from the other side of a proxy or NAT.
@@ -288,9 +333,13 @@ const envSchema = z
       }
     }
     if (!env.AWS_ACCESS_KEY_ID !== !env.AWS_SECRET_ACCESS_KEY) {
-      problem(env.AWS_ACCESS_KEY_ID ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID", "must be set together with the other AWS key");
+      problem(
+        env.AWS_ACCESS_KEY_ID ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID",
+        "must be set together with the other AWS key",
+      );
     }
-    if (env.AWS_SESSION_TOKEN && !env.AWS_ACCESS_KEY_ID) problem("AWS_SESSION_TOKEN", "needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+    if (env.AWS_SESSION_TOKEN && !env.AWS_ACCESS_KEY_ID)
+      problem("AWS_SESSION_TOKEN", "needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
     if (env.AUTH_JWKS_URL) {
       // Without both, any token the provider ever signed (for any of its apps) would be accepted.
       if (!env.AUTH_JWT_ISSUER) problem("AUTH_JWT_ISSUER", "is required with AUTH_JWKS_URL");
@@ -300,7 +349,8 @@ const envSchema = z
         if (env[name]) problem(name, "is used only with AUTH_JWKS_URL; set AUTH_JWKS_URL too, or remove it");
       }
     }
-    if (env.PROJECTS_FILE && env.DEV_API_KEY) problem("DEV_API_KEY", "is not used when PROJECTS_FILE is set; remove one");
+    if (env.PROJECTS_FILE && env.DEV_API_KEY)
+      problem("DEV_API_KEY", "is not used when PROJECTS_FILE is set; remove one");
   });
 
 /** Whether `host` is reachable only from this machine. */
@@ -324,7 +374,11 @@ export function isDevMode(config: AppConfig): boolean {
  */
 export function publicUrl(config: AppConfig): string {
   if (config.PUBLIC_URL) return config.PUBLIC_URL.replace(/\/+$/, "");
-  const host = isWildcard(config.HOST) ? "127.0.0.1" : config.HOST.includes(":") && !config.HOST.startsWith("[") ? `[${config.HOST}]` : config.HOST;
+  const host = isWildcard(config.HOST)
+    ? "127.0.0.1"
+    : config.HOST.includes(":") && !config.HOST.startsWith("[")
+      ? `[${config.HOST}]`
+      : config.HOST;
   return `http://${host}:${config.PORT}`;
 }
 
@@ -360,12 +414,14 @@ export class ConfigError extends Error {
 type Env = Record<string, string | undefined>;
 
 /** Treats empty variables as unset, as shells and compose files often export them empty. */
-const presentVariables = (env: Env) => Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+const presentVariables = (env: Env) =>
+  Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
 
 /** Validates `env` (the process environment by default); throws a `ConfigError` naming every bad variable. */
 export function loadConfig(env: Env = process.env): AppConfig {
   const parsed = envSchema.safeParse(presentVariables(env));
-  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`));
+  if (!parsed.success)
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`));
   return parsed.data;
 }
 
@@ -375,7 +431,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
  */
 export function configWarnings(config: AppConfig, env: Env = process.env): string[] {
   const warnings: string[] = [];
-  const s3Variables = Object.keys(presentVariables(env)).filter((name) => name.startsWith("S3_")).sort();
+  const s3Variables = Object.keys(presentVariables(env))
+    .filter((name) => name.startsWith("S3_"))
+    .sort();
   if (config.STORAGE === "local" && s3Variables.length > 0) {
     warnings.push(
       `${s3Variables.join(", ")} ${s3Variables.length === 1 ? "is" : "are"} set but STORAGE is local: uploads go to ${config.LOCAL_STORAGE_DIR}, not to S3 (set STORAGE=s3 to use S3)`,

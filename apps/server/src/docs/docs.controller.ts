@@ -1,6 +1,16 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Controller, Get, Header, Inject, NotFoundException, Param, Res, StreamableFile, UseFilters } from "@nestjs/common";
+import {
+  Controller,
+  Get,
+  Header,
+  Inject,
+  NotFoundException,
+  Param,
+  Res,
+  StreamableFile,
+  UseFilters,
+} from "@nestjs/common";
 import { EnvelopeExceptionFilter } from "../http/envelope-exception.filter";
 import { getAbsoluteFSPath } from "swagger-ui-dist";
 import type { AppConfig } from "../config/app-config";

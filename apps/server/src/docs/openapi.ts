@@ -31,7 +31,9 @@ const errorExample = {
   result: null,
   resultInfo: null,
   statusCode: 400,
-  errorDetails: [{ code: "VALIDATION_FAILED", field: "partsNumber", message: "must be from 1 to 10000", retryable: false }],
+  errorDetails: [
+    { code: "VALIDATION_FAILED", field: "partsNumber", message: "must be from 1 to 10000", retryable: false },
+  ],
 };
 
 type Response = { description?: string; content?: Record<string, { schema?: unknown; example?: unknown }> };
@@ -51,9 +53,12 @@ function documentErrors<T extends { operationId?: string; responses?: unknown }>
   if (!codes) throw new Error(`operation ${operation.operationId} declares no errorCodes in its contract metadata`);
   const responses = (operation.responses ?? {}) as Record<string, Response>;
   const errorContent = Object.entries(responses).find(([status]) => Number(status) >= 400)?.[1].content;
-  const kept: Record<string, Response> = Object.fromEntries(Object.entries(responses).filter(([status]) => Number(status) < 400));
+  const kept: Record<string, Response> = Object.fromEntries(
+    Object.entries(responses).filter(([status]) => Number(status) < 400),
+  );
   const byStatus = new Map<number, ErrorCode[]>();
-  for (const code of codes) byStatus.set(ERROR_CODES[code].status, [...(byStatus.get(ERROR_CODES[code].status) ?? []), code]);
+  for (const code of codes)
+    byStatus.set(ERROR_CODES[code].status, [...(byStatus.get(ERROR_CODES[code].status) ?? []), code]);
   for (const [status, statusCodes] of [...byStatus].sort(([a], [b]) => a - b)) {
     kept[String(status)] = {
       description: statusCodes.map((code) => `\`${code}\`: ${ERROR_CODES[code].message}`).join("\n\n"),
@@ -78,9 +83,21 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
         license: { name: "MIT", url: "https://opensource.org/license/mit" },
       },
       servers: [{ url: serverUrl, description: "This gateway" }],
-      components: { securitySchemes: { apiKey: { type: "http", scheme: "bearer", description: "The project's API key, or an upload token (`POST /api/projects/{projectId}/upload-tokens`) on the upload routes" } } },
+      components: {
+        securitySchemes: {
+          apiKey: {
+            type: "http",
+            scheme: "bearer",
+            description:
+              "The project's API key, or an upload token (`POST /api/projects/{projectId}/upload-tokens`) on the upload routes",
+          },
+        },
+      },
     },
-    { setOperationId: "concatenated-path", operationMapper: (operation, route) => documentErrors(operation, route.metadata) },
+    {
+      setOperationId: "concatenated-path",
+      operationMapper: (operation, route) => documentErrors(operation, route.metadata),
+    },
   ) as { paths: Record<string, Record<string, Operation>> } & Record<string, unknown>;
 
   for (const [path, operations] of Object.entries(document.paths)) {

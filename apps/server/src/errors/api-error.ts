@@ -1,4 +1,10 @@
-import { ERROR_CODES, errorEnvelope, type ErrorEnvelope, type ErrorProblem, type ErrorStatus } from "@upload-gateway/contract";
+import {
+  ERROR_CODES,
+  errorEnvelope,
+  type ErrorEnvelope,
+  type ErrorProblem,
+  type ErrorStatus,
+} from "@upload-gateway/contract";
 import { StorageError, type StorageErrorReason } from "../storage/storage.port";
 
 /** An expected failure of a request: one or more problems from the contract's closed set of codes. */

@@ -32,14 +32,16 @@ export class ApiNotFoundModule implements OnModuleInit {
     if (platform === "fastify") {
       const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
       const handler = (request: FastifyRequest, reply: FastifyReply) => notFound(request.method, request.url, reply);
-      for (const url of [`${this.prefix}/api`, `${this.prefix}/api/*`]) fastify.route({ method: [...METHODS], url, handler });
+      for (const url of [`${this.prefix}/api`, `${this.prefix}/api/*`])
+        fastify.route({ method: [...METHODS], url, handler });
     } else if (platform === "express") {
       const express = this.adapterHost.httpAdapter.getInstance<ExpressRoutes>();
       const handler: ExpressHandler = (request, response) => {
         void notFound(request.method ?? "GET", request.originalUrl ?? request.url ?? "/", response);
       };
       for (const method of METHODS) {
-        for (const path of [`${this.prefix}/api`, `${this.prefix}/api/*rest`]) express[lowercase(method)](path, handler);
+        for (const path of [`${this.prefix}/api`, `${this.prefix}/api/*rest`])
+          express[lowercase(method)](path, handler);
       }
     }
   }

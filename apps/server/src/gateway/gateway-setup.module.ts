@@ -1,4 +1,11 @@
-import { Global, Module, type DynamicModule, type InjectionToken, type ModuleMetadata, type OptionalFactoryDependency } from "@nestjs/common";
+import {
+  Global,
+  Module,
+  type DynamicModule,
+  type InjectionToken,
+  type ModuleMetadata,
+  type OptionalFactoryDependency,
+} from "@nestjs/common";
 import type { Logger } from "pino";
 import type { AuthResolver, ProjectDefaults } from "../auth/auth-resolver";
 import {
@@ -68,7 +75,11 @@ export class GatewaySetupModule {
       useFactory: pick,
     });
     const providers = [
-      { provide: GATEWAY_SETUP, inject: factory.inject ?? [], useFactory: factory.useFactory as (...args: unknown[]) => GatewaySetup | Promise<GatewaySetup> },
+      {
+        provide: GATEWAY_SETUP,
+        inject: factory.inject ?? [],
+        useFactory: factory.useFactory as (...args: unknown[]) => GatewaySetup | Promise<GatewaySetup>,
+      },
       { provide: ROUTE_PREFIX, useValue: path },
       part(APP_CONFIG, (s) => s.config),
       part(PROJECTS, (s) => s.projects),

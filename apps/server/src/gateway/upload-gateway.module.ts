@@ -1,4 +1,10 @@
-import { Module, type DynamicModule, type InjectionToken, type ModuleMetadata, type OptionalFactoryDependency } from "@nestjs/common";
+import {
+  Module,
+  type DynamicModule,
+  type InjectionToken,
+  type ModuleMetadata,
+  type OptionalFactoryDependency,
+} from "@nestjs/common";
 import { gatewayModule } from "./app.module";
 import { normalizePrefix, setupFromOptions, type UploadGatewayOptions } from "./upload-gateway.options";
 
@@ -32,7 +38,8 @@ export class UploadGatewayModule {
       {
         imports: options.imports ?? [],
         inject: options.inject ?? [],
-        useFactory: async (...args: never[]) => setupFromOptions(await options.useFactory(...args), path, IGNORE_STORAGE_CALLS),
+        useFactory: async (...args: never[]) =>
+          setupFromOptions(await options.useFactory(...args), path, IGNORE_STORAGE_CALLS),
       },
       { standalone: false },
     );

@@ -1,7 +1,13 @@
 import type { Logger } from "pino";
 import type { AuthResolver, ProjectDefaults } from "../auth/auth-resolver";
 import { parseProjectsFile, readProjectsFile, type ProjectsFile } from "../auth/projects-file";
-import { checkTokenSigningKeys, ConfigError, loadConfig, type AppConfig, type S3Credentials } from "../config/app-config";
+import {
+  checkTokenSigningKeys,
+  ConfigError,
+  loadConfig,
+  type AppConfig,
+  type S3Credentials,
+} from "../config/app-config";
 import type { UploadLifecycleHooks } from "../uploads/lifecycle/upload-lifecycle.hooks";
 import { createLogger } from "../observability/logger";
 import type { StorageCallObserver } from "../observability/instrumented-storage";
@@ -208,11 +214,16 @@ export function setupFromOptions(
   };
 }
 
-function storageConfig(storage: UploadGatewayOptions["storage"], publicUrl: string | undefined, problems: string[]): Partial<AppConfig> {
+function storageConfig(
+  storage: UploadGatewayOptions["storage"],
+  publicUrl: string | undefined,
+  problems: string[],
+): Partial<AppConfig> {
   // The health check names the kind of store; the store's own settings are the adapter's business.
   if (isAdapter(storage)) return { STORAGE: storage instanceof S3Storage ? "s3" : "local" };
   if (storage?.type === "local") {
-    if (!publicUrl) problems.push('publicUrl: is required with { type: "local" } storage: its part and download URLs point there');
+    if (!publicUrl)
+      problems.push('publicUrl: is required with { type: "local" } storage: its part and download URLs point there');
     if (typeof storage.dir !== "string" || storage.dir === "") problems.push("storage.dir: must be a directory");
     if (storage.signingSecret !== undefined && storage.signingSecret.length < 32) {
       problems.push("storage.signingSecret: must be at least 32 characters");
@@ -225,14 +236,18 @@ function storageConfig(storage: UploadGatewayOptions["storage"], publicUrl: stri
     };
   }
   if (storage?.type === "s3") {
-    if (typeof storage.bucket !== "string" || storage.bucket.length < 3) problems.push("storage.bucket: must be a bucket name");
+    if (typeof storage.bucket !== "string" || storage.bucket.length < 3)
+      problems.push("storage.bucket: must be a bucket name");
     return {
       STORAGE: "s3",
       S3_BUCKET: storage.bucket,
       S3_REGION: storage.region ?? "us-east-1",
-      S3_ENDPOINT: storage.endpoint === undefined ? undefined : checkedUrl(storage.endpoint, "storage.endpoint", problems),
+      S3_ENDPOINT:
+        storage.endpoint === undefined ? undefined : checkedUrl(storage.endpoint, "storage.endpoint", problems),
       S3_PUBLIC_ENDPOINT:
-        storage.publicEndpoint === undefined ? undefined : checkedUrl(storage.publicEndpoint, "storage.publicEndpoint", problems),
+        storage.publicEndpoint === undefined
+          ? undefined
+          : checkedUrl(storage.publicEndpoint, "storage.publicEndpoint", problems),
       S3_FORCE_PATH_STYLE: storage.forcePathStyle ?? false,
       S3_ETAGS_ARE_MD5: storage.eTagsAreMd5 ?? true,
       S3_SINGLE_PUT_ACL: storage.singlePutAcl ?? "bucket-owner-full-control",
@@ -288,7 +303,11 @@ function settingsConfig(settings: Setting[], problems: string[]): Partial<AppCon
     if (!(error instanceof ConfigError)) throw error;
     // Longest names first, so that no variable's name is replaced inside a longer one's.
     const renames = [...settings].sort((a, b) => b[1].length - a[1].length);
-    problems.push(...error.problems.map((line) => renames.reduce((text, [option, variable]) => text.replaceAll(variable, option), line)));
+    problems.push(
+      ...error.problems.map((line) =>
+        renames.reduce((text, [option, variable]) => text.replaceAll(variable, option), line),
+      ),
+    );
     return {};
   }
 }
@@ -300,8 +319,16 @@ function tokenConfig(uploadTokens: UploadTokenSettings | undefined, problems: st
     problems.push("auth.uploadTokens.keys: must list at least one { kid, secret }");
     return {};
   }
-  const pairs = keys.map((key: unknown) => (typeof key === "object" && key !== null ? (key as { kid: unknown; secret: unknown }) : { kid: undefined, secret: undefined }));
-  return { UPLOAD_TOKEN_KEYS: checkTokenSigningKeys(pairs, (index, message) => problems.push(`auth.uploadTokens.keys[${index}]: ${message}`)) };
+  const pairs = keys.map((key: unknown) =>
+    typeof key === "object" && key !== null
+      ? (key as { kid: unknown; secret: unknown })
+      : { kid: undefined, secret: undefined },
+  );
+  return {
+    UPLOAD_TOKEN_KEYS: checkTokenSigningKeys(pairs, (index, message) =>
+      problems.push(`auth.uploadTokens.keys[${index}]: ${message}`),
+    ),
+  };
 }
 
 function checkedUrl(value: string, name: string, problems: string[]): string {

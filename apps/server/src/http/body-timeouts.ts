@@ -39,7 +39,10 @@ export function registerBodyTimeouts(app: FastifyInstance, timeouts: BodyTimeout
 
 /** Whether a request has a body: a `Transfer-Encoding`, or a `Content-Length` other than 0. */
 export function hasBody(headers: IncomingHttpHeaders): boolean {
-  return headers["transfer-encoding"] !== undefined || (headers["content-length"] !== undefined && headers["content-length"] !== "0");
+  return (
+    headers["transfer-encoding"] !== undefined ||
+    (headers["content-length"] !== undefined && headers["content-length"] !== "0")
+  );
 }
 
 /**
@@ -110,7 +113,9 @@ export class TimedBody extends Transform {
     logger.log(
       `The client closed ${this.request.method} ${(this.request.url ?? "").split("?")[0]} after ${this.receivedEncodedLength} bytes of its body.`,
     );
-    this.destroy(new ApiError({ code: "MALFORMED_REQUEST", message: "The client closed the request before its body ended." }));
+    this.destroy(
+      new ApiError({ code: "MALFORMED_REQUEST", message: "The client closed the request before its body ended." }),
+    );
   }
 
   private stopTimers(): void {

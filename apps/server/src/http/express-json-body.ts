@@ -46,7 +46,11 @@ function jsonBody(limit: number): Middleware {
     };
     // The API speaks JSON only, as the standalone server's does: a form or text body is refused, not parsed by the
     // app's other parsers into something the contract might half accept.
-    if (!JSON_TYPE.test(type)) return refuse({ code: "UNSUPPORTED_MEDIA_TYPE", message: "The request body must be JSON (Content-Type: application/json)." });
+    if (!JSON_TYPE.test(type))
+      return refuse({
+        code: "UNSUPPORTED_MEDIA_TYPE",
+        message: "The request body must be JSON (Content-Type: application/json).",
+      });
     const tooLarge = { code: "PAYLOAD_TOO_LARGE", message: `The request body is larger than ${limit} bytes.` } as const;
     if (length !== undefined && Number(length) > limit) return refuse(tooLarge);
     const chunks: Buffer[] = [];
@@ -62,7 +66,10 @@ function jsonBody(limit: number): Middleware {
       try {
         request.body = JSON.parse(text);
       } catch (error) {
-        return refuse({ code: "MALFORMED_REQUEST", message: `The request body is not valid JSON: ${(error as Error).message}` });
+        return refuse({
+          code: "MALFORMED_REQUEST",
+          message: `The request body is not valid JSON: ${(error as Error).message}`,
+        });
       }
       next();
     };

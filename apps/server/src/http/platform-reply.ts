@@ -39,7 +39,8 @@ export function replySent(reply: PlatformReply): boolean {
 
 /** Answers `status`, `headers` and `body` on either platform. Resolves once the body is handed over (or has failed). */
 export async function sendReply(reply: PlatformReply, { status, headers = {}, body }: ReplyOf): Promise<void> {
-  const isJson = body !== undefined && typeof body !== "string" && !Buffer.isBuffer(body) && !(body instanceof Readable);
+  const isJson =
+    body !== undefined && typeof body !== "string" && !Buffer.isBuffer(body) && !(body instanceof Readable);
   const allHeaders = isJson ? { "content-type": JSON_TYPE, ...headers } : headers;
   if (isFastifyReply(reply)) {
     await reply.status(status).headers(allHeaders).send(body);

@@ -51,7 +51,10 @@ export function normalizePath(target: string): string {
  */
 export function areaOf(path: string, prefix: string): PathArea {
   const segments = path.split("/").slice(1).map(segmentName);
-  const mount = normalizePath(prefix).split("/").filter((s) => s !== "").map(segmentName);
+  const mount = normalizePath(prefix)
+    .split("/")
+    .filter((s) => s !== "")
+    .map(segmentName);
   if (!mount.every((segment, i) => segments[i] === segment)) return "other";
   const first = segments[mount.length] as PathArea | undefined;
   return first !== undefined && AREAS.has(first) ? first : "other";

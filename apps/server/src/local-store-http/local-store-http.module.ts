@@ -25,7 +25,12 @@ export class LocalStoreHttpModule implements OnApplicationBootstrap {
     // middleware of the app, and a part PUT whose Content-Type is application/json (a JSON file's part) must reach
     // the store unread. Routes added later (at bootstrap) would come after those parsers.
     if (this.store && httpPlatformOf(adapterHost) === "express") {
-      registerLocalStoreExpressRoutes(adapterHost.httpAdapter.getInstance<ExpressRoutes>(), this.store, prefix, this.idleMs);
+      registerLocalStoreExpressRoutes(
+        adapterHost.httpAdapter.getInstance<ExpressRoutes>(),
+        this.store,
+        prefix,
+        this.idleMs,
+      );
     }
   }
 
@@ -35,7 +40,10 @@ export class LocalStoreHttpModule implements OnApplicationBootstrap {
   async onApplicationBootstrap(): Promise<void> {
     if (!this.store || httpPlatformOf(this.adapterHost) !== "fastify") return;
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
-    await fastify.register(localStoreFastifyRoutes(this.store, this.idleMs), this.prefix ? { prefix: this.prefix } : {});
+    await fastify.register(
+      localStoreFastifyRoutes(this.store, this.idleMs),
+      this.prefix ? { prefix: this.prefix } : {},
+    );
   }
 
   /** A part's body that sends nothing for this long is cut (408). */

@@ -2,12 +2,25 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { errorEnvelope } from "@upload-gateway/contract";
 import { sendReply } from "../http/platform-reply";
 import type { ServedStore } from "../storage/served-store";
-import { clientGone, getObject, preflight, putObject, putPart, timedStoreBody, type StoreRequest } from "./local-store.handlers";
+import {
+  clientGone,
+  getObject,
+  preflight,
+  putObject,
+  putPart,
+  timedStoreBody,
+  type StoreRequest,
+} from "./local-store.handlers";
 
 /** Express's request as the routes read it: a Node request with its path parameters and parsed query. */
 type ExpressRequest = IncomingMessage & { params: Record<string, string | string[]>; query: StoreRequest["query"] };
 type Handler = (request: ExpressRequest, response: ServerResponse) => Promise<void>;
-type ErrorHandler = (error: unknown, request: ExpressRequest, response: ServerResponse, next: (error?: unknown) => void) => void;
+type ErrorHandler = (
+  error: unknown,
+  request: ExpressRequest,
+  response: ServerResponse,
+  next: (error?: unknown) => void,
+) => void;
 
 /** The part of an Express 5 application the routes are registered on. */
 export interface ExpressRoutes {
@@ -22,7 +35,12 @@ export interface ExpressRoutes {
  * before Nest installs its body parsers (see LocalStoreHttpModule), so that no parser reads a part's body, whatever
  * its Content-Type. Express answers HEAD with the GET route.
  */
-export function registerLocalStoreExpressRoutes(app: ExpressRoutes, storage: ServedStore, prefix: string, idleMs: number): void {
+export function registerLocalStoreExpressRoutes(
+  app: ExpressRoutes,
+  storage: ServedStore,
+  prefix: string,
+  idleMs: number,
+): void {
   const storeRequest = (request: ExpressRequest, response: ServerResponse): StoreRequest => ({
     method: request.method ?? "GET",
     headers: request.headers,
@@ -33,7 +51,9 @@ export function registerLocalStoreExpressRoutes(app: ExpressRoutes, storage: Ser
   // A splat parameter is the list of the path's decoded segments in Express 5.
   const keyOf = (request: ExpressRequest) => [request.params.key ?? []].flat().join("/");
 
-  app.options(`${prefix}/storage/*rest`, (_request, response) => preflight().then((reply) => sendReply(response, reply)));
+  app.options(`${prefix}/storage/*rest`, (_request, response) =>
+    preflight().then((reply) => sendReply(response, reply)),
+  );
   app.put(`${prefix}/storage/uploads/:uploadId/parts/:partNumber`, async (request, response) => {
     const { uploadId = "", partNumber = "" } = request.params as Record<string, string>;
     await sendReply(response, await putPart(storage, storeRequest(request, response), { uploadId, partNumber }));
@@ -48,7 +68,11 @@ export function registerLocalStoreExpressRoutes(app: ExpressRoutes, storage: Ser
   app.use(`${prefix}/storage`, (error, _request, response, next) => {
     if (response.headersSent) return next(error);
     const status = (error as { status?: unknown }).status === 400 ? 400 : 500;
-    const envelope = errorEnvelope([status === 400 ? { code: "MALFORMED_REQUEST", message: "The URL's path is not valid percent-encoding." } : { code: "INTERNAL_ERROR" }]);
+    const envelope = errorEnvelope([
+      status === 400
+        ? { code: "MALFORMED_REQUEST", message: "The URL's path is not valid percent-encoding." }
+        : { code: "INTERNAL_ERROR" },
+    ]);
     void sendReply(response, { status, headers: { connection: "close" }, body: envelope });
   });
 }

@@ -3,7 +3,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type {} from "@fastify/compress"; // its route option `compress`
 import { sendReply } from "../http/platform-reply";
 import type { LocalStorage } from "../storage/local.storage";
-import { clientGone, getObject, preflight, putObject, putPart, timedStoreBody, type StoreRequest } from "./local-store.handlers";
+import {
+  clientGone,
+  getObject,
+  preflight,
+  putObject,
+  putPart,
+  timedStoreBody,
+  type StoreRequest,
+} from "./local-store.handlers";
 
 /**
  * The embedded store's routes on Fastify (the handlers are local-store.handlers.ts), in their own Fastify scope so
@@ -19,8 +27,10 @@ export function localStoreFastifyRoutes(storage: LocalStorage, idleMs: number) {
     const answer = (reply: FastifyReply) => (answered: Parameters<typeof sendReply>[1]) => sendReply(reply, answered);
     app.options("/storage/*", (_request, reply) => preflight().then(answer(reply)));
     const streamed = { compress: false, config: { streamedBody: true } } as const;
-    app.put<{ Params: { uploadId: string; partNumber: string } }>("/storage/uploads/:uploadId/parts/:partNumber", streamed, (request, reply) =>
-      putPart(storage, storeRequest(request, reply, idleMs), request.params).then(answer(reply)),
+    app.put<{ Params: { uploadId: string; partNumber: string } }>(
+      "/storage/uploads/:uploadId/parts/:partNumber",
+      streamed,
+      (request, reply) => putPart(storage, storeRequest(request, reply, idleMs), request.params).then(answer(reply)),
     );
     app.put<{ Params: { "*": string } }>("/storage/objects/*", streamed, (request, reply) =>
       putObject(storage, storeRequest(request, reply, idleMs), request.params["*"]).then(answer(reply)),
@@ -29,7 +39,8 @@ export function localStoreFastifyRoutes(storage: LocalStorage, idleMs: number) {
       method: ["GET", "HEAD"],
       url: "/storage/objects/*",
       compress: false,
-      handler: (request, reply) => getObject(storage, storeRequest(request, reply, idleMs), request.params["*"]).then(answer(reply)),
+      handler: (request, reply) =>
+        getObject(storage, storeRequest(request, reply, idleMs), request.params["*"]).then(answer(reply)),
     });
     done();
   };

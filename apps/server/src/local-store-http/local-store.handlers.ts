@@ -47,14 +47,30 @@ export function preflight(): Promise<Reply> {
 }
 
 /** `PUT /storage/uploads/:uploadId/parts/:partNumber`: one part of a multipart upload. */
-export function putPart(storage: ServedStore, request: StoreRequest, params: { uploadId: string; partNumber: string }): Promise<Reply> {
+export function putPart(
+  storage: ServedStore,
+  request: StoreRequest,
+  params: { uploadId: string; partNumber: string },
+): Promise<Reply> {
   return answered(request, async () => {
     const partNumber = Number(params.partNumber);
-    const { key = "", size = "", expires = "", signature = "" } = stringsOf(request.query, ["key", "size", "expires", "signature"]);
+    const {
+      key = "",
+      size = "",
+      expires = "",
+      signature = "",
+    } = stringsOf(request.query, ["key", "size", "expires", "signature"]);
     if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PARTS) {
       return fail({ code: "VALIDATION_FAILED", field: "partNumber", message: `must be from 1 to ${MAX_PARTS}` });
     }
-    const grant = { method: "PUT" as const, key, uploadId: params.uploadId, partNumber, size: parseSize(size), expires: Number(expires) };
+    const grant = {
+      method: "PUT" as const,
+      key,
+      uploadId: params.uploadId,
+      partNumber,
+      size: parseSize(size),
+      expires: Number(expires),
+    };
     const verdict = storage.verifyGrant(grant, signature);
     if (verdict !== "ok") return refuseSignature(verdict);
     return storeBody(request, (body, options) =>
@@ -76,7 +92,14 @@ export function putObject(storage: ServedStore, request: StoreRequest, key: stri
     const contentType = query[CONTENT_TYPE_PARAM] ?? request.headers["content-type"] ?? "";
     const metadata = metadataOf(request.query);
     if (metadata === "invalid") return refuseSignature("invalid");
-    const grant = { method: "PUT" as const, key, size: parseSize(size), contentType, metadata, expires: Number(expires) };
+    const grant = {
+      method: "PUT" as const,
+      key,
+      size: parseSize(size),
+      contentType,
+      metadata,
+      expires: Number(expires),
+    };
     const verdict = storage.verifyGrant(grant, signature);
     if (verdict !== "ok") return refuseSignature(verdict);
     return storeBody(request, (body, options) =>
@@ -88,8 +111,17 @@ export function putObject(storage: ServedStore, request: StoreRequest, key: stri
 /** `GET` and `HEAD /storage/objects/<key>`: a download, byte for byte like S3's (ranges refer to the stored bytes). */
 export function getObject(storage: ServedStore, request: StoreRequest, key: string): Promise<Reply> {
   return answered(request, async () => {
-    const { expires = "", signature = "", disposition } = stringsOf(request.query, ["expires", "signature", "disposition"]);
-    const grant = { method: "GET" as const, key, expires: Number(expires), ...(disposition !== undefined ? { contentDisposition: disposition } : {}) };
+    const {
+      expires = "",
+      signature = "",
+      disposition,
+    } = stringsOf(request.query, ["expires", "signature", "disposition"]);
+    const grant = {
+      method: "GET" as const,
+      key,
+      expires: Number(expires),
+      ...(disposition !== undefined ? { contentDisposition: disposition } : {}),
+    };
     const verdict = storage.verifyGrant(grant, signature);
     if (verdict !== "ok") return refuseSignature(verdict);
     const object = await storage.openObject(key);
@@ -130,7 +162,9 @@ async function answered(request: StoreRequest, handle: () => Promise<Reply>): Pr
   } catch (error) {
     if (request.aborted()) {
       logger.log(`The client closed its ${request.method} of a store URL before the reply.`);
-      reply = closing(fail({ code: "MALFORMED_REQUEST", message: "The client closed the request before its body ended." }));
+      reply = closing(
+        fail({ code: "MALFORMED_REQUEST", message: "The client closed the request before its body ended." }),
+      );
     } else {
       logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
       reply = closing(fail({ code: "INTERNAL_ERROR" }));
@@ -141,7 +175,9 @@ async function answered(request: StoreRequest, handle: () => Promise<Reply>): Pr
 
 /** The named query parameters that were given once; a repeated one counts as absent (it cannot match a signature). */
 function stringsOf<N extends string>(query: StoreRequest["query"], names: N[]): Partial<Record<N, string>> {
-  return Object.fromEntries(names.flatMap((name) => (typeof query[name] === "string" ? [[name, query[name]]] : []))) as Partial<Record<N, string>>;
+  return Object.fromEntries(
+    names.flatMap((name) => (typeof query[name] === "string" ? [[name, query[name]]] : [])),
+  ) as Partial<Record<N, string>>;
 }
 
 /** The object's metadata from a single-PUT URL's `x-amz-meta-*` parameters; "invalid" when one is repeated. */
@@ -171,11 +207,18 @@ interface BodyChecks {
  * a refused body answers in the envelope (and closes the connection when the rest of the body would be read for
  * nothing).
  */
-async function storeBody(request: StoreRequest, write: (body: Readable, checks: BodyChecks) => Promise<{ eTag: string }>): Promise<Reply> {
+async function storeBody(
+  request: StoreRequest,
+  write: (body: Readable, checks: BodyChecks) => Promise<{ eTag: string }>,
+): Promise<Reply> {
   const contentMd5 = parseContentMd5(request.headers["content-md5"]);
   if (contentMd5 === "invalid") {
     return closing(
-      fail({ code: "VALIDATION_FAILED", field: "Content-MD5", message: "must be the base64 encoding of the body's 16-byte MD5 digest" }),
+      fail({
+        code: "VALIDATION_FAILED",
+        field: "Content-MD5",
+        message: "must be the base64 encoding of the body's 16-byte MD5 digest",
+      }),
     );
   }
   const declared = request.headers["content-length"];
@@ -198,7 +241,8 @@ async function storeBody(request: StoreRequest, write: (body: Readable, checks: 
       return reply;
     }
     // A refused body may still be arriving: close the connection rather than read gigabytes for nothing.
-    if (apiError.status === 413 || apiError.problems[0].code === "PART_SIZE_MISMATCH" || !body.readableEnded) return closing(reply);
+    if (apiError.status === 413 || apiError.problems[0].code === "PART_SIZE_MISMATCH" || !body.readableEnded)
+      return closing(reply);
     return reply;
   }
 }
@@ -211,7 +255,10 @@ function parseContentMd5(header: string | string[] | undefined): Buffer | "inval
 }
 
 function refuseSignature(verdict: "expired" | "invalid"): Reply {
-  return fail({ code: "FORBIDDEN", message: verdict === "expired" ? "This URL has expired." : "This URL's signature does not match what it asks for." });
+  return fail({
+    code: "FORBIDDEN",
+    message: verdict === "expired" ? "This URL has expired." : "This URL's signature does not match what it asks for.",
+  });
 }
 
 function fail(problem: ErrorProblem): Reply {
@@ -229,7 +276,12 @@ function closing(reply: Reply): Reply {
  * app of its own, on Fastify or Express) cut by the same idle timeout here, so that a stalled part answers 408
  * `REQUEST_TIMEOUT` and leaves nothing behind, and a client that hangs up mid-body is told apart from an outage.
  */
-export function timedStoreBody(request: IncomingMessage, response: ServerResponse, body: Readable, idleMs: number): Readable {
+export function timedStoreBody(
+  request: IncomingMessage,
+  response: ServerResponse,
+  body: Readable,
+  idleMs: number,
+): Readable {
   if (body instanceof TimedBody || !hasBody(request.headers)) return body;
   return new TimedBody(request, response, request, idleMs, undefined);
 }

@@ -33,7 +33,10 @@ export function createLogger(config: AppConfig, options: LoggerOptions = {}): Lo
   if (options.destination) return pino(settings, options.destination);
   if (pretty) {
     // pino-pretty runs in a worker thread; it is a dev dependency, so production images need not ship it.
-    return pino({ ...settings, transport: { target: "pino-pretty", options: { translateTime: "HH:MM:ss.l", ignore: "pid,hostname,service" } } });
+    return pino({
+      ...settings,
+      transport: { target: "pino-pretty", options: { translateTime: "HH:MM:ss.l", ignore: "pid,hostname,service" } },
+    });
   }
   // Synchronous writes: lines keep their order with the start banner and warnings printed to the console, and none
   // is lost when the process exits right after logging (a failed start).

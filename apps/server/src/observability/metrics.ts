@@ -16,14 +16,20 @@ export class GatewayMetrics {
   readonly registry = new Registry();
   readonly uploadsStarted = this.counter("upload_gateway_uploads_started_total", "Uploads started", ["project"]);
   readonly uploadsCompleted = this.counter("upload_gateway_uploads_completed_total", "Uploads completed", ["project"]);
-  readonly uploadsAborted = this.counter("upload_gateway_uploads_aborted_total", "Uploads aborted by a client", ["project"]);
-  readonly uploadsExpired = this.counter("upload_gateway_uploads_expired_total", "Uploads expired unfinished", ["project"]);
+  readonly uploadsAborted = this.counter("upload_gateway_uploads_aborted_total", "Uploads aborted by a client", [
+    "project",
+  ]);
+  readonly uploadsExpired = this.counter("upload_gateway_uploads_expired_total", "Uploads expired unfinished", [
+    "project",
+  ]);
   readonly webhookDeliveries = this.counter(
     "upload_gateway_webhook_deliveries_total",
     "Webhook delivery attempts by outcome: delivered (2xx), failed (retried later), abandoned (after the retry period, or no longer configured)",
     ["project", "outcome"],
   );
-  readonly bytesCompleted = this.counter("upload_gateway_bytes_completed_total", "Bytes of the uploads completed", ["project"]);
+  readonly bytesCompleted = this.counter("upload_gateway_bytes_completed_total", "Bytes of the uploads completed", [
+    "project",
+  ]);
   readonly requestDuration = new Histogram({
     name: "upload_gateway_request_duration_seconds",
     help: "HTTP request duration by route pattern, method and status",
@@ -38,7 +44,11 @@ export class GatewayMetrics {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
-  readonly storageErrors = this.counter("upload_gateway_storage_errors_total", "Storage port calls that failed with an outage", ["operation"]);
+  readonly storageErrors = this.counter(
+    "upload_gateway_storage_errors_total",
+    "Storage port calls that failed with an outage",
+    ["operation"],
+  );
   readonly rateLimitStoreErrors = this.counter(
     "upload_gateway_rate_limit_store_errors_total",
     "Rate-limit checks the shared store (Redis) failed to answer in time: each request was let through uncounted",

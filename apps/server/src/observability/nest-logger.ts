@@ -33,10 +33,17 @@ export class PinoNestLogger implements LoggerService {
   /** Levels are the pino logger's (`LOG_LEVEL`); Nest's own filter is not used. */
   setLogLevels(_levels: LogLevel[]): void {}
 
-  private write(level: "fatal" | "error" | "warn" | "info" | "debug" | "trace", message: unknown, rest: unknown[]): void {
+  private write(
+    level: "fatal" | "error" | "warn" | "info" | "debug" | "trace",
+    message: unknown,
+    rest: unknown[],
+  ): void {
     const context = contextOf(rest);
     // Nest passes an error's stack as the second argument of `error(message, stack, context)`.
-    const stack = level === "error" || level === "fatal" ? rest.find((r, i) => i < rest.length - 1 && typeof r === "string") : undefined;
+    const stack =
+      level === "error" || level === "fatal"
+        ? rest.find((r, i) => i < rest.length - 1 && typeof r === "string")
+        : undefined;
     const fields = { ...(context ? { context } : {}), ...(stack ? { stack } : {}) };
     if (message instanceof Error) this.logger[level]({ ...fields, err: message }, message.message);
     else if (typeof message === "object" && message !== null) this.logger[level]({ ...fields, ...message });

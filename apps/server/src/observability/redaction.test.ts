@@ -14,32 +14,94 @@ describe("scrubSecrets", () => {
 
   it("removes bearer tokens and the embedded store's signatures", () => {
     expect(scrubSecrets("Authorization: Bearer key-abc.def")).toBe("Authorization: Bearer [REDACTED]");
-    expect(scrubSecrets("/storage/parts/u/1?key=a%2Fb&expires=1&signature=XYZ")).toBe("/storage/parts/u/1?key=a%2Fb&expires=1&signature=[REDACTED]");
+    expect(scrubSecrets("/storage/parts/u/1?key=a%2Fb&expires=1&signature=XYZ")).toBe(
+      "/storage/parts/u/1?key=a%2Fb&expires=1&signature=[REDACTED]",
+    );
   });
 
   // Each case: the text, what must be gone from it, and what must stay (the parts an operator reads).
   const cases: [string, string, RegExp, string[]][] = [
     ["userinfo", "http://user:pw@hooks.example/in?x=1", /user|pw/, ["http://[REDACTED]@hooks.example/in?x=1"]],
-    ["an @ and a : in the password", "https://bob:p@ss:w@rd@hooks.example:8443/a", /bob|p@ss|w@rd/, ["https://[REDACTED]@hooks.example:8443/a"]],
-    ["percent-encoded userinfo", "http://b%40b:p%3Ass%2Fw@hooks.example/", /b%40b|p%3Ass/, ["[REDACTED]@hooks.example/"]],
+    [
+      "an @ and a : in the password",
+      "https://bob:p@ss:w@rd@hooks.example:8443/a",
+      /bob|p@ss|w@rd/,
+      ["https://[REDACTED]@hooks.example:8443/a"],
+    ],
+    [
+      "percent-encoded userinfo",
+      "http://b%40b:p%3Ass%2Fw@hooks.example/",
+      /b%40b|p%3Ass/,
+      ["[REDACTED]@hooks.example/"],
+    ],
     ["a user name only", "https://deploy-key@git.example/repo", /deploy-key/, ["https://[REDACTED]@git.example/repo"]],
-    ["an IPv6 host with userinfo", "http://u:secret@[2001:db8::1]:8080/x", /secret|u:/, ["http://[REDACTED]@[2001:db8::1]:8080/x"]],
-    ["an IPv6 host without userinfo (kept whole)", "http://[2001:db8::1]:8080/x?a=b", /REDACTED/, ["http://[2001:db8::1]:8080/x?a=b"]],
+    [
+      "an IPv6 host with userinfo",
+      "http://u:secret@[2001:db8::1]:8080/x",
+      /secret|u:/,
+      ["http://[REDACTED]@[2001:db8::1]:8080/x"],
+    ],
+    [
+      "an IPv6 host without userinfo (kept whole)",
+      "http://[2001:db8::1]:8080/x?a=b",
+      /REDACTED/,
+      ["http://[2001:db8::1]:8080/x?a=b"],
+    ],
     ["no scheme, //", "//admin:hunter2@10.0.0.1/hook", /admin|hunter2/, ["//[REDACTED]@10.0.0.1/hook"]],
-    ["no scheme, no //", "posting to admin:hunter2@hooks.example/in failed", /admin|hunter2/, ["[REDACTED]@hooks.example/in failed"]],
-    ["a password with an unencoded /", "http://user:pa/ss@hooks.example/x", /user|pa\/|ss@/, ["http://[REDACTED]@hooks.example/x"]],
+    [
+      "no scheme, no //",
+      "posting to admin:hunter2@hooks.example/in failed",
+      /admin|hunter2/,
+      ["[REDACTED]@hooks.example/in failed"],
+    ],
+    [
+      "a password with an unencoded /",
+      "http://user:pa/ss@hooks.example/x",
+      /user|pa\/|ss@/,
+      ["http://[REDACTED]@hooks.example/x"],
+    ],
     ["a malformed port, no @", "http://user:pass/x", /user|pass/, ["http://[REDACTED]/x"]],
-    ["a URL in another URL's query", "https://proxy.example/?to=http%3A%2F%2Fa:b@c&u=http://x:y@z/", /x:y|a:b/, ["http://[REDACTED]@z/"]],
-    ["a URL in another URL's path", "https://proxy.example/http://x:y@z/p", /x:y/, ["https://proxy.example/http://[REDACTED]@z/p"]],
+    [
+      "a URL in another URL's query",
+      "https://proxy.example/?to=http%3A%2F%2Fa:b@c&u=http://x:y@z/",
+      /x:y|a:b/,
+      ["http://[REDACTED]@z/"],
+    ],
+    [
+      "a URL in another URL's path",
+      "https://proxy.example/http://x:y@z/p",
+      /x:y/,
+      ["https://proxy.example/http://[REDACTED]@z/p"],
+    ],
     ["token=", "https://hooks.example/in?token=s3cr3t&keep=1", /s3cr3t/, ["?token=[REDACTED]&keep=1"]],
     ["sig= in a fragment", "https://cdn.example/v#sig=abc123&t=5", /abc123/, ["#sig=[REDACTED]&t=5"]],
-    ["mixed-case names", "https://x.example/?Token=A1&X-AMZ-SIGNATURE=B2&Access_Token=C3", /A1|B2|C3/, ["Token=[REDACTED]"]],
+    [
+      "mixed-case names",
+      "https://x.example/?Token=A1&X-AMZ-SIGNATURE=B2&Access_Token=C3",
+      /A1|B2|C3/,
+      ["Token=[REDACTED]"],
+    ],
     ["a percent-encoded name", "https://x.example/?%74oken=A1&si%67=B2", /A1|B2/, ["%74oken=[REDACTED]"]],
-    ["a password parameter", "https://x.example/?user=bob&password=hunter2", /hunter2/, ["user=bob&password=[REDACTED]"]],
-    ["a request target", "/api/projects/p/uploads?token=abc&limit=1", /abc/, ["/api/projects/p/uploads?token=[REDACTED]&limit=1"]],
+    [
+      "a password parameter",
+      "https://x.example/?user=bob&password=hunter2",
+      /hunter2/,
+      ["user=bob&password=[REDACTED]"],
+    ],
+    [
+      "a request target",
+      "/api/projects/p/uploads?token=abc&limit=1",
+      /abc/,
+      ["/api/projects/p/uploads?token=[REDACTED]&limit=1"],
+    ],
     ["an absolute-form request target", "http://u:p@gw.example/api/x", /u:p/, ["http://[REDACTED]@gw.example/api/x"]],
     ["a malformed escape", "https://x.example/?%E0%A4%A=1&token=zz%", /zz/, ["%E0%A4%A=1&token=[REDACTED]"]],
-    ["a URL in quotes", `{"url":"http://u:pw@h/x?sig=1"}`, /u:pw|sig=1/, [`{"url":"http://[REDACTED]@h/x?sig=[REDACTED]"}`]],
+    [
+      "a URL in quotes",
+      `{"url":"http://u:pw@h/x?sig=1"}`,
+      /u:pw|sig=1/,
+      [`{"url":"http://[REDACTED]@h/x?sig=[REDACTED]"}`],
+    ],
   ];
   it.each(cases)("scrubs %s", (_name, text, gone, kept) => {
     const scrubbed = scrubSecrets(text);

@@ -37,7 +37,10 @@ function clientErrorProblem(error: NodeJS.ErrnoException & { reason?: string }):
   }
   if (error.code === "HPE_HEADER_OVERFLOW") return { code: "HEADERS_TOO_LARGE" };
   // llhttp's reason says what is wrong ("Invalid character in Content-Length"); nothing in it is secret.
-  return { code: "MALFORMED_REQUEST", message: `The request is not valid HTTP: ${error.reason ?? error.code ?? "unreadable"}.` };
+  return {
+    code: "MALFORMED_REQUEST",
+    message: `The request is not valid HTTP: ${error.reason ?? error.code ?? "unreadable"}.`,
+  };
 }
 
 /**
@@ -47,7 +50,10 @@ function clientErrorProblem(error: NodeJS.ErrnoException & { reason?: string }):
 export function answerFrameworkError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
   const problem: ErrorProblem =
     error.code === "FST_ERR_BAD_URL"
-      ? { code: "MALFORMED_REQUEST", message: "The URL is not valid: a %-escape in its path does not decode to UTF-8 text." }
+      ? {
+          code: "MALFORMED_REQUEST",
+          message: "The URL is not valid: a %-escape in its path does not decode to UTF-8 text.",
+        }
       : error.code === "FST_ERR_MAX_PARAM_LENGTH"
         ? { code: "VALIDATION_FAILED", message: "A path segment of the URL is too long." }
         : { code: "MALFORMED_REQUEST", message: "The request cannot be routed." };

@@ -19,7 +19,6 @@ const EXPOSE_HEADERS = "Retry-After, X-Request-Id, ETag";
 // Chromium caps a preflight's cache at two hours; asking more gains nothing there.
 const MAX_AGE_SECONDS = "7200";
 
-
 /**
  * CORS on the API's routes (`/api/...` in any spelling, see request-path.ts; the embedded store's `/storage` routes
  * answer their own). A page on an allowed
@@ -39,7 +38,10 @@ export function registerCors(app: FastifyInstance, policy: CorsPolicy): void {
     if (preflight) {
       if (!allowed) {
         const body = errorEnvelope([
-          { code: "FORBIDDEN", message: `Pages on ${origin} may not call this API (see CORS_ORIGINS and the project's allowedOrigins).` },
+          {
+            code: "FORBIDDEN",
+            message: `Pages on ${origin} may not call this API (see CORS_ORIGINS and the project's allowedOrigins).`,
+          },
         ]);
         return reply.status(body.statusCode).send(body);
       }

@@ -58,8 +58,14 @@ export function registerHttpHardening(app: FastifyInstance, config: AppConfig): 
     // connection of a request saying `HTTP/2.0` over HTTP/1 with `Connection: keep-alive` and `close` open.
     if (CLOSE_OPTION.test(request.headers.connection ?? "")) void reply.header("connection", "close");
     if (request.raw.httpVersion !== "1.1" || request.headers.host !== undefined) return;
-    const envelope = errorEnvelope([{ code: "MALFORMED_REQUEST", message: "An HTTP/1.1 request must have a Host header." }]);
-    return reply.status(400).header("connection", "close").header("content-type", "application/json; charset=utf-8").send(envelope);
+    const envelope = errorEnvelope([
+      { code: "MALFORMED_REQUEST", message: "An HTTP/1.1 request must have a Host header." },
+    ]);
+    return reply
+      .status(400)
+      .header("connection", "close")
+      .header("content-type", "application/json; charset=utf-8")
+      .send(envelope);
   });
   app.addHook("preParsing", (request, _reply, payload, done) => {
     // An empty body has no type. Many clients send `Content-Type: application/json` on every request; without this,

@@ -11,7 +11,8 @@ const CATCH_ALL = new Set(["*", "/*"]);
  * router Fastify itself uses, so that "the path exists" means exactly what Fastify's routing means.
  */
 export function registerMethodNotAllowed(app: FastifyInstance): void {
-  const { maxParamLength, caseSensitive, ignoreTrailingSlash, ignoreDuplicateSlashes } = app.initialConfig.routerOptions ?? {};
+  const { maxParamLength, caseSensitive, ignoreTrailingSlash, ignoreDuplicateSlashes } =
+    app.initialConfig.routerOptions ?? {};
   const mirror = FindMyWay({ maxParamLength, caseSensitive, ignoreTrailingSlash, ignoreDuplicateSlashes });
   const methods = new Set<HTTPMethod>();
   const noop = () => undefined;
@@ -31,8 +32,15 @@ export function registerMethodNotAllowed(app: FastifyInstance): void {
     const allowed = [...methods].filter((method) => method !== request.method && mirror.find(method, path)).sort();
     if (allowed.length === 0) return;
     const envelope = errorEnvelope([
-      { code: "METHOD_NOT_ALLOWED", message: `${request.method} is not allowed on ${path}; allowed: ${allowed.join(", ")}.` },
+      {
+        code: "METHOD_NOT_ALLOWED",
+        message: `${request.method} is not allowed on ${path}; allowed: ${allowed.join(", ")}.`,
+      },
     ]);
-    return reply.status(405).header("allow", allowed.join(", ")).header("content-type", "application/json; charset=utf-8").send(envelope);
+    return reply
+      .status(405)
+      .header("allow", allowed.join(", "))
+      .header("content-type", "application/json; charset=utf-8")
+      .send(envelope);
   });
 }

@@ -11,7 +11,10 @@ export function registerMetrics(fastify: FastifyInstance, metrics: GatewayMetric
   fastify.addHook("onResponse", (request, reply, done) => {
     const route = routeOf(request);
     const status = reply.statusCode;
-    metrics.requestDuration.observe({ route, method: request.method, status: String(status) }, reply.elapsedTime / 1000);
+    metrics.requestDuration.observe(
+      { route, method: request.method, status: String(status) },
+      reply.elapsedTime / 1000,
+    );
     done();
   });
   const expected = token ? Buffer.from(`Bearer ${token}`) : undefined;
@@ -22,6 +25,9 @@ export function registerMetrics(fastify: FastifyInstance, metrics: GatewayMetric
         return reply.status(401).header("www-authenticate", 'Bearer realm="metrics"').send("Unauthorized\n");
       }
     }
-    return reply.header("content-type", metrics.registry.contentType).header("cache-control", "no-store").send(await metrics.registry.metrics());
+    return reply
+      .header("content-type", metrics.registry.contentType)
+      .header("cache-control", "no-store")
+      .send(await metrics.registry.metrics());
   });
 }

@@ -65,7 +65,8 @@ export function registerSecurityHeaders(app: FastifyInstance, options: SecurityH
       ...(isPage ? { "cross-origin-opener-policy": "same-origin" } : {}),
     });
     // A route that knows its page better (one with a hashed inline style) sets its own policy.
-    if (!reply.hasHeader("content-security-policy")) void reply.header("content-security-policy", isPage ? pages : DATA_POLICY);
+    if (!reply.hasHeader("content-security-policy"))
+      void reply.header("content-security-policy", isPage ? pages : DATA_POLICY);
     return payload;
   });
 }

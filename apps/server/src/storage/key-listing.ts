@@ -7,10 +7,17 @@ export const LIST_PAGE = 1000;
  * Every key under `prefix`, ascending, fetched a page of `pageSize` at a time as the loop asks for more; leave the
  * loop to stop listing. Keys deleted meanwhile are harmless: each page starts after the last key seen.
  */
-export async function* keysUnder(storage: Pick<Storage, "listKeys">, prefix: string, pageSize = LIST_PAGE): AsyncGenerator<string> {
+export async function* keysUnder(
+  storage: Pick<Storage, "listKeys">,
+  prefix: string,
+  pageSize = LIST_PAGE,
+): AsyncGenerator<string> {
   let startAfter: string | undefined;
   for (;;) {
-    const page = await storage.listKeys(prefix, { limit: pageSize, ...(startAfter !== undefined ? { startAfter } : {}) });
+    const page = await storage.listKeys(prefix, {
+      limit: pageSize,
+      ...(startAfter !== undefined ? { startAfter } : {}),
+    });
     yield* page.keys;
     if (!page.isTruncated || page.keys.length === 0) return;
     startAfter = page.keys.at(-1);

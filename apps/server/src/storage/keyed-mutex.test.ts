@@ -18,7 +18,11 @@ describe("KeyedMutex", () => {
       running--;
       return name;
     };
-    const results = await Promise.all([mutex.run("a", task("a1")), mutex.run("a", task("a2")), mutex.run("a", task("a3"))]);
+    const results = await Promise.all([
+      mutex.run("a", task("a1")),
+      mutex.run("a", task("a2")),
+      mutex.run("a", task("a3")),
+    ]);
     expect(results).toEqual(["a1", "a2", "a3"]);
     expect(log).toEqual(["start a1", "end a1", "start a2", "end a2", "start a3", "end a3"]);
     expect(most).toBe(1);

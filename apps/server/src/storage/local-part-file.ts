@@ -90,7 +90,12 @@ const QUEUE_LIMIT = 8 * 1024 * 1024;
  * `writev` as it is, in batches of whatever arrived while the previous write was on the disk; the body is paused while
  * more than 8 MiB wait. The listeners added to `body` are removed when this settles.
  */
-export function receivePart(fd: number, body: Readable, limits: ReceiveLimits, errors: ReceiveErrors): Promise<PartHeader> {
+export function receivePart(
+  fd: number,
+  body: Readable,
+  limits: ReceiveLimits,
+  errors: ReceiveErrors,
+): Promise<PartHeader> {
   return new Promise<PartHeader>((resolve, reject) => {
     const hash = createHash("md5");
     let received = 0;
@@ -124,7 +129,8 @@ export function receivePart(fd: number, body: Readable, limits: ReceiveLimits, e
       void writeHeader().then(resolve, reject);
     };
     const writeHeader = async (): Promise<PartHeader> => {
-      if (limits.expectedSize !== undefined && received !== limits.expectedSize) throw errors.tooShort(received, limits.expectedSize);
+      if (limits.expectedSize !== undefined && received !== limits.expectedSize)
+        throw errors.tooShort(received, limits.expectedSize);
       const header = { size: received, md5: hash.digest() };
       if (limits.expectedMd5 && !limits.expectedMd5.equals(header.md5)) throw errors.badDigest();
       await writeAll(fd, [encodePartHeader(header)], 0);

@@ -26,4 +26,7 @@ export function persistentSecret(dir: string, name: string, generate: () => stri
   }
 }
 
-export const randomSecret = (bytes = 32) => () => randomBytes(bytes).toString("base64url");
+export const randomSecret =
+  (bytes = 32) =>
+  () =>
+    randomBytes(bytes).toString("base64url");

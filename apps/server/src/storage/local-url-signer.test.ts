@@ -2,7 +2,14 @@ import { describe, expect, it } from "vitest";
 import { LocalUrlSigner, type SignedGrant } from "./local-url-signer";
 
 const signer = new LocalUrlSigner(Buffer.from("a-secret-of-at-least-thirty-two-bytes!"));
-const grant: SignedGrant = { method: "PUT", key: "projects/p/files/k", uploadId: "u1", partNumber: 2, size: 1000, expires: 2_000_000_000 };
+const grant: SignedGrant = {
+  method: "PUT",
+  key: "projects/p/files/k",
+  uploadId: "u1",
+  partNumber: 2,
+  size: 1000,
+  expires: 2_000_000_000,
+};
 
 describe("LocalUrlSigner", () => {
   it("accepts its own signature until the expiry", () => {
@@ -33,7 +40,13 @@ describe("LocalUrlSigner", () => {
 });
 
 describe("LocalUrlSigner: single-PUT and named-download grants", () => {
-  const single: SignedGrant = { method: "PUT", key: "projects/p/files/k", size: 10, contentType: "video/mp4", expires: 2_000_000_000 };
+  const single: SignedGrant = {
+    method: "PUT",
+    key: "projects/p/files/k",
+    size: 10,
+    contentType: "video/mp4",
+    expires: 2_000_000_000,
+  };
 
   it.each([
     ["another content type", { contentType: "video/webm" }],
@@ -46,7 +59,12 @@ describe("LocalUrlSigner: single-PUT and named-download grants", () => {
   });
 
   it("binds a download's disposition", () => {
-    const download: SignedGrant = { method: "GET", key: "k", contentDisposition: 'attachment; filename="a"', expires: 2_000_000_000 };
+    const download: SignedGrant = {
+      method: "GET",
+      key: "k",
+      contentDisposition: 'attachment; filename="a"',
+      expires: 2_000_000_000,
+    };
     expect(signer.verify({ ...download, contentDisposition: "inline" }, signer.sign(download), 0)).toBe("invalid");
     expect(signer.verify({ ...download, contentDisposition: undefined }, signer.sign(download), 0)).toBe("invalid");
   });

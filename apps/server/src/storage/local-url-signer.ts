@@ -88,5 +88,13 @@ function canonical(grant: SignedGrant): string {
     grant.contentDisposition === undefined ? [] : [`content-disposition:${grant.contentDisposition}`],
     metadata.length === 0 ? [] : [`metadata:${JSON.stringify(metadata)}`],
   ].flat();
-  return [grant.method, grant.key, grant.uploadId ?? "", grant.partNumber ?? "", grant.size ?? "", grant.expires, ...optional].join("\n");
+  return [
+    grant.method,
+    grant.key,
+    grant.uploadId ?? "",
+    grant.partNumber ?? "",
+    grant.size ?? "",
+    grant.expires,
+    ...optional,
+  ].join("\n");
 }

@@ -94,7 +94,9 @@ describe("LocalStorage: concurrent writers of one part", () => {
     for (let round = 0; round < 25; round++) {
       const uploadId = await s.createMultipartUpload("k/one", meta);
       const bodies = Array.from({ length: 4 }, () => randomBytes(64 * 1024 + round));
-      const replies = await Promise.all(bodies.map((body) => write(s, "k/one", uploadId, 1, body, { body: trickle(body, 8, 1) })));
+      const replies = await Promise.all(
+        bodies.map((body) => write(s, "k/one", uploadId, 1, body, { body: trickle(body, 8, 1) })),
+      );
       replies.forEach((reply, i) => expect(reply.eTag).toBe(quotedMd5(bodies[i]!)));
       const parts = await s.listParts("k/one", uploadId);
       expect(parts).toHaveLength(1);
@@ -207,7 +209,11 @@ describe("LocalStorage: many parts", () => {
           )),
         );
       }
-      await s.completeMultipartUpload("k/many", uploadId, stored.map(({ partNumber, eTag }) => ({ partNumber, eTag })));
+      await s.completeMultipartUpload(
+        "k/many",
+        uploadId,
+        stored.map(({ partNumber, eTag }) => ({ partNumber, eTag })),
+      );
       const whole = Buffer.concat(bodies);
       expect((await download(s, "k/many")).equals(whole)).toBe(true);
       expect((await download(s, "k/many", 100, 20_000)).equals(whole.subarray(100, 20_001))).toBe(true);
@@ -228,9 +234,20 @@ describe("LocalStorage: downloads", () => {
     const bodies = [randomBytes(1000), randomBytes(1), randomBytes(2500), randomBytes(777)];
     const parts = [];
     for (const [i, body] of bodies.entries()) parts.push(await write(s, "k/range", uploadId, i + 1, body));
-    await s.completeMultipartUpload("k/range", uploadId, parts.map(({ partNumber, eTag }) => ({ partNumber, eTag })));
+    await s.completeMultipartUpload(
+      "k/range",
+      uploadId,
+      parts.map(({ partNumber, eTag }) => ({ partNumber, eTag })),
+    );
     const whole = Buffer.concat(bodies);
-    const ranges = [[0, whole.length - 1], [999, 1000], [1000, 1000], [1001, 3501], [3500, 3501], [4277, 4277]];
+    const ranges = [
+      [0, whole.length - 1],
+      [999, 1000],
+      [1000, 1000],
+      [1001, 3501],
+      [3500, 3501],
+      [4277, 4277],
+    ];
     for (let i = 0; i < 40; i++) {
       const start = Math.floor(Math.random() * whole.length);
       ranges.push([start, start + Math.floor(Math.random() * (whole.length - start))]);
@@ -247,7 +264,9 @@ describe("LocalStorage: downloads", () => {
     await write(s, "k/subset", uploadId, 2, Buffer.from("bb"));
     await s.completeMultipartUpload("k/subset", uploadId, [{ partNumber: 1, eTag: a.eTag }]);
     expect((await download(s, "k/subset")).toString()).toBe("aa");
-    await expect(s.completeMultipartUpload("k/subset", uploadId, [{ partNumber: 1, eTag: a.eTag }])).rejects.toMatchObject({
+    await expect(
+      s.completeMultipartUpload("k/subset", uploadId, [{ partNumber: 1, eTag: a.eTag }]),
+    ).rejects.toMatchObject({
       reason: "upload-not-found",
     });
   });
@@ -364,7 +383,11 @@ describe("LocalStorage: on disk", () => {
       { partNumber: 3, eTag: quotedMd5(three), size: 1000 },
     ]);
     await expect(
-      after.completeMultipartUpload("k/restart", uploadId, [parts[0]!, { partNumber: 2, eTag: quotedMd5(two) }, parts[2]!]),
+      after.completeMultipartUpload("k/restart", uploadId, [
+        parts[0]!,
+        { partNumber: 2, eTag: quotedMd5(two) },
+        parts[2]!,
+      ]),
     ).rejects.toMatchObject({ reason: "invalid-part" });
     await after.completeMultipartUpload("k/restart", uploadId, parts);
     expect((await download(after, "k/restart")).equals(Buffer.concat([one, twoAgain, three]))).toBe(true);

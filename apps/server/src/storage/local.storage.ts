@@ -5,7 +5,15 @@ import { dirname, join, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { MAX_PART_SIZE, MAX_SINGLE_PUT_SIZE, MIN_PART_SIZE } from "@upload-gateway/contract";
 import { readObjectRange, type ObjectLayout } from "./local-object-reader";
-import { closeFile, openFile, readPartHeader, receivePart, syncFile, type PartHeader, type ReceiveErrors } from "./local-part-file";
+import {
+  closeFile,
+  openFile,
+  readPartHeader,
+  receivePart,
+  syncFile,
+  type PartHeader,
+  type ReceiveErrors,
+} from "./local-part-file";
 import { LocalUrlSigner, signedDownloadQuery, signedPutQuery, type SignedGrant } from "./local-url-signer";
 import {
   checkRange,
@@ -157,7 +165,9 @@ export class LocalStorage implements Storage {
     const staging = await this.tempPath();
     await this.io(async () => {
       await mkdir(staging, { mode: DIR_MODE });
-      await writeFile(join(staging, "upload.json"), JSON.stringify({ key, object } satisfies UploadInfo), { mode: FILE_MODE });
+      await writeFile(join(staging, "upload.json"), JSON.stringify({ key, object } satisfies UploadInfo), {
+        mode: FILE_MODE,
+      });
       await mkdir(join(this.options.dir, "multipart"), { recursive: true, mode: DIR_MODE });
       await rename(staging, this.uploadDir(uploadId));
     });
@@ -229,7 +239,8 @@ export class LocalStorage implements Storage {
     // Errors of a body cut while the upload is looked up must not go unhandled; receivePart reports them.
     body.on("error", ignore);
     const { expectedSize, declaredLength } = options;
-    if (declaredLength !== undefined && declaredLength !== expectedSize) throw wrongPartSize(declaredLength, expectedSize);
+    if (declaredLength !== undefined && declaredLength !== expectedSize)
+      throw wrongPartSize(declaredLength, expectedSize);
     await this.readUpload(key, uploadId);
     const temp = await this.tempPath();
     const fd = await this.io(() => openFile(temp, "wx", FILE_MODE));
@@ -273,7 +284,8 @@ export class LocalStorage implements Storage {
   async writeObject(key: string, body: Readable, options: WriteObjectOptions): Promise<{ eTag: string; size: number }> {
     body.on("error", ignore);
     const { expectedSize, declaredLength } = options;
-    if (declaredLength !== undefined && declaredLength !== expectedSize) throw wrongPartSize(declaredLength, expectedSize);
+    if (declaredLength !== undefined && declaredLength !== expectedSize)
+      throw wrongPartSize(declaredLength, expectedSize);
     safeSegments(key);
     // Refused at once rather than after gigabytes are read for nothing; checked again at the commit.
     if (await this.readManifest(key)) throw objectExists();
@@ -299,7 +311,11 @@ export class LocalStorage implements Storage {
         uploadId: "single-put",
         size: header.size,
         // The PUT carries no name: downloads are attachments, named by their URL's signed disposition.
-        object: { contentType: options.contentType, contentDisposition: "attachment", metadata: options.metadata ?? {} },
+        object: {
+          contentType: options.contentType,
+          contentDisposition: "attachment",
+          metadata: options.metadata ?? {},
+        },
         parts: [{ file, size: header.size }],
       };
       await this.io(() => writeFile(join(staging, "manifest.json"), JSON.stringify(manifest), { mode: FILE_MODE }));
@@ -561,7 +577,6 @@ export class LocalStorage implements Storage {
       .map((e) => join(e.parentPath, e.name).slice(root.length).split(sep).join("/"));
   }
 
-
   /** The manifest of the completed object `key`; undefined when there is none (or only one of the first version). */
   private async readManifest(key: string): Promise<Manifest | undefined> {
     try {
@@ -577,7 +592,10 @@ export class LocalStorage implements Storage {
   private async openObjectV1(segments: string[]): Promise<StoredObject | undefined> {
     const path = join(this.options.dir, "objects", ...segments);
     try {
-      const [info, meta] = await Promise.all([stat(path), readFile(`${join(this.options.dir, "object-meta", ...segments)}.json`, "utf8")]);
+      const [info, meta] = await Promise.all([
+        stat(path),
+        readFile(`${join(this.options.dir, "object-meta", ...segments)}.json`, "utf8"),
+      ]);
       const object = JSON.parse(meta) as ObjectMetadata;
       return {
         size: info.size,
@@ -603,7 +621,13 @@ export class LocalStorage implements Storage {
     // The upload is frozen: a part rename still in flight has either landed in `dir` already or will fail. Once the
     // ones in flight are recorded, the recorded headers are exactly what `dir` holds.
     await this.renamesSettled(uploadId);
-    const headers = await this.io(() => this.partHeaders(uploadId, dir, parts.map((part) => part.partNumber)));
+    const headers = await this.io(() =>
+      this.partHeaders(
+        uploadId,
+        dir,
+        parts.map((part) => part.partNumber),
+      ),
+    );
     let size = 0;
     const files = parts.map((part, index) => {
       const header = headers[index];
@@ -655,9 +679,17 @@ export class LocalStorage implements Storage {
    * The headers of parts of an upload whose files are in `dir`: the recorded ones, and the others (stored before this
    * process started) read from their files; undefined for a part that has no file.
    */
-  private async partHeaders(uploadId: string, dir: string, partNumbers: readonly number[]): Promise<(PartHeader | undefined)[]> {
+  private async partHeaders(
+    uploadId: string,
+    dir: string,
+    partNumbers: readonly number[],
+  ): Promise<(PartHeader | undefined)[]> {
     const recorded = this.storedHeaders.get(uploadId);
-    return mapLimited(partNumbers, 32, async (partNumber) => recorded?.get(partNumber) ?? readPartHeader(join(dir, partFileName(partNumber))));
+    return mapLimited(
+      partNumbers,
+      32,
+      async (partNumber) => recorded?.get(partNumber) ?? readPartHeader(join(dir, partFileName(partNumber))),
+    );
   }
 
   /** The ETag of a part with this MD5, quoted. */
@@ -685,7 +717,11 @@ export class LocalStorage implements Storage {
   /** Waits while a complete holds the upload frozen; true when it gave the upload back. */
   private async waitWhileClosing(uploadId: string, deadline: number): Promise<boolean> {
     const closing = this.closingDir(uploadId);
-    const exists = (path: string) => stat(path).then(() => true, () => false);
+    const exists = (path: string) =>
+      stat(path).then(
+        () => true,
+        () => false,
+      );
     if (!(await exists(closing))) return false;
     while ((await exists(closing)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
     return exists(join(this.uploadDir(uploadId), "upload.json"));
@@ -693,8 +729,9 @@ export class LocalStorage implements Storage {
 
   private async readUpload(key: string, uploadId: string): Promise<UploadInfo> {
     if (!UPLOAD_ID.test(uploadId)) throw noSuchUpload();
-    const upload = await this.whileOpen(uploadId, async () =>
-      JSON.parse(await readFile(join(this.uploadDir(uploadId), "upload.json"), "utf8")) as UploadInfo,
+    const upload = await this.whileOpen(
+      uploadId,
+      async () => JSON.parse(await readFile(join(this.uploadDir(uploadId), "upload.json"), "utf8")) as UploadInfo,
     );
     if (upload.key !== key) throw noSuchUpload();
     return upload;

@@ -235,7 +235,10 @@ export class MemoryStorage implements Storage, ServedStore {
     checkRange(offset, length);
     await turn();
     const bytes = this.blobs.get(key)?.bytes;
-    return bytes && Uint8Array.prototype.slice.call(bytes, Math.min(offset, bytes.length), Math.min(offset + length, bytes.length));
+    return (
+      bytes &&
+      Uint8Array.prototype.slice.call(bytes, Math.min(offset, bytes.length), Math.min(offset + length, bytes.length))
+    );
   }
 
   /** No header a client chose is ever kept here (the URL sets what the object gets), as on the embedded store. */

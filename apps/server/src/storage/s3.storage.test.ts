@@ -17,7 +17,12 @@ const storage = new S3Storage({
 
 describe("S3Storage presigned part URLs", () => {
   it("carry no checksum parameters (real S3 would check an empty-body CRC32 against the part)", async () => {
-    const [url] = await storage.presignUploadParts("projects/p/files/k", "upload-1", [{ partNumber: 7, size: 1234 }], 3600);
+    const [url] = await storage.presignUploadParts(
+      "projects/p/files/k",
+      "upload-1",
+      [{ partNumber: 7, size: 1234 }],
+      3600,
+    );
     const query = new URL(url!).searchParams;
     const names = [...query.keys()].map((k) => k.toLowerCase());
     expect(names.filter((n) => n.startsWith("x-amz-checksum") || n === "x-amz-sdk-checksum-algorithm")).toEqual([]);
@@ -28,7 +33,12 @@ describe("S3Storage presigned part URLs", () => {
   });
 
   it("are signed for the public endpoint, one URL per part in order", async () => {
-    const urls = await storage.presignUploadParts("projects/p/files/k", "u", [1, 2, 3].map((partNumber) => ({ partNumber, size: 10 })), 60);
+    const urls = await storage.presignUploadParts(
+      "projects/p/files/k",
+      "u",
+      [1, 2, 3].map((partNumber) => ({ partNumber, size: 10 })),
+      60,
+    );
     expect(urls.map((u) => new URL(u).origin)).toEqual(Array(3).fill("https://s3.example.test"));
     expect(urls.map((u) => new URL(u).pathname)).toEqual(Array(3).fill("/videos/projects/p/files/k"));
     expect(urls.map((u) => new URL(u).searchParams.get("partNumber"))).toEqual(["1", "2", "3"]);
@@ -54,7 +64,11 @@ describe("S3Storage presigning many parts", () => {
 
 describe("toStorageError", () => {
   const s3Error = (name: string, status: number) =>
-    new S3ServiceException({ name, $fault: status >= 500 ? "server" : "client", $metadata: { httpStatusCode: status } });
+    new S3ServiceException({
+      name,
+      $fault: status >= 500 ? "server" : "client",
+      $metadata: { httpStatusCode: status },
+    });
 
   it.each([
     ["NoSuchUpload", 404, "upload-not-found"],

@@ -129,7 +129,12 @@ export class S3Storage implements Storage {
     let marker: string | undefined;
     // S3 returns at most 1,000 parts a page; an upload can have 10,000.
     for (;;) {
-      const command = new ListPartsCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker });
+      const command = new ListPartsCommand({
+        Bucket: this.bucket,
+        Key: key,
+        UploadId: uploadId,
+        PartNumberMarker: marker,
+      });
       const page = await this.call(() => this.client.send(command));
       for (const part of page.Parts ?? []) {
         if (part.PartNumber === undefined || part.ETag === undefined || part.Size === undefined) continue;
@@ -255,7 +260,9 @@ export class S3Storage implements Storage {
       return {
         size: out.ContentLength ?? 0,
         metadata: out.Metadata ?? {},
-        storedHeaders: Object.fromEntries(Object.entries(stored).filter((entry): entry is [string, string] => !!entry[1])),
+        storedHeaders: Object.fromEntries(
+          Object.entries(stored).filter((entry): entry is [string, string] => !!entry[1]),
+        ),
       };
     } catch (error) {
       const status = error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
@@ -271,7 +278,11 @@ export class S3Storage implements Storage {
     checkRange(offset, length);
     // `bytes=N-(N-1)` is no range: a read of nothing only says whether the object exists.
     if (length === 0) return (await this.objectSize(key)) === undefined ? undefined : new Uint8Array(0);
-    const command = new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${offset}-${offset + length - 1}` });
+    const command = new GetObjectCommand({
+      Bucket: this.bucket,
+      Key: key,
+      Range: `bytes=${offset}-${offset + length - 1}`,
+    });
     try {
       const out = await this.client.send(command);
       if (out.ContentRange === undefined && (out.ContentLength ?? 0) > MAX_RANGE_READ) {
@@ -365,7 +376,15 @@ export function toStorageError(error: unknown): unknown {
   return error;
 }
 
-const NETWORK_ERROR_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH"]);
+const NETWORK_ERROR_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+]);
 
 function isNetworkError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;

@@ -5,7 +5,13 @@ import { HttpRequest } from "@smithy/protocol-http";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { describe, expect, it } from "vitest";
 import { s3ClientConfig } from "./s3.storage";
-import { escapeUri, SigV4Presigner, SINGLE_PUT_ACL, SINGLE_PUT_HEADERS, type PresignCredentials } from "./sigv4-presigner";
+import {
+  escapeUri,
+  SigV4Presigner,
+  SINGLE_PUT_ACL,
+  SINGLE_PUT_HEADERS,
+  type PresignCredentials,
+} from "./sigv4-presigner";
 
 const KEYS = [
   "projects/demo/files/8204385151761ekHjcTTa1RzQSIHcbtORMA",
@@ -31,8 +37,19 @@ const SIZES = [0, 1, 5 * 1024 * 1024, 5 * 1024 ** 3];
 // Their metadata: none, the gateway's own entries (a URI-encoded file name), and names and values that need escaping.
 const OBJECTS: { size: number; contentType: string; metadata?: Record<string, string> }[] = [
   { size: 0, contentType: "application/octet-stream" },
-  { size: 1024, contentType: "video/mp4", metadata: { "file-name": encodeURIComponent("clip ünï 🎬.mp4"), "request-key": "8204385151761ekHjcTTa1RzQSIHcbtORMA" } },
-  { size: 5 * 1024 ** 3, contentType: "application/vnd.example+json", metadata: { z: "last", a: "first", "m.n_o~p": "a b/c+d=e&f%" } },
+  {
+    size: 1024,
+    contentType: "video/mp4",
+    metadata: {
+      "file-name": encodeURIComponent("clip ünï 🎬.mp4"),
+      "request-key": "8204385151761ekHjcTTa1RzQSIHcbtORMA",
+    },
+  },
+  {
+    size: 5 * 1024 ** 3,
+    contentType: "application/vnd.example+json",
+    metadata: { z: "last", a: "first", "m.n_o~p": "a b/c+d=e&f%" },
+  },
   { size: 77, contentType: "text/x-c++src", metadata: { "x-id": "sorts before x-id", "file-name": "" } },
 ];
 const DISPOSITIONS = [
@@ -66,7 +83,9 @@ describe("SigV4Presigner", () => {
               { expiresIn: expires, signingDate, signableHeaders: new Set(["content-length"]) },
             );
             expect(new URL(expected).searchParams.get("X-Amz-SignedHeaders")).toBe("content-length;host");
-            expect(ours.presignUploadParts(credentials, key, uploadId, [part], expires, signingDate)).toEqual([expected]);
+            expect(ours.presignUploadParts(credentials, key, uploadId, [part], expires, signingDate)).toEqual([
+              expected,
+            ]);
             const get = await getSignedUrl(client, new GetObjectCommand({ Bucket: setup.bucket, Key: key }), {
               expiresIn: expires,
               signingDate,
@@ -91,7 +110,9 @@ describe("SigV4Presigner", () => {
                 unhoistableHeaders: new Set(["x-amz-acl"]),
               },
             );
-            expect(new URL(put).searchParams.get("X-Amz-SignedHeaders")).toBe("content-length;host;if-none-match;x-amz-acl");
+            expect(new URL(put).searchParams.get("X-Amz-SignedHeaders")).toBe(
+              "content-length;host;if-none-match;x-amz-acl",
+            );
             expect(new URL(put).searchParams.has("x-amz-acl")).toBe(false);
             for (const [name, value] of Object.entries(object.metadata ?? {})) {
               expect(new URL(put).searchParams.get(`x-amz-meta-${name}`)).toBe(value);
@@ -103,7 +124,9 @@ describe("SigV4Presigner", () => {
               new GetObjectCommand({ Bucket: setup.bucket, Key: key, ResponseContentDisposition: disposition }),
               { expiresIn: expires, signingDate },
             );
-            expect(ours.presignGetObject(credentials, key, expires, signingDate, { contentDisposition: disposition })).toBe(named);
+            expect(
+              ours.presignGetObject(credentials, key, expires, signingDate, { contentDisposition: disposition }),
+            ).toBe(named);
             const typed = await getSignedUrl(
               client,
               new GetObjectCommand({
@@ -115,7 +138,11 @@ describe("SigV4Presigner", () => {
               }),
               { expiresIn: expires, signingDate },
             );
-            const overrides = { cacheControl: "private, max-age=60", contentDisposition: disposition, contentType: object.contentType };
+            const overrides = {
+              cacheControl: "private, max-age=60",
+              contentDisposition: disposition,
+              contentType: object.contentType,
+            };
             expect(ours.presignGetObject(credentials, key, expires, signingDate, overrides)).toBe(typed);
             compared += 5;
           }
@@ -168,7 +195,9 @@ describe("SigV4Presigner", () => {
     const urls = ours.presignUploadParts(CREDENTIALS[0]!, "k", "u", parts, 60);
     expect(urls.map((u) => new URL(u).searchParams.get("partNumber"))).toEqual(["1", "2", "3"]);
     expect(new Set(urls.map((u) => new URL(u).searchParams.get("X-Amz-Signature"))).size).toBe(3);
-    expect(urls.map((u) => new URL(u).searchParams.get("X-Amz-SignedHeaders"))).toEqual(Array(3).fill("content-length;host"));
+    expect(urls.map((u) => new URL(u).searchParams.get("X-Amz-SignedHeaders"))).toEqual(
+      Array(3).fill("content-length;host"),
+    );
     const names = [...new URL(urls[0]!).searchParams.keys()].map((n) => n.toLowerCase());
     expect(names.filter((n) => n.startsWith("x-amz-checksum") || n === "x-amz-sdk-checksum-algorithm")).toEqual([]);
   });
@@ -176,10 +205,24 @@ describe("SigV4Presigner", () => {
   it("signs each part's own length: the same part with another size gets another signature", () => {
     const ours = new SigV4Presigner(SETUPS[0]!);
     const now = DATES[0]!;
-    const [a, b] = ours.presignUploadParts(CREDENTIALS[0]!, "k", "u", [{ partNumber: 1, size: 10 }, { partNumber: 1, size: 11 }], 60, now);
+    const [a, b] = ours.presignUploadParts(
+      CREDENTIALS[0]!,
+      "k",
+      "u",
+      [
+        { partNumber: 1, size: 10 },
+        { partNumber: 1, size: 11 },
+      ],
+      60,
+      now,
+    );
     expect(new URL(a!).searchParams.get("X-Amz-Signature")).not.toBe(new URL(b!).searchParams.get("X-Amz-Signature"));
-    expect(() => ours.presignUploadParts(CREDENTIALS[0]!, "k", "u", [{ partNumber: 1, size: -1 }], 60)).toThrow(RangeError);
-    expect(() => ours.presignUploadParts(CREDENTIALS[0]!, "k", "u", [{ partNumber: 1, size: 1.5 }], 60)).toThrow(RangeError);
+    expect(() => ours.presignUploadParts(CREDENTIALS[0]!, "k", "u", [{ partNumber: 1, size: -1 }], 60)).toThrow(
+      RangeError,
+    );
+    expect(() => ours.presignUploadParts(CREDENTIALS[0]!, "k", "u", [{ partNumber: 1, size: 1.5 }], 60)).toThrow(
+      RangeError,
+    );
   });
 
   it("binds a single-PUT URL to its size, If-None-Match, ACL and metadata, and refuses values no client could send", () => {
@@ -187,13 +230,18 @@ describe("SigV4Presigner", () => {
     const now = DATES[0]!;
     const url = (object: { size: number; metadata?: Record<string, string> }) =>
       new URL(ours.presignPutObject(CREDENTIALS[0]!, "k", object, 60, now));
-    const signature = (object: { size: number; metadata?: Record<string, string> }) => url(object).searchParams.get("X-Amz-Signature");
-    expect(url({ size: 10 }).searchParams.get("X-Amz-SignedHeaders")).toBe("content-length;host;if-none-match;x-amz-acl");
+    const signature = (object: { size: number; metadata?: Record<string, string> }) =>
+      url(object).searchParams.get("X-Amz-Signature");
+    expect(url({ size: 10 }).searchParams.get("X-Amz-SignedHeaders")).toBe(
+      "content-length;host;if-none-match;x-amz-acl",
+    );
     expect(SINGLE_PUT_HEADERS).toEqual({ "if-none-match": "*", "x-amz-acl": SINGLE_PUT_ACL });
     const base = signature({ size: 10 });
     expect(signature({ size: 11 })).not.toBe(base);
     expect(signature({ size: 10, metadata: { "file-name": "a" } })).not.toBe(base);
-    expect(signature({ size: 10, metadata: { "file-name": "b" } })).not.toBe(signature({ size: 10, metadata: { "file-name": "a" } }));
+    expect(signature({ size: 10, metadata: { "file-name": "b" } })).not.toBe(
+      signature({ size: 10, metadata: { "file-name": "a" } }),
+    );
     expect(() => signature({ size: 10, metadata: { "File-Name": "a" } })).toThrow(RangeError);
     expect(() => signature({ size: 10, metadata: { "a b": "a" } })).toThrow(RangeError);
     expect(() => signature({ size: -1 })).toThrow(RangeError);
@@ -225,7 +273,9 @@ describe("SigV4Presigner", () => {
       client.destroy();
       const ours = new SigV4Presigner(setup);
       expect(ours.presignPutObject(credentials, "a/b", { size: 10 }, 60, signingDate)).toBe(expected);
-      expect(ours.singlePutHeaders).toEqual(acl === "none" ? { "if-none-match": "*" } : { "if-none-match": "*", "x-amz-acl": acl });
+      expect(ours.singlePutHeaders).toEqual(
+        acl === "none" ? { "if-none-match": "*" } : { "if-none-match": "*", "x-amz-acl": acl },
+      );
     },
   );
 

@@ -213,7 +213,9 @@ export class SigV4Presigner {
       const length = signed === "host" ? "" : `\ncontent-length:${contentLength}`;
       const headers = `${length}\n${hostAndRest}`;
       const hashed = requestHash.copy().update(tailQuery).update(headers).digest("hex");
-      const signature = createHmac("sha256", signingKey).update(toSignHead + hashed).digest("hex");
+      const signature = createHmac("sha256", signingKey)
+        .update(toSignHead + hashed)
+        .digest("hex");
       return `${urlHead}${signature}${signedHeadersQuery}${tailQuery}`;
     };
   }

@@ -200,4 +200,3 @@ export class StorageError extends Error {
     super(message, options);
   }
 }
-

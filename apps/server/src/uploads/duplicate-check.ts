@@ -13,9 +13,13 @@ export class DuplicateCheck {
   /** Reserves the hash for the upload, or throws 409 `DUPLICATE_FILE` naming the upload that holds it. */
   async reserve(projectId: string, fileHash: string, requestKey: string): Promise<void> {
     const key = hashReservationKey(projectId, fileHash);
-    const reserved = await this.storage.writeJson(key, { requestKey, createdAt: new Date().toISOString() }, {
-      ifNoneMatch: true,
-    });
+    const reserved = await this.storage.writeJson(
+      key,
+      { requestKey, createdAt: new Date().toISOString() },
+      {
+        ifNoneMatch: true,
+      },
+    );
     if (!reserved) {
       const holder = (await this.storage.readJson(key)) as { requestKey?: string } | undefined;
       const named = holder?.requestKey ? ` (requestKey ${holder.requestKey})` : "";

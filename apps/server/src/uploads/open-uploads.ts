@@ -50,7 +50,8 @@ export class OpenUploads {
     let open: number;
     try {
       open = await this.count(project.id, limit + 1);
-      if (open > limit && (await this.releaseLeaked(project.id, requestKey)) > 0) open = await this.count(project.id, limit + 1);
+      if (open > limit && (await this.releaseLeaked(project.id, requestKey)) > 0)
+        open = await this.count(project.id, limit + 1);
     } catch (error) {
       await this.storage.deleteObject(key).catch(() => undefined);
       throw error;

@@ -95,7 +95,11 @@ export class StartUpload {
       create: (key, object) => this.storage.createMultipartUpload(key, object),
       discard: (key, uploadId) => this.storage.abortMultipartUpload(key, uploadId),
       answer: (record, expiryHours) =>
-        this.urls.partsPlan(record, Array.from({ length: record.partsNumber }, (_, i) => i + 1), expiryHours),
+        this.urls.partsPlan(
+          record,
+          Array.from({ length: record.partsNumber }, (_, i) => i + 1),
+          expiryHours,
+        ),
     });
   }
 

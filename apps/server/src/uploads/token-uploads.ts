@@ -31,7 +31,11 @@ export class TokenUploads {
         });
       }
       const next: TokenUploadCount = { started: started + 1, expiresAt: expiresAt.toISOString() };
-      const written = await this.storage.writeJson(key, next, document ? { ifMatch: document.version } : { ifNoneMatch: true });
+      const written = await this.storage.writeJson(
+        key,
+        next,
+        document ? { ifMatch: document.version } : { ifNoneMatch: true },
+      );
       if (written) return;
     }
     throw new StorageError("unavailable", "an upload token's counter changed under every attempt to update it");
@@ -44,7 +48,8 @@ export class TokenUploads {
       const document = await this.storage.readDocument(key);
       const count = document?.value as TokenUploadCount | undefined;
       if (!document || !count || count.started <= 0) return;
-      if (await this.storage.writeJson(key, { ...count, started: count.started - 1 }, { ifMatch: document.version })) return;
+      if (await this.storage.writeJson(key, { ...count, started: count.started - 1 }, { ifMatch: document.version }))
+        return;
     }
   }
 }

@@ -73,7 +73,9 @@ export class UploadExpirySweeper implements OnApplicationBootstrap, OnApplicatio
             this.logger.log(`Expired upload ${requestKey} of project ${projectId}`);
           }
         } catch (error) {
-          this.logger.warn(`Could not expire upload ${requestKey} of project ${projectId}: ${(error as Error).message}`);
+          this.logger.warn(
+            `Could not expire upload ${requestKey} of project ${projectId}: ${(error as Error).message}`,
+          );
         }
       }
     };

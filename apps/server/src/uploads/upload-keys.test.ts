@@ -24,7 +24,13 @@ describe("request keys", () => {
   });
 
   it("reject anything else, so no client text reaches a storage key", () => {
-    for (const bad of ["", "../../x", "a".repeat(35), `${"1".repeat(13)}${"a".repeat(21)}/`, `${"1".repeat(13)}%2e%2e/aaaaaaaaaaaaaaa`]) {
+    for (const bad of [
+      "",
+      "../../x",
+      "a".repeat(35),
+      `${"1".repeat(13)}${"a".repeat(21)}/`,
+      `${"1".repeat(13)}%2e%2e/aaaaaaaaaaaaaaa`,
+    ]) {
       expect(isRequestKey(bad)).toBe(false);
     }
   });
@@ -51,6 +57,8 @@ describe("contentDisposition", () => {
     expect(contentDisposition('My "clip" – été.mp4')).toBe(
       `attachment; filename="My _clip_ _ _t_.mp4"; filename*=UTF-8''My%20%22clip%22%20%E2%80%93%20%C3%A9t%C3%A9.mp4`,
     );
-    expect(contentDisposition("it's (1).mp4")).toBe(`attachment; filename="it's (1).mp4"; filename*=UTF-8''it%27s%20%281%29.mp4`);
+    expect(contentDisposition("it's (1).mp4")).toBe(
+      `attachment; filename="it's (1).mp4"; filename*=UTF-8''it%27s%20%281%29.mp4`,
+    );
   });
 });

@@ -135,6 +135,8 @@ const MAX_URL_LIFETIME_MS = MAX_URL_EXPIRY_HOURS * 3600 * 1000;
 
 /** Whether an upload's URLs stopped working more than `graceSeconds` ago. */
 export function isExpired(record: UploadRecord, graceSeconds: number, now = Date.now()): boolean {
-  const expiresAt = record.urlsExpireAt ? Date.parse(record.urlsExpireAt) : Date.parse(record.createdAt) + MAX_URL_LIFETIME_MS;
+  const expiresAt = record.urlsExpireAt
+    ? Date.parse(record.urlsExpireAt)
+    : Date.parse(record.createdAt) + MAX_URL_LIFETIME_MS;
   return expiresAt + graceSeconds * 1000 < now;
 }

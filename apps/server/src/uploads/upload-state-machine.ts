@@ -57,7 +57,7 @@ export class UploadStateMachine {
   async complete(project: Project, body: CompleteUploadBody): Promise<true> {
     const digest = partsDigest(body.parts);
     const waitUntil = Date.now() + COMPLETION_WAIT_MS;
-    for (let swaps = 0; swaps < MAX_SWAP_ATTEMPTS; ) {
+    for (let swaps = 0; swaps < MAX_SWAP_ATTEMPTS;) {
       const { record, version } = await this.records.loadVersioned(project.id, body.requestKey);
       if (isSinglePut(record)) throw notMultipart();
       const phase = phaseOf(record);

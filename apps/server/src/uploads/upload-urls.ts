@@ -62,7 +62,11 @@ export class UploadUrls {
     const expiresIn = this.downloadExpirySeconds;
     // The download answers with the type and name the upload declared and no caching by shared caches, whatever its
     // PUT sent (a single PUT's type is not signed, its request names no file, and S3 keeps its Cache-Control).
-    const options = { contentType: record.mimeType, contentDisposition: contentDisposition(record.fileName), cacheControl: "private" };
+    const options = {
+      contentType: record.mimeType,
+      contentDisposition: contentDisposition(record.fileName),
+      cacheControl: "private",
+    };
     return {
       downloadPath: await this.storage.presignDownload(record.objectKey, expiresIn, options),
       expiresAt: new Date(Date.now() + expiresIn * 1000).toISOString(),

@@ -10,7 +10,12 @@ import {
   type SuccessEnvelope,
 } from "@upload-gateway/contract";
 import type { Principal } from "../auth/principal";
-import { AuthorizedPrincipal, AuthorizedProject, ProjectAccessGuard, requireApiKey } from "../auth/project-access.guard";
+import {
+  AuthorizedPrincipal,
+  AuthorizedProject,
+  ProjectAccessGuard,
+  requireApiKey,
+} from "../auth/project-access.guard";
 import type { Project } from "../auth/projects-file";
 import { toApiError } from "../errors/api-error";
 import type { StartBodySchema } from "./start-body";
@@ -65,7 +70,8 @@ export class UploadsController {
         reply(() =>
           own(body.requestKey, () => this.uploads.resume(project, body.requestKey, body.presignedUrlExpiryTimeHours)),
         ),
-      download: ({ params }) => reply(() => own(params.requestKey, () => this.uploads.downloadUrl(project, params.requestKey))),
+      download: ({ params }) =>
+        reply(() => own(params.requestKey, () => this.uploads.downloadUrl(project, params.requestKey))),
       get: ({ params }) => reply(() => own(params.requestKey, () => this.uploads.details(project, params.requestKey))),
       list: ({ query }) =>
         reply(async () => {

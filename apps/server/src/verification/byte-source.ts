@@ -19,7 +19,8 @@ export interface ReadStats {
 export function bufferByteSource(bytes: Uint8Array): ByteSource {
   return {
     size: bytes.length,
-    read: (offset, length) => Promise.resolve(bytes.slice(clamp(offset, bytes.length), clamp(offset + length, bytes.length))),
+    read: (offset, length) =>
+      Promise.resolve(bytes.slice(clamp(offset, bytes.length), clamp(offset + length, bytes.length))),
   };
 }
 
@@ -77,7 +78,8 @@ export function readAheadByteSource(source: ByteSource, options: ReadAheadOption
       }
       const bytes = await source.read(start, Math.max(end - start, Math.min(blockSize, source.size - start)));
       // Short of the object's end only when a limit below cut the read: never hand a parser fewer bytes than exist.
-      if (bytes.length < end - start) throw new ReadLimitError(`read of ${end - start} bytes at ${start} cut short`, "bytes");
+      if (bytes.length < end - start)
+        throw new ReadLimitError(`read of ${end - start} bytes at ${start} cut short`, "bytes");
       kept.push({ offset: start, bytes });
       if (kept.length > capacity) kept.shift();
       return bytes.slice(0, end - start);

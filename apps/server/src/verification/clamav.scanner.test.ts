@@ -31,7 +31,10 @@ describe("ClamAV scanner against Debian's clamd", () => {
   it("finds the EICAR test file infected, sent in chunks smaller than it", async () => {
     const scanner = clamavScanner({ host: clamd.host, port: clamd.port, chunkBytes: 16 });
     expect(scanner.name).toBe("clamav");
-    expect(await scanner.scan(bufferByteSource(EICAR))).toEqual({ verdict: "infected", signature: `${EICAR_SIGNATURE}.UNOFFICIAL` });
+    expect(await scanner.scan(bufferByteSource(EICAR))).toEqual({
+      verdict: "infected",
+      signature: `${EICAR_SIGNATURE}.UNOFFICIAL`,
+    });
   });
 
   it("finds a clean file clean, streamed by ranged reads of at most a chunk", async () => {
@@ -43,7 +46,9 @@ describe("ClamAV scanner against Debian's clamd", () => {
 
   it("scans several objects at once, each with its own verdict", async () => {
     const scanner = clamavScanner({ host: clamd.host, port: clamd.port });
-    const verdicts = await Promise.all([EICAR, randomBytes(1000), EICAR, Buffer.from("hello")].map((b) => scanner.scan(bufferByteSource(b))));
+    const verdicts = await Promise.all(
+      [EICAR, randomBytes(1000), EICAR, Buffer.from("hello")].map((b) => scanner.scan(bufferByteSource(b))),
+    );
     expect(verdicts.map((v) => v.verdict)).toEqual(["infected", "clean", "infected", "clean"]);
   });
 
@@ -59,7 +64,10 @@ describe("ClamAV scanner against Debian's clamd", () => {
     const { source, largestRead } = recording(randomBytes(2000));
     const scanner = clamavScanner({ host: clamd.host, port: clamd.port, maxStreamBytes: 1000 });
     const result = await scanner.scan(source);
-    expect(result).toMatchObject({ verdict: "error", message: expect.stringContaining("StreamMaxLength (1000 bytes)") as string });
+    expect(result).toMatchObject({
+      verdict: "error",
+      message: expect.stringContaining("StreamMaxLength (1000 bytes)") as string,
+    });
     expect(largestRead()).toBe(0);
   });
 
@@ -91,7 +99,10 @@ describe("ClamAV scanner: failures without clamd", () => {
   it("a clamd that does not answer: an error verdict at the timeout", async () => {
     const scanner = clamavScanner({ host: "127.0.0.1", port: silentPort, timeoutMs: 300 });
     const result = await scanner.scan(bufferByteSource(EICAR));
-    expect(result).toMatchObject({ verdict: "error", message: expect.stringContaining("did not answer within 300 ms") as string });
+    expect(result).toMatchObject({
+      verdict: "error",
+      message: expect.stringContaining("did not answer within 300 ms") as string,
+    });
   });
 
   it("nothing listening: an error verdict saying clamd is unreachable", async () => {
@@ -100,12 +111,18 @@ describe("ClamAV scanner: failures without clamd", () => {
     const port = (closed.address() as { port: number }).port;
     await new Promise((resolve) => closed.close(resolve));
     const result = await clamavScanner({ host: "127.0.0.1", port }).scan(bufferByteSource(EICAR));
-    expect(result).toMatchObject({ verdict: "error", message: expect.stringMatching(/unreachable: .*ECONNREFUSED/) as string });
+    expect(result).toMatchObject({
+      verdict: "error",
+      message: expect.stringMatching(/unreachable: .*ECONNREFUSED/) as string,
+    });
   });
 
   it("reads clamd's answers", () => {
     expect(parseAnswer("stream: OK")).toEqual({ verdict: "clean" });
-    expect(parseAnswer("stream: Win.Test.EICAR_HDB-1 FOUND")).toEqual({ verdict: "infected", signature: "Win.Test.EICAR_HDB-1" });
+    expect(parseAnswer("stream: Win.Test.EICAR_HDB-1 FOUND")).toEqual({
+      verdict: "infected",
+      signature: "Win.Test.EICAR_HDB-1",
+    });
     expect(parseAnswer("INSTREAM size limit exceeded. ERROR")).toEqual({
       verdict: "error",
       message: "clamd answered: INSTREAM size limit exceeded.",

@@ -36,7 +36,9 @@ export function clamavScanner(options: ClamavScannerOptions): ContentScanner {
     name: "clamav",
     async scan(target) {
       if (target.size > maxStreamBytes) {
-        return error(`the object (${target.size} bytes) is larger than clamd's StreamMaxLength (${maxStreamBytes} bytes)`);
+        return error(
+          `the object (${target.size} bytes) is larger than clamd's StreamMaxLength (${maxStreamBytes} bytes)`,
+        );
       }
       let socket: Socket | undefined;
       let timer: NodeJS.Timeout | undefined;
@@ -78,7 +80,7 @@ async function instream(socket: Socket, target: ByteSource, chunkBytes: number, 
   });
   try {
     await write(socket, Buffer.from("zINSTREAM\0"));
-    for (let offset = 0; offset < target.size; ) {
+    for (let offset = 0; offset < target.size;) {
       const chunk = await target.read(offset, Math.min(chunkBytes, target.size - offset));
       if (chunk.length === 0) throw new Error(`the object ended at ${offset} of its ${target.size} bytes`);
       const length = Buffer.alloc(4);
@@ -90,9 +92,10 @@ async function instream(socket: Socket, target: ByteSource, chunkBytes: number, 
     await write(socket, Buffer.alloc(4)); // a zero length ends the stream
   } catch (failure) {
     // clamd may have answered (a size limit) and closed before it took everything: its answer says more.
-    const early = await Promise.race([answer, new Promise<undefined>((resolve) => setTimeout(resolve, 100, undefined))]).catch(
-      () => undefined,
-    );
+    const early = await Promise.race([
+      answer,
+      new Promise<undefined>((resolve) => setTimeout(resolve, 100, undefined)),
+    ]).catch(() => undefined);
     if (early) return early;
     throw failure;
   }

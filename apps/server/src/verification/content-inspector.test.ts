@@ -30,7 +30,17 @@ describe("inspectContent: media", () => {
     ["tone.mp3", "audio/mpeg", { container: "mp3", videoCodec: null, audioCodec: "mp3", width: null }],
     ["tone.aac", "audio/aac", { container: "aac", videoCodec: null, audioCodec: "aac", width: null }],
     ["tone.m4a", "audio/x-m4a", { container: "mp4", videoCodec: null, audioCodec: "aac", width: null }],
-    ["tone.wav", "audio/wav", { container: "wav", videoCodec: null, audioCodec: "pcm", width: null, bitRate: expect.closeTo(128_000, -3) as number }],
+    [
+      "tone.wav",
+      "audio/wav",
+      {
+        container: "wav",
+        videoCodec: null,
+        audioCodec: "pcm",
+        width: null,
+        bitRate: expect.closeTo(128_000, -3) as number,
+      },
+    ],
   ])("%s: %s, its container's facts", async (name, type, facts) => {
     const result = await inspect(name);
     expect(result.detectedMimeType).toBe(type);
@@ -88,12 +98,18 @@ describe("inspectContent: hostile files, each as if declared video/mp4", () => {
 
   it("an empty file: application/x-empty, nothing read", async () => {
     const result = await inspect("empty.mp4");
-    expect(result).toMatchObject({ detectedMimeType: "application/x-empty", anomalies: [], read: { requests: 0, bytes: 0 } });
+    expect(result).toMatchObject({
+      detectedMimeType: "application/x-empty",
+      anomalies: [],
+      read: { requests: 0, bytes: 0 },
+    });
     expect(result.media).toBeUndefined();
   });
 
   it("random bytes: application/octet-stream; text: text/plain", async () => {
-    const random = await inspectContent(bufferByteSource(Uint8Array.from({ length: 5000 }, (_, i) => (i * 7919) % 251)));
+    const random = await inspectContent(
+      bufferByteSource(Uint8Array.from({ length: 5000 }, (_, i) => (i * 7919) % 251)),
+    );
     expect(random.detectedMimeType).toBe("application/octet-stream");
     const text = await inspectContent(bufferByteSource(Buffer.from("Grüße, a plain note.\n".repeat(100))));
     expect(text.detectedMimeType).toBe("text/plain");
@@ -115,8 +131,28 @@ describe("inspectContent: bounds", () => {
     const ffmpeg = (...args: string[]) => execFileSync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", ...args]);
     const atEnd = join(dir, "samples-index-at-end.mp4");
     const atStart = join(dir, "samples-index-at-start.mp4");
-    const inputs = ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=4", "-f", "lavfi", "-i", "sine=duration=4"];
-    const codecs = ["-vf", "noise=alls=80:allf=t", "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-c:a", "aac"];
+    const inputs = [
+      "-f",
+      "lavfi",
+      "-i",
+      "testsrc2=size=320x240:rate=25:duration=4",
+      "-f",
+      "lavfi",
+      "-i",
+      "sine=duration=4",
+    ];
+    const codecs = [
+      "-vf",
+      "noise=alls=80:allf=t",
+      "-c:v",
+      "libx264",
+      "-preset",
+      "ultrafast",
+      "-qp",
+      "0",
+      "-c:a",
+      "aac",
+    ];
     ffmpeg(...inputs, ...codecs, atEnd);
     ffmpeg("-i", atEnd, "-c", "copy", "-movflags", "+faststart", atStart);
     for (const path of [atEnd, atStart]) {
@@ -180,4 +216,3 @@ describe("inspectContent: bounds", () => {
     expect(results.map((r) => r.media?.container)).toEqual(["mp4", "webm", "wav", "matroska"]);
   });
 });
-

@@ -84,7 +84,8 @@ export async function inspectContent(source: ByteSource, options: InspectOptions
   if (embeddedMarkup(head)) result.anomalies.push("embedded-markup");
   if (!isZipBased(result.detectedMimeType)) {
     const tailStart = Math.max(0, source.size - TAIL_BYTES);
-    const tail = tailStart < head.length ? head.subarray(tailStart) : await readOrUndefined(cached, tailStart, TAIL_BYTES);
+    const tail =
+      tailStart < head.length ? head.subarray(tailStart) : await readOrUndefined(cached, tailStart, TAIL_BYTES);
     if (tail && trailingArchive(tail)) result.anomalies.push("trailing-archive");
   }
 
@@ -119,7 +120,9 @@ async function readOrUndefined(source: ByteSource, offset: number, length: numbe
 
 /** Audio and video types, by their MIME names and those `file-type` gives containers of them. */
 function isMedia(type: string): boolean {
-  return type.startsWith("video/") || type.startsWith("audio/") || type === "application/ogg" || type === "application/mp4";
+  return (
+    type.startsWith("video/") || type.startsWith("audio/") || type === "application/ogg" || type === "application/mp4"
+  );
 }
 
 /** Types whose format is a ZIP archive, which end in one by design. */

@@ -48,7 +48,9 @@ describe("embeddedMarkup and trailingArchive", () => {
   });
 
   it("finds a ZIP archive's end record", () => {
-    expect(trailingArchive(Buffer.concat([Buffer.alloc(100), Buffer.from([0x50, 0x4b, 0x05, 0x06]), Buffer.alloc(18)]))).toBe(true);
+    expect(
+      trailingArchive(Buffer.concat([Buffer.alloc(100), Buffer.from([0x50, 0x4b, 0x05, 0x06]), Buffer.alloc(18)])),
+    ).toBe(true);
     expect(trailingArchive(Buffer.alloc(100))).toBe(false);
   });
 });

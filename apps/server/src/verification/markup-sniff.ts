@@ -7,8 +7,23 @@
 
 /** HTML's patterns in the MIME Sniffing standard: each a tag name followed by a space or `>`. */
 const HTML_TAGS = [
-  "!doctype html", "html", "head", "script", "iframe", "h1", "div", "font", "table", "a", "style", "title", "b",
-  "body", "br", "p", "!--",
+  "!doctype html",
+  "html",
+  "head",
+  "script",
+  "iframe",
+  "h1",
+  "div",
+  "font",
+  "table",
+  "a",
+  "style",
+  "title",
+  "b",
+  "body",
+  "br",
+  "p",
+  "!--",
 ];
 /** How far into the object embedded markup is looked for (`embeddedMarkup`). */
 export const MARKUP_SCAN_BYTES = 64 * 1024;
@@ -35,7 +50,11 @@ export function sniffMarkup(head: Uint8Array): string | undefined {
     }
   }
   // A script file served inline runs nowhere by itself, but it is what an attacker stores to load from a page.
-  if (/^(?:(?:"use strict"|'use strict');?\s*)?(?:function\s|var\s|let\s|const\s|import\s|export\s|document\.|window\.)/.test(text)) {
+  if (
+    /^(?:(?:"use strict"|'use strict');?\s*)?(?:function\s|var\s|let\s|const\s|import\s|export\s|document\.|window\.)/.test(
+      text,
+    )
+  ) {
     return "text/javascript";
   }
   return undefined;
@@ -76,5 +95,8 @@ function leadingText(head: Uint8Array): string {
     bytes = swapped.swap16();
     encoding = "utf16le";
   }
-  return bytes.toString(encoding).replace(/^[\s\0]+/, "").toLowerCase();
+  return bytes
+    .toString(encoding)
+    .replace(/^[\s\0]+/, "")
+    .toLowerCase();
 }

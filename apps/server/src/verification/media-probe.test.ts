@@ -15,9 +15,27 @@ beforeAll(() => {
   // A fragmented MP4 of 6+ MiB of real samples: no single index, so MediaInfo reads on through its fragments.
   const path = join(dir, "fragmented.mp4");
   execFileSync("ffmpeg", [
-    "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=4",
-    "-vf", "noise=alls=80:allf=t", "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0",
-    "-movflags", "frag_keyframe+empty_moov+default_base_moof", "-frag_duration", "200000", path,
+    "-hide_banner",
+    "-loglevel",
+    "error",
+    "-y",
+    "-f",
+    "lavfi",
+    "-i",
+    "testsrc2=size=320x240:rate=25:duration=4",
+    "-vf",
+    "noise=alls=80:allf=t",
+    "-c:v",
+    "libx264",
+    "-preset",
+    "ultrafast",
+    "-qp",
+    "0",
+    "-movflags",
+    "frag_keyframe+empty_moov+default_base_moof",
+    "-frag_duration",
+    "200000",
+    path,
   ]);
   fragmented = readFileSync(path);
 }, 120_000);
@@ -47,12 +65,36 @@ describe("factsOf", () => {
   const report = (...track: object[]) => JSON.stringify({ media: { track } });
 
   it("names QuickTime, MPEG audio layers and unknown formats; reads truncation from the extra fields", () => {
-    const mov = factsOf(report({ "@type": "General", Format: "MPEG-4", CodecID: "qt  ", Duration: "1.5" }, { "@type": "Video", Format: "ProRes", Width: "640" }));
-    expect(mov.media).toMatchObject({ container: "mov", videoCodec: "prores", width: 640, durationSeconds: 1.5, audioCodec: null });
-    const mp2 = factsOf(report({ "@type": "General", Format: "MPEG Audio" }, { "@type": "Audio", Format: "MPEG Audio", Format_Profile: "Layer 2" }));
+    const mov = factsOf(
+      report(
+        { "@type": "General", Format: "MPEG-4", CodecID: "qt  ", Duration: "1.5" },
+        { "@type": "Video", Format: "ProRes", Width: "640" },
+      ),
+    );
+    expect(mov.media).toMatchObject({
+      container: "mov",
+      videoCodec: "prores",
+      width: 640,
+      durationSeconds: 1.5,
+      audioCodec: null,
+    });
+    const mp2 = factsOf(
+      report(
+        { "@type": "General", Format: "MPEG Audio" },
+        { "@type": "Audio", Format: "MPEG Audio", Format_Profile: "Layer 2" },
+      ),
+    );
     expect(mp2.media).toMatchObject({ container: "mp2", audioCodec: "mp2", durationSeconds: null, bitRate: null });
-    const odd = factsOf(report({ "@type": "General", Format: "Some New Format", extra: { IsTruncated: "Yes" } }, { "@type": "Audio", Format: "Fancy Codec 2" }));
-    expect(odd).toMatchObject({ truncated: true, media: { container: "some-new-format", audioCodec: "fancy-codec-2" } });
+    const odd = factsOf(
+      report(
+        { "@type": "General", Format: "Some New Format", extra: { IsTruncated: "Yes" } },
+        { "@type": "Audio", Format: "Fancy Codec 2" },
+      ),
+    );
+    expect(odd).toMatchObject({
+      truncated: true,
+      media: { container: "some-new-format", audioCodec: "fancy-codec-2" },
+    });
   });
 
   it("no audio or video track, or a report that is not JSON: no media", () => {

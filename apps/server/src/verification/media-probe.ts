@@ -35,7 +35,6 @@ export interface MediaProbe {
 /** The bytes MediaInfo is handed per read: small, as it seeks often (the read-ahead below groups them). */
 const CHUNK = 64 * 1024;
 
-
 /**
  * MediaInfoLib (WebAssembly, `mediainfo.js`), chosen over ffprobe by the measurement in this folder's README: on a
  * 1 GiB MP4 it finds the same facts in 1-4 MiB of ranged reads in-process, where ffprobe needs an HTTP URL, a process
@@ -117,7 +116,8 @@ async function analyze(source: ByteSource, limits: ProbeLimits): Promise<MediaPr
       if (data.length === 0) break;
       fed += data.length;
       const finished = mi.openBufferContinue(data, data.length);
-      if (index && offset <= indexFedUntil && offset + data.length > indexFedUntil) indexFedUntil = offset + data.length;
+      if (index && offset <= indexFedUntil && offset + data.length > indexFedUntil)
+        indexFedUntil = offset + data.length;
       // The whole index is in: what the samples would add (MediaInfo's frame analysis) is not needed.
       if (index && indexFedUntil >= index.end) break;
       const seekTo = mi.openBufferContinueGotoGet();
@@ -275,7 +275,12 @@ function mpegAudioName(track: Track | undefined): string {
 }
 
 function slug(name: string): string {
-  return name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || "unknown";
+  return (
+    name
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-")
+      .replace(/^-|-$/g, "") || "unknown"
+  );
 }
 
 function str(value: unknown): string | undefined {

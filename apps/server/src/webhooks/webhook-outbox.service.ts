@@ -116,13 +116,17 @@ export class WebhookOutbox implements OnApplicationBootstrap, OnApplicationShutd
       if (this.loop.stopped) return;
       try {
         const startAfter = this.sweptUpTo.get(projectId);
-        const page = await this.storage.listKeys(webhookOutboxPrefix(projectId), { limit: PAGE, ...(startAfter ? { startAfter } : {}) });
+        const page = await this.storage.listKeys(webhookOutboxPrefix(projectId), {
+          limit: PAGE,
+          ...(startAfter ? { startAfter } : {}),
+        });
         // Deliveries backing off must not hide the others: past a full page, the next sweep reads on (then from the start).
         if (page.isTruncated && page.keys.length > 0) this.sweptUpTo.set(projectId, page.keys.at(-1)!);
         else this.sweptUpTo.delete(projectId);
         const queue = page.keys.filter((key) => !this.claimed.has(key));
         const workers = Array.from({ length: CONCURRENCY }, async () => {
-          for (let key = queue.shift(); key !== undefined && !this.loop.stopped; key = queue.shift()) await this.deliver(key);
+          for (let key = queue.shift(); key !== undefined && !this.loop.stopped; key = queue.shift())
+            await this.deliver(key);
         });
         await Promise.all(workers);
       } catch (error) {
@@ -158,7 +162,9 @@ export class WebhookOutbox implements OnApplicationBootstrap, OnApplicationShutd
       const projectId = entry.event.data.projectId;
       const endpoint = (await this.endpoints.of(projectId)).find((w) => w.url === entry.url);
       if (!endpoint) {
-        this.logger.warn(`Webhook ${entry.event.id} (${entry.event.type}) dropped: ${scrubSecrets(entry.url)} is no longer configured for project ${projectId}`);
+        this.logger.warn(
+          `Webhook ${entry.event.id} (${entry.event.type}) dropped: ${scrubSecrets(entry.url)} is no longer configured for project ${projectId}`,
+        );
         this.metrics?.webhookDeliveries.inc({ project: projectId, outcome: "abandoned" });
         await this.storage.deleteObject(key);
         return;
@@ -200,11 +206,17 @@ export class WebhookOutbox implements OnApplicationBootstrap, OnApplicationShutd
     const base = this.config.WEBHOOK_RETRY_BASE_SECONDS * 1000;
     const backoff = Math.min(base * 2 ** (attempts - 1), this.config.WEBHOOK_RETRY_MAX_SECONDS * 1000);
     const nextAttemptAt = now + backoff * (0.5 + Math.random() / 2); // jitter: receivers recovering are not stampeded
-    this.logger.warn(`Could not deliver ${what} (attempt ${attempts}): ${result.reason}; next in ${Math.round((nextAttemptAt - now) / 1000)} s`);
+    this.logger.warn(
+      `Could not deliver ${what} (attempt ${attempts}): ${result.reason}; next in ${Math.round((nextAttemptAt - now) / 1000)} s`,
+    );
     const current = await this.storage.readDocument(key);
     const held = current && outboxEntrySchema.safeParse(current.value).data?.lease?.owner === token;
     if (!held) return; // the lease ran out and another replica took the delivery over
     const { lease: _released, ...rest } = entry;
-    await this.storage.writeJson(key, { ...rest, attempts, nextAttemptAt, lastError: result.reason.slice(0, 500) }, { ifMatch: current.version });
+    await this.storage.writeJson(
+      key,
+      { ...rest, attempts, nextAttemptAt, lastError: result.reason.slice(0, 500) },
+      { ifMatch: current.version },
+    );
   }
 }

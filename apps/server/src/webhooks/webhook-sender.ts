@@ -20,7 +20,12 @@ const MAX_REPLY_BYTES = 4096;
  * (TLS still verifies the URL's host name). Redirects are not followed (a 3xx is a failure): following one would reach
  * an address nobody checked. The whole exchange has one deadline.
  */
-export async function sendWebhook(url: string, secret: string, body: string, options: WebhookSendOptions): Promise<SendResult> {
+export async function sendWebhook(
+  url: string,
+  secret: string,
+  body: string,
+  options: WebhookSendOptions,
+): Promise<SendResult> {
   const target = new URL(url);
   let resolved;
   try {
@@ -59,14 +64,21 @@ export async function sendWebhook(url: string, secret: string, body: string, opt
         const status = response.statusCode ?? 0;
         const finish = () => {
           clearTimeout(deadline);
-          resolve(status >= 200 && status < 300 ? { ok: true, status } : { ok: false, status, reason: `the receiver answered ${status}` });
+          resolve(
+            status >= 200 && status < 300
+              ? { ok: true, status }
+              : { ok: false, status, reason: `the receiver answered ${status}` },
+          );
         };
         response.on("end", finish);
         response.on("close", finish);
         response.on("error", finish);
       },
     );
-    const deadline = setTimeout(() => request.destroy(new Error(`no reply within ${options.timeoutMs} ms`)), options.timeoutMs);
+    const deadline = setTimeout(
+      () => request.destroy(new Error(`no reply within ${options.timeoutMs} ms`)),
+      options.timeoutMs,
+    );
     request.on("timeout", () => request.destroy(new Error(`no reply within ${options.timeoutMs} ms`)));
     request.on("error", (error) => {
       clearTimeout(deadline);

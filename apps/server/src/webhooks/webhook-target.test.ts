@@ -88,8 +88,15 @@ describe("webhook targets", () => {
   it("refuses a host that resolves to loopback, unless private networks are allowed", async () => {
     await expect(resolveWebhookTarget(new URL("http://localhost:9/x"), false)).rejects.toThrow(/private or loopback/);
     await expect(resolveWebhookTarget(new URL("http://[::1]:9/x"), false)).rejects.toThrow(/private or loopback/);
-    await expect(resolveWebhookTarget(new URL("http://[::ffff:127.0.0.1]:9/x"), false)).rejects.toThrow(/private or loopback/);
-    await expect(resolveWebhookTarget(new URL("http://[2002:7f00:1::]:9/x"), false)).rejects.toThrow(/private or loopback/);
-    await expect(resolveWebhookTarget(new URL("http://127.0.0.1:9/x"), true)).resolves.toEqual({ address: "127.0.0.1", family: 4 });
+    await expect(resolveWebhookTarget(new URL("http://[::ffff:127.0.0.1]:9/x"), false)).rejects.toThrow(
+      /private or loopback/,
+    );
+    await expect(resolveWebhookTarget(new URL("http://[2002:7f00:1::]:9/x"), false)).rejects.toThrow(
+      /private or loopback/,
+    );
+    await expect(resolveWebhookTarget(new URL("http://127.0.0.1:9/x"), true)).resolves.toEqual({
+      address: "127.0.0.1",
+      family: 4,
+    });
   });
 });

@@ -127,7 +127,9 @@ export async function resolveWebhookTarget(
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
   let addresses: { address: string; family: number }[];
   try {
-    addresses = isIP(host) ? [{ address: host, family: isIP(host) }] : await lookup(host, { all: true, verbatim: true });
+    addresses = isIP(host)
+      ? [{ address: host, family: isIP(host) }]
+      : await lookup(host, { all: true, verbatim: true });
   } catch (error) {
     throw new WebhookTargetError(`cannot resolve ${host}: ${(error as Error).message}`);
   }

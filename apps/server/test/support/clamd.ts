@@ -71,7 +71,6 @@ export async function startClamd(options: { streamMaxBytes?: number } = {}): Pro
   return { host: "127.0.0.1", port, streamMaxBytes, stop };
 }
 
-
 /** Waits until clamd answers PING with PONG. */
 async function waitForPong(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

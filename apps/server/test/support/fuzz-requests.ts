@@ -27,7 +27,19 @@ export interface FuzzTarget {
   storageUrls: string[];
 }
 
-const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "PROPFIND", "SEARCH", "MKCOL"];
+const HTTP_METHODS = [
+  "GET",
+  "HEAD",
+  "POST",
+  "PUT",
+  "DELETE",
+  "PATCH",
+  "OPTIONS",
+  "TRACE",
+  "PROPFIND",
+  "SEARCH",
+  "MKCOL",
+];
 
 /** Strings that have broken servers: lone surrogates, NUL and other controls, bidi overrides, emoji, huge ones. */
 export const nastyString: fc.Arbitrary<string> = fc.oneof(
@@ -69,7 +81,21 @@ export const nastyString: fc.Arbitrary<string> = fc.oneof(
 export const nastyNumber: fc.Arbitrary<number> = fc.oneof(
   fc.integer(),
   fc.double({ noNaN: true, noDefaultInfinity: true }),
-  fc.constantFrom(0, -0, -1, 1.5, 2 ** 31, 2 ** 53, 2 ** 53 + 2, Number.MAX_VALUE, Number.MIN_VALUE, 1e21, 5 * 1024 ** 4 + 1, 10_001, 10_000),
+  fc.constantFrom(
+    0,
+    -0,
+    -1,
+    1.5,
+    2 ** 31,
+    2 ** 53,
+    2 ** 53 + 2,
+    Number.MAX_VALUE,
+    Number.MIN_VALUE,
+    1e21,
+    5 * 1024 ** 4 + 1,
+    10_001,
+    10_000,
+  ),
 );
 
 const fieldName = fc.constantFrom(
@@ -167,7 +193,8 @@ export function encodeSegment(text: string): string {
   for (const char of text) {
     const code = char.codePointAt(0)!;
     if (/^[A-Za-z0-9_.~-]$/.test(char)) out += char;
-    else if (code >= 0xd800 && code <= 0xdfff) out += [0xe0 | (code >> 12), 0x80 | ((code >> 6) & 0x3f), 0x80 | (code & 0x3f)].map(hex).join("");
+    else if (code >= 0xd800 && code <= 0xdfff)
+      out += [0xe0 | (code >> 12), 0x80 | ((code >> 6) & 0x3f), 0x80 | (code & 0x3f)].map(hex).join("");
     else out += encodeURIComponent(char);
   }
   return out;
@@ -177,7 +204,24 @@ const hex = (byte: number) => `%${byte.toString(16).toUpperCase().padStart(2, "0
 /** A path segment: mostly encoded hostile text, sometimes broken escapes or raw characters. */
 const segment: fc.Arbitrary<string> = fc.oneof(
   { weight: 4, arbitrary: nastyString.map(encodeSegment) },
-  { weight: 1, arbitrary: fc.constantFrom("%", "%Z9", "%E0%A4%A", "%C0%AF", "%2e%2e", "%2F", "%00", "..", ".", "", "a;b", "a%20b", "*") },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      "%",
+      "%Z9",
+      "%E0%A4%A",
+      "%C0%AF",
+      "%2e%2e",
+      "%2F",
+      "%00",
+      "..",
+      ".",
+      "",
+      "a;b",
+      "a%20b",
+      "*",
+    ),
+  },
   { weight: 1, arbitrary: fc.string({ unit: "grapheme-ascii", maxLength: 12 }).map((s) => s.replace(/[#?\s\\]/g, "")) },
 );
 
@@ -196,9 +240,15 @@ function routeArbitrary(target: FuzzTarget): fc.Arbitrary<{ method: string; path
   const query = fc.oneof(
     fc.constant(""),
     fc
-      .array(fc.tuple(fc.constantFrom("limit", "cursor", "x", "__proto__", "limit[]"), fc.oneof(segment, nastyNumber.map(String))), {
-        maxLength: 3,
-      })
+      .array(
+        fc.tuple(
+          fc.constantFrom("limit", "cursor", "x", "__proto__", "limit[]"),
+          fc.oneof(segment, nastyNumber.map(String)),
+        ),
+        {
+          maxLength: 3,
+        },
+      )
       .map((pairs) => (pairs.length ? `?${pairs.map(([k, v]) => `${k}=${v}`).join("&")}` : "")),
   );
   const api = (p: string) => `/api/projects/${p}/uploads`;
@@ -210,28 +260,37 @@ function routeArbitrary(target: FuzzTarget): fc.Arbitrary<{ method: string; path
     fc.tuple(project, requestKey).map(([p, k]) => ({ method: "POST", path: `${api(p)}/success/${k}`, json: false })),
     fc.tuple(project, requestKey).map(([p, k]) => ({ method: "GET", path: `${api(p)}/${k}`, json: false })),
     fc.tuple(project, query).map(([p, q]) => ({ method: "GET", path: `${api(p)}${q}`, json: false })),
-    fc.constantFrom("/health/live", "/health/ready", "/api/dev-session", "/docs", "/docs/assets/docs-init.js").map((path) => ({
-      method: "GET",
-      path,
-      json: false,
-    })),
+    fc
+      .constantFrom("/health/live", "/health/ready", "/api/dev-session", "/docs", "/docs/assets/docs-init.js")
+      .map((path) => ({
+        method: "GET",
+        path,
+        json: false,
+      })),
     segment.map((file) => ({ method: "GET", path: `/docs/assets/${file}`, json: false })),
-    fc.tuple(fc.constantFrom("", "api/", "storage/", "health/", "docs/"), fc.array(segment, { minLength: 1, maxLength: 4 })).map(([prefix, parts]) => ({
-      method: "GET",
-      path: `/${prefix}${parts.join("/")}`,
-      json: false,
-    })),
+    fc
+      .tuple(
+        fc.constantFrom("", "api/", "storage/", "health/", "docs/"),
+        fc.array(segment, { minLength: 1, maxLength: 4 }),
+      )
+      .map(([prefix, parts]) => ({
+        method: "GET",
+        path: `/${prefix}${parts.join("/")}`,
+        json: false,
+      })),
   ];
   if (target.storageUrls.length > 0) {
     const storageUrl = fc.constantFrom(...target.storageUrls);
     routes.push(
       storageUrl.map((url) => ({ method: url.includes("/parts/") ? "PUT" : "GET", path: url, json: false })),
-      fc.tuple(storageUrl, segment, fc.constantFrom("signature", "expires", "key", "uploadId")).map(([url, value, name]) => ({
-        method: url.includes("/parts/") ? "PUT" : "GET",
-        // A tampered query: one parameter replaced.
-        path: url.replace(new RegExp(`([?&]${name}=)[^&]*`), `$1${value}`),
-        json: false,
-      })),
+      fc
+        .tuple(storageUrl, segment, fc.constantFrom("signature", "expires", "key", "uploadId"))
+        .map(([url, value, name]) => ({
+          method: url.includes("/parts/") ? "PUT" : "GET",
+          // A tampered query: one parameter replaced.
+          path: url.replace(new RegExp(`([?&]${name}=)[^&]*`), `$1${value}`),
+          json: false,
+        })),
       fc.tuple(segment, segment, fc.integer({ min: -1, max: 20_000 })).map(([upload, key, part]) => ({
         method: "PUT",
         path: `/storage/uploads/${upload}/parts/${part}?key=${key}&expires=${Date.now() + 60_000}&signature=${upload}`,
@@ -263,7 +322,16 @@ function headersArbitrary(target: FuzzTarget): fc.Arbitrary<Record<string, strin
   const authorization = fc.oneof(
     { weight: 8, arbitrary: fc.constant(`Bearer ${target.apiKey}`) },
     { weight: 1, arbitrary: fc.constant(`Bearer ${target.foreignKey}`) },
-    { weight: 1, arbitrary: fc.constantFrom("Bearer", "Bearer ", `bearer ${target.apiKey}`, `Basic ${target.apiKey}`, `Bearer  ${target.apiKey} `) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        "Bearer",
+        "Bearer ",
+        `bearer ${target.apiKey}`,
+        `Basic ${target.apiKey}`,
+        `Bearer  ${target.apiKey} `,
+      ),
+    },
     { weight: 1, arbitrary: printable.map((s) => `Bearer ${s}`) },
   );
   return fc
@@ -275,7 +343,15 @@ function headersArbitrary(target: FuzzTarget): fc.Arbitrary<Record<string, strin
         host: fc.constantFrom("127.0.0.1", "localhost:3000", "[::1]:1", "evil.example", "127.0.0.1.evil.example"),
         "x-forwarded-for": printable,
         "x-forwarded-host": printable,
-        range: fc.constantFrom("bytes=0-0", "bytes=-1", "bytes=5-", "bytes=999999-", "bytes=2-1", "bytes=a-b", "lines=1-2"),
+        range: fc.constantFrom(
+          "bytes=0-0",
+          "bytes=-1",
+          "bytes=5-",
+          "bytes=999999-",
+          "bytes=2-1",
+          "bytes=a-b",
+          "lines=1-2",
+        ),
         "if-none-match": printable,
         "idempotency-key": printable,
         accept: fc.constantFrom("application/json", "text/html", "*/*", "application/xml"),
@@ -300,8 +376,18 @@ const jsonRouteBody: fc.Arbitrary<string | undefined> = fc.oneof(
   {
     weight: 2,
     arbitrary: fc
-      .tuple(nastyString, fc.array(fc.record({ partNumber: fc.oneof(fc.integer({ min: 1, max: 3 }), nastyNumber), eTag: nastyString }), { maxLength: 3 }))
-      .map(([requestKey, parts]) => objectText([["requestKey", requestKey], ["parts", parts]])),
+      .tuple(
+        nastyString,
+        fc.array(fc.record({ partNumber: fc.oneof(fc.integer({ min: 1, max: 3 }), nastyNumber), eTag: nastyString }), {
+          maxLength: 3,
+        }),
+      )
+      .map(([requestKey, parts]) =>
+        objectText([
+          ["requestKey", requestKey],
+          ["parts", parts],
+        ]),
+      ),
   },
   { weight: 2, arbitrary: nastyJson.map((value) => JSON.stringify(value)) },
   { weight: 2, arbitrary: rawBodies },
@@ -320,7 +406,12 @@ export function fuzzRequest(target: FuzzTarget): fc.Arbitrary<FuzzRequest> {
     )
     .map(([route, otherMethod, headers, jsonBody, bytes]) => {
       const method = otherMethod ?? route.method;
-      const payload = route.json || method === "PUT" || method === "POST" ? (bytes ? Buffer.from(bytes).toString("latin1") : jsonBody) : undefined;
+      const payload =
+        route.json || method === "PUT" || method === "POST"
+          ? bytes
+            ? Buffer.from(bytes).toString("latin1")
+            : jsonBody
+          : undefined;
       return { method, url: route.path, headers, ...(payload === undefined ? {} : { payload }) };
     });
 }
@@ -351,10 +442,14 @@ export function checkReply(request: FuzzRequest, reply: FuzzReply): void {
   // The path as the server routes it: inject() resolves dot segments (`/api/..` asks for `/`, the demo page).
   const path = normalizedPath(request.url);
   const problem = (why: string) =>
-    new Error(`${why}\n  request: ${request.method} ${request.url.slice(0, 300)}\n  reply: ${reply.statusCode} ${bodyText(reply).slice(0, 500)}`);
+    new Error(
+      `${why}\n  request: ${request.method} ${request.url.slice(0, 300)}\n  reply: ${reply.statusCode} ${bodyText(reply).slice(0, 500)}`,
+    );
   // The demo page's placeholder when apps/web has not been built: a page for people, not an API reply.
   const demoNotBuilt =
-    reply.statusCode === 503 && String(reply.headers["content-type"]).startsWith("text/html") && (request.method === "HEAD" || bodyText(reply).includes("demo page has not been built"));
+    reply.statusCode === 503 &&
+    String(reply.headers["content-type"]).startsWith("text/html") &&
+    (request.method === "HEAD" || bodyText(reply).includes("demo page has not been built"));
   if (reply.statusCode >= 500 && !demoNotBuilt) throw problem("a 5xx reply");
   const bodyless = request.method === "HEAD" || reply.statusCode === 204 || reply.statusCode === 304;
   if (bodyless || demoNotBuilt) return;
@@ -368,19 +463,27 @@ export function checkReply(request: FuzzRequest, reply: FuzzReply): void {
   if (body?.statusCode !== reply.statusCode) throw problem("statusCode differs from the HTTP status");
   if (body.success === true) {
     if (reply.statusCode >= 300) throw problem("success: true with an error status");
-    if (!Array.isArray(body.errors) || body.errors.length !== 0 || !("result" in body)) throw problem("a malformed success envelope");
+    if (!Array.isArray(body.errors) || body.errors.length !== 0 || !("result" in body))
+      throw problem("a malformed success envelope");
     return;
   }
   const parsed = errorEnvelopeSchema.safeParse(body);
   if (!parsed.success) throw problem(`not the error envelope: ${parsed.error.message}`);
   const first = parsed.data.errorDetails[0]!;
-  if (ERROR_CODES[first.code].status !== reply.statusCode) throw problem(`the first code ${first.code} does not have the reply's status`);
+  if (ERROR_CODES[first.code].status !== reply.statusCode)
+    throw problem(`the first code ${first.code} does not have the reply's status`);
 }
 
 function bodyText(reply: FuzzReply): string {
   const encoding = String(reply.headers["content-encoding"] ?? "");
   const bytes = reply.rawPayload;
   const decoded =
-    encoding === "br" ? brotliDecompressSync(bytes) : encoding === "gzip" ? gunzipSync(bytes) : encoding === "deflate" ? inflateSync(bytes) : bytes;
+    encoding === "br"
+      ? brotliDecompressSync(bytes)
+      : encoding === "gzip"
+        ? gunzipSync(bytes)
+        : encoding === "deflate"
+          ? inflateSync(bytes)
+          : bytes;
   return decoded.toString("utf8");
 }

@@ -20,7 +20,9 @@ export { freePort };
 export async function moduleApp(options: UploadGatewayOptions): Promise<NestFastifyApplication> {
   @Module({ imports: [UploadGatewayModule.forRoot(options)] })
   class EmbeddingAppModule {}
-  const app = await NestFactory.create<NestFastifyApplication>(EmbeddingAppModule, new FastifyAdapter(), { logger: false });
+  const app = await NestFactory.create<NestFastifyApplication>(EmbeddingAppModule, new FastifyAdapter(), {
+    logger: false,
+  });
   await app.init();
   return app;
 }

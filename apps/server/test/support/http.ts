@@ -43,7 +43,11 @@ export function fieldsOf(body: { errorDetails?: { field?: string }[] }): (string
 }
 
 /** Asserts that a reply is the error envelope, with `status` as both HTTP status and `statusCode`, and `code` first. */
-export function expectErrorEnvelope(reply: { status: number | undefined; body: any }, status: number, code: ErrorCode): void {
+export function expectErrorEnvelope(
+  reply: { status: number | undefined; body: any },
+  status: number,
+  code: ErrorCode,
+): void {
   expect(reply.status).toBe(status);
   expect(errorEnvelopeSchema.safeParse(reply.body).error?.issues ?? []).toEqual([]);
   expect(reply.body).toMatchObject({ success: false, statusCode: status });

@@ -58,9 +58,31 @@ export function makeMediaFixtures(dir: string): void {
 
   ffmpeg(...video, ...audio, ...h264, ...aac, at("mp4-index-at-end.mp4"));
   ffmpeg("-i", at("mp4-index-at-end.mp4"), "-c", "copy", "-movflags", "+faststart", at("mp4-index-at-start.mp4"));
-  ffmpeg("-i", at("mp4-index-at-end.mp4"), "-c", "copy", "-movflags", "frag_keyframe+empty_moov+default_base_moof", at("fragmented.mp4"));
+  ffmpeg(
+    "-i",
+    at("mp4-index-at-end.mp4"),
+    "-c",
+    "copy",
+    "-movflags",
+    "frag_keyframe+empty_moov+default_base_moof",
+    at("fragmented.mp4"),
+  );
   ffmpeg("-i", at("mp4-index-at-end.mp4"), "-c", "copy", "-f", "mov", at("quicktime.mov"));
-  ffmpeg(...video, ...audio, "-c:v", "libvpx", "-deadline", "realtime", "-b:v", "100k", "-c:a", "libopus", "-b:a", "32k", at("clip.webm"));
+  ffmpeg(
+    ...video,
+    ...audio,
+    "-c:v",
+    "libvpx",
+    "-deadline",
+    "realtime",
+    "-b:v",
+    "100k",
+    "-c:a",
+    "libopus",
+    "-b:a",
+    "32k",
+    at("clip.webm"),
+  );
   ffmpeg("-i", at("mp4-index-at-end.mp4"), "-c", "copy", at("clip.mkv"));
   ffmpeg(...audio, "-c:a", "libmp3lame", "-b:a", "32k", at("tone.mp3"));
   ffmpeg(...audio, ...aac, "-f", "adts", at("tone.aac"));
@@ -76,7 +98,17 @@ export function makeMediaFixtures(dir: string): void {
   writeFileSync(at("program.elf"), readFileSync("/bin/true"));
   writeFileSync(at("archive.zip"), zipOf("readme.txt", Buffer.from("not a video\n")));
   const markup = "<html><body><script>alert(document.cookie)</script></body></html>";
-  ffmpeg("-i", at("mp4-index-at-end.mp4"), "-c", "copy", "-movflags", "+faststart", "-metadata", `comment=${markup}`, at("polyglot-markup.mp4"));
+  ffmpeg(
+    "-i",
+    at("mp4-index-at-end.mp4"),
+    "-c",
+    "copy",
+    "-movflags",
+    "+faststart",
+    "-metadata",
+    `comment=${markup}`,
+    at("polyglot-markup.mp4"),
+  );
   const mp4 = readFileSync(at("mp4-index-at-start.mp4"));
   writeFileSync(at("polyglot-zip.mp4"), Buffer.concat([mp4, zipOf("payload.class", Buffer.from("cafebabe", "hex"))]));
   const atEnd = readFileSync(at("mp4-index-at-end.mp4"));
@@ -122,7 +154,11 @@ export function zipOf(name: string, data: Buffer): Buffer {
 export function withClaimedDuration(mp4: Buffer, seconds: number): Buffer {
   const out = Buffer.from(mp4);
   let movieTimescale = 1000;
-  for (const [type, durationAt, timescaleAt] of [["mvhd", 16, 12], ["tkhd", 20, -1], ["mdhd", 16, 12]] as const) {
+  for (const [type, durationAt, timescaleAt] of [
+    ["mvhd", 16, 12],
+    ["tkhd", 20, -1],
+    ["mdhd", 16, 12],
+  ] as const) {
     for (let at = out.indexOf(type); at !== -1; at = out.indexOf(type, at + 4)) {
       const body = at + 4; // version and flags, then the fields
       if (out[body] !== 0) throw new Error(`${type} version ${out[body]} is not handled`);

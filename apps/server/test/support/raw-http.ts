@@ -48,9 +48,12 @@ export function rawRequest(port: number, head: string | Buffer, options: RawOpti
       }
     }
     if (tail !== undefined) {
-      timers.push(setTimeout(() => socket.writable && socket.write(tail), ((trickle?.count ?? 0) + 1) * (trickle?.everyMs ?? 0)));
+      timers.push(
+        setTimeout(() => socket.writable && socket.write(tail), ((trickle?.count ?? 0) + 1) * (trickle?.everyMs ?? 0)),
+      );
     }
-    if (destroyAfterMs !== undefined) timers.push(setTimeout(() => ((closedByServer = false), socket.destroy()), destroyAfterMs));
+    if (destroyAfterMs !== undefined)
+      timers.push(setTimeout(() => ((closedByServer = false), socket.destroy()), destroyAfterMs));
     timers.push(setTimeout(() => ((closedByServer = false), socket.destroy()), timeoutMs));
   });
 }
@@ -65,7 +68,10 @@ function parseReply(bytes: Buffer): Pick<RawReply, "status" | "headers" | "body"
     return parseReply(bytes.subarray(Buffer.byteLength(text.slice(0, end + 4))));
   }
   const headers = Object.fromEntries(
-    lines.map((line) => [line.slice(0, line.indexOf(":")).trim().toLowerCase(), line.slice(line.indexOf(":") + 1).trim()]),
+    lines.map((line) => [
+      line.slice(0, line.indexOf(":")).trim().toLowerCase(),
+      line.slice(line.indexOf(":") + 1).trim(),
+    ]),
   );
   const length = headers["content-length"] === undefined ? undefined : Number(headers["content-length"]);
   const rawBody = bytes.subarray(Buffer.byteLength(text.slice(0, end + 4)));

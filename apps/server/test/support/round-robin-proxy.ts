@@ -18,10 +18,14 @@ export async function startRoundRobinProxy(backends: string[]): Promise<RoundRob
     const index = next++ % backends.length;
     served.push(index);
     const target = new URL(incoming.url ?? "/", backends[index]);
-    const upstream = request(target, { method: incoming.method, headers: { ...incoming.headers, host: target.host } }, (reply) => {
-      outgoing.writeHead(reply.statusCode ?? 502, { ...reply.headers, "x-replica": String(index) });
-      reply.pipe(outgoing);
-    });
+    const upstream = request(
+      target,
+      { method: incoming.method, headers: { ...incoming.headers, host: target.host } },
+      (reply) => {
+        outgoing.writeHead(reply.statusCode ?? 502, { ...reply.headers, "x-replica": String(index) });
+        reply.pipe(outgoing);
+      },
+    );
     upstream.on("error", (error) => {
       outgoing.writeHead(502, { "content-type": "text/plain" });
       outgoing.end(`proxy: ${error.message}`);

@@ -15,7 +15,11 @@ export interface StorageHarness {
 
 const MiB = 1024 * 1024;
 const md5 = (data: Uint8Array) => `"${createHash("md5").update(data).digest("hex")}"`;
-const meta = { contentType: "video/mp4", contentDisposition: 'attachment; filename="clip.mp4"', metadata: { "file-name": "clip.mp4" } };
+const meta = {
+  contentType: "video/mp4",
+  contentDisposition: 'attachment; filename="clip.mp4"',
+  metadata: { "file-name": "clip.mp4" },
+};
 
 export function storageConformance(name: string, makeHarness: () => Promise<StorageHarness>): void {
   describe(`Storage conformance: ${name}`, () => {
@@ -125,7 +129,11 @@ export function storageConformance(name: string, makeHarness: () => Promise<Stor
       const data = randomBytes(4096);
       const [url] = await h.storage.presignUploadParts(k, uploadId, [{ partNumber: 1, size: data.length }], 600);
       const digest = (bytes: Uint8Array) => createHash("md5").update(bytes).digest("base64");
-      const wrong = await fetch(url!, { method: "PUT", body: data, headers: { "content-md5": digest(randomBytes(8)) } });
+      const wrong = await fetch(url!, {
+        method: "PUT",
+        body: data,
+        headers: { "content-md5": digest(randomBytes(8)) },
+      });
       expect(wrong.status).toBe(400);
       expect(await h.storage.listParts(k, uploadId)).toEqual([]);
       const right = await fetch(url!, { method: "PUT", body: data, headers: { "content-md5": digest(data) } });
@@ -265,7 +273,12 @@ export function storageConformance(name: string, makeHarness: () => Promise<Stor
         listings.catch(() => {}); // awaited below: not an unhandled rejection if it fails before the upload ends
         await new Promise((resolve) => setTimeout(resolve, 2));
         if (ending === "abort") await h.storage.abortMultipartUpload(k, uploadId);
-        else await h.storage.completeMultipartUpload(k, uploadId, stored.map(({ partNumber, eTag }) => ({ partNumber, eTag })));
+        else
+          await h.storage.completeMultipartUpload(
+            k,
+            uploadId,
+            stored.map(({ partNumber, eTag }) => ({ partNumber, eTag })),
+          );
         ended = true;
         expect((await listings).at(-1)).toBe("upload-not-found");
       }
@@ -339,11 +352,18 @@ export function storageConformance(name: string, makeHarness: () => Promise<Stor
       }
     });
 
-    const singlePutMetadata = { "file-name": encodeURIComponent("clip ü.mp4"), "request-key": "8204385151761ekHjcTTa1RzQSIHcbtO" };
+    const singlePutMetadata = {
+      "file-name": encodeURIComponent("clip ü.mp4"),
+      "request-key": "8204385151761ekHjcTTa1RzQSIHcbtO",
+    };
     it("stores a whole object by one signed PUT, once: its length bound, a chunked or refused body keeps nothing, each header it lists needed, a second PUT is refused with 412", async () => {
       const objectKey = key();
       const data = randomBytes(200_000);
-      const { url, headers } = await h.storage.presignPutObject(objectKey, { size: data.length, contentType: "video/mp4", metadata: singlePutMetadata }, 600);
+      const { url, headers } = await h.storage.presignPutObject(
+        objectKey,
+        { size: data.length, contentType: "video/mp4", metadata: singlePutMetadata },
+        600,
+      );
       await expectRefused(fetch(url, { method: "PUT", body: data.subarray(1), headers }));
       await expectRefused(fetch(url, { method: "PUT", body: Buffer.concat([data, Buffer.from("x")]), headers }));
       await expectRefused(fetch(url, { method: "PUT", ...chunked(data.subarray(10)), headers }));
@@ -351,12 +371,18 @@ export function storageConformance(name: string, makeHarness: () => Promise<Stor
       for (const name of Object.keys(headers)) {
         const { [name]: _left, ...others } = headers;
         await expectRefused(fetch(url, { method: "PUT", body: data, headers: others }));
-        await expectRefused(fetch(url, { method: "PUT", body: data, headers: { ...headers, [name]: `${headers[name]}x` } }));
+        await expectRefused(
+          fetch(url, { method: "PUT", body: data, headers: { ...headers, [name]: `${headers[name]}x` } }),
+        );
       }
       expect(await h.storage.objectSize(objectKey)).toBeUndefined();
 
       // Exactly the listed headers store it; the request's Content-Type does not set the download's.
-      const stored = await fetch(url, { method: "PUT", body: data, headers: { ...headers, "content-type": "text/html" } });
+      const stored = await fetch(url, {
+        method: "PUT",
+        body: data,
+        headers: { ...headers, "content-type": "text/html" },
+      });
       expect(stored.status).toBe(200);
       expect(stored.headers.get("etag")).toBe(md5(data));
       expect(await h.storage.objectSize(objectKey)).toBe(data.length);
@@ -367,7 +393,9 @@ export function storageConformance(name: string, makeHarness: () => Promise<Stor
       expect((await fetch(url, { method: "PUT", body: data, headers })).status).toBe(412);
 
       const disposition = 'attachment; filename="clip.mp4"';
-      const download = await fetch(await h.storage.presignDownload(objectKey, 600, { contentDisposition: disposition, contentType: "video/mp4" }));
+      const download = await fetch(
+        await h.storage.presignDownload(objectKey, 600, { contentDisposition: disposition, contentType: "video/mp4" }),
+      );
       expect(download.status).toBe(200);
       expect(download.headers.get("content-type")).toBe("video/mp4");
       expect(download.headers.get("content-disposition")).toBe(disposition);
@@ -386,7 +414,11 @@ export function storageConformance(name: string, makeHarness: () => Promise<Stor
       for (let round = 0; round < 5; round++) {
         const objectKey = key();
         const bodies = [randomBytes(300_000), randomBytes(300_000)];
-        const { url, headers } = await h.storage.presignPutObject(objectKey, { size: 300_000, contentType: "video/mp4", metadata: {} }, 600);
+        const { url, headers } = await h.storage.presignPutObject(
+          objectKey,
+          { size: 300_000, contentType: "video/mp4", metadata: {} },
+          600,
+        );
         const statuses = await Promise.all(
           bodies.map(async (body) => {
             const response = await fetch(url, { method: "PUT", body, headers });
@@ -406,18 +438,27 @@ export function storageConformance(name: string, makeHarness: () => Promise<Stor
     it("gives a single PUT's object the same metadata a multipart upload's object gets", async () => {
       const single = key();
       const data = randomBytes(1000);
-      const { url, headers } = await h.storage.presignPutObject(single, { size: data.length, contentType: "video/mp4", metadata: singlePutMetadata }, 600);
+      const { url, headers } = await h.storage.presignPutObject(
+        single,
+        { size: data.length, contentType: "video/mp4", metadata: singlePutMetadata },
+        600,
+      );
       expect((await fetch(url, { method: "PUT", body: data, headers })).status).toBe(200);
       const multipart = key();
       const uploadId = await h.storage.createMultipartUpload(multipart, { ...meta, metadata: singlePutMetadata });
       const part = await put(h.storage, multipart, uploadId, 1, data);
-      await h.storage.completeMultipartUpload(multipart, uploadId, [{ partNumber: 1, eTag: part.headers.get("etag")! }]);
+      await h.storage.completeMultipartUpload(multipart, uploadId, [
+        { partNumber: 1, eTag: part.headers.get("etag")! },
+      ]);
       const metadataOf = async (objectKey: string) => {
         const response = await fetch(await h.storage.presignDownload(objectKey, 600));
         await response.arrayBuffer();
         return Object.fromEntries([...response.headers].filter(([name]) => name.startsWith("x-amz-meta-")));
       };
-      const expected = { "x-amz-meta-file-name": singlePutMetadata["file-name"], "x-amz-meta-request-key": singlePutMetadata["request-key"] };
+      const expected = {
+        "x-amz-meta-file-name": singlePutMetadata["file-name"],
+        "x-amz-meta-request-key": singlePutMetadata["request-key"],
+      };
       expect(await metadataOf(single)).toEqual(expected);
       expect(await metadataOf(multipart)).toEqual(expected);
       // A URL whose metadata was changed does not match its signature.
@@ -441,11 +482,17 @@ export function storageConformance(name: string, makeHarness: () => Promise<Stor
       const uploadId = await h.storage.createMultipartUpload(k, meta);
       const parts = [randomBytes(5 * MiB), randomBytes(1000)];
       const eTags: string[] = [];
-      for (const [i, data] of parts.entries()) eTags.push((await put(h.storage, k, uploadId, i + 1, data)).headers.get("etag")!);
-      await h.storage.completeMultipartUpload(k, uploadId, eTags.map((eTag, i) => ({ partNumber: i + 1, eTag })));
+      for (const [i, data] of parts.entries())
+        eTags.push((await put(h.storage, k, uploadId, i + 1, data)).headers.get("etag")!);
+      await h.storage.completeMultipartUpload(
+        k,
+        uploadId,
+        eTags.map((eTag, i) => ({ partNumber: i + 1, eTag })),
+      );
       const whole = Buffer.concat(parts);
       const size = whole.length;
-      const read = async (offset: number, length: number) => Buffer.from((await h.storage.readObjectRange(k, offset, length))!);
+      const read = async (offset: number, length: number) =>
+        Buffer.from((await h.storage.readObjectRange(k, offset, length))!);
       expect(await read(0, 16)).toEqual(whole.subarray(0, 16));
       expect(await read(5 * MiB - 10, 20)).toEqual(whole.subarray(5 * MiB - 10, 5 * MiB + 10));
       expect(await read(size - 5, 100)).toEqual(whole.subarray(size - 5));
@@ -460,12 +507,22 @@ export function storageConformance(name: string, makeHarness: () => Promise<Stor
       // A single-PUT object, and an empty one.
       const single = key();
       const data = randomBytes(3000);
-      const signed = await h.storage.presignPutObject(single, { size: data.length, contentType: "video/mp4", metadata: {} }, 600);
+      const signed = await h.storage.presignPutObject(
+        single,
+        { size: data.length, contentType: "video/mp4", metadata: {} },
+        600,
+      );
       expect((await fetch(signed.url, { method: "PUT", body: data, headers: signed.headers })).status).toBe(200);
       expect(Buffer.from((await h.storage.readObjectRange(single, 2990, 64))!)).toEqual(data.subarray(2990));
       const empty = key();
-      const signedEmpty = await h.storage.presignPutObject(empty, { size: 0, contentType: "video/mp4", metadata: {} }, 600);
-      expect((await fetch(signedEmpty.url, { method: "PUT", body: new Uint8Array(0), headers: signedEmpty.headers })).status).toBe(200);
+      const signedEmpty = await h.storage.presignPutObject(
+        empty,
+        { size: 0, contentType: "video/mp4", metadata: {} },
+        600,
+      );
+      expect(
+        (await fetch(signedEmpty.url, { method: "PUT", body: new Uint8Array(0), headers: signedEmpty.headers })).status,
+      ).toBe(200);
       expect((await h.storage.readObjectRange(empty, 0, 10))?.length).toBe(0);
       for (const objectKey of [k, single, empty]) await h.storage.deleteObject(objectKey);
       expect(await h.storage.readObjectRange(k, 0, 10)).toBeUndefined();

@@ -112,7 +112,9 @@ export function uploadRaces(name: string, makeHarness: () => Promise<RaceHarness
         ]);
         const winner = completed.status === 200 ? "completed" : "aborted";
         winners.push(winner);
-        expect([completed.status, aborted.status].sort(), JSON.stringify([completed.body, aborted.body])).toEqual([200, 409]);
+        expect([completed.status, aborted.status].sort(), JSON.stringify([completed.body, aborted.body])).toEqual([
+          200, 409,
+        ]);
         expect(winner === "completed" ? completed.body : aborted.body).toEqual(TRUE_ENVELOPE);
         expectNotInProgress(winner === "completed" ? aborted : completed);
         await expectFinal(upload, winner);
@@ -170,7 +172,9 @@ export function uploadRaces(name: string, makeHarness: () => Promise<RaceHarness
       for (let round = 0; round < 3; round++) {
         const upload = await readyUpload();
         const replies = await Promise.all(
-          Array.from({ length: 4 }, (_, i) => sleep(i * Math.random() * 4).then(() => complete(upload.requestKey, upload.parts))),
+          Array.from({ length: 4 }, (_, i) =>
+            sleep(i * Math.random() * 4).then(() => complete(upload.requestKey, upload.parts)),
+          ),
         );
         for (const reply of replies) expect(reply.body, JSON.stringify(reply.body)).toEqual(TRUE_ENVELOPE);
         await expectFinal(upload, "completed");

@@ -10,7 +10,10 @@ export function AppHeader({ session, onSignOut }: { session: Session | null; onS
       </a>
       <nav className="header-nav">
         {session && (
-          <span className="project-chip" title={session.source === "dev" ? "The dev project of this gateway" : "Kept for this tab"}>
+          <span
+            className="project-chip"
+            title={session.source === "dev" ? "The dev project of this gateway" : "Kept for this tab"}
+          >
             Project <strong>{session.projectId}</strong>
             {session.source === "dev" && <span className="tag">dev</span>}
           </span>

@@ -14,8 +14,21 @@ export type IconName = keyof typeof paths;
 
 export function Icon({ name, className }: { name: IconName; className?: string }) {
   return (
-    <svg className={`icon ${className ?? ""}`} viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" focusable="false">
-      <path d={paths[name]} fill={name === "file" ? "none" : "currentColor"} stroke={name === "file" ? "currentColor" : "none"} strokeWidth="1.6" strokeLinejoin="round" />
+    <svg
+      className={`icon ${className ?? ""}`}
+      viewBox="0 0 24 24"
+      width="18"
+      height="18"
+      aria-hidden="true"
+      focusable="false"
+    >
+      <path
+        d={paths[name]}
+        fill={name === "file" ? "none" : "currentColor"}
+        stroke={name === "file" ? "currentColor" : "none"}
+        strokeWidth="1.6"
+        strokeLinejoin="round"
+      />
     </svg>
   );
 }

@@ -1,6 +1,11 @@
 import type { PartState } from "@upload-gateway/client";
 
-const LABELS: Record<PartState, string> = { waiting: "waiting", sending: "sending", done: "done", retrying: "retrying" };
+const LABELS: Record<PartState, string> = {
+  waiting: "waiting",
+  sending: "sending",
+  done: "done",
+  retrying: "retrying",
+};
 
 /**
  * One square per part, coloured by its state, so that a big upload's progress can be seen at a glance. Hidden from
@@ -13,7 +18,13 @@ export function PartStrip({ parts }: { parts: readonly PartState[] }) {
     <div className="parts" aria-hidden="true">
       <ol className="parts-strip" data-done={done}>
         {parts.map((state, index) => (
-          <li key={index} className={`part part-${state}`} data-part={index + 1} data-state={state} title={`Part ${index + 1}: ${LABELS[state]}`} />
+          <li
+            key={index}
+            className={`part part-${state}`}
+            data-part={index + 1}
+            data-state={state}
+            title={`Part ${index + 1}: ${LABELS[state]}`}
+          />
         ))}
       </ol>
     </div>

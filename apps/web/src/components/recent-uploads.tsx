@@ -5,12 +5,24 @@ import { errorMessage } from "@upload-gateway/react";
 import { formatBytes, formatWhen } from "../format";
 import { Icon } from "./icons";
 
-const STATE_LABELS: Record<UploadSummary["state"], string> = { uploading: "Uploading", completed: "Completed", aborted: "Aborted" };
+const STATE_LABELS: Record<UploadSummary["state"], string> = {
+  uploading: "Uploading",
+  completed: "Completed",
+  aborted: "Aborted",
+};
 const LIMIT = 10;
 
 /** The project's latest uploads as the gateway records them, with a download link for the completed ones. */
 /** `refreshKey`: the list is asked for again whenever it changes. */
-export function RecentUploads({ api, projectId, refreshKey }: { api: ApiClient; projectId: string; refreshKey: string }) {
+export function RecentUploads({
+  api,
+  projectId,
+  refreshKey,
+}: {
+  api: ApiClient;
+  projectId: string;
+  refreshKey: string;
+}) {
   const [uploads, setUploads] = useState<UploadSummary[] | undefined>();
   const [error, setError] = useState<string | undefined>();
   const [reloads, setReloads] = useState(0);

@@ -22,7 +22,15 @@ export function ResumeOffers({ interrupted }: { interrupted: InterruptedUploads 
   );
 }
 
-function OfferCard({ offer, onChoose, onDiscard }: { offer: InterruptedUpload; onChoose: (file: File) => void; onDiscard: () => void }) {
+function OfferCard({
+  offer,
+  onChoose,
+  onDiscard,
+}: {
+  offer: InterruptedUpload;
+  onChoose: (file: File) => void;
+  onDiscard: () => void;
+}) {
   const { upload, stored } = offer;
   const progress = stored
     ? ` · ${stored.parts} of ${upload.partsTotal} parts stored (${Math.floor((stored.bytes / upload.size) * 100)}%)`

@@ -29,7 +29,13 @@ export function SignInForm({ baseUrl, onSignedIn }: { baseUrl: string; onSignedI
       </p>
       <label className="field">
         <span>Project</span>
-        <input value={projectId} onChange={(e) => setProjectId(e.target.value)} autoComplete="off" spellCheck={false} placeholder="films" />
+        <input
+          value={projectId}
+          onChange={(e) => setProjectId(e.target.value)}
+          autoComplete="off"
+          spellCheck={false}
+          placeholder="films"
+        />
       </label>
       <label className="field">
         <span>API key</span>

@@ -19,7 +19,11 @@ export function UploadCard({ item, queue }: { item: UploadItem; queue: UploadQue
   const { file, status, parts } = item;
   const partsDone = parts.filter((p) => p === "done").length;
   const finishing = status === "uploading" && parts.length > 0 && partsDone === parts.length;
-  const label = finishing ? "Finishing…" : item.resuming && status === "uploading" && item.bytesSent === 0 ? "Continuing…" : STATUS_LABELS[status];
+  const label = finishing
+    ? "Finishing…"
+    : item.resuming && status === "uploading" && item.bytesSent === 0
+      ? "Continuing…"
+      : STATUS_LABELS[status];
   // What the store acknowledged, not what went into the network: a part sent whose reply has not come may still fail.
   const stored = status === "completed" ? file.size : acknowledgedBytes(parts, item.partSize, file.size);
   const percent = status === "completed" ? 100 : percentOf(stored, file.size);
@@ -27,7 +31,13 @@ export function UploadCard({ item, queue }: { item: UploadItem; queue: UploadQue
   useFocusHandOffOnRemoval(card);
 
   return (
-    <article ref={card} className={`upload-card status-${status}`} aria-label={file.name} data-status={status} tabIndex={-1}>
+    <article
+      ref={card}
+      className={`upload-card status-${status}`}
+      aria-label={file.name}
+      data-status={status}
+      tabIndex={-1}
+    >
       <header className="upload-card-head">
         <div className="file-icon">
           <Icon name="file" />
@@ -68,9 +78,7 @@ export function UploadCard({ item, queue }: { item: UploadItem; queue: UploadQue
       </div>
 
       <PartStrip parts={parts} />
-      {item.error && (
-        <p className="error">{item.error}</p>
-      )}
+      {item.error && <p className="error">{item.error}</p>}
     </article>
   );
 }
@@ -93,7 +101,8 @@ function useFocusHandOffOnRemoval(card: React.RefObject<HTMLElement | null>) {
       const target =
         [element.nextElementSibling, element.previousElementSibling]
           .map((sibling) => sibling?.querySelector<HTMLElement>("button") ?? (sibling as HTMLElement | null))
-          .find((candidate) => candidate?.matches("button, article")) ?? document.querySelector<HTMLElement>(".drop-zone input[type=file]");
+          .find((candidate) => candidate?.matches("button, article")) ??
+        document.querySelector<HTMLElement>(".drop-zone input[type=file]");
       // The card is still in the document while this runs: focus once it is gone.
       queueMicrotask(() => target?.focus());
     };
@@ -105,7 +114,9 @@ function summary(item: UploadItem, partsDone: number, stored: number): string {
   const parts = item.parts.length;
   if (item.status === "completed") {
     const sent = item.partsSent ?? parts;
-    return item.resuming && sent < parts ? `${size} · continued: ${sent} of ${parts} parts sent now` : `${size} · ${parts} ${parts === 1 ? "part" : "parts"}`;
+    return item.resuming && sent < parts
+      ? `${size} · continued: ${sent} of ${parts} parts sent now`
+      : `${size} · ${parts} ${parts === 1 ? "part" : "parts"}`;
   }
   if (parts === 0) return size;
   return `${formatBytes(stored)} of ${size} · ${partsDone} of ${parts} parts`;
@@ -123,7 +134,8 @@ function Actions({ item, queue }: { item: UploadItem; queue: UploadQueueHandle }
   useLayoutEffect(() => {
     if (!hadFocus.current || container.current?.contains(document.activeElement)) return;
     if (document.activeElement && document.activeElement !== document.body) return; // the user moved on
-    const next = container.current?.querySelector<HTMLElement>("button") ?? container.current?.closest<HTMLElement>("article");
+    const next =
+      container.current?.querySelector<HTMLElement>("button") ?? container.current?.closest<HTMLElement>("article");
     next?.focus();
   });
 

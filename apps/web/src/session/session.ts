@@ -17,7 +17,10 @@ const KEY = "upload-gateway:session";
  * The session to start with: one entered earlier in this tab, else the dev session of a gateway in dev mode, else
  * none (the page then asks for a project and key).
  */
-export async function initialSession(baseUrl: string, storage: Pick<Storage, "getItem"> = sessionStorage): Promise<Session | null> {
+export async function initialSession(
+  baseUrl: string,
+  storage: Pick<Storage, "getItem"> = sessionStorage,
+): Promise<Session | null> {
   const entered = readEntered(baseUrl, storage);
   if (entered) return entered;
   return fetchDevSession(baseUrl);

@@ -10,7 +10,9 @@ export const CHROMIUM = "/usr/bin/chromium";
 export default function ensureChromium(): void {
   if (existsSync(CHROMIUM)) return;
   if (process.getuid?.() !== 0) {
-    throw new Error(`The browser tests need Debian's Chromium at ${CHROMIUM}: install it with "sudo apt-get install -y chromium".`);
+    throw new Error(
+      `The browser tests need Debian's Chromium at ${CHROMIUM}: install it with "sudo apt-get install -y chromium".`,
+    );
   }
   console.log(`chromium: ${CHROMIUM} is missing; installing Debian's chromium (apt-get)`);
   // Another package's setup may be running apt-get at the same moment: wait for its lock instead of failing.

@@ -33,7 +33,12 @@ export async function startDemoGateway(
 ): Promise<DemoGateway> {
   const dir = mkdtempSync(join(tmpdir(), "web-e2e-gateway-"));
   const port = await freePort();
-  const env: Record<string, string> = { PORT: String(port), LOCAL_STORAGE_DIR: join(dir, "data"), LOG_LEVEL: "warn", ...extraEnv };
+  const env: Record<string, string> = {
+    PORT: String(port),
+    LOCAL_STORAGE_DIR: join(dir, "data"),
+    LOG_LEVEL: "warn",
+    ...extraEnv,
+  };
   let projectId = "demo";
   let apiKey = `dev_${randomBytes(16).toString("hex")}`;
   if (project) {
@@ -44,7 +49,11 @@ export async function startDemoGateway(
       env.PROJECTS_FILE,
       JSON.stringify({
         projects: projects.map(({ id, allowedOrigins }) => ({ id, allowedOrigins })),
-        apiKeys: projects.map(({ id, apiKey }, i) => ({ name: i === 0 ? "web" : `web-${id}`, sha256: createHash("sha256").update(apiKey).digest("hex"), projects: [id] })),
+        apiKeys: projects.map(({ id, apiKey }, i) => ({
+          name: i === 0 ? "web" : `web-${id}`,
+          sha256: createHash("sha256").update(apiKey).digest("hex"),
+          projects: [id],
+        })),
       }),
     );
   } else {

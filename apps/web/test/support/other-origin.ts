@@ -11,7 +11,9 @@ export interface OtherOrigin {
 export async function startOtherOrigin(): Promise<OtherOrigin> {
   const server: Server = createServer((_request, response) => {
     response.writeHead(200, { "content-type": "text/html; charset=utf-8" });
-    response.end('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Another app</title></head><body></body></html>');
+    response.end(
+      '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Another app</title></head><body></body></html>',
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;

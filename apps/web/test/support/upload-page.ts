@@ -23,7 +23,10 @@ export function uploadCard(page: Page, fileName: string): Locator {
 }
 
 /** Waits until the file's upload has ended, however it ended, and says how: the status shown and any error. */
-export async function endOfUpload(page: Page, fileName: string): Promise<{ status: string; label: string; error: string | null }> {
+export async function endOfUpload(
+  page: Page,
+  fileName: string,
+): Promise<{ status: string; label: string; error: string | null }> {
   const card = uploadCard(page, fileName);
   await card.and(page.locator("[data-status=completed], [data-status=failed], [data-status=cancelled]")).waitFor();
   const error = card.locator(".error");
@@ -45,7 +48,10 @@ export async function waitForParts(page: Page, fileName: string, partNumbers: nu
  * Holds back the part PUTs that `hold` picks (they stay pending, as on a very slow link), so that a test can act
  * "mid-way" at a known point instead of racing a timer. `release()` lets new requests through.
  */
-export async function holdParts(page: Page, hold: (partNumber: number) => boolean): Promise<{ release(): Promise<void> }> {
+export async function holdParts(
+  page: Page,
+  hold: (partNumber: number) => boolean,
+): Promise<{ release(): Promise<void> }> {
   const held: Route[] = [];
   const handler = async (route: Route) => {
     const partNumber = partNumberOf(route.request().url());

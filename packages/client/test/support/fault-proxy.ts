@@ -8,7 +8,15 @@ export type Fault = "pass" | "reset" | "503" | "stall" | "403" | "wrong-etag" | 
 export interface FaultProxy {
   url: string;
   /** Part PUTs seen, in order: `partNumber`, what was done, the store's status, and the Content-MD5 sent. */
-  log: { partNumber: number; fault: Fault; status?: number; contentMd5?: string; contentType?: string; ifNoneMatch?: string; acl?: string }[];
+  log: {
+    partNumber: number;
+    fault: Fault;
+    status?: number;
+    contentMd5?: string;
+    contentType?: string;
+    ifNoneMatch?: string;
+    acl?: string;
+  }[];
   /** Other requests seen (API calls, when the proxy is in front of the gateway), in order. */
   requests: { method: string; path: string; fault: Fault }[];
   /** Forgets the logs and the attempts counted so far (for the next upload through the same proxy). */
@@ -101,7 +109,13 @@ export async function startFaultProxy(
     socket.on("close", () => sockets.delete(socket));
   });
 
-  function forward(req: IncomingMessage, res: ServerResponse, eTagOverride?: string, dropReply = false, flipByte = false) {
+  function forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    eTagOverride?: string,
+    dropReply = false,
+    flipByte = false,
+  ) {
     const out = request(
       { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
       (reply) => {

@@ -37,14 +37,23 @@ export async function startGateway(
     }),
   );
   // No rate limits: the uploader tests send bursts of requests from one key on purpose (retries, resumes).
-  const env: Record<string, string> = { PORT: String(port), PROJECTS_FILE: projectsFile, LOG_LEVEL: "warn", RATE_LIMIT_PER_MINUTE: "0", RATE_LIMIT_PER_IP_PER_MINUTE: "0" };
+  const env: Record<string, string> = {
+    PORT: String(port),
+    PROJECTS_FILE: projectsFile,
+    LOG_LEVEL: "warn",
+    RATE_LIMIT_PER_MINUTE: "0",
+    RATE_LIMIT_PER_IP_PER_MINUTE: "0",
+  };
   if (backend === "local") {
     // No fsync per part: these tests are about the client, the store's durability is the server's tests' concern, and
     // an fsync on a disk the rest of the suite is writing to can hold a part for tens of seconds (a pause test failed so).
     Object.assign(env, { STORAGE: "local", LOCAL_STORAGE_DIR: join(dir, "data"), LOCAL_STORAGE_FSYNC: "false" });
     if (options.publicStore) env.PUBLIC_URL = await options.publicStore(`http://127.0.0.1:${port}`);
   } else {
-    const s3 = Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(S3_|AWS_)/.test(k))) as Record<string, string>;
+    const s3 = Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(S3_|AWS_)/.test(k))) as Record<
+      string,
+      string
+    >;
     if (!s3.S3_ENDPOINT) throw new Error("No S3 for the tests: the RGW global setup did not run");
     Object.assign(env, s3, { STORAGE: "s3" });
     if (options.publicStore) env.S3_PUBLIC_ENDPOINT = await options.publicStore(s3.S3_ENDPOINT);

@@ -28,7 +28,10 @@ export class DevSessionController {
         // `request.host` is the Host header, or X-Forwarded-Host when it comes from a trusted proxy (TRUST_PROXY):
         // behind a proxy, the name the browser asked for is the one that matters.
         if (!dev || !isLoopback(hostName(request.host))) {
-          return Promise.resolve({ status: 404 as const, body: errorEnvelope([{ code: "ROUTE_NOT_FOUND", message: NOT_DEV_MODE }]) });
+          return Promise.resolve({
+            status: 404 as const,
+            body: errorEnvelope([{ code: "ROUTE_NOT_FOUND", message: NOT_DEV_MODE }]),
+          });
         }
         return Promise.resolve({ status: 200 as const, body: ok({ projectId: dev.projectId, apiKey: dev.apiKey }) });
       },

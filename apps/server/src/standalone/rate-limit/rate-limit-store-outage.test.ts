@@ -18,7 +18,12 @@ describe("RateLimitStoreOutage", () => {
     let now = 0;
     let counted = 0;
     const { logger, lines } = fakeLogger();
-    const outage = new RateLimitStoreOutage(logger, () => (counted += 1), 60_000, () => now);
+    const outage = new RateLimitStoreOutage(
+      logger,
+      () => (counted += 1),
+      60_000,
+      () => now,
+    );
     outage.ready(); // at start: nothing to say
     for (let i = 0; i < 100; i++) {
       outage.failedTake(new Error("connect ECONNREFUSED 127.0.0.1:6379"));

@@ -57,7 +57,10 @@ async function bucketOf(request: FastifyRequest, policy: RateLimitPolicy): Promi
     // The guard reuses this decision: a token is verified once per request.
     const principal = await policy.authenticator.authenticateRequest(request, projectId).catch(() => undefined);
     if (principal) {
-      return [`${rateLimitIdentity(principal)}\n${projectId}`, principal.project.rateLimitPerMinute ?? policy.perKeyPerMinute];
+      return [
+        `${rateLimitIdentity(principal)}\n${projectId}`,
+        principal.project.rateLimitPerMinute ?? policy.perKeyPerMinute,
+      ];
     }
   }
   return [`ip:${request.ip}`, policy.perIpPerMinute];

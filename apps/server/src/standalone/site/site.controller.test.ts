@@ -25,15 +25,22 @@ class SiteTestModule {
     return {
       module: SiteTestModule,
       controllers: [FakeApiController, SiteController],
-      providers: [{ provide: WebAppFiles, useValue: files }, { provide: APP_FILTER, useClass: EnvelopeExceptionFilter }],
+      providers: [
+        { provide: WebAppFiles, useValue: files },
+        { provide: APP_FILTER, useClass: EnvelopeExceptionFilter },
+      ],
     };
   }
 }
 
 async function appWith(root: string): Promise<NestFastifyApplication> {
-  const app = await NestFactory.create<NestFastifyApplication>(SiteTestModule.with(new WebAppFiles(root)), new FastifyAdapter(), {
-    logger: false,
-  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    SiteTestModule.with(new WebAppFiles(root)),
+    new FastifyAdapter(),
+    {
+      logger: false,
+    },
+  );
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   return app;
@@ -44,7 +51,10 @@ let app: NestFastifyApplication;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "site-"));
   mkdirSync(join(dir, "assets"));
-  writeFileSync(join(dir, "index.html"), '<!doctype html><html><head><script src="./assets/index-abc123.js"></script><title>Upload Gateway app</title></head></html>');
+  writeFileSync(
+    join(dir, "index.html"),
+    '<!doctype html><html><head><script src="./assets/index-abc123.js"></script><title>Upload Gateway app</title></head></html>',
+  );
   writeFileSync(join(dir, "assets", "index-abc123.js"), "console.log(1)");
   app = await appWith(dir);
 });
@@ -60,7 +70,11 @@ describe("the demo app at /", () => {
     expect(page.headers["content-type"]).toBe("text/html; charset=utf-8");
     expect(page.headers["cache-control"]).toBe("no-cache");
     expect(page.body).toContain("Upload Gateway app");
-    const again = await app.inject({ method: "GET", url: "/", headers: { "if-none-match": String(page.headers.etag) } });
+    const again = await app.inject({
+      method: "GET",
+      url: "/",
+      headers: { "if-none-match": String(page.headers.etag) },
+    });
     expect(again.statusCode).toBe(304);
   });
 

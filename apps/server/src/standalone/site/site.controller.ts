@@ -49,12 +49,19 @@ export class SiteController {
     if (file === "not-built") {
       await reply
         .status(503)
-        .headers({ "content-type": "text/html; charset=utf-8", "cache-control": "no-cache", "content-security-policy": NOT_BUILT_POLICY })
+        .headers({
+          "content-type": "text/html; charset=utf-8",
+          "cache-control": "no-cache",
+          "content-security-policy": NOT_BUILT_POLICY,
+        })
         .send(NOT_BUILT_PAGE);
       return;
     }
     if (!file) throw new NotFoundException(`Cannot GET ${path}`);
-    void reply.header("content-type", file.contentType).header("cache-control", file.cacheControl).header("etag", file.etag);
+    void reply
+      .header("content-type", file.contentType)
+      .header("cache-control", file.cacheControl)
+      .header("etag", file.etag);
     if (request.headers["if-none-match"] === file.etag) {
       await reply.status(304).send();
       return;

@@ -12,9 +12,12 @@ describe("safeRelativePath", () => {
     ["/a%20b.txt", "a b.txt"],
   ])("%s → %s", (path, relative) => expect(safeRelativePath(path)).toBe(relative));
 
-  it.each(["/../secret", "/assets/../../x", "/%2e%2e/x", "/.env", "/a%00b", "/a\\b", "/%E0%A4%A"])("refuses %s", (path) => {
-    expect(safeRelativePath(path)).toBeUndefined();
-  });
+  it.each(["/../secret", "/assets/../../x", "/%2e%2e/x", "/.env", "/a%00b", "/a\\b", "/%E0%A4%A"])(
+    "refuses %s",
+    (path) => {
+      expect(safeRelativePath(path)).toBeUndefined();
+    },
+  );
 });
 
 describe("WebAppFiles", () => {
@@ -31,7 +34,10 @@ describe("WebAppFiles", () => {
   it("gives hashed assets a long cache and other files a revalidating one, with their types and an ETag", async () => {
     const files = new WebAppFiles(dir);
     const script = await files.file("/assets/index-abc123.js");
-    expect(script).toMatchObject({ contentType: "text/javascript; charset=utf-8", cacheControl: "public, max-age=31536000, immutable" });
+    expect(script).toMatchObject({
+      contentType: "text/javascript; charset=utf-8",
+      cacheControl: "public, max-age=31536000, immutable",
+    });
     expect(script?.etag).toMatch(/^"[\w-]{27}"$/);
     expect(await files.file("/favicon.svg")).toMatchObject({ contentType: "image/svg+xml", cacheControl: "no-cache" });
     expect(await files.index()).toMatchObject({ contentType: "text/html; charset=utf-8", cacheControl: "no-cache" });

@@ -12,9 +12,7 @@ import { extname, join, resolve, sep } from "node:path";
 export const DEFAULT_WEB_DIST_DIR = [
   resolve(__dirname, "..", "..", "web"),
   resolve(__dirname, "..", "..", "..", "..", "web", "dist"),
-].find(
-  (dir, index, all) => index === all.length - 1 || existsSync(join(dir, "index.html")),
-)!;
+].find((dir, index, all) => index === all.length - 1 || existsSync(join(dir, "index.html")))!;
 
 export interface WebFile {
   body: Buffer;
@@ -68,7 +66,10 @@ export class WebAppFiles {
    */
   async indexAt(urlPath: string): Promise<WebFile | undefined> {
     const index = await this.index();
-    const depth = urlPath.slice(0, urlPath.lastIndexOf("/") + 1).split("/").filter((s) => s !== "").length;
+    const depth = urlPath
+      .slice(0, urlPath.lastIndexOf("/") + 1)
+      .split("/")
+      .filter((s) => s !== "").length;
     if (!index || depth === 0) return index;
     const html = index.body.toString("utf8");
     const head = /<head[^>]*>/i.exec(html);

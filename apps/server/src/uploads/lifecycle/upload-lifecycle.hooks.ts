@@ -58,7 +58,9 @@ export interface UploadLifecycleHooks {
 
 /** Error codes a hook may refuse a start with: the closed set's 4xx codes. */
 export type RefusalCode = {
-  [C in ErrorCode]: (typeof ERROR_CODES)[C]["status"] extends 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 ? C : never;
+  [C in ErrorCode]: (typeof ERROR_CODES)[C]["status"] extends 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429
+    ? C
+    : never;
 }[ErrorCode];
 
 /** Thrown by a `beforeStart` hook to refuse the start: the client gets the code's status and this problem in the envelope. */

@@ -1,6 +1,12 @@
 import { createHash } from "node:crypto";
 import { Inject, Injectable, Logger, Optional } from "@nestjs/common";
-import { ERROR_CODES, metadataSchema, type UploadEvent, type UploadEventType, type UploadMetadata } from "@upload-gateway/contract";
+import {
+  ERROR_CODES,
+  metadataSchema,
+  type UploadEvent,
+  type UploadEventType,
+  type UploadMetadata,
+} from "@upload-gateway/contract";
 import { ApiError } from "../../errors/api-error";
 import { objectKeyProblem } from "../upload-keys";
 import type { UploadRecord } from "../upload-record";
@@ -59,20 +65,25 @@ export class UploadLifecycle {
         const { code, message, field } = error.problem;
         const status: number = ERROR_CODES[code]?.status ?? 500;
         if (status >= 400 && status < 500) throw new ApiError({ code, message, ...(field ? { field } : {}) });
-        throw new Error(`beforeStart refused with ${String(code)}, which is not a 4xx code of the closed set`, { cause: error });
+        throw new Error(`beforeStart refused with ${String(code)}, which is not a 4xx code of the closed set`, {
+          cause: error,
+        });
       }
       throw error;
     }
     if (!decision) return chosen;
     if (decision.objectKey !== undefined) {
       const problem = objectKeyProblem(decision.objectKey, context.project.id);
-      if (problem) throw new Error(`beforeStart returned an unusable objectKey ${JSON.stringify(decision.objectKey)}: ${problem}`);
+      if (problem)
+        throw new Error(`beforeStart returned an unusable objectKey ${JSON.stringify(decision.objectKey)}: ${problem}`);
       chosen.objectKey = decision.objectKey;
     }
     if (decision.metadata !== undefined) {
       const parsed = metadataSchema.safeParse(decision.metadata);
       if (!parsed.success) {
-        throw new Error(`beforeStart returned unusable metadata: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+        throw new Error(
+          `beforeStart returned unusable metadata: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+        );
       }
       chosen.metadata = parsed.data;
     }
