@@ -28,7 +28,7 @@ export interface UploadOptions {
   concurrency?: number;
   /**
    * Send a file of at most one part (`partSize`, and empty files) with one PUT (`POST /url`) instead of a multipart
-   * upload: one request fewer each way (default true). A gateway without the route gets a multipart upload.
+   * upload: one request fewer each way (default true).
    */
   singlePut?: boolean;
   /**
@@ -69,8 +69,6 @@ export interface UploadOptions {
    * in a Web Worker, ahead of sending, so it costs neither speed nor the page's responsiveness.
    */
   verifyParts?: boolean;
-  /** @deprecated The former name of `verifyParts`. */
-  verifyETags?: boolean;
   /** A part with no progress for this long is abandoned and retried (default 60 s; where progress is not reported,
    * the limit grows with the part's size at 64 KiB/s). */
   stallTimeoutMs?: number;

@@ -172,14 +172,7 @@ class UploadRun {
         return SinglePutTransfer.startAgain(ctx, requestKey);
       }
     }
-    if (this.fitsOnePut(ctx.source)) {
-      try {
-        return await SinglePutTransfer.start(ctx);
-      } catch (error) {
-        // A gateway older than `POST /url`: upload in parts, as it always did.
-        if (!hasCode(error, "ROUTE_NOT_FOUND")) throw error;
-      }
-    }
+    if (this.fitsOnePut(ctx.source)) return SinglePutTransfer.start(ctx);
     return MultipartTransfer.start(ctx);
   }
 
@@ -202,7 +195,7 @@ class UploadRun {
       metadata: options.metadata,
     };
     const integrity = new PartIntegrityCheck(
-      options.verifyParts ?? options.verifyETags ?? true,
+      options.verifyParts ?? true,
       options.hashPart ?? defaultPartHasher(),
       this.transport.hashesWhileSending === true,
       (n) => this.partBody(source, this.transfer!, n),

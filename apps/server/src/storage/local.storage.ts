@@ -1,5 +1,5 @@
 import { createHash, createHmac, randomBytes } from "node:crypto";
-import { createReadStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
 import type { Readable } from "node:stream";
@@ -411,14 +411,13 @@ export class LocalStorage implements Storage {
 
   /** A completed object's headers and reader, for the download route; undefined when there is none. */
   async openObject(key: string): Promise<StoredObject | undefined> {
-    let segments: string[];
     try {
-      segments = safeSegments(key);
+      safeSegments(key);
     } catch {
       return undefined;
     }
     const manifest = await this.readManifest(key);
-    if (!manifest) return this.openObjectV1(segments);
+    if (!manifest) return undefined;
     const layout: ObjectLayout = { dir: this.blobDir(key), parts: manifest.parts };
     return {
       size: manifest.size,
@@ -541,7 +540,6 @@ export class LocalStorage implements Storage {
     const target = this.objectPath(key);
     await this.documentLocks.run(target, async () => {
       await this.io(() => rm(target, { force: true }));
-      await this.io(() => rm(this.metaPath(key), { force: true }));
       if (await this.readManifest(key)) await this.io(() => this.discard(this.blobDir(key)));
     });
   }
@@ -582,28 +580,6 @@ export class LocalStorage implements Storage {
     try {
       const manifest = JSON.parse(await readFile(join(this.blobDir(key), "manifest.json"), "utf8")) as Manifest;
       return manifest.key === key ? manifest : undefined;
-    } catch (error) {
-      if (isMissing(error)) return undefined;
-      throw this.unavailable(error);
-    }
-  }
-
-  /** An object completed by the first version of this store: one file, and its headers beside it. */
-  private async openObjectV1(segments: string[]): Promise<StoredObject | undefined> {
-    const path = join(this.options.dir, "objects", ...segments);
-    try {
-      const [info, meta] = await Promise.all([
-        stat(path),
-        readFile(`${join(this.options.dir, "object-meta", ...segments)}.json`, "utf8"),
-      ]);
-      const object = JSON.parse(meta) as ObjectMetadata;
-      return {
-        size: info.size,
-        contentType: object.contentType,
-        contentDisposition: object.contentDisposition,
-        metadata: object.metadata ?? {},
-        read: (start, end) => createReadStream(path, { start, end, highWaterMark: 1024 * 1024 }),
-      };
     } catch (error) {
       if (isMissing(error)) return undefined;
       throw this.unavailable(error);
@@ -796,10 +772,6 @@ export class LocalStorage implements Storage {
 
   private objectPath(key: string): string {
     return join(this.options.dir, "objects", ...safeSegments(key));
-  }
-
-  private metaPath(key: string): string {
-    return `${join(this.options.dir, "object-meta", ...safeSegments(key))}.json`;
   }
 
   private tempPath(): Promise<string> {
