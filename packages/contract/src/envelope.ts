@@ -24,7 +24,20 @@ export const errorDetailSchema = z.object({
 });
 export type ErrorDetail = z.infer<typeof errorDetailSchema>;
 
-export const errorEnvelopeSchema = z.object({
+/** An error reply (see `errorEnvelopeSchema`). */
+export interface ErrorEnvelope {
+  success: false;
+  errors: string[];
+  messages: string[];
+  result: null;
+  resultInfo: string | null;
+  statusCode: number;
+  errorDetails: ErrorDetail[];
+}
+
+// Typed by its interface: every route lists it for every error status, and a named type keeps the declarations of
+// the contract, and of contracts built on it (`{ ...uploadsContract }`), within what TypeScript serializes (TS7056).
+export const errorEnvelopeSchema: z.ZodType<ErrorEnvelope> = z.object({
   success: z.literal(false),
   errors: z.array(z.string()).describe("Human-readable errors, each naming the field (if any) and the reason."),
   messages: z.array(z.string()),
@@ -33,7 +46,6 @@ export const errorEnvelopeSchema = z.object({
   statusCode: z.number().int(),
   errorDetails: z.array(errorDetailSchema).min(1).describe("Machine-readable errors; codes from a closed set."),
 });
-export type ErrorEnvelope = z.infer<typeof errorEnvelopeSchema>;
 
 export type SuccessEnvelope<T> = {
   success: true;

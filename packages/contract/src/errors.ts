@@ -74,6 +74,11 @@ export const ERROR_CODES = {
     message:
       "The store already holds this upload's file: a single-PUT URL stores it once. Complete the upload with POST /success/{requestKey}.",
   },
+  VERIFICATION_PENDING: {
+    status: 409,
+    retryable: true,
+    message: "The stored file's content check has not finished yet; retry shortly (see Retry-After).",
+  },
   IDEMPOTENCY_KEY_IN_USE: {
     status: 409,
     retryable: true,
@@ -92,6 +97,12 @@ export const ERROR_CODES = {
     status: 422,
     retryable: false,
     message: "This Idempotency-Key was already used with another request body; use a new key for a new request.",
+  },
+  CONTENT_REJECTED: {
+    status: 422,
+    retryable: false,
+    message:
+      "The stored file failed the content check (its type, media or scan); the upload is rejected and its file removed.",
   },
   HEADERS_TOO_LARGE: { status: 431, retryable: false, message: "The request's headers (or URL) are too large." },
   RATE_LIMITED: { status: 429, retryable: true, message: "Too many requests; retry later." },

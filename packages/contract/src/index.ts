@@ -3,6 +3,7 @@ export * from "./part-plan";
 export * from "./errors";
 export * from "./envelope";
 export * from "./uploads.schemas";
+export * from "./verification.schemas";
 export * from "./upload-tokens.schemas";
 export { uploadTokensContract } from "./upload-tokens.contract";
 export { contract, uploadsContract, type Contract } from "./uploads.contract";

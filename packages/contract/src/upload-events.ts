@@ -1,11 +1,20 @@
 import { z } from "zod";
+import { verificationSchema } from "./verification.schemas";
 
 /**
  * The lifecycle events of an upload, as the gateway's in-process hooks receive them and its webhooks deliver them.
  * Each happens at most once per upload (at its state machine's winning transition); `upload.expired` is an abort by
- * the gateway's expiry sweep, not by a client.
+ * the gateway's expiry sweep, not by a client; `upload.verified` / `upload.rejected` follow `upload.completed` once the
+ * stored bytes were checked (exactly one of them per completed upload).
  */
-export const UPLOAD_EVENT_TYPES = ["upload.started", "upload.completed", "upload.aborted", "upload.expired"] as const;
+export const UPLOAD_EVENT_TYPES = [
+  "upload.started",
+  "upload.completed",
+  "upload.aborted",
+  "upload.expired",
+  "upload.verified",
+  "upload.rejected",
+] as const;
 export const uploadEventTypeSchema = z.enum(UPLOAD_EVENT_TYPES);
 export type UploadEventType = z.infer<typeof uploadEventTypeSchema>;
 
@@ -19,6 +28,8 @@ export const uploadEventDataSchema = z.object({
   size: z.number().int(),
   /** The start's `metadata` (`{}` when none was given). */
   metadata: z.record(z.string()),
+  /** `upload.verified` and `upload.rejected`: what the content check found. */
+  verification: verificationSchema.optional(),
 });
 
 /** A webhook delivery's JSON body. */

@@ -9,6 +9,8 @@ export const DEFAULT_UPLOAD_TOKEN_SECONDS = 900;
 export const MAX_TOKEN_SUBJECT_LENGTH = 256;
 export const MAX_TOKEN_MIME_TYPES = 100;
 export const MAX_TOKEN_UPLOADS = 10_000;
+/** A week: a bound for `maxDurationSeconds`, not a media limit of the gateway. */
+export const MAX_TOKEN_DURATION_SECONDS = 604_800;
 
 // "type/subtype" or "type/*" (RFC 6838 restricted names), as a project's allowedMimeTypes.
 const MIME_TYPE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/(\*|[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126})$/;
@@ -27,6 +29,16 @@ export const uploadTokenConstraintsSchema = z.object({
     .max(MAX_TOKEN_MIME_TYPES, `must list at most ${MAX_TOKEN_MIME_TYPES} types`)
     .optional()
     .describe('MIME types uploads started with the token may have: exact ("video/mp4") or wildcards ("video/*").'),
+  maxDurationSeconds: z
+    .number()
+    .min(1, "must be at least 1 second")
+    .max(MAX_TOKEN_DURATION_SECONDS, `must be at most ${MAX_TOKEN_DURATION_SECONDS}`)
+    .optional()
+    .describe("The longest audio or video (seconds, as the content check measures it) an upload may carry."),
+  requireMedia: z
+    .boolean()
+    .optional()
+    .describe("Uploads must be decodable audio or video (of the kind their type names), checked on the stored bytes."),
   maxUploads: boundedInt(1, MAX_TOKEN_UPLOADS, { notWhole: "must be a whole number" })
     .optional()
     .describe("How many uploads the token may start, counted across every replica of the gateway."),

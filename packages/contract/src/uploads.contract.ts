@@ -93,6 +93,7 @@ export const uploadsContract = c.router(
         "UPLOAD_NOT_FOUND",
         "UPLOAD_NOT_IN_PROGRESS",
         "NOT_A_MULTIPART_UPLOAD",
+        "CONTENT_REJECTED",
       ),
       path: "/multipart-complete",
       pathParams: projectParams,
@@ -124,14 +125,20 @@ export const uploadsContract = c.router(
     },
     download: {
       method: "POST",
-      metadata: errorsOf(...BAD_BODY, "UPLOAD_NOT_FOUND", "UPLOAD_NOT_COMPLETED"),
+      metadata: errorsOf(
+        ...BAD_BODY,
+        "UPLOAD_NOT_FOUND",
+        "UPLOAD_NOT_COMPLETED",
+        "CONTENT_REJECTED",
+        "VERIFICATION_PENDING",
+      ),
       path: "/success/:requestKey",
       pathParams: projectParams.extend({ requestKey: requestKeySchema }),
       body: c.noBody(),
       responses: { 200: successEnvelope(downloadResultSchema) },
       summary: "Get a download URL for a completed upload",
       description:
-        "For a single-PUT upload (`POST /url`) this is also the step that completes it: the stored file must be there with the planned size, else 409 `UPLOAD_NOT_COMPLETED`.",
+        "For a single-PUT upload (`POST /url`) this is also the step that completes it: the stored file must be there with the planned size, else 409 `UPLOAD_NOT_COMPLETED`. A URL is handed out only for a file that passed the content check: while the check runs this waits for it (a bounded time), then answers 409 `VERIFICATION_PENDING` (retryable, `Retry-After`); a file that failed it gets 422 `CONTENT_REJECTED`.",
     },
     get: {
       method: "GET",

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { verificationSchema } from "./verification.schemas";
 import { boundedInt } from "./bounded-int.schemas";
 import {
   DEFAULT_LIST_LIMIT,
@@ -323,9 +324,16 @@ export type ResumeUploadResult = z.infer<typeof resumeUploadResultSchema>;
 export const downloadResultSchema = z.object({
   downloadPath: z.string().describe("A time-limited URL to GET the completed file."),
   expiresAt: z.string().datetime(),
+  verification: verificationSchema
+    .optional()
+    .describe("The content check the file passed: its detected type and, for audio and video, the media facts."),
 });
 
-export const uploadStateSchema = z.enum(["uploading", "completed", "aborted"]);
+/**
+ * `rejected`: its bytes were stored but failed the content check (its `verification` says why); the object is gone
+ * (or quarantined) and the upload no longer counts against the duplicate check or the open-upload cap.
+ */
+export const uploadStateSchema = z.enum(["uploading", "completed", "aborted", "rejected"]);
 export type UploadState = z.infer<typeof uploadStateSchema>;
 
 /** How an upload's bytes travel: parts of a multipart upload, or one PUT (`POST /url`). */
@@ -345,6 +353,9 @@ export const uploadSummarySchema = z.object({
   createdAt: z.string().datetime(),
   updatedAt: z.string().datetime(),
   metadata: z.record(z.string()).describe("The `metadata` given at start (empty when none was)."),
+  verification: verificationSchema
+    .optional()
+    .describe("The content check of the stored bytes; present once they are stored (completed or rejected)."),
 });
 export type UploadSummary = z.infer<typeof uploadSummarySchema>;
 

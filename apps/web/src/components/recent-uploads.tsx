@@ -9,6 +9,7 @@ const STATE_LABELS: Record<UploadSummary["state"], string> = {
   uploading: "Uploading",
   completed: "Completed",
   aborted: "Aborted",
+  rejected: "Rejected",
 };
 const LIMIT = 10;
 

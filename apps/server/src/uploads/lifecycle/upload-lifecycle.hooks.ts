@@ -54,6 +54,10 @@ export interface UploadLifecycleHooks {
   onCompleted?(context: UploadHookContext): Awaitable<void>;
   onAborted?(context: UploadHookContext): Awaitable<void>;
   onExpired?(context: UploadHookContext): Awaitable<void>;
+  /** The stored bytes passed the content check (`context.event.data.verification`). */
+  onVerified?(context: UploadHookContext): Awaitable<void>;
+  /** The stored bytes failed the content check: the upload is `rejected`, its object removed or quarantined. */
+  onRejected?(context: UploadHookContext): Awaitable<void>;
 }
 
 /** Error codes a hook may refuse a start with: the closed set's 4xx codes. */

@@ -25,6 +25,8 @@ const HOOK_OF = {
   "upload.completed": "onCompleted",
   "upload.aborted": "onAborted",
   "upload.expired": "onExpired",
+  "upload.verified": "onVerified",
+  "upload.rejected": "onRejected",
 } as const satisfies Record<UploadEventType, keyof UploadLifecycleHooks>;
 
 /**
