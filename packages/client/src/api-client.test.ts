@@ -163,3 +163,21 @@ describe("createApiClient in a page on another origin", () => {
     expect(fetch).toHaveBeenCalledTimes(2);
   });
 });
+
+describe("createApiClient's errors", () => {
+  it("keep the reply's Retry-After, for the retries to wait as long as the gateway asks", async () => {
+    const pending = errorEnvelope([{ code: "VERIFICATION_PENDING" }]);
+    const fetch = vi.fn(() =>
+      Promise.resolve(new Response(JSON.stringify(pending), { status: 409, headers: { "retry-after": "2" } })),
+    );
+    const api = createApiClient({ baseUrl: "http://gw.test", apiKey: "k", fetch });
+    const error = await api.downloadUrl("p", "k1").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UploadGatewayError);
+    expect(error).toMatchObject({ status: 409, retryable: true, retryAfter: "2", codes: ["VERIFICATION_PENDING"] });
+    const withoutHeader = vi.fn(() => Promise.resolve(json(errorEnvelope([{ code: "CONTENT_REJECTED" }]))));
+    const refused = await createApiClient({ baseUrl: "http://gw.test", apiKey: "k", fetch: withoutHeader })
+      .downloadUrl("p", "k1")
+      .catch((e: unknown) => e);
+    expect(refused).toMatchObject({ status: 422, retryable: false, retryAfter: undefined });
+  });
+});

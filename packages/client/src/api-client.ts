@@ -11,6 +11,7 @@ import {
   type UploadDetails,
   type CreateUploadTokenBody,
   type UploadTokenResult,
+  type Verification,
 } from "@upload-gateway/contract";
 import { crossOriginPage, gatewayAnswers } from "./cors-refusal";
 import { CorsRefusedError, NetworkError, UploadGatewayError } from "./errors";
@@ -29,6 +30,14 @@ export interface ApiClientOptions {
   getToken?: () => string | Promise<string>;
   /** A `fetch` to use instead of the global one (for proxies, tests, or runtimes without one). */
   fetch?: typeof fetch;
+}
+
+/** `POST /success/{requestKey}`'s result: a time-limited download URL, and what the gateway's content check found. */
+export interface DownloadResult {
+  downloadPath: string;
+  expiresAt: string;
+  /** Absent from gateways that do not check content. */
+  verification?: Verification;
 }
 
 export interface RequestOptions {
@@ -61,12 +70,12 @@ export interface ApiClient {
     body: { requestKey: string; presignedUrlExpiryTimeHours?: number | null },
     options?: RequestOptions,
   ): Promise<ResumeUploadResult>;
-  /** `POST /success/{requestKey}`; completes a single-PUT upload whose file is stored. */
-  downloadUrl(
-    projectId: string,
-    requestKey: string,
-    options?: RequestOptions,
-  ): Promise<{ downloadPath: string; expiresAt: string }>;
+  /**
+   * `POST /success/{requestKey}`; completes a single-PUT upload whose file is stored. A gateway that checks content
+   * answers once the check is done, with its findings (`verification`), else 409 `VERIFICATION_PENDING` (retryable,
+   * with `Retry-After`) or 422 `CONTENT_REJECTED`.
+   */
+  downloadUrl(projectId: string, requestKey: string, options?: RequestOptions): Promise<DownloadResult>;
   get(projectId: string, requestKey: string, options?: RequestOptions): Promise<UploadDetails>;
   list(
     projectId: string,
@@ -137,12 +146,12 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   });
 
   /** The envelope's result of a 2xx reply; anything else becomes an `UploadGatewayError`. */
-  async function result<T>(call: Promise<{ status: number; body: unknown }>): Promise<T> {
-    const { status, body } = await call;
+  async function result<T>(call: Promise<{ status: number; body: unknown; headers: Headers }>): Promise<T> {
+    const { status, body, headers } = await call;
     if (status >= 200 && status < 300 && (body as { success?: unknown } | undefined)?.success === true) {
       return (body as { result: T }).result;
     }
-    throw new UploadGatewayError(status, body);
+    throw new UploadGatewayError(status, body, headers.get("retry-after"));
   }
 
   return {

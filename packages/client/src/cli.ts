@@ -6,15 +6,16 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { defaultGatewayUrl, findDevSession } from "./dev-session";
 import {
+  ContentRejectedError,
   createApiClient,
+  describeVerification,
   guessMimeType,
   UploadAbortedError,
   UploadFailedError,
   UploadGatewayError,
   uploadFile,
-  type UploadProgress,
 } from "./node";
-import { retryingStatus, type RetryNotice } from "./retry-budget";
+import { formatBytes, ProgressBar } from "./cli-progress-bar";
 
 const USAGE = `Usage: upload-gateway upload <file> [--server URL] [--project ID] [--key KEY] [options]
 
@@ -31,13 +32,16 @@ Options:
   --meta KEY=VALUE     metadata kept with the upload (repeat for more keys)
   --resume             keep the upload's state, and continue it when the same command runs again
   --state-dir DIR      where --resume keeps its state (default: $XDG_STATE_HOME/upload-gateway)
-  --json               print one JSON line with the result (requestKey, uploadId, size, ...) and no progress bar
+  --json               print one JSON line with the result (requestKey, uploadId, size, verification, ...) and no
+                       progress bar; a file the gateway's content check refused prints one JSON line too
+                       ({"rejected": true, "reason": ..., "verification": ...})
   -h, --help           show this help
   -v, --version        show the version
 
-Exit codes: 0 uploaded, 1 failed, 2 usage error, 3 not authorized (key or project), 130 interrupted.`;
+Exit codes: 0 uploaded, 1 failed, 2 usage error, 3 not authorized (key or project), 4 refused by the gateway's
+content check (the file is not what it claims, or not a type the project accepts), 130 interrupted.`;
 
-const EXIT = { ok: 0, failed: 1, usage: 2, auth: 3, interrupted: 130 } as const;
+const EXIT = { ok: 0, failed: 1, usage: 2, auth: 3, rejected: 4, interrupted: 130 } as const;
 
 class UsageError extends Error {}
 
@@ -159,6 +163,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(JSON.stringify({ ...result, size: result.size, server, projectId }));
     } else {
       console.error(`Uploaded ${file} (${formatBytes(result.size)}) — requestKey ${result.requestKey}`);
+      if (result.verification) console.error(`verified: ${describeVerification(result.verification)}`);
     }
     return EXIT.ok;
   } catch (error) {
@@ -166,6 +171,17 @@ async function main(argv: string[]): Promise<number> {
     if (interrupted || error instanceof UploadAbortedError) {
       console.error("Cancelled; the upload was aborted on the server.");
       return EXIT.interrupted;
+    }
+    if (error instanceof ContentRejectedError) {
+      // Over for good on the gateway (rejected, its file removed): nothing to continue.
+      await state?.clear();
+      const { requestKey: key, reason, verification } = error;
+      if (values.json) {
+        console.log(JSON.stringify({ rejected: true, requestKey: key, reason, verification, server, projectId }));
+      }
+      console.error(`upload-gateway: ${file} was refused by the gateway's content check: ${reason}`);
+      if (key) console.error(`requestKey: ${key}`);
+      return EXIT.rejected;
     }
     if (state) continueHint = continueCommand(argv);
     throw error;
@@ -247,59 +263,6 @@ class ResumeState {
   }
 }
 
-class ProgressBar {
-  private lastDraw = 0;
-  private last: UploadProgress | undefined;
-  /** While an outage lasts: what is retried, and when its budget ends (redrawn each second, as no progress comes). */
-  private outage: { notice: RetryNotice; endsAt: number; bytesSent: number; timer: NodeJS.Timeout } | undefined;
-
-  /** Shows "store unreachable, retrying (2:10 left)" on the line until bytes move again. */
-  retrying(notice: RetryNotice): void {
-    clearInterval(this.outage?.timer);
-    const timer = setInterval(() => this.draw(this.last), 1000).unref();
-    const endsAt = Date.now() + notice.delayMs + notice.leftMs;
-    this.outage = { notice, endsAt, bytesSent: this.last?.bytesSent ?? 0, timer };
-    this.draw(this.last);
-  }
-
-  update(p: UploadProgress): void {
-    this.last = p;
-    if (this.outage && p.bytesSent > this.outage.bytesSent) {
-      clearInterval(this.outage.timer);
-      this.outage = undefined;
-    }
-    const now = Date.now();
-    if (now - this.lastDraw < 100 && p.bytesSent < p.totalBytes) return;
-    this.draw(p);
-  }
-
-  /** Draws the line; before the first progress (the start being retried), only what is retried. */
-  private draw(p: UploadProgress | undefined): void {
-    const now = Date.now();
-    this.lastDraw = now;
-    const status = this.outage ? retryingStatus(this.outage.notice, this.outage.endsAt - now) : "";
-    if (!p) {
-      process.stderr.write(`\r${status}\x1b[K`);
-      return;
-    }
-    const width = Math.max(10, Math.min(40, (process.stderr.columns ?? 80) - 60));
-    const ratio = p.totalBytes === 0 ? 1 : p.bytesSent / p.totalBytes;
-    const filled = Math.round(ratio * width);
-    const eta = p.bytesPerSecond > 0 ? (p.totalBytes - p.bytesSent) / p.bytesPerSecond : undefined;
-    const line =
-      `[${"█".repeat(filled)}${"░".repeat(width - filled)}] ${(ratio * 100).toFixed(1).padStart(5)}%  ` +
-      `${formatBytes(p.bytesSent)}/${formatBytes(p.totalBytes)}  ${formatBytes(p.bytesPerSecond)}/s  ` +
-      `ETA ${eta === undefined ? "--:--" : formatDuration(eta)}  parts ${p.partsDone}/${p.partsTotal}` +
-      (status ? `  ${status}` : "");
-    process.stderr.write(`\r${line}\x1b[K`);
-  }
-
-  finish(): void {
-    clearInterval(this.outage?.timer);
-    process.stderr.write("\n");
-  }
-}
-
 /** `--meta KEY=VALUE` flags as a metadata map (the gateway checks the limits and names a bad key). */
 function parseMetadata(flags: readonly string[]): Record<string, string> {
   const metadata: Record<string, string> = {};
@@ -344,25 +307,6 @@ export function parseSize(value: string): number {
   const bytes = Math.round(Number(match[1]) * unit);
   if (bytes < 5 * 1024 ** 2) throw new UsageError("--part-size must be at least 5MiB");
   return bytes;
-}
-
-function formatBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
-}
-
-function formatDuration(seconds: number): string {
-  const s = Math.round(seconds);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const rest = String(s % 60).padStart(2, "0");
-  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${rest}` : `${m}:${rest}`;
 }
 
 function defaultStateDir(): string {

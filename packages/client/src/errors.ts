@@ -1,4 +1,4 @@
-import type { ErrorCode, ErrorDetail } from "@upload-gateway/contract";
+import type { ErrorCode, ErrorDetail, Verification } from "@upload-gateway/contract";
 
 /** A reply from the gateway that is not a success: its status, sentences and machine-readable codes. */
 export class UploadGatewayError extends Error {
@@ -10,8 +10,10 @@ export class UploadGatewayError extends Error {
   readonly details: ErrorDetail[];
   /** Whether sending the same request again later can succeed. */
   readonly retryable: boolean;
+  /** The reply's `Retry-After` (seconds or an HTTP date), when it had one: when to send the request again. */
+  readonly retryAfter: string | undefined;
 
-  constructor(status: number, body: unknown) {
+  constructor(status: number, body: unknown, retryAfter?: string | null) {
     const envelope = asEnvelope(body);
     const errors = envelope.errors.length > 0 ? envelope.errors : [`The gateway answered HTTP ${status}.`];
     super(errors.join("; "));
@@ -23,6 +25,7 @@ export class UploadGatewayError extends Error {
       envelope.errorDetails.length > 0
         ? envelope.errorDetails.every((d) => d.retryable)
         : status >= 500 || status === 429;
+    this.retryAfter = retryAfter ?? undefined;
   }
 
   get codes(): ErrorCode[] {
@@ -101,4 +104,29 @@ function asEnvelope(body: unknown): { errors: string[]; messages: string[]; erro
 export class FileChangedError extends UploadFailedError {
   override name = "FileChangedError";
   readonly code = "FILE_CHANGED";
+}
+
+/**
+ * The gateway checked the stored file and refused it (`CONTENT_REJECTED`): it is not what it was declared to be, not
+ * a type the project accepts, or a scanner refused it. The upload is `rejected` on the gateway and its file removed:
+ * sending the same file again will not help. `message` is the gateway's sentence, naming what was declared and what
+ * was found.
+ */
+export class ContentRejectedError extends UploadFailedError {
+  override name = "ContentRejectedError";
+  readonly code = "CONTENT_REJECTED";
+  constructor(
+    message: string,
+    requestKey: string | undefined,
+    /** Why, in plain words: "declared video/mp4, found an HTML page (text/html)". */
+    readonly reason: string,
+    /**
+     * The check's findings (`state: "failed"`, its `code`, `detectedMimeType`), as the upload's status reports them;
+     * undefined when they could not be read.
+     */
+    readonly verification: Verification | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(message, requestKey, options);
+  }
 }

@@ -2,10 +2,12 @@ export {
   createApiClient,
   type ApiClient,
   type ApiClientOptions,
+  type DownloadResult,
   type RequestOptions,
   type StartOptions,
 } from "./api-client";
 export {
+  ContentRejectedError,
   CorsRefusedError,
   FileChangedError,
   NetworkError,
@@ -27,3 +29,5 @@ export { fetchTransport, xhrTransport, type PartTransport, type PartRequest, typ
 export { md5Hasher, type PartHasher } from "./part-hash";
 export type { RetryPolicy } from "./retry";
 export type { RetryNotice, Unreachable } from "./retry-budget";
+export { describeVerification, formatMediaDuration, mediaFactsOf } from "./verification-summary";
+export type { MediaFacts, Verification, VerificationFailureCode } from "@upload-gateway/contract";

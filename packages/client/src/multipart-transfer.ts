@@ -1,4 +1,4 @@
-import type { PartPlan, StartUploadResult } from "@upload-gateway/contract";
+import type { PartPlan, StartUploadResult, Verification } from "@upload-gateway/contract";
 import { UploadFailedError } from "./errors";
 import { newIdempotencyKey } from "./idempotency-key";
 import { planForUpload } from "./part-plan";
@@ -87,11 +87,17 @@ export class MultipartTransfer implements Transfer {
     return this.storedParts.get(partNumber);
   }
 
-  async complete(parts: { partNumber: number; eTag: string }[]): Promise<void> {
+  async complete(parts: { partNumber: number; eTag: string }[]): Promise<Verification | undefined> {
     const { api, options, signal } = this.ctx;
     await this.ctx.call("complete the upload", () =>
       api.complete(options.projectId, { requestKey: this.requestKey, parts }, { signal }),
     );
+    // The content check's verdict: `success` answers once the gateway has checked the stored file (while it runs,
+    // VERIFICATION_PENDING, retried after its Retry-After within the budget; a refused file, CONTENT_REJECTED).
+    const done = await this.ctx.call("get the content check's verdict", () =>
+      api.downloadUrl(options.projectId, this.requestKey, { signal }),
+    );
+    return done.verification;
   }
 
   /** Fresh URLs for every part not yet stored, from the resume endpoint; one call however many parts ask at once. */

@@ -201,6 +201,15 @@ describe("retryingStatus", () => {
     );
     expect(retryingStatus({ what: "part 2" }, 59_500)).toBe("part 2 failed, retrying (1:00 left)");
   });
+
+  it("says the gateway is still checking the file (VERIFICATION_PENDING): a wait, not a failure", () => {
+    expect(retryingStatus({ what: "complete the upload", code: "VERIFICATION_PENDING" }, 5_000)).toBe(
+      "gateway checking the file's content, waiting (0:05 left)",
+    );
+    expect(retryingStatus({ what: "complete the upload", code: "RATE_LIMITED" }, 5_000)).toBe(
+      "complete the upload failed, retrying (0:05 left)",
+    );
+  });
 });
 
 describe("formatDuration", () => {

@@ -1,3 +1,4 @@
+import type { ErrorCode } from "@upload-gateway/contract";
 import { isAbort } from "./api-client";
 import { whileOffline } from "./connectivity";
 import { NetworkError, UploadFailedError, UploadGatewayError } from "./errors";
@@ -14,6 +15,11 @@ export interface RetryNotice {
   reason: string;
   /** Set when the last attempt got no answer (or the gateway said the store cannot be reached). */
   unreachable?: Unreachable;
+  /**
+   * The gateway's error code of the last attempt, when it answered one: `VERIFICATION_PENDING` while it is still
+   * checking the stored file's content (a wait, not a fault), `RATE_LIMITED`, `STORAGE_UNAVAILABLE`, ….
+   */
+  code?: ErrorCode;
   /** Failed attempts so far, this one included. */
   failures: number;
   /** How long until the next attempt. */
@@ -65,7 +71,7 @@ export class RetryBudget {
    */
   async retryAfterFailure(
     reason: string,
-    detail: { retryAfter?: string | null; unreachable?: Unreachable } = {},
+    detail: { retryAfter?: string | null; unreachable?: Unreachable; code?: ErrorCode } = {},
     /** Called once the attempt is known to be retried, before the wait. */
     onRetrying?: () => void,
   ): Promise<void> {
@@ -85,6 +91,7 @@ export class RetryBudget {
       what: this.what,
       reason,
       ...(detail.unreachable ? { unreachable: detail.unreachable } : {}),
+      ...(detail.code ? { code: detail.code } : {}),
       failures: this.failures,
       delayMs,
       leftMs: Math.max(0, left - delayMs),
@@ -107,8 +114,9 @@ export function checkRetryPolicy(policy: RetryPolicy): RetryPolicy {
 }
 
 /**
- * Runs `call` until it succeeds, retrying what can succeed later (no answer, 429, 5xx, `STORAGE_UNAVAILABLE`) within
- * the budget; other errors, and a spent budget, fail with `UploadFailedError` saying what could not be done.
+ * Runs `call` until it succeeds, retrying what can succeed later (no answer, 429, 5xx, `STORAGE_UNAVAILABLE`,
+ * `VERIFICATION_PENDING`) within the budget, after the gateway's `Retry-After` when it gave one; other errors, and a
+ * spent budget, fail with `UploadFailedError` saying what could not be done.
  */
 export async function withRetries<T>(budget: RetryBudget, what: string, call: () => Promise<T>): Promise<T> {
   const { signal } = budget.options;
@@ -126,7 +134,12 @@ export async function withRetries<T>(budget: RetryBudget, what: string, call: ()
         throw new UploadFailedError(`Could not ${what}: ${describe(error)}`, requestKey, { cause: error });
       }
       try {
-        await budget.retryAfterFailure(describe(error), { unreachable: unreachableOf(error) });
+        const answered = error instanceof UploadGatewayError ? error : undefined;
+        await budget.retryAfterFailure(describe(error), {
+          unreachable: unreachableOf(error),
+          retryAfter: answered?.retryAfter,
+          code: answered?.codes[0],
+        });
       } catch (spent) {
         if (!(spent instanceof UploadFailedError)) throw spent;
         throw new UploadFailedError(`Could not ${what}: ${spent.message}`, requestKey, { cause: error });
@@ -153,7 +166,11 @@ export function formatDuration(ms: number): string {
 }
 
 /** What the CLI's progress line says while an operation is retried: "store unreachable, retrying (2:10 left)". */
-export function retryingStatus(notice: Pick<RetryNotice, "what" | "unreachable">, leftMs: number): string {
+export function retryingStatus(notice: Pick<RetryNotice, "what" | "unreachable" | "code">, leftMs: number): string {
+  if (notice.code === "VERIFICATION_PENDING") {
+    const left = Number.isFinite(leftMs) ? ` (${formatDuration(leftMs)} left)` : "";
+    return `gateway checking the file's content, waiting${left}`;
+  }
   const what = notice.unreachable ? `${notice.unreachable} unreachable` : `${notice.what} failed`;
   return Number.isFinite(leftMs) ? `${what}, retrying (${formatDuration(leftMs)} left)` : `${what}, retrying`;
 }

@@ -1,4 +1,4 @@
-import type { PartPlan, SinglePutUploadBody, SinglePutUploadResult } from "@upload-gateway/contract";
+import type { PartPlan, SinglePutUploadBody, SinglePutUploadResult, Verification } from "@upload-gateway/contract";
 import { isAbort } from "./api-client";
 import { NetworkError, UploadFailedError } from "./errors";
 import { newIdempotencyKey } from "./idempotency-key";
@@ -104,13 +104,17 @@ export class SinglePutTransfer implements Transfer {
     return { stored: true, eTag: "" };
   }
 
-  /** Completes the upload: asking for its download URL has the gateway check the stored file and record it. */
-  async complete(): Promise<void> {
+  /**
+   * Completes the upload: asking for its download URL has the gateway check the stored file and record it (and, on a
+   * gateway that checks content, answer once that check is done: its findings are returned).
+   */
+  async complete(): Promise<Verification | undefined> {
     const { api, options, signal } = this.ctx;
     const done = await this.ctx.call("complete the upload", () =>
       api.downloadUrl(options.projectId, this.requestKey, { signal }),
     );
     if (this.storedByEarlierAttempt) await this.checkStoredFile(done.downloadPath);
+    return done.verification;
   }
 
   /** A fresh URL for the upload, signed by sending its start again with the same key. */

@@ -1,4 +1,4 @@
-import type { PartPlan, SinglePutUploadBody } from "@upload-gateway/contract";
+import type { PartPlan, SinglePutUploadBody, Verification } from "@upload-gateway/contract";
 import type { ApiClient } from "./api-client";
 import type { PartIntegrityCheck } from "./part-integrity";
 import type { RetryBudget } from "./retry-budget";
@@ -68,6 +68,9 @@ export interface Transfer {
   storedPart(partNumber: number): { eTag: string; size: number } | undefined;
   /** What a 412 to a PUT to a URL that stores once means, after `failures` failed attempts of it. */
   preconditionFailed?(failures: number): PreconditionOutcome;
-  /** Completes the upload once every part is stored. */
-  complete(parts: { partNumber: number; eTag: string }[]): Promise<void>;
+  /**
+   * Completes the upload once every part is stored, and returns what the gateway's content check found (from
+   * `POST /success/{requestKey}`, which waits for it); undefined from a gateway that does not check.
+   */
+  complete(parts: { partNumber: number; eTag: string }[]): Promise<Verification | undefined>;
 }

@@ -1,4 +1,4 @@
-import type { UploadMetadata } from "@upload-gateway/contract";
+import type { UploadMetadata, Verification } from "@upload-gateway/contract";
 import type { ApiClient } from "./api-client";
 import type { PartHasher } from "./part-hash";
 import type { UploadProgress } from "./progress";
@@ -90,6 +90,13 @@ export interface UploadResult {
   mimeType: string;
   /** Parts this call sent (the others were stored before it resumed the upload). */
   partsSent: number;
+  /**
+   * What the gateway's content check found in the stored file: its detected type (`detectedMimeType`) and, for audio
+   * and video, the media facts (`media`: container, duration, size, frame rate, codecs, bit rate). Always
+   * `state: "passed"` here: a file the check refuses fails the upload with `ContentRejectedError`. Absent when the
+   * gateway does not check content (a version from before the check).
+   */
+  verification?: Verification;
 }
 
 export interface UploadTask extends PromiseLike<UploadResult> {

@@ -1,6 +1,7 @@
 import { MAX_SINGLE_PUT_SIZE, type ErrorCode, type SinglePutUploadBody } from "@upload-gateway/contract";
 import { createApiClient, type ApiClient } from "./api-client";
-import { FileChangedError, UploadAbortedError, UploadFailedError, UploadGatewayError } from "./errors";
+import { contentRejection, gatewayErrorOf } from "./content-rejection";
+import { FileChangedError, UploadAbortedError, UploadFailedError } from "./errors";
 import { defaultPartHasher } from "./md5-worker-hasher";
 import { MultipartTransfer } from "./multipart-transfer";
 import { PartIntegrityCheck } from "./part-integrity";
@@ -124,7 +125,7 @@ class UploadRun {
         .map(([partNumber, eTag]) => ({ partNumber, eTag }));
       // The last moment to find that the file changed under the upload: after this, what was sent is the file.
       await source.checkUnchanged?.();
-      await transfer.complete(completed);
+      const verification = await transfer.complete(completed);
       return {
         requestKey: transfer.requestKey,
         uploadId: transfer.uploadId,
@@ -135,6 +136,7 @@ class UploadRun {
         fileName: ctx.startFields.fileName,
         mimeType: ctx.startFields.mimeType,
         partsSent: plan.partsNumber - storedAtStart.length,
+        ...(verification ? { verification } : {}),
       };
     } catch (error) {
       throw await this.failed(error);
@@ -150,6 +152,10 @@ class UploadRun {
       if (requestKey) await this.api.abort(this.options.projectId, requestKey).catch(() => undefined);
       return new UploadAbortedError(requestKey);
     }
+    // The gateway refused the stored file: the upload is over on its side (rejected, its file removed), so there is
+    // nothing to abort and nothing to send again.
+    const rejected = await contentRejection(error, this.api, this.options.projectId, requestKey);
+    if (rejected) return rejected;
     if (error instanceof FileChangedError) {
       // Its parts are of a file that no longer is: nothing to continue. Best effort, as for a cancel.
       if (requestKey) await this.api.abort(this.options.projectId, requestKey).catch(() => undefined);
@@ -233,6 +239,5 @@ class UploadRun {
 
 /** Whether `error` (or the gateway error it wraps) carries `code`. */
 function hasCode(error: unknown, code: ErrorCode): boolean {
-  const gatewayError = error instanceof UploadGatewayError ? error : (error as { cause?: unknown } | undefined)?.cause;
-  return gatewayError instanceof UploadGatewayError && gatewayError.hasCode(code);
+  return gatewayErrorOf(error)?.hasCode(code) === true;
 }

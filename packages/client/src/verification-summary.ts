@@ -1,0 +1,34 @@
+import { VERIFICATION_FAILURE_CODES, type MediaFacts, type Verification } from "@upload-gateway/contract";
+
+/**
+ * One line for people about what the gateway's content check found, as the CLI prints it after "verified:":
+ * `video/mp4, 8:34, 1920×1080, h264/aac` (type, duration, resolution, codecs: whichever the file has); a refused file's
+ * reason in plain words ("declared video/mp4, found an HTML page (text/html)"); "content check pending" before it ran.
+ */
+export function describeVerification(verification: Verification): string {
+  if (verification.state === "failed") {
+    return verification.reason ?? (verification.code ? VERIFICATION_FAILURE_CODES[verification.code] : "refused");
+  }
+  if (verification.state === "pending") return "content check pending";
+  const type = verification.detectedMimeType ?? "unknown type";
+  return [type, ...(verification.media ? mediaFactsOf(verification.media) : [])].join(", ");
+}
+
+/** A media file's duration, resolution and codecs, each when known: `["8:34", "1920×1080", "h264/aac"]`. */
+export function mediaFactsOf(media: MediaFacts): string[] {
+  const facts: string[] = [];
+  if (media.durationSeconds !== null) facts.push(formatMediaDuration(media.durationSeconds));
+  if (media.width !== null && media.height !== null) facts.push(`${media.width}×${media.height}`);
+  const codecs = [media.videoCodec, media.audioCodec].filter((c): c is string => c !== null && c !== "");
+  if (codecs.length > 0) facts.push(codecs.join("/"));
+  return facts;
+}
+
+/** A duration as a player shows it: `0:07`, `8:34`, `1:02:03` (whole seconds, rounded). */
+export function formatMediaDuration(seconds: number): string {
+  const s = Number.isFinite(seconds) && seconds > 0 ? Math.round(seconds) : 0;
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const rest = String(s % 60).padStart(2, "0");
+  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${rest}` : `${m}:${rest}`;
+}
