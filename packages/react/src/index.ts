@@ -19,3 +19,4 @@ export {
 } from "./pending-uploads";
 export { errorMessage } from "./error-message";
 export { formatBytes } from "./format-bytes";
+export type { MediaFacts, Verification } from "@upload-gateway/client";

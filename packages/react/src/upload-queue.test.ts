@@ -1,4 +1,5 @@
 import {
+  ContentRejectedError,
   UploadAbortedError,
   UploadFailedError,
   type ApiClient,
@@ -17,7 +18,7 @@ interface FakeRun {
   file: File;
   options: UploadOptions;
   paused: boolean;
-  succeed(partsSent?: number): void;
+  succeed(partsSent?: number, verification?: UploadResult["verification"]): void;
   fail(error: unknown): void;
 }
 
@@ -36,8 +37,9 @@ function harness(options: { maxActive?: number } = {}) {
       file,
       options: opts,
       paused: false,
-      succeed: (partsSent = 2) =>
+      succeed: (partsSent = 2, verification) =>
         resolve({
+          ...(verification ? { verification } : {}),
           requestKey: opts.requestKey ?? "k",
           uploadId: "u",
           size: file.size,
@@ -190,6 +192,42 @@ describe("UploadQueue", () => {
     expect(pending.list("demo")).toHaveLength(1);
     queue.retry(queue.getSnapshot()[0]!.id);
     expect(runs[1]!.options.requestKey).toBe("k");
+  });
+
+  it("keeps the content check's findings of a completed upload", async () => {
+    const { queue, runs } = harness();
+    queue.add([file("clip.mp4")]);
+    const verification = { state: "passed" as const, detectedMimeType: "video/mp4" };
+    runs[0]!.succeed(2, verification);
+    await settle();
+    expect(queue.getSnapshot()[0]).toMatchObject({ status: "completed", verification, rejection: undefined });
+  });
+
+  it("a file the content check refused fails with its reason, is forgotten and cannot be retried", async () => {
+    const { queue, pending, runs, abort } = harness();
+    queue.add([file("page.mp4")]);
+    runs[0]!.options.onStart?.({ requestKey: "k", uploadId: "u", partsTotal: 2, partSize: 5 * MiB });
+    const verification = {
+      state: "failed" as const,
+      detectedMimeType: "text/html",
+      code: "TYPE_MISMATCH" as const,
+      reason: "declared video/mp4, found an HTML page (text/html)",
+    };
+    const message = "The stored file failed the content check: declared video/mp4, found an HTML page (text/html)";
+    runs[0]!.fail(new ContentRejectedError(message, "k", verification.reason, verification));
+    await settle();
+    expect(queue.getSnapshot()[0]).toMatchObject({
+      status: "failed",
+      requestKey: "k",
+      rejection: verification.reason,
+      verification,
+      error: `${message}.`,
+    });
+    expect(pending.list("demo")).toEqual([]);
+    queue.retry(queue.getSnapshot()[0]!.id);
+    expect(runs).toHaveLength(1);
+    expect(queue.getSnapshot()[0]!.status).toBe("failed");
+    expect(abort).not.toHaveBeenCalled();
   });
 
   it("refuses to continue the same upload twice at once", () => {

@@ -1,4 +1,5 @@
 import {
+  ContentRejectedError,
   createApiClient,
   UploadAbortedError,
   UploadFailedError,
@@ -7,6 +8,7 @@ import {
   type PartState,
   type UploadOptions,
   type UploadTask,
+  type Verification,
 } from "@upload-gateway/client";
 import { errorMessage } from "./error-message";
 import { browserPendingUploads, type PendingUploads } from "./pending-uploads";
@@ -32,6 +34,17 @@ export interface UploadItem {
   bytesPerSecond: number;
   /** Parts this queue sent, once completed (the others were stored before a resume). */
   partsSent: number | undefined;
+  /**
+   * What the gateway's content check found in the stored file: on a completed upload, its detected type and, for
+   * audio and video, the media facts (`media`: duration, width, height, codecs…); on one it refused, why (`reason`,
+   * `code`) when the gateway could say. Undefined from a gateway that does not check content.
+   */
+  verification: Verification | undefined;
+  /**
+   * Set when the gateway's content check refused the file (`ContentRejectedError`): why, in plain words ("declared
+   * video/mp4, found an HTML page (text/html)"). The upload is `failed` and over for good: `retry` does nothing.
+   */
+  rejection: string | undefined;
   /** A sentence for people (see `errorMessage`), once failed. */
   error: string | undefined;
   /** What failed, for code: an `UploadFailedError`, `UploadGatewayError`, …. */
@@ -190,10 +203,13 @@ export class UploadQueue {
     run.cancel.abort();
   }
 
-  /** Tries a failed upload again, continuing it where it stopped when it had started. */
+  /**
+   * Tries a failed upload again, continuing it where it stopped when it had started. Not one the gateway's content
+   * check refused (`rejection`): the same bytes would be refused again.
+   */
   retry(id: string): void {
     const item = this.get(id);
-    if (item?.status !== "failed" || item.file.size === 0) return;
+    if (item?.status !== "failed" || item.file.size === 0 || item.rejection !== undefined) return;
     this.update(id, {
       status: "queued",
       error: undefined,
@@ -225,6 +241,8 @@ export class UploadQueue {
       bytesSent: 0,
       bytesPerSecond: 0,
       partsSent: undefined,
+      verification: undefined,
+      rejection: undefined,
       error: undefined,
       cause: undefined,
     };
@@ -313,6 +331,7 @@ export class UploadQueue {
           bytesPerSecond: 0,
           partsSent: result.partsSent,
           partBytes: partBytes.slice(),
+          verification: result.verification,
         });
       },
       (error: unknown) => {
@@ -320,6 +339,19 @@ export class UploadQueue {
         if (error instanceof UploadAbortedError) {
           if (error.requestKey) pending?.remove(error.requestKey);
           this.finish(id, { status: "cancelled", bytesPerSecond: 0 });
+        } else if (error instanceof ContentRejectedError) {
+          // Rejected on the gateway, its file removed: nothing to continue, after a reload or otherwise.
+          const requestKey = error.requestKey ?? this.get(id)?.requestKey;
+          if (requestKey) pending?.remove(requestKey);
+          this.finish(id, {
+            status: "failed",
+            bytesPerSecond: 0,
+            requestKey,
+            verification: error.verification,
+            rejection: error.reason,
+            error: errorMessage(error),
+            cause: error,
+          });
         } else {
           // Kept in `pending`: what was stored is not lost, and a retry (or a reload) can continue it.
           const requestKey =

@@ -1,4 +1,4 @@
-import type { ApiClient, PartTransport } from "@upload-gateway/client";
+import type { ApiClient, PartTransport, Verification } from "@upload-gateway/client";
 import { planParts } from "@upload-gateway/contract";
 
 interface FakeUpload {
@@ -18,6 +18,11 @@ interface FakeUpload {
 export class FakeGateway {
   readonly uploads = new Map<string, FakeUpload>();
   readonly calls: string[] = [];
+  /**
+   * The content check's verdict `success` answers with: findings (`undefined`, as from a gateway that does not check),
+   * or an error to throw (a `CONTENT_REJECTED` refusal).
+   */
+  verdict: Verification | Error | undefined;
   private held = new Map<string, () => void>();
   private next = 1;
 
@@ -42,20 +47,28 @@ export class FakeGateway {
       this.uploads.get(requestKey)!.state = "completed";
       return Promise.resolve(true as const);
     },
+    downloadUrl: (_projectId, requestKey) => {
+      this.calls.push(`success ${requestKey}`);
+      if (this.verdict instanceof Error) return Promise.reject(this.verdict);
+      const link = { downloadPath: `https://store.test/${requestKey}`, expiresAt: new Date().toISOString() };
+      return Promise.resolve(this.verdict ? { ...link, verification: this.verdict } : link);
+    },
     abort: (_projectId, requestKey) => {
       this.calls.push(`abort ${requestKey}`);
       this.uploads.get(requestKey)!.state = "aborted";
       return Promise.resolve(true as const);
     },
     get: (_projectId, requestKey) => {
+      this.calls.push(`get ${requestKey}`);
       const upload = this.uploads.get(requestKey);
       if (!upload) return Promise.reject(new Error("unknown"));
       const uploadedParts = [...upload.parts].map(([partNumber, p]) => ({ partNumber, eTag: p.eTag, size: p.size }));
-      return Promise.resolve({ state: upload.state, uploadedParts } as unknown as Awaited<
+      const verification = this.verdict instanceof Error ? undefined : this.verdict;
+      return Promise.resolve({ state: upload.state, uploadedParts, verification } as unknown as Awaited<
         ReturnType<ApiClient["get"]>
       >);
     },
-  } as Pick<ApiClient, "start" | "resume" | "complete" | "abort" | "get"> as ApiClient;
+  } as Pick<ApiClient, "start" | "resume" | "complete" | "downloadUrl" | "abort" | "get"> as ApiClient;
 
   readonly transport: PartTransport = {
     reportsProgress: true,

@@ -1,5 +1,7 @@
 // @vitest-environment happy-dom
 import { act, cleanup, renderHook, waitFor } from "@testing-library/react";
+import { UploadGatewayError, type Verification } from "@upload-gateway/client";
+import { errorEnvelope } from "@upload-gateway/contract";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { useInterruptedUploads, useUpload, useUploadQueue, type UseUploadOptions } from "../src/index";
 import { FakeGateway } from "./fake-gateway";
@@ -50,7 +52,7 @@ describe("useUpload", () => {
     await waitFor(() => expect(result.current.status).toBe("completed"));
     expect(result.current.upload).toMatchObject({ bytesSent: 12 * MiB, partsSent: 3, parts: ["done", "done", "done"] });
     expect(result.current.upload!.partBytes).toEqual([5 * MiB, 5 * MiB, 2 * MiB]);
-    expect(gateway.calls).toEqual(["start k1", "complete k1 3"]);
+    expect(gateway.calls).toEqual(["start k1", "complete k1 3", "success k1"]);
     const stored = gateway.uploads.get("k1")!.parts;
     expect([...stored.keys()].sort()).toEqual([1, 2, 3]);
     expect(stored.get(3)!.bytes[0]).toBe((10 * MiB) % 251);
@@ -99,7 +101,7 @@ describe("useUpload", () => {
     await storeParts("k1", [3]);
     await waitFor(() => expect(result.current.status).toBe("completed"));
     expect(result.current.upload!.partsSent).toBe(1);
-    expect(gateway.calls).toEqual(["start k1", "resume k1", "complete k1 3"]);
+    expect(gateway.calls).toEqual(["start k1", "resume k1", "complete k1 3", "success k1"]);
     expect(localStorage.getItem("upload-gateway:pending-uploads")).toBe("[]");
   });
 
@@ -113,6 +115,55 @@ describe("useUpload", () => {
     expect(result.current.status).toBe("idle");
     act(() => result.current.start(movie()));
     await waitFor(() => expect(result.current.upload?.requestKey).toBe("k2"));
+  });
+});
+
+describe("useUpload and the gateway's content check", () => {
+  const passed: Verification = {
+    state: "passed",
+    detectedMimeType: "video/mp4",
+    media: {
+      container: "mp4",
+      durationSeconds: 514,
+      width: 1920,
+      height: 1080,
+      frameRate: 25,
+      videoCodec: "h264",
+      audioCodec: "aac",
+      bitRate: 4_000_000,
+    },
+  };
+  const refusal = "The stored file failed the content check: declared video/mp4, found an HTML page (text/html).";
+
+  it("exposes what the check found on a completed upload", async () => {
+    gateway.verdict = passed;
+    const { result } = renderHook(() => useUpload(options()));
+    act(() => result.current.start(movie()));
+    await storeParts("k1", [1, 2, 3]);
+    await waitFor(() => expect(result.current.status).toBe("completed"));
+    expect(result.current.upload).toMatchObject({ verification: passed, rejection: undefined });
+  });
+
+  it("leaves verification undefined with a gateway that does not check content", async () => {
+    const { result } = renderHook(() => useUpload(options()));
+    act(() => result.current.start(movie()));
+    await storeParts("k1", [1, 2, 3]);
+    await waitFor(() => expect(result.current.status).toBe("completed"));
+    expect(result.current.upload!.verification).toBeUndefined();
+  });
+
+  it("a refused file fails with the reason, is forgotten (nothing to continue) and is not retried", async () => {
+    gateway.verdict = new UploadGatewayError(422, errorEnvelope([{ code: "CONTENT_REJECTED", message: refusal }]));
+    const { result } = renderHook(() => useUpload(options()));
+    act(() => result.current.start(movie()));
+    await storeParts("k1", [1, 2, 3]);
+    await waitFor(() => expect(result.current.status).toBe("failed"));
+    expect(result.current.upload).toMatchObject({ requestKey: "k1", rejection: refusal, error: refusal });
+    expect(gateway.calls).toEqual(["start k1", "complete k1 3", "success k1", "get k1"]);
+    expect(localStorage.getItem("upload-gateway:pending-uploads")).toBe("[]");
+    act(() => result.current.retry());
+    expect(result.current.status).toBe("failed");
+    expect(gateway.calls).toHaveLength(4);
   });
 });
 
