@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { acknowledgedBytes, formatEta, formatSpeed, formatWhen, percentOf } from "./format";
+import {
+  acknowledgedBytes,
+  formatEta,
+  formatSpeed,
+  formatWhen,
+  percentOf,
+  rejectionSentence,
+  verificationFacts,
+} from "./format";
 
 const MiB = 1024 * 1024;
 
@@ -53,5 +61,53 @@ describe("formatWhen", () => {
     expect(formatWhen("2026-11-25T09:00:00Z", now)).toBe("3 h ago");
     expect(formatWhen("2026-11-20T09:00:00Z", now)).toMatch(/2026/);
     expect(formatWhen("nonsense", now)).toBe("");
+  });
+});
+
+describe("verificationFacts", () => {
+  const media = {
+    container: "mp4",
+    durationSeconds: 514.2,
+    width: 1920,
+    height: 1080,
+    frameRate: 25,
+    videoCodec: "h264",
+    audioCodec: "aac",
+    bitRate: 4_000_000,
+  };
+
+  it("labels a video's type, duration, resolution and codecs", () => {
+    expect(verificationFacts({ state: "passed", detectedMimeType: "video/mp4", media })).toEqual([
+      ["Type", "video/mp4"],
+      ["Duration", "8:34"],
+      ["Resolution", "1920×1080"],
+      ["Codecs", "h264/aac"],
+    ]);
+  });
+
+  it("gives audio no resolution and one codec, a document its type alone, a pending or refused check nothing", () => {
+    const mp3 = { ...media, width: null, height: null, frameRate: null, videoCodec: null, audioCodec: "mp3" };
+    expect(verificationFacts({ state: "passed", detectedMimeType: "audio/mpeg", media: mp3 })).toEqual([
+      ["Type", "audio/mpeg"],
+      ["Duration", "8:34"],
+      ["Codec", "mp3"],
+    ]);
+    expect(verificationFacts({ state: "passed", detectedMimeType: "application/pdf" })).toEqual([
+      ["Type", "application/pdf"],
+    ]);
+    expect(verificationFacts({ state: "pending", detectedMimeType: null })).toEqual([]);
+    expect(verificationFacts({ state: "failed", detectedMimeType: "text/html", media })).toEqual([]);
+    expect(verificationFacts(undefined)).toEqual([]);
+  });
+});
+
+describe("rejectionSentence", () => {
+  it("says who refused the file and why, as one sentence", () => {
+    expect(rejectionSentence("declared video/mp4, found an HTML page (text/html)")).toBe(
+      "Rejected by the gateway's content check: declared video/mp4, found an HTML page (text/html).",
+    );
+    expect(rejectionSentence("The media is longer than maxDurationSeconds.")).toBe(
+      "Rejected by the gateway's content check: The media is longer than maxDurationSeconds.",
+    );
   });
 });

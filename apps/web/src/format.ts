@@ -1,3 +1,4 @@
+import { mediaFactsOf, type Verification } from "@upload-gateway/client";
 import { formatBytes } from "@upload-gateway/react";
 
 export { formatBytes };
@@ -45,4 +46,26 @@ export function formatWhen(iso: string, now: number = Date.now()): string {
   if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
   if (seconds < 86_400) return `${Math.round(seconds / 3600)} h ago`;
   return new Date(at).toLocaleDateString(undefined, { day: "numeric", month: "short", year: "numeric" });
+}
+
+/**
+ * What the gateway's content check found, as labelled facts for a finished upload: its detected type and, for audio
+ * and video, duration, resolution and codecs (each when the file has it). None before the check passed.
+ */
+export function verificationFacts(verification: Verification | undefined): [label: string, value: string][] {
+  if (verification?.state !== "passed") return [];
+  const facts: [string, string][] = [];
+  if (verification.detectedMimeType) facts.push(["Type", verification.detectedMimeType]);
+  if (!verification.media) return facts;
+  const { duration, resolution, codecs } = mediaFactsOf(verification.media);
+  if (duration) facts.push(["Duration", duration]);
+  if (resolution) facts.push(["Resolution", resolution]);
+  if (codecs) facts.push([codecs.includes("/") ? "Codecs" : "Codec", codecs]);
+  return facts;
+}
+
+/** A refused file's reason as the page says it: "Rejected by the gateway's content check: declared video/mp4, …." */
+export function rejectionSentence(reason: string): string {
+  const trimmed = reason.trim().replace(/[.!?]$/, "");
+  return `Rejected by the gateway's content check: ${trimmed}.`;
 }

@@ -29,5 +29,5 @@ export { fetchTransport, xhrTransport, type PartTransport, type PartRequest, typ
 export { md5Hasher, type PartHasher } from "./part-hash";
 export type { RetryPolicy } from "./retry";
 export type { RetryNotice, Unreachable } from "./retry-budget";
-export { describeVerification, formatMediaDuration, mediaFactsOf } from "./verification-summary";
+export { describeVerification, formatMediaDuration, mediaFactsOf, type MediaFactsText } from "./verification-summary";
 export type { MediaFacts, Verification, VerificationFailureCode } from "@upload-gateway/contract";

@@ -152,7 +152,7 @@ describe("upload() and the gateway's content check", () => {
     expect(gateway.calls).not.toContain("abort");
   });
 
-  it("a file refused at complete fails with ContentRejectedError: the check's reason, not retried, not aborted", async () => {
+  it("a file refused at complete fails with ContentRejectedError and the reason; not retried, not aborted", async () => {
     const gateway = fakeGateway();
     gateway.failComplete(refusal("CONTENT_REJECTED", REJECTION));
     gateway.setDetails(FAILED);
@@ -172,7 +172,7 @@ describe("upload() and the gateway's content check", () => {
     expect(gateway.calls).toEqual(["start", "complete", "get"]);
   });
 
-  it("a file refused at `success` fails alike; when its status cannot be read, the refusal's sentence is the reason", async () => {
+  it("a file refused at `success` fails alike; with its status unread, the refusal's sentence is the reason", async () => {
     const gateway = fakeGateway();
     gateway.failSuccess(refusal("CONTENT_REJECTED", REJECTION));
     gateway.setDetails(new Error("no answer"));

@@ -11,16 +11,25 @@ export function describeVerification(verification: Verification): string {
   }
   if (verification.state === "pending") return "content check pending";
   const type = verification.detectedMimeType ?? "unknown type";
-  return [type, ...(verification.media ? mediaFactsOf(verification.media) : [])].join(", ");
+  const { duration, resolution, codecs } = verification.media ? mediaFactsOf(verification.media) : {};
+  return [type, duration, resolution, codecs].filter((fact) => fact !== undefined).join(", ");
 }
 
-/** A media file's duration, resolution and codecs, each when known: `["8:34", "1920×1080", "h264/aac"]`. */
-export function mediaFactsOf(media: MediaFacts): string[] {
-  const facts: string[] = [];
-  if (media.durationSeconds !== null) facts.push(formatMediaDuration(media.durationSeconds));
-  if (media.width !== null && media.height !== null) facts.push(`${media.width}×${media.height}`);
+/** A media file's facts as people read them, each when the file has it: `8:34`, `1920×1080`, `h264/aac`. */
+export interface MediaFactsText {
+  duration?: string;
+  resolution?: string;
+  /** The video codec and the audio codec, `/` between them: `h264/aac`; one alone for a silent video or audio. */
+  codecs?: string;
+}
+
+/** The duration, resolution and codecs of `media` as people read them (see `MediaFactsText`). */
+export function mediaFactsOf(media: MediaFacts): MediaFactsText {
+  const facts: MediaFactsText = {};
+  if (media.durationSeconds !== null) facts.duration = formatMediaDuration(media.durationSeconds);
+  if (media.width !== null && media.height !== null) facts.resolution = `${media.width}×${media.height}`;
   const codecs = [media.videoCodec, media.audioCodec].filter((c): c is string => c !== null && c !== "");
-  if (codecs.length > 0) facts.push(codecs.join("/"));
+  if (codecs.length > 0) facts.codecs = codecs.join("/");
   return facts;
 }
 

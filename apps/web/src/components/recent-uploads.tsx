@@ -1,4 +1,4 @@
-import type { ApiClient } from "@upload-gateway/client";
+import { describeVerification, type ApiClient } from "@upload-gateway/client";
 import type { UploadSummary } from "@upload-gateway/contract";
 import { useEffect, useState } from "react";
 import { errorMessage } from "@upload-gateway/react";
@@ -93,6 +93,11 @@ function RecentRow({ api, projectId, upload }: { api: ApiClient; projectId: stri
         <span className="muted">
           {formatBytes(Number(upload.contentLength))} · {formatWhen(upload.createdAt)}
         </span>
+        {upload.verification && (
+          <span className={upload.verification.state === "failed" ? "recent-reason" : "muted recent-facts"}>
+            {describeVerification(upload.verification)}
+          </span>
+        )}
       </div>
       <span className={`pill pill-${upload.state}`}>{STATE_LABELS[upload.state]}</span>
       <div className="recent-action">

@@ -41,6 +41,7 @@ function announcement(item: UploadItem, before: UploadStatus | undefined): strin
     case "completed":
       return `${name} uploaded.`;
     case "failed":
+      if (item.rejection !== undefined) return `${name} was rejected: ${item.rejection}`;
       return `${name} failed: ${item.error ?? "the upload stopped"}`;
     case "cancelled":
       return `Cancelled ${name}.`;

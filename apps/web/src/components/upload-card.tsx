@@ -1,8 +1,9 @@
 import { useLayoutEffect, useRef } from "react";
-import { acknowledgedBytes, formatBytes, formatEta, formatSpeed, percentOf } from "../format";
+import { acknowledgedBytes, formatBytes, formatEta, formatSpeed, percentOf, rejectionSentence } from "../format";
 import type { UploadItem, UploadQueueHandle, UploadStatus } from "@upload-gateway/react";
 import { Icon } from "./icons";
 import { PartStrip } from "./part-strip";
+import { VerificationFacts } from "./verification-facts";
 
 const STATUS_LABELS: Record<UploadStatus, string> = {
   queued: "Waiting",
@@ -23,7 +24,9 @@ export function UploadCard({ item, queue }: { item: UploadItem; queue: UploadQue
     ? "Finishing…"
     : item.resuming && status === "uploading" && item.bytesSent === 0
       ? "Continuing…"
-      : STATUS_LABELS[status];
+      : item.rejection !== undefined
+        ? "Rejected"
+        : STATUS_LABELS[status];
   // What the store acknowledged, not what went into the network: a part sent whose reply has not come may still fail.
   const stored = status === "completed" ? file.size : acknowledgedBytes(parts, item.partSize, file.size);
   const percent = status === "completed" ? 100 : percentOf(stored, file.size);
@@ -78,7 +81,12 @@ export function UploadCard({ item, queue }: { item: UploadItem; queue: UploadQue
       </div>
 
       <PartStrip parts={parts} />
-      {item.error && <p className="error">{item.error}</p>}
+      {status === "completed" && <VerificationFacts verification={item.verification} />}
+      {item.rejection !== undefined ? (
+        <p className="error">{rejectionSentence(item.rejection)}</p>
+      ) : (
+        item.error && <p className="error">{item.error}</p>
+      )}
     </article>
   );
 }
@@ -144,7 +152,7 @@ function Actions({ item, queue }: { item: UploadItem; queue: UploadQueueHandle }
       ? { label: "Pause", icon: "pause" as const, run: () => queue.pause(id) }
       : status === "paused"
         ? { label: "Resume", icon: "play" as const, run: () => queue.resume(id) }
-        : status === "failed" && item.file.size > 0
+        : status === "failed" && item.file.size > 0 && item.rejection === undefined
           ? { label: item.requestKey ? "Continue" : "Try again", icon: "retry" as const, run: () => queue.retry(id) }
           : undefined;
   const secondary =
