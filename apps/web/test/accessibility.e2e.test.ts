@@ -1,8 +1,8 @@
-import { createRequire } from "node:module";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Page, Route } from "playwright-core";
 import { beforeAll, describe, expect, it } from "vitest";
+import { axeViolations } from "./support/axe-violations";
 import { useDemoPage } from "./support/demo-page";
 import { MiB } from "./support/test-files";
 import {
@@ -21,7 +21,6 @@ import {
  * readable without a tooltip and the focus ring can be seen.
  */
 
-const AXE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 const SCREENSHOTS = join(import.meta.dirname, "screenshots");
 // Tests that inject axe-core need the page past the gateway's strict CSP.
 const demo = useDemoPage({ browser: { bypassCSP: true } });
@@ -30,26 +29,6 @@ const { files } = demo;
 beforeAll(() => {
   mkdirSync(SCREENSHOTS, { recursive: true });
 });
-
-/** axe-core's violations on the page as it is now: rule id, impact and the elements at fault. */
-async function axeViolations(page: Page): Promise<string[]> {
-  if (!(await page.evaluate(() => "axe" in window))) await page.addScriptTag({ path: AXE });
-  const violations = await page.evaluate(async () => {
-    const axe = (
-      window as unknown as {
-        axe: {
-          run(
-            context: Document,
-          ): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }>;
-        };
-      }
-    ).axe;
-    return (await axe.run(document)).violations.map(
-      (v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`,
-    );
-  });
-  return violations;
-}
 
 /**
  * Contrast of each part square (`selector`) against what is behind it, as WCAG 1.4.11 measures a graphic: its colour

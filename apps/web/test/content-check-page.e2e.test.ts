@@ -2,6 +2,7 @@ import type { Page, Route } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import type { Verification } from "@upload-gateway/client";
 import { errorEnvelope } from "@upload-gateway/contract";
+import { axeViolations } from "./support/axe-violations";
 import { useDemoPage } from "./support/demo-page";
 import { MiB } from "./support/test-files";
 import { chooseFiles, endOfUpload, openUploadPage, uploadCard } from "./support/upload-page";
@@ -12,7 +13,8 @@ import { chooseFiles, endOfUpload, openUploadPage, uploadCard } from "./support/
  * findings on their way to the page (the gateway that checks content is tested with it: content-check.e2e.test.ts).
  */
 
-const demo = useDemoPage();
+// axe-core is added to the page, past the gateway's strict CSP.
+const demo = useDemoPage({ browser: { bypassCSP: true } });
 const { files } = demo;
 
 const PASSED: Verification = {
@@ -85,6 +87,7 @@ describe("the upload page and the gateway's content check", () => {
     const row = page.locator(".recent-row[data-state=completed]", { hasText: file.name });
     await row.locator(".recent-facts").waitFor();
     expect(await row.locator(".recent-facts").innerText()).toBe("video/mp4, 8:34, 1920×1080, h264/aac");
+    expect(await axeViolations(page), "verified").toEqual([]);
   });
 
   it("shows a rejected file's reason in plain words, offers no retry, and lists it as Rejected", async () => {
@@ -123,5 +126,6 @@ describe("the upload page and the gateway's content check", () => {
     expect(await row.locator(".pill").innerText()).toBe("Rejected");
     expect(await row.locator(".recent-reason").innerText()).toBe(FAILED.reason);
     expect(await row.getByRole("link", { name: "Download" }).count()).toBe(0);
+    expect(await axeViolations(page), "rejected").toEqual([]);
   });
 });
