@@ -24,6 +24,8 @@ export function testFiles() {
       writeFileSync(path, data);
       return { path, name, size, sha256: sha256(data) };
     },
+    /** Where a file named `name` goes in the folder, for files made otherwise (e.g. by ffmpeg). */
+    pathOf: (name: string) => join(dir, name),
     clean: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
