@@ -148,6 +148,8 @@ describe("resuming the upload of a sparse file of 5 GiB + 3 B", () => {
         completes.push(body);
         return Promise.resolve(true);
       },
+      // The content check's verdict, asked once completed (none: a gateway that does not check).
+      downloadUrl: () => Promise.resolve({ downloadPath: "https://store.test/rk", expiresAt: "" }),
     }) as unknown as ApiClient;
 
   it("continues an upload planned for its exact size", async () => {
