@@ -13,6 +13,8 @@ import {
 import { errorMessage } from "./error-message";
 import { browserPendingUploads, type PendingUploads } from "./pending-uploads";
 
+export { partSizeFor } from "./part-size";
+
 export type UploadStatus = "queued" | "uploading" | "paused" | "cancelling" | "completed" | "failed" | "cancelled";
 
 /** One file in the queue, as a view shows it. Replaced (never mutated) on every change. */
@@ -81,19 +83,6 @@ export interface UploadQueueOptions extends UploadDefaults {
   onSettled?: (item: UploadItem) => void;
   /** The uploader; replaced in unit tests. */
   startUpload?: (file: File, options: UploadOptions) => UploadTask;
-}
-
-const MiB = 1024 * 1024;
-const MIN_PART = 5 * MiB;
-const MAX_PART = 5 * 1024 * MiB;
-
-/**
- * A part size that gives a file about `targetParts` parts (default 256): 5 MiB parts up to ~1.25 GiB, then larger
- * ones. Enough parts to watch and to resume at a fine grain, few enough for a per-part view to stay readable.
- */
-export function partSizeFor(size: number, targetParts = 256): number {
-  const even = Math.ceil(size / targetParts / MiB) * MiB;
-  return Math.min(MAX_PART, Math.max(MIN_PART, even));
 }
 
 const PART_BYTES_EVERY_MS = 100;
