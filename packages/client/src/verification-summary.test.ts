@@ -28,6 +28,11 @@ describe("describeVerification", () => {
       describeVerification({ state: "passed", detectedMimeType: "video/webm", media: { ...media, audioCodec: null } }),
     ).toBe("video/webm, 8:34, 1920×1080, h264");
     expect(describeVerification({ state: "passed", detectedMimeType: "application/pdf" })).toBe("application/pdf");
+    // Fields a gateway left out (not null) are no facts either: never "undefined×undefined".
+    const sparse = { container: "mp4", durationSeconds: 7 } as unknown as typeof media;
+    expect(describeVerification({ state: "passed", detectedMimeType: "video/mp4", media: sparse })).toBe(
+      "video/mp4, 0:07",
+    );
   });
 
   it("gives a refused file's reason in plain words, else what its code means", () => {

@@ -25,10 +25,12 @@ export interface MediaFactsText {
 
 /** The duration, resolution and codecs of `media` as people read them (see `MediaFactsText`). */
 export function mediaFactsOf(media: MediaFacts): MediaFactsText {
+  // Checked as numbers and strings, not only against null: a field a gateway left out is no fact either.
+  const { durationSeconds, width, height, videoCodec, audioCodec } = media;
   const facts: MediaFactsText = {};
-  if (media.durationSeconds !== null) facts.duration = formatMediaDuration(media.durationSeconds);
-  if (media.width !== null && media.height !== null) facts.resolution = `${media.width}×${media.height}`;
-  const codecs = [media.videoCodec, media.audioCodec].filter((c): c is string => c !== null && c !== "");
+  if (typeof durationSeconds === "number") facts.duration = formatMediaDuration(durationSeconds);
+  if (typeof width === "number" && typeof height === "number") facts.resolution = `${width}×${height}`;
+  const codecs = [videoCodec, audioCodec].filter((c): c is string => typeof c === "string" && c !== "");
   if (codecs.length > 0) facts.codecs = codecs.join("/");
   return facts;
 }
