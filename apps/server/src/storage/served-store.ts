@@ -1,5 +1,4 @@
 import type { Readable } from "node:stream";
-import type { StoredObject } from "./local.storage";
 import type { SignedGrant } from "./local-url-signer";
 import type { StoredPartInfo } from "./storage.port";
 
@@ -31,4 +30,15 @@ export interface WriteObjectOptions {
   metadata?: Record<string, string>;
   declaredLength?: number;
   contentMd5?: Buffer;
+}
+
+/** A stored object, for the download route: its headers, and a reader of any byte range. */
+export interface StoredObject {
+  size: number;
+  contentType: string;
+  contentDisposition: string;
+  /** The object's metadata (`x-amz-meta-*` on S3). */
+  metadata: Record<string, string>;
+  /** Bytes `start` to `end`, inclusive. */
+  read(start: number, end: number): Readable;
 }
