@@ -1,4 +1,3 @@
-import type { Readable } from "node:stream";
 import type { DocumentStore, KeyPage, StoredDocument, WriteConditions } from "./document-store.port";
 import type { SignedGrant } from "./local-url-signer";
 import type {
@@ -12,7 +11,7 @@ import type {
   SinglePutObject,
   StoredPartInfo,
 } from "./object-store.port";
-import type { ServedStore, StoredObject, WriteObjectOptions } from "./served-store";
+import type { ServedStore, StoredObject } from "./served-store";
 import type { Storage } from "./storage.port";
 
 /**
@@ -112,18 +111,12 @@ export class ServedCombinedStorage<O extends ObjectStore & ServedStore, D extend
     return this.objects.verifyGrant(grant, signature);
   }
 
-  writePart(
-    key: string,
-    uploadId: string,
-    partNumber: number,
-    body: Readable,
-    options: { expectedSize: number; declaredLength?: number; contentMd5?: Buffer },
-  ): Promise<StoredPartInfo> {
-    return this.objects.writePart(key, uploadId, partNumber, body, options);
+  writePart(...part: Parameters<ServedStore["writePart"]>): Promise<StoredPartInfo> {
+    return this.objects.writePart(...part);
   }
 
-  writeObject(key: string, body: Readable, options: WriteObjectOptions): Promise<{ eTag: string; size: number }> {
-    return this.objects.writeObject(key, body, options);
+  writeObject(...object: Parameters<ServedStore["writeObject"]>): ReturnType<ServedStore["writeObject"]> {
+    return this.objects.writeObject(...object);
   }
 
   openObject(key: string): Promise<StoredObject | undefined> {

@@ -97,14 +97,7 @@ export class LocalBlobs {
       await this.locks.run(key, async () => {
         if (await this.readManifest(key)) throw objectExists();
         await this.dataDir.io(async () => {
-          await mkdir(dirname(target), { recursive: true, mode: DIR_MODE });
-          try {
-            await rename(staging, target);
-          } catch (error) {
-            const code = (error as NodeJS.ErrnoException).code;
-            if (code === "ENOTEMPTY" || code === "EEXIST") throw objectExists();
-            throw error;
-          }
+          await renameDir(staging, target, () => Promise.reject(objectExists()));
           if (this.parts.durable) await syncDir(dirname(target));
         });
       });
@@ -121,17 +114,12 @@ export class LocalBlobs {
    */
   async commit(from: string, manifest: Manifest): Promise<void> {
     const target = this.blobDir(manifest.key);
-    await this.dataDir.io(async () => {
-      await mkdir(dirname(target), { recursive: true, mode: DIR_MODE });
-      try {
-        await rename(from, target);
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code !== "ENOTEMPTY" && code !== "EEXIST") throw error;
+    await this.dataDir.io(() =>
+      renameDir(from, target, async () => {
         await this.dataDir.discard(target);
         await rename(from, target);
-      }
-    });
+      }),
+    );
     const listed = new Set(manifest.parts.map((p) => p.file));
     for (const name of await readdir(target).catch(() => [])) {
       if (PART_FILE.test(name) && !listed.has(name)) await rm(join(target, name), { force: true });
@@ -188,6 +176,18 @@ export class LocalBlobs {
   private blobDir(key: string): string {
     const hash = createHash("sha256").update(key).digest("hex");
     return this.dataDir.path("blobs", hash.slice(0, 2), hash);
+  }
+}
+
+/** Renames the directory `from` to `target`, making its parent; `whenTaken` runs when a directory is there already. */
+async function renameDir(from: string, target: string, whenTaken: () => Promise<void>): Promise<void> {
+  await mkdir(dirname(target), { recursive: true, mode: DIR_MODE });
+  try {
+    await rename(from, target);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "ENOTEMPTY" && code !== "EEXIST") throw error;
+    await whenTaken();
   }
 }
 

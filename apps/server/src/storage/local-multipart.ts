@@ -17,8 +17,9 @@ import {
   type LocalDataDir,
 } from "./local-data-dir";
 import { readPartHeader, type PartHeader } from "./local-part-file";
-import { PART_FILE, partFileName, type ExpectedBody, type LocalPartReceiver } from "./local-part-receiver";
+import { PART_FILE, partFileName, type LocalPartReceiver } from "./local-part-receiver";
 import type { CompletedPart, ObjectMetadata, StoredPartInfo } from "./object-store.port";
+import type { ExpectedBody } from "./served-store";
 import { StorageError } from "./storage-error";
 
 interface UploadInfo {

@@ -1,8 +1,7 @@
-import type { Readable } from "node:stream";
 import { LocalBlobs } from "./local-blobs";
 import type { LocalDataDir } from "./local-data-dir";
 import { LocalMultipart } from "./local-multipart";
-import { LocalPartReceiver, type ExpectedBody } from "./local-part-receiver";
+import { LocalPartReceiver } from "./local-part-receiver";
 import type { SignedGrant } from "./local-url-signer";
 import type {
   CompletedPart,
@@ -15,7 +14,7 @@ import type {
   SinglePutObject,
   StoredPartInfo,
 } from "./object-store.port";
-import type { ServedStore, StoredObject, WriteObjectOptions } from "./served-store";
+import type { ServedStore, StoredObject } from "./served-store";
 import { ServedUrls } from "./served-urls";
 
 export interface LocalObjectStoreOptions {
@@ -139,19 +138,13 @@ export class LocalObjectStore implements ObjectStore, ServedStore {
   }
 
   /** Stores one part from a PUT's body (LocalMultipart.writePart). */
-  writePart(
-    key: string,
-    uploadId: string,
-    partNumber: number,
-    body: Readable,
-    expected: ExpectedBody,
-  ): Promise<StoredPartInfo> {
-    return this.multipart.writePart(key, uploadId, partNumber, body, expected);
+  writePart(...part: Parameters<ServedStore["writePart"]>): Promise<StoredPartInfo> {
+    return this.multipart.writePart(...part);
   }
 
   /** Stores a whole object from a single PUT's body, once (LocalBlobs.writeObject). */
-  writeObject(key: string, body: Readable, options: WriteObjectOptions): Promise<{ eTag: string; size: number }> {
-    return this.blobs.writeObject(key, body, options);
+  writeObject(...object: Parameters<ServedStore["writeObject"]>): ReturnType<ServedStore["writeObject"]> {
+    return this.blobs.writeObject(...object);
   }
 
   /** A completed object's headers and reader, for the download route; undefined when there is none. */

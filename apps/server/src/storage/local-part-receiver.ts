@@ -2,6 +2,7 @@ import { createHmac } from "node:crypto";
 import type { Readable } from "node:stream";
 import { FILE_MODE, type LocalDataDir } from "./local-data-dir";
 import { closeFile, openFile, receivePart, type PartHeader, type ReceiveErrors } from "./local-part-file";
+import type { ExpectedBody } from "./served-store";
 import { StorageError } from "./storage-error";
 
 /** A stored part's file name: one fixed name per part number, so that storing a part again replaces it by `rename`. */
@@ -10,13 +11,6 @@ export function partFileName(partNumber: number): string {
 }
 
 export const PART_FILE = /^part-(\d{5})$/;
-
-/** What a PUT's body must be: exactly `expectedSize` bytes (its URL's grant), matching `contentMd5` when given. */
-export interface ExpectedBody {
-  expectedSize: number;
-  declaredLength?: number;
-  contentMd5?: Buffer;
-}
 
 /**
  * Receives PUT bodies into part files (local-part-file.ts) for the embedded store's multipart uploads and single PUTs
