@@ -1,17 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DocumentStore } from "../../src/storage/document-store.port";
+import type { StoreHarness } from "./store-harness";
 
 /**
  * The behaviour every `DocumentStore` adapter must share: JSON documents, their listing, and compare-and-swap writes of
  * which exactly one of racing writers wins. test/storage.conformance.test.ts runs it on each adapter (the objects:
  * object-store-conformance.ts).
  */
-export interface DocumentStoreHarness {
-  storage: DocumentStore;
-  /** A prefix no other test run uses. */
-  prefix: string;
-  close(): Promise<void>;
-}
+export type DocumentStoreHarness = StoreHarness<DocumentStore>;
 
 export function documentStoreConformance(name: string, makeHarness: () => Promise<DocumentStoreHarness>): void {
   describe(`DocumentStore conformance: ${name}`, () => {

@@ -3,18 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ObjectStore } from "../../src/storage/object-store.port";
 import { chunked, expectRefused, md5, meta, MiB, put } from "./object-store-requests";
 import { singlePutCases } from "./single-put-conformance";
+import type { StoreHarness } from "./store-harness";
 
 /**
  * The behaviour every `ObjectStore` adapter must share, so that what works on the embedded store works on S3 (the
  * documents beside the objects: document-store-conformance.ts). test/storage.conformance.test.ts runs it on each
  * adapter; the test names are the same for all of them.
  */
-export interface ObjectStoreHarness {
-  storage: ObjectStore;
-  /** A prefix no other test run uses. */
-  prefix: string;
-  close(): Promise<void>;
-}
+export type ObjectStoreHarness = StoreHarness<ObjectStore>;
 
 /** What the cases of an object store's suite reach: the harness made for the suite, and a fresh object key. */
 export interface ObjectStoreCases {

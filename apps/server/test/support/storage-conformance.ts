@@ -1,13 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Storage } from "../../src/storage/storage.port";
+import type { StoreHarness } from "./store-harness";
 
 /** An adapter of the whole `Storage` port, and a prefix no other test run uses. */
-export interface StorageHarness {
-  storage: Storage;
-  prefix: string;
-  close(): Promise<void>;
-}
+export type StorageHarness = StoreHarness<Storage>;
 
 /**
  * What `Storage` adds to its two halves (each has its own suite: object-store-conformance.ts and
