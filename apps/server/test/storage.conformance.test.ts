@@ -1,34 +1,62 @@
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { DeleteObjectCommand, PutObjectCommand, S3Client, type S3ServiceException } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
+import { LocalDataDir } from "../src/storage/local-data-dir";
+import { LocalDocumentStore } from "../src/storage/local-document.store";
+import { MemoryDocumentStore } from "../src/storage/memory-document.store";
 import { s3ClientConfig } from "../src/storage/s3.storage";
 import type { Storage } from "../src/storage/storage.port";
 import { STORAGE } from "../src/tokens";
 import { s3Env, startGateway, testS3Storage } from "./support/gateway";
 import { servedMemoryStorage } from "./support/memory-store";
-import { storageConformance } from "./support/storage-conformance";
+import { documentStoreConformance } from "./support/document-store-conformance";
+import { objectStoreConformance } from "./support/object-store-conformance";
+import { storageConformance, type StorageHarness } from "./support/storage-conformance";
 
-// One suite, run against every adapter: the embedded store (served by a real gateway, since its URLs point there),
-// S3 on Ceph RGW, and the in-memory store the workflow's unit tests run on (its URLs served by the same handlers).
+// Each port's suite, run against every adapter: the embedded store (its objects served by a real gateway, since its
+// URLs point there; its documents on a data dir of their own), S3 on Ceph RGW, and the in-memory store the workflow's
+// unit tests run on (its URLs served by the same handlers); then what the combined port adds, on each.
 
-storageConformance("local", async () => {
+const local = async (): Promise<StorageHarness> => {
   const gateway = await startGateway({}, "local");
   return { storage: gateway.app.get<Storage>(STORAGE), prefix: "conformance", close: () => gateway.close() };
+};
+objectStoreConformance("local", local);
+documentStoreConformance("local", () => {
+  const dir = mkdtempSync(join(tmpdir(), "local-documents-"));
+  const storage = new LocalDocumentStore(new LocalDataDir(join(dir, "data")));
+  return Promise.resolve({
+    storage,
+    prefix: "conformance",
+    close: () => Promise.resolve(rmSync(dir, { recursive: true })),
+  });
 });
+storageConformance("local", local);
 
-storageConformance("memory", async () => {
+const memory = async (): Promise<StorageHarness> => {
   const served = await servedMemoryStorage();
   return { storage: served.storage, prefix: "conformance", close: () => served.close() };
-});
+};
+objectStoreConformance("memory", memory);
+documentStoreConformance("memory", () =>
+  Promise.resolve({ storage: new MemoryDocumentStore(), prefix: "conformance", close: () => Promise.resolve() }),
+);
+storageConformance("memory", memory);
 
-storageConformance("s3", () => {
+const s3 = (): Promise<StorageHarness> => {
   const storage = testS3Storage();
   return Promise.resolve({
     storage,
     prefix: `conformance/${randomBytes(6).toString("hex")}`,
     close: () => Promise.resolve(storage.destroy()),
   });
-});
+};
+objectStoreConformance("s3", s3);
+documentStoreConformance("s3", s3);
+storageConformance("s3", s3);
 
 describe("S3 conditional writes on the test store", () => {
   // What the S3 adapter's compare-and-swap relies on, pinned against the store itself (Ceph RGW 16 here).

@@ -1,9 +1,10 @@
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { freePort } from "./support/gateway";
+import { runToEnd } from "./support/run-process";
 import { killServerProcesses, startServerProcess, type ServerProcess } from "./support/server-process";
 
 // Each test starts the built server once or twice: seconds each on a loaded 2-core machine.
@@ -53,17 +54,7 @@ afterEach(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function tryIt(env: Record<string, string>, args: string[] = []) {
-  const child = spawn("bash", [SCRIPT, ...args], {
-    env: { PATH: process.env.PATH ?? "", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (c: Buffer) => (out += c.toString()));
-  child.stderr.on("data", (c: Buffer) => (err += c.toString()));
-  return new Promise<{ code: number | null; out: string; err: string }>((resolve) =>
-    child.on("close", (code) => resolve({ code, out, err })),
-  );
+  return runToEnd("bash", [SCRIPT, ...args], { env });
 }
 
 describe("scripts/try-it.sh", () => {

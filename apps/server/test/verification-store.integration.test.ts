@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalStorage } from "../src/storage/local.storage";
 import type { Storage } from "../src/storage/storage.port";
@@ -73,18 +74,22 @@ describe("inspecting objects stored in S3 (RGW)", () => {
 });
 
 describe("storageByteSource on the embedded store", () => {
-  it("reads a stored document's bytes by range; a missing key has no source", async () => {
+  it("reads a stored object's bytes by range; a missing key has no source", async () => {
     const storage = new LocalStorage({
       dir: localDir,
       publicUrl: "http://127.0.0.1:1",
       signingSecret: randomBytes(32),
     });
-    await storage.writeJson("docs/one.json", { text: "x".repeat(1000) });
-    const source = (await storageByteSource(storage, "docs/one.json"))!;
-    const expected = Buffer.from(JSON.stringify({ text: "x".repeat(1000) }));
+    const expected = randomBytes(1000);
+    // What the route of a single-PUT URL does with the request's body.
+    await storage.writeObject("files/one", Readable.from([expected]), {
+      expectedSize: expected.length,
+      contentType: "application/octet-stream",
+    });
+    const source = (await storageByteSource(storage, "files/one"))!;
     expect(source.size).toBe(expected.length);
     expect(Buffer.from(await source.read(5, 10))).toEqual(expected.subarray(5, 15));
     expect(Buffer.from(await source.read(expected.length - 3, 100))).toEqual(expected.subarray(-3));
-    expect(await storageByteSource(storage, "docs/none.json")).toBeUndefined();
+    expect(await storageByteSource(storage, "files/none")).toBeUndefined();
   });
 });

@@ -1,9 +1,8 @@
-import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, startServerProcess, type ServerProcess } from "@upload-gateway/server/testing";
+import { freePort, runToEnd, startServerProcess, type ServerProcess } from "@upload-gateway/server/testing";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createApiClient } from "../src/index";
 
@@ -30,17 +29,7 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function cli(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env.PATH ?? "", XDG_STATE_HOME: join(dir, "state"), ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (c: Buffer) => (out += c.toString()));
-  child.stderr.on("data", (c: Buffer) => (err += c.toString()));
-  return new Promise<{ code: number | null; out: string; err: string }>((resolve) =>
-    child.on("close", (code) => resolve({ code, out, err })),
-  );
+  return runToEnd(process.execPath, [CLI, ...args], { env: { XDG_STATE_HOME: join(dir, "state"), ...env } });
 }
 
 describe("upload-gateway CLI defaults", () => {

@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   appendFileSync,
@@ -18,6 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GiB, MiB } from "@upload-gateway/contract";
+import { runProcess, runToEnd } from "@upload-gateway/server/testing";
 import { createApiClient, FileChangedError } from "../src/index";
 import { uploadFile } from "../src/node";
 import { startGateway, type Gateway } from "./support/gateway";
@@ -66,20 +66,13 @@ async function sha256(stream: AsyncIterable<Buffer | Uint8Array>): Promise<{ has
 describe("a file over 4 GiB", () => {
   it("is uploaded whole by the CLI to the embedded store: the stored file's SHA-256 is the file's", async () => {
     const path = sparseFile("movie.mp4", SIZE);
-    const child = spawn(
+    const run = await runToEnd(
       process.execPath,
       [CLI, "upload", path, "--server", gateway.url, "--project", gateway.projectId, "--json", "--part-size", "64MiB"],
-      {
-        env: { PATH: process.env.PATH ?? "", UPLOAD_GATEWAY_KEY: gateway.apiKey, XDG_STATE_HOME: dir },
-        stdio: ["ignore", "pipe", "pipe"],
-      },
+      { env: { UPLOAD_GATEWAY_KEY: gateway.apiKey, XDG_STATE_HOME: dir } },
     );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
-    expect(code, stderr).toBe(0);
+    expect(run.code, run.err).toBe(0);
+    const stdout = run.out;
     const result = JSON.parse(stdout.trim()) as { size: number; partsNumber: number; requestKey: string };
     expect(result).toMatchObject({ size: SIZE, partsNumber: Math.ceil(SIZE / (64 * MiB)) });
 
@@ -129,11 +122,10 @@ describe("the CLI's --resume state of a file over 4 GiB", () => {
       "--concurrency",
       "1",
     ];
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env.PATH ?? "", UPLOAD_GATEWAY_KEY: gateway.apiKey, XDG_STATE_HOME: stateHome },
-      stdio: ["ignore", "ignore", "pipe"],
+    const { child, exit } = runProcess(process.execPath, [CLI, ...args], {
+      env: { UPLOAD_GATEWAY_KEY: gateway.apiKey, XDG_STATE_HOME: stateHome },
+      stdout: false,
     });
-    const exit = new Promise<number | null>((resolve) => child.on("exit", resolve));
     const stateDir = join(stateHome, "upload-gateway");
     let saved: { requestKey: string; size: number } | undefined;
     for (let i = 0; i < 600 && !saved; i++) {

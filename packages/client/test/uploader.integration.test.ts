@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -6,6 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiClient, UploadAbortedError, upload, type UploadProgress } from "../src/index";
 import { uploadFile } from "../src/node";
+import { runProcess } from "@upload-gateway/server/testing";
 import { startFaultProxy, type Fault, type FaultProxy } from "./support/fault-proxy";
 import {
   startGateway,
@@ -589,16 +589,7 @@ describe("upload-gateway CLI", () => {
   });
 
   function cli(args: string[], env: Record<string, string> = {}) {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env.PATH ?? "", XDG_STATE_HOME: stateDir, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-    return { child, exit, out: () => stdout, err: () => stderr };
+    return runProcess(process.execPath, [CLI, ...args], { env: { XDG_STATE_HOME: stateDir, ...env } });
   }
   const target = () => ["--server", gateway.url, "--project", gateway.projectId];
 
@@ -668,16 +659,13 @@ describe("upload-gateway CLI", () => {
 
   it("run as `pnpm -s cli … --json` from the repo, stdout is exactly one JSON line", async () => {
     const repo = join(__dirname, "..", "..", "..");
-    const child = spawn("pnpm", ["-s", "cli", "upload", bigPath, ...target(), "--json"], {
+    const run = runProcess("pnpm", ["-s", "cli", "upload", bigPath, ...target(), "--json"], {
       cwd: repo,
-      env: { ...process.env, XDG_STATE_HOME: stateDir, UPLOAD_GATEWAY_KEY: gateway.apiKey },
-      stdio: ["ignore", "pipe", "pipe"],
+      inheritEnv: true,
+      env: { XDG_STATE_HOME: stateDir, UPLOAD_GATEWAY_KEY: gateway.apiKey },
     });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    expect(await new Promise((resolve) => child.on("exit", resolve)), stderr).toBe(0);
+    expect(await run.exit, run.err()).toBe(0);
+    const stdout = run.out();
     expect(stdout.endsWith("\n")).toBe(true);
     expect(stdout.trimEnd().split("\n")).toHaveLength(1);
     expect(JSON.parse(stdout)).toMatchObject({ size: 64 * MiB, requestKey: expect.any(String) });

@@ -2,15 +2,9 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { errorEnvelope } from "@upload-gateway/contract";
 import { sendReply } from "../http/platform-reply";
 import type { ServedStore } from "../storage/served-store";
-import {
-  clientGone,
-  getObject,
-  preflight,
-  putObject,
-  putPart,
-  timedStoreBody,
-  type StoreRequest,
-} from "./local-store.handlers";
+import { SERVED_PATHS } from "../storage/served-urls";
+import { clientGone, timedStoreBody, type StoreRequest } from "./local-store.handlers";
+import { restParam, STORE_ROUTES, type StoreMethod } from "./local-store.routes";
 
 /** Express's request as the routes read it: a Node request with its path parameters and parsed query. */
 type ExpressRequest = IncomingMessage & { params: Record<string, string | string[]>; query: StoreRequest["query"] };
@@ -23,17 +17,14 @@ type ErrorHandler = (
 ) => void;
 
 /** The part of an Express 5 application the routes are registered on. */
-export interface ExpressRoutes {
-  put(path: string, handler: Handler): unknown;
-  get(path: string, handler: Handler): unknown;
-  options(path: string, handler: Handler): unknown;
+export type ExpressRoutes = Record<Lowercase<StoreMethod>, (path: string, handler: Handler) => unknown> & {
   use(path: string, handler: ErrorHandler): unknown;
-}
+};
 
 /**
- * The embedded store's routes on Express 5 (the handlers are local-store.handlers.ts), under `prefix`. Registered
- * before Nest installs its body parsers (see LocalStoreHttpModule), so that no parser reads a part's body, whatever
- * its Content-Type. Express answers HEAD with the GET route.
+ * The embedded store's routes (local-store.routes.ts) on Express 5, under `prefix`. Registered before Nest installs
+ * its body parsers (see LocalStoreHttpModule), so that no parser reads a part's body, whatever its Content-Type.
+ * Express 5's paths have the routes' own syntax (`:name`, `*name`).
  */
 export function registerLocalStoreExpressRoutes(
   app: ExpressRoutes,
@@ -48,24 +39,24 @@ export function registerLocalStoreExpressRoutes(
     body: timedStoreBody(request, response, request, idleMs),
     aborted: () => clientGone(request, response),
   });
-  // A splat parameter is the list of the path's decoded segments in Express 5.
-  const keyOf = (request: ExpressRequest) => [request.params.key ?? []].flat().join("/");
-
-  app.options(`${prefix}/storage/*rest`, (_request, response) =>
-    preflight().then((reply) => sendReply(response, reply)),
-  );
-  app.put(`${prefix}/storage/uploads/:uploadId/parts/:partNumber`, async (request, response) => {
-    const { uploadId = "", partNumber = "" } = request.params as Record<string, string>;
-    await sendReply(response, await putPart(storage, storeRequest(request, response), { uploadId, partNumber }));
-  });
-  app.put(`${prefix}/storage/objects/*key`, async (request, response) => {
-    await sendReply(response, await putObject(storage, storeRequest(request, response), keyOf(request)));
-  });
-  app.get(`${prefix}/storage/objects/*key`, async (request, response) => {
-    await sendReply(response, await getObject(storage, storeRequest(request, response), keyOf(request)));
-  });
+  for (const route of STORE_ROUTES) {
+    // A splat parameter is the list of the path's decoded segments in Express 5.
+    const rest = restParam(route.path);
+    const paramsOf = (request: ExpressRequest) =>
+      Object.fromEntries(
+        Object.entries(request.params).map(([name, value]) => [name, name === rest ? [value].flat().join("/") : value]),
+      ) as Record<string, string>;
+    for (const method of route.methods) {
+      app[method.toLowerCase() as Lowercase<StoreMethod>](
+        `${prefix}/${route.path.join("/")}`,
+        async (request, response) => {
+          await sendReply(response, await route.handle(storage, storeRequest(request, response), paramsOf(request)));
+        },
+      );
+    }
+  }
   // What fails before a handler runs (a path segment that is not valid percent-encoding) answers in the envelope too.
-  app.use(`${prefix}/storage`, (error, _request, response, next) => {
+  app.use(`${prefix}/${SERVED_PATHS.any[0]}`, (error, _request, response, next) => {
     if (response.headersSent) return next(error);
     const status = (error as { status?: unknown }).status === 400 ? 400 : 500;
     const envelope = errorEnvelope([

@@ -2,46 +2,38 @@ import type { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type {} from "@fastify/compress"; // its route option `compress`
 import { sendReply } from "../http/platform-reply";
-import type { LocalStorage } from "../storage/local.storage";
-import {
-  clientGone,
-  getObject,
-  preflight,
-  putObject,
-  putPart,
-  timedStoreBody,
-  type StoreRequest,
-} from "./local-store.handlers";
+import type { ServedStore } from "../storage/served-store";
+import { clientGone, timedStoreBody, type StoreRequest } from "./local-store.handlers";
+import { restParam, STORE_ROUTES } from "./local-store.routes";
 
 /**
- * The embedded store's routes on Fastify (the handlers are local-store.handlers.ts), in their own Fastify scope so
- * that their raw-body handling does not touch the JSON API. Bodies are streamed (`streamedBody`: only the idle
- * timeout applies) and never compressed: objects are served byte for byte, as S3 does.
+ * The embedded store's routes (local-store.routes.ts) on Fastify, in their own Fastify scope so that their raw-body
+ * handling does not touch the JSON API. Bodies are streamed (`streamedBody`: only the idle timeout applies) and never
+ * compressed: objects are served byte for byte, as S3 does.
  */
-export function localStoreFastifyRoutes(storage: LocalStorage, idleMs: number) {
+export function localStoreFastifyRoutes(storage: ServedStore, idleMs: number) {
   return function routes(app: FastifyInstance, _options: unknown, done: () => void): void {
     // Part bodies are raw bytes of any type: take the stream as it is, whatever the Content-Type.
     app.removeAllContentTypeParsers();
     app.addContentTypeParser("*", (_request, payload, done) => done(null, payload));
 
-    const answer = (reply: FastifyReply) => (answered: Parameters<typeof sendReply>[1]) => sendReply(reply, answered);
-    app.options("/storage/*", (_request, reply) => preflight().then(answer(reply)));
-    const streamed = { compress: false, config: { streamedBody: true } } as const;
-    app.put<{ Params: { uploadId: string; partNumber: string } }>(
-      "/storage/uploads/:uploadId/parts/:partNumber",
-      streamed,
-      (request, reply) => putPart(storage, storeRequest(request, reply, idleMs), request.params).then(answer(reply)),
-    );
-    app.put<{ Params: { "*": string } }>("/storage/objects/*", streamed, (request, reply) =>
-      putObject(storage, storeRequest(request, reply, idleMs), request.params["*"]).then(answer(reply)),
-    );
-    app.route<{ Params: { "*": string } }>({
-      method: ["GET", "HEAD"],
-      url: "/storage/objects/*",
-      compress: false,
-      handler: (request, reply) =>
-        getObject(storage, storeRequest(request, reply, idleMs), request.params["*"]).then(answer(reply)),
-    });
+    for (const route of STORE_ROUTES) {
+      // Fastify names the rest of a path `*`: a route's `*name` segment.
+      const rest = restParam(route.path);
+      app.route<{ Params: Record<string, string> }>({
+        method: [...route.methods],
+        url: `/${route.path.map((segment) => (segment.startsWith("*") ? "*" : segment)).join("/")}`,
+        compress: false,
+        ...(route.body ? { config: { streamedBody: true } } : {}),
+        handler: (request, reply) => {
+          const { "*": splat = "", ...params } = request.params;
+          const named = rest === undefined ? params : { ...params, [rest]: splat };
+          return route
+            .handle(storage, storeRequest(request, reply, idleMs), named)
+            .then((answered) => sendReply(reply, answered));
+        },
+      });
+    }
     done();
   };
 }

@@ -39,7 +39,8 @@ export const STORE_CORS_HEADERS: OutgoingHttpHeaders = {
 const logger = new Logger("LocalStore");
 
 /** What the handlers answer; the CORS headers are added by `answered`. */
-type Reply = ReplyOf & { headers: OutgoingHttpHeaders };
+export type StoreReply = ReplyOf & { headers: OutgoingHttpHeaders };
+type Reply = StoreReply;
 
 /** A preflight of any store URL. */
 export function preflight(): Promise<Reply> {

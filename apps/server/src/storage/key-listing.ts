@@ -1,4 +1,4 @@
-import type { Storage } from "./storage.port";
+import type { DocumentStore } from "./document-store.port";
 
 /** The store lists at most this many keys a page (S3's own limit). */
 export const LIST_PAGE = 1000;
@@ -8,7 +8,7 @@ export const LIST_PAGE = 1000;
  * loop to stop listing. Keys deleted meanwhile are harmless: each page starts after the last key seen.
  */
 export async function* keysUnder(
-  storage: Pick<Storage, "listKeys">,
+  storage: Pick<DocumentStore, "listKeys">,
   prefix: string,
   pageSize = LIST_PAGE,
 ): AsyncGenerator<string> {

@@ -75,9 +75,10 @@ export function s3ClientConfig(options: S3StorageOptions, endpoint: string | und
 }
 
 /**
- * The `Storage` port on any S3-compatible store. The gateway never sees the bytes: clients PUT parts to S3 at URLs
- * signed by `SigV4Presigner` (the SDK's own presigning is ~60× slower, too slow for 10,000-part starts), which sign
- * each part's planned length, so S3 itself refuses a body of any other size.
+ * The `Storage` port on any S3-compatible store, both halves in one bucket (the `ObjectStore`'s uploaded objects, and
+ * the `DocumentStore`'s JSON documents: objects too, written with conditional PUTs). The gateway never sees the bytes:
+ * clients PUT parts to S3 at URLs signed by `SigV4Presigner` (the SDK's own presigning is ~60× slower, too slow for
+ * 10,000-part starts), which sign each part's planned length, so S3 itself refuses a body of any other size.
  */
 export class S3Storage implements Storage {
   private readonly client: S3Client;
@@ -306,6 +307,11 @@ export class S3Storage implements Storage {
   async deleteObject(key: string): Promise<void> {
     const command = new DeleteObjectCommand({ Bucket: this.bucket, Key: key });
     await this.call(() => this.client.send(command));
+  }
+
+  /** A document is an object of the bucket like any other. */
+  deleteDocument(key: string): Promise<void> {
+    return this.deleteObject(key);
   }
 
   async listKeys(prefix: string, options: { startAfter?: string; limit: number }): Promise<KeyPage> {

@@ -1,5 +1,4 @@
 import type { Readable } from "node:stream";
-import type { StoredObject } from "./local.storage";
 import type { SignedGrant } from "./local-url-signer";
 import type { StoredPartInfo } from "./storage.port";
 
@@ -16,7 +15,7 @@ export interface ServedStore {
     uploadId: string,
     partNumber: number,
     body: Readable,
-    options: { expectedSize: number; declaredLength?: number; contentMd5?: Buffer },
+    options: ExpectedBody,
   ): Promise<StoredPartInfo>;
   /** Stores a whole object from a single PUT's body, once (`object-exists` when there is one). */
   writeObject(key: string, body: Readable, options: WriteObjectOptions): Promise<{ eTag: string; size: number }>;
@@ -24,11 +23,27 @@ export interface ServedStore {
   openObject(key: string): Promise<StoredObject | undefined>;
 }
 
-/** What a single PUT's body must be, and what its object gets (the signed URL's grant). */
-export interface WriteObjectOptions {
+/** What a PUT's body must be: exactly `expectedSize` bytes (its URL's grant), matching `contentMd5` when given. */
+export interface ExpectedBody {
   expectedSize: number;
-  contentType: string;
-  metadata?: Record<string, string>;
+  /** The request's `Content-Length`, when it sent one: refused before anything is read when it is another size. */
   declaredLength?: number;
   contentMd5?: Buffer;
+}
+
+/** What a single PUT's body must be, and what its object gets (the signed URL's grant). */
+export interface WriteObjectOptions extends ExpectedBody {
+  contentType: string;
+  metadata?: Record<string, string>;
+}
+
+/** A stored object, for the download route: its headers, and a reader of any byte range. */
+export interface StoredObject {
+  size: number;
+  contentType: string;
+  contentDisposition: string;
+  /** The object's metadata (`x-amz-meta-*` on S3). */
+  metadata: Record<string, string>;
+  /** Bytes `start` to `end`, inclusive. */
+  read(start: number, end: number): Readable;
 }

@@ -1,23 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { sendReply } from "../../src/http/platform-reply";
-import {
-  clientGone,
-  getObject,
-  preflight,
-  putObject,
-  putPart,
-  timedStoreBody,
-  type StoreRequest,
-} from "../../src/local-store-http/local-store.handlers";
+import { clientGone, timedStoreBody, type StoreRequest } from "../../src/local-store-http/local-store.handlers";
+import { STORE_ROUTES, type StoreMethod, type StoreRoute } from "../../src/local-store-http/local-store.routes";
 import { MemoryStorage, type MemoryStorageOptions } from "../../src/storage/memory.storage";
-
-const PART_PATH = /^\/storage\/uploads\/([^/]+)\/parts\/([^/]+)$/;
-const OBJECT_PATH = /^\/storage\/objects\/(.+)$/;
 
 /**
  * An in-memory store whose signed URLs work: a plain Node HTTP server on a free loopback port routes them to the
- * embedded store's handlers (local-store-http), as the gateway's own routes do for the embedded store.
+ * embedded store's routes (local-store-http's route table), as the gateway's own routes do for the embedded store.
  */
 export async function servedMemoryStorage(options: Omit<MemoryStorageOptions, "publicUrl"> = {}): Promise<{
   storage: MemoryStorage;
@@ -41,19 +31,10 @@ export async function servedMemoryStorage(options: Omit<MemoryStorageOptions, "p
       body: timedStoreBody(request, response, request, 30_000),
       aborted: () => clientGone(request, response),
     };
-    const part = PART_PATH.exec(url.pathname);
-    const object = OBJECT_PATH.exec(url.pathname);
-    const key = object ? object[1]!.split("/").map(decodeURIComponent).join("/") : "";
-    const reply =
-      request.method === "OPTIONS"
-        ? preflight()
-        : request.method === "PUT" && part
-          ? putPart(storage, storeRequest, { uploadId: part[1]!, partNumber: part[2]! })
-          : request.method === "PUT" && object
-            ? putObject(storage, storeRequest, key)
-            : (request.method === "GET" || request.method === "HEAD") && object
-              ? getObject(storage, storeRequest, key)
-              : Promise.resolve({ status: 404, headers: {} });
+    const matched = matchRoute(request.method ?? "GET", url.pathname);
+    const reply = matched
+      ? matched.route.handle(storage, storeRequest, matched.params)
+      : Promise.resolve({ status: 404, headers: {} });
     void reply.then((answer) => sendReply(response, answer));
   });
   return {
@@ -64,4 +45,30 @@ export async function servedMemoryStorage(options: Omit<MemoryStorageOptions, "p
         server.close(() => resolve());
       }),
   };
+}
+
+/** The first route of the table whose method and path match, and the path's decoded parameters. */
+function matchRoute(
+  method: string,
+  pathname: string,
+): { route: StoreRoute; params: Record<string, string> } | undefined {
+  const segments = pathname.split("/").slice(1);
+  for (const route of STORE_ROUTES) {
+    if (!route.methods.includes(method as StoreMethod)) continue;
+    const params: Record<string, string> = {};
+    const matches = route.path.every((pattern, index) => {
+      const segment = segments[index];
+      if (pattern.startsWith("*")) {
+        params[pattern.slice(1)] = segments.slice(index).map(decodeURIComponent).join("/");
+        return params[pattern.slice(1)] !== "";
+      }
+      if (segment === undefined || segment === "") return false;
+      if (pattern.startsWith(":")) params[pattern.slice(1)] = decodeURIComponent(segment);
+      return pattern.startsWith(":") || pattern === segment;
+    });
+    if (matches && (route.path.at(-1)!.startsWith("*") || segments.length === route.path.length)) {
+      return { route, params };
+    }
+  }
+  return undefined;
 }
