@@ -9,7 +9,9 @@ import type { UploadGatewayOptions } from "../src/index";
 import type { UploadHookContext } from "../src/uploads/lifecycle/upload-lifecycle.hooks";
 import type { Storage } from "../src/storage/storage.port";
 import { STORAGE } from "../src/tokens";
-import { newRequestKey, openUploadKey, recordKey } from "../src/uploads/upload-keys";
+import { DueIndex } from "../src/scheduling/due-index";
+import { EXPIRY_KIND } from "../src/uploads/expiry-schedule";
+import { newRequestKey, openSlotKey, recordKey } from "../src/uploads/upload-keys";
 import { moduleApp, NO_RATE_LIMITS, testS3Storage, throwawayGateways } from "./support/gateway";
 import { call } from "./support/http";
 import { until } from "./support/until";
@@ -182,13 +184,15 @@ describe.each(["local", "s3"] as const)("upload expiry with a custom auth resolv
       const app = await platformApp(true);
       const started = await call(app, "POST", `${uploads}/multipart`, { body, headers: auth });
       const requestKey = started.body.result.requestKey as string;
-      // 1,000 markers of newer uploads sort before it; they have no records, so the sweep passes over them.
+      // 1,000 markers sort before its place's (ASCII "-" before digits); they have no records, so the expiry passes
+      // over them.
       const storeOfApp = app.get<Storage>(STORAGE);
       const now = Date.now();
       for (let i = 1; i <= 1000; i += 50) {
         await Promise.all(
           Array.from({ length: 50 }, (_, j) =>
-            storeOfApp.writeJson(openUploadKey(projectId, newRequestKey(now + 60_000 + i + j)), {
+            storeOfApp.writeJson(`${openSlotKey(projectId, 0).slice(0, -1)}-x${i + j}`, {
+              requestKey: newRequestKey(now + 60_000 + i + j),
               createdAt: new Date(now).toISOString(),
             }),
           ),
@@ -200,7 +204,10 @@ describe.each(["local", "s3"] as const)("upload expiry with a custom auth resolv
   }
 });
 
-/** Moves an upload's URL expiry `secondsAgo` into the past, as if that much time had gone by. */
+/**
+ * Moves an upload's URL expiry `secondsAgo` into the past, as if that much time had gone by: in its record and its
+ * open-upload marker, and the due index's entry of the window it now ends in (which its start would have written).
+ */
 async function backdateIn(
   app: NestFastifyApplication,
   projectId: string,
@@ -215,4 +222,8 @@ async function backdateIn(
     urlsExpireAt: new Date(Date.now() - secondsAgo * 1000).toISOString(),
   };
   expect(await store.writeJson(key, record, { ifMatch: document.version })).toBe(true);
+  const slot = (document.value as { openSlot: number }).openSlot;
+  const marker = (await store.readJson(openSlotKey(projectId, slot))) as object;
+  await store.writeJson(openSlotKey(projectId, slot), { ...marker, expiresAt: record.urlsExpireAt });
+  await new DueIndex(store).schedule(EXPIRY_KIND, projectId, Date.now() - secondsAgo * 1000);
 }

@@ -10,7 +10,7 @@ import type { UploadLifecycleHooks } from "../../src/uploads/lifecycle/upload-li
 import { UploadLifecycle } from "../../src/uploads/lifecycle/upload-lifecycle.service";
 import { OpenUploads } from "../../src/uploads/open-uploads";
 import { StartUpload } from "../../src/uploads/start-upload";
-import type { ObjectKeyNamer } from "../../src/uploads/upload-keys";
+import { openSlotPrefix, type ObjectKeyNamer } from "../../src/uploads/upload-keys";
 import { UploadRecords } from "../../src/uploads/upload-records";
 import { UploadStateMachine } from "../../src/uploads/upload-state-machine";
 import { UploadUrls } from "../../src/uploads/upload-urls";
@@ -58,7 +58,7 @@ export function workflow(
   const outbox = { record: (event: UploadEvent) => Promise.resolve(void events.push(event)) };
   const lifecycle = new UploadLifecycle(hooks, outbox, null);
   const records = new UploadRecords(storage);
-  const openUploads = new OpenUploads(storage, (projectId, key) => records.openness(projectId, key));
+  const openUploads = new OpenUploads(storage, (projectId, key) => records.read(projectId, key));
   const duplicates = new DuplicateCheck(storage);
   const urls = new UploadUrls(storage, 600);
   return {
@@ -130,4 +130,18 @@ export async function refusal(
     };
   }
   throw new Error("expected a refusal, but it succeeded");
+}
+
+/** The open-upload marker held by `requestKey` (whichever place it is in), or undefined when it holds none. */
+export async function openMarkerOf(
+  storage: Pick<Storage, "listKeys" | "readJson">,
+  projectId: string,
+  requestKey: string,
+): Promise<unknown> {
+  const { keys } = await storage.listKeys(openSlotPrefix(projectId), { limit: 1000 });
+  for (const key of keys) {
+    const marker = (await storage.readJson(key)) as { requestKey?: string } | undefined;
+    if (marker?.requestKey === requestKey) return marker;
+  }
+  return undefined;
 }
