@@ -180,7 +180,7 @@ describe.each(["local", "s3"] as const)("upload expiry with a custom auth resolv
   });
 
   if (storage === "local") {
-    it("reaches the oldest uploads past the first page of 1,000 (request keys list newest first)", async () => {
+    it("reaches an upload whose marker lists after the first page of 1,000", async () => {
       const app = await platformApp(true);
       const started = await call(app, "POST", `${uploads}/multipart`, { body, headers: auth });
       const requestKey = started.body.result.requestKey as string;

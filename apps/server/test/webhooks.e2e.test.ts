@@ -284,8 +284,8 @@ describe("webhooks", () => {
   });
 });
 
-describe("webhook deliveries swept in turns", () => {
-  it("a full page of deliveries backing off does not hide a due one after it", async () => {
+describe("webhook deliveries in the due index", () => {
+  it("deliveries backing off do not hold back a due one", async () => {
     const hooks = await receiver();
     const setup = tracked(setUp([{ url: hooks.url, secret: SECRET, events: ["upload.started"] }]));
     const app = await gateway(setup, "local");

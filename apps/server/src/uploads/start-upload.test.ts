@@ -216,9 +216,8 @@ describe("StartUpload", () => {
     await expect(w.start.multipart(w.project, start, "key-1", token({ maxUploads: 1 }))).rejects.toMatchObject({
       reason: "unavailable",
     });
-    // Left: the project's index entry, the released Idempotency-Key, the token's count (back to 0); nothing else.
+    // Left: the released Idempotency-Key, the token's count (back to 0); nothing else.
     expect((await w.storage.listKeys("", { limit: 10 })).keys).toEqual([
-      "projects/_index/demo",
       idempotencyEntryKey("demo", "key-1"),
       tokenUploadsKey("demo", "tok-1"),
     ]);
