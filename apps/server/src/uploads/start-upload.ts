@@ -251,8 +251,9 @@ export class StartUpload {
       throw failed.reason;
     }
     if (keyClaim.status === "fulfilled" && keyClaim.value && !keyClaim.value.claimed) {
-      await undo(); // an earlier start with this key made the upload: answer that one
-      return this.replay(keyClaim.value.record, body, transfer);
+      // An earlier start with this key made the upload: answer that one, giving back what this one made meanwhile.
+      const [, replayed] = await Promise.all([undo(), this.replay(keyClaim.value.record, body, transfer)]);
+      return replayed;
     }
     const uploadId = (upload as PromiseFulfilledResult<string>).value;
     const openSlot = (place as PromiseFulfilledResult<number>).value;

@@ -5,7 +5,9 @@ import type { Project } from "../../src/auth/projects-file";
 import { ApiError } from "../../src/errors/api-error";
 import { MemoryStorage, type MemoryStorageOptions } from "../../src/storage/memory.storage";
 import type { Storage } from "../../src/storage/storage.port";
+import { DueIndex } from "../../src/scheduling/due-index";
 import { DuplicateCheck } from "../../src/uploads/duplicate-check";
+import { ExpirySchedule } from "../../src/uploads/expiry-schedule";
 import type { UploadLifecycleHooks } from "../../src/uploads/lifecycle/upload-lifecycle.hooks";
 import { UploadLifecycle } from "../../src/uploads/lifecycle/upload-lifecycle.service";
 import { OpenUploads } from "../../src/uploads/open-uploads";
@@ -41,9 +43,15 @@ export function workflow(
     store?: MemoryStorageOptions;
     /** Wraps the store (to make one of its calls fail). */
     wrap?: (storage: MemoryStorage) => Storage;
+    /** The store of another workflow: two workflows on one store are two replicas. */
+    memory?: MemoryStorage;
+    /** Schedules expiries in the due index (windows of 5 minutes, a grace of an hour), as the gateway does. */
+    expiries?: boolean;
+    /** The open-upload places' clock (when a marker counts as leaked). */
+    now?: () => number;
   } = {},
 ): Workflow {
-  const memory = new MemoryStorage(options.store);
+  const memory = options.memory ?? new MemoryStorage(options.store);
   const storage = (options.wrap ? options.wrap(memory) : memory) as Storage & MemoryStorage;
   const events: UploadEvent[] = [];
   const hooked: string[] = [];
@@ -57,14 +65,24 @@ export function workflow(
   };
   const outbox = { record: (event: UploadEvent) => Promise.resolve(void events.push(event)) };
   const lifecycle = new UploadLifecycle(hooks, outbox, null);
-  const records = new UploadRecords(storage);
-  const openUploads = new OpenUploads(storage, (projectId, key) => records.read(projectId, key));
+  const expiries = options.expiries ? new ExpirySchedule(new DueIndex(storage), 300_000, 3_600_000) : null;
+  const records = new UploadRecords(storage, expiries);
+  const openUploads = new OpenUploads(storage, (projectId, key) => records.read(projectId, key), options.now);
   const duplicates = new DuplicateCheck(storage);
   const urls = new UploadUrls(storage, 600);
   return {
     storage,
     records,
-    start: new StartUpload(storage, records, openUploads, duplicates, urls, lifecycle, options.nameObject ?? null),
+    start: new StartUpload(
+      storage,
+      records,
+      openUploads,
+      duplicates,
+      urls,
+      lifecycle,
+      options.nameObject ?? null,
+      expiries,
+    ),
     machine: new UploadStateMachine(storage, records, openUploads, duplicates, urls, lifecycle),
     events,
     hooked,
