@@ -244,16 +244,18 @@ export class StartUpload {
         ]);
         if (ownsKey && keyClaim.value?.claimed) await keyClaim.value.release();
       });
-    // The first refusal in the order the checks are documented in: the key, the token, the place, the hash, the store.
+    // An earlier start with this key made the upload: answer that one, whatever else this one was refused (its own
+    // place, hash or count are not the earlier upload's), giving back what it made meanwhile.
+    if (keyClaim.status === "fulfilled" && keyClaim.value && !keyClaim.value.claimed) {
+      const [, replayed] = await Promise.all([undo(), this.replay(keyClaim.value.record, body, transfer)]);
+      return replayed;
+    }
+    // Else the first refusal in the order the checks are documented in: the key, the token, the place, the hash, the
+    // store.
     const failed = [keyClaim, tokenPlace, place, hash, upload, expiry].find((r) => r.status === "rejected");
     if (failed) {
       await undo();
       throw failed.reason;
-    }
-    if (keyClaim.status === "fulfilled" && keyClaim.value && !keyClaim.value.claimed) {
-      // An earlier start with this key made the upload: answer that one, giving back what this one made meanwhile.
-      const [, replayed] = await Promise.all([undo(), this.replay(keyClaim.value.record, body, transfer)]);
-      return replayed;
     }
     const uploadId = (upload as PromiseFulfilledResult<string>).value;
     const openSlot = (place as PromiseFulfilledResult<number>).value;
