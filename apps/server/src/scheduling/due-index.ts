@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import type { Storage } from "../storage/storage.port";
 
 /**
  * Where due work lives: one global prefix per kind of work, its keys ordered by the time the work is due, so that one
@@ -15,6 +14,17 @@ import type { Storage } from "../storage/storage.port";
  * a claim is a lease, so work whose process died is claimed again once the lease has run out.
  */
 export const DUE_PREFIX = "projects/_due/";
+
+/**
+ * What the index needs of a store: the `Storage` port's documents and listing, named here structurally (the ground
+ * floor imports nothing above it; any `Storage` is one).
+ */
+export interface DueStore {
+  listKeys(prefix: string, options: { startAfter?: string; limit: number }): Promise<{ keys: string[] }>;
+  readDocument(key: string): Promise<{ value: unknown; version: string } | undefined>;
+  writeJson(key: string, value: unknown, options?: { ifNoneMatch?: boolean; ifMatch?: string }): Promise<boolean>;
+  deleteObject(key: string): Promise<void>;
+}
 
 const KIND = /^[a-z][a-z0-9-]{0,39}$/;
 /** Ids name the work within its kind; what S3 keys allow without escaping, and short. */
@@ -85,7 +95,7 @@ export class DueIndex {
   private readonly owner = randomUUID();
 
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: DueStore,
     private readonly now: () => number = Date.now,
   ) {}
 
