@@ -2,6 +2,11 @@ import type { DueIndex } from "../scheduling/due-index";
 
 /** The due index's kind of upload expiries; an entry's id is the project's. */
 export const EXPIRY_KIND = "upload-expiry";
+/**
+ * Windows noted at most (about 100 bytes each): past it the notes start afresh, and a start per project and window
+ * writes its entry again (found there: harmless).
+ */
+const MAX_NOTED = 100_000;
 
 /**
  * When the expiry looks at a project's uploads: entries of the due index, one per project and time window (the
@@ -42,5 +47,6 @@ export class ExpirySchedule {
   private forgetPast(): void {
     const now = this.now();
     for (const [key, dueAt] of this.noted) if (dueAt < now) this.noted.delete(key);
+    if (this.noted.size >= MAX_NOTED) this.noted.clear();
   }
 }
