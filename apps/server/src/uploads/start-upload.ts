@@ -230,7 +230,6 @@ export class StartUpload {
       transfer.create(key, objectMetadataOf({ ...body, requestKey })),
       this.expiries?.ensure(project.id, Date.parse(urlsExpireAt)),
     ]);
-    const ownsKey = keyClaim.status === "fulfilled" && keyClaim.value?.claimed === true;
     // Leave nothing half-made behind: no orphaned multipart upload, no place, count or reservation blocking a retry.
     const undo = () =>
       bestEffort(this.logger, "clean up a failed start", async () => {
@@ -242,7 +241,7 @@ export class StartUpload {
             ? this.tokenUploads.giveBack(project.id, counted)
             : undefined,
         ]);
-        if (ownsKey && keyClaim.value?.claimed) await keyClaim.value.release();
+        if (keyClaim.status === "fulfilled" && keyClaim.value?.claimed) await keyClaim.value.release();
       });
     // An earlier start with this key made the upload: answer that one, whatever else this one was refused (its own
     // place, hash or count are not the earlier upload's), giving back what it made meanwhile.
