@@ -9,9 +9,8 @@ import type { UploadGatewayOptions } from "../src/index";
 import type { UploadHookContext } from "../src/uploads/lifecycle/upload-lifecycle.hooks";
 import type { Storage } from "../src/storage/storage.port";
 import { STORAGE } from "../src/tokens";
-import { DueIndex } from "../src/scheduling/due-index";
-import { EXPIRY_KIND } from "../src/uploads/expiry-schedule";
-import { newRequestKey, openSlotKey, recordKey } from "../src/uploads/upload-keys";
+import { newRequestKey, openSlotKey } from "../src/uploads/upload-keys";
+import { backdateUpload } from "./support/backdate";
 import { moduleApp, NO_RATE_LIMITS, testS3Storage, throwawayGateways } from "./support/gateway";
 import { call } from "./support/http";
 import { until } from "./support/until";
@@ -204,26 +203,12 @@ describe.each(["local", "s3"] as const)("upload expiry with a custom auth resolv
   }
 });
 
-/**
- * Moves an upload's URL expiry `secondsAgo` into the past, as if that much time had gone by: in its record and its
- * open-upload marker, and the due index's entry of the window it now ends in (which its start would have written).
- */
+/** Moves an upload's URL expiry `secondsAgo` into the past, as if that much time had gone by. */
 async function backdateIn(
   app: NestFastifyApplication,
   projectId: string,
   requestKey: string,
   secondsAgo: number,
 ): Promise<void> {
-  const store = app.get<Storage>(STORAGE);
-  const key = recordKey(projectId, requestKey);
-  const document = (await store.readDocument(key))!;
-  const record = {
-    ...(document.value as object),
-    urlsExpireAt: new Date(Date.now() - secondsAgo * 1000).toISOString(),
-  };
-  expect(await store.writeJson(key, record, { ifMatch: document.version })).toBe(true);
-  const slot = (document.value as { openSlot: number }).openSlot;
-  const marker = (await store.readJson(openSlotKey(projectId, slot))) as object;
-  await store.writeJson(openSlotKey(projectId, slot), { ...marker, expiresAt: record.urlsExpireAt });
-  await new DueIndex(store).schedule(EXPIRY_KIND, projectId, Date.now() - secondsAgo * 1000);
+  await backdateUpload(app.get<Storage>(STORAGE), projectId, requestKey, secondsAgo);
 }
