@@ -13,6 +13,13 @@ import { phaseOf, type UploadRecord } from "./upload-record";
 const LEAKED_AFTER_MS = 60_000;
 /** Rounds of "list the places, try a free one" before a start that keeps losing its race says "try again". */
 const MAX_ROUNDS = 5;
+/**
+ * How long the places a listing found taken steer this process's next tries in the project (near the limit, a place
+ * picked at random is mostly taken: a free one of the last listing is likelier free).
+ */
+const SEEN_FOR_MS = 5_000;
+/** Projects whose last listing is remembered, at most. */
+const MAX_SEEN = 10_000;
 
 /** What the marker of a place says: whose place it is, and (for the expiry) when that upload's URLs stop working. */
 export interface OpenMarker {
@@ -39,6 +46,9 @@ export interface OpenMarker {
  * Lowering a project's limit leaves uploads in places beyond it in progress; they are not counted against the new one.
  */
 export class OpenUploads {
+  /** Per project, the places the last listing found taken (and those this process took since), and when. */
+  private readonly seen = new Map<string, { at: number; taken: Set<number> }>();
+
   constructor(
     private readonly storage: Storage,
     private readonly readRecord: (projectId: string, requestKey: string) => Promise<UploadRecord | undefined>,
@@ -52,10 +62,16 @@ export class OpenUploads {
   async claim(project: Project, requestKey: string, expiresAt: string): Promise<number> {
     const limit = project.maxOpenUploads ?? DEFAULT_MAX_OPEN_UPLOADS;
     const marker: OpenMarker = { requestKey, createdAt: new Date(this.now()).toISOString(), expiresAt };
-    const first = randomInt(limit);
-    if (await this.write(project.id, first, marker)) return first;
+    const seen = this.seen.get(project.id);
+    const known = seen && this.now() - seen.at < SEEN_FOR_MS ? seen.taken : undefined;
+    const first = known && known.size < limit ? freePlace(known, limit) : randomInt(limit);
+    if (await this.write(project.id, first, marker)) {
+      known?.add(first);
+      return first;
+    }
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const taken = await this.takenPlaces(project.id, limit);
+      this.remember(project.id, taken);
       if (taken.size >= limit) {
         const takenOver = await this.takeOverLeaked(project.id, taken, marker);
         if (takenOver !== undefined) return takenOver;
@@ -65,6 +81,7 @@ export class OpenUploads {
         });
       }
       const slot = freePlace(taken, limit);
+      taken.add(slot); // taken now, by this start or by the one that beat it
       if (await this.write(project.id, slot, marker)) return slot;
     }
     // Every place tried was taken by a racing start in between: the store is busy, worth a retry.
@@ -89,6 +106,11 @@ export class OpenUploads {
       const marker = (await this.storage.readJson(key)) as OpenMarker | undefined;
       if (typeof marker?.requestKey === "string") yield marker;
     }
+  }
+
+  private remember(projectId: string, taken: Set<number>): void {
+    if (this.seen.size >= MAX_SEEN) this.seen.clear();
+    this.seen.set(projectId, { at: this.now(), taken });
   }
 
   private write(projectId: string, slot: number, marker: OpenMarker): Promise<boolean> {
