@@ -35,8 +35,9 @@ export interface OpenMarker {
  * holds one, a marker document written with `If-None-Match: *`. Of starts racing for one place exactly one writes it,
  * so the limit is never exceeded, and a start that finds a place free takes it in one request (no count first).
  *
- * The place is tried at random; only a start that finds it taken lists the project's places (one LIST per 1,000) and
- * tries a free one, and only a start that finds none free looks for leaked places. The upload's record keeps its
+ * The place is tried at random (among those the process's last listing of the project, if recent, found free); only a
+ * start that finds it taken lists the project's places (one LIST per 1,000) and tries a free one, and only a start
+ * that finds none free looks for leaked places. The upload's record keeps its
  * place's number (`openSlot`), and the transition out of `uploading` deletes that marker.
  *
  * A process killed between writing a marker and the upload's record, or between a transition and the marker's
