@@ -101,12 +101,30 @@ export class OpenUploads {
     if (marker?.requestKey === requestKey) await this.storage.deleteObject(openSlotKey(projectId, slot));
   }
 
-  /** The markers of the project's uploads in progress, in place order. */
-  async *markers(projectId: string): AsyncGenerator<OpenMarker> {
+  /** The markers of the project's uploads in progress (and the keys they are at), in place order. */
+  async *markers(projectId: string): AsyncGenerator<OpenMarker & { key: string }> {
     for await (const key of keysUnder(this.storage, openSlotPrefix(projectId))) {
       const marker = (await this.storage.readJson(key)) as OpenMarker | undefined;
-      if (typeof marker?.requestKey === "string") yield marker;
+      if (typeof marker?.requestKey === "string") yield { ...marker, key };
     }
+  }
+
+  /**
+   * Frees the place at `key` if it is leaked (see the class): its marker is first swapped, on the version read, for
+   * one that nothing takes over or gives back (no record, no age), then deleted, so the delete can only remove the
+   * leaked marker, never a place another start has just taken. Answers whether it freed it.
+   */
+  async releaseIfLeaked(projectId: string, key: string): Promise<boolean> {
+    const document = await this.storage.readDocument(key);
+    if (!document) return false;
+    const held = document.value as Partial<OpenMarker> | undefined;
+    const requestKey = typeof held?.requestKey === "string" ? held.requestKey : undefined;
+    const record = requestKey ? await this.readRecord(projectId, requestKey) : undefined;
+    if (!isLeaked(held, record, this.now())) return false;
+    const releasing = { requestKey: requestKey ?? "", releasing: true };
+    if (!(await this.storage.writeJson(key, releasing, { ifMatch: document.version }))) return false;
+    await this.storage.deleteObject(key);
+    return true;
   }
 
   private remember(projectId: string, taken: Set<number>): void {
@@ -148,8 +166,13 @@ export class OpenUploads {
   }
 }
 
-function isLeaked(marker: Partial<OpenMarker> | undefined, record: UploadRecord | undefined, now: number): boolean {
+function isLeaked(
+  marker: (Partial<OpenMarker> & { releasing?: boolean }) | undefined,
+  record: UploadRecord | undefined,
+  now: number,
+): boolean {
   if (typeof marker?.requestKey !== "string") return true; // unreadable: nobody's
+  if (marker.releasing) return true; // being freed by a process that died before deleting it
   if (!record) return now - Date.parse(marker.createdAt ?? "") >= LEAKED_AFTER_MS;
   const phase = phaseOf(record);
   if (phase === "uploading" || phase === "completing") return false;

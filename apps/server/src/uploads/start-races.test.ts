@@ -3,7 +3,8 @@ import { MemoryStorage } from "../storage/memory.storage";
 import { StorageError, type Storage } from "../storage/storage.port";
 import { RequestCounter } from "../../test/support/counting-storage";
 import { body, refusal, workflow } from "../../test/support/workflow";
-import { idempotencyEntryKey, openSlotPrefix } from "./upload-keys";
+import { OpenUploads } from "./open-uploads";
+import { idempotencyEntryKey, openSlotKey, openSlotPrefix } from "./upload-keys";
 
 /** Two replicas: two workflows (services) on one store, whose requests `counter` counts. */
 function replicas(options: Parameters<typeof workflow>[0] = {}) {
@@ -98,4 +99,38 @@ describe("StartUpload races across replicas", () => {
     expect(await memory.readJson(places[0]!)).toMatchObject({ requestKey: next.requestKey });
     expect((await refusal(other.start.multipart(other.project, body()))).status).toBe(429);
   });
+
+  it("the expiry frees a leaked place safely: of two freeing it and a start taking it over at once, no place is lost", async () => {
+    let clock = Date.now();
+    const w = workflow({ project: { maxOpenUploads: 1 }, now: () => clock });
+    const replica = new OpenUploads(w.storage, (projectId, key) => w.records.read(projectId, key), () => clock);
+    // Leaked by a start that died before its record.
+    await w.storage.writeJson(openSlotKey("demo", 0), { requestKey: "x".repeat(35), createdAt: new Date(clock).toISOString() });
+    expect(await replica.releaseIfLeaked("demo", openSlotKey("demo", 0))).toBe(false); // a start may still be writing it
+    clock += 61_000;
+    for (let round = 0; round < 10; round++) {
+      const [freedA, freedB, started] = await Promise.allSettled([
+        replica.releaseIfLeaked("demo", openSlotKey("demo", 0)),
+        replica.releaseIfLeaked("demo", openSlotKey("demo", 0)),
+        w.start.multipart(w.project, body()),
+      ]);
+      const freed = [freedA, freedB].filter((r) => r.status === "fulfilled" && r.value).length;
+      expect(freed).toBeLessThanOrEqual(1);
+      const places = await placesTaken(w.storage);
+      if (started.status === "fulfilled") {
+        // The start holds the place, whoever freed or took over what: its marker was never deleted under it.
+        expect(places).toHaveLength(1);
+        expect(await w.storage.readJson(places[0]!)).toMatchObject({ requestKey: started.value.requestKey });
+        await w.machine.abort(w.project, started.value.requestKey);
+      } else {
+        expect(started.reason).toMatchObject({ problems: [{ code: "TOO_MANY_OPEN_UPLOADS" }] });
+      }
+      // Leak it again for the next round.
+      await w.storage.writeJson(openSlotKey("demo", 0), {
+        requestKey: "x".repeat(35),
+        createdAt: new Date(clock - 61_000).toISOString(),
+      });
+    }
+  });
 });
+

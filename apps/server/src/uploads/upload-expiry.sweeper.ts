@@ -82,12 +82,15 @@ export class UploadExpirySweeper implements OnApplicationBootstrap, OnApplicatio
     let failures = 0;
     const worker = async () => {
       for (let next = await markers.next(); !next.done && !this.loop.stopped; next = await markers.next()) {
-        const { requestKey, expiresAt } = next.value;
+        const { requestKey, expiresAt, key } = next.value;
         // A marker's expiry is the upload's first; a resume may have extended the record's, never shortened it.
         if (expiresAt !== undefined && Date.parse(expiresAt) + graceMs >= Date.now()) continue;
         try {
           if (await this.uploads.expire(projectId, requestKey, this.config.UPLOAD_EXPIRY_GRACE_SECONDS)) {
             this.logger.log(`Expired upload ${requestKey} of project ${projectId}`);
+          } else if (await this.uploads.releaseLeakedPlace(projectId, key)) {
+            // A start that died before its record, or an upload whose end did not give its place back.
+            this.logger.log(`Freed the leaked open-upload place of ${requestKey} in project ${projectId}`);
           }
         } catch (error) {
           failures++;

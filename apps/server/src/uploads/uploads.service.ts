@@ -142,7 +142,12 @@ export class UploadsService {
   }
 
   /** The markers of a project's uploads in progress (their request keys and first URLs' expiry): the expiry's list. */
-  openMarkers(projectId: string): AsyncIterable<OpenMarker> {
+  openMarkers(projectId: string): AsyncIterable<OpenMarker & { key: string }> {
     return this.openUploads.markers(projectId);
+  }
+
+  /** Frees the open-upload place at `key` if its upload never got a record or has ended (see `OpenUploads`). */
+  releaseLeakedPlace(projectId: string, key: string): Promise<boolean> {
+    return this.openUploads.releaseIfLeaked(projectId, key);
   }
 }
