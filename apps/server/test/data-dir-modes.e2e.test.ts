@@ -2,7 +2,8 @@ import { randomBytes } from "node:crypto";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { webhookOutboxPrefix } from "../src/uploads/upload-keys";
+import { dueKindPrefix } from "../src/scheduling/due-index";
+import { WEBHOOK_KIND } from "../src/webhooks/webhook-outbox.service";
 import type { Storage } from "../src/storage/storage.port";
 import { STORAGE } from "../src/tokens";
 import { startGateway, type TestGateway } from "./support/gateway";
@@ -82,7 +83,7 @@ describe("the embedded store's data dir with umask 0", () => {
     const store = gw.app.get<Storage>(STORAGE);
     await until(
       "webhook events in the outbox",
-      async () => (await store.listKeys(webhookOutboxPrefix(gw!.projectId), { limit: 1 })).keys.length > 0,
+      async () => (await store.listKeys(dueKindPrefix(WEBHOOK_KIND), { limit: 1 })).keys.length > 0,
     );
 
     const { dirs, files } = modesUnder(gw.dir);

@@ -16,7 +16,7 @@ import {
 } from "../src/index";
 import type { Storage } from "../src/storage/storage.port";
 import { STORAGE } from "../src/tokens";
-import { recordKey } from "../src/uploads/upload-keys";
+import { backdateUpload } from "./support/backdate";
 import { moduleApp } from "./support/gateway";
 import { call } from "./support/http";
 import { until } from "./support/until";
@@ -99,14 +99,7 @@ async function start(): Promise<string> {
 
 /** Moves an upload's URL expiry `secondsAgo` into the past (URLs last an hour at least). */
 async function backdate(requestKey: string, secondsAgo: number): Promise<void> {
-  const store = app.get<Storage>(STORAGE);
-  const key = recordKey(PROJECT, requestKey);
-  const document = (await store.readDocument(key))!;
-  const record = {
-    ...(document.value as object),
-    urlsExpireAt: new Date(Date.now() - secondsAgo * 1000).toISOString(),
-  };
-  expect(await store.writeJson(key, record, { ifMatch: document.version })).toBe(true);
+  await backdateUpload(app.get<Storage>(STORAGE), PROJECT, requestKey, secondsAgo);
 }
 
 const stateOf = async (requestKey: string) =>

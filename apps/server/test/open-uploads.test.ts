@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Storage } from "../src/storage/storage.port";
 import { STORAGE } from "../src/tokens";
-import { openUploadKey, openUploadPrefix } from "../src/uploads/upload-keys";
+import { openSlotKey, openSlotPrefix } from "../src/uploads/upload-keys";
 import { startGateway, type TestGateway } from "./support/gateway";
 import { call } from "./support/http";
 
@@ -27,7 +27,7 @@ describe.each(["local", "s3"] as const)("maxOpenUploads: %s", (store) => {
   const abort = (requestKey: string) =>
     call(gw.app, "PUT", `${uploads()}/multipart-abort`, { body: { requestKey }, headers: gw.auth });
   const markers = async () =>
-    (await gw.app.get<Storage>(STORAGE).listKeys(openUploadPrefix(gw.limitedProjectId), { limit: 100 })).keys.length;
+    (await gw.app.get<Storage>(STORAGE).listKeys(openSlotPrefix(gw.limitedProjectId), { limit: 100 })).keys.length;
 
   function expectTooMany(reply: { status: number; body: any }) {
     expect(reply.status, JSON.stringify(reply.body)).toBe(429);
@@ -110,44 +110,47 @@ describe.each(["local", "s3"] as const)("maxOpenUploads: %s", (store) => {
     for (const key of open) expect((await abort(key)).status).toBe(200);
   });
 
-  it("gives back the places of markers a killed process leaked, but not of a start still in flight", async () => {
-    // A gateway of its own: leaked markers are looked for at most once a minute per process and project.
+  it("takes over the places of markers a killed process leaked, but not of a start still in flight", async () => {
     const own = await startGateway({}, store);
     try {
       const storage = own.app.get<Storage>(STORAGE);
       const api = `/api/projects/${own.limitedProjectId}/uploads`;
       const body = { partsNumber: 1, fileName: "a.mp4", contentLength: "4", mimeType: "video/mp4" };
       const ownStart = () => call(own.app, "POST", `${api}/multipart`, { body, headers: own.auth });
-      const marker = (requestKey: string, ageMs: number) =>
-        storage.writeJson(openUploadKey(own.limitedProjectId, requestKey), {
+      const marker = (slot: number, requestKey: string, ageMs: number) =>
+        storage.writeJson(openSlotKey(own.limitedProjectId, slot), {
           requestKey,
           createdAt: new Date(Date.now() - ageMs).toISOString(),
         });
-      // Killed between the marker and the record, two minutes ago.
-      await marker("a".repeat(32), 120_000);
-      // Killed after aborting an upload but before removing its marker.
+      const markersNow = async () => {
+        const { keys } = await storage.listKeys(openSlotPrefix(own.limitedProjectId), { limit: 100 });
+        return Promise.all(keys.map(async (k) => ((await storage.readJson(k)) as { requestKey: string }).requestKey));
+      };
+      // An upload aborted more than a minute ago whose process died before removing its marker: the record says
+      // when it ended.
       const ended = await ownStart();
       expect(ended.status).toBe(200);
-      expect(
-        (
-          await call(own.app, "PUT", `${api}/multipart-abort`, {
-            body: { requestKey: ended.body.result.requestKey },
-            headers: own.auth,
-          })
-        ).status,
-      ).toBe(200);
-      await marker(ended.body.result.requestKey, 0);
+      const endedKey = ended.body.result.requestKey as string;
+      expect((await call(own.app, "PUT", `${api}/multipart-abort`, { body: { requestKey: endedKey }, headers: own.auth })).status).toBe(200);
+      const recordKeyOf = `projects/${own.limitedProjectId}/uploads/${endedKey}.json`;
+      const record = (await storage.readJson(recordKeyOf)) as Record<string, unknown>;
+      await storage.writeJson(recordKeyOf, { ...record, updatedAt: new Date(Date.now() - 120_000).toISOString() });
+      await marker(0, endedKey, 120_000);
+      // Killed between the marker and the record, two minutes ago.
+      await marker(1, "a".repeat(32), 120_000);
       // A start that has written its marker this very moment and not yet its record.
-      await marker("b".repeat(32), 0);
-      const markersNow = async () =>
-        (await storage.listKeys(openUploadPrefix(own.limitedProjectId), { limit: 100 })).keys.map((k) =>
-          k.split("/").pop(),
-        );
+      await marker(2, "b".repeat(32), 0);
       expect(await markersNow()).toHaveLength(3);
 
-      const through = await ownStart();
-      expect(through.status, JSON.stringify(through.body)).toBe(200);
-      expect((await markersNow()).sort()).toEqual(["b".repeat(32), through.body.result.requestKey].sort());
+      // Each start takes over one leaked place; the start in flight keeps its own.
+      const first = await ownStart();
+      expect(first.status, JSON.stringify(first.body)).toBe(200);
+      const second = await ownStart();
+      expect(second.status, JSON.stringify(second.body)).toBe(200);
+      expect((await markersNow()).sort()).toEqual(
+        ["b".repeat(32), first.body.result.requestKey, second.body.result.requestKey].sort(),
+      );
+      expect((await ownStart()).status).toBe(429);
     } finally {
       await own.close();
     }

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SINGLE_PUT_HEADERS } from "../src/storage/sigv4-presigner";
 import type { Storage } from "../src/storage/storage.port";
 import { STORAGE } from "../src/tokens";
-import { objectKey, openUploadKey } from "../src/uploads/upload-keys";
+import { objectKey } from "../src/uploads/upload-keys";
+import { openMarkerOf } from "./support/workflow";
 import { startGateway, type TestGateway } from "./support/gateway";
 import { call, expectErrorEnvelope, fieldsOf } from "./support/http";
 
@@ -103,7 +104,7 @@ describe.each(["local", "s3"] as const)("single-PUT upload on %s storage", (stor
       completedAt: null,
       metadata: { course: "101" },
     });
-    expect(await store.readJson(openUploadKey(gw.projectId, requestKey))).toBeDefined();
+    expect(await openMarkerOf(store, gw.projectId, requestKey)).toBeDefined();
 
     const stored = await put(url, data, { "content-md5": md5(data) });
     expect(stored.status).toBe(200);
@@ -123,7 +124,7 @@ describe.each(["local", "s3"] as const)("single-PUT upload on %s storage", (stor
       transfer: "single-put",
     });
     // Completed uploads no longer count as open.
-    expect(await store.readJson(openUploadKey(gw.projectId, requestKey))).toBeUndefined();
+    expect(await openMarkerOf(store, gw.projectId, requestKey)).toBeUndefined();
     const list = await call(gw.app, "GET", `${uploads()}?limit=100`, { headers: gw.auth });
     expect(list.body.result.uploads).toContainEqual(
       expect.objectContaining({
@@ -241,7 +242,7 @@ describe.each(["local", "s3"] as const)("single-PUT upload on %s storage", (stor
     expect(await store.objectSize(objectKey(gw.projectId, sent.requestKey))).toBe(sent.data.length);
     expect((await abort(sent.requestKey)).body).toEqual(TRUE_ENVELOPE);
     expect(await store.objectSize(objectKey(gw.projectId, sent.requestKey))).toBeUndefined();
-    expect(await store.readJson(openUploadKey(gw.projectId, sent.requestKey))).toBeUndefined();
+    expect(await openMarkerOf(store, gw.projectId, sent.requestKey)).toBeUndefined();
     const late = await success(sent.requestKey);
     expectErrorEnvelope(late, 409, "UPLOAD_NOT_COMPLETED");
     expect(late.body.errors[0]).toMatch(/aborted/);
@@ -279,7 +280,7 @@ describe.each(["local", "s3"] as const)("single-PUT upload on %s storage", (stor
       expect((await status(upload.requestKey)).body.result.state).toBe(winner);
       const size = await store.objectSize(objectKey(gw.projectId, upload.requestKey));
       expect(size).toBe(winner === "completed" ? upload.data.length : undefined);
-      expect(await store.readJson(openUploadKey(gw.projectId, upload.requestKey))).toBeUndefined();
+      expect(await openMarkerOf(store, gw.projectId, upload.requestKey)).toBeUndefined();
     };
     for (let batch = 0; batch < 3; batch++) await Promise.all([0, 1, 2, 3].map((i) => round(batch * 4 + i)));
     expect(winners).toHaveLength(12);

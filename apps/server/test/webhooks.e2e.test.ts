@@ -10,7 +10,8 @@ import { sha256Hex } from "../src/auth/project-registry";
 import type { UploadGatewayOptions, WebhookTargetsOf } from "../src/index";
 import type { Storage } from "../src/storage/storage.port";
 import { STORAGE } from "../src/tokens";
-import { webhookOutboxKey, webhookOutboxPrefix } from "../src/uploads/upload-keys";
+import { DueIndex, dueKindPrefix } from "../src/scheduling/due-index";
+import { WEBHOOK_KIND } from "../src/webhooks/webhook-outbox.service";
 import { freePort, moduleApp, NO_RATE_LIMITS, throwawayGateways } from "./support/gateway";
 import { call } from "./support/http";
 import { until as waitUntil } from "./support/until";
@@ -230,7 +231,8 @@ describe("webhooks", () => {
     await gateways.close(first);
     // A process would exit now: a lease still held would keep every other process from the delivery for the
     // delivery timeout plus 15 s.
-    const { keys } = await storage.listKeys(webhookOutboxPrefix(setup.projectId), { limit: 10 });
+    const listed = await storage.listKeys(dueKindPrefix(WEBHOOK_KIND), { limit: 1000 });
+    const keys = listed.keys.filter((k) => k.includes(`/${setup.projectId}:`));
     expect(keys).toHaveLength(1);
     const entry = (await storage.readDocument(keys[0]!))?.value as { lease?: unknown; attempts: number };
     expect(entry.lease).toBeUndefined();
@@ -282,35 +284,35 @@ describe("webhooks", () => {
   });
 });
 
-describe("webhook deliveries swept in turns", () => {
-  it("a full page of deliveries backing off does not hide a due one after it", async () => {
+describe("webhook deliveries in the due index", () => {
+  it("deliveries backing off do not hold back a due one", async () => {
     const hooks = await receiver();
     const setup = tracked(setUp([{ url: hooks.url, secret: SECRET, events: ["upload.started"] }]));
     const app = await gateway(setup, "local");
     expect((await api(app, setup).start()).status).toBe(200);
     await until("the start's delivery", () => hooks.deliveries.length === 1);
     const template = hooks.deliveries[0]!.event;
-    // 150 deliveries waiting an hour (a receiver that has been down), sorting before a due one: the sweep reads 100
-    // keys a project at a time.
+    // 150 deliveries waiting an hour (a receiver that has been down) and a due one: the due one sorts first in the
+    // due index, and goes out at the next poll.
     const storage = app.get<Storage>(STORAGE);
     const now = Date.now();
-    const entry = (id: string, nextAttemptAt: number) => ({
-      event: { ...template, id },
-      url: hooks.url,
-      attempts: 3,
-      recordedAt: now,
-      nextAttemptAt,
-    });
+    const index = new DueIndex(storage);
+    const schedule = (id: string, dueAt: number) =>
+      index.schedule(WEBHOOK_KIND, `${setup.projectId}:${id}`, dueAt, {
+        event: { ...template, id },
+        url: hooks.url,
+        recordedAt: now,
+      });
     for (let i = 0; i < 150; i += 50) {
       await Promise.all(
         Array.from({ length: 50 }, (_, j) => {
           const id = `00000000-0000-4000-8000-${String(i + j).padStart(12, "0")}`;
-          return storage.writeJson(webhookOutboxKey(setup.projectId, id, hooks.url), entry(id, now + 3_600_000));
+          return schedule(id, now + 3_600_000);
         }),
       );
     }
     const due = "ffffffff-ffff-4fff-bfff-ffffffffffff";
-    await storage.writeJson(webhookOutboxKey(setup.projectId, due, hooks.url), entry(due, now));
+    await schedule(due, now);
     await until("the due delivery", () => hooks.deliveries.some((d) => d.event.id === due), 10_000);
   });
 });

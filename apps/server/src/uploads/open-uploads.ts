@@ -1,110 +1,191 @@
+import { randomInt } from "node:crypto";
 import { DEFAULT_MAX_OPEN_UPLOADS, type Project } from "../auth/projects-file";
 import { ApiError } from "../errors/api-error";
-import { keysUnder, LIST_PAGE } from "../storage/key-listing";
-import type { Storage } from "../storage/storage.port";
-import { ProjectIndex } from "./project-index";
-import { openUploadKey, openUploadPrefix } from "./upload-keys";
-/** A marker with no upload record this long after it was written belongs to a start that died: a start takes ms. */
-const ORPHAN_AFTER_MS = 60_000;
+import { keysUnder } from "../storage/key-listing";
+import { StorageError, type Storage } from "../storage/storage.port";
+import { openSlotKey, openSlotPrefix } from "./upload-keys";
+import { phaseOf, type UploadRecord } from "./upload-record";
+
 /**
- * How often one process looks for leaked markers of a project: a project at its limit would otherwise pay a read of
- * every marker for each start it refuses.
+ * A marker whose upload has no record this long after it was written belongs to a start that died (a start takes
+ * ms); one whose upload ended this long ago belongs to a process that died before giving its place back.
  */
-const LEAK_CHECK_EVERY_MS = 60_000;
+const LEAKED_AFTER_MS = 60_000;
+/** Rounds of "list the places, try a free one" before a start that keeps losing its race says "try again". */
+const MAX_ROUNDS = 5;
+/**
+ * How long the places a listing found taken steer this process's next tries in the project (near the limit, a place
+ * picked at random is mostly taken: a free one of the last listing is likelier free).
+ */
+const SEEN_FOR_MS = 5_000;
+/** Projects whose last listing is remembered, at most. */
+const MAX_SEEN = 10_000;
 
-/** What the service knows of an upload: whether its record exists and is still in progress. */
-export type UploadOpenness = "open" | "ended" | "missing";
+/** What the marker of a place says: whose place it is, and (for the expiry) when that upload's URLs stop working. */
+export interface OpenMarker {
+  requestKey: string;
+  createdAt: string;
+  /** ISO time the upload's first URLs stop working; a resume or replay may extend the record's, never shorten it. */
+  expiresAt?: string;
+}
 
 /**
- * The per-project limit on uploads in progress (`maxOpenUploads`). Each upload in progress has a marker object, written
- * at start and removed by every transition out of `uploading`; the markers are counted by listing them. Kept in the
- * store, not in memory, so the limit holds for all replicas together.
+ * The per-project limit on uploads in progress (`maxOpenUploads`), kept in the store so that it holds for all replicas
+ * together: a project with a limit of N has N places, `projects/{projectId}/open/{0..N-1}`, and an upload in progress
+ * holds one, a marker document written with `If-None-Match: *`. Of starts racing for one place exactly one writes it,
+ * so the limit is never exceeded, and a start that finds a place free takes it in one request (no count first).
  *
- * A start writes its marker first and counts second, and gives up if the count is over the limit. Of starts racing
- * for the last free places, each one's count includes every marker written before it, so the last to count sees all
- * of them: the limit is never exceeded. (At worst, racing starts all count each other and all give up, and their
- * clients are told to try later when one upload ends.)
+ * The place is tried at random (among those the process's last listing of the project, if recent, found free); only a
+ * start that finds it taken lists the project's places (one LIST per 1,000) and tries a free one, and only a start
+ * that finds none free looks for leaked places. The upload's record keeps its
+ * place's number (`openSlot`), and the transition out of `uploading` deletes that marker.
  *
  * A process killed between writing a marker and the upload's record, or between a transition and the marker's
- * removal, leaks the marker. Before refusing a start, leaked markers are looked for and removed: those of an upload
- * that has ended, and those with no record a minute after they were written.
+ * removal, leaks the place. A start that finds no place free takes a leaked one over, by a compare-and-swap on the
+ * leaked marker's version (never a delete, which could remove a place another start has just taken): leaked are
+ * markers with no record a minute after they were written, and those of an upload that ended a minute ago or more.
+ * Lowering a project's limit leaves uploads in places beyond it in progress; they are not counted against the new one.
  */
 export class OpenUploads {
-  private readonly leaksCheckedAt = new Map<string, number>();
-  /** Every project with an upload is in it before its first marker is written, so no upload in progress is missed. */
-  readonly projects: ProjectIndex;
+  /** Per project, the places the last listing found taken (and those this process took since), and when. */
+  private readonly seen = new Map<string, { at: number; taken: Set<number> }>();
 
   constructor(
     private readonly storage: Storage,
-    private readonly openness: (projectId: string, requestKey: string) => Promise<UploadOpenness>,
-  ) {
-    this.projects = new ProjectIndex(storage);
-  }
+    private readonly readRecord: (projectId: string, requestKey: string) => Promise<UploadRecord | undefined>,
+    private readonly now: () => number = Date.now,
+  ) {}
 
-  /** Takes a place for a new upload, or throws 429 `TOO_MANY_OPEN_UPLOADS` when the project has none free. */
-  async claim(project: Project, requestKey: string): Promise<void> {
+  /**
+   * Takes a place for a new upload and answers its number, or throws 429 `TOO_MANY_OPEN_UPLOADS` when the project has
+   * none free. One request when the first place tried is free.
+   */
+  async claim(project: Project, requestKey: string, expiresAt: string): Promise<number> {
     const limit = project.maxOpenUploads ?? DEFAULT_MAX_OPEN_UPLOADS;
-    const key = openUploadKey(project.id, requestKey);
-    await this.projects.note(project.id);
-    await this.storage.writeJson(key, { requestKey, createdAt: new Date().toISOString() });
-    let open: number;
-    try {
-      open = await this.count(project.id, limit + 1);
-      if (open > limit && (await this.releaseLeaked(project.id, requestKey)) > 0)
-        open = await this.count(project.id, limit + 1);
-    } catch (error) {
-      await this.storage.deleteObject(key).catch(() => undefined);
-      throw error;
+    const marker: OpenMarker = { requestKey, createdAt: new Date(this.now()).toISOString(), expiresAt };
+    const seen = this.seen.get(project.id);
+    const known = seen && this.now() - seen.at < SEEN_FOR_MS ? seen.taken : undefined;
+    const first = known && known.size < limit ? freePlace(known, limit) : randomInt(limit);
+    if (await this.write(project.id, first, marker)) {
+      known?.add(first);
+      return first;
     }
-    if (open > limit) {
-      await this.storage.deleteObject(key);
-      throw new ApiError({
-        code: "TOO_MANY_OPEN_UPLOADS",
-        message: `project ${project.id} already has ${limit} uploads in progress, as many as it allows; complete or abort one first`,
-      });
-    }
-  }
-
-  /** Gives the upload's place back; releasing one that holds none is harmless. */
-  async release(projectId: string, requestKey: string): Promise<void> {
-    await this.storage.deleteObject(openUploadKey(projectId, requestKey));
-  }
-
-  /** Removes the project's leaked markers (at most once a minute per process); answers how many it removed. */
-  private async releaseLeaked(projectId: string, ownKey: string): Promise<number> {
-    const now = Date.now();
-    if (now - (this.leaksCheckedAt.get(projectId) ?? 0) < LEAK_CHECK_EVERY_MS) return 0;
-    this.leaksCheckedAt.set(projectId, now);
-    const prefix = openUploadPrefix(projectId);
-    let released = 0;
-    for await (const key of keysUnder(this.storage, prefix)) {
-      const requestKey = key.slice(prefix.length);
-      if (requestKey === ownKey) continue;
-      const openness = await this.openness(projectId, requestKey);
-      if (openness === "open") continue;
-      if (openness === "missing") {
-        const marker = (await this.storage.readJson(key)) as { createdAt?: string } | undefined;
-        const writtenAt = Date.parse(marker?.createdAt ?? "");
-        if (marker === undefined || !(now - writtenAt >= ORPHAN_AFTER_MS)) continue; // gone already, or a start in flight
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const taken = await this.takenPlaces(project.id, limit);
+      this.remember(project.id, taken);
+      if (taken.size >= limit) {
+        const takenOver = await this.takeOverLeaked(project.id, taken, marker);
+        if (takenOver !== undefined) return takenOver;
+        throw new ApiError({
+          code: "TOO_MANY_OPEN_UPLOADS",
+          message: `project ${project.id} already has ${limit} uploads in progress, as many as it allows; complete or abort one first`,
+        });
       }
-      await this.storage.deleteObject(key);
-      released++;
+      const slot = freePlace(taken, limit);
+      taken.add(slot); // taken now, by this start or by the one that beat it
+      if (await this.write(project.id, slot, marker)) return slot;
     }
-    return released;
+    // Every place tried was taken by a racing start in between: the store is busy, worth a retry.
+    throw new StorageError("unavailable", "the open-upload places changed under every attempt to take one");
   }
 
-  /** The number of markers of the project, counting no further than `upTo`. */
-  private async count(projectId: string, upTo: number): Promise<number> {
-    let counted = 0;
-    for await (const _key of keysUnder(this.storage, openUploadPrefix(projectId), Math.min(LIST_PAGE, upTo))) {
-      if (++counted >= upTo) break;
-    }
-    return counted;
+  /** Gives the upload's place back; a record without a place (never had one) gives nothing back. */
+  async release(record: Pick<UploadRecord, "projectId" | "openSlot">): Promise<void> {
+    if (record.openSlot === undefined) return;
+    await this.storage.deleteObject(openSlotKey(record.projectId, record.openSlot));
   }
 
-  /** The request keys of the project's uploads in progress, oldest last (request keys count down). */
-  async *requestKeys(projectId: string): AsyncGenerator<string> {
-    const prefix = openUploadPrefix(projectId);
-    for await (const key of keysUnder(this.storage, prefix)) yield key.slice(prefix.length);
+  /** Frees a place taken by a start that failed after it, if it is still this start's. */
+  async giveBack(projectId: string, slot: number, requestKey: string): Promise<void> {
+    const marker = (await this.storage.readJson(openSlotKey(projectId, slot))) as OpenMarker | undefined;
+    if (marker?.requestKey === requestKey) await this.storage.deleteObject(openSlotKey(projectId, slot));
   }
+
+  /** The markers of the project's uploads in progress (and the keys they are at), in place order. */
+  async *markers(projectId: string): AsyncGenerator<OpenMarker & { key: string }> {
+    for await (const key of keysUnder(this.storage, openSlotPrefix(projectId))) {
+      const marker = (await this.storage.readJson(key)) as OpenMarker | undefined;
+      if (typeof marker?.requestKey === "string") yield { ...marker, key };
+    }
+  }
+
+  /**
+   * Frees the place at `key` if it is leaked (see the class): its marker is first swapped, on the version read, for
+   * one that nothing takes over or gives back (no record, no age), then deleted, so the delete can only remove the
+   * leaked marker, never a place another start has just taken. Answers whether it freed it.
+   */
+  async releaseIfLeaked(projectId: string, key: string): Promise<boolean> {
+    const document = await this.storage.readDocument(key);
+    if (!document) return false;
+    const held = document.value as Partial<OpenMarker> | undefined;
+    const requestKey = typeof held?.requestKey === "string" ? held.requestKey : undefined;
+    const record = requestKey ? await this.readRecord(projectId, requestKey) : undefined;
+    if (!isLeaked(held, record, this.now())) return false;
+    const releasing = { requestKey: requestKey ?? "", releasing: true };
+    if (!(await this.storage.writeJson(key, releasing, { ifMatch: document.version }))) return false;
+    await this.storage.deleteObject(key);
+    return true;
+  }
+
+  private remember(projectId: string, taken: Set<number>): void {
+    if (this.seen.size >= MAX_SEEN) this.seen.clear();
+    this.seen.set(projectId, { at: this.now(), taken });
+  }
+
+  private write(projectId: string, slot: number, marker: OpenMarker): Promise<boolean> {
+    return this.storage.writeJson(openSlotKey(projectId, slot), marker, { ifNoneMatch: true });
+  }
+
+  /** The numbers of the places taken now, below `limit`. */
+  private async takenPlaces(projectId: string, limit: number): Promise<Set<number>> {
+    const prefix = openSlotPrefix(projectId);
+    const taken = new Set<number>();
+    for await (const key of keysUnder(this.storage, prefix)) {
+      const slot = Number(key.slice(prefix.length));
+      if (Number.isSafeInteger(slot) && slot >= 0 && slot < limit) taken.add(slot);
+    }
+    return taken;
+  }
+
+  /** Takes over the first leaked place found (see the class), by a compare-and-swap on its marker's version. */
+  private async takeOverLeaked(projectId: string, taken: Set<number>, marker: OpenMarker): Promise<number | undefined> {
+    const now = this.now();
+    for (const slot of taken) {
+      const document = await this.storage.readDocument(openSlotKey(projectId, slot));
+      if (!document) {
+        if (await this.write(projectId, slot, marker)) return slot; // released meanwhile
+        continue;
+      }
+      const held = document.value as Partial<OpenMarker> | undefined;
+      const requestKey = typeof held?.requestKey === "string" ? held.requestKey : undefined;
+      const record = requestKey ? await this.readRecord(projectId, requestKey) : undefined;
+      if (!isLeaked(held, record, now)) continue;
+      if (await this.storage.writeJson(openSlotKey(projectId, slot), marker, { ifMatch: document.version })) return slot;
+    }
+    return undefined;
+  }
+}
+
+function isLeaked(
+  marker: (Partial<OpenMarker> & { releasing?: boolean }) | undefined,
+  record: UploadRecord | undefined,
+  now: number,
+): boolean {
+  if (typeof marker?.requestKey !== "string") return true; // unreadable: nobody's
+  if (marker.releasing) return true; // being freed by a process that died before deleting it
+  if (!record) return now - Date.parse(marker.createdAt ?? "") >= LEAKED_AFTER_MS;
+  const phase = phaseOf(record);
+  if (phase === "uploading" || phase === "completing") return false;
+  return now - Date.parse(record.updatedAt) >= LEAKED_AFTER_MS;
+}
+
+/** A place not in `taken`, at random (so that racing starts rarely pick the same one). */
+function freePlace(taken: Set<number>, limit: number): number {
+  const free = limit - taken.size;
+  let skip = randomInt(free);
+  for (let slot = 0; slot < limit; slot++) {
+    if (taken.has(slot)) continue;
+    if (skip-- === 0) return slot;
+  }
+  return 0; // unreachable: taken.size < limit
 }

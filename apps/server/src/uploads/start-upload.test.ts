@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { StorageError } from "../storage/storage.port";
 import { body, MiB, readyUpload, refusal, token, workflow } from "../../test/support/workflow";
-import { hashReservationKey, idempotencyEntryKey, openUploadPrefix, recordKey, tokenUploadsKey } from "./upload-keys";
+import { hashReservationKey, idempotencyEntryKey, openSlotPrefix, recordKey, tokenUploadsKey } from "./upload-keys";
 import { UploadRefusedError } from "./lifecycle/upload-lifecycle.hooks";
 
 const fileHash = `sha256:${"ab".repeat(32)}`;
@@ -92,7 +92,7 @@ describe("StartUpload", () => {
     const again = await w.start.multipart(w.project, body(), "key-1");
     expect(again.requestKey).toBe(first.requestKey);
     expect(again.presignedUrl).toHaveLength(1);
-    expect((await w.storage.listKeys(openUploadPrefix("demo"), { limit: 10 })).keys).toHaveLength(1);
+    expect((await w.storage.listKeys(openSlotPrefix("demo"), { limit: 10 })).keys).toHaveLength(1);
     expect(w.events).toHaveLength(1);
     const reused = await refusal(w.start.multipart(w.project, body(1001), "key-1"));
     expect(reused).toMatchObject({ status: 422, codes: ["IDEMPOTENCY_KEY_REUSED"] });
@@ -104,7 +104,7 @@ describe("StartUpload", () => {
     const w = workflow();
     const answers = await Promise.all(Array.from({ length: 6 }, () => w.start.multipart(w.project, body(), "key-1")));
     expect(new Set(answers.map((a) => a.requestKey)).size).toBe(1);
-    expect((await w.storage.listKeys(openUploadPrefix("demo"), { limit: 10 })).keys).toHaveLength(1);
+    expect((await w.storage.listKeys(openSlotPrefix("demo"), { limit: 10 })).keys).toHaveLength(1);
   });
 
   it("waits for a start still making its upload under the key (409 IN_USE after 10 s); takes over one dead 5 minutes", async () => {
@@ -165,7 +165,7 @@ describe("StartUpload", () => {
     for (const r of results) {
       if (r.status === "rejected") expect(r.reason).toMatchObject({ problems: [{ code: "TOO_MANY_OPEN_UPLOADS" }] });
     }
-    while ((await w.storage.listKeys(openUploadPrefix("demo"), { limit: 10 })).keys.length < 3) {
+    while ((await w.storage.listKeys(openSlotPrefix("demo"), { limit: 10 })).keys.length < 3) {
       started.push(await w.start.multipart(w.project, body()));
     }
     expect((await refusal(w.start.multipart(w.project, body()))).status).toBe(429);
@@ -216,9 +216,8 @@ describe("StartUpload", () => {
     await expect(w.start.multipart(w.project, start, "key-1", token({ maxUploads: 1 }))).rejects.toMatchObject({
       reason: "unavailable",
     });
-    // Left: the project's index entry, the released Idempotency-Key, the token's count (back to 0); nothing else.
+    // Left: the released Idempotency-Key, the token's count (back to 0); nothing else.
     expect((await w.storage.listKeys("", { limit: 10 })).keys).toEqual([
-      "projects/_index/demo",
       idempotencyEntryKey("demo", "key-1"),
       tokenUploadsKey("demo", "tok-1"),
     ]);

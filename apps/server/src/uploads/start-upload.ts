@@ -18,7 +18,8 @@ import type { ObjectMetadata, Storage } from "../storage/storage.port";
 import { bestEffort } from "./best-effort";
 import { checkLimits } from "./check-limits";
 import type { DuplicateCheck } from "./duplicate-check";
-import { IdempotencyLedger, startFingerprint } from "./idempotency-ledger";
+import type { ExpirySchedule } from "./expiry-schedule";
+import { IdempotencyLedger, startFingerprint, type ClaimOutcome } from "./idempotency-ledger";
 import type { UploadLifecycle } from "./lifecycle/upload-lifecycle.service";
 import type { OpenUploads } from "./open-uploads";
 import { TokenUploads } from "./token-uploads";
@@ -30,7 +31,7 @@ import { objectMetadataOf, type UploadUrls } from "./upload-urls";
 const HOUR = 3600;
 
 /** What starting needs of the lifecycle: the `beforeStart` hook, and the `upload.started` event. */
-export type StartLifecycle = Pick<UploadLifecycle, "beforeStart" | "transitioned">;
+export type StartLifecycle = Pick<UploadLifecycle, "beforeStart" | "transitioned" | "decidesStarts">;
 
 /** The fields of a start that every transfer has. */
 type StartFields = StartUploadBody | SinglePutUploadBody;
@@ -47,10 +48,19 @@ interface Transfer<R> {
   answer(record: UploadRecord, expiryHours: number | null | undefined): Promise<R>;
 }
 
+/** Claims the start's `Idempotency-Key`, or finds the upload an earlier start with it made. */
+type KeyClaim = () => Promise<ClaimOutcome<UploadRecord>>;
+
 /**
  * Starting an upload: the plan, the project's and the token's limits, the `Idempotency-Key`, the open-upload place,
  * the token's upload count, the duplicate-check reservation, the store's side of the upload and its record; a start
  * that fails leaves none of them behind.
+ *
+ * Two steps of store requests, one after the other: first every claim and the store's side of the upload at once
+ * (the key, the token's place, the open-upload place, the hash, CreateMultipartUpload, and the expiry's window when
+ * this process has not noted it yet), then the record. A plain start is 3 requests, 2 in sequence; each claim is one
+ * more request in the first step (the token's count: two in sequence). A start that loses one claim undoes the
+ * others: a refused start may cost a CreateMultipartUpload and its abort, never a place or a count.
  */
 export class StartUpload {
   private readonly logger = new Logger("StartUpload");
@@ -65,6 +75,7 @@ export class StartUpload {
     private readonly urls: UploadUrls,
     private readonly lifecycle: StartLifecycle,
     private readonly nameObject: ObjectKeyNamer | null = null,
+    private readonly expiries: ExpirySchedule | null = null,
   ) {
     this.idempotency = new IdempotencyLedger(storage);
     this.tokenUploads = new TokenUploads(storage);
@@ -141,28 +152,39 @@ export class StartUpload {
     if (token) checkLimits(token.constraints, { kind: "token" }, transfer.plan.contentLength, body.mimeType);
     const requestKey = newRequestKey();
     if (idempotencyKey === undefined) return this.create(project, body, requestKey, transfer, token);
-    const claim = await this.idempotency.claim(project.id, idempotencyKey, fingerprint, requestKey, (key) =>
-      this.records.read(project.id, key),
-    );
-    if (!claim.claimed) {
-      const phase = phaseOf(claim.record);
-      if (phase !== "uploading") {
-        throw new ApiError({
-          code: "UPLOAD_NOT_IN_PROGRESS",
-          field: "headers.idempotency-key",
-          message: `started upload ${claim.record.requestKey}, which is ${phase} now`,
-        });
-      }
-      const replayed = await transfer.answer(claim.record, body.presignedUrlExpiryTimeHours);
-      await this.records.extendExpiry(claim.record, replayed.expiresAt);
-      return replayed;
-    }
+    const claimKey: KeyClaim = () =>
+      this.idempotency.claim(project.id, idempotencyKey, fingerprint, requestKey, (key) =>
+        this.records.read(project.id, key),
+      );
+    if (!this.lifecycle.decidesStarts) return this.create(project, body, requestKey, transfer, token, claimKey);
+    // A `beforeStart` hook is asked only for starts that make an upload: the key is claimed before it, on its own.
+    const claim = await claimKey();
+    if (!claim.claimed) return this.replay(claim.record, body, transfer);
     try {
       return await this.create(project, body, requestKey, transfer, token);
     } catch (error) {
       await bestEffort(this.logger, "release an Idempotency-Key after a failed start", claim.release);
       throw error;
     }
+  }
+
+  /** The answer to a start repeated with the `Idempotency-Key` of an earlier one: that upload, with fresh URLs. */
+  private async replay<R extends { expiresAt: string }>(
+    record: UploadRecord,
+    body: StartFields,
+    transfer: Transfer<R>,
+  ): Promise<R> {
+    const phase = phaseOf(record);
+    if (phase !== "uploading") {
+      throw new ApiError({
+        code: "UPLOAD_NOT_IN_PROGRESS",
+        field: "headers.idempotency-key",
+        message: `started upload ${record.requestKey}, which is ${phase} now`,
+      });
+    }
+    const replayed = await transfer.answer(record, body.presignedUrlExpiryTimeHours);
+    await this.records.extendExpiry(record, replayed.expiresAt);
+    return replayed;
   }
 
   /** Where an upload's object goes unless a `beforeStart` hook says otherwise: the app's naming function, or ours. */
@@ -175,12 +197,13 @@ export class StartUpload {
     return key;
   }
 
-  private async create<R>(
+  private async create<R extends { expiresAt: string }>(
     project: Project,
     body: StartFields,
     requestKey: string,
     transfer: Transfer<R>,
     token: TokenPrincipal | undefined,
+    claimKey?: KeyClaim,
   ): Promise<R> {
     const { plan } = transfer;
     // Before anything is stored: a refusal (or a naming function that throws) leaves nothing to clean up.
@@ -191,37 +214,53 @@ export class StartUpload {
       requestKey,
       objectKey: this.defaultObjectKey(project.id, requestKey, body),
     });
+    const expiryHours = body.presignedUrlExpiryTimeHours ?? DEFAULT_URL_EXPIRY_HOURS;
+    const urlsExpireAt = new Date(Date.now() + expiryHours * HOUR * 1000).toISOString();
+    const fileHash = body.enableDuplicateCheck && body.fileHash ? body.fileHash : undefined;
     // Counted only for the token's starts that make an upload: not for a retry answered from its Idempotency-Key.
     const maxUploads = token?.constraints.maxUploads;
     const counted = token?.tokenId !== undefined && maxUploads !== undefined ? token.tokenId : undefined;
-    if (counted !== undefined) await this.tokenUploads.take(project.id, counted, maxUploads!, token!.expiresAt);
-    const giveBackTokenPlace = async () => {
-      if (counted !== undefined) await this.tokenUploads.giveBack(project.id, counted);
-    };
-    try {
-      await this.openUploads.claim(project, requestKey);
-    } catch (error) {
-      await bestEffort(this.logger, "give back an upload token's place", giveBackTokenPlace);
-      throw error;
-    }
-    const fileHash = body.enableDuplicateCheck && body.fileHash ? body.fileHash : undefined;
-    if (fileHash) {
-      try {
-        await this.duplicates.reserve(project.id, fileHash, requestKey);
-      } catch (error) {
-        await bestEffort(this.logger, "release an open upload's place", async () => {
-          await this.openUploads.release(project.id, requestKey);
-          await giveBackTokenPlace();
-        });
-        throw error;
-      }
-    }
 
-    let uploadId: string | undefined;
+    // The first step: every claim, and the store's side of the upload, at once.
+    const [keyClaim, tokenPlace, place, hash, upload, expiry] = await Promise.allSettled([
+      claimKey?.(),
+      counted !== undefined ? this.tokenUploads.take(project.id, counted, maxUploads!, token!.expiresAt) : undefined,
+      this.openUploads.claim(project, requestKey, urlsExpireAt),
+      fileHash ? this.duplicates.reserve(project.id, fileHash, requestKey) : undefined,
+      transfer.create(key, objectMetadataOf({ ...body, requestKey })),
+      this.expiries?.ensure(project.id, Date.parse(urlsExpireAt)),
+    ]);
+    // Leave nothing half-made behind: no orphaned multipart upload, no place, count or reservation blocking a retry.
+    const undo = () =>
+      bestEffort(this.logger, "clean up a failed start", async () => {
+        await Promise.all([
+          upload.status === "fulfilled" ? transfer.discard(key, upload.value) : undefined,
+          place.status === "fulfilled" ? this.openUploads.giveBack(project.id, place.value, requestKey) : undefined,
+          hash.status === "fulfilled" && fileHash ? this.duplicates.release(project.id, fileHash, requestKey) : undefined,
+          tokenPlace.status === "fulfilled" && counted !== undefined
+            ? this.tokenUploads.giveBack(project.id, counted)
+            : undefined,
+        ]);
+        if (keyClaim.status === "fulfilled" && keyClaim.value?.claimed) await keyClaim.value.release();
+      });
+    // An earlier start with this key made the upload: answer that one, whatever else this one was refused (its own
+    // place, hash or count are not the earlier upload's), giving back what it made meanwhile.
+    if (keyClaim.status === "fulfilled" && keyClaim.value && !keyClaim.value.claimed) {
+      const [, replayed] = await Promise.all([undo(), this.replay(keyClaim.value.record, body, transfer)]);
+      return replayed;
+    }
+    // Else the first refusal in the order the checks are documented in: the key, the token, the place, the hash, the
+    // store.
+    const failed = [keyClaim, tokenPlace, place, hash, upload, expiry].find((r) => r.status === "rejected");
+    if (failed) {
+      await undo();
+      throw failed.reason;
+    }
+    const uploadId = (upload as PromiseFulfilledResult<string>).value;
+    const openSlot = (place as PromiseFulfilledResult<number>).value;
+
     try {
-      uploadId = await transfer.create(key, objectMetadataOf({ ...body, requestKey }));
       const now = new Date().toISOString();
-      const expiryHours = body.presignedUrlExpiryTimeHours ?? DEFAULT_URL_EXPIRY_HOURS;
       const record: UploadRecord = {
         version: 1,
         projectId: project.id,
@@ -238,25 +277,21 @@ export class StartUpload {
         metadata,
         ...(token ? { owner: token.owner } : {}),
         ...(fileHash ? { fileHash } : {}),
+        openSlot,
         state: "uploading",
         createdAt: now,
         updatedAt: now,
         completedAt: null,
         abortedAt: null,
-        urlsExpireAt: new Date(Date.now() + expiryHours * HOUR * 1000).toISOString(),
+        urlsExpireAt,
       };
+      // The second step: the record.
       await this.records.create(record);
       const answer = await transfer.answer(record, body.presignedUrlExpiryTimeHours);
       await this.lifecycle.transitioned("upload.started", record);
       return answer;
     } catch (error) {
-      // Leave nothing half-made behind: no orphaned multipart upload, no reservation blocking a retry.
-      await bestEffort(this.logger, "clean up a failed start", async () => {
-        if (uploadId !== undefined) await transfer.discard(key, uploadId);
-        if (fileHash) await this.duplicates.release(project.id, fileHash, requestKey);
-        await this.openUploads.release(project.id, requestKey);
-        await giveBackTokenPlace();
-      });
+      await undo();
       throw error;
     }
   }

@@ -7,10 +7,10 @@ import { createHash, randomBytes } from "node:crypto";
  *   projects/{projectId}/files/{requestKey}          the uploaded object
  *   projects/{projectId}/uploads/{requestKey}.json   the upload's record
  *   projects/{projectId}/hashes/{sha256(fileHash)}   a duplicate-check reservation
- *   projects/{projectId}/open/{requestKey}           a marker of an upload in progress (counted for maxOpenUploads)
+ *   projects/{projectId}/open/{slot}                 a place of an upload in progress (maxOpenUploads places)
  *   projects/{projectId}/idempotency/{sha256(key)}.json   the start an Idempotency-Key made
- *   projects/{projectId}/webhook-outbox/{eventId}-{sha256(url)}.json   a webhook delivery not yet made
  *   projects/{projectId}/token-uploads/{sha256(jti)}.json  how many uploads an upload token with maxUploads started
+ *   projects/_due/{kind}/{dueAt}/{id}                due work: webhook deliveries, expiries (scheduling/due-index.ts)
  */
 
 // Request keys start with a fixed-width countdown of milliseconds so that a plain ascending key listing (all S3 can
@@ -84,23 +84,13 @@ export function requestKeyOfRecord(projectId: string, key: string): string | und
   return isRequestKey(requestKey) ? requestKey : undefined;
 }
 
-/**
- * The index of projects that have had uploads: one empty-ish entry per project, so the expiry sweep finds every
- * project's uploads in progress even where the gateway has no list of projects (a custom auth resolver) and after a
- * restart. Project ids start with a letter or digit, so `_index` is never a project's folder.
- */
-export const PROJECT_INDEX_PREFIX = "projects/_index/";
-
-export function projectIndexKey(projectId: string): string {
-  return `${PROJECT_INDEX_PREFIX}${projectId}`;
-}
-
-export function openUploadPrefix(projectId: string): string {
+export function openSlotPrefix(projectId: string): string {
   return `projects/${projectId}/open/`;
 }
 
-export function openUploadKey(projectId: string, requestKey: string): string {
-  return `${openUploadPrefix(projectId)}${requestKey}`;
+/** The marker of place `slot` (0 ≤ slot < maxOpenUploads) of the project's uploads in progress. */
+export function openSlotKey(projectId: string, slot: number): string {
+  return `${openSlotPrefix(projectId)}${slot}`;
 }
 
 export function hashReservationKey(projectId: string, fileHash: string): string {
@@ -124,13 +114,4 @@ export function contentDisposition(fileName: string): string {
 
 function encodeRfc5987(value: string): string {
   return encodeURIComponent(value).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
-export function webhookOutboxPrefix(projectId: string): string {
-  return `projects/${projectId}/webhook-outbox/`;
-}
-
-/** One delivery of one event to one URL: the same key however often the event is recorded, so it is stored once. */
-export function webhookOutboxKey(projectId: string, eventId: string, url: string): string {
-  return `${webhookOutboxPrefix(projectId)}${eventId}-${createHash("sha256").update(url, "utf8").digest("hex").slice(0, 32)}.json`;
 }

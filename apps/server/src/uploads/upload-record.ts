@@ -39,6 +39,8 @@ export const uploadRecordSchema = z.object({
   owner: z.string().optional(),
   /** Present when the duplicate check reserved this hash for the upload. */
   fileHash: z.string().optional(),
+  /** The open-upload place (`maxOpenUploads`) the upload holds while in progress (open-uploads.ts). */
+  openSlot: z.number().int().nonnegative().optional(),
   state: uploadStateSchema,
   /**
    * Set when a complete request won the upload (state still `uploading`: the store has not assembled it yet) and kept

@@ -1,6 +1,7 @@
 import { Logger } from "@nestjs/common";
 import { ApiError } from "../errors/api-error";
 import { StorageError, type Storage } from "../storage/storage.port";
+import type { ExpirySchedule } from "./expiry-schedule";
 import { isRequestKey, recordKey } from "./upload-keys";
 import { phaseOf, uploadRecordSchema, type UploadRecord } from "./upload-record";
 
@@ -22,7 +23,11 @@ export interface VersionedRecord {
 export class UploadRecords {
   private readonly logger = new Logger("UploadRecords");
 
-  constructor(private readonly storage: Storage) {}
+  constructor(
+    private readonly storage: Storage,
+    /** Told of every new `urlsExpireAt`, so that the expiry looks at the upload when those URLs have run out. */
+    private readonly expiries: Pick<ExpirySchedule, "ensure"> | null = null,
+  ) {}
 
   /** Writes the record of a new upload. */
   async create(record: UploadRecord): Promise<void> {
@@ -58,14 +63,6 @@ export class UploadRecords {
     return found;
   }
 
-  /** Whether the upload is still in progress, has ended, or has no record: what the open-upload count asks. */
-  async openness(projectId: string, requestKey: string): Promise<"open" | "ended" | "missing"> {
-    const record = await this.read(projectId, requestKey);
-    if (!record) return "missing";
-    const phase = phaseOf(record);
-    return phase === "uploading" || phase === "completing" ? "open" : "ended";
-  }
-
   /** Writes `record` only if the stored record is still at `version`; false when another request changed it. */
   swap(record: UploadRecord, version: string): Promise<boolean> {
     return this.storage.writeJson(recordKey(record.projectId, record.requestKey), record, { ifMatch: version });
@@ -91,11 +88,12 @@ export class UploadRecords {
   /** Pushes the record's `urlsExpireAt` to `expiresAt` when URLs valid that long were just handed out. */
   async extendExpiry(record: UploadRecord, expiresAt: string): Promise<void> {
     if (record.urlsExpireAt !== undefined && record.urlsExpireAt >= expiresAt) return;
-    await this.update(record, (current) =>
+    const { changed } = await this.update(record, (current) =>
       phaseOf(current) !== "uploading" || (current.urlsExpireAt !== undefined && current.urlsExpireAt >= expiresAt)
         ? undefined
         : { ...current, urlsExpireAt: expiresAt },
     );
+    if (changed) await this.expiries?.ensure(record.projectId, Date.parse(expiresAt));
   }
 }
 

@@ -1,7 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { Readable } from "node:stream";
-import { body, MiB, readyUpload, refusal, storePart, workflow, type Workflow } from "../../test/support/workflow";
-import { contentDisposition, hashReservationKey, openUploadKey, recordKey } from "./upload-keys";
+import {
+  body,
+  MiB,
+  openMarkerOf,
+  readyUpload,
+  refusal,
+  storePart,
+  workflow,
+  type Workflow,
+} from "../../test/support/workflow";
+import { contentDisposition, hashReservationKey, recordKey } from "./upload-keys";
 import { phaseOf } from "./upload-record";
 
 const fileHash = `sha256:${"cd".repeat(32)}`;
@@ -11,7 +20,7 @@ async function turns(count: number): Promise<void> {
 }
 
 async function openMarker(w: Workflow, requestKey: string) {
-  return w.storage.readJson(openUploadKey("demo", requestKey));
+  return openMarkerOf(w.storage, "demo", requestKey);
 }
 
 describe("UploadStateMachine: complete", () => {

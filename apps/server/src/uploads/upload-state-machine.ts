@@ -292,7 +292,7 @@ export class UploadStateMachine {
 
   /** What follows `completed`: the upload no longer counts as open. Idempotent. Its hash reservation stays. */
   private async afterCompleted(record: UploadRecord): Promise<void> {
-    await this.openUploads.release(record.projectId, record.requestKey);
+    await this.openUploads.release(record);
   }
 
   /**
@@ -309,7 +309,7 @@ export class UploadStateMachine {
       if (!(error instanceof StorageError && error.reason === "upload-not-found")) throw error;
     }
     if (record.fileHash) await this.duplicates.release(record.projectId, record.fileHash, record.requestKey);
-    await this.openUploads.release(record.projectId, record.requestKey);
+    await this.openUploads.release(record);
   }
 
   private async storedParts(record: UploadRecord, missingIsEmpty = false): Promise<StoredPartInfo[]> {

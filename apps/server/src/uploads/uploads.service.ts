@@ -14,11 +14,13 @@ import type { Principal } from "../auth/principal";
 import type { Project } from "../auth/projects-file";
 import type { AppConfig } from "../config/app-config";
 import { ApiError } from "../errors/api-error";
+import { DueIndex } from "../scheduling/due-index";
 import type { Storage } from "../storage/storage.port";
 import { APP_CONFIG, OBJECT_KEY_NAMER, STORAGE } from "../tokens";
 import { DuplicateCheck } from "./duplicate-check";
 import { UploadLifecycle } from "./lifecycle/upload-lifecycle.service";
-import { OpenUploads } from "./open-uploads";
+import { OpenUploads, type OpenMarker } from "./open-uploads";
+import { ExpirySchedule } from "./expiry-schedule";
 import { StartUpload } from "./start-upload";
 import { isRequestKey, recordKey, recordPrefix, requestKeyOfRecord, type ObjectKeyNamer } from "./upload-keys";
 import { toDetails, toSummary } from "./upload-record";
@@ -27,7 +29,7 @@ import { UploadStateMachine } from "./upload-state-machine";
 import { UploadUrls } from "./upload-urls";
 
 /**
- * The multipart upload workflow, as the controller and the expiry sweep see it: one front over its rooms, which know
+ * The multipart upload workflow, as the controller and the expiry see it: one front over its rooms, which know
  * nothing of Nest and are unit-tested on the in-memory store (their *.test.ts, with test/support/workflow.ts):
  *
  *   StartUpload          start-upload.ts          plan, limits (check-limits.ts), Idempotency-Key, places, record
@@ -43,6 +45,7 @@ export class UploadsService {
   private readonly starts: StartUpload;
   private readonly transitions: UploadStateMachine;
   private readonly openUploads: OpenUploads;
+  private readonly expiries: ExpirySchedule | null;
 
   constructor(
     @Inject(STORAGE) private readonly storage: Storage,
@@ -50,11 +53,24 @@ export class UploadsService {
     @Inject(UploadLifecycle) lifecycle: UploadLifecycle,
     @Optional() @Inject(OBJECT_KEY_NAMER) nameObject: ObjectKeyNamer | null = null,
   ) {
-    this.records = new UploadRecords(storage);
-    this.openUploads = new OpenUploads(storage, (projectId, key) => this.records.openness(projectId, key));
+    const dueIndex = new DueIndex(storage);
+    // The expiry's windows are as wide as its old sweep interval; none are kept when the expiry is off.
+    const window = config.UPLOAD_EXPIRY_SWEEP_SECONDS * 1000;
+    this.expiries = window > 0 ? new ExpirySchedule(dueIndex, window, config.UPLOAD_EXPIRY_GRACE_SECONDS * 1000) : null;
+    this.records = new UploadRecords(storage, this.expiries);
+    this.openUploads = new OpenUploads(storage, (projectId, key) => this.records.read(projectId, key));
     const duplicates = new DuplicateCheck(storage);
     const urls = new UploadUrls(storage, config.DOWNLOAD_URL_EXPIRY_SECONDS);
-    this.starts = new StartUpload(storage, this.records, this.openUploads, duplicates, urls, lifecycle, nameObject);
+    this.starts = new StartUpload(
+      storage,
+      this.records,
+      this.openUploads,
+      duplicates,
+      urls,
+      lifecycle,
+      nameObject,
+      this.expiries,
+    );
     this.transitions = new UploadStateMachine(storage, this.records, this.openUploads, duplicates, urls, lifecycle);
   }
 
@@ -125,13 +141,13 @@ export class UploadsService {
     return { uploads, nextCursor: page.isTruncated && last ? last : null };
   }
 
-  /** Every project that has had an upload in this store, whichever replica started it: the expiry sweep's list. */
-  projectsWithUploads(): AsyncIterable<string> {
-    return this.openUploads.projects.projectIds();
+  /** The markers of a project's uploads in progress (their request keys and first URLs' expiry): the expiry's list. */
+  openMarkers(projectId: string): AsyncIterable<OpenMarker & { key: string }> {
+    return this.openUploads.markers(projectId);
   }
 
-  /** The request keys of a project's uploads in progress, oldest last. */
-  uploadsInProgress(projectId: string): AsyncIterable<string> {
-    return this.openUploads.requestKeys(projectId);
+  /** Frees the open-upload place at `key` if its upload never got a record or has ended (see `OpenUploads`). */
+  releaseLeakedPlace(projectId: string, key: string): Promise<boolean> {
+    return this.openUploads.releaseIfLeaked(projectId, key);
   }
 }

@@ -2,8 +2,6 @@ import { Logger } from "@nestjs/common";
 import type { UploadEventType } from "@upload-gateway/contract";
 import type { z } from "zod";
 import { webhookTargetSchema, type ProjectsFile, type WebhookTarget } from "../auth/projects-file";
-import type { Storage } from "../storage/storage.port";
-import { ProjectIndex } from "../uploads/project-index";
 
 /**
  * The module's `webhooks.targets`: the URLs that take a project's events, for apps whose projects are not in a
@@ -19,15 +17,11 @@ export type WebhookEndpoint = z.output<typeof webhookTargetSchema>;
 /** Which URLs take a project's events: its `webhooks` in the projects file, or the embedding app's `webhooks.targets`. */
 export class WebhookEndpoints {
   private readonly logger = new Logger("Webhooks");
-  private readonly index: ProjectIndex;
 
   constructor(
     private readonly projects: ProjectsFile | null,
     private readonly targetsOf: WebhookTargetsOf | null,
-    storage: Storage,
-  ) {
-    this.index = new ProjectIndex(storage);
-  }
+  ) {}
 
   /** Whether any project can have webhooks: if not, there is nothing to look for in the outbox. */
   get configured(): boolean {
@@ -40,14 +34,6 @@ export class WebhookEndpoints {
       ? this.usable(projectId, await this.targetsOf(projectId))
       : (this.projects?.projects.find((p) => p.id === projectId)?.webhooks ?? []);
     return all.filter((w) => type === undefined || w.events.includes(type));
-  }
-
-  /** The projects whose outboxes may hold deliveries. */
-  async projectIds(): Promise<string[]> {
-    const ids = new Set((this.projects?.projects ?? []).filter((p) => (p.webhooks ?? []).length > 0).map((p) => p.id));
-    // Events come only from uploads, so every project with a delivery is in the index of projects with uploads.
-    if (this.targetsOf) for await (const id of this.index.projectIds()) ids.add(id);
-    return [...ids];
   }
 
   /** The targets the app gave, checked as the projects file's are; an unusable one is logged and left out. */

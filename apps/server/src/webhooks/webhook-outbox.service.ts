@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import {
   Inject,
   Injectable,
@@ -14,62 +14,75 @@ import type { AppConfig } from "../config/app-config";
 import { APP_CONFIG, PROJECTS, METRICS, STORAGE, WEBHOOK_TARGETS } from "../tokens";
 import type { GatewayMetrics } from "../observability/metrics";
 import { scrubSecrets } from "../observability/redaction";
+import { DueIndex, type ClaimedEntry } from "../scheduling/due-index";
+import { DueWorker, type DueOutcome } from "../scheduling/due-worker";
 import { SweepLoop } from "../scheduling/sweep-loop";
 import type { Storage } from "../storage/storage.port";
-import { webhookOutboxKey, webhookOutboxPrefix } from "../uploads/upload-keys";
 import { WebhookEndpoints, type WebhookTargetsOf } from "./webhook-endpoints";
 import { sendWebhook, type SendResult } from "./webhook-sender";
 
 /**
- * A delivery waiting in the store. Its key is fixed by the event and the URL, so recording an event again (a retried
- * request) cannot make a second one; `lease` says which replica is delivering it until when.
+ * A delivery waiting in the store: the payload of its entry in the due index (kind `webhook`). The entry's id is fixed
+ * by the project, the event and the URL, and its first due time by the event's time, so recording an event again (a
+ * retried request) finds the entry there and makes no second one.
  */
-const outboxEntrySchema = z.object({
+const deliverySchema = z.object({
   event: uploadEventSchema,
   url: z.string(),
-  attempts: z.number().int(),
   recordedAt: z.number(),
-  nextAttemptAt: z.number(),
-  lease: z.object({ owner: z.string(), until: z.number() }).optional(),
   lastError: z.string().optional(),
 });
-type OutboxEntry = z.infer<typeof outboxEntrySchema>;
+type Delivery = z.infer<typeof deliverySchema>;
 
+export const WEBHOOK_KIND = "webhook";
 /** Deliveries this process makes at once. */
 const CONCURRENCY = 4;
-/** Keys read per project per sweep; the next sweep reads on from there, so every delivery gets its turn. */
+/** Entries one poll lists: the due ones among them are delivered in that poll. */
 const PAGE = 100;
 
+/** The due index's id of one event's delivery to one URL. */
+function deliveryId(projectId: string, eventId: string, url: string): string {
+  return `${projectId}:${createHash("sha256").update(`${eventId}\n${url}`, "utf8").digest("hex").slice(0, 40)}`;
+}
+
 /**
- * Signed webhooks, at least once: an outbox in the store, shared by every replica and kept across restarts.
+ * Signed webhooks, at least once: deliveries in the store's due index (scheduling/due-index.ts), shared by every
+ * replica and kept across restarts.
  *
  * An event is recorded (one entry per subscribed URL, `If-None-Match: *`) as part of its transition, before the client
  * gets its reply, so nothing acknowledged is lost. Any replica may then deliver an entry: it claims it by a
  * compare-and-swap of the entry's version that sets a lease (of two replicas claiming one version, one wins), POSTs
- * it, and deletes it on a 2xx or records the failure and the next attempt (exponential backoff with jitter, for
- * WEBHOOK_RETRY_FOR_SECONDS). A replica that dies mid-delivery leaves a lease that expires, and another one delivers
- * again: receivers drop repeats by the event's `id`.
+ * it, and removes it on a 2xx or reschedules it at the next attempt (exponential backoff with jitter, for
+ * WEBHOOK_RETRY_FOR_SECONDS). Each poll (every WEBHOOK_POLL_INTERVAL_SECONDS) is one LIST of the earliest entries,
+ * whatever the number of projects, so a retry goes out at the first poll after it is due. A replica that dies
+ * mid-delivery leaves a lease that runs out, and another one delivers again: receivers drop repeats by the event's `id`.
  */
 @Injectable()
 export class WebhookOutbox implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger("Webhooks");
-  private readonly owner = randomUUID();
-  private readonly inFlight = new Set<Promise<void>>();
-  private readonly claimed = new Set<string>();
   private readonly loop: SweepLoop;
   private readonly endpoints: WebhookEndpoints;
-  /** Per project, the last outbox key the previous sweep read, when more followed it. */
-  private readonly sweptUpTo = new Map<string, string>();
+  private readonly index: DueIndex;
+  readonly worker: DueWorker<Delivery>;
 
   constructor(
-    @Inject(STORAGE) private readonly storage: Storage,
+    @Inject(STORAGE) storage: Storage,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(PROJECTS) projects: ProjectsFile | null,
     @Inject(METRICS) private readonly metrics: GatewayMetrics | null,
     @Optional() @Inject(WEBHOOK_TARGETS) targetsOf: WebhookTargetsOf | null = null,
   ) {
-    this.endpoints = new WebhookEndpoints(projects, targetsOf, storage);
-    this.loop = new SweepLoop(() => this.sweep(), this.config.WEBHOOK_POLL_INTERVAL_SECONDS * 1000);
+    this.endpoints = new WebhookEndpoints(projects, targetsOf);
+    this.index = new DueIndex(storage);
+    this.worker = new DueWorker(this.index, WEBHOOK_KIND, (entry) => this.deliver(entry), {
+      // The lease outlasts the delivery's deadline, so that nobody else delivers it while this replica still may.
+      leaseMs: this.config.WEBHOOK_TIMEOUT_SECONDS * 1000 + 15_000,
+      concurrency: CONCURRENCY,
+      pageSize: PAGE,
+      onError: (ref, error) =>
+        this.logger.warn(`A webhook delivery (${ref.id}) failed unexpectedly: ${(error as Error).message}`),
+    });
+    this.loop = new SweepLoop(() => this.poll(), this.config.WEBHOOK_POLL_INTERVAL_SECONDS * 1000);
   }
 
   /**
@@ -80,15 +93,16 @@ export class WebhookOutbox implements OnApplicationBootstrap, OnApplicationShutd
     const endpoints = await this.endpoints.of(event.data.projectId, event.type);
     if (endpoints.length === 0) return;
     const now = Date.now();
-    const keys = await Promise.all(
-      endpoints.map(async ({ url }) => {
-        const key = webhookOutboxKey(event.data.projectId, event.id, url);
-        const entry: OutboxEntry = { event, url, attempts: 0, recordedAt: now, nextAttemptAt: now };
-        await this.storage.writeJson(key, entry, { ifNoneMatch: true }); // false: recorded already
-        return key;
+    const at = Date.parse(event.createdAt);
+    const dueAt = Number.isFinite(at) ? Math.min(at, now) : now;
+    const refs = await Promise.all(
+      endpoints.map(({ url }) => {
+        const delivery: Delivery = { event, url, recordedAt: now };
+        return this.index.schedule(WEBHOOK_KIND, deliveryId(event.data.projectId, event.id, url), dueAt, delivery);
       }),
     );
-    for (const key of keys) this.track(() => this.deliver(key));
+    if (this.loop.stopped) return;
+    for (const ref of refs) this.worker.runNow(ref);
   }
 
   onApplicationBootstrap(): void {
@@ -97,126 +111,66 @@ export class WebhookOutbox implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   async onApplicationShutdown(): Promise<void> {
-    // Once stopped, neither the sweep nor `record` starts another delivery; the ones already sent are waited for (at
+    // Once stopped, neither the poll nor `record` starts another delivery; the ones already sent are waited for (at
     // most the delivery timeout), so that each is settled rather than left leased: a lease left by a clean stop would
     // hold the delivery back from the next process or replica for the timeout plus 15 s.
-    await Promise.allSettled([this.loop.stop(), ...this.inFlight]);
+    await Promise.allSettled([this.loop.stop(), this.worker.settled()]);
   }
 
-  /** Looks for due deliveries of every project with webhooks (left by a failure, a restart or another replica). */
-  private async sweep(): Promise<void> {
-    let projectIds: string[];
+  /** One poll of the due index for deliveries due (left by a failure, a restart or another replica). */
+  private async poll(): Promise<void> {
     try {
-      projectIds = await this.endpoints.projectIds();
+      await this.worker.poll(() => this.loop.stopped);
     } catch (error) {
-      this.logger.warn(`Could not list the projects to look for webhook deliveries in: ${(error as Error).message}`);
-      return;
-    }
-    for (const projectId of projectIds) {
-      if (this.loop.stopped) return;
-      try {
-        const startAfter = this.sweptUpTo.get(projectId);
-        const page = await this.storage.listKeys(webhookOutboxPrefix(projectId), {
-          limit: PAGE,
-          ...(startAfter ? { startAfter } : {}),
-        });
-        // Deliveries backing off must not hide the others: past a full page, the next sweep reads on (then from the start).
-        if (page.isTruncated && page.keys.length > 0) this.sweptUpTo.set(projectId, page.keys.at(-1)!);
-        else this.sweptUpTo.delete(projectId);
-        const queue = page.keys.filter((key) => !this.claimed.has(key));
-        const workers = Array.from({ length: CONCURRENCY }, async () => {
-          for (let key = queue.shift(); key !== undefined && !this.loop.stopped; key = queue.shift())
-            await this.deliver(key);
-        });
-        await Promise.all(workers);
-      } catch (error) {
-        this.logger.warn(`Could not look for webhook deliveries of project ${projectId}: ${(error as Error).message}`);
-      }
+      this.logger.warn(`Could not look for due webhook deliveries: ${(error as Error).message}`);
     }
   }
 
-  private track(work: () => Promise<void>): void {
-    const running = work().catch((error: unknown) => {
-      this.logger.warn(`A webhook delivery failed unexpectedly: ${(error as Error).message}`);
+  /** Delivers one claimed entry: done on a 2xx, on giving up, or when its URL is gone; else due again later. */
+  private async deliver(entry: ClaimedEntry<Delivery>): Promise<DueOutcome<Delivery>> {
+    const parsed = deliverySchema.safeParse(entry.payload);
+    if (!parsed.success) {
+      this.logger.error(`Unreadable webhook delivery ${entry.key}: removed`);
+      return { done: true };
+    }
+    const delivery = parsed.data;
+    const projectId = delivery.event.data.projectId;
+    const endpoint = (await this.endpoints.of(projectId)).find((w) => w.url === delivery.url);
+    if (!endpoint) {
+      this.logger.warn(
+        `Webhook ${delivery.event.id} (${delivery.event.type}) dropped: ${scrubSecrets(delivery.url)} is no longer configured for project ${projectId}`,
+      );
+      this.metrics?.webhookDeliveries.inc({ project: projectId, outcome: "abandoned" });
+      return { done: true };
+    }
+    const result = await sendWebhook(delivery.url, endpoint.secret, JSON.stringify(delivery.event), {
+      allowPrivateNetworks: this.config.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
+      timeoutMs: this.config.WEBHOOK_TIMEOUT_SECONDS * 1000,
     });
-    this.inFlight.add(running);
-    void running.finally(() => this.inFlight.delete(running));
+    return this.settle(delivery, entry.attempts + 1, result);
   }
 
-  /** Claims one entry if it is due and nobody holds it, delivers it, and deletes or reschedules it. */
-  private async deliver(key: string): Promise<void> {
-    if (this.claimed.has(key) || this.loop.stopped) return;
-    this.claimed.add(key);
-    try {
-      const document = await this.storage.readDocument(key);
-      if (!document) return;
-      const parsed = outboxEntrySchema.safeParse(document.value);
-      if (!parsed.success) {
-        this.logger.error(`Unreadable webhook delivery ${key}: removed`);
-        await this.storage.deleteObject(key);
-        return;
-      }
-      const entry = parsed.data;
-      const now = Date.now();
-      if (entry.nextAttemptAt > now || (entry.lease && entry.lease.until > now)) return;
-      const projectId = entry.event.data.projectId;
-      const endpoint = (await this.endpoints.of(projectId)).find((w) => w.url === entry.url);
-      if (!endpoint) {
-        this.logger.warn(
-          `Webhook ${entry.event.id} (${entry.event.type}) dropped: ${scrubSecrets(entry.url)} is no longer configured for project ${projectId}`,
-        );
-        this.metrics?.webhookDeliveries.inc({ project: projectId, outcome: "abandoned" });
-        await this.storage.deleteObject(key);
-        return;
-      }
-      const timeoutMs = this.config.WEBHOOK_TIMEOUT_SECONDS * 1000;
-      const token = `${this.owner}:${randomUUID()}`;
-      // The lease outlasts the delivery's deadline, so that nobody else delivers it while this replica still may.
-      const lease = { owner: token, until: now + timeoutMs + 15_000 };
-      if (!(await this.storage.writeJson(key, { ...entry, lease }, { ifMatch: document.version }))) return; // another replica has it
-
-      const result = await sendWebhook(entry.url, endpoint.secret, JSON.stringify(entry.event), {
-        allowPrivateNetworks: this.config.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
-        timeoutMs,
-      });
-      await this.settle(key, entry, token, result);
-    } finally {
-      this.claimed.delete(key);
-    }
-  }
-
-  private async settle(key: string, entry: OutboxEntry, token: string, result: SendResult): Promise<void> {
-    const projectId = entry.event.data.projectId;
+  private settle(delivery: Delivery, attempts: number, result: SendResult): DueOutcome<Delivery> {
+    const projectId = delivery.event.data.projectId;
     // The URL's userinfo and query tokens stay out of the log, whichever logger the app has.
-    const what = `webhook ${entry.event.id} (${entry.event.type}) to ${scrubSecrets(entry.url)}`;
+    const what = `webhook ${delivery.event.id} (${delivery.event.type}) to ${scrubSecrets(delivery.url)}`;
     if (result.ok) {
       this.metrics?.webhookDeliveries.inc({ project: projectId, outcome: "delivered" });
-      await this.storage.deleteObject(key);
-      return;
+      return { done: true };
     }
-    const attempts = entry.attempts + 1;
     const now = Date.now();
-    if (now - entry.recordedAt >= this.config.WEBHOOK_RETRY_FOR_SECONDS * 1000) {
+    if (now - delivery.recordedAt >= this.config.WEBHOOK_RETRY_FOR_SECONDS * 1000) {
       this.metrics?.webhookDeliveries.inc({ project: projectId, outcome: "abandoned" });
       this.logger.error(`Gave up on ${what} after ${attempts} attempts: ${result.reason}`);
-      await this.storage.deleteObject(key);
-      return;
+      return { done: true };
     }
     this.metrics?.webhookDeliveries.inc({ project: projectId, outcome: "failed" });
     const base = this.config.WEBHOOK_RETRY_BASE_SECONDS * 1000;
     const backoff = Math.min(base * 2 ** (attempts - 1), this.config.WEBHOOK_RETRY_MAX_SECONDS * 1000);
-    const nextAttemptAt = now + backoff * (0.5 + Math.random() / 2); // jitter: receivers recovering are not stampeded
+    const retryAt = now + backoff * (0.5 + Math.random() / 2); // jitter: receivers recovering are not stampeded
     this.logger.warn(
-      `Could not deliver ${what} (attempt ${attempts}): ${result.reason}; next in ${Math.round((nextAttemptAt - now) / 1000)} s`,
+      `Could not deliver ${what} (attempt ${attempts}): ${result.reason}; next in ${Math.round((retryAt - now) / 1000)} s`,
     );
-    const current = await this.storage.readDocument(key);
-    const held = current && outboxEntrySchema.safeParse(current.value).data?.lease?.owner === token;
-    if (!held) return; // the lease ran out and another replica took the delivery over
-    const { lease: _released, ...rest } = entry;
-    await this.storage.writeJson(
-      key,
-      { ...rest, attempts, nextAttemptAt, lastError: result.reason.slice(0, 500) },
-      { ifMatch: current.version },
-    );
+    return { retryAt, payload: { ...delivery, lastError: result.reason.slice(0, 500) } };
   }
 }

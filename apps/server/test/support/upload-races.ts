@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Storage } from "../../src/storage/storage.port";
-import { hashReservationKey, objectKey, openUploadKey } from "../../src/uploads/upload-keys";
+import { hashReservationKey, objectKey } from "../../src/uploads/upload-keys";
+import { openMarkerOf } from "./workflow";
 
 /**
  * Requests racing on one upload, asserted on every reply and on the final state. Shared by the embedded store, S3
@@ -92,7 +93,7 @@ export function uploadRaces(name: string, makeHarness: () => Promise<RaceHarness
         expect(link.status).toBe(409);
         expect((await fetch(upload.partUrl, { method: "PUT", body: upload.data })).status).toBe(404);
       }
-      expect(await h.storage.readJson(openUploadKey(h.projectId, upload.requestKey))).toBeUndefined();
+      expect(await openMarkerOf(h.storage, h.projectId, upload.requestKey)).toBeUndefined();
     }
 
     it("complete ∥ abort × 25, jittered: exactly one wins, the other gets 409, the final state follows the winner", async () => {

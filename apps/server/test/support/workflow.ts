@@ -5,12 +5,14 @@ import type { Project } from "../../src/auth/projects-file";
 import { ApiError } from "../../src/errors/api-error";
 import { MemoryStorage, type MemoryStorageOptions } from "../../src/storage/memory.storage";
 import type { Storage } from "../../src/storage/storage.port";
+import { DueIndex } from "../../src/scheduling/due-index";
 import { DuplicateCheck } from "../../src/uploads/duplicate-check";
+import { ExpirySchedule } from "../../src/uploads/expiry-schedule";
 import type { UploadLifecycleHooks } from "../../src/uploads/lifecycle/upload-lifecycle.hooks";
 import { UploadLifecycle } from "../../src/uploads/lifecycle/upload-lifecycle.service";
 import { OpenUploads } from "../../src/uploads/open-uploads";
 import { StartUpload } from "../../src/uploads/start-upload";
-import type { ObjectKeyNamer } from "../../src/uploads/upload-keys";
+import { openSlotPrefix, type ObjectKeyNamer } from "../../src/uploads/upload-keys";
 import { UploadRecords } from "../../src/uploads/upload-records";
 import { UploadStateMachine } from "../../src/uploads/upload-state-machine";
 import { UploadUrls } from "../../src/uploads/upload-urls";
@@ -41,9 +43,15 @@ export function workflow(
     store?: MemoryStorageOptions;
     /** Wraps the store (to make one of its calls fail). */
     wrap?: (storage: MemoryStorage) => Storage;
+    /** The store of another workflow: two workflows on one store are two replicas. */
+    memory?: MemoryStorage;
+    /** Schedules expiries in the due index (windows of 5 minutes, a grace of an hour), as the gateway does. */
+    expiries?: boolean;
+    /** The open-upload places' clock (when a marker counts as leaked). */
+    now?: () => number;
   } = {},
 ): Workflow {
-  const memory = new MemoryStorage(options.store);
+  const memory = options.memory ?? new MemoryStorage(options.store);
   const storage = (options.wrap ? options.wrap(memory) : memory) as Storage & MemoryStorage;
   const events: UploadEvent[] = [];
   const hooked: string[] = [];
@@ -57,14 +65,24 @@ export function workflow(
   };
   const outbox = { record: (event: UploadEvent) => Promise.resolve(void events.push(event)) };
   const lifecycle = new UploadLifecycle(hooks, outbox, null);
-  const records = new UploadRecords(storage);
-  const openUploads = new OpenUploads(storage, (projectId, key) => records.openness(projectId, key));
+  const expiries = options.expiries ? new ExpirySchedule(new DueIndex(storage), 300_000, 3_600_000) : null;
+  const records = new UploadRecords(storage, expiries);
+  const openUploads = new OpenUploads(storage, (projectId, key) => records.read(projectId, key), options.now);
   const duplicates = new DuplicateCheck(storage);
   const urls = new UploadUrls(storage, 600);
   return {
     storage,
     records,
-    start: new StartUpload(storage, records, openUploads, duplicates, urls, lifecycle, options.nameObject ?? null),
+    start: new StartUpload(
+      storage,
+      records,
+      openUploads,
+      duplicates,
+      urls,
+      lifecycle,
+      options.nameObject ?? null,
+      expiries,
+    ),
     machine: new UploadStateMachine(storage, records, openUploads, duplicates, urls, lifecycle),
     events,
     hooked,
@@ -130,4 +148,18 @@ export async function refusal(
     };
   }
   throw new Error("expected a refusal, but it succeeded");
+}
+
+/** The open-upload marker held by `requestKey` (whichever place it is in), or undefined when it holds none. */
+export async function openMarkerOf(
+  storage: Pick<Storage, "listKeys" | "readJson">,
+  projectId: string,
+  requestKey: string,
+): Promise<unknown> {
+  const { keys } = await storage.listKeys(openSlotPrefix(projectId), { limit: 1000 });
+  for (const key of keys) {
+    const marker = (await storage.readJson(key)) as { requestKey?: string } | undefined;
+    if (marker?.requestKey === requestKey) return marker;
+  }
+  return undefined;
 }

@@ -51,6 +51,11 @@ export class UploadLifecycle {
     @Optional() @Inject(METRICS) private readonly metrics: GatewayMetrics | null = null,
   ) {}
 
+  /** Whether a `beforeStart` hook decides starts: it is then asked only for starts that will make an upload. */
+  get decidesStarts(): boolean {
+    return this.hooks.beforeStart !== undefined;
+  }
+
   /**
    * Runs the `beforeStart` hook: the object key and metadata the upload gets. A refusal becomes the client's 4xx;
    * anything else the hook throws, or a key or metadata it returns that the gateway cannot use, is a bug of the
