@@ -1,8 +1,9 @@
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { ensureDebianTool } from "./support/debian-tool";
 import { freePort } from "./support/gateway";
 import { killServerProcesses, startServerProcess, type ServerProcess } from "./support/server-process";
 
@@ -26,24 +27,7 @@ beforeAll(() => {
 
 /** The walkthrough is curl's: a fresh Debian machine may lack it. CI runs as root and installs it, as for Chromium. */
 function ensureCurl(): void {
-  const has = () => {
-    try {
-      execFileSync("curl", ["--version"], { stdio: "ignore" });
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (has()) return;
-  if (process.getuid?.() !== 0)
-    throw new Error('scripts/try-it.sh needs curl: install it with "sudo apt-get install -y curl"');
-  const apt = (...args: string[]) =>
-    execFileSync("apt-get", ["-o", "DPkg::Lock::Timeout=900", ...args], {
-      stdio: ["ignore", "inherit", "inherit"],
-      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
-    });
-  apt("update", "-qq");
-  apt("install", "-y", "-qq", "curl");
+  ensureDebianTool(["curl", "--version"], "curl");
 }
 afterEach(async () => {
   await server?.stop();
