@@ -123,16 +123,21 @@ export const guards = [
   {
     guard: "embedded store: a declared Content-Length other than the part's size refused",
     file: `${S}storage/local.storage.ts`,
-    search: "if (declaredLength !== undefined && declaredLength !== expectedSize)",
-    replace: "if (false)",
-    test: `${T}local-store-http.e2e.test.ts`,
+    search:
+      "if (declaredLength !== undefined && declaredLength !== expectedSize)\n" +
+      "      throw wrongPartSize(declaredLength, expectedSize);\n" +
+      "    await this.readUpload(key, uploadId);",
+    replace: "await this.readUpload(key, uploadId);",
+    test: `${T}embedding-express.e2e.test.ts`,
+    grep: "hostile part bodies",
   },
   {
     guard: "embedded store: a streamed body longer than the part's size cut",
     file: `${S}storage/local-part-file.ts`,
     search: "if (received > limit) return fail(errors.tooLarge(received, limit));",
     replace: "",
-    test: `${T}local-store-http.e2e.test.ts`,
+    test: `${T}embedding-express.e2e.test.ts`,
+    grep: "hostile part bodies",
   },
   // No header a client adds makes an object public
   {
