@@ -179,7 +179,7 @@ export const guards = [
   {
     guard: "webhook targets: site-local fec0::/10 refused",
     file: `${S}webhooks/webhook-target.ts`,
-    search: '["fec0::", 10], // site-local',
+    search: '["fec0::", 10],',
     replace: "",
     test: `${S}webhooks/webhook-target.test.ts`,
   },
