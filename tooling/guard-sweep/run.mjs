@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The guard sweep: for every guard of guards.mjs, removes it (one mutation of one file), runs the test file named for
 // it, expects that run to fail with failing tests (not a file that cannot load), and puts the file back. By hand, not
-// in `pnpm test`: `pnpm guard-sweep [--only <text in the guard's name>] [--list]`. Tests that need S3 start RGW as
+// in `pnpm test`: `pnpm guard-sweep [--only <text in a guard's name>]... [--list]`. Tests that need S3 start RGW as
 // `pnpm test` does, or reuse the one S3_ENDPOINT names. Exits 1 when a guard's test passed without it, or when a
 // mutation is stale (its search text is no longer in its file exactly once).
 import { spawn } from "node:child_process";
@@ -12,8 +12,9 @@ import { guards } from "./guards.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const args = process.argv.slice(2);
-const only = args.includes("--only") ? args[args.indexOf("--only") + 1] : undefined;
-const selected = guards.filter((g) => only === undefined || g.guard.toLowerCase().includes(only.toLowerCase()));
+// `--only <text>`, repeatable: the guards whose name contains any of them.
+const only = args.flatMap((arg, i) => (args[i - 1] === "--only" ? [arg.toLowerCase()] : []));
+const selected = guards.filter((g) => only.length === 0 || only.some((text) => g.guard.toLowerCase().includes(text)));
 
 if (args.includes("--list")) {
   for (const g of selected) console.log(`${g.guard}\n  ${g.file}\n  ${g.test}${g.grep ? ` -t ${g.grep}` : ""}`);
@@ -47,36 +48,40 @@ function runTests(cwd, testArgs) {
   });
 }
 
-/** The file being mutated, with its original text, and the test run: put back and stopped on any exit. */
-let pending;
+/** The files being mutated, with their original text, and the test run: put back and stopped on any exit. */
+const pending = new Map();
 let current;
 process.on("exit", () => {
-  if (pending) writeFileSync(pending.path, pending.text);
+  for (const [path, text] of pending) writeFileSync(path, text);
   current?.kill("SIGTERM");
 });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => process.exit(130));
 
 const results = [];
 for (const g of selected) {
-  const path = join(root, g.file);
-  const original = readFileSync(path, "utf8");
-  const occurrences = original.split(g.search).length - 1;
-  if (occurrences !== 1) {
+  // A guard held in two places (a layer and its backstop) is removed from both: `also` lists the other mutations.
+  const mutations = [{ file: g.file, search: g.search, replace: g.replace }, ...(g.also ?? [])];
+  const stale = mutations.find((m) => readFileSync(join(root, m.file), "utf8").split(m.search).length !== 2);
+  if (stale) {
     results.push({ ...g, verdict: "stale" });
-    console.log(`✗ ${g.guard}: stale, its search is in ${g.file} ${occurrences} times`);
+    console.log(`✗ ${g.guard}: stale, its search is not in ${stale.file} exactly once`);
     continue;
   }
   const cwd = packageOf(g.test);
   const testArgs = ["exec", "vitest", "run", relative(cwd, join(root, g.test)), ...(g.grep ? ["-t", g.grep] : [])];
-  pending = { path, text: original };
-  writeFileSync(
-    path,
-    original.replace(g.search, () => g.replace),
-  );
+  for (const m of mutations) {
+    const path = join(root, m.file);
+    const text = pending.get(path) ?? readFileSync(path, "utf8");
+    if (!pending.has(path)) pending.set(path, text);
+    writeFileSync(
+      path,
+      readFileSync(path, "utf8").replace(m.search, () => m.replace),
+    );
+  }
   const started = Date.now();
   const { code, output } = await runTests(cwd, testArgs);
-  writeFileSync(path, original);
-  pending = undefined;
+  for (const [path, text] of pending) writeFileSync(path, text);
+  pending.clear();
   // A failing test, not a file that failed to load: the mutation must have left code that runs.
   const failed = [...output.matchAll(/^\s*FAIL\s+(.*)$/gm)].map((m) => m[1].trim());
   const verdict = code !== 0 && /Tests\s+\d+ failed/.test(output) ? "caught" : code === 0 ? "NOT CAUGHT" : "error";
