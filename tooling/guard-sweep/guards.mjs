@@ -346,7 +346,14 @@ export const guards = [
     file: `${S}observability/logger.ts`,
     search: '(typeof arg === "string" ? scrubSecrets(arg) : arg)',
     replace: "arg",
-    test: `${T}logging.e2e.test.ts`,
+    test: `${S}observability/logger.test.ts`,
+  },
+  {
+    guard: "redaction: the logger scrubs errors and their causes",
+    file: `${S}observability/logger.ts`,
+    search: "return scrubDeep(serialized, 0);",
+    replace: "return serialized;",
+    test: `${S}observability/logger.test.ts`,
   },
   {
     // The outbox scrubs its lines itself for an embedding app's own logger; under the gateway's, the logger's hook
