@@ -2,13 +2,14 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ensureDebianTool } from "./support/debian-tool";
 import { freePort } from "./support/gateway";
 import { killServerProcesses, startServerProcess, type ServerProcess } from "./support/server-process";
 
 // Each test starts the built server once or twice: seconds each on a loaded 2-core machine.
-vi.setConfig({ testTimeout: 120_000 });
+// A test option, not vi.setConfig, which does not reach a file that shares its worker with others (isolate: false).
+const slow = { timeout: 120_000 };
 
 /**
  * scripts/try-it.sh, the README's walkthrough, run as a newcomer runs it: against the built server (`pnpm start`),
@@ -50,7 +51,7 @@ function tryIt(env: Record<string, string>, args: string[] = []) {
   );
 }
 
-describe("scripts/try-it.sh", () => {
+describe("scripts/try-it.sh", slow, () => {
   it("does the whole round trip against a zero-config gateway: start, PUT the parts, complete, download, same SHA-256", async () => {
     const port = await freePort();
     server = await startServerProcess({ LOCAL_STORAGE_DIR: join(dir, "dev"), PORT: String(port) });
