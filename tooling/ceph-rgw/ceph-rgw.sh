@@ -155,7 +155,13 @@ wait_for() {
   done
 }
 
+# .ci/run installs the tests' Debian packages in the background under this lock (.ci/debian-packages.sh): look once
+# it is done, not at a half-installed Ceph.
+APT_LOCK=${TMPDIR:-/tmp}/upload-gateway-apt.lock
+wait_for_preinstall() { flock -w "$LOCK_TIMEOUT" "$APT_LOCK" true 9>&- || die "$APT_LOCK held for ${LOCK_TIMEOUT}s"; }
+
 install_packages() {
+  wait_for_preinstall
   command -v radosgw >/dev/null && command -v ceph-mon >/dev/null && command -v ceph-osd >/dev/null && return
   ((EUID == 0)) || die "Ceph packages missing and not root: apt-get install ceph-mon ceph-osd radosgw"
   log "installing ceph-mon ceph-osd radosgw (apt-get)"

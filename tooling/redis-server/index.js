@@ -5,7 +5,9 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const INSTALL_LOCK = join(tmpdir(), "upload-gateway-redis-install.lock");
+// The lock .ci/run's background install of the tests' Debian packages holds (.ci/debian-packages.sh): looking under
+// it waits for that install, and keeps test files starting at once from running apt-get side by side.
+const INSTALL_LOCK = join(tmpdir(), "upload-gateway-apt.lock");
 
 /** Servers of this process still running: killed if the process exits without stopping them (a failed test run). */
 const running = new Set();
@@ -25,13 +27,14 @@ export function ensureRedisServerInstalled() {
 }
 
 async function install() {
+  // flock is util-linux's, on every Debian; elsewhere (no flock) there is no such install to wait for.
+  if (which("flock")) spawnSync("flock", [INSTALL_LOCK, "true"], { stdio: "ignore" });
   const present = which("redis-server");
   if (present) return present;
   if (process.getuid?.() !== 0) {
     throw new Error("redis-server is missing and this is not root: apt-get install redis-server");
   }
   process.stderr.write("redis-server: installing with apt-get\n");
-  // Under flock: test files starting at once must not run apt-get side by side.
   const apt = "DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600";
   const script =
     `command -v redis-server >/dev/null || ` +

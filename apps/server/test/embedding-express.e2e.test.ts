@@ -299,6 +299,12 @@ describe("UploadGatewayModule on Express under /media: embedded store, API keys,
     });
     expectErrorEnvelope(longer, 413, "PAYLOAD_TOO_LARGE");
     expect(longer.closedByServer).toBe(true);
+    // ... also when the body goes on (no last chunk): answered at once, not when it ends or stalls (408).
+    const endless = await rawRequest(host.port, head("Transfer-Encoding: chunked\r\n"), {
+      tail: Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from("\r\n")]),
+    });
+    expectErrorEnvelope(endless, 413, "PAYLOAD_TOO_LARGE");
+    expect(endless.closedByServer).toBe(true);
     // Chunked and short of the grant.
     const shorter = await rawRequest(host.port, head("Transfer-Encoding: chunked\r\n"), {
       tail: "10\r\n0123456789abcdef\r\n0\r\n\r\n",

@@ -4,11 +4,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { freePort, killServerProcesses, startServerProcess } from "./support/server-process";
 
 // One test starts the built server: seconds on a loaded 2-core machine.
-vi.setConfig({ testTimeout: 120_000 });
+// A test option, not vi.setConfig, which does not reach a file that shares its worker with others (isolate: false).
+const slow = { timeout: 120_000 };
 
 /** `pnpm keys new` (scripts/keys.mjs), as an operator runs it to give a project its first key. */
 
@@ -32,7 +33,7 @@ async function keys(args: string[], cwd = dir): Promise<{ code: number; out: str
 const sha256 = (key: string) => createHash("sha256").update(key).digest("hex");
 const NO_STACK = /\n\s+at /;
 
-describe("pnpm keys new", () => {
+describe("pnpm keys new", slow, () => {
   it("prints a key once, keeps only its digest in the file; a gateway started on the file accepts it", async () => {
     const made = await keys(["new", "--project", "films", "--name", "ci", "--file", "gateway/projects.json"]);
     // The folder does not exist yet: a clear error, no stack, nothing half-written.

@@ -3,12 +3,13 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writ
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "./support/gateway";
 import { killServerProcesses, startServerProcess, type ServerProcess } from "./support/server-process";
 
 // Each test starts the built server once or twice: seconds each on a loaded 2-core machine.
-vi.setConfig({ testTimeout: 120_000 });
+// A test option, not vi.setConfig, which does not reach a file that shares its worker with others (isolate: false).
+const slow = { timeout: 120_000 };
 
 /**
  * The zero-config start, as a user meets it: the built server with nothing configured but a data dir and a port,
@@ -79,7 +80,7 @@ function rawPut(url: string, body: Uint8Array, declared?: number) {
   });
 }
 
-describe("zero-config start", () => {
+describe("zero-config start", slow, () => {
   it("prints the URL, the dev project and its key", async () => {
     const s = await start();
     expect(s.url).toBe(`http://127.0.0.1:${port}`);
@@ -259,7 +260,7 @@ describe("zero-config start", () => {
   });
 });
 
-describe("crash safety", () => {
+describe("crash safety", slow, () => {
   it("after a SIGKILL mid-part, the half-written part is not listed; the upload resumes and completes intact", async () => {
     await start();
     const data = randomBytes(10 * MiB + 1024);

@@ -1,11 +1,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { freePort, killServerProcesses, startServerProcess } from "./support/server-process";
 
 // Each test starts the built server: seconds on a loaded 2-core machine.
-vi.setConfig({ testTimeout: 120_000 });
+// A test option, not vi.setConfig, which does not reach a file that shares its worker with others (isolate: false).
+const slow = { timeout: 120_000 };
 
 /**
  * The standalone server as an operator runs it (`NODE_ENV=production`, stdout read by a log shipper): every stdout
@@ -19,7 +20,7 @@ afterEach(() => killServerProcesses());
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe.each(["SIGTERM", "SIGINT"] as const)("the production server stopped by %s", (signal) => {
-  it("writes JSON lines only to stdout, logs the stop's beginning and end, and exits 0", async () => {
+  it("writes JSON lines only to stdout, logs the stop's beginning and end, and exits 0", slow, async () => {
     const server = await startServerProcess({
       NODE_ENV: "production",
       PORT: String(await freePort()),

@@ -1,14 +1,15 @@
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ensureDebianTool } from "./support/debian-tool";
 import { freePort } from "./support/gateway";
 import { runToEnd } from "./support/run-process";
 import { killServerProcesses, startServerProcess, type ServerProcess } from "./support/server-process";
 
 // Each test starts the built server once or twice: seconds each on a loaded 2-core machine.
-vi.setConfig({ testTimeout: 120_000 });
+// A test option, not vi.setConfig, which does not reach a file that shares its worker with others (isolate: false).
+const slow = { timeout: 120_000 };
 
 /**
  * scripts/try-it.sh, the README's walkthrough, run as a newcomer runs it: against the built server (`pnpm start`),
@@ -27,24 +28,7 @@ beforeAll(() => {
 
 /** The walkthrough is curl's: a fresh Debian machine may lack it. CI runs as root and installs it, as for Chromium. */
 function ensureCurl(): void {
-  const has = () => {
-    try {
-      execFileSync("curl", ["--version"], { stdio: "ignore" });
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (has()) return;
-  if (process.getuid?.() !== 0)
-    throw new Error('scripts/try-it.sh needs curl: install it with "sudo apt-get install -y curl"');
-  const apt = (...args: string[]) =>
-    execFileSync("apt-get", ["-o", "DPkg::Lock::Timeout=900", ...args], {
-      stdio: ["ignore", "inherit", "inherit"],
-      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
-    });
-  apt("update", "-qq");
-  apt("install", "-y", "-qq", "curl");
+  ensureDebianTool(["curl", "--version"], "curl");
 }
 afterEach(async () => {
   await server?.stop();
@@ -57,7 +41,7 @@ function tryIt(env: Record<string, string>, args: string[] = []) {
   return runToEnd("bash", [SCRIPT, ...args], { env });
 }
 
-describe("scripts/try-it.sh", () => {
+describe("scripts/try-it.sh", slow, () => {
   it("does the whole round trip against a zero-config gateway: start, PUT the parts, complete, download, same SHA-256", async () => {
     const port = await freePort();
     server = await startServerProcess({ LOCAL_STORAGE_DIR: join(dir, "dev"), PORT: String(port) });

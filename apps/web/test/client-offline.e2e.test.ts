@@ -5,12 +5,13 @@ import { MiB } from "./support/test-files";
 import { partNumberOf } from "./support/upload-page";
 
 /**
- * `@upload-gateway/client`'s `upload()` in Chromium, with the browser offline for 30 s in the middle of an upload
+ * `@upload-gateway/client`'s `upload()` in Chromium, with the browser offline for 12 s in the middle of an upload
  * (the page context's `setOffline`): the upload waits for the `online` event without counting the time against its
- * retry budget (10 s here, shorter than the outage), goes on by itself, and sends no stored part again.
+ * retry budget (5 s here, less than half the outage), goes on by itself, and sends no stored part again.
  */
 
-const OUTAGE_MS = 30_000;
+const OUTAGE_MS = 12_000;
+const RETRY_FOR_MS = 5_000;
 let script: string;
 const demo = useDemoPage({
   // The page is the gateway's own origin with a script added: past its Content-Security-Policy.
@@ -40,7 +41,7 @@ describe("the client's uploader in a browser that goes offline", () => {
     });
 
     await page.evaluate(
-      ({ baseUrl, apiKey, projectId }) => {
+      ({ baseUrl, apiKey, projectId, retryForMs }) => {
         const w = window as any;
         w.partsDone = 0;
         w.run = w.gatewayClient
@@ -51,7 +52,7 @@ describe("the client's uploader in a browser that goes offline", () => {
             fileName: "clip.mp4",
             partSize: 5 * 1024 * 1024,
             concurrency: 2,
-            retryForMs: 10_000,
+            retryForMs,
             retry: { maxDelayMs: 2000 },
             onPartState: (_: number, state: string) => {
               if (state === "done") w.partsDone += 1;
@@ -62,7 +63,7 @@ describe("the client's uploader in a browser that goes offline", () => {
             (error: any) => ({ error: String(error) }),
           );
       },
-      { baseUrl: gateway.url, apiKey: gateway.apiKey, projectId: gateway.projectId },
+      { baseUrl: gateway.url, apiKey: gateway.apiKey, projectId: gateway.projectId, retryForMs: RETRY_FOR_MS },
     );
     await page.waitForFunction(() => (window as any).partsDone >= 3);
     online = false;

@@ -36,6 +36,11 @@ describe("planParts", () => {
     expect(result.plan.partSize * (MAX_PARTS - 1) + result.plan.lastPartSize).toBe(5 * TiB);
     expect(planParts(5 * TiB + 1, MAX_PARTS).ok).toBe(false);
     expect(planParts(100, MAX_PARTS + 1)).toMatchObject({ ok: false, problems: [{ field: "partsNumber" }] });
+    // One part too many, each of them large enough: refused for their number alone (S3 takes at most 10,000).
+    expect(planParts((MAX_PARTS + 1) * 5 * MiB, MAX_PARTS + 1)).toMatchObject({
+      ok: false,
+      problems: [{ field: "partsNumber", message: `must be an integer from 1 to ${MAX_PARTS}` }],
+    });
   });
 
   it("reports both fields when both are out of range", () => {

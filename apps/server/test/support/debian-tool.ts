@@ -1,4 +1,19 @@
 import { execFileSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** The lock .ci/run's background install of the tests' Debian packages holds (.ci/debian-packages.sh). */
+const APT_LOCK = join(tmpdir(), "upload-gateway-apt.lock");
+
+/** Waits for that install, so as to look at installed packages, not half-installed ones. */
+function waitForPreinstall(): void {
+  try {
+    execFileSync("flock", ["-w", "1800", APT_LOCK, "true"], { stdio: "ignore" });
+  } catch (error) {
+    // No flock (not Debian): there is no such install to wait for.
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+}
 
 /**
  * Makes sure a program from a Debian package is there, installing the package when it is not (CI runs as root on a
@@ -13,6 +28,7 @@ export function ensureDebianTool(probe: string[], debianPackage: string): void {
       return false;
     }
   };
+  waitForPreinstall();
   if (has()) return;
   if (process.getuid?.() !== 0) {
     throw new Error(`this test needs ${probe[0]}: install it with "sudo apt-get install -y ${debianPackage}"`);
