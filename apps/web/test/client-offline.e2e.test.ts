@@ -5,13 +5,13 @@ import { MiB } from "./support/test-files";
 import { partNumberOf } from "./support/upload-page";
 
 /**
- * `@upload-gateway/client`'s `upload()` in Chromium, with the browser offline for 12 s in the middle of an upload
+ * `@upload-gateway/client`'s `upload()` in Chromium, with the browser offline for 30 s in the middle of an upload
  * (the page context's `setOffline`): the upload waits for the `online` event without counting the time against its
- * retry budget (5 s here, less than half the outage), goes on by itself, and sends no stored part again.
+ * retry budget (10 s here, a third of the outage), goes on by itself, and sends no stored part again.
  */
 
-const OUTAGE_MS = 12_000;
-const RETRY_FOR_MS = 5_000;
+const OUTAGE_MS = 30_000;
+const RETRY_FOR_MS = 10_000;
 let script: string;
 const demo = useDemoPage({
   // The page is the gateway's own origin with a script added: past its Content-Security-Policy.
