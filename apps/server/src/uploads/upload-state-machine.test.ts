@@ -25,7 +25,7 @@ describe("UploadStateMachine: complete", () => {
     const record = await w.records.load("demo", requestKey);
     expect(record).toMatchObject({ state: "completed", completedAt: expect.any(String) });
     expect(await w.storage.objectSize(record.objectKey)).toBe(size);
-    expect(w.hooked).toEqual(["upload.started", "upload.completed"]);
+    expect(w.hooked).toEqual(["upload.started", "upload.completed", "upload.verified"]);
     expect(await openMarker(w, requestKey)).toBeUndefined();
     expect(await w.storage.readJson(hashReservationKey("demo", fileHash))).toMatchObject({ requestKey });
   });
@@ -166,7 +166,9 @@ describe("UploadStateMachine: abort", () => {
       expect(lost.reason).toMatchObject({ problems: [{ code: "UPLOAD_NOT_IN_PROGRESS" }] });
       const record = await w.records.load("demo", requestKey);
       const winner = w.hooked.filter((e) => e !== "upload.started");
-      expect(winner).toEqual([record.state === "completed" ? "upload.completed" : "upload.aborted"]);
+      expect(winner).toEqual(
+        record.state === "completed" ? ["upload.completed", "upload.verified"] : ["upload.aborted"],
+      );
       expect(await w.storage.objectSize(record.objectKey)).toBe(record.state === "completed" ? 1000 : undefined);
       expect(await w.storage.readJson(hashReservationKey("demo", fileHash))).toEqual(
         record.state === "completed" ? expect.objectContaining({ requestKey }) : undefined,
@@ -227,7 +229,7 @@ describe("UploadStateMachine: success", () => {
     // A single PUT stores no name: the download URL gives it.
     const named = answers.map((a) => new URL(a.downloadPath).searchParams.get("disposition"));
     expect(named).toEqual([contentDisposition("clip.mp4"), contentDisposition("clip.mp4")]);
-    expect(w.hooked).toEqual(["upload.started", "upload.completed"]);
+    expect(w.hooked).toEqual(["upload.started", "upload.completed", "upload.verified"]);
     expect((await refusal(w.machine.abort(w.project, started.requestKey))).codes).toEqual(["UPLOAD_NOT_IN_PROGRESS"]);
   });
 });

@@ -15,7 +15,11 @@ import type { Project } from "../auth/projects-file";
 import type { AppConfig } from "../config/app-config";
 import { ApiError } from "../errors/api-error";
 import type { Storage } from "../storage/storage.port";
-import { APP_CONFIG, OBJECT_KEY_NAMER, STORAGE } from "../tokens";
+import { APP_CONFIG, CONTENT_SCANNERS, OBJECT_KEY_NAMER, STORAGE } from "../tokens";
+import { clamavScannerFromConfig } from "../verification/clamav.scanner";
+import type { ContentScanner } from "../verification/scanner";
+import { ContentVerification } from "./content-check/content-verification";
+import { StoreVerificationJobQueue } from "./content-check/verification-jobs";
 import { DuplicateCheck } from "./duplicate-check";
 import { UploadLifecycle } from "./lifecycle/upload-lifecycle.service";
 import { OpenUploads } from "./open-uploads";
@@ -23,7 +27,7 @@ import { StartUpload } from "./start-upload";
 import { isRequestKey, recordKey, recordPrefix, requestKeyOfRecord, type ObjectKeyNamer } from "./upload-keys";
 import { toDetails, toSummary } from "./upload-record";
 import { UploadRecords } from "./upload-records";
-import { UploadStateMachine } from "./upload-state-machine";
+import { UploadStateMachine, type DownloadResult } from "./upload-state-machine";
 import { UploadUrls } from "./upload-urls";
 
 /**
@@ -43,19 +47,41 @@ export class UploadsService {
   private readonly starts: StartUpload;
   private readonly transitions: UploadStateMachine;
   private readonly openUploads: OpenUploads;
+  /** The content check of stored uploads (content-check/), whose leftover jobs the verification worker runs. */
+  readonly verification: ContentVerification;
 
   constructor(
     @Inject(STORAGE) private readonly storage: Storage,
     @Inject(APP_CONFIG) config: AppConfig,
     @Inject(UploadLifecycle) lifecycle: UploadLifecycle,
     @Optional() @Inject(OBJECT_KEY_NAMER) nameObject: ObjectKeyNamer | null = null,
+    @Optional() @Inject(CONTENT_SCANNERS) scanners: readonly ContentScanner[] | null = null,
   ) {
     this.records = new UploadRecords(storage);
     this.openUploads = new OpenUploads(storage, (projectId, key) => this.records.openness(projectId, key));
     const duplicates = new DuplicateCheck(storage);
     const urls = new UploadUrls(storage, config.DOWNLOAD_URL_EXPIRY_SECONDS);
     this.starts = new StartUpload(storage, this.records, this.openUploads, duplicates, urls, lifecycle, nameObject);
-    this.transitions = new UploadStateMachine(storage, this.records, this.openUploads, duplicates, urls, lifecycle);
+    const clamav = clamavScannerFromConfig(config);
+    this.verification = new ContentVerification(
+      storage,
+      this.records,
+      new StoreVerificationJobQueue(storage),
+      duplicates,
+      this.openUploads,
+      lifecycle,
+      [...(scanners ?? []), ...(clamav ? [clamav] : [])],
+      { waitMs: config.VERIFY_WAIT_SECONDS * 1000, leaseMs: config.VERIFY_LEASE_SECONDS * 1000 },
+    );
+    this.transitions = new UploadStateMachine(
+      storage,
+      this.records,
+      this.openUploads,
+      duplicates,
+      urls,
+      lifecycle,
+      this.verification,
+    );
   }
 
   start(project: Project, body: StartUploadBody, idempotencyKey?: string, by?: Principal): Promise<StartUploadResult> {
@@ -87,8 +113,8 @@ export class UploadsService {
     return this.transitions.resume(project, requestKey, expiryHours);
   }
 
-  /** `POST success/{requestKey}`: a download URL of a completed upload; completes a single-PUT upload first. */
-  downloadUrl(project: Project, requestKey: string): Promise<{ downloadPath: string; expiresAt: string }> {
+  /** `POST success/{requestKey}`: a download URL of a completed upload that passed its check; completes a single PUT. */
+  downloadUrl(project: Project, requestKey: string): Promise<DownloadResult> {
     return this.transitions.success(project, requestKey);
   }
 

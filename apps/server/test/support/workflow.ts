@@ -14,6 +14,12 @@ import type { ObjectKeyNamer } from "../../src/uploads/upload-keys";
 import { UploadRecords } from "../../src/uploads/upload-records";
 import { UploadStateMachine } from "../../src/uploads/upload-state-machine";
 import { UploadUrls } from "../../src/uploads/upload-urls";
+import {
+  ContentVerification,
+  type VerificationSettings,
+} from "../../src/uploads/content-check/content-verification";
+import { StoreVerificationJobQueue } from "../../src/uploads/content-check/verification-jobs";
+import type { ContentScanner } from "../../src/verification/scanner";
 
 export const MiB = 1024 * 1024;
 
@@ -26,6 +32,8 @@ export interface Workflow {
   records: UploadRecords;
   start: StartUpload;
   machine: UploadStateMachine;
+  /** The content check, as a replica runs it (`runDue` is its poller's pass). */
+  verification: ContentVerification;
   /** Every event recorded for delivery, in order (a retried request records its event again). */
   events: UploadEvent[];
   /** The events whose hooks ran: each transition's winner only. */
@@ -41,9 +49,13 @@ export function workflow(
     store?: MemoryStorageOptions;
     /** Wraps the store (to make one of its calls fail). */
     wrap?: (storage: MemoryStorage) => Storage;
+    /** Another replica: its own rooms on this workflow's store, events and hooks. */
+    sharing?: Workflow;
+    scanners?: ContentScanner[];
+    verification?: Partial<VerificationSettings>;
   } = {},
 ): Workflow {
-  const memory = new MemoryStorage(options.store);
+  const memory = options.sharing?.storage ?? new MemoryStorage(options.store);
   const storage = (options.wrap ? options.wrap(memory) : memory) as Storage & MemoryStorage;
   const events: UploadEvent[] = [];
   const hooked: string[] = [];
@@ -53,6 +65,8 @@ export function workflow(
     onCompleted: record("upload.completed"),
     onAborted: record("upload.aborted"),
     onExpired: record("upload.expired"),
+    onVerified: record("upload.verified"),
+    onRejected: record("upload.rejected"),
     ...options.hooks,
   };
   const outbox = { record: (event: UploadEvent) => Promise.resolve(void events.push(event)) };
@@ -61,11 +75,22 @@ export function workflow(
   const openUploads = new OpenUploads(storage, (projectId, key) => records.openness(projectId, key));
   const duplicates = new DuplicateCheck(storage);
   const urls = new UploadUrls(storage, 600);
+  const verification = new ContentVerification(
+    storage,
+    records,
+    new StoreVerificationJobQueue(storage),
+    duplicates,
+    openUploads,
+    lifecycle,
+    options.scanners ?? [],
+    { waitMs: 10_000, leaseMs: 60_000, retryBaseMs: 50, retryMaxMs: 200, ...options.verification },
+  );
   return {
     storage,
     records,
     start: new StartUpload(storage, records, openUploads, duplicates, urls, lifecycle, options.nameObject ?? null),
-    machine: new UploadStateMachine(storage, records, openUploads, duplicates, urls, lifecycle),
+    machine: new UploadStateMachine(storage, records, openUploads, duplicates, urls, lifecycle, verification),
+    verification,
     events,
     hooked,
     project: { id: "demo", ...options.project },
