@@ -93,8 +93,9 @@ export class ContentVerification {
 
   /**
    * Waits for the verdict on a stored upload, at most the configured wait: runs its job at once when this process
-   * began it (the run goes on in the background past the wait), and reads its record until it is decided. Answers the
-   * record as it is then (still pending when the wait ran out); a `rejected` one is thrown as CONTENT_REJECTED.
+   * began it (the run goes on in the background past the wait; a run that ends undecided is retried later, and not
+   * waited for), else reads its record until it is decided. Answers the record as it is then (still pending when the
+   * wait ran out); a `rejected` one is thrown as CONTENT_REJECTED.
    */
   async settle(record: UploadRecord): Promise<UploadRecord> {
     const deadline = Date.now() + this.settings.waitMs;
@@ -107,6 +108,9 @@ export class ContentVerification {
       await Promise.race([run, new Promise((resolve) => (timer = setTimeout(resolve, this.settings.waitMs)))]);
       clearTimeout(timer);
       current = await this.records.read(record.projectId, record.requestKey);
+      // Ended undecided (the store failed, a scanner could not decide): retried later, not worth waiting for here.
+      if (current?.state === "rejected") throw contentRejected(current);
+      if (current) return current;
     }
     while (current && current.state === "completed" && current.verification?.state === "pending") {
       if (Date.now() >= deadline) break;
