@@ -40,5 +40,11 @@ export type AuthResolver = (request: AuthRequest) => Project | null | undefined 
 /** Rules every project gets unless its own entry says otherwise (`limits` of the module's options). */
 export type ProjectDefaults = Pick<
   Project,
-  "allowedMimeTypes" | "maxFileSize" | "maxOpenUploads" | "maxDurationSeconds" | "requireMedia" | "verifyFileHash" | "quarantine"
+  | "allowedMimeTypes"
+  | "maxFileSize"
+  | "maxOpenUploads"
+  | "maxDurationSeconds"
+  | "requireMedia"
+  | "verifyFileHash"
+  | "quarantine"
 >;

@@ -278,5 +278,5 @@ function contentRules(project: Project, token: TokenPrincipal | undefined, fileH
     expectedSha256: project.verifyFileHash ? fileHash : undefined,
   };
   // Undefined fields stay out of the stored JSON.
-  return Object.fromEntries(Object.entries(rules).filter(([, value]) => value !== undefined)) as ContentRules;
+  return Object.fromEntries(Object.entries(rules).filter(([, value]) => value !== undefined));
 }

@@ -150,7 +150,8 @@ export function quarantineKey(projectId: string, requestKey: string): string {
 export const VERIFY_JOBS_PREFIX = "projects/_verify-jobs/";
 
 export function verifyJobKey(dueAt: number, projectId: string, requestKey: string): string {
-  return `${VERIFY_JOBS_PREFIX}${String(Math.max(0, Math.floor(dueAt))).padStart(13, "0")}/${projectId}/${requestKey}.json`;
+  const due = String(Math.max(0, Math.floor(dueAt))).padStart(13, "0");
+  return `${VERIFY_JOBS_PREFIX}${due}/${projectId}/${requestKey}.json`;
 }
 
 /** What a job key names, or undefined for a key that is not one. */

@@ -5,7 +5,12 @@ import { ApiError } from "../errors/api-error";
 import { StorageError, type CompletedPart, type Storage, type StoredPartInfo } from "../storage/storage.port";
 import { bestEffort } from "./best-effort";
 import { checkListedParts, completableParts, quotedParts, usableParts } from "./completion-parts";
-import { contentRejected, PENDING, verificationPending, type ContentVerification } from "./content-check/content-verification";
+import {
+  contentRejected,
+  PENDING,
+  verificationPending,
+  type ContentVerification,
+} from "./content-check/content-verification";
 import type { DuplicateCheck } from "./duplicate-check";
 import type { UploadLifecycle } from "./lifecycle/upload-lifecycle.service";
 import type { OpenUploads } from "./open-uploads";
@@ -210,7 +215,9 @@ export class UploadStateMachine {
     let record = await this.records.load(project.id, requestKey);
     if (isSinglePut(record) && record.state === "uploading") record = await this.confirmSinglePut(record);
     if (record.state === "rejected") throw contentRejected(record);
-    if (record.state === "completed" && record.verification === undefined) record = await this.verifier.beginLate(record);
+    if (record.state === "completed" && record.verification === undefined) {
+      record = await this.verifier.beginLate(record); // completed before the check existed: checked now
+    }
     if (record.state === "completed") record = await this.verifier.settle(record);
     if (record.state === "completed" && record.verification?.state !== "passed") throw verificationPending();
     if (record.state !== "completed") {

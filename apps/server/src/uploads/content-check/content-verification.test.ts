@@ -166,7 +166,10 @@ describe("content check: durable, once, anywhere", () => {
     const w = workflow({ scanners: [scanner], verification: { waitMs: 50 } });
     const { requestKey, parts } = await stored(w, Buffer.alloc(100, 1));
     await w.machine.complete(w.project, { requestKey, parts });
-    expect((await w.records.load("demo", requestKey)).verification).toEqual({ state: "pending", detectedMimeType: null });
+    expect((await w.records.load("demo", requestKey)).verification).toEqual({
+      state: "pending",
+      detectedMimeType: null,
+    });
     const pending = await refusal(w.machine.success(w.project, requestKey));
     expect(pending).toMatchObject({ status: 409, codes: ["VERIFICATION_PENDING"] });
     scanner.release({ verdict: "clean" });
@@ -175,7 +178,10 @@ describe("content check: durable, once, anywhere", () => {
   });
 
   it("a scanner's infected verdict rejects; its error is retried, never a pass", async () => {
-    const verdicts: ScanResult[] = [{ verdict: "error", message: "clamd is down" }, { verdict: "infected", signature: "Eicar-Signature" }];
+    const verdicts: ScanResult[] = [
+      { verdict: "error", message: "clamd is down" },
+      { verdict: "infected", signature: "Eicar-Signature" },
+    ];
     const scanner: ContentScanner = { name: "clamav", scan: () => Promise.resolve(verdicts.shift()!) };
     const w = workflow({ scanners: [scanner] });
     const { requestKey, parts } = await stored(w, Buffer.alloc(100, 1));

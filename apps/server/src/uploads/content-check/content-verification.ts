@@ -117,7 +117,8 @@ export class ContentVerification {
       await sleep(WAIT_POLL_MS);
       current = await this.records.read(record.projectId, record.requestKey);
     }
-    if (!current) throw new ApiError({ code: "UPLOAD_NOT_FOUND", field: "requestKey", message: "no such upload in this project" });
+    if (!current)
+      throw new ApiError({ code: "UPLOAD_NOT_FOUND", field: "requestKey", message: "no such upload in this project" });
     if (current.state === "rejected") throw contentRejected(current);
     return current;
   }
@@ -214,9 +215,10 @@ export class ContentVerification {
     });
     if (changed) {
       await this.lifecycle.transitioned(failed ? "upload.rejected" : "upload.verified", after);
-      this.logger.log(
-        `Upload ${after.projectId}/${after.requestKey}: ${failed ? `rejected (${verification.code}: ${verification.reason})` : `verified as ${verification.detectedMimeType}`}`,
-      );
+      const what = failed
+        ? `rejected (${verification.code}: ${verification.reason})`
+        : `verified as ${verification.detectedMimeType}`;
+      this.logger.log(`Upload ${after.projectId}/${after.requestKey}: ${what}`);
     }
     if (after.state === "rejected") await this.afterRejected(after);
   }
@@ -257,14 +259,17 @@ export class ContentVerification {
     const base = this.settings.retryBaseMs ?? 1000;
     const max = this.settings.retryMaxMs ?? 300_000;
     const delay = Math.min(base * 2 ** job.attempts, max) * (0.5 + Math.random() / 2);
-    this.logger.warn(
-      `The content check of ${job.projectId}/${job.requestKey} could not decide (attempt ${job.attempts + 1}): ${why}; retried in ${Math.round(delay / 1000)} s`,
-    );
+    const upload = `${job.projectId}/${job.requestKey}`;
+    const attempt = job.attempts + 1;
+    const seconds = Math.round(delay / 1000);
+    this.logger.warn(`The check of ${upload} could not decide (attempt ${attempt}): ${why}; next in ${seconds} s`);
     try {
       await this.queue.retryLater(job, Date.now() + delay, why);
     } catch (error) {
       // The store is still failing: the job stays where it is, and its lease running out lets it be taken again.
-      this.logger.warn(`Could not reschedule the content check of ${job.projectId}/${job.requestKey}: ${message(error)}`);
+      this.logger.warn(
+        `Could not reschedule the content check of ${job.projectId}/${job.requestKey}: ${message(error)}`,
+      );
     }
   }
 }

@@ -140,7 +140,9 @@ function isZipBased(type: string): boolean {
 /** Whether a type names audio or video (or a container of them: `application/ogg`, `application/mp4`). */
 export function isMediaType(mimeType: string): boolean {
   const type = essence(mimeType);
-  return type.startsWith("video/") || type.startsWith("audio/") || type === "application/ogg" || type === "application/mp4";
+  return (
+    type.startsWith("video/") || type.startsWith("audio/") || type === "application/ogg" || type === "application/mp4"
+  );
 }
 
 /** Plain words for what was found, for a reason such as "declared video/mp4, found an HTML page (text/html)". */

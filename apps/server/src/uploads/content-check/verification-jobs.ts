@@ -34,7 +34,7 @@ export interface VerificationJobQueue {
   add(target: JobTarget, dueAt?: number): Promise<JobTicket>;
   /** Up to `limit` jobs due by `now`, the earliest first (leased ones included: `claim` tells). */
   due(now: number, limit: number): Promise<JobTicket[]>;
-  /** Takes the job's lease for `leaseMs` (a compare-and-swap: of replicas claiming at once one wins); else undefined. */
+  /** Takes the job's lease for `leaseMs` (a compare-and-swap: of replicas claiming at once, one wins); or undefined. */
   claim(ticket: JobTicket, owner: string, leaseMs: number): Promise<ClaimedJob | undefined>;
   /** Puts a claimed job back, due at `dueAt`, counting the failed attempt. */
   retryLater(job: ClaimedJob, dueAt: number, error: string): Promise<void>;

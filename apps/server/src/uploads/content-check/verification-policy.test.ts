@@ -20,7 +20,12 @@ function found(detectedMimeType: string, extra: Partial<ContentInspection> = {})
   return { detectedMimeType, anomalies: [], read: { requests: 1, bytes: 100 }, ...extra };
 }
 
-function judge(rules: ContentRules, declared: string, inspection: ContentInspection, more: { sha256?: string; scans?: NamedScan[] } = {}) {
+function judge(
+  rules: ContentRules,
+  declared: string,
+  inspection: ContentInspection,
+  more: { sha256?: string; scans?: NamedScan[] } = {},
+) {
   return judgeContent(rules, { declaredMimeType: declared, inspection, sha256: more.sha256, scans: more.scans ?? [] });
 }
 
@@ -91,14 +96,18 @@ describe("judgeContent", () => {
     expect(judge(rules, "video/mp4", found("video/mp4", { media: AUDIO }))).toMatchObject({
       verification: { code: "NOT_MEDIA", reason: expect.stringContaining("without a video track") as string },
     });
-    expect(judge(rules, "application/pdf", found("application/pdf"))).toMatchObject({ verification: { code: "NOT_MEDIA" } });
+    expect(judge(rules, "application/pdf", found("application/pdf"))).toMatchObject({
+      verification: { code: "NOT_MEDIA" },
+    });
     expect(judge(rules, "audio/mp4", found("audio/x-m4a", { media: AUDIO })).outcome).toBe("passed");
   });
 
   it("maxDurationSeconds: longer media refused, unknown duration refused, other types untouched", () => {
     const rules: ContentRules = { maxDurationSeconds: 60 };
     const long = judge(rules, "video/mp4", found("video/mp4", { media: { ...VIDEO, durationSeconds: 36_000 } }));
-    expect(long).toMatchObject({ verification: { code: "DURATION_TOO_LONG", reason: "the media lasts 36000 s, longer than the 60 s allowed" } });
+    expect(long).toMatchObject({
+      verification: { code: "DURATION_TOO_LONG", reason: "the media lasts 36000 s, longer than the 60 s allowed" },
+    });
     const unknown = judge(rules, "video/mp4", found("video/mp4", { media: { ...VIDEO, durationSeconds: null } }));
     expect(unknown).toMatchObject({ verification: { code: "NOT_MEDIA" } });
     expect(judge(rules, "application/pdf", found("application/pdf")).outcome).toBe("passed");
@@ -120,12 +129,18 @@ describe("judgeContent", () => {
     const clean = { scanner: "a", verdict: "clean" } as const;
     expect(judge({}, "x/y", found("text/plain"), { scans: [clean] }).outcome).toBe("passed");
     expect(
-      judge({}, "x/y", found("text/plain"), { scans: [clean, { scanner: "clamav", verdict: "infected", signature: "Eicar" }] }),
+      judge({}, "x/y", found("text/plain"), {
+        scans: [clean, { scanner: "clamav", verdict: "infected", signature: "Eicar" }],
+      }),
     ).toMatchObject({ verification: { code: "MALWARE_FOUND", reason: "clamav found Eicar" } });
-    expect(judge({}, "x/y", found("text/plain"), { scans: [{ scanner: "c", verdict: "rejected", message: "nope" }] })).toMatchObject({
+    expect(
+      judge({}, "x/y", found("text/plain"), { scans: [{ scanner: "c", verdict: "rejected", message: "nope" }] }),
+    ).toMatchObject({
       verification: { code: "SCANNER_REJECTED" },
     });
-    expect(judge({}, "x/y", found("text/plain"), { scans: [{ scanner: "c", verdict: "error", message: "down" }] })).toEqual({
+    expect(
+      judge({}, "x/y", found("text/plain"), { scans: [{ scanner: "c", verdict: "error", message: "down" }] }),
+    ).toEqual({
       outcome: "retry",
       why: "c could not decide: down",
     });
@@ -151,7 +166,14 @@ describe("typesAgree and unsafeInline", () => {
   });
 
   it("serves markup, script and text as bytes", () => {
-    for (const type of ["text/html", "image/svg+xml", "application/xml", "text/javascript", "text/plain; charset=utf-8", "application/xhtml+xml"]) {
+    for (const type of [
+      "text/html",
+      "image/svg+xml",
+      "application/xml",
+      "text/javascript",
+      "text/plain; charset=utf-8",
+      "application/xhtml+xml",
+    ]) {
       expect(unsafeInline(type)).toBe(true);
     }
     for (const type of ["video/mp4", "image/png", "application/pdf"]) expect(unsafeInline(type)).toBe(false);

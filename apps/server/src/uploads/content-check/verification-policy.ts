@@ -42,7 +42,8 @@ export interface Findings {
  * The verdict: `passed` or `failed` (a verification to record), or `retry`: something could not decide (a scanner's
  * `error`), which is never a pass.
  */
-export type Judgement = { outcome: "passed" | "failed"; verification: Verification } | { outcome: "retry"; why: string };
+export type Judgement =
+  { outcome: "passed" | "failed"; verification: Verification } | { outcome: "retry"; why: string };
 
 /**
  * Judges what was found in an upload's stored bytes against its rules. Always, whatever the project:
@@ -74,16 +75,21 @@ export function judgeContent(rules: ContentRules, findings: Findings): Judgement
 
   if (rules.verifyFileHash && rules.expectedSha256 !== undefined && sha256 !== undefined) {
     if (rules.expectedSha256.toLowerCase() !== sha256) {
-      return fail("HASH_MISMATCH", `the start's fileHash is ${rules.expectedSha256.slice(0, 80)}, the stored bytes' SHA-256 is ${sha256}`);
+      return fail(
+        "HASH_MISMATCH",
+        `the start's fileHash is ${rules.expectedSha256.slice(0, 80)}, the stored bytes' SHA-256 is ${sha256}`,
+      );
     }
   }
   for (const scan of findings.scans) {
     const said = scan.signature ?? scan.message;
     if (scan.verdict === "infected") return fail("MALWARE_FOUND", `${scan.scanner} found ${said ?? "malware"}`);
-    if (scan.verdict === "rejected") return fail("SCANNER_REJECTED", `${scan.scanner} refused it${said ? `: ${said}` : ""}`);
+    if (scan.verdict === "rejected")
+      return fail("SCANNER_REJECTED", `${scan.scanner} refused it${said ? `: ${said}` : ""}`);
   }
   const undecided = findings.scans.find((scan) => scan.verdict !== "clean");
-  if (undecided) return { outcome: "retry", why: `${undecided.scanner} could not decide: ${undecided.message ?? "error"}` };
+  if (undecided)
+    return { outcome: "retry", why: `${undecided.scanner} could not decide: ${undecided.message ?? "error"}` };
 
   const restricted =
     rules.allowedMimeTypes !== undefined || rules.tokenAllowedMimeTypes !== undefined || rules.requireMedia === true;
@@ -111,9 +117,13 @@ export function judgeContent(rules: ContentRules, findings: Findings): Judgement
   }
   if (rules.maxDurationSeconds !== undefined && isMediaType(detected)) {
     const seconds = inspection.media?.durationSeconds ?? null;
-    if (seconds === null) return fail("NOT_MEDIA", `declared ${declared}, found ${describeType(detected)} whose duration cannot be read`);
+    if (seconds === null)
+      return fail("NOT_MEDIA", `declared ${declared}, found ${describeType(detected)} whose duration cannot be read`);
     if (seconds > rules.maxDurationSeconds) {
-      return fail("DURATION_TOO_LONG", `the media lasts ${round(seconds)} s, longer than the ${rules.maxDurationSeconds} s allowed`);
+      return fail(
+        "DURATION_TOO_LONG",
+        `the media lasts ${round(seconds)} s, longer than the ${rules.maxDurationSeconds} s allowed`,
+      );
     }
   }
   return { outcome: "passed", verification: found };
