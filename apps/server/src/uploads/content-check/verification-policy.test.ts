@@ -63,6 +63,18 @@ describe("judgeContent", () => {
     expect((token as { verification: { reason: string } }).verification.reason).toContain("the upload token");
   });
 
+  it("judges the declared type of plain text or signature-less bytes it agrees with", () => {
+    expect(judge({ allowedMimeTypes: ["application/json"] }, "application/json", found("text/plain")).outcome).toBe(
+      "passed",
+    );
+    expect(judge({ allowedMimeTypes: ["text/csv"] }, "text/html", found("text/plain"))).toMatchObject({
+      verification: { code: "TYPE_MISMATCH" },
+    });
+    expect(judge({ allowedMimeTypes: ["application/json"] }, "application/json", found("text/html"))).toMatchObject({
+      verification: { code: "TYPE_MISMATCH" },
+    });
+  });
+
   it("takes a container's other names for the same container, of the same kind", () => {
     const mov = judge({ allowedMimeTypes: ["video/mp4"] }, "video/mp4", found("video/quicktime", { media: VIDEO }));
     expect(mov.outcome).toBe("passed");

@@ -53,7 +53,8 @@ export type Judgement =
  * Only for a project or token that restricts types (`allowedMimeTypes` or `requireMedia`), since without them any
  * bytes under any declared type are accepted, as before the check existed:
  * - a declared type that disagrees with the detected one (see `typesAgree`): TYPE_MISMATCH;
- * - a detected type outside the project's or the token's `allowedMimeTypes`: TYPE_NOT_ALLOWED;
+ * - a detected type outside the project's or the token's `allowedMimeTypes`: TYPE_NOT_ALLOWED (for plain text or
+ *   bytes without a signature, the declared type they agree with: `application/json` found as `text/plain`);
  * - audio or video that is not a decodable container (of the kind the declared type names, with `requireMedia`):
  *   NOT_MEDIA.
  * And for audio and video under `maxDurationSeconds`: longer, DURATION_TOO_LONG; no duration to read, NOT_MEDIA.
@@ -96,11 +97,13 @@ export function judgeContent(rules: ContentRules, findings: Findings): Judgement
   if (restricted && !typesAgree(declared, detected)) {
     return fail("TYPE_MISMATCH", `declared ${declared}, found ${describeType(detected)}`);
   }
+  // Text and signature-less bytes say no more than "text" or "bytes": the declared type they agree with is judged.
+  const judged = GENERIC.has(detected) && typesAgree(declared, detected) ? declared : detected;
   for (const [allowed, whose] of [
     [rules.allowedMimeTypes, "the project"],
     [rules.tokenAllowedMimeTypes, "the upload token"],
   ] as const) {
-    if (allowed && !allowed.some((type) => allowedByName(type, detected))) {
+    if (allowed && !allowed.some((type) => allowedByName(type, judged))) {
       return fail(
         "TYPE_NOT_ALLOWED",
         `declared ${declared}, found ${describeType(detected)}, which ${whose} does not accept (${allowed.join(", ")})`,
@@ -128,6 +131,9 @@ export function judgeContent(rules: ContentRules, findings: Findings): Judgement
   }
   return { outcome: "passed", verification: found };
 }
+
+/** Detected types that name no format: plain text, and bytes without a signature. */
+const GENERIC = new Set(["text/plain", "application/octet-stream"]);
 
 const ANOMALY_WORDS: Record<ContentInspection["anomalies"][number], string> = {
   "embedded-markup": "carries HTML or script inside",
