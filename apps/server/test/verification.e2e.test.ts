@@ -7,6 +7,7 @@ import { SINGLE_PUT_HEADERS } from "../src/storage/sigv4-presigner";
 import type { Storage } from "../src/storage/storage.port";
 import { METRICS, STORAGE } from "../src/tokens";
 import { startGateway, type TestGateway } from "./support/gateway";
+import { EICAR, startClamd, type Clamd } from "./support/clamd";
 import { call, expectErrorEnvelope } from "./support/http";
 import { makeMediaFixtures } from "./support/media-fixtures";
 
@@ -25,6 +26,57 @@ beforeAll(() => {
 }, 120_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** Uploads `data` in one part as `mimeType` and completes it: the complete's reply and the request key. */
+async function uploadWhole(
+  gw: TestGateway,
+  projectId: string,
+  data: Uint8Array,
+  mimeType = "video/mp4",
+  fileName = "clip.mp4",
+) {
+  const uploads = `/api/projects/${projectId}/uploads`;
+  const started = await call(gw.app, "POST", `${uploads}/multipart`, {
+    body: { partsNumber: 1, fileName, contentLength: String(data.length), mimeType },
+    headers: gw.auth,
+  });
+  expect(started.status, JSON.stringify(started.body)).toBe(200);
+  const { requestKey, presignedUrl } = started.body.result as {
+    requestKey: string;
+    presignedUrl: { presignedUrl: string }[];
+  };
+  const put = await fetch(presignedUrl[0]!.presignedUrl, { method: "PUT", body: data });
+  expect(put.status).toBe(200);
+  const parts = [{ partNumber: 1, eTag: put.headers.get("etag")! }];
+  const completed = await call(gw.app, "PUT", `${uploads}/multipart-complete`, {
+    body: { requestKey, parts },
+    headers: gw.auth,
+  });
+  return { requestKey, completed };
+}
+
+describe("ClamAV (CLAMD_URL) joins the content check", () => {
+  let clamd: Clamd;
+  let gw: TestGateway;
+  beforeAll(async () => {
+    clamd = await startClamd();
+    gw = await startGateway({ CLAMD_URL: `tcp://${clamd.host}:${clamd.port}` }, "local");
+  }, 120_000);
+  afterAll(async () => {
+    await gw?.close();
+    await clamd?.stop();
+  });
+
+  it("rejects the EICAR test file with MALWARE_FOUND, counted by code; passes a clean file", async () => {
+    const infected = await uploadWhole(gw, gw.projectId, EICAR, "text/plain", "eicar.txt");
+    expectErrorEnvelope(infected.completed, 422, "CONTENT_REJECTED");
+    expect(infected.completed.body.errors[0]).toContain("MALWARE_FOUND: clamav found Gateway-Test-EICAR");
+    const rejected = await gw.app.get<GatewayMetrics>(METRICS).uploadsRejected.get();
+    expect(rejected.values.find((v) => v.labels.project === gw.projectId)?.labels.code).toBe("MALWARE_FOUND");
+    const clean = await uploadWhole(gw, gw.projectId, new TextEncoder().encode("hello\n"), "text/plain", "a.txt");
+    expect(clean.completed.status, JSON.stringify(clean.completed.body)).toBe(200);
+  });
+});
+
 describe.each(["local", "s3"] as const)("content check on %s storage", (storage) => {
   let gw: TestGateway;
   let store: Storage;
@@ -38,26 +90,8 @@ describe.each(["local", "s3"] as const)("content check on %s storage", (storage)
     await gw?.close();
   });
 
-  /** Uploads `data` in one part as `mimeType` and completes it: the complete's reply and the request key. */
-  async function uploadWhole(projectId: string, data: Uint8Array, mimeType = "video/mp4", fileName = "clip.mp4") {
-    const started = await call(gw.app, "POST", `${uploads(projectId)}/multipart`, {
-      body: { partsNumber: 1, fileName, contentLength: String(data.length), mimeType },
-      headers: gw.auth,
-    });
-    expect(started.status, JSON.stringify(started.body)).toBe(200);
-    const { requestKey, presignedUrl } = started.body.result as {
-      requestKey: string;
-      presignedUrl: { presignedUrl: string }[];
-    };
-    const put = await fetch(presignedUrl[0]!.presignedUrl, { method: "PUT", body: data });
-    expect(put.status).toBe(200);
-    const parts = [{ partNumber: 1, eTag: put.headers.get("etag")! }];
-    const completed = await call(gw.app, "PUT", `${uploads(projectId)}/multipart-complete`, {
-      body: { requestKey, parts },
-      headers: gw.auth,
-    });
-    return { requestKey, completed };
-  }
+  const upload = (projectId: string, data: Uint8Array, mimeType?: string, fileName?: string) =>
+    uploadWhole(gw, projectId, data, mimeType, fileName);
 
   const success = (projectId: string, requestKey: string) =>
     call(gw.app, "POST", `${uploads(projectId)}/success/${requestKey}`, { headers: gw.auth });
@@ -66,7 +100,7 @@ describe.each(["local", "s3"] as const)("content check on %s storage", (storage)
 
   it("a real MP4 in a video/* project: passed, with its facts on GET and success; the bytes download", async () => {
     const data = fixture("mp4-index-at-end.mp4");
-    const { requestKey, completed } = await uploadWhole(gw.restrictedProjectId, data);
+    const { requestKey, completed } = await upload(gw.restrictedProjectId, data);
     expect(completed.body).toMatchObject({ success: true, result: true });
     const got = await status(gw.restrictedProjectId, requestKey);
     expect(got.body.result).toMatchObject({
@@ -97,7 +131,7 @@ describe.each(["local", "s3"] as const)("content check on %s storage", (storage)
     "ten-hours.mp4",
     "truncated.mp4",
   ])("%s declared video/mp4: 422 CONTENT_REJECTED at complete and success, rejected, its object gone", async (name) => {
-    const { requestKey, completed } = await uploadWhole(gw.restrictedProjectId, fixture(name));
+    const { requestKey, completed } = await upload(gw.restrictedProjectId, fixture(name));
     expectErrorEnvelope(completed, 422, "CONTENT_REJECTED");
     expect(completed.body.errors[0]).toContain("declared video/mp4, found ");
     const got = await status(gw.restrictedProjectId, requestKey);
@@ -123,7 +157,7 @@ describe.each(["local", "s3"] as const)("content check on %s storage", (storage)
   });
 
   it("an HTML page in a project without type rules passes, but downloads as bytes, an attachment", async () => {
-    const { requestKey, completed } = await uploadWhole(gw.projectId, fixture("page.html"), "text/html", "page.html");
+    const { requestKey, completed } = await upload(gw.projectId, fixture("page.html"), "text/html", "page.html");
     expect(completed.status, JSON.stringify(completed.body)).toBe(200);
     const link = await success(gw.projectId, requestKey);
     expect(link.body.result.verification).toEqual({ state: "passed", detectedMimeType: "text/html" });
