@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HOSTILE_FIXTURES, makeMediaFixtures } from "../../../test/support/media-fixtures";
-import { body, refusal, workflow, type Workflow } from "../../../test/support/workflow";
+import { body, refusal, token, workflow, type Workflow } from "../../../test/support/workflow";
 import type { Project } from "../../auth/projects-file";
 import { StorageError, type Storage } from "../../storage/storage.port";
 import type { ContentScanner, ScanResult } from "../../verification/scanner";
@@ -140,6 +140,36 @@ describe("content check: hostile files declared video/mp4 are rejected, never do
     expect(rejected).toMatchObject({ status: 422, codes: ["CONTENT_REJECTED"] });
     expect(rejected.messages[0]).toContain("found an SVG image (image/svg+xml)");
     expect(await w.storage.objectSize(record.objectKey)).toBeUndefined();
+  });
+});
+
+describe("content check: the rules of the start", () => {
+  it("an upload token's requireMedia and maxDurationSeconds judge the stored bytes", async () => {
+    const w = workflow();
+    const strict = token({ requireMedia: true, maxDurationSeconds: 1 });
+    const send = async (bytes: Buffer) => {
+      const started = await w.start.multipart(w.project, body(bytes.length), undefined, strict);
+      const record = await w.records.load("demo", started.requestKey);
+      const part = await w.storage.writePart(record.objectKey, record.uploadId, 1, Readable.from([bytes]), {
+        expectedSize: bytes.length,
+      });
+      const parts = [{ partNumber: 1, eTag: part.eTag }];
+      return refusal(w.machine.complete(w.project, { requestKey: started.requestKey, parts }));
+    };
+    expect((await send(Buffer.alloc(500, 1))).messages[0]).toMatch(/^TYPE_MISMATCH: /);
+    expect((await send(fixture("mp4-index-at-start.mp4"))).messages[0]).toMatch(
+      /^DURATION_TOO_LONG: the media lasts 2(\.\d)? s, longer than the 1 s allowed$/,
+    );
+  });
+
+  it("an upload completed before the check existed is checked at its next success", async () => {
+    const w = workflow();
+    const { requestKey, parts } = await stored(w, Buffer.alloc(100, 1));
+    await w.machine.complete(w.project, { requestKey, parts });
+    const { verification: _dropped, verifiedAt: _at, ...legacy } = await w.records.load("demo", requestKey);
+    await w.records.update(legacy, () => legacy);
+    expect((await w.records.load("demo", requestKey)).verification).toBeUndefined();
+    expect((await w.machine.success(w.project, requestKey)).verification.state).toBe("passed");
   });
 });
 
