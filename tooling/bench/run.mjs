@@ -37,6 +37,7 @@ import { emptyPrefix, objectSize, s3Client, startCountingProxy } from "./lib/s3.
 import { benchEmbedded, embeddedReport, embeddedTargets } from "./embedded.mjs";
 import { benchBrowserUpload } from "./lib/browser-upload.mjs";
 import { benchInspect, inspectReport, inspectTargets } from "./inspect.mjs";
+import { benchVerify, verifyReport, verifyTargets } from "./verify.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes("--quick");
@@ -844,6 +845,7 @@ function report(r) {
   }
   if (r.embedded) parts.push(embeddedReport(r.embedded));
   if (r.inspect) parts.push(inspectReport(r.inspect));
+  if (r.verify) parts.push(verifyReport(r.verify));
   if (r.browserUpload?.error) parts.push(`Browser upload: failed: ${r.browserUpload.error}`);
   else if (r.browserUpload) {
     const b = r.browserUpload;
@@ -977,6 +979,9 @@ try {
     }),
   );
   await phase("inspect", () => benchInspect({ work, prefix, log, checkInterrupted }, s3Env));
+  await phase("verify", () =>
+    benchVerify({ baseUrl: gateway.url, projectId, apiKey, work, prefix, quick, log, checkInterrupted }, s3Env),
+  );
 } catch (error) {
   failed = true;
   log(`failed: ${/** @type {Error} */ (error).stack ?? error}`);
@@ -991,7 +996,12 @@ if (interrupted) {
 }
 
 results.machine.loadAverageAtEnd = loadavg().map((x) => round(x));
-results.targets = [...targets(results), ...embeddedTargets(results.embedded), ...inspectTargets(results.inspect)];
+results.targets = [
+  ...targets(results),
+  ...embeddedTargets(results.embedded),
+  ...inspectTargets(results.inspect),
+  ...verifyTargets(results.verify),
+];
 const markdown = report(results);
 console.log(`\n${markdown}\n`);
 const outDir = join(here, "results");
