@@ -170,8 +170,9 @@ export class ContentVerification {
   private async check(job: ClaimedJob): Promise<void> {
     const record = await this.records.read(job.projectId, job.requestKey);
     if (!record || record.state === "aborted") return this.queue.done(job);
-    if (record.state === "uploading") {
-      // Its completion is in flight (the job is added first), or died: a complete sent again adds another job.
+    if (record.state === "uploading" || (record.state === "completed" && record.verification === undefined)) {
+      // Its completion is in flight (the job is added first; for an upload completed before the check existed, its
+      // `pending` is being written), or died: a complete or success sent again adds another job.
       if (Date.now() - job.firstAddedAt > NOT_YET_COMPLETED_FOR_MS) return this.queue.done(job);
       await this.queue.retryLater(job, Date.now() + NOT_YET_COMPLETED_DELAY_MS, "the upload is not completed yet");
       return;
