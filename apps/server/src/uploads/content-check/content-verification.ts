@@ -56,8 +56,9 @@ const MAX_LOCAL_TICKETS = 10_000;
 export class ContentVerification {
   private readonly logger = new Logger("ContentVerification");
   private readonly owner = randomUUID();
-  private readonly tickets = new Map<string, JobTicket>();
-  private readonly running = new Map<string, Promise<void>>();
+  /** Jobs this process added claimed, to run them at once (`settle`), by upload. */
+  private readonly ownJobs = new Map<string, ClaimedJob>();
+  private readonly running = new Map<string, Promise<UploadRecord | undefined>>();
 
   constructor(
     private readonly storage: Storage,
@@ -70,11 +71,17 @@ export class ContentVerification {
     private readonly settings: VerificationSettings,
   ) {}
 
-  /** Adds the upload's job; call it before the transition that makes the upload `completed` (pending). */
-  async begin(upload: JobTarget): Promise<void> {
-    const ticket = await this.queue.add({ projectId: upload.projectId, requestKey: upload.requestKey });
-    if (this.tickets.size >= MAX_LOCAL_TICKETS) this.tickets.clear(); // the pollers run them
-    this.tickets.set(localKey(upload), ticket);
+  /**
+   * Adds the upload's job, claimed by this process (which runs it at once in `settle`; if it dies, the lease runs out
+   * and another replica takes it); call it before the transition that makes the upload `completed` (pending).
+   */
+  async begin(upload: UploadRecord): Promise<void> {
+    const now = Date.now();
+    const leaseUntil = now + this.leaseMs(upload);
+    const target = { projectId: upload.projectId, requestKey: upload.requestKey };
+    const ticket = await this.queue.add(target, now, { owner: this.owner, until: leaseUntil });
+    if (this.ownJobs.size >= MAX_LOCAL_TICKETS) this.ownJobs.clear(); // their leases run out: the pollers run them
+    this.ownJobs.set(localKey(upload), { ...ticket, attempts: 0, firstAddedAt: now, leaseUntil });
   }
 
   /**
@@ -100,14 +107,18 @@ export class ContentVerification {
   async settle(record: UploadRecord): Promise<UploadRecord> {
     const deadline = Date.now() + this.settings.waitMs;
     let current: UploadRecord | undefined = record;
-    const ticket = this.tickets.get(localKey(record));
-    if (ticket && record.verification?.state === "pending") {
-      this.tickets.delete(localKey(record));
-      const run = this.run(ticket);
+    const job = this.ownJobs.get(localKey(record));
+    if (job && record.verification?.state === "pending") {
+      this.ownJobs.delete(localKey(record));
+      const run = this.track(job, () => this.checkClaimed(job, record));
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([run, new Promise((resolve) => (timer = setTimeout(resolve, this.settings.waitMs)))]);
+      const waited = new Promise<"waited">(
+        (resolve) => (timer = setTimeout(() => resolve("waited"), this.settings.waitMs)),
+      );
+      const ran = await Promise.race([run, waited]);
       clearTimeout(timer);
-      current = await this.records.read(record.projectId, record.requestKey);
+      current =
+        ran === "waited" || ran === undefined ? await this.records.read(record.projectId, record.requestKey) : ran;
       // Ended undecided (the store failed, a scanner could not decide): retried later, not worth waiting for here.
       if (current?.state === "rejected") throw contentRejected(current);
       if (current) return current;
@@ -142,40 +153,58 @@ export class ContentVerification {
     await Promise.allSettled([...this.running.values()]);
   }
 
-  /** Claims the job and runs it; never throws (what fails is logged and retried). */
-  run(ticket: JobTicket): Promise<void> {
+  /** Claims the job and runs it; never throws (what fails is logged and retried). Answers the record after it. */
+  run(ticket: JobTicket): Promise<UploadRecord | undefined> {
+    return this.track(ticket, async () => {
+      const record = await this.records.read(ticket.projectId, ticket.requestKey);
+      const job = await this.queue.claim(ticket, this.owner, record ? this.leaseMs(record) : this.settings.leaseMs);
+      if (!job) return undefined; // another replica holds it, or it is done
+      return this.checkClaimed(job, record);
+    });
+  }
+
+  /** Runs `work` for a job once at a time in this process, logging what it throws. */
+  private track(ticket: JobTicket, work: () => Promise<UploadRecord | undefined>): Promise<UploadRecord | undefined> {
     const already = this.running.get(ticket.key);
     if (already) return already;
-    const running = this.claimAndCheck(ticket)
+    const running = work()
       .catch((error: unknown) => {
         this.logger.error(`The content check of ${ticket.projectId}/${ticket.requestKey} failed: ${message(error)}`);
+        return undefined;
       })
       .finally(() => this.running.delete(ticket.key));
     this.running.set(ticket.key, running);
     return running;
   }
 
-  private async claimAndCheck(ticket: JobTicket): Promise<void> {
-    const record = await this.records.read(ticket.projectId, ticket.requestKey);
-    const hashing = record?.checks?.verifyFileHash ? record.contentLength / HASH_BYTES_PER_SECOND : 0;
-    const job = await this.queue.claim(ticket, this.owner, this.settings.leaseMs + hashing * 1000);
-    if (!job) return; // another replica holds it, or it is done
+  /** The lease a run of this upload's check gets: a whole-file hash adds its reading time. */
+  private leaseMs(record: UploadRecord): number {
+    const hashing = record.checks?.verifyFileHash ? record.contentLength / HASH_BYTES_PER_SECOND : 0;
+    return this.settings.leaseMs + hashing * 1000;
+  }
+
+  /** Checks a job this process holds; what cannot decide is retried later. The record after it, when decided. */
+  private async checkClaimed(job: ClaimedJob, known?: UploadRecord): Promise<UploadRecord | undefined> {
     try {
-      await this.check(job);
+      return await this.check(job, known);
     } catch (error) {
       await this.retryLater(job, message(error));
+      return undefined;
     }
   }
 
-  private async check(job: ClaimedJob): Promise<void> {
-    const record = await this.records.read(job.projectId, job.requestKey);
-    if (!record || record.state === "aborted") return this.queue.done(job);
+  private async check(job: ClaimedJob, known?: UploadRecord): Promise<UploadRecord | undefined> {
+    const record = known ?? (await this.records.read(job.projectId, job.requestKey));
+    if (!record || record.state === "aborted") {
+      await this.queue.done(job);
+      return record;
+    }
     if (record.state === "uploading" || (record.state === "completed" && record.verification === undefined)) {
       // Its completion is in flight (the job is added first; for an upload completed before the check existed, its
       // `pending` is being written), or died: a complete or success sent again adds another job.
-      if (Date.now() - job.firstAddedAt > NOT_YET_COMPLETED_FOR_MS) return this.queue.done(job);
-      await this.queue.retryLater(job, Date.now() + NOT_YET_COMPLETED_DELAY_MS, "the upload is not completed yet");
-      return;
+      if (Date.now() - job.firstAddedAt > NOT_YET_COMPLETED_FOR_MS) await this.queue.done(job);
+      else await this.queue.retryLater(job, Date.now() + NOT_YET_COMPLETED_DELAY_MS, "the upload is not completed yet");
+      return undefined;
     }
     if (record.verification?.state !== "pending") {
       // Decided already (by another replica, or by this job before its process died): make sure what followed is done.
@@ -183,7 +212,8 @@ export class ContentVerification {
         await this.lifecycle.retried(record.state === "rejected" ? "upload.rejected" : "upload.verified", record);
       }
       if (record.state === "rejected") await this.afterRejected(record);
-      return this.queue.done(job);
+      await this.queue.done(job);
+      return record;
     }
 
     const findings = await this.findings(record);
@@ -201,12 +231,13 @@ export class ContentVerification {
     } else {
       verification = judgement.verification;
     }
-    await this.decide(record, verification);
+    const decided = await this.decide(record, verification);
     await this.queue.done(job);
+    return decided;
   }
 
   /** Records the verdict by compare-and-swap; the winner reports it; what follows a rejection is done either way. */
-  private async decide(record: UploadRecord, verification: Verification): Promise<void> {
+  private async decide(record: UploadRecord, verification: Verification): Promise<UploadRecord> {
     const failed = verification.state === "failed";
     const { record: after, changed } = await this.records.update(record, (current) => {
       if (current.state !== "completed" || current.verification?.state !== "pending") return undefined;
@@ -222,6 +253,7 @@ export class ContentVerification {
       this.logger.log(`Upload ${after.projectId}/${after.requestKey}: ${what}`);
     }
     if (after.state === "rejected") await this.afterRejected(after);
+    return after;
   }
 
   /** What a rejection leaves: no object (or a listed one, under quarantine), no hash reservation, no open place. */
@@ -238,7 +270,8 @@ export class ContentVerification {
 
   /** Reads what the policy judges: the inspection, the whole-file hash when asked for, every scanner's verdict. */
   private async findings(record: UploadRecord): Promise<Findings> {
-    const source = await storageByteSource(this.storage, record.objectKey);
+    // Its size is known: every completion checks the stored object's against it.
+    const source = await storageByteSource(this.storage, record.objectKey, record.contentLength);
     if (!source) throw new Error(`the object ${record.objectKey} is not in the store`);
     const inspection = await inspectContent(source);
     const sha256 = record.checks?.verifyFileHash ? await sha256Of(source) : undefined;

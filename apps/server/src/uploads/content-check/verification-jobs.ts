@@ -30,8 +30,11 @@ export interface ClaimedJob extends JobTicket {
  * process died), after which any replica may claim the job again.
  */
 export interface VerificationJobQueue {
-  /** Adds a job due at `dueAt` (now by default); adding one for an upload that has one already makes a second. */
-  add(target: JobTarget, dueAt?: number): Promise<JobTicket>;
+  /**
+   * Adds a job due at `dueAt` (now by default); adding one for an upload that has one already makes a second. With
+   * `lease`, the job is added claimed by `lease.owner` (who means to run it at once) until `lease.until`.
+   */
+  add(target: JobTarget, dueAt?: number, lease?: { owner: string; until: number }): Promise<JobTicket>;
   /** Up to `limit` jobs due by `now`, the earliest first (leased ones included: `claim` tells). */
   due(now: number, limit: number): Promise<JobTicket[]>;
   /** Takes the job's lease for `leaseMs` (a compare-and-swap: of replicas claiming at once, one wins); or undefined. */
@@ -62,9 +65,9 @@ type JobDocument = z.infer<typeof jobSchema>;
 export class StoreVerificationJobQueue implements VerificationJobQueue {
   constructor(private readonly storage: Storage) {}
 
-  async add(target: JobTarget, dueAt = Date.now()): Promise<JobTicket> {
+  async add(target: JobTarget, dueAt = Date.now(), lease?: { owner: string; until: number }): Promise<JobTicket> {
     const key = verifyJobKey(dueAt, target.projectId, target.requestKey);
-    const job: JobDocument = { ...target, attempts: 0, firstAddedAt: Date.now() };
+    const job: JobDocument = { ...target, attempts: 0, firstAddedAt: Date.now(), ...(lease ? { lease } : {}) };
     await this.storage.writeJson(key, job, { ifNoneMatch: true }); // false: the same job is there already
     return { key, dueAt: Math.floor(dueAt), ...target };
   }
