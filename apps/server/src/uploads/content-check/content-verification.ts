@@ -33,7 +33,7 @@ export interface VerificationSettings {
 }
 
 /** How often a request waiting for a verdict reads the record. */
-const WAIT_POLL_MS = 100;
+const WAIT_POLL_MS = 200;
 /** A whole-file hash is given this much lease per second it may take: 32 MiB/s, slower than any store we know. */
 const HASH_BYTES_PER_SECOND = 32 * 1024 * 1024;
 /** A job for an upload not yet `completed` (its completion in flight) is looked at again this much later. */
