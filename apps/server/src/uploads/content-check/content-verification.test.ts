@@ -279,6 +279,40 @@ describe("content check: durable, once, anywhere", () => {
     expect(w.hooked.filter((e) => e === "upload.verified")).toHaveLength(1);
   });
 
+  it("this process's poller looking at the job meanwhile does not keep complete from its verdict", async () => {
+    let poll: Promise<unknown> = Promise.resolve();
+    const w: Workflow = workflow({
+      project: VIDEO_PROJECT,
+      wrap: (memory) =>
+        new Proxy(memory, {
+          get(target, name, receiver) {
+            const value: unknown = Reflect.get(target, name, receiver);
+            if (name === "readDocument") {
+              // The poller's claim reads the job slowly: it is still at it when the completion's own run begins.
+              return async (key: string) => {
+                if (key.startsWith(VERIFY_JOBS_PREFIX)) await new Promise((resolve) => setTimeout(resolve, 50));
+                return target.readDocument(key);
+              };
+            }
+            if (name !== "writeJson") return typeof value === "function" ? value.bind(target) : value;
+            return async (key: string, ...rest: unknown[]) => {
+              const written = await (value as (...a: unknown[]) => Promise<boolean>).call(target, key, ...rest);
+              // The poller's pass starts the moment the job is in the store, before the completion's own run.
+              if (key.startsWith(VERIFY_JOBS_PREFIX)) poll = w.verification.runDue(10, 2);
+              return written;
+            };
+          },
+        }),
+    });
+    for (let i = 0; i < 5; i++) {
+      const { requestKey, parts } = await stored(w, fixture("page.html"));
+      expect(await refusal(w.machine.complete(w.project, { requestKey, parts }))).toMatchObject({
+        codes: ["CONTENT_REJECTED"],
+      });
+      await poll;
+    }
+  });
+
   it("finds due jobs of every project with one listing", async () => {
     let listings = 0;
     const w = workflow({

@@ -110,7 +110,8 @@ export class ContentVerification {
     const job = this.ownJobs.get(localKey(record));
     if (job && record.verification?.state === "pending") {
       this.ownJobs.delete(localKey(record));
-      const run = this.track(job, () => this.checkClaimed(job, record));
+      // Its own run, even if this process's poller looked at the job meanwhile (and, finding it leased, did nothing).
+      const run = this.track(job, () => this.checkClaimed(job, record), true);
       let timer: NodeJS.Timeout | undefined;
       const waited = new Promise<"waited">(
         (resolve) => (timer = setTimeout(() => resolve("waited"), this.settings.waitMs)),
@@ -136,7 +137,10 @@ export class ContentVerification {
 
   /** Runs the due jobs of every project (one listing), up to `limit`, `concurrency` at a time. */
   async runDue(limit: number, concurrency: number, stopped: () => boolean = () => false): Promise<number> {
-    const due = (await this.queue.due(Date.now(), limit)).filter((ticket) => !this.running.has(ticket.key));
+    const due = (await this.queue.due(Date.now(), limit)).filter(
+      // Not the jobs this process is running, nor those it added to run at once (`settle` runs them).
+      (ticket) => !this.running.has(ticket.key) && !this.ownJobs.has(localKey(ticket)),
+    );
     let ran = 0;
     const workers = Array.from({ length: concurrency }, async () => {
       for (let ticket = due.shift(); ticket !== undefined && !stopped(); ticket = due.shift()) {
@@ -164,15 +168,22 @@ export class ContentVerification {
   }
 
   /** Runs `work` for a job once at a time in this process, logging what it throws. */
-  private track(ticket: JobTicket, work: () => Promise<UploadRecord | undefined>): Promise<UploadRecord | undefined> {
+  private track(
+    ticket: JobTicket,
+    work: () => Promise<UploadRecord | undefined>,
+    after = false,
+  ): Promise<UploadRecord | undefined> {
     const already = this.running.get(ticket.key);
-    if (already) return already;
-    const running = work()
+    if (already && !after) return already;
+    // `after`: once the run in progress has ended, this one runs as well (a second look at a decided job is cheap).
+    const running = (already ? already.then(work) : work())
       .catch((error: unknown) => {
         this.logger.error(`The content check of ${ticket.projectId}/${ticket.requestKey} failed: ${message(error)}`);
         return undefined;
       })
-      .finally(() => this.running.delete(ticket.key));
+      .finally(() => {
+        if (this.running.get(ticket.key) === running) this.running.delete(ticket.key);
+      });
     this.running.set(ticket.key, running);
     return running;
   }
