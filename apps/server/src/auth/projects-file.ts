@@ -60,7 +60,9 @@ const projectsFileSchema = z.object({
       requireMedia: z
         .boolean()
         .optional()
-        .describe("Uploads must be decodable audio or video of the kind their type names, checked on the stored bytes."),
+        .describe(
+          "Uploads must be decodable audio or video of the kind their type names, checked on the stored bytes.",
+        ),
       verifyFileHash: z
         .boolean()
         .optional()

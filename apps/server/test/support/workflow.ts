@@ -14,10 +14,7 @@ import type { ObjectKeyNamer } from "../../src/uploads/upload-keys";
 import { UploadRecords } from "../../src/uploads/upload-records";
 import { UploadStateMachine } from "../../src/uploads/upload-state-machine";
 import { UploadUrls } from "../../src/uploads/upload-urls";
-import {
-  ContentVerification,
-  type VerificationSettings,
-} from "../../src/uploads/content-check/content-verification";
+import { ContentVerification, type VerificationSettings } from "../../src/uploads/content-check/content-verification";
 import { StoreVerificationJobQueue } from "../../src/uploads/content-check/verification-jobs";
 import type { ContentScanner } from "../../src/verification/scanner";
 
