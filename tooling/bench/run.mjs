@@ -38,6 +38,7 @@ import { benchEmbedded, embeddedReport, embeddedTargets } from "./embedded.mjs";
 import { benchBrowserUpload } from "./lib/browser-upload.mjs";
 import { benchIdle, idleReport, idleTargets } from "./idle.mjs";
 import { benchInspect, inspectReport, inspectTargets } from "./inspect.mjs";
+import { benchVerify, verifyReport, verifyTargets } from "./verify.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes("--quick");
@@ -868,6 +869,7 @@ function report(r) {
   }
   if (r.embedded) parts.push(embeddedReport(r.embedded));
   if (r.inspect) parts.push(inspectReport(r.inspect));
+  if (r.verify) parts.push(verifyReport(r.verify));
   if (r.browserUpload?.error) parts.push(`Browser upload: failed: ${r.browserUpload.error}`);
   else if (r.browserUpload) {
     const b = r.browserUpload;
@@ -1002,6 +1004,9 @@ try {
     }),
   );
   await phase("inspect", () => benchInspect({ work, prefix, log, checkInterrupted }, s3Env));
+  await phase("verify", () =>
+    benchVerify({ baseUrl: gateway.url, projectId, apiKey, work, prefix, quick, log, checkInterrupted }, s3Env),
+  );
 } catch (error) {
   failed = true;
   log(`failed: ${/** @type {Error} */ (error).stack ?? error}`);
@@ -1021,6 +1026,7 @@ results.targets = [
   ...idleTargets(results.idle),
   ...embeddedTargets(results.embedded),
   ...inspectTargets(results.inspect),
+  ...verifyTargets(results.verify),
 ];
 const markdown = report(results);
 console.log(`\n${markdown}\n`);

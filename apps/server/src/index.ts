@@ -28,6 +28,8 @@ export {
 } from "./uploads/lifecycle/upload-lifecycle.hooks";
 export type { ObjectKeyInput, ObjectKeyNamer } from "./uploads/upload-keys";
 export type { StartBodySchema } from "./uploads/start-body";
+export type { ContentScanner, ScanResult } from "./verification/scanner";
+export type { ByteSource } from "./verification/byte-source";
 export { LocalStorage, type LocalStorageOptions } from "./storage/local.storage";
 export { S3Storage, type S3StorageOptions } from "./storage/s3.storage";
 export * from "./storage/storage.port";

@@ -58,6 +58,8 @@ export const OBJECT_KEY_NAMER = Symbol("ObjectKeyNamer");
 export const START_BODY_SCHEMA = Symbol("StartBodySchema");
 /** The embedding app's lifecycle hooks (`UploadLifecycleHooks`; `{}` when none are given). */
 export const UPLOAD_LIFECYCLE_HOOKS = Symbol("UploadLifecycleHooks");
+/** The embedding app's content scanners (`ContentScanner[]`, verification/scanner.ts); ClamAV's joins them. */
+export const CONTENT_SCANNERS = Symbol("ContentScanners");
 /**
  * Where the lifecycle records each upload event (`UploadEventOutbox`, uploads/lifecycle/upload-lifecycle.service.ts):
  * the webhooks' outbox, bound in gateway/lifecycle.module.ts, so that uploads/ need not import webhooks/.

@@ -38,4 +38,13 @@ export interface AuthRequestToken {
 export type AuthResolver = (request: AuthRequest) => Project | null | undefined | Promise<Project | null | undefined>;
 
 /** Rules every project gets unless its own entry says otherwise (`limits` of the module's options). */
-export type ProjectDefaults = Pick<Project, "allowedMimeTypes" | "maxFileSize" | "maxOpenUploads">;
+export type ProjectDefaults = Pick<
+  Project,
+  | "allowedMimeTypes"
+  | "maxFileSize"
+  | "maxOpenUploads"
+  | "maxDurationSeconds"
+  | "requireMedia"
+  | "verifyFileHash"
+  | "quarantine"
+>;

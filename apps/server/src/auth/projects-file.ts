@@ -52,6 +52,25 @@ const projectsFileSchema = z.object({
         .min(1)
         .optional()
         .describe(`Uploads that may be in progress at once; ${DEFAULT_MAX_OPEN_UPLOADS} when omitted.`),
+      maxDurationSeconds: z
+        .number()
+        .positive()
+        .optional()
+        .describe("The longest audio or video (seconds, as the content check measures it) an upload may carry."),
+      requireMedia: z
+        .boolean()
+        .optional()
+        .describe(
+          "Uploads must be decodable audio or video of the kind their type names, checked on the stored bytes.",
+        ),
+      verifyFileHash: z
+        .boolean()
+        .optional()
+        .describe("Read each stored object whole and compare its SHA-256 with the start's fileHash (HASH_MISMATCH)."),
+      quarantine: z
+        .boolean()
+        .optional()
+        .describe("Keep a rejected upload's object (listed under projects/{id}/quarantine/) instead of deleting it."),
       webhooks: z
         .array(webhookTargetSchema)
         .optional()

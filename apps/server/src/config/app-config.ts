@@ -105,6 +105,16 @@ const envSchema = z
     WEBHOOK_RETRY_MAX_SECONDS: seconds(3600),
     WEBHOOK_RETRY_FOR_SECONDS: seconds(86_400),
     WEBHOOK_POLL_INTERVAL_SECONDS: seconds(5),
+    // The content check of every stored upload: complete and success wait this long for its verdict (then success
+    // answers 409 VERIFICATION_PENDING); every replica looks for checks left by others every VERIFY_POLL_SECONDS; a
+    // check claimed by a process that died is taken over VERIFY_LEASE_SECONDS after it was claimed.
+    VERIFY_WAIT_SECONDS: z.coerce
+      .number({ message: "must be a number of seconds" })
+      .min(0, "must be 0 or more")
+      .max(60, "must be at most 60 (a request waits this long)")
+      .default(10),
+    VERIFY_POLL_SECONDS: seconds(2),
+    VERIFY_LEASE_SECONDS: seconds(120),
     // ClamAV's clamd, which scans each upload's bytes by INSTREAM when set (tcp://host:port); off when unset.
     CLAMD_URL: clamdUrl.optional(),
     CLAMD_TIMEOUT_SECONDS: seconds(60),

@@ -41,7 +41,11 @@ export class ApiError extends Error {
  * A store outage (a failover, a restart, a network cut) is usually over within seconds: clients retry on their own
  * schedule (the uploader backs off up to 30 s within its time budget), and this tells them not to come back sooner.
  */
-const RETRY_AFTER_SECONDS: Partial<Record<keyof typeof ERROR_CODES, number>> = { STORAGE_UNAVAILABLE: 5 };
+const RETRY_AFTER_SECONDS: Partial<Record<keyof typeof ERROR_CODES, number>> = {
+  STORAGE_UNAVAILABLE: 5,
+  // A content check still running after the wait of `success` (VERIFY_WAIT_SECONDS) rarely needs much longer.
+  VERIFICATION_PENDING: 2,
+};
 
 const STORAGE_REASON_CODES = {
   "upload-not-found": "UPLOAD_NOT_FOUND",

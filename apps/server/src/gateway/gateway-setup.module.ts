@@ -22,7 +22,9 @@ import {
   START_BODY_SCHEMA,
   WEBHOOK_TARGETS,
   OBJECT_KEY_NAMER,
+  CONTENT_SCANNERS,
 } from "../tokens";
+import type { ContentScanner } from "../verification/scanner";
 import type { ProjectsFile } from "../auth/projects-file";
 import type { AppConfig } from "../config/app-config";
 import type { UploadLifecycleHooks } from "../uploads/lifecycle/upload-lifecycle.hooks";
@@ -56,6 +58,8 @@ export interface GatewaySetup {
   hooks?: UploadLifecycleHooks;
   /** The projects' webhook targets, in place of the projects file's `webhooks`. */
   webhookTargets?: WebhookTargetsOf;
+  /** Content scanners of the embedding app, asked about every stored upload (ClamAV's from CLAMD_URL joins them). */
+  scanners?: ContentScanner[];
 }
 
 export interface GatewaySetupFactory {
@@ -92,6 +96,7 @@ export class GatewaySetupModule {
       part(START_BODY_SCHEMA, (s) => s.startBody ?? null),
       part(UPLOAD_LIFECYCLE_HOOKS, (s) => s.hooks ?? {}),
       part(WEBHOOK_TARGETS, (s) => s.webhookTargets ?? null),
+      part(CONTENT_SCANNERS, (s) => s.scanners ?? null),
     ];
     return {
       module: GatewaySetupModule,

@@ -15,6 +15,7 @@ import { S3Storage } from "../storage/s3.storage";
 import type { Storage } from "../storage/storage.port";
 import type { StartBodySchema } from "../uploads/start-body";
 import type { ObjectKeyNamer } from "../uploads/upload-keys";
+import type { ContentScanner } from "../verification/scanner";
 import type { WebhookTargetsOf } from "../webhooks/webhook-endpoints";
 import type { GatewaySetup } from "./gateway-setup.module";
 
@@ -141,6 +142,18 @@ export interface UploadGatewayOptions {
   timeouts?: {
     bodyIdleSeconds?: number;
   };
+  /**
+   * Content scanners asked about every stored upload (`{ name, scan({ size, read(offset, length) }) }` answering
+   * `{ verdict: "clean" | "infected" | "rejected" | "error", signature?, message? }`): `infected` rejects it with
+   * MALWARE_FOUND, `rejected` with SCANNER_REJECTED, `error` (or a throw) retries the check later; never a pass.
+   */
+  scanners?: ContentScanner[];
+  /**
+   * The content check, as the standalone server's `VERIFY_*` variables: complete and `success` wait `waitSeconds`
+   * (default 10) for the verdict; each replica runs checks left by others every `pollSeconds` (default 2); a check
+   * whose process died is taken over `leaseSeconds` (default 120) after it was claimed.
+   */
+  verification?: { waitSeconds?: number; pollSeconds?: number; leaseSeconds?: number };
   /** Rules for every project whose own entry does not set them, and the lifetime of download URLs. */
   limits?: ProjectDefaults & { downloadUrlExpirySeconds?: number };
   /** The pino logger for storage failures outside requests; JSON lines on stdout by default. */
@@ -197,6 +210,13 @@ export function setupFromOptions(
   } else if (typeof auth.resolve !== "function") problems.push("auth.resolve: must be a function");
   const targets: unknown = options.webhooks?.targets;
   if (targets !== undefined && typeof targets !== "function") problems.push("webhooks.targets: must be a function");
+  const scanners: unknown = options.scanners;
+  if (
+    scanners !== undefined &&
+    !(Array.isArray(scanners) && scanners.every((s: Partial<ContentScanner>) => typeof s?.scan === "function"))
+  ) {
+    problems.push("scanners: must be a list of { name, scan(target) }");
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   const { downloadUrlExpirySeconds: _, ...projectDefaults } = options.limits ?? {};
   return {
@@ -211,6 +231,7 @@ export function setupFromOptions(
     ...(options.startBody ? { startBody: options.startBody } : {}),
     ...(options.hooks ? { hooks: options.hooks } : {}),
     ...(options.webhooks?.targets ? { webhookTargets: options.webhooks.targets } : {}),
+    ...(options.scanners ? { scanners: options.scanners } : {}),
   };
 }
 
@@ -265,7 +286,7 @@ type Setting = [option: string, variable: keyof AppConfig, value: unknown, type:
 
 /** The options that are the standalone server's variables under other names. */
 function settingsOf(options: UploadGatewayOptions): Setting[] {
-  const { webhooks = {}, expiry = {}, timeouts = {} } = options;
+  const { webhooks = {}, expiry = {}, timeouts = {}, verification = {} } = options;
   const idp = options.auth?.identityProvider;
   return [
     ["auth.identityProvider.jwksUrl", "AUTH_JWKS_URL", idp?.jwksUrl, "string"],
@@ -281,6 +302,9 @@ function settingsOf(options: UploadGatewayOptions): Setting[] {
     ["expiry.graceSeconds", "UPLOAD_EXPIRY_GRACE_SECONDS", expiry.graceSeconds, "number"],
     ["expiry.sweepIntervalSeconds", "UPLOAD_EXPIRY_SWEEP_SECONDS", expiry.sweepIntervalSeconds, "number"],
     ["timeouts.bodyIdleSeconds", "BODY_IDLE_TIMEOUT_SECONDS", timeouts.bodyIdleSeconds, "number"],
+    ["verification.waitSeconds", "VERIFY_WAIT_SECONDS", verification.waitSeconds, "number"],
+    ["verification.pollSeconds", "VERIFY_POLL_SECONDS", verification.pollSeconds, "number"],
+    ["verification.leaseSeconds", "VERIFY_LEASE_SECONDS", verification.leaseSeconds, "number"],
   ];
 }
 

@@ -9,6 +9,7 @@ import type { ReplyOf } from "../http/platform-reply";
 import { CONTENT_TYPE_PARAM, METADATA_PARAM } from "../storage/local-url-signer";
 import type { ServedStore } from "../storage/served-store";
 import { METADATA_NAME } from "../storage/storage.port";
+import { unsafeInline } from "../uploads/content-check/type-families";
 import { parseRange } from "./byte-range";
 
 /**
@@ -136,8 +137,10 @@ export function getObject(storage: ServedStore, request: StoreRequest, key: stri
     const { start, end } = range ?? { start: 0, end: object.size - 1 };
     const headers: OutgoingHttpHeaders = {
       "accept-ranges": "bytes",
-      "content-type": object.contentType,
+      // Uploaded bytes from the gateway's own origin: never markup, script or text a browser would render or run here.
+      "content-type": unsafeInline(object.contentType) ? "application/octet-stream" : object.contentType,
       "content-disposition": disposition ?? object.contentDisposition,
+      "x-content-type-options": "nosniff",
       "content-length": String(Math.max(0, end - start + 1)),
     };
     // As S3 answers an object's metadata: one x-amz-meta-<name> header each (values a header can carry).

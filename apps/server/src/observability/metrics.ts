@@ -6,6 +6,8 @@ import { isOutage } from "./instrumented-storage";
 export interface TransitionedUpload {
   projectId: string;
   contentLength: number;
+  /** What the content check found (`upload.rejected`: its `code` labels the count). */
+  verification?: { code?: string | undefined } | undefined;
 }
 
 /**
@@ -22,6 +24,16 @@ export class GatewayMetrics {
   readonly uploadsExpired = this.counter("upload_gateway_uploads_expired_total", "Uploads expired unfinished", [
     "project",
   ]);
+  readonly uploadsVerified = this.counter(
+    "upload_gateway_uploads_verified_total",
+    "Uploads whose stored bytes passed the content check",
+    ["project"],
+  );
+  readonly uploadsRejected = this.counter(
+    "upload_gateway_uploads_rejected_total",
+    "Uploads whose stored bytes failed the content check, by the rule that refused them",
+    ["project", "code"],
+  );
   readonly webhookDeliveries = this.counter(
     "upload_gateway_webhook_deliveries_total",
     "Webhook delivery attempts by outcome: delivered (2xx), failed (retried later), abandoned (after the retry period, or no longer configured)",
@@ -68,7 +80,10 @@ export class GatewayMetrics {
     if (type === "upload.started") this.uploadsStarted.inc({ project });
     else if (type === "upload.aborted") this.uploadsAborted.inc({ project });
     else if (type === "upload.expired") this.uploadsExpired.inc({ project });
-    else {
+    else if (type === "upload.verified") this.uploadsVerified.inc({ project });
+    else if (type === "upload.rejected") {
+      this.uploadsRejected.inc({ project, code: upload.verification?.code ?? "UNKNOWN" });
+    } else {
       this.uploadsCompleted.inc({ project });
       this.bytesCompleted.inc({ project }, upload.contentLength);
     }

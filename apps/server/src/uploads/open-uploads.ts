@@ -89,10 +89,14 @@ export class OpenUploads {
     throw new StorageError("unavailable", "the open-upload places changed under every attempt to take one");
   }
 
-  /** Gives the upload's place back; a record without a place (never had one) gives nothing back. */
-  async release(record: Pick<UploadRecord, "projectId" | "openSlot">): Promise<void> {
+  /**
+   * Gives the upload's place back; a record without a place (never had one) gives nothing back. Only while the place
+   * is still this upload's: a transition reported again (a retried complete, a rejection after the completion that
+   * released it already) must not free a place another start has taken since.
+   */
+  async release(record: Pick<UploadRecord, "projectId" | "openSlot" | "requestKey">): Promise<void> {
     if (record.openSlot === undefined) return;
-    await this.storage.deleteObject(openSlotKey(record.projectId, record.openSlot));
+    await this.giveBack(record.projectId, record.openSlot, record.requestKey);
   }
 
   /** Frees a place taken by a start that failed after it, if it is still this start's. */
@@ -160,7 +164,8 @@ export class OpenUploads {
       const requestKey = typeof held?.requestKey === "string" ? held.requestKey : undefined;
       const record = requestKey ? await this.readRecord(projectId, requestKey) : undefined;
       if (!isLeaked(held, record, now)) continue;
-      if (await this.storage.writeJson(openSlotKey(projectId, slot), marker, { ifMatch: document.version })) return slot;
+      if (await this.storage.writeJson(openSlotKey(projectId, slot), marker, { ifMatch: document.version }))
+        return slot;
     }
     return undefined;
   }

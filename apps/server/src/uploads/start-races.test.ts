@@ -28,7 +28,10 @@ describe("StartUpload races across replicas", () => {
       const [a, b, counter] = replicas({ project: { maxOpenUploads: 3 } });
       await a.start.multipart(a.project, body());
       await b.start.multipart(b.project, body());
-      const results = await Promise.allSettled([a.start.multipart(a.project, body()), b.start.multipart(b.project, body())]);
+      const results = await Promise.allSettled([
+        a.start.multipart(a.project, body()),
+        b.start.multipart(b.project, body()),
+      ]);
       const won = results.filter((r) => r.status === "fulfilled");
       expect(won).toHaveLength(1);
       const lost = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
@@ -87,9 +90,13 @@ describe("StartUpload races across replicas", () => {
         }),
     });
     const other = workflow({ project: { maxOpenUploads: 1 }, memory, now: () => clock });
-    await expect(dying.start.multipart(dying.project, body(), "key-1")).rejects.toMatchObject({ reason: "unavailable" });
+    await expect(dying.start.multipart(dying.project, body(), "key-1")).rejects.toMatchObject({
+      reason: "unavailable",
+    });
     expect(await placesTaken(memory)).toHaveLength(1); // leaked, counted once
-    expect(await memory.readJson(idempotencyEntryKey("demo", "key-1"))).toMatchObject({ requestKey: expect.any(String) });
+    expect(await memory.readJson(idempotencyEntryKey("demo", "key-1"))).toMatchObject({
+      requestKey: expect.any(String),
+    });
     // Within the minute a start still in flight could be writing its record: the place stays its.
     expect((await refusal(other.start.multipart(other.project, body()))).status).toBe(429);
     clock += 61_000;
@@ -103,9 +110,16 @@ describe("StartUpload races across replicas", () => {
   it("the expiry frees a leaked place safely: of two freeing it and a start taking it over at once, no place is lost", async () => {
     let clock = Date.now();
     const w = workflow({ project: { maxOpenUploads: 1 }, now: () => clock });
-    const replica = new OpenUploads(w.storage, (projectId, key) => w.records.read(projectId, key), () => clock);
+    const replica = new OpenUploads(
+      w.storage,
+      (projectId, key) => w.records.read(projectId, key),
+      () => clock,
+    );
     // Leaked by a start that died before its record.
-    await w.storage.writeJson(openSlotKey("demo", 0), { requestKey: "x".repeat(35), createdAt: new Date(clock).toISOString() });
+    await w.storage.writeJson(openSlotKey("demo", 0), {
+      requestKey: "x".repeat(35),
+      createdAt: new Date(clock).toISOString(),
+    });
     expect(await replica.releaseIfLeaked("demo", openSlotKey("demo", 0))).toBe(false); // a start may still be writing it
     clock += 61_000;
     for (let round = 0; round < 10; round++) {
@@ -133,4 +147,3 @@ describe("StartUpload races across replicas", () => {
     }
   });
 });
-

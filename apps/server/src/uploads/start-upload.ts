@@ -24,6 +24,7 @@ import type { UploadLifecycle } from "./lifecycle/upload-lifecycle.service";
 import type { OpenUploads } from "./open-uploads";
 import { TokenUploads } from "./token-uploads";
 import { newRequestKey, objectKey, objectKeyProblem, type ObjectKeyNamer } from "./upload-keys";
+import type { ContentRules } from "./content-check/verification-policy";
 import { phaseOf, type UploadRecord } from "./upload-record";
 import type { UploadRecords } from "./upload-records";
 import { objectMetadataOf, type UploadUrls } from "./upload-urls";
@@ -236,7 +237,9 @@ export class StartUpload {
         await Promise.all([
           upload.status === "fulfilled" ? transfer.discard(key, upload.value) : undefined,
           place.status === "fulfilled" ? this.openUploads.giveBack(project.id, place.value, requestKey) : undefined,
-          hash.status === "fulfilled" && fileHash ? this.duplicates.release(project.id, fileHash, requestKey) : undefined,
+          hash.status === "fulfilled" && fileHash
+            ? this.duplicates.release(project.id, fileHash, requestKey)
+            : undefined,
           tokenPlace.status === "fulfilled" && counted !== undefined
             ? this.tokenUploads.giveBack(project.id, counted)
             : undefined,
@@ -278,6 +281,7 @@ export class StartUpload {
         ...(token ? { owner: token.owner } : {}),
         ...(fileHash ? { fileHash } : {}),
         openSlot,
+        checks: contentRules(project, token, body.fileHash ?? undefined),
         state: "uploading",
         createdAt: now,
         updatedAt: now,
@@ -295,4 +299,21 @@ export class StartUpload {
       throw error;
     }
   }
+}
+
+/** The rules the upload's stored bytes will be judged by: the project's and the token's, as they are at its start. */
+function contentRules(project: Project, token: TokenPrincipal | undefined, fileHash: string | undefined): ContentRules {
+  const constraints = token?.constraints;
+  const durations = [project.maxDurationSeconds, constraints?.maxDurationSeconds].filter((d) => d !== undefined);
+  const rules: ContentRules = {
+    allowedMimeTypes: project.allowedMimeTypes,
+    tokenAllowedMimeTypes: constraints?.allowedMimeTypes,
+    maxDurationSeconds: durations.length > 0 ? Math.min(...durations) : undefined,
+    requireMedia: project.requireMedia || constraints?.requireMedia ? true : undefined,
+    verifyFileHash: project.verifyFileHash || undefined,
+    quarantine: project.quarantine || undefined,
+    expectedSha256: project.verifyFileHash ? fileHash : undefined,
+  };
+  // Undefined fields stay out of the stored JSON.
+  return Object.fromEntries(Object.entries(rules).filter(([, value]) => value !== undefined));
 }

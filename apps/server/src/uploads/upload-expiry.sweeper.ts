@@ -94,7 +94,9 @@ export class UploadExpirySweeper implements OnApplicationBootstrap, OnApplicatio
           }
         } catch (error) {
           failures++;
-          this.logger.warn(`Could not expire upload ${requestKey} of project ${projectId}: ${(error as Error).message}`);
+          this.logger.warn(
+            `Could not expire upload ${requestKey} of project ${projectId}: ${(error as Error).message}`,
+          );
         }
       }
     };

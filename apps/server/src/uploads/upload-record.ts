@@ -2,6 +2,7 @@ import {
   MAX_URL_EXPIRY_HOURS,
   uploadStateSchema,
   uploadTransferSchema,
+  verificationSchema,
   type PartPlan,
   type StoredPart,
   type UploadDetails,
@@ -59,6 +60,25 @@ export const uploadRecordSchema = z.object({
   urlsExpireAt: z.string().optional(),
   /** `expiry` when the expiry sweep aborted it rather than a client. */
   abortedBy: z.enum(["client", "expiry"]).optional(),
+  /**
+   * The rules its stored bytes are judged by (content-check/verification-policy.ts's `ContentRules`): the project's and
+   * the upload token's as they were at start, so that any replica can judge it later. Absent in older records.
+   */
+  checks: z
+    .object({
+      allowedMimeTypes: z.array(z.string()).optional(),
+      tokenAllowedMimeTypes: z.array(z.string()).optional(),
+      maxDurationSeconds: z.number().optional(),
+      requireMedia: z.boolean().optional(),
+      verifyFileHash: z.boolean().optional(),
+      quarantine: z.boolean().optional(),
+      expectedSha256: z.string().optional(),
+    })
+    .optional(),
+  /** The content check: `pending` from the moment the bytes are stored (`completed`), then `passed` or `failed`. */
+  verification: verificationSchema.optional(),
+  /** When the content check decided (the time of `upload.verified` / `upload.rejected`). */
+  verifiedAt: z.string().optional(),
 });
 export type UploadRecord = z.infer<typeof uploadRecordSchema>;
 
@@ -70,7 +90,8 @@ export type UploadRecord = z.infer<typeof uploadRecordSchema>;
  *       └──────abort──────► aborted
  *
  * A single-PUT upload (`POST /url`) goes from `uploading` to `completed` when `POST success/{requestKey}` finds its
- * object stored whole, or to `aborted`.
+ * object stored whole, or to `aborted`. A `completed` upload's bytes are then checked (its `verification` goes from
+ * `pending` to `passed`), or it becomes `rejected` (`failed`).
  */
 export type UploadPhase = UploadRecord["state"] | "completing";
 
@@ -112,6 +133,7 @@ export function toSummary(record: UploadRecord): UploadSummary {
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
     metadata: record.metadata ?? {},
+    ...(record.verification ? { verification: record.verification } : {}),
   };
 }
 

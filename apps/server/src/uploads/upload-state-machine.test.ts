@@ -34,7 +34,7 @@ describe("UploadStateMachine: complete", () => {
     const record = await w.records.load("demo", requestKey);
     expect(record).toMatchObject({ state: "completed", completedAt: expect.any(String) });
     expect(await w.storage.objectSize(record.objectKey)).toBe(size);
-    expect(w.hooked).toEqual(["upload.started", "upload.completed"]);
+    expect(w.hooked).toEqual(["upload.started", "upload.completed", "upload.verified"]);
     expect(await openMarker(w, requestKey)).toBeUndefined();
     expect(await w.storage.readJson(hashReservationKey("demo", fileHash))).toMatchObject({ requestKey });
   });
@@ -97,6 +97,17 @@ describe("UploadStateMachine: complete", () => {
     const otherParts = [{ partNumber: 1, eTag: "f".repeat(32) }];
     const other = await refusal(w.machine.complete(w.project, { requestKey, parts: otherParts }));
     expect(other).toMatchObject({ status: 409, codes: ["UPLOAD_NOT_IN_PROGRESS"] });
+  });
+
+  it("sent again after its place went to another start, leaves that start's place alone", async () => {
+    const w = workflow({ project: { maxOpenUploads: 1 } });
+    const { requestKey, parts } = await readyUpload(w, 1000);
+    await w.machine.complete(w.project, { requestKey, parts });
+    const next = await w.start.multipart(w.project, { ...body(1000), partsNumber: 1 });
+    await expect(w.machine.complete(w.project, { requestKey, parts })).resolves.toBe(true);
+    expect(await openMarkerOf(w.storage, w.project.id, next.requestKey)).toBeDefined();
+    const third = await refusal(w.start.multipart(w.project, { ...body(1000), partsNumber: 1 }));
+    expect(third).toMatchObject({ status: 429, codes: ["TOO_MANY_OPEN_UPLOADS"] });
   });
 
   it("of concurrent completes with the same parts, every one answers true and one reports the completion", async () => {
@@ -175,7 +186,9 @@ describe("UploadStateMachine: abort", () => {
       expect(lost.reason).toMatchObject({ problems: [{ code: "UPLOAD_NOT_IN_PROGRESS" }] });
       const record = await w.records.load("demo", requestKey);
       const winner = w.hooked.filter((e) => e !== "upload.started");
-      expect(winner).toEqual([record.state === "completed" ? "upload.completed" : "upload.aborted"]);
+      expect(winner).toEqual(
+        record.state === "completed" ? ["upload.completed", "upload.verified"] : ["upload.aborted"],
+      );
       expect(await w.storage.objectSize(record.objectKey)).toBe(record.state === "completed" ? 1000 : undefined);
       expect(await w.storage.readJson(hashReservationKey("demo", fileHash))).toEqual(
         record.state === "completed" ? expect.objectContaining({ requestKey }) : undefined,
@@ -236,7 +249,7 @@ describe("UploadStateMachine: success", () => {
     // A single PUT stores no name: the download URL gives it.
     const named = answers.map((a) => new URL(a.downloadPath).searchParams.get("disposition"));
     expect(named).toEqual([contentDisposition("clip.mp4"), contentDisposition("clip.mp4")]);
-    expect(w.hooked).toEqual(["upload.started", "upload.completed"]);
+    expect(w.hooked).toEqual(["upload.started", "upload.completed", "upload.verified"]);
     expect((await refusal(w.machine.abort(w.project, started.requestKey))).codes).toEqual(["UPLOAD_NOT_IN_PROGRESS"]);
   });
 });

@@ -1,10 +1,16 @@
 import { Logger } from "@nestjs/common";
-import type { CompleteUploadBody, ResumeUploadResult, StoredPart } from "@upload-gateway/contract";
+import type { CompleteUploadBody, ResumeUploadResult, StoredPart, Verification } from "@upload-gateway/contract";
 import type { Project } from "../auth/projects-file";
 import { ApiError } from "../errors/api-error";
 import { StorageError, type CompletedPart, type Storage, type StoredPartInfo } from "../storage/storage.port";
 import { bestEffort } from "./best-effort";
 import { checkListedParts, completableParts, quotedParts, usableParts } from "./completion-parts";
+import {
+  contentRejected,
+  PENDING,
+  verificationPending,
+  type ContentVerification,
+} from "./content-check/content-verification";
 import type { DuplicateCheck } from "./duplicate-check";
 import type { UploadLifecycle } from "./lifecycle/upload-lifecycle.service";
 import type { OpenUploads } from "./open-uploads";
@@ -23,6 +29,13 @@ const COMPLETION_POLL_MS = 100;
  */
 const COMPLETION_STALE_MS = 120_000;
 
+/** `POST success/{requestKey}`'s result: the download URL and the content check the file passed. */
+export interface DownloadResult {
+  downloadPath: string;
+  expiresAt: string;
+  verification: Verification;
+}
+
 /** What the transitions need of the lifecycle: each winning transition reported once, each retried one recorded. */
 export type TransitionLifecycle = Pick<UploadLifecycle, "transitioned" | "retried">;
 
@@ -32,6 +45,7 @@ export type TransitionLifecycle = Pick<UploadLifecycle, "transitioned" | "retrie
  *   uploading ──complete──► completing ──► completed        (multipart)
  *   uploading ──success───► completed                        (single PUT, once its object is stored whole)
  *       └──────abort / expiry──► aborted
+ *   completed (verification pending) ──content check──► completed (passed) or rejected (content-check/)
  *
  * Of requests racing on one upload, exactly one wins each transition and reports it; the others see what won. Every
  * transition is safe to send again after a lost reply: it answers as the first one did and finishes what it left.
@@ -46,6 +60,7 @@ export class UploadStateMachine {
     private readonly duplicates: DuplicateCheck,
     private readonly urls: UploadUrls,
     private readonly lifecycle: TransitionLifecycle,
+    private readonly verifier: ContentVerification,
   ) {}
 
   /**
@@ -68,7 +83,14 @@ export class UploadStateMachine {
         // A retried complete whose first reply was lost: finish what it left.
         await this.lifecycle.retried("upload.completed", record);
         await this.afterCompleted(record);
+        await this.verifier.settle(record);
         return true;
+      }
+      if (phase === "rejected") {
+        if (record.completion && record.completion.partsDigest !== digest) {
+          throw notInProgress(record, "the upload was completed with other parts");
+        }
+        throw contentRejected(record);
       }
       if (phase === "completing") {
         const completion = record.completion!;
@@ -184,10 +206,20 @@ export class UploadStateMachine {
     return { ...signed, uploadedParts };
   }
 
-  /** `POST success/{requestKey}`: a download URL of a completed upload; completes a single-PUT upload first. */
-  async success(project: Project, requestKey: string): Promise<{ downloadPath: string; expiresAt: string }> {
+  /**
+   * `POST success/{requestKey}`: a download URL of a completed upload whose content check passed; completes a
+   * single-PUT upload first. Waits for the check (a bounded time): 422 CONTENT_REJECTED when it failed, 409
+   * VERIFICATION_PENDING (retryable) when it has not decided yet. No URL for an object that has not passed.
+   */
+  async success(project: Project, requestKey: string): Promise<DownloadResult> {
     let record = await this.records.load(project.id, requestKey);
     if (isSinglePut(record) && record.state === "uploading") record = await this.confirmSinglePut(record);
+    if (record.state === "rejected") throw contentRejected(record);
+    if (record.state === "completed" && record.verification === undefined) {
+      record = await this.verifier.beginLate(record); // completed before the check existed: checked now
+    }
+    if (record.state === "completed") record = await this.verifier.settle(record);
+    if (record.state === "completed" && record.verification?.state !== "passed") throw verificationPending();
     if (record.state !== "completed") {
       throw new ApiError({
         code: "UPLOAD_NOT_COMPLETED",
@@ -195,7 +227,7 @@ export class UploadStateMachine {
         message: `the upload is ${record.state}, not completed`,
       });
     }
-    return this.urls.download(record);
+    return { ...(await this.urls.download(record)), verification: record.verification! };
   }
 
   /** The parts of an upload in progress that count as uploaded (none once it has ended; none of a single PUT). */
@@ -233,10 +265,11 @@ export class UploadStateMachine {
             : `the stored file is ${size} bytes but the upload is ${record.contentLength}; PUT the file again`,
       });
     }
+    await this.verifier.begin(record); // first: no upload is stored without its check to come
     const { record: completed, changed } = await this.records.update(record, (current) => {
       if (phaseOf(current) !== "uploading") return undefined;
       const now = new Date().toISOString();
-      return { ...current, state: "completed", completedAt: now, updatedAt: now };
+      return { ...current, state: "completed", completedAt: now, updatedAt: now, verification: PENDING };
     });
     if (changed) await this.lifecycle.transitioned("upload.completed", completed);
     else if (completed.state === "completed") await this.lifecycle.retried("upload.completed", completed);
@@ -266,14 +299,17 @@ export class UploadStateMachine {
         throw error;
       }
     }
+    await this.verifier.begin(record); // first: no upload is stored without its check to come
     const { record: completed, changed } = await this.records.update(record, (current) => {
-      if (phaseOf(current) === "completed") return undefined;
+      if (phaseOf(current) === "completed" || current.state === "rejected") return undefined;
       const now = new Date().toISOString();
-      return { ...current, state: "completed", completedAt: now, updatedAt: now };
+      return { ...current, state: "completed", completedAt: now, updatedAt: now, verification: PENDING };
     });
     // Only the request whose swap made it `completed` reports it: a takeover racing this one finds it done.
     if (changed) await this.lifecycle.transitioned("upload.completed", completed);
+    if (completed.state === "rejected") throw contentRejected(completed);
     await this.afterCompleted(completed);
+    await this.verifier.settle(completed);
     return true;
   }
 

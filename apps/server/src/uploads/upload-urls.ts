@@ -5,6 +5,7 @@ import {
   type StartUploadResult,
 } from "@upload-gateway/contract";
 import type { ObjectMetadata, Storage } from "../storage/storage.port";
+import { unsafeInline } from "./content-check/type-families";
 import { contentDisposition } from "./upload-keys";
 import { planOf, type UploadRecord } from "./upload-record";
 
@@ -61,9 +62,12 @@ export class UploadUrls {
   async download(record: UploadRecord): Promise<{ downloadPath: string; expiresAt: string }> {
     const expiresIn = this.downloadExpirySeconds;
     // The download answers with the type and name the upload declared and no caching by shared caches, whatever its
-    // PUT sent (a single PUT's type is not signed, its request names no file, and S3 keeps its Cache-Control).
+    // PUT sent (a single PUT's type is not signed, its request names no file, and S3 keeps its Cache-Control). Always
+    // as an attachment; markup, script and text (declared or found) as bytes, never as something a browser renders.
+    const detected = record.verification?.detectedMimeType;
+    const unsafe = unsafeInline(record.mimeType) || (detected != null && unsafeInline(detected));
     const options = {
-      contentType: record.mimeType,
+      contentType: unsafe ? "application/octet-stream" : record.mimeType,
       contentDisposition: contentDisposition(record.fileName),
       cacheControl: "private",
     };

@@ -16,7 +16,11 @@ import type { AppConfig } from "../config/app-config";
 import { ApiError } from "../errors/api-error";
 import { DueIndex } from "../scheduling/due-index";
 import type { Storage } from "../storage/storage.port";
-import { APP_CONFIG, OBJECT_KEY_NAMER, STORAGE } from "../tokens";
+import { APP_CONFIG, CONTENT_SCANNERS, OBJECT_KEY_NAMER, STORAGE } from "../tokens";
+import { clamavScannerFromConfig } from "../verification/clamav.scanner";
+import type { ContentScanner } from "../verification/scanner";
+import { ContentVerification } from "./content-check/content-verification";
+import { StoreVerificationJobQueue } from "./content-check/verification-jobs";
 import { DuplicateCheck } from "./duplicate-check";
 import { UploadLifecycle } from "./lifecycle/upload-lifecycle.service";
 import { OpenUploads, type OpenMarker } from "./open-uploads";
@@ -25,7 +29,7 @@ import { StartUpload } from "./start-upload";
 import { isRequestKey, recordKey, recordPrefix, requestKeyOfRecord, type ObjectKeyNamer } from "./upload-keys";
 import { toDetails, toSummary } from "./upload-record";
 import { UploadRecords } from "./upload-records";
-import { UploadStateMachine } from "./upload-state-machine";
+import { UploadStateMachine, type DownloadResult } from "./upload-state-machine";
 import { UploadUrls } from "./upload-urls";
 
 /**
@@ -46,12 +50,15 @@ export class UploadsService {
   private readonly transitions: UploadStateMachine;
   private readonly openUploads: OpenUploads;
   private readonly expiries: ExpirySchedule | null;
+  /** The content check of stored uploads (content-check/), whose leftover jobs the verification worker runs. */
+  readonly verification: ContentVerification;
 
   constructor(
     @Inject(STORAGE) private readonly storage: Storage,
     @Inject(APP_CONFIG) config: AppConfig,
     @Inject(UploadLifecycle) lifecycle: UploadLifecycle,
     @Optional() @Inject(OBJECT_KEY_NAMER) nameObject: ObjectKeyNamer | null = null,
+    @Optional() @Inject(CONTENT_SCANNERS) scanners: readonly ContentScanner[] | null = null,
   ) {
     const dueIndex = new DueIndex(storage);
     // The expiry's windows are as wide as its old sweep interval; none are kept when the expiry is off.
@@ -71,7 +78,26 @@ export class UploadsService {
       nameObject,
       this.expiries,
     );
-    this.transitions = new UploadStateMachine(storage, this.records, this.openUploads, duplicates, urls, lifecycle);
+    const clamav = clamavScannerFromConfig(config);
+    this.verification = new ContentVerification(
+      storage,
+      this.records,
+      new StoreVerificationJobQueue(storage),
+      duplicates,
+      this.openUploads,
+      lifecycle,
+      [...(scanners ?? []), ...(clamav ? [clamav] : [])],
+      { waitMs: config.VERIFY_WAIT_SECONDS * 1000, leaseMs: config.VERIFY_LEASE_SECONDS * 1000 },
+    );
+    this.transitions = new UploadStateMachine(
+      storage,
+      this.records,
+      this.openUploads,
+      duplicates,
+      urls,
+      lifecycle,
+      this.verification,
+    );
   }
 
   start(project: Project, body: StartUploadBody, idempotencyKey?: string, by?: Principal): Promise<StartUploadResult> {
@@ -103,8 +129,8 @@ export class UploadsService {
     return this.transitions.resume(project, requestKey, expiryHours);
   }
 
-  /** `POST success/{requestKey}`: a download URL of a completed upload; completes a single-PUT upload first. */
-  downloadUrl(project: Project, requestKey: string): Promise<{ downloadPath: string; expiresAt: string }> {
+  /** `POST success/{requestKey}`: a download URL of a completed upload that passed its check; completes a single PUT. */
+  downloadUrl(project: Project, requestKey: string): Promise<DownloadResult> {
     return this.transitions.success(project, requestKey);
   }
 

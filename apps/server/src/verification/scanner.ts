@@ -4,11 +4,12 @@ import type { ByteSource } from "./byte-source";
  * What a scanner says of an object:
  * - `clean`: nothing found;
  * - `infected`: `signature` names what was found;
+ * - `rejected`: the scanner refuses the file for a reason of its own (a classifier, a policy); `message` says why;
  * - `error`: the scanner could not decide (unreachable, timed out, the object over its size limit); `message` says
  *   why. Never a pass: a policy retries or refuses, as it chooses.
  */
 export interface ScanResult {
-  verdict: "clean" | "infected" | "error";
+  verdict: "clean" | "infected" | "rejected" | "error";
   signature?: string;
   message?: string;
 }

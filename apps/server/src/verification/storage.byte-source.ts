@@ -3,10 +3,15 @@ import type { ByteSource } from "./byte-source";
 
 /**
  * The stored object `key` as a byte source, each read one ranged read of the store (`Storage.readObjectRange`);
- * `undefined` when there is no object. The size is taken once: a read that finds the object gone fails.
+ * `undefined` when there is no object. The size is taken once (or given, when the caller knows it: no HEAD then): a
+ * read that finds the object gone fails.
  */
-export async function storageByteSource(storage: Storage, key: string): Promise<ByteSource | undefined> {
-  const size = await storage.objectSize(key);
+export async function storageByteSource(
+  storage: Storage,
+  key: string,
+  knownSize?: number,
+): Promise<ByteSource | undefined> {
+  const size = knownSize ?? (await storage.objectSize(key));
   if (size === undefined) return undefined;
   return {
     size,

@@ -45,7 +45,11 @@ export class RequestCounter {
         const bound = (value as (...a: unknown[]) => unknown).bind(target);
         if (typeof name !== "string" || !REQUESTS.has(name)) return bound;
         return async (...args: unknown[]) => {
-          const counted: CountedRequest = { method: name, key: typeof args[0] === "string" ? args[0] : "", depth: this.deepestEnded + 1 };
+          const counted: CountedRequest = {
+            method: name,
+            key: typeof args[0] === "string" ? args[0] : "",
+            depth: this.deepestEnded + 1,
+          };
           this.requests.push(counted);
           try {
             return await bound(...args);

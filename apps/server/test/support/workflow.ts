@@ -16,6 +16,9 @@ import { openSlotPrefix, type ObjectKeyNamer } from "../../src/uploads/upload-ke
 import { UploadRecords } from "../../src/uploads/upload-records";
 import { UploadStateMachine } from "../../src/uploads/upload-state-machine";
 import { UploadUrls } from "../../src/uploads/upload-urls";
+import { ContentVerification, type VerificationSettings } from "../../src/uploads/content-check/content-verification";
+import { StoreVerificationJobQueue } from "../../src/uploads/content-check/verification-jobs";
+import type { ContentScanner } from "../../src/verification/scanner";
 
 export const MiB = 1024 * 1024;
 
@@ -28,6 +31,8 @@ export interface Workflow {
   records: UploadRecords;
   start: StartUpload;
   machine: UploadStateMachine;
+  /** The content check, as a replica runs it (`runDue` is its poller's pass). */
+  verification: ContentVerification;
   /** Every event recorded for delivery, in order (a retried request records its event again). */
   events: UploadEvent[];
   /** The events whose hooks ran: each transition's winner only. */
@@ -49,9 +54,13 @@ export function workflow(
     expiries?: boolean;
     /** The open-upload places' clock (when a marker counts as leaked). */
     now?: () => number;
+    /** Another replica: its own rooms on this workflow's store, events and hooks. */
+    sharing?: Workflow;
+    scanners?: ContentScanner[];
+    verification?: Partial<VerificationSettings>;
   } = {},
 ): Workflow {
-  const memory = options.memory ?? new MemoryStorage(options.store);
+  const memory = options.memory ?? options.sharing?.storage ?? new MemoryStorage(options.store);
   const storage = (options.wrap ? options.wrap(memory) : memory) as Storage & MemoryStorage;
   const events: UploadEvent[] = [];
   const hooked: string[] = [];
@@ -61,6 +70,8 @@ export function workflow(
     onCompleted: record("upload.completed"),
     onAborted: record("upload.aborted"),
     onExpired: record("upload.expired"),
+    onVerified: record("upload.verified"),
+    onRejected: record("upload.rejected"),
     ...options.hooks,
   };
   const outbox = { record: (event: UploadEvent) => Promise.resolve(void events.push(event)) };
@@ -70,6 +81,16 @@ export function workflow(
   const openUploads = new OpenUploads(storage, (projectId, key) => records.read(projectId, key), options.now);
   const duplicates = new DuplicateCheck(storage);
   const urls = new UploadUrls(storage, 600);
+  const verification = new ContentVerification(
+    storage,
+    records,
+    new StoreVerificationJobQueue(storage),
+    duplicates,
+    openUploads,
+    lifecycle,
+    options.scanners ?? [],
+    { waitMs: 10_000, leaseMs: 60_000, retryBaseMs: 50, retryMaxMs: 200, ...options.verification },
+  );
   return {
     storage,
     records,
@@ -83,7 +104,8 @@ export function workflow(
       options.nameObject ?? null,
       expiries,
     ),
-    machine: new UploadStateMachine(storage, records, openUploads, duplicates, urls, lifecycle),
+    machine: new UploadStateMachine(storage, records, openUploads, duplicates, urls, lifecycle, verification),
+    verification,
     events,
     hooked,
     project: { id: "demo", ...options.project },

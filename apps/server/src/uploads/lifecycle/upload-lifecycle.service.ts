@@ -134,8 +134,15 @@ export class UploadLifecycle {
  * every retry describes one event identically (receivers drop repeats by `id`).
  */
 export function uploadEventOf(type: UploadEventType, upload: UploadRecord): UploadEvent {
+  const verdict = type === "upload.verified" || type === "upload.rejected";
   const at =
-    type === "upload.started" ? upload.createdAt : type === "upload.completed" ? upload.completedAt : upload.abortedAt;
+    type === "upload.started"
+      ? upload.createdAt
+      : type === "upload.completed"
+        ? upload.completedAt
+        : verdict
+          ? upload.verifiedAt
+          : upload.abortedAt;
   const id = `evt_${createHash("sha256").update(`${upload.projectId}\n${upload.requestKey}\n${type}`).digest("hex").slice(0, 32)}`;
   return {
     id,
@@ -149,6 +156,7 @@ export function uploadEventOf(type: UploadEventType, upload: UploadRecord): Uplo
       mimeType: upload.mimeType,
       size: upload.contentLength,
       metadata: upload.metadata ?? {},
+      ...(verdict && upload.verification ? { verification: upload.verification } : {}),
     },
   };
 }
