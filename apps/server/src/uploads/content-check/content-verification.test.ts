@@ -5,11 +5,11 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HOSTILE_FIXTURES, makeMediaFixtures } from "../../../test/support/media-fixtures";
-import { body, refusal, token, workflow, type Workflow } from "../../../test/support/workflow";
+import { body, openMarkerOf, refusal, token, workflow, type Workflow } from "../../../test/support/workflow";
 import type { Project } from "../../auth/projects-file";
 import { StorageError, type Storage } from "../../storage/storage.port";
 import type { ContentScanner, ScanResult } from "../../verification/scanner";
-import { hashReservationKey, newRequestKey, openUploadKey, quarantineKey, VERIFY_JOBS_PREFIX } from "../upload-keys";
+import { hashReservationKey, newRequestKey, quarantineKey, VERIFY_JOBS_PREFIX } from "../upload-keys";
 import { StoreVerificationJobQueue } from "./verification-jobs";
 
 let dir: string;
@@ -99,7 +99,7 @@ describe("content check: hostile files declared video/mp4 are rejected, never do
     // Nothing of it stays: no object, no reservation, no open place; success and a retried complete say why.
     expect(await w.storage.objectSize(objectKey)).toBeUndefined();
     expect(await w.storage.readJson(hashReservationKey("demo", fileHash))).toBeUndefined();
-    expect(await w.storage.readJson(openUploadKey("demo", requestKey))).toBeUndefined();
+    expect(await openMarkerOf(w.storage, "demo", requestKey)).toBeUndefined();
     expect(await refusal(w.machine.success(w.project, requestKey))).toMatchObject({ codes: ["CONTENT_REJECTED"] });
     expect(await refusal(w.machine.complete(w.project, { requestKey, parts }))).toMatchObject({
       codes: ["CONTENT_REJECTED"],
