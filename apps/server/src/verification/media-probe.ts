@@ -1,27 +1,15 @@
 import type { MediaInfo as MediaInfoOf } from "mediainfo.js" with { "resolution-mode": "import" };
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
+import type { MediaFacts } from "@upload-gateway/contract";
 import { isByteLimit, ReadLimitError, type ByteSource } from "./byte-source";
 
 type MediaInfo = MediaInfoOf<"JSON">;
 
 /**
- * The facts of an audio or video container, read from its index and headers. `null` where the container does not
- * say (an audio file has no width; a stream without a rate has no bit rate).
+ * The facts of an audio or video container, read from its index and headers: the contract's `MediaFacts`, what the
+ * API's `verification.media` carries. `null` where the container does not say (an audio file has no width).
  */
-export interface MediaFacts {
-  /** `mp4`, `mov`, `webm`, `matroska`, `mp3`, `aac`, `wav`, `ogg`, `flac`, ...; MediaInfo's format name otherwise. */
-  container: string;
-  durationSeconds: number | null;
-  width: number | null;
-  height: number | null;
-  frameRate: number | null;
-  /** `h264`, `hevc`, `vp8`, `vp9`, `av1`, ...; `null` without a video track. */
-  videoCodec: string | null;
-  /** `aac`, `mp3`, `opus`, `vorbis`, `pcm`, `flac`, ...; `null` without an audio track. */
-  audioCodec: string | null;
-  /** Bits per second over the whole file. */
-  bitRate: number | null;
-}
+export type { MediaFacts };
 
 export interface MediaProbe {
   /** The container's facts; `undefined` when the bytes hold no audio or video track MediaInfo can read. */

@@ -84,13 +84,25 @@ describe("judgeContent", () => {
     expect(m4aAsVideo).toMatchObject({ verification: { code: "TYPE_NOT_ALLOWED" } });
   });
 
-  it("without allowedMimeTypes or requireMedia, records the detected type and passes any type", () => {
+  it("without allowedMimeTypes or requireMedia, records the detected type and passes any type but a disguise", () => {
     expect(judge({}, "video/mp4", found("application/octet-stream"))).toMatchObject({
       outcome: "passed",
       verification: { detectedMimeType: "application/octet-stream" },
     });
-    expect(judge({}, "video/mp4", found("text/html")).outcome).toBe("passed");
+    expect(judge({}, "video/mp4", found("application/zip")).outcome).toBe("passed");
+    expect(judge({}, "text/html", found("text/html")).outcome).toBe("passed");
+    expect(judge({}, "application/xml", found("image/svg+xml")).outcome).toBe("passed");
   });
+
+  it.each(["text/html", "image/svg+xml", "text/javascript", "application/xml"])(
+    "refuses %s declared video/mp4 whatever the project: markup or script in disguise",
+    (detected) => {
+      expect(judge({}, "video/mp4", found(detected))).toMatchObject({
+        outcome: "failed",
+        verification: { code: "TYPE_MISMATCH", detectedMimeType: detected },
+      });
+    },
+  );
 
   it("refuses anomalies whatever the project", () => {
     for (const anomaly of ["embedded-markup", "trailing-archive", "truncated", "implausible-duration"] as const) {

@@ -1,7 +1,7 @@
 import type { Verification, VerificationFailureCode } from "@upload-gateway/contract";
 import type { ContentInspection } from "../../verification/content-inspector";
 import type { ScanResult } from "../../verification/scanner";
-import { allowedByName, describeType, essence, isMediaType, typesAgree } from "./type-families";
+import { allowedByName, describeType, essence, isActiveType, isMediaType, typesAgree } from "./type-families";
 
 /**
  * The rules an upload's bytes are judged by: the project's (and the module's defaults) and its upload token's, as they
@@ -50,8 +50,9 @@ export type Judgement =
  * - a whole-file hash that differs from the start's `fileHash` (with `verifyFileHash`): HASH_MISMATCH;
  * - a scanner's `infected`: MALWARE_FOUND; its `rejected`: SCANNER_REJECTED; its `error`: retry, never a pass;
  * - anomalies (markup in a non-text file, an archive appended, a cut or forged index): SUSPICIOUS_CONTENT.
+ * - markup or script (HTML, SVG, XML, JavaScript, shell) declared as a type that is neither: TYPE_MISMATCH.
  * Only for a project or token that restricts types (`allowedMimeTypes` or `requireMedia`), since without them any
- * bytes under any declared type are accepted, as before the check existed:
+ * other bytes under any declared type are accepted, as before the check existed:
  * - a declared type that disagrees with the detected one (see `typesAgree`): TYPE_MISMATCH;
  * - a detected type outside the project's or the token's `allowedMimeTypes`: TYPE_NOT_ALLOWED (for plain text or
  *   bytes without a signature, the declared type they agree with: `application/json` found as `text/plain`);
@@ -94,7 +95,10 @@ export function judgeContent(rules: ContentRules, findings: Findings): Judgement
 
   const restricted =
     rules.allowedMimeTypes !== undefined || rules.tokenAllowedMimeTypes !== undefined || rules.requireMedia === true;
-  if (restricted && !typesAgree(declared, detected)) {
+  // Markup or script under another type's name is a disguise whatever the project allows: a page or a script handed
+  // out as a video is how stored content gets run in someone's browser.
+  const disguised = isActiveType(detected) && !isActiveType(declared);
+  if ((restricted || disguised) && !typesAgree(declared, detected)) {
     return fail("TYPE_MISMATCH", `declared ${declared}, found ${describeType(detected)}`);
   }
   // Text and signature-less bytes say no more than "text" or "bytes": the declared type they agree with is judged.
