@@ -131,7 +131,10 @@ describe.each(["local", "s3"] as const)("maxOpenUploads: %s", (store) => {
       const ended = await ownStart();
       expect(ended.status).toBe(200);
       const endedKey = ended.body.result.requestKey as string;
-      expect((await call(own.app, "PUT", `${api}/multipart-abort`, { body: { requestKey: endedKey }, headers: own.auth })).status).toBe(200);
+      expect(
+        (await call(own.app, "PUT", `${api}/multipart-abort`, { body: { requestKey: endedKey }, headers: own.auth }))
+          .status,
+      ).toBe(200);
       const recordKeyOf = `projects/${own.limitedProjectId}/uploads/${endedKey}.json`;
       const record = (await storage.readJson(recordKeyOf)) as Record<string, unknown>;
       await storage.writeJson(recordKeyOf, { ...record, updatedAt: new Date(Date.now() - 120_000).toISOString() });

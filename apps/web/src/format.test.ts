@@ -1,3 +1,4 @@
+import { VERIFICATION_EXAMPLES } from "@upload-gateway/contract";
 import { describe, expect, it } from "vitest";
 import {
   acknowledgedBytes,
@@ -65,16 +66,7 @@ describe("formatWhen", () => {
 });
 
 describe("verificationFacts", () => {
-  const media = {
-    container: "mp4",
-    durationSeconds: 514.2,
-    width: 1920,
-    height: 1080,
-    frameRate: 25,
-    videoCodec: "h264",
-    audioCodec: "aac",
-    bitRate: 4_000_000,
-  };
+  const { media } = VERIFICATION_EXAMPLES.passed;
 
   it("labels a video's type, duration, resolution and codecs", () => {
     expect(verificationFacts({ state: "passed", detectedMimeType: "video/mp4", media })).toEqual([

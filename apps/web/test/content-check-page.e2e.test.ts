@@ -1,7 +1,7 @@
 import type { Page, Route } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import type { Verification } from "@upload-gateway/client";
-import { errorEnvelope } from "@upload-gateway/contract";
+import { errorEnvelope, VERIFICATION_EXAMPLES } from "@upload-gateway/contract";
 import { axeViolations } from "./support/axe-violations";
 import { useDemoPage } from "./support/demo-page";
 import { MiB } from "./support/test-files";
@@ -17,26 +17,8 @@ import { chooseFiles, endOfUpload, openUploadPage, uploadCard } from "./support/
 const demo = useDemoPage({ browser: { bypassCSP: true } });
 const { files } = demo;
 
-const PASSED: Verification = {
-  state: "passed",
-  detectedMimeType: "video/mp4",
-  media: {
-    container: "mp4",
-    durationSeconds: 514.3,
-    width: 1920,
-    height: 1080,
-    frameRate: 25,
-    videoCodec: "h264",
-    audioCodec: "aac",
-    bitRate: 4_000_000,
-  },
-};
-const FAILED: Verification = {
-  state: "failed",
-  detectedMimeType: "text/html",
-  code: "TYPE_MISMATCH",
-  reason: "declared video/mp4, found an HTML page (text/html)",
-};
+const PASSED: Verification = VERIFICATION_EXAMPLES.passed;
+const FAILED: Verification = VERIFICATION_EXAMPLES.failed;
 const REFUSAL = "The stored file failed the content check: declared video/mp4, found an HTML page (text/html).";
 
 const SUCCESS = /\/api\/projects\/[^/]+\/uploads\/success\/[^/?]+$/;

@@ -1,4 +1,4 @@
-import { errorEnvelope, MiB, planParts, type Verification } from "@upload-gateway/contract";
+import { errorEnvelope, MiB, planParts, VERIFICATION_EXAMPLES, type Verification } from "@upload-gateway/contract";
 import { describe, expect, it, vi } from "vitest";
 import type { ApiClient, DownloadResult } from "./api-client";
 import { ContentRejectedError, UploadFailedError, UploadGatewayError } from "./errors";
@@ -6,26 +6,8 @@ import type { RetryNotice } from "./retry-budget";
 import type { PartTransport } from "./transport";
 import { upload } from "./uploader";
 
-const PASSED: Verification = {
-  state: "passed",
-  detectedMimeType: "video/mp4",
-  media: {
-    container: "mp4",
-    durationSeconds: 514.2,
-    width: 1920,
-    height: 1080,
-    frameRate: 25,
-    videoCodec: "h264",
-    audioCodec: "aac",
-    bitRate: 4_000_000,
-  },
-};
-const FAILED: Verification = {
-  state: "failed",
-  detectedMimeType: "text/html",
-  code: "TYPE_MISMATCH",
-  reason: "declared video/mp4, found an HTML page (text/html)",
-};
+const PASSED: Verification = VERIFICATION_EXAMPLES.passed;
+const FAILED: Verification = VERIFICATION_EXAMPLES.failed;
 const REJECTION = "The stored file failed the content check: declared video/mp4, found an HTML page (text/html).";
 
 const refusal = (code: "CONTENT_REJECTED" | "VERIFICATION_PENDING", message?: string, retryAfter?: string) =>

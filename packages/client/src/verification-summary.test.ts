@@ -1,17 +1,8 @@
-import type { Verification } from "@upload-gateway/contract";
+import { VERIFICATION_EXAMPLES, type Verification } from "@upload-gateway/contract";
 import { describe, expect, it } from "vitest";
 import { describeVerification, formatMediaDuration } from "./verification-summary";
 
-const media = {
-  container: "mp4",
-  durationSeconds: 514.4,
-  width: 1920,
-  height: 1080,
-  frameRate: 25,
-  videoCodec: "h264",
-  audioCodec: "aac",
-  bitRate: 4_000_000,
-};
+const media = VERIFICATION_EXAMPLES.passed.media;
 
 describe("describeVerification", () => {
   it("says a video's type, duration, resolution and codecs", () => {

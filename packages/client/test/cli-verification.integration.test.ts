@@ -4,7 +4,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { errorEnvelope, ok, type Verification } from "@upload-gateway/contract";
+import { errorEnvelope, ok, VERIFICATION_EXAMPLES, type Verification } from "@upload-gateway/contract";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 /**
@@ -14,26 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
  */
 
 const CLI = join(__dirname, "..", "dist", "cli.js");
-const PASSED: Verification = {
-  state: "passed",
-  detectedMimeType: "video/mp4",
-  media: {
-    container: "mp4",
-    durationSeconds: 514,
-    width: 1920,
-    height: 1080,
-    frameRate: 30,
-    videoCodec: "h264",
-    audioCodec: "aac",
-    bitRate: 5_000_000,
-  },
-};
-const FAILED: Verification = {
-  state: "failed",
-  detectedMimeType: "text/html",
-  code: "TYPE_MISMATCH",
-  reason: "declared video/mp4, found an HTML page (text/html)",
-};
+const PASSED: Verification = VERIFICATION_EXAMPLES.passed;
+const FAILED: Verification = VERIFICATION_EXAMPLES.failed;
 const REFUSAL = "The stored file failed the content check: declared video/mp4, found an HTML page (text/html).";
 
 let server: Server;

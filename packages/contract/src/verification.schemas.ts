@@ -84,3 +84,31 @@ export const verificationSchema: z.ZodType<Verification> = z.object({
     .optional()
     .describe("The stored bytes' SHA-256 (hex), computed by the gateway; only for a project with verifyFileHash."),
 });
+
+/**
+ * The check's two outcomes by example, as the API reference shows them: a video that passed with its facts, and an
+ * HTML page declared `video/mp4` that failed. For documentation, and for apps' and our own tests of what a client
+ * shows.
+ */
+export const VERIFICATION_EXAMPLES = {
+  passed: {
+    state: "passed",
+    detectedMimeType: "video/mp4",
+    media: {
+      container: "mp4",
+      durationSeconds: 514.2,
+      width: 1920,
+      height: 1080,
+      frameRate: 25,
+      videoCodec: "h264",
+      audioCodec: "aac",
+      bitRate: 4_000_000,
+    },
+  },
+  failed: {
+    state: "failed",
+    detectedMimeType: "text/html",
+    code: "TYPE_MISMATCH",
+    reason: "declared video/mp4, found an HTML page (text/html)",
+  },
+} as const satisfies Record<"passed" | "failed", Verification>;

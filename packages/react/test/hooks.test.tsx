@@ -1,7 +1,7 @@
 // @vitest-environment happy-dom
 import { act, cleanup, renderHook, waitFor } from "@testing-library/react";
 import { UploadGatewayError, type Verification } from "@upload-gateway/client";
-import { errorEnvelope } from "@upload-gateway/contract";
+import { errorEnvelope, VERIFICATION_EXAMPLES } from "@upload-gateway/contract";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { useInterruptedUploads, useUpload, useUploadQueue, type UseUploadOptions } from "../src/index";
 import { FakeGateway } from "./fake-gateway";
@@ -119,20 +119,8 @@ describe("useUpload", () => {
 });
 
 describe("useUpload and the gateway's content check", () => {
-  const passed: Verification = {
-    state: "passed",
-    detectedMimeType: "video/mp4",
-    media: {
-      container: "mp4",
-      durationSeconds: 514,
-      width: 1920,
-      height: 1080,
-      frameRate: 25,
-      videoCodec: "h264",
-      audioCodec: "aac",
-      bitRate: 4_000_000,
-    },
-  };
+  const passed: Verification = VERIFICATION_EXAMPLES.passed;
+
   const refusal = "The stored file failed the content check: declared video/mp4, found an HTML page (text/html).";
 
   it("exposes what the check found on a completed upload", async () => {
