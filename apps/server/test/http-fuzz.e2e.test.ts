@@ -249,6 +249,13 @@ describe.each([
               "latin1",
             ),
           ],
+          // The same on a URL that cannot be routed (a bad %-escape), answered before any hook runs.
+          [
+            Buffer.from(
+              `PUT /api/projects/${gw.projectId}/uploads/% HTTP/1.0\r\nConnection: keep-alive, Upgrade\r\nConnection: close\r\n\r\n`,
+              "latin1",
+            ),
+          ],
         ],
       );
     }, 300_000);

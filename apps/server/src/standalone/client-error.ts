@@ -2,6 +2,7 @@ import type { Socket } from "node:net";
 import { STATUS_CODES } from "node:http";
 import { errorEnvelope, type ErrorProblem } from "@upload-gateway/contract";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import { honourConnectionClose } from "./connection-close";
 
 /** How long a socket we answered from outside Fastify may linger for its reply to leave before it is destroyed. */
 const LINGER_MS = 2000;
@@ -47,7 +48,8 @@ function clientErrorProblem(error: NodeJS.ErrnoException & { reason?: string }):
  * Answers what Fastify's router refuses before any route or hook runs: a URL whose `%` escapes do not decode, a path
  * parameter longer than the router allows, a failed constraint.
  */
-export function answerFrameworkError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+export function answerFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  honourConnectionClose(request, reply); // no hook runs before this answer
   const problem: ErrorProblem =
     error.code === "FST_ERR_BAD_URL"
       ? {

@@ -4,6 +4,7 @@ import type { FastifyHttpOptions, FastifyInstance } from "fastify";
 import type { AppConfig } from "../config/app-config";
 import { hasBody, registerBodyTimeouts } from "../http/body-timeouts";
 import { answerClientError, answerFrameworkError } from "./client-error";
+import { honourConnectionClose } from "./connection-close";
 import { registerConnectionDrain } from "./connection-drain";
 import { registerMethodNotAllowed } from "./method-not-allowed";
 
@@ -40,9 +41,6 @@ export function httpServerOptions(config: AppConfig): FastifyHttpOptions<Server>
   };
 }
 
-/** The `close` option among a request's Connection headers (Node joins repeated ones with commas). */
-const CLOSE_OPTION = /(?:^|,)\s*close\s*(?:,|$)/i;
-
 /**
  * What the HTTP layer enforces before a request reaches a handler: a client's `Connection: close` honoured, JSON-only
  * bodies, empty bodies accepted whatever their type, 405 for a known path's other methods, body timeouts, keep-alive
@@ -54,9 +52,7 @@ export function registerHttpHardening(app: FastifyInstance, config: AppConfig): 
   // `__proto__` and `constructor.prototype` keys.)
   app.removeContentTypeParser("text/plain");
   app.addHook("onRequest", async (request, reply) => {
-    // A client that asks to close is answered on a closing connection, whatever else it sends: Fastify kept the
-    // connection of a request saying `HTTP/2.0` over HTTP/1 with `Connection: keep-alive` and `close` open.
-    if (CLOSE_OPTION.test(request.headers.connection ?? "")) void reply.header("connection", "close");
+    honourConnectionClose(request, reply);
     if (request.raw.httpVersion !== "1.1" || request.headers.host !== undefined) return;
     const envelope = errorEnvelope([
       { code: "MALFORMED_REQUEST", message: "An HTTP/1.1 request must have a Host header." },
