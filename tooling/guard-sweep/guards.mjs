@@ -125,12 +125,9 @@ export const guards = [
   },
   {
     guard: "embedded store: a declared Content-Length other than the part's size refused",
-    file: `${S}storage/local.storage.ts`,
-    search:
-      "if (declaredLength !== undefined && declaredLength !== expectedSize)\n" +
-      "      throw wrongPartSize(declaredLength, expectedSize);\n" +
-      "    await this.readUpload(key, uploadId);",
-    replace: "await this.readUpload(key, uploadId);",
+    file: `${S}storage/local-part-receiver.ts`,
+    search: "if (declaredLength !== undefined && declaredLength !== expectedSize) {",
+    replace: "if (false) {",
     test: `${T}embedding-express.e2e.test.ts`,
     grep: "hostile part bodies",
   },
@@ -196,16 +193,16 @@ export const guards = [
   // The embedded store's files are the owner's only
   {
     guard: "embedded store: directories 0700",
-    file: `${S}storage/local.storage.ts`,
-    search: "const DIR_MODE = 0o700;",
-    replace: "const DIR_MODE = 0o777;",
+    file: `${S}storage/local-data-dir.ts`,
+    search: "export const DIR_MODE = 0o700;",
+    replace: "export const DIR_MODE = 0o777;",
     test: `${T}data-dir-modes.e2e.test.ts`,
   },
   {
     guard: "embedded store: files 0600",
-    file: `${S}storage/local.storage.ts`,
-    search: "const FILE_MODE = 0o600;",
-    replace: "const FILE_MODE = 0o666;",
+    file: `${S}storage/local-data-dir.ts`,
+    search: "export const FILE_MODE = 0o600;",
+    replace: "export const FILE_MODE = 0o666;",
     test: `${T}data-dir-modes.e2e.test.ts`,
   },
   // What is accepted as input
@@ -286,8 +283,9 @@ export const guards = [
   {
     guard: "maxOpenUploads (429)",
     file: `${S}uploads/open-uploads.ts`,
-    search: "    if (open > limit) {\n",
-    replace: "    if (false) {\n",
+    // The cap is N places, each taken by a write that succeeds only where none is.
+    search: "marker, { ifNoneMatch: true });",
+    replace: "marker);",
     test: `${T}open-uploads.test.ts`,
   },
   {
@@ -360,8 +358,8 @@ export const guards = [
     // scrubs them too: removed together here.
     guard: "redaction: webhook attempts logged without the URL's secrets",
     file: `${S}webhooks/webhook-outbox.service.ts`,
-    search: "const what = `webhook ${entry.event.id} (${entry.event.type}) to ${scrubSecrets(entry.url)}`;",
-    replace: "const what = `webhook ${entry.event.id} (${entry.event.type}) to ${entry.url}`;",
+    search: "const what = `webhook ${delivery.event.id} (${delivery.event.type}) to ${scrubSecrets(delivery.url)}`;",
+    replace: "const what = `webhook ${delivery.event.id} (${delivery.event.type}) to ${delivery.url}`;",
     also: [
       {
         file: `${S}observability/logger.ts`,
