@@ -154,7 +154,7 @@ export class OpenUploads {
   /** Takes over the first leaked place found (see the class), by a compare-and-swap on its marker's version. */
   private async takeOverLeaked(projectId: string, taken: Set<number>, marker: OpenMarker): Promise<number | undefined> {
     const now = this.now();
-    for (const slot of taken) {
+    for (const slot of someOf(taken, TAKEOVER_SAMPLE)) {
       const document = await this.storage.readDocument(openSlotKey(projectId, slot));
       if (!document) {
         if (await this.write(projectId, slot, marker)) return slot; // released meanwhile
@@ -169,6 +169,24 @@ export class OpenUploads {
     }
     return undefined;
   }
+}
+
+/**
+ * Places a start refused at the cap looks at for a leaked one: a few, at random. Looking at every one cost a refused
+ * start two reads per place (its marker, its record: 2,000 requests at the default limit), which a client at its cap
+ * could make the gateway do again and again; a leaked place is rare (a process dying between a start's steps), found
+ * by a later start's sample or freed by the expiry.
+ */
+const TAKEOVER_SAMPLE = 4;
+
+/** Up to `count` of the places, chosen at random. */
+function someOf(places: Set<number>, count: number): number[] {
+  const all = [...places];
+  for (let i = 0; i < Math.min(count, all.length); i++) {
+    const j = i + randomInt(all.length - i);
+    [all[i], all[j]] = [all[j]!, all[i]!];
+  }
+  return all.slice(0, count);
 }
 
 function isLeaked(

@@ -34,6 +34,16 @@ describe("StartUpload: store requests of a start", () => {
     expect(counter.inSequence).toBe(2);
   });
 
+  it("a start refused at the cap costs a bounded number of requests, whatever the cap", async () => {
+    const { w, counter } = counted({ project: { maxOpenUploads: 200 } });
+    for (let i = 0; i < 200; i++) await w.start.multipart(w.project, body());
+    counter.reset();
+    const refused = w.start.multipart(w.project, body());
+    await expect(refused).rejects.toMatchObject({ problems: [{ code: "TOO_MANY_OPEN_UPLOADS" }] });
+    // The place tried, the listing, a few places' markers and records, the multipart upload made and given back.
+    expect(counter.requests.length).toBeLessThanOrEqual(16);
+  });
+
   it("with fileHash and Idempotency-Key: one more request each, still 2 in sequence", async () => {
     const { w, counter } = counted();
     await w.start.multipart(w.project, body()); // the window's expiry entry
