@@ -8,7 +8,7 @@ import { NestFactory } from "@nestjs/core";
 import { verifyWebhook, type UploadEvent } from "@upload-gateway/contract";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashApiKey, UploadGatewayModule, type AuthRequest, type UploadGatewayOptions } from "../src/index";
-import { s3Env } from "./support/gateway";
+import { s3Env, testS3StorageOption } from "./support/gateway";
 import { expectErrorEnvelope } from "./support/http";
 import { rawRequest } from "./support/raw-http";
 import { freePort } from "./support/server-process";
@@ -389,19 +389,10 @@ describe("UploadGatewayModule on Express with S3 (RGW) and a custom resolver", (
   const seen: AuthRequest[] = [];
 
   beforeAll(async () => {
-    const env = s3Env();
     host = await expressHost(() =>
       UploadGatewayModule.forRoot({
         path: "/media",
-        storage: {
-          type: "s3",
-          bucket: env.S3_BUCKET!,
-          endpoint: env.S3_ENDPOINT!,
-          forcePathStyle: true,
-          ...(env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
-            ? { credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY } }
-            : {}),
-        },
+        storage: testS3StorageOption(),
         auth: {
           resolve: (request) => {
             seen.push(request);

@@ -16,7 +16,7 @@ import {
   UploadGatewayModule,
   type UploadGatewayOptions,
 } from "../src/index";
-import { s3Env } from "./support/gateway";
+import { testS3StorageOption } from "./support/gateway";
 import { expectErrorEnvelope } from "./support/http";
 import { rawRequest } from "./support/raw-http";
 import { freePort } from "./support/server-process";
@@ -242,20 +242,11 @@ describe.each(["fastify", "express"] as const)(
     let base: string;
 
     beforeAll(async () => {
-      const env = s3Env();
       @Module({
         imports: [
           UploadGatewayModule.forRoot({
             path: "/media",
-            storage: {
-              type: "s3",
-              bucket: env.S3_BUCKET!,
-              endpoint: env.S3_ENDPOINT!,
-              forcePathStyle: true,
-              ...(env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
-                ? { credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY } }
-                : {}),
-            },
+            storage: testS3StorageOption(),
             auth: { projects: { projects: [{ id: "films" }], apiKeys: [] } },
           }),
         ],

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { NestFastifyApplication } from "@nestjs/platform-fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashApiKey, type ContentScanner, type ScanResult, type UploadGatewayOptions } from "../src/index";
-import { moduleApp, s3Env } from "./support/gateway";
+import { moduleApp, testS3StorageOption } from "./support/gateway";
 import { call } from "./support/http";
 import { makeMediaFixtures } from "./support/media-fixtures";
 import { until } from "./support/until";
@@ -38,17 +38,8 @@ const hanging: ContentScanner = {
 const clean: ContentScanner = { name: "clean", scan: () => Promise.resolve({ verdict: "clean" }) };
 
 function options(replica: string, scanner: ContentScanner): UploadGatewayOptions {
-  const env = s3Env();
   return {
-    storage: {
-      type: "s3",
-      bucket: env.S3_BUCKET!,
-      endpoint: env.S3_ENDPOINT!,
-      forcePathStyle: true,
-      ...(env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
-        ? { credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY } }
-        : {}),
-    },
+    storage: testS3StorageOption(),
     auth: {
       projects: {
         projects: [{ id: PROJECT, allowedMimeTypes: ["video/*"] }],

@@ -54,6 +54,13 @@ export function s3Env(): Record<string, string | undefined> {
   return env;
 }
 
+/** The test S3's keys when the environment names them (otherwise the SDK's own chain finds them). */
+function testS3Credentials(env: Record<string, string | undefined>) {
+  return env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+    ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY }
+    : undefined;
+}
+
 /** The S3 adapter on the test S3, for tests of the storage port itself. */
 export function testS3Storage(): S3Storage {
   const env = s3Env();
@@ -62,11 +69,21 @@ export function testS3Storage(): S3Storage {
     region: env.S3_REGION ?? "us-east-1",
     endpoint: env.S3_ENDPOINT,
     forcePathStyle: true,
-    credentials:
-      env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
-        ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY }
-        : undefined,
+    credentials: testS3Credentials(env),
   });
+}
+
+/** The embeddable module's `storage` option for the test S3 (tests of `UploadGatewayModule.forRoot`). */
+export function testS3StorageOption() {
+  const env = s3Env();
+  const credentials = testS3Credentials(env);
+  return {
+    type: "s3" as const,
+    bucket: env.S3_BUCKET!,
+    endpoint: env.S3_ENDPOINT!,
+    forcePathStyle: true,
+    ...(credentials ? { credentials } : {}),
+  };
 }
 
 /** No rate limits: suites send hundreds of requests a minute from one key (test/rate-limit.e2e.test.ts tests the limits). */
