@@ -2,8 +2,14 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DeleteObjectCommand, PutObjectCommand, S3Client, type S3ServiceException } from "@aws-sdk/client-s3";
-import { describe, expect, it } from "vitest";
+import {
+  DeleteObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  type S3ServiceException,
+} from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalDataDir } from "../src/storage/local-data-dir";
 import { LocalDocumentStore } from "../src/storage/local-document.store";
 import { MemoryDocumentStore } from "../src/storage/memory-document.store";
@@ -13,7 +19,9 @@ import { STORAGE } from "../src/tokens";
 import { s3Env, startGateway, testS3Storage } from "./support/gateway";
 import { servedMemoryStorage } from "./support/memory-store";
 import { documentStoreConformance } from "./support/document-store-conformance";
+import { moveCases, storeObject } from "./support/object-move-conformance";
 import { objectStoreConformance } from "./support/object-store-conformance";
+import { MiB } from "./support/object-store-requests";
 import { storageConformance, type StorageHarness } from "./support/storage-conformance";
 
 // Each port's suite, run against every adapter: the embedded store (its objects served by a real gateway, since its
@@ -55,8 +63,55 @@ const s3 = (): Promise<StorageHarness> => {
   });
 };
 objectStoreConformance("s3", s3);
+const s3Parts = (): Promise<StorageHarness> => {
+  const storage = testS3Storage({ multipartCopyThreshold: 5 * MiB, copyPartSize: 5 * MiB });
+  return Promise.resolve({
+    storage,
+    prefix: `conformance/${randomBytes(6).toString("hex")}`,
+    close: () => Promise.resolve(storage.destroy()),
+  });
+};
 documentStoreConformance("s3", s3);
 storageConformance("s3", s3);
+
+describe("S3 moves of objects over the copy threshold: a multipart copy (UploadPartCopy)", () => {
+  // The threshold is 5 GiB (CopyObject's limit) in a deployment; lowered here so a 12 MiB object takes the same path,
+  // in parts of 5 MiB (S3's smallest but the last): 5 + 5 + 2.
+  let harness: StorageHarness;
+  let n = 0;
+  beforeAll(async () => {
+    harness = await s3Parts();
+  });
+  afterAll(() => harness.close());
+  const size = 12 * MiB;
+  moveCases({ harness: () => harness, key: () => `${harness.prefix}/files/object-${++n}` }, size);
+
+  it("copies in 5 MiB parts, keeping what the object was stored with", async () => {
+    const env = s3Env();
+    const client = new S3Client(
+      s3ClientConfig(
+        { bucket: env.S3_BUCKET!, region: env.S3_REGION ?? "us-east-1", forcePathStyle: true },
+        env.S3_ENDPOINT,
+      ),
+    );
+    const [from, to] = [`${harness.prefix}/files/parts-from`, `${harness.prefix}/files/parts-to`];
+    try {
+      await storeObject(harness.storage, from, size);
+      const head = (key: string) => client.send(new HeadObjectCommand({ Bucket: env.S3_BUCKET!, Key: key }));
+      const before = await head(from);
+      expect(await harness.storage.moveObject(from, to)).toBe(true);
+      const after = await head(to);
+      // A multipart object's ETag names its number of parts: three, so each part but the last was 5 MiB.
+      expect(after.ETag).toMatch(/-3"$/);
+      expect(after.ContentLength).toBe(size);
+      expect(after.ContentType).toBe(before.ContentType);
+      expect(after.ContentDisposition).toBe(before.ContentDisposition);
+      expect(after.Metadata).toEqual(before.Metadata);
+    } finally {
+      client.destroy();
+    }
+  });
+});
 
 describe("S3 conditional writes on the test store", () => {
   // What the S3 adapter's compare-and-swap relies on, pinned against the store itself (Ceph RGW 16 here).

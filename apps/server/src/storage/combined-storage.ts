@@ -71,6 +71,10 @@ export class CombinedStorage<O extends ObjectStore, D extends DocumentStore> imp
     return this.objects.readObjectRange(key, offset, length);
   }
 
+  moveObject(fromKey: string, toKey: string): Promise<boolean> {
+    return this.objects.moveObject(fromKey, toKey);
+  }
+
   async deleteObject(key: string): Promise<void> {
     await this.documents.deleteDocument(key);
     await this.objects.deleteObject(key);

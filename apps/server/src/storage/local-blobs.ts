@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
-import { mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { copyFile, link, mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { MAX_SINGLE_PUT_SIZE } from "@upload-gateway/contract";
 import { KeyedMutex } from "./keyed-mutex";
@@ -172,10 +173,65 @@ export class LocalBlobs {
     });
   }
 
+  /**
+   * Moves the object `from` to `to` (`ObjectStore.moveObject`) without copying its bytes, and with no moment where it
+   * is under neither key: its part files are hard-linked into a new directory in tmp/ with a manifest naming `to`,
+   * renamed into place (replacing an object of `to`, as `commit` does), and only then is `from`'s directory removed.
+   * Not a bare rename of the directory: its manifest names its key (`readManifest` checks it), and a process dying
+   * between the rename and the manifest's rewrite would leave the object under no key. Dying before the last step
+   * leaves it at both keys: the move sent again finishes it. Runs under both keys' locks, taken in one order (no two
+   * moves wait for each other), so a delete, a single PUT or another move of either key comes before or after it.
+   */
+  async move(from: string, to: string): Promise<boolean> {
+    safeSegments(from);
+    safeSegments(to);
+    if (from === to) return (await this.readManifest(from)) !== undefined;
+    const [first, second] = from < to ? [from, to] : [to, from];
+    return this.locks.run(first, () => this.locks.run(second, () => this.moveLocked(from, to)));
+  }
+
+  private async moveLocked(from: string, to: string): Promise<boolean> {
+    const manifest = await this.readManifest(from);
+    if (!manifest) return false;
+    const source = this.blobDir(from);
+    const target = this.blobDir(to);
+    const staging = await this.dataDir.tempPath();
+    try {
+      await this.dataDir.io(async () => {
+        await mkdir(staging, { mode: DIR_MODE });
+        for (const part of manifest.parts) await linkOrCopy(join(source, part.file), join(staging, part.file));
+        const moved: Manifest = { ...manifest, key: to };
+        await writeFile(join(staging, "manifest.json"), JSON.stringify(moved), { mode: FILE_MODE });
+        if (this.parts.durable) await syncDir(staging);
+        await renameDir(staging, target, async () => {
+          await this.dataDir.discard(target);
+          await rename(staging, target);
+        });
+        if (this.parts.durable) await syncDir(dirname(target));
+        await this.dataDir.discard(source);
+      });
+      return true;
+    } catch (error) {
+      await rm(staging, { recursive: true, force: true });
+      throw unavailable(error);
+    }
+  }
+
   /** A completed object's directory: named by the key's hash, so no key can collide with another's files. */
   private blobDir(key: string): string {
     const hash = createHash("sha256").update(key).digest("hex");
     return this.dataDir.path("blobs", hash.slice(0, 2), hash);
+  }
+}
+
+/** A second name for the file `from` (same data dir: same file system); a copy where the file system has no links. */
+async function linkOrCopy(from: string, to: string): Promise<void> {
+  try {
+    await link(from, to);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EXDEV" && code !== "EMLINK") throw error;
+    await copyFile(from, to, constants.COPYFILE_FICLONE);
   }
 }
 

@@ -126,6 +126,10 @@ export class LocalObjectStore implements ObjectStore, ServedStore {
     return this.blobs.delete(key);
   }
 
+  moveObject(fromKey: string, toKey: string): Promise<boolean> {
+    return this.blobs.move(fromKey, toKey);
+  }
+
   async checkReady(): Promise<void> {
     await this.dataDir.checkWritable();
   }

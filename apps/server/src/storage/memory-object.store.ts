@@ -217,6 +217,16 @@ export class MemoryObjectStore implements ObjectStore, ServedStore {
     this.blobs.delete(key);
   }
 
+  /** In one synchronous step: of two moves of one object at once, the first moves it and the second finds none. */
+  async moveObject(fromKey: string, toKey: string): Promise<boolean> {
+    await turn();
+    const blob = this.blobs.get(fromKey);
+    if (!blob) return false;
+    this.blobs.delete(fromKey);
+    this.blobs.set(toKey, blob);
+    return true;
+  }
+
   async checkReady(): Promise<void> {
     await turn();
   }

@@ -141,6 +141,20 @@ export interface ObjectStore {
   readObjectRange(key: string, offset: number, length: number): Promise<Uint8Array | undefined>;
   /** Deletes an object; deleting a missing object is not an error. */
   deleteObject(key: string): Promise<void>;
+  /**
+   * Moves the stored object `fromKey` to `toKey` (a rejected upload into quarantine): the same bytes, size, type,
+   * disposition and metadata at `toKey`, nothing left at `fromKey`. An object at `toKey` is replaced, as a PUT or a
+   * rename replaces it. Answers `false`, changing nothing, when there is no object at `fromKey` (never moved, or
+   * moved already: a move sent again after a lost reply is harmless), and `true` once it is moved.
+   *
+   * One operation rather than `copyObject` + `deleteObject`, so that each adapter does it its own safest way: the
+   * embedded store links the files and renames (no byte copied, at no point the object at neither key), S3 copies on
+   * the store's side and then deletes. Either way a move that fails part-way leaves the object at `fromKey` (and
+   * maybe at `toKey` too), never at neither: sent again, it finishes. Of two moves of one object at once, the object
+   * ends at `toKey` whole and neither fails; on the embedded and in-memory stores exactly one answers `true`, on S3
+   * both may.
+   */
+  moveObject(fromKey: string, toKey: string): Promise<boolean>;
   /** Throws a `StorageError` with reason `unavailable` when the store cannot serve requests. */
   checkReady(): Promise<void>;
 }

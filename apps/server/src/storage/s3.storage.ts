@@ -33,8 +33,12 @@ import {
   type WriteConditions,
 } from "./storage.port";
 import { unquoteETag } from "./etag";
+import { toStorageError } from "./s3-errors";
+import { S3ObjectMove, type S3MoveOptions } from "./s3-object-move";
 
-export interface S3StorageOptions {
+export { toStorageError } from "./s3-errors";
+
+export interface S3StorageOptions extends S3MoveOptions {
   bucket: string;
   region: string;
   /** Where the server reaches S3; the AWS default when omitted. */
@@ -86,6 +90,7 @@ export class S3Storage implements Storage {
   readonly urlOrigin: string;
   private readonly bucket: string;
   readonly partETagsAreMd5: boolean;
+  private readonly mover: S3ObjectMove;
 
   constructor(options: S3StorageOptions) {
     this.bucket = options.bucket;
@@ -93,6 +98,7 @@ export class S3Storage implements Storage {
     this.client = new S3Client(s3ClientConfig(options, options.endpoint));
     this.presigner = new SigV4Presigner({ ...options, endpoint: options.publicEndpoint ?? options.endpoint });
     this.urlOrigin = this.presigner.origin;
+    this.mover = new S3ObjectMove(this.client, this.bucket, options);
   }
 
   async createMultipartUpload(key: string, object: ObjectMetadata): Promise<string> {
@@ -309,6 +315,11 @@ export class S3Storage implements Storage {
     await this.call(() => this.client.send(command));
   }
 
+  /** A copy on S3's side, then a delete of the source (s3-object-move.ts). */
+  moveObject(fromKey: string, toKey: string): Promise<boolean> {
+    return this.mover.move(fromKey, toKey);
+  }
+
   /** A document is an object of the bucket like any other. */
   deleteDocument(key: string): Promise<void> {
     return this.deleteObject(key);
@@ -343,57 +354,4 @@ export class S3Storage implements Storage {
       throw toStorageError(error);
     }
   }
-}
-
-const S3_ERROR_REASONS: Record<string, StorageError["reason"] | undefined> = {
-  NoSuchUpload: "upload-not-found",
-  // Ceph RGW answers ListParts of a finished upload with NoSuchKey; reads of documents handle NoSuchKey themselves.
-  NoSuchKey: "upload-not-found",
-  InvalidPart: "invalid-part",
-  InvalidPartOrder: "invalid-part-order",
-  EntityTooSmall: "part-too-small",
-  NoSuchBucket: "unavailable",
-};
-
-const UPLOAD_GONE = "The upload does not exist in storage (it was completed or aborted).";
-const S3_ERROR_MESSAGES: Record<string, string> = {
-  NoSuchUpload: UPLOAD_GONE,
-  NoSuchKey: UPLOAD_GONE,
-  InvalidPart: "A listed part is not stored or its eTag does not match the stored part.",
-  InvalidPartOrder: "Parts must be listed in ascending order.",
-  EntityTooSmall: "Every part but the last must be at least 5 MiB.",
-};
-
-/** Maps an SDK failure to a `StorageError` when it is one we expect; anything else passes through unchanged. */
-export function toStorageError(error: unknown): unknown {
-  if (error instanceof S3ServiceException) {
-    const reason = S3_ERROR_REASONS[error.name];
-    if (reason) return new StorageError(reason, S3_ERROR_MESSAGES[error.name] ?? error.message, { cause: error });
-    const status = error.$metadata.httpStatusCode ?? 0;
-    if (status >= 500 || status === 403 || error.name === "InvalidAccessKeyId") {
-      // Outages, and credentials the store refuses: the request cannot succeed until the store or config is fixed.
-      return new StorageError("unavailable", `S3 answered ${status} ${error.name}`, { cause: error });
-    }
-    return error;
-  }
-  if (isNetworkError(error)) {
-    return new StorageError("unavailable", `S3 could not be reached: ${(error as Error).message}`, { cause: error });
-  }
-  return error;
-}
-
-const NETWORK_ERROR_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "ETIMEDOUT",
-  "EPIPE",
-  "EHOSTUNREACH",
-]);
-
-function isNetworkError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  return (typeof code === "string" && NETWORK_ERROR_CODES.has(code)) || error.name === "TimeoutError";
 }

@@ -8,7 +8,7 @@ import { FastifyAdapter, type NestFastifyApplication } from "@nestjs/platform-fa
 import { createApp, type GatewayExtensions } from "../../src/standalone/app.factory";
 import { UploadGatewayModule } from "../../src/gateway/upload-gateway.module";
 import type { UploadGatewayOptions } from "../../src/gateway/upload-gateway.options";
-import { S3Storage } from "../../src/storage/s3.storage";
+import { S3Storage, type S3StorageOptions } from "../../src/storage/s3.storage";
 import { sha256Hex } from "../../src/auth/project-registry";
 import { loadConfig } from "../../src/config/app-config";
 import type { LoggerOptions } from "../../src/observability/logger";
@@ -62,7 +62,7 @@ function testS3Credentials(env: Record<string, string | undefined>) {
 }
 
 /** The S3 adapter on the test S3, for tests of the storage port itself. */
-export function testS3Storage(): S3Storage {
+export function testS3Storage(options: Partial<S3StorageOptions> = {}): S3Storage {
   const env = s3Env();
   return new S3Storage({
     bucket: env.S3_BUCKET!,
@@ -70,6 +70,7 @@ export function testS3Storage(): S3Storage {
     endpoint: env.S3_ENDPOINT,
     forcePathStyle: true,
     credentials: testS3Credentials(env),
+    ...options,
   });
 }
 

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ObjectStore } from "../../src/storage/object-store.port";
+import { moveCases } from "./object-move-conformance";
 import { chunked, expectRefused, md5, meta, MiB, put } from "./object-store-requests";
 import { singlePutCases } from "./single-put-conformance";
 import type { StoreHarness } from "./store-harness";
@@ -33,6 +34,7 @@ export function objectStoreConformance(name: string, makeHarness: () => Promise<
 
     multipartCases(cases);
     singlePutCases(cases);
+    moveCases(cases);
 
     it("is ready", async () => {
       await expect(harness.storage.checkReady()).resolves.toBeUndefined();
