@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalDataDir } from "../src/storage/local-data-dir";
 import { LocalDocumentStore } from "../src/storage/local-document.store";
 import { MemoryDocumentStore } from "../src/storage/memory-document.store";
+import { S3ObjectMove } from "../src/storage/s3-object-move";
 import { s3ClientConfig } from "../src/storage/s3.storage";
 import type { Storage } from "../src/storage/storage.port";
 import { STORAGE } from "../src/tokens";
@@ -107,6 +108,49 @@ describe("S3 moves of objects over the copy threshold: a multipart copy (UploadP
       expect(after.ContentType).toBe(before.ContentType);
       expect(after.ContentDisposition).toBe(before.ContentDisposition);
       expect(after.Metadata).toEqual(before.Metadata);
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it("a source replaced while its parts are copied fails the move: no object of mixed versions, the source kept", async () => {
+    const env = s3Env();
+    const client = new S3Client(
+      s3ClientConfig(
+        { bucket: env.S3_BUCKET!, region: env.S3_REGION ?? "us-east-1", forcePathStyle: true },
+        env.S3_ENDPOINT,
+      ),
+    );
+    const [from, to] = [`${harness.prefix}/files/replaced-from`, `${harness.prefix}/files/replaced-to`];
+    const replacement = randomBytes(size);
+    let replaced = false;
+    // The first part copy's request replaces the source before it is sent (RGW ignores x-amz-copy-source-if-match).
+    const replacing = new Proxy(client, {
+      get(target, name, receiver) {
+        if (name !== "send") return Reflect.get(target, name, receiver) as unknown;
+        return async (command: { constructor: { name: string } }) => {
+          if (command.constructor.name === "UploadPartCopyCommand" && !replaced) {
+            replaced = true;
+            await target.send(new PutObjectCommand({ Bucket: env.S3_BUCKET!, Key: from, Body: replacement }));
+          }
+          return target.send(command as PutObjectCommand);
+        };
+      },
+    });
+    try {
+      await storeObject(harness.storage, from, size);
+      const inParts = { multipartCopyThreshold: 5 * MiB, copyPartSize: 5 * MiB };
+      const move = new S3ObjectMove(replacing, env.S3_BUCKET!, inParts);
+      await expect(move.move(from, to)).rejects.toMatchObject({ reason: "unavailable" });
+      expect(replaced).toBe(true);
+      expect(await harness.storage.objectSize(to)).toBeUndefined();
+      const kept = await harness.storage.readObjectRange(from, 0, 1024);
+      expect(Buffer.from(kept!)).toEqual(replacement.subarray(0, 1024));
+      // Sent again, it moves the object as it is now.
+      expect(await move.move(from, to)).toBe(true);
+      expect(Buffer.from((await harness.storage.readObjectRange(to, size - 1024, 1024))!)).toEqual(
+        replacement.subarray(size - 1024),
+      );
     } finally {
       client.destroy();
     }

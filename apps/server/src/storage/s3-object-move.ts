@@ -12,6 +12,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { MAX_PARTS, MIN_PART_SIZE } from "@upload-gateway/contract";
 import { toStorageError } from "./s3-errors";
+import { StorageError } from "./storage-error";
 
 /** The largest object one `CopyObject` copies (S3's limit); larger ones are copied in parts. */
 export const MAX_COPY_OBJECT_SIZE = 5 * 1024 ** 3;
@@ -33,8 +34,9 @@ export interface S3MoveOptions {
  * then a delete of the source, so that a failure part-way leaves the object at its key (and maybe at both), never at
  * neither. Up to 5 GiB one `CopyObject` (its type, disposition and metadata copied with it: `MetadataDirective:
  * COPY`); above it a multipart upload of `UploadPartCopy`s, given what a `HeadObject` found, each part copied only
- * from the version the `HeadObject` saw (`x-amz-copy-source-if-match`: an object replaced meanwhile fails the copy
- * instead of mixing two versions' bytes), aborted when any part fails.
+ * from the version the `HeadObject` saw (`x-amz-copy-source-if-match`, and a second `HeadObject` before completing,
+ * as RGW ignores the header: an object replaced meanwhile fails the move instead of mixing two versions' bytes),
+ * aborted when any part fails.
  */
 export class S3ObjectMove {
   private readonly threshold: number;
@@ -130,6 +132,11 @@ export class S3ObjectMove {
       const results = await Promise.allSettled(Array.from({ length: Math.min(COPY_CONCURRENCY, count) }, copyParts));
       const failure = results.find((result) => result.status === "rejected");
       if (failure) throw failure.reason;
+      // Ceph RGW ignores `x-amz-copy-source-if-match` on UploadPartCopy: a source replaced while its parts were
+      // copied is found here, before the parts become an object, and the move fails (to be sent again).
+      if ((await this.head(fromKey))?.ETag !== head.ETag) {
+        throw new StorageError("unavailable", `${fromKey} was replaced while it was copied to ${toKey}`);
+      }
       await this.client.send(
         new CompleteMultipartUploadCommand({
           Bucket: this.bucket,
@@ -139,9 +146,10 @@ export class S3ObjectMove {
         }),
       );
     } catch (error) {
+      // An upload that a failed abort leaves is removed by the bucket's AbortIncompleteMultipartUpload rule
+      // (docs/deploy.md).
       await this.client
         .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: toKey, UploadId: uploadId }))
-        // An upload a failed abort leaves is removed by the bucket's AbortIncompleteMultipartUpload rule (docs/deploy.md).
         .catch(() => {});
       throw error;
     }

@@ -12,6 +12,7 @@ import { createHash, randomBytes } from "node:crypto";
  *   projects/{projectId}/token-uploads/{sha256(jti)}.json  how many uploads an upload token with maxUploads started
  *   projects/_due/{kind}/{dueAt}/{id}                due work: webhook deliveries, expiries (scheduling/due-index.ts)
  *   projects/{projectId}/quarantine/{requestKey}.json   a rejected upload whose object a `quarantine` project keeps
+ *   projects/{projectId}/quarantine/{requestKey}/object  ... and that object, moved off its key
  *   projects/_verify-jobs/{dueAt}/{projectId}/{requestKey}.json   a content check to run (all projects, by due time)
  */
 
@@ -117,9 +118,17 @@ export function contentDisposition(fileName: string): string {
 function encodeRfc5987(value: string): string {
   return encodeURIComponent(value).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
-/** A rejected upload's entry in its project's quarantine list: where its object was kept, and why. */
+/** A rejected upload's entry in its project's quarantine list: where its object is kept, and why. */
 export function quarantineKey(projectId: string, requestKey: string): string {
   return `projects/${projectId}/quarantine/${requestKey}.json`;
+}
+
+/**
+ * Where a `quarantine` project's rejected object is moved: off its key (anything presigning that key would reach it),
+ * under a prefix no URL is ever made for. Named `object`, not after the file: keys are never made of client text.
+ */
+export function quarantineObjectKey(projectId: string, requestKey: string): string {
+  return `projects/${projectId}/quarantine/${requestKey}/object`;
 }
 
 /**

@@ -9,7 +9,13 @@ import { body, openMarkerOf, refusal, token, workflow, type Workflow } from "../
 import type { Project } from "../../auth/projects-file";
 import { StorageError, type Storage } from "../../storage/storage.port";
 import type { ContentScanner, ScanResult } from "../../verification/scanner";
-import { hashReservationKey, newRequestKey, quarantineKey, VERIFY_JOBS_PREFIX } from "../upload-keys";
+import {
+  hashReservationKey,
+  newRequestKey,
+  quarantineKey,
+  quarantineObjectKey,
+  VERIFY_JOBS_PREFIX,
+} from "../upload-keys";
 import { StoreVerificationJobQueue } from "./verification-jobs";
 
 let dir: string;
@@ -31,6 +37,12 @@ async function stored(w: Workflow, bytes: Buffer, extra: Record<string, unknown>
     expectedSize: bytes.length,
   });
   return { requestKey: started.requestKey, parts: [{ partNumber: 1, eTag: part.eTag }], objectKey: record.objectKey };
+}
+
+function sha256(bytes: Uint8Array | undefined): string {
+  return createHash("sha256")
+    .update(bytes ?? new Uint8Array(0))
+    .digest("hex");
 }
 
 async function jobs(storage: Storage): Promise<string[]> {
@@ -116,15 +128,58 @@ describe("content check: hostile files declared video/mp4 are rejected, never do
     expect(rejected.messages).toEqual(["TYPE_MISMATCH: declared video/mp4, found an HTML page (text/html)"]);
   });
 
-  it("a quarantine project keeps the object and lists it", async () => {
+  it("a quarantine project moves the object off its key, under its quarantine prefix, and lists it", async () => {
     const w = workflow({ project: { ...VIDEO_PROJECT, quarantine: true } });
-    const { requestKey, parts, objectKey } = await stored(w, fixture("program.elf"));
+    const bytes = fixture("program.elf");
+    const { requestKey, parts, objectKey } = await stored(w, bytes);
     await refusal(w.machine.complete(w.project, { requestKey, parts }));
-    expect(await w.storage.objectSize(objectKey)).toBeGreaterThan(0);
+    const kept = quarantineObjectKey("demo", requestKey);
+    expect(kept).toBe(`projects/demo/quarantine/${requestKey}/object`);
+    // Nothing at its key (where anything presigning it would reach it); the same bytes, whole, under quarantine.
+    expect(await w.storage.objectSize(objectKey)).toBeUndefined();
+    expect(sha256(await w.storage.readObjectRange(kept, 0, bytes.length))).toBe(sha256(bytes));
     expect(await w.storage.readJson(quarantineKey("demo", requestKey))).toMatchObject({
-      objectKey,
+      objectKey: kept,
+      movedFrom: objectKey,
+      contentLength: bytes.length,
       verification: { code: "TYPE_MISMATCH" },
     });
+    expect(await refusal(w.machine.success(w.project, requestKey))).toMatchObject({ codes: ["CONTENT_REJECTED"] });
+    expect(await jobs(w.storage)).toEqual([]);
+  });
+
+  it("a quarantine move the store fails is retried, never leaving the object at its key", async () => {
+    let failing = true;
+    const w = workflow({
+      project: { ...VIDEO_PROJECT, quarantine: true },
+      wrap: (memory) =>
+        new Proxy(memory, {
+          get(target, name, receiver) {
+            if (name === "moveObject" && failing) {
+              return () => Promise.reject(new StorageError("unavailable", "the store is down"));
+            }
+            const value: unknown = Reflect.get(target, name, receiver);
+            return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+          },
+        }),
+    });
+    const bytes = fixture("page.html");
+    const { requestKey, parts, objectKey } = await stored(w, bytes);
+    expect(await refusal(w.machine.complete(w.project, { requestKey, parts }))).toMatchObject({
+      codes: ["CONTENT_REJECTED"],
+    });
+    // Rejected (never served), the move still to do: the job stays, and nothing is listed as kept.
+    expect(await jobs(w.storage)).toHaveLength(1);
+    expect(await w.storage.readJson(quarantineKey("demo", requestKey))).toBeUndefined();
+    failing = false;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(await w.verification.runDue(10, 1)).toBe(1);
+    expect(await w.storage.objectSize(objectKey)).toBeUndefined();
+    const kept = quarantineObjectKey("demo", requestKey);
+    expect(sha256(await w.storage.readObjectRange(kept, 0, bytes.length))).toBe(sha256(bytes));
+    expect(await w.storage.readJson(quarantineKey("demo", requestKey))).toMatchObject({ objectKey: kept });
+    expect(await jobs(w.storage)).toEqual([]);
+    expect(w.hooked.filter((e) => e === "upload.rejected")).toHaveLength(1);
   });
 
   it("a single PUT is checked at success", async () => {

@@ -10,9 +10,9 @@ import { storageByteSource } from "../../verification/storage.byte-source";
 import type { DuplicateCheck } from "../duplicate-check";
 import type { UploadLifecycle } from "../lifecycle/upload-lifecycle.service";
 import type { OpenUploads } from "../open-uploads";
-import { quarantineKey } from "../upload-keys";
 import type { UploadRecord } from "../upload-record";
 import type { UploadRecords } from "../upload-records";
+import { quarantineRejected } from "./quarantine";
 import type { ClaimedJob, JobTarget, JobTicket, VerificationJobQueue } from "./verification-jobs";
 import { judgeContent, type Findings, type NamedScan } from "./verification-policy";
 
@@ -267,14 +267,13 @@ export class ContentVerification {
     return after;
   }
 
-  /** What a rejection leaves: no object (or a listed one, under quarantine), no hash reservation, no open place. */
+  /**
+   * What a rejection leaves: nothing at the object's key (deleted, or moved into quarantine: quarantine.ts), no hash
+   * reservation, no open place. What fails throws: the job is retried, and a retry comes here again.
+   */
   private async afterRejected(record: UploadRecord): Promise<void> {
-    if (record.checks?.quarantine) {
-      const entry = { objectKey: record.objectKey, verification: record.verification, rejectedAt: record.verifiedAt };
-      await this.storage.writeJson(quarantineKey(record.projectId, record.requestKey), entry);
-    } else {
-      await this.storage.deleteObject(record.objectKey);
-    }
+    if (record.checks?.quarantine) await quarantineRejected(this.storage, record);
+    else await this.storage.deleteObject(record.objectKey);
     if (record.fileHash) await this.duplicates.release(record.projectId, record.fileHash, record.requestKey);
     await this.openUploads.release(record); // completion released it already: a no-op unless that failed
   }
