@@ -70,7 +70,11 @@ const projectsFileSchema = z.object({
       quarantine: z
         .boolean()
         .optional()
-        .describe("Keep a rejected upload's object (listed under projects/{id}/quarantine/) instead of deleting it."),
+        .describe(
+          "Keep a rejected upload's object instead of deleting it: moved off its key to " +
+            "projects/{id}/quarantine/{requestKey}/object (no URL is ever made for it) and listed in " +
+            "projects/{id}/quarantine/{requestKey}.json.",
+        ),
       webhooks: z
         .array(webhookTargetSchema)
         .optional()
