@@ -30,6 +30,17 @@ export function moveCases({ harness, key }: ObjectStoreCases, size = 64 * 1024):
     expect(await storage.objectSize(to)).toBe(size);
   });
 
+  it("moves an object whose key has each character an object key may have", async () => {
+    const storage = harness().storage;
+    // objectKeyProblem's characters (an embedding app's `objectKey` names objects with them), each segment deep.
+    const from = `${key()}/A-z_0.9/it's (1)*!.mp4`;
+    const to = key();
+    const data = await storeObject(storage, from, 1000);
+    expect(await storage.moveObject(from, to)).toBe(true);
+    expect(await storage.objectSize(from)).toBeUndefined();
+    expect(sha256(await readWhole(storage, to, 1000))).toBe(sha256(data));
+  });
+
   it("moving a missing object answers false and makes nothing", async () => {
     const storage = harness().storage;
     const [from, to] = [key(), key()];
