@@ -5,6 +5,8 @@ import {
   isRequestKey,
   newRequestKey,
   objectKey,
+  objectKeyProblem,
+  quarantineObjectKey,
   recordKey,
   requestKeyOfRecord,
 } from "./upload-keys";
@@ -43,6 +45,14 @@ describe("storage keys", () => {
     expect(objectKey("films", key)).toBe(`projects/films/files/${key}`);
     expect(recordKey("films", key)).toBe(`projects/films/uploads/${key}.json`);
     expect(hashReservationKey("films", "../../../etc/passwd")).toMatch(/^projects\/films\/hashes\/[0-9a-f]{64}$/);
+  });
+
+  it("keep quarantined objects where no upload's object can be named: no download URL is ever made for them", () => {
+    const kept = quarantineObjectKey("films", key);
+    expect(kept).toBe(`projects/films/quarantine/${key}/object`);
+    // Download URLs are made only for an upload's objectKey, which an embedding app may name, but never there.
+    expect(objectKeyProblem(kept, "films")).toBeDefined();
+    expect(objectKeyProblem(`projects/films/files/${key}`, "films")).toBeUndefined();
   });
 
   it("read a request key back from a record key, only within the project", () => {
