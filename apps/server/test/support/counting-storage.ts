@@ -13,6 +13,7 @@ const REQUESTS = new Set<string>([
   "objectHead",
   "readObjectRange",
   "deleteObject",
+  "moveObject",
   "listKeys",
   "checkReady",
 ]);
