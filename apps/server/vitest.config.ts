@@ -11,6 +11,9 @@ export default withBase({
     // them anew cost about 2 s of CPU per file, 150 s of a run on two cores. Our own modules are run afresh for each
     // file (fresh-modules.setup.ts), and vitest restores spies between files.
     isolate: false,
-    setupFiles: ["./test/support/fresh-modules.setup.ts"],
+    // Most files wait on RGW, child processes and timers, not on the CPU: three at a time keep two cores busy. Each
+    // worker has a bucket of its own (the gateway's due work is global in its bucket).
+    maxWorkers: 3,
+    setupFiles: ["@upload-gateway/ceph-rgw/vitest-worker-bucket", "./test/support/fresh-modules.setup.ts"],
   },
 });
