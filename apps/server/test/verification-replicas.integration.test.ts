@@ -47,7 +47,8 @@ function options(replica: string, scanner: ContentScanner): UploadGatewayOptions
       },
     },
     scanners: [scanner],
-    verification: { waitSeconds: 0.3, pollSeconds: 0.2, leaseSeconds: 1 },
+    // A lease long enough that the first replica, slowed by a loaded machine, reaches its scan before it runs out.
+    verification: { waitSeconds: 0.3, pollSeconds: 0.2, leaseSeconds: 3 },
     hooks: { onVerified: ({ upload }) => void verified.push(`${replica}:${upload.requestKey}`) },
   };
 }
@@ -85,7 +86,8 @@ describe("content check across three replicas on one bucket", () => {
       body: { requestKey, parts },
     });
     expect(completed.body).toMatchObject({ success: true, result: true }); // answered within its wait, undecided
-    expect(heldScans).toBe(1);
+    // On a loaded machine the inspection before the scan can outlast the complete's 0.3 s wait: the scan comes later.
+    await until("the first replica stuck in its scan", async () => heldScans === 1, 15_000);
     const pending = await call(b, "POST", `${uploads}/success/${requestKey}`, { headers: auth });
     expect(pending.status).toBe(409);
     const state = async () =>
