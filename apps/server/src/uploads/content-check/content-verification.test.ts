@@ -9,8 +9,9 @@ import { body, openMarkerOf, refusal, token, workflow, type Workflow } from "../
 import type { Project } from "../../auth/projects-file";
 import { StorageError, type Storage } from "../../storage/storage.port";
 import type { ContentScanner, ScanResult } from "../../verification/scanner";
-import { hashReservationKey, newRequestKey, quarantineKey, VERIFY_JOBS_PREFIX } from "../upload-keys";
-import { StoreVerificationJobQueue } from "./verification-jobs";
+import { DueIndex, dueKindPrefix } from "../../scheduling/due-index";
+import { hashReservationKey, newRequestKey, quarantineKey } from "../upload-keys";
+import { VERIFY_KIND } from "./content-verification";
 
 let dir: string;
 const fixture = (name: string) => readFileSync(join(dir, name));
@@ -33,8 +34,10 @@ async function stored(w: Workflow, bytes: Buffer, extra: Record<string, unknown>
   return { requestKey: started.requestKey, parts: [{ partNumber: 1, eTag: part.eTag }], objectKey: record.objectKey };
 }
 
+const JOBS_PREFIX = dueKindPrefix(VERIFY_KIND);
+
 async function jobs(storage: Storage): Promise<string[]> {
-  return (await storage.listKeys(VERIFY_JOBS_PREFIX, { limit: 100 })).keys;
+  return (await storage.listKeys(JOBS_PREFIX, { limit: 100 })).keys;
 }
 
 /** A scanner whose verdicts the test gives, one scan at a time. */
@@ -218,7 +221,7 @@ describe("content check: durable, once, anywhere", () => {
     await w.machine.complete(w.project, { requestKey, parts });
     expect((await w.records.load("demo", requestKey)).verification?.state).toBe("pending");
     await new Promise((resolve) => setTimeout(resolve, 150)); // the retry's backoff (50–100 ms here)
-    expect(await w.verification.runDue(10, 1)).toBe(1);
+    expect(await w.verification.worker.poll()).toBe(1);
     expect(await refusal(w.machine.success(w.project, requestKey))).toMatchObject({ codes: ["CONTENT_REJECTED"] });
     expect((await w.records.load("demo", requestKey)).verification).toMatchObject({
       code: "MALWARE_FOUND",
@@ -236,10 +239,10 @@ describe("content check: durable, once, anywhere", () => {
     await a.machine.complete(a.project, { requestKey, parts }); // A claims the job and hangs in its scanner: "dies"
     expect(held.scans).toBe(1);
     // While A's lease holds, nobody else runs it.
-    await Promise.all([b.verification.runDue(10, 2), c.verification.runDue(10, 2)]);
+    await Promise.all([b.verification.worker.poll(), c.verification.worker.poll()]);
     expect((await a.records.load("demo", requestKey)).verification?.state).toBe("pending");
     await new Promise((resolve) => setTimeout(resolve, 350));
-    await Promise.all([b.verification.runDue(10, 2), c.verification.runDue(10, 2), b.verification.runDue(10, 2)]);
+    await Promise.all([b.verification.worker.poll(), c.verification.worker.poll(), b.verification.worker.poll()]);
     const record = await a.records.load("demo", requestKey);
     expect(record.verification).toMatchObject({ state: "passed", detectedMimeType: "video/mp4" });
     // A wakes up and finishes: the record's compare-and-swap finds it decided, so no second event.
@@ -268,13 +271,13 @@ describe("content check: durable, once, anywhere", () => {
     const { requestKey, parts } = await stored(w, fixture("mp4-index-at-start.mp4"));
     await w.machine.complete(w.project, { requestKey, parts });
     await new Promise((resolve) => setTimeout(resolve, 120));
-    await w.verification.runDue(10, 1); // fails again: rescheduled
+    await w.verification.worker.poll(); // fails again: rescheduled
     expect((await w.records.load("demo", requestKey)).verification?.state).toBe("pending");
     expect(await refusal(w.machine.success(w.project, requestKey))).toMatchObject({ codes: ["VERIFICATION_PENDING"] });
     expect(await jobs(w.storage)).toHaveLength(1);
     failing = false;
     await new Promise((resolve) => setTimeout(resolve, 250));
-    expect(await w.verification.runDue(10, 1)).toBe(1);
+    expect(await w.verification.worker.poll()).toBe(1);
     expect((await w.machine.success(w.project, requestKey)).verification.state).toBe("passed");
     expect(w.hooked.filter((e) => e === "upload.verified")).toHaveLength(1);
   });
@@ -290,7 +293,7 @@ describe("content check: durable, once, anywhere", () => {
             if (name === "readDocument") {
               // The poller's claim reads the job slowly: it is still at it when the completion's own run begins.
               return async (key: string) => {
-                if (key.startsWith(VERIFY_JOBS_PREFIX)) await new Promise((resolve) => setTimeout(resolve, 50));
+                if (key.startsWith(JOBS_PREFIX)) await new Promise((resolve) => setTimeout(resolve, 50));
                 return target.readDocument(key);
               };
             }
@@ -298,7 +301,7 @@ describe("content check: durable, once, anywhere", () => {
             return async (key: string, ...rest: unknown[]) => {
               const written = await (value as (...a: unknown[]) => Promise<boolean>).call(target, key, ...rest);
               // The poller's pass starts the moment the job is in the store, before the completion's own run.
-              if (key.startsWith(VERIFY_JOBS_PREFIX)) poll = w.verification.runDue(10, 2);
+              if (key.startsWith(JOBS_PREFIX)) poll = w.verification.worker.poll();
               return written;
             };
           },
@@ -325,11 +328,15 @@ describe("content check: durable, once, anywhere", () => {
           },
         }),
     });
-    const queue = new StoreVerificationJobQueue(w.storage);
-    for (let i = 0; i < 20; i++) await queue.add({ projectId: `project-${i}`, requestKey: newRequestKey() });
-    await queue.add({ projectId: "later", requestKey: newRequestKey() }, Date.now() + 60_000);
+    const index = new DueIndex(w.storage);
+    const schedule = (projectId: string, dueAt: number) => {
+      const job = { projectId, requestKey: newRequestKey(), firstAddedAt: Date.now() };
+      return index.schedule(VERIFY_KIND, `${projectId}:${job.requestKey}`, dueAt, job);
+    };
+    for (let i = 0; i < 20; i++) await schedule(`project-${i}`, Date.now());
+    await schedule("later", Date.now() + 60_000);
     listings = 0;
-    expect(await w.verification.runDue(100, 2)).toBe(20); // uploads that no longer exist: their jobs are dropped
+    expect(await w.verification.worker.poll()).toBe(20); // uploads that no longer exist: their jobs are dropped
     expect(listings).toBe(1);
     expect(await jobs(w.storage)).toHaveLength(1); // the one due later
   });
