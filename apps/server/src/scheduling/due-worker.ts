@@ -95,11 +95,14 @@ export class DueWorker<P, O extends DueOutcome<P> = DueOutcome<P>> {
 
   /**
    * Works on an entry this process claimed itself (`DueIndex.scheduleClaimed`): the handler (or `handle`, for what
-   * the caller knows already), then the entry removed or rescheduled. Answers the handler's outcome; undefined when it
-   * threw (told to `onError`; the lease runs out and the work is claimed again).
+   * the caller knows already), then the entry removed or rescheduled. Answers the handler's outcome as soon as it has
+   * it (undefined when it threw: told to `onError`, the lease runs out and the work is claimed again); the entry is
+   * settled in the background (`settled` waits for it; if the process dies first, the work is claimed again).
    */
   runClaimed(entry: ClaimedEntry<P>, handle = this.handle): Promise<O | undefined> {
-    return this.track(this.settle(entry, handle));
+    const outcome = this.track(this.attempt(entry, handle));
+    void this.track(outcome.then((o) => o && this.finish(entry, o)));
+    return outcome;
   }
 
   /** Settles when the work started by `runNow` and `runClaimed` has ended. */
@@ -144,7 +147,8 @@ export class DueWorker<P, O extends DueOutcome<P> = DueOutcome<P>> {
     try {
       const claimed = await this.index.claim<P>(ref, this.options.leaseMs);
       if (!claimed) return false;
-      return (await this.settle(claimed)) !== undefined;
+      const outcome = await this.attempt(claimed, this.handle);
+      return outcome !== undefined && (await this.finish(claimed, outcome));
     } catch (error) {
       this.options.onError(ref, error);
       return false;
@@ -153,18 +157,27 @@ export class DueWorker<P, O extends DueOutcome<P> = DueOutcome<P>> {
     }
   }
 
-  /** The handler on a claimed entry, then its removal or rescheduling; undefined when either threw. */
-  private async settle(claimed: ClaimedEntry<P>, handle = this.handle): Promise<O | undefined> {
+  /** The handler on a claimed entry; undefined when it threw (told to `onError`). */
+  private async attempt(claimed: ClaimedEntry<P>, handle: (entry: ClaimedEntry<P>) => Promise<O>) {
     try {
-      const outcome = await handle(claimed);
+      return await handle(claimed);
+    } catch (error) {
+      this.options.onError(claimed, error);
+      return undefined;
+    }
+  }
+
+  /** Removes or reschedules a claimed entry as its outcome says; false when that threw (told to `onError`). */
+  private async finish(claimed: ClaimedEntry<P>, outcome: O): Promise<boolean> {
+    try {
       if ("done" in outcome) await this.index.remove(claimed);
       else if (await this.index.reschedule(claimed, outcome.retryAt, outcome.payload)) {
         this.runAt(claimed.id, outcome.retryAt);
       }
-      return outcome;
+      return true;
     } catch (error) {
       this.options.onError(claimed, error);
-      return undefined;
+      return false;
     }
   }
 }

@@ -1,7 +1,13 @@
 import { createHash } from "node:crypto";
 import { link, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
-import type { DocumentStore, KeyPage, StoredDocument, WriteConditions } from "./document-store.port";
+import type {
+  DocumentStore,
+  KeyPage,
+  StoredDocument,
+  WriteConditions,
+  WrittenDocument,
+} from "./document-store.port";
 import { KeyedMutex } from "./keyed-mutex";
 import { DIR_MODE, FILE_MODE, isMissing, safeSegments, unavailable, type LocalDataDir } from "./local-data-dir";
 
@@ -37,26 +43,35 @@ export class LocalDocumentStore implements DocumentStore {
   }
 
   async writeJson(key: string, value: unknown, options: WriteConditions = {}): Promise<boolean> {
+    return (await this.writeDocument(key, value, options)) !== undefined;
+  }
+
+  async writeDocument(
+    key: string,
+    value: unknown,
+    options: WriteConditions = {},
+  ): Promise<WrittenDocument | undefined> {
     const target = this.documentPath(key);
     const content = JSON.stringify(value);
+    const written = { version: documentVersion(Buffer.from(content, "utf8")) };
     return this.locks.run(target, async () => {
       await this.dataDir.io(() => mkdir(dirname(target), { recursive: true, mode: DIR_MODE }));
       if (options.ifMatch !== undefined) {
         const current = await this.readDocument(key);
-        if (current?.version !== options.ifMatch) return false;
-        if (options.ifNoneMatch) return false; // both conditions cannot hold: the document exists
+        if (current?.version !== options.ifMatch) return undefined;
+        if (options.ifNoneMatch) return undefined; // both conditions cannot hold: the document exists
       }
       if (!options.ifNoneMatch) {
         await this.dataDir.io(() => this.dataDir.writeAtomically(target, content));
-        return true;
+        return written;
       }
       const temp = await this.dataDir.tempPath();
       try {
         await writeFile(temp, content, { mode: FILE_MODE });
         await link(temp, target);
-        return true;
+        return written;
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+        if ((error as NodeJS.ErrnoException).code === "EEXIST") return undefined;
         throw unavailable(error);
       } finally {
         await rm(temp, { force: true });

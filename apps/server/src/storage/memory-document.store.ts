@@ -1,4 +1,10 @@
-import type { DocumentStore, KeyPage, StoredDocument, WriteConditions } from "./document-store.port";
+import type {
+  DocumentStore,
+  KeyPage,
+  StoredDocument,
+  WriteConditions,
+  WrittenDocument,
+} from "./document-store.port";
 import { turn } from "./memory-turn";
 
 /**
@@ -22,13 +28,22 @@ export class MemoryDocumentStore implements DocumentStore {
   }
 
   async writeJson(key: string, value: unknown, options: WriteConditions = {}): Promise<boolean> {
+    return (await this.writeDocument(key, value, options)) !== undefined;
+  }
+
+  async writeDocument(
+    key: string,
+    value: unknown,
+    options: WriteConditions = {},
+  ): Promise<WrittenDocument | undefined> {
     await turn();
     const current = this.documents.get(key);
-    if (options.ifNoneMatch && current) return false;
-    if (options.ifMatch !== undefined && current?.version !== options.ifMatch) return false;
+    if (options.ifNoneMatch && current) return undefined;
+    if (options.ifMatch !== undefined && current?.version !== options.ifMatch) return undefined;
     // A new version with every write, so a compare-and-swap never mistakes a rewrite for the version it read.
-    this.documents.set(key, { json: JSON.stringify(value), version: `v${++this.writes}` });
-    return true;
+    const version = `v${++this.writes}`;
+    this.documents.set(key, { json: JSON.stringify(value), version });
+    return { version };
   }
 
   async listKeys(prefix: string, options: { startAfter?: string; limit: number }): Promise<KeyPage> {

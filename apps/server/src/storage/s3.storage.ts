@@ -31,6 +31,7 @@ import {
   type StoredDocument,
   type StoredPartInfo,
   type WriteConditions,
+  type WrittenDocument,
 } from "./storage.port";
 import { unquoteETag } from "./etag";
 
@@ -210,6 +211,14 @@ export class S3Storage implements Storage {
   }
 
   async writeJson(key: string, value: unknown, options: WriteConditions = {}): Promise<boolean> {
+    return (await this.writeDocument(key, value, options)) !== undefined;
+  }
+
+  async writeDocument(
+    key: string,
+    value: unknown,
+    options: WriteConditions = {},
+  ): Promise<WrittenDocument | undefined> {
     const command = new PutObjectCommand({
       Bucket: this.bucket,
       Key: key,
@@ -221,14 +230,15 @@ export class S3Storage implements Storage {
     });
     const conditional = options.ifNoneMatch === true || options.ifMatch !== undefined;
     try {
-      await this.client.send(command);
-      return true;
+      const out = await this.client.send(command);
+      // The ETag a GET of this version answers (a PUT's is the MD5 of its body, unquoted like readDocument's).
+      return out.ETag ? { version: unquoteETag(out.ETag) } : {};
     } catch (error) {
       // 412: the condition failed. 409: a concurrent conditional write to the same key won the race. 404: If-Match on
       // a key that does not exist (AWS; RGW answers 412).
       const status = error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
       if (conditional && (status === 412 || status === 409 || (options.ifMatch !== undefined && status === 404))) {
-        return false;
+        return undefined;
       }
       throw toStorageError(error);
     }

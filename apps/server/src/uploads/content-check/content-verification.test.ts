@@ -73,6 +73,7 @@ describe("content check: real media passes, with its facts", () => {
     const verified = w.events.find((e) => e.type === "upload.verified")!;
     expect(verified.data.verification).toEqual(record.verification);
     expect(verified.createdAt).toBe(record.verifiedAt);
+    await w.verification.drain(); // the job is removed once the verdict is answered
     expect(await jobs(w.storage)).toEqual([]);
   });
 
@@ -109,6 +110,7 @@ describe("content check: hostile files declared video/mp4 are rejected, never do
     });
     expect(w.hooked).toEqual(["upload.started", "upload.completed", "upload.rejected"]);
     expect(w.events.filter((e) => e.type === "upload.rejected")).toHaveLength(1);
+    await w.verification.drain(); // the job is removed once the verdict is answered
     expect(await jobs(w.storage)).toEqual([]);
   });
 

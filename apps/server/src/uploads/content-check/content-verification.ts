@@ -46,6 +46,12 @@ const checkJobSchema = z.object({
 });
 type CheckJob = z.infer<typeof checkJobSchema>;
 
+/** An upload's record as the caller has it, with its version when known (a compare-and-swap then needs no read). */
+interface KnownRecord {
+  record: UploadRecord;
+  version?: string | undefined;
+}
+
 /** What a run of a check ends with: the due index's outcome, and the upload's record when the run read or decided it. */
 type CheckOutcome = DueOutcome<CheckJob> & { record?: UploadRecord };
 
@@ -133,16 +139,17 @@ export class ContentVerification {
    * Waits for the verdict on a stored upload, at most the configured wait: runs its job at once when this process
    * began it (the run goes on in the background past the wait; a run that ends undecided is retried later, and not
    * waited for), else reads its record until it is decided. Answers the record as it is then (still pending when the
-   * wait ran out); a `rejected` one is thrown as CONTENT_REJECTED.
+   * wait ran out); a `rejected` one is thrown as CONTENT_REJECTED. `version`: the record's, when just written (the
+   * verdict's compare-and-swap then needs no read).
    */
-  async settle(record: UploadRecord): Promise<UploadRecord> {
+  async settle(record: UploadRecord, version?: string): Promise<UploadRecord> {
     const deadline = Date.now() + this.settings.waitMs;
     let current: UploadRecord | undefined = record;
     const entry = this.ownJobs.get(localKey(record));
     if (entry && record.verification?.state === "pending") {
       this.ownJobs.delete(localKey(record));
       // Its lease is this process's: no poll (of this replica or another) runs it meanwhile.
-      const run = this.worker.runClaimed(entry, (claimed) => this.run(claimed, record));
+      const run = this.worker.runClaimed(entry, (claimed) => this.run(claimed, { record, version }));
       let timer: NodeJS.Timeout | undefined;
       const waited = new Promise<"waited">(
         (resolve) => (timer = setTimeout(() => resolve("waited"), this.settings.waitMs)),
@@ -171,8 +178,11 @@ export class ContentVerification {
     await this.worker.settled();
   }
 
-  /** Runs a claimed job; what fails is retried later (never thrown). `known`: the upload's record, when just read. */
-  private async run(entry: ClaimedEntry<CheckJob>, known?: UploadRecord): Promise<CheckOutcome> {
+  /**
+   * Runs a claimed job; what fails is retried later (never thrown). `known`: the upload's record (and its version),
+   * when just read or written.
+   */
+  private async run(entry: ClaimedEntry<CheckJob>, known?: KnownRecord): Promise<CheckOutcome> {
     const parsed = checkJobSchema.safeParse(entry.payload);
     if (!parsed.success) {
       this.logger.error(`Unreadable content check ${entry.key}: removed`);
@@ -192,8 +202,8 @@ export class ContentVerification {
   }
 
   /** Checks the upload of a job this process holds; throws what cannot decide (the caller retries it later). */
-  private async check(job: CheckJob, known?: UploadRecord): Promise<CheckOutcome> {
-    const record = known ?? (await this.records.read(job.projectId, job.requestKey));
+  private async check(job: CheckJob, known?: KnownRecord): Promise<CheckOutcome> {
+    const record = known?.record ?? (await this.records.read(job.projectId, job.requestKey));
     if (!record || record.state === "aborted") return { done: true, ...(record ? { record } : {}) };
     if (record.state === "uploading" || (record.state === "completed" && record.verification === undefined)) {
       // Its completion is in flight (the job is added first; for an upload completed before the check existed, its
@@ -225,18 +235,22 @@ export class ContentVerification {
     } else {
       verification = judgement.verification;
     }
-    return { done: true, record: await this.decide(record, verification) };
+    return { done: true, record: await this.decide(record, verification, known?.version) };
   }
 
   /** Records the verdict by compare-and-swap; the winner reports it; what follows a rejection is done either way. */
-  private async decide(record: UploadRecord, verification: Verification): Promise<UploadRecord> {
+  private async decide(record: UploadRecord, verification: Verification, version?: string): Promise<UploadRecord> {
     const failed = verification.state === "failed";
-    const { record: after, changed } = await this.records.update(record, (current) => {
-      if (current.state !== "completed" || current.verification?.state !== "pending") return undefined;
-      const now = new Date().toISOString();
-      const decided: UploadRecord = { ...current, verification, verifiedAt: now, updatedAt: now };
-      return failed ? { ...decided, state: "rejected" } : decided;
-    });
+    const { record: after, changed } = await this.records.update(
+      record,
+      (current) => {
+        if (current.state !== "completed" || current.verification?.state !== "pending") return undefined;
+        const now = new Date().toISOString();
+        const decided: UploadRecord = { ...current, verification, verifiedAt: now, updatedAt: now };
+        return failed ? { ...decided, state: "rejected" } : decided;
+      },
+      version,
+    );
     if (changed) {
       await this.lifecycle.transitioned(failed ? "upload.rejected" : "upload.verified", after);
       const what = failed
