@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RequestCounter } from "../../../test/support/counting-storage";
 import { HOSTILE_FIXTURES, makeMediaFixtures } from "../../../test/support/media-fixtures";
 import { body, openMarkerOf, refusal, token, workflow, type Workflow } from "../../../test/support/workflow";
 import type { Project } from "../../auth/projects-file";
@@ -192,6 +193,32 @@ describe("content check: whole-file hash (verifyFileHash)", () => {
     const rejected = await refusal(w.machine.complete(w.project, bad));
     expect(rejected.messages[0]).toMatch(/^HASH_MISMATCH: /);
     expect(await w.storage.readJson(hashReservationKey("demo", lie))).toBeUndefined();
+  });
+});
+
+describe("content check: what it costs", () => {
+  it("complete to verdict: one read of the record, and the place given back alongside the check", async () => {
+    const counter = new RequestCounter();
+    const w = workflow({ wrap: (memory) => counter.wrap(memory) });
+    const { requestKey, parts } = await stored(w, Buffer.alloc(100, 1));
+    counter.reset();
+    await w.machine.complete(w.project, { requestKey, parts });
+    await w.verification.drain();
+    const requests = counter.byMethod();
+    const inSequence = counter.inSequence;
+    expect((await w.records.load("demo", requestKey)).verification?.state).toBe("passed");
+    expect(requests).toEqual({
+      readDocument: 1, // the record, once: each later compare-and-swap starts from the version the last one wrote
+      listParts: 1,
+      completeMultipartUpload: 1,
+      writeJson: 4, // the record completing, the check's entry (its claim too), the record completed, the verdict
+      readObjectRange: 1,
+      readJson: 1, // the open place, given back
+      deleteObject: 2, // the open place, the check's entry
+    });
+    // The record, the parts, completing, the object; then the entry ∥ the place, the record ∥ its deletion, the
+    // bytes, the verdict, and the entry's removal.
+    expect(inSequence).toBe(9);
   });
 });
 
