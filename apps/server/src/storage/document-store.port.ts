@@ -69,3 +69,8 @@ export async function writeVersioned(
   if (store.writeDocument) return store.writeDocument(key, value, options);
   return (await store.writeJson(key, value, options)) ? {} : undefined;
 }
+
+/** Whether a `writeDocument` wrote: the `writeJson` of an adapter that has `writeDocument`. */
+export async function wrote(written: Promise<WrittenDocument | undefined>): Promise<boolean> {
+  return (await written) !== undefined;
+}

@@ -1,9 +1,10 @@
-import type {
-  DocumentStore,
-  KeyPage,
-  StoredDocument,
-  WriteConditions,
-  WrittenDocument,
+import {
+  wrote,
+  type DocumentStore,
+  type KeyPage,
+  type StoredDocument,
+  type WriteConditions,
+  type WrittenDocument,
 } from "./document-store.port";
 import { turn } from "./memory-turn";
 
@@ -27,19 +28,15 @@ export class MemoryDocumentStore implements DocumentStore {
     return document && { value: JSON.parse(document.json) as unknown, version: document.version };
   }
 
-  async writeJson(key: string, value: unknown, options: WriteConditions = {}): Promise<boolean> {
-    return (await this.writeDocument(key, value, options)) !== undefined;
+  writeJson(key: string, value: unknown, options?: WriteConditions): Promise<boolean> {
+    return wrote(this.writeDocument(key, value, options));
   }
 
-  async writeDocument(
-    key: string,
-    value: unknown,
-    options: WriteConditions = {},
-  ): Promise<WrittenDocument | undefined> {
+  async writeDocument(key: string, value: unknown, when: WriteConditions = {}): Promise<WrittenDocument | undefined> {
     await turn();
     const current = this.documents.get(key);
-    if (options.ifNoneMatch && current) return undefined;
-    if (options.ifMatch !== undefined && current?.version !== options.ifMatch) return undefined;
+    if (when.ifNoneMatch && current) return undefined;
+    if (when.ifMatch !== undefined && current?.version !== when.ifMatch) return undefined;
     // A new version with every write, so a compare-and-swap never mistakes a rewrite for the version it read.
     const version = `v${++this.writes}`;
     this.documents.set(key, { json: JSON.stringify(value), version });
