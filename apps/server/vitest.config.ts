@@ -14,6 +14,9 @@ export default withBase({
     // Most files wait on RGW, child processes and timers, not on the CPU: three at a time keep two cores busy. Each
     // worker has a bucket of its own (the gateway's due work is global in its bucket).
     maxWorkers: 3,
+    // As many from the start: with fewer, tinypool ends a spare worker while it still runs ("Terminating worker
+    // thread", the run lost) when the files share their workers (isolate: false).
+    minWorkers: 3,
     setupFiles: ["@upload-gateway/ceph-rgw/vitest-worker-bucket", "./test/support/fresh-modules.setup.ts"],
   },
 });

@@ -1,6 +1,6 @@
 // The idle section of `pnpm bench` (issue 21): the S3 requests an idle gateway makes, with 1, 1,000 and 10,000
-// projects (each with a webhook), counted by a proxy in front of RGW. Due work (webhook deliveries, expiries) is found
-// in one due-ordered index in the store, so the figure should not grow with the number of projects.
+// projects (each with a webhook), counted by a proxy in front of RGW. Due work (webhook deliveries, expiries, content
+// checks) is found in one due-ordered index in the store, so the figure should not grow with the number of projects.
 import { createHash, randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -34,8 +34,9 @@ function projectsFileOf(/** @type {string} */ dir, /** @type {number} */ count) 
 }
 
 /**
- * For each project count: a gateway (S3 mode, default poll intervals: webhooks every 5 s, expiry every 300 s) whose
- * S3 traffic goes through a counting proxy; after it has settled, its requests over `measureSeconds`, per minute.
+ * For each project count: a gateway (S3 mode, default polls: webhooks every 5 s, content checks every 10 s, expiry every
+ * 300 s) whose S3 traffic goes through a counting proxy; after it has settled, its requests over `measureSeconds`, per
+ * minute.
  * @param {IdleContext} ctx @param {IdleConfig} config @param {Record<string, string>} s3Env
  */
 export async function benchIdle(ctx, config, s3Env) {
@@ -94,7 +95,7 @@ export function idleReport(idle) {
       .join(", ") || "none",
   ]);
   return [
-    `**Idle S3 requests** of a gateway with no traffic (each project with a webhook; polls: webhooks every 5 s, expiry every 300 s), counted by a proxy in front of RGW over ${idle.measureSeconds} s after ${idle.settleSeconds} s of settling\n\n` +
+    `**Idle S3 requests** of a gateway with no traffic (each project with a webhook; polls: webhooks every 5 s, content checks every 10 s, expiry every 300 s), counted by a proxy in front of RGW over ${idle.measureSeconds} s after ${idle.settleSeconds} s of settling\n\n` +
       table(["projects", "requests/min", `requests in ${idle.measureSeconds} s`], rows),
   ];
 }

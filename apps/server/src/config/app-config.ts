@@ -106,14 +106,15 @@ const envSchema = z
     WEBHOOK_RETRY_FOR_SECONDS: seconds(86_400),
     WEBHOOK_POLL_INTERVAL_SECONDS: seconds(5),
     // The content check of every stored upload: complete and success wait this long for its verdict (then success
-    // answers 409 VERIFICATION_PENDING); every replica looks for checks left by others every VERIFY_POLL_SECONDS; a
-    // check claimed by a process that died is taken over VERIFY_LEASE_SECONDS after it was claimed.
+    // answers 409 VERIFICATION_PENDING); every replica polls the due index for checks left by others every
+    // VERIFY_POLL_SECONDS (one LIST: a dead replica's checks and retries due later than that; sooner retries are run
+    // by their own process); a check claimed by a process that died is taken over VERIFY_LEASE_SECONDS after its claim.
     VERIFY_WAIT_SECONDS: z.coerce
       .number({ message: "must be a number of seconds" })
       .min(0, "must be 0 or more")
       .max(60, "must be at most 60 (a request waits this long)")
       .default(10),
-    VERIFY_POLL_SECONDS: seconds(2),
+    VERIFY_POLL_SECONDS: seconds(10),
     VERIFY_LEASE_SECONDS: seconds(120),
     // ClamAV's clamd, which scans each upload's bytes by INSTREAM when set (tcp://host:port); off when unset.
     CLAMD_URL: clamdUrl.optional(),

@@ -150,8 +150,9 @@ export interface UploadGatewayOptions {
   scanners?: ContentScanner[];
   /**
    * The content check, as the standalone server's `VERIFY_*` variables: complete and `success` wait `waitSeconds`
-   * (default 10) for the verdict; each replica runs checks left by others every `pollSeconds` (default 2); a check
-   * whose process died is taken over `leaseSeconds` (default 120) after it was claimed.
+   * (default 10) for the verdict; each replica polls for checks left by others every `pollSeconds` (default 10: a
+   * dead replica's, and retries due later than that); a check whose process died is taken over `leaseSeconds`
+   * (default 120) after it was claimed.
    */
   verification?: { waitSeconds?: number; pollSeconds?: number; leaseSeconds?: number };
   /** Rules for every project whose own entry does not set them, and the lifetime of download URLs. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { MemoryStorage } from "../storage/memory.storage";
 import { RequestCounter } from "../../test/support/counting-storage";
+import { until } from "../../test/support/until";
 import { DueIndex, dueKey, parseDueKey, type ClaimedEntry } from "./due-index";
 import { DueWorker, type DueOutcome } from "./due-worker";
 
@@ -100,5 +101,68 @@ describe("DueIndex", () => {
     expect(await worker.poll()).toBe(1);
     expect(seen).toEqual([0, 1]);
     expect(await a.due("job", 10, Number.MAX_SAFE_INTEGER)).toEqual([]);
+  });
+
+  it("scheduleClaimed: one write schedules the work and claims it; nobody else claims it while the lease holds", async () => {
+    const { a, b, counter, advance } = setUp();
+    counter.reset();
+    const own = await a.scheduleClaimed("job", "x", T0, { n: 1 }, 5_000);
+    expect(counter.byMethod()).toEqual({ writeJson: 1 });
+    expect(own).toMatchObject({ id: "x", payload: { n: 1 }, attempts: 0, leaseUntil: T0 + 5_000 });
+    expect(await b.scheduleClaimed("job", "x", T0, { n: 2 }, 5_000)).toBeUndefined(); // there already
+    const [ref] = await b.due("job", 10);
+    expect(await b.claim(ref!, 5_000)).toBeUndefined();
+    // The scheduler died: its lease runs out, and another replica takes the work over, the dead claim an attempt.
+    advance(5_001);
+    expect(await b.claim(ref!, (payload: { n: number } | undefined) => payload!.n * 1_000)).toMatchObject({
+      attempts: 1,
+      leaseUntil: T0 + 5_001 + 1_000, // the lease the payload asks for
+    });
+  });
+
+  it("DueWorker.runClaimed settles work this process claimed itself and answers the handler's outcome", async () => {
+    const { a } = setUp();
+    const handled: string[] = [];
+    type Outcome = DueOutcome<undefined> & { note?: string };
+    const worker = new DueWorker<undefined, Outcome>(
+      a,
+      "job",
+      (entry) => {
+        handled.push(`poll:${entry.id}`);
+        return Promise.resolve({ done: true });
+      },
+      { leaseMs: 10_000, concurrency: 1, pageSize: 10, onError: () => undefined },
+    );
+    const own = (await a.scheduleClaimed("job", "x", T0, undefined, 10_000))!;
+    expect(await worker.poll()).toBe(0); // leased by this process: the poll leaves it to its own run
+    const outcome = await worker.runClaimed(own, (entry) => {
+      handled.push(`own:${entry.id}`);
+      return Promise.resolve({ done: true, note: "known" });
+    });
+    expect(outcome).toEqual({ done: true, note: "known" });
+    expect(handled).toEqual(["own:x"]);
+    expect(await a.due("job", 10, Number.MAX_SAFE_INTEGER)).toEqual([]);
+  });
+
+  it("DueWorker, polling: a retry due before the next poll is run by this process at its time", async () => {
+    const counter = new RequestCounter();
+    const index = new DueIndex(counter.wrap(new MemoryStorage()));
+    let attempts = 0;
+    const worker = new DueWorker<undefined>(
+      index,
+      "job",
+      () => Promise.resolve(++attempts === 1 ? { retryAt: Date.now() + 20 } : { done: true }),
+      { leaseMs: 10_000, concurrency: 1, pageSize: 10, onError: () => undefined },
+    );
+    await index.schedule("job", "x", Date.now());
+    worker.start(3_600_000, 0); // one poll now, the next in an hour
+    try {
+      await until("the retry", () => attempts === 2);
+      await worker.settled();
+      expect(counter.byMethod().listKeys).toBe(1);
+      expect(await index.due("job", 10, Number.MAX_SAFE_INTEGER)).toEqual([]);
+    } finally {
+      await worker.stop();
+    }
   });
 });

@@ -111,6 +111,26 @@ export class DueIndex {
   }
 
   /**
+   * Schedules work `id` of `kind` for `dueAt`, claimed at once by this process for `leaseMs` (it means to do the work
+   * now): the write that schedules it is its claim. If the process dies, the lease runs out and any replica claims it.
+   * Undefined when the entry was there already (scheduled earlier: not this process's).
+   */
+  async scheduleClaimed<P>(
+    kind: string,
+    id: string,
+    dueAt: number,
+    payload: P,
+    leaseMs: number,
+  ): Promise<ClaimedEntry<P> | undefined> {
+    const key = dueKey(kind, id, dueAt);
+    const token = this.leaseToken();
+    const lease = { owner: token, until: this.now() + leaseMs };
+    const entry: Entry = { kind, id, dueAt, attempts: 0, payload, lease };
+    if (!(await this.storage.writeJson(key, entry, { ifNoneMatch: true }))) return undefined;
+    return { ...parseDueKey(kind, key)!, payload, attempts: 0, leaseUntil: lease.until, token };
+  }
+
+  /**
    * The first entries of `kind` due by `at` (now by default), earliest first: one LIST of at most `limit` keys. Entries
    * leased by others are among them (their key keeps its time): `claim` skips those still held.
    */
@@ -127,11 +147,14 @@ export class DueIndex {
   }
 
   /**
-   * Claims a due entry for `leaseMs`: a read and a compare-and-swap that sets this process's lease. Undefined when the
-   * entry is gone, not due, or held by a lease that has not run out (another replica works on it), or when another
-   * claim won the swap.
+   * Claims a due entry for `leaseMs` (or what it answers for the entry's payload): a read and a compare-and-swap that
+   * sets this process's lease. Undefined when the entry is gone, not due, or held by a lease that has not run out
+   * (another replica works on it), or when another claim won the swap.
    */
-  async claim<P>(ref: DueRef, leaseMs: number): Promise<ClaimedEntry<P> | undefined> {
+  async claim<P>(
+    ref: DueRef,
+    leaseMs: number | ((payload: P | undefined) => number),
+  ): Promise<ClaimedEntry<P> | undefined> {
     const document = await this.storage.readDocument(ref.key);
     if (!document) return undefined;
     const parsed = entrySchema.safeParse(document.value);
@@ -144,12 +167,13 @@ export class DueIndex {
     if (entry.dueAt > now || (entry.lease && entry.lease.until > now)) return undefined;
     // A lease that ran out is a claim that died: it counts as an attempt.
     const attempts = entry.attempts + (entry.lease ? 1 : 0);
-    const token = `${this.owner}:${randomUUID()}`;
-    const lease = { owner: token, until: now + leaseMs };
+    const token = this.leaseToken();
+    const payload = entry.payload as P | undefined;
+    const lease = { owner: token, until: now + (typeof leaseMs === "number" ? leaseMs : leaseMs(payload)) };
     if (!(await this.storage.writeJson(ref.key, { ...entry, attempts, lease }, { ifMatch: document.version }))) {
       return undefined;
     }
-    return { ...ref, payload: entry.payload as P | undefined, attempts, leaseUntil: lease.until, token };
+    return { ...ref, payload, attempts, leaseUntil: lease.until, token };
   }
 
   /** The work is done: the entry goes. (Done twice, after a lease ran out, is harmless: the second finds nothing.) */
@@ -179,5 +203,9 @@ export class DueIndex {
     await this.storage.writeJson(key, next, { ifNoneMatch: true });
     await this.storage.deleteObject(entry.key);
     return true;
+  }
+
+  private leaseToken(): string {
+    return `${this.owner}:${randomUUID()}`;
   }
 }

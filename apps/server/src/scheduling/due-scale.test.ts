@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { MemoryStorage } from "../storage/memory.storage";
 import { RequestCounter } from "../../test/support/counting-storage";
+import { VERIFY_KIND } from "../uploads/content-check/content-verification";
 import { EXPIRY_KIND } from "../uploads/expiry-schedule";
 import { OpenUploads } from "../uploads/open-uploads";
 import { openSlotKey } from "../uploads/upload-keys";
@@ -10,8 +11,8 @@ import { DueWorker, type DueOutcome } from "./due-worker";
 
 /**
  * Idle cost and due-work latency at scale, counted in store requests and polls (not wall time): a store with 10,000
- * projects, each with 10 uploads in progress (100,000 open-upload markers), a pending expiry and a webhook delivery
- * backing off, against one with a single project laid out alike.
+ * projects, each with 10 uploads in progress (100,000 open-upload markers), a pending expiry, a webhook delivery and a
+ * content check backing off, against one with a single project laid out alike.
  */
 const T0 = 1_800_000_000_000;
 const POLL_MS = 5_000;
@@ -32,11 +33,12 @@ async function populate(memory: MemoryStorage, projects: number): Promise<void> 
     const retryDue = T0 + 24 * 60 * MINUTE + p * 1_000; // receivers down: backing off
     writes.push(() => memory.writeJson(dueKey(EXPIRY_KIND, projectId, expiryDue), entry(EXPIRY_KIND, expiryDue)));
     writes.push(() => memory.writeJson(dueKey(WEBHOOK_KIND, projectId, retryDue), entry(WEBHOOK_KIND, retryDue)));
+    writes.push(() => memory.writeJson(dueKey(VERIFY_KIND, projectId, retryDue), entry(VERIFY_KIND, retryDue)));
   }
   for (let i = 0; i < writes.length; i += 10_000) await Promise.all(writes.slice(i, i + 10_000).map((w) => w()));
 }
 
-/** A gateway's two pollers over `memory`, counted, on a clock the test moves. */
+/** A gateway's three pollers over `memory`, counted, on a clock the test moves. */
 function gateway(memory: MemoryStorage) {
   const counter = new RequestCounter();
   const storage = counter.wrap(memory);
@@ -66,10 +68,16 @@ function gateway(memory: MemoryStorage) {
     },
     { leaseMs: 600_000, concurrency: 2, pageSize: 100, onError: (_, e) => console.error(e) },
   );
+  const checks = new DueWorker<unknown>(index, VERIFY_KIND, () => Promise.resolve({ done: true }), {
+    leaseMs: 120_000,
+    concurrency: 2,
+    pageSize: 50,
+    onError: (_, e) => console.error(e),
+  });
   /** One poll of each kind, then the clock moves one interval; answers the poll's requests. */
   const poll = async () => {
     counter.reset();
-    await Promise.all([webhooks.poll(), expiry.poll()]);
+    await Promise.all([webhooks.poll(), expiry.poll(), checks.poll()]);
     clock += POLL_MS;
     return counter.requests.length;
   };
@@ -90,10 +98,10 @@ describe("due work at scale (10,000 projects, 100,000 uploads in progress)", () 
       perPoll.small.push(await small.poll());
       perPoll.large.push(await large.poll());
     }
-    expect(perPoll.small).toEqual(Array(12).fill(2));
+    expect(perPoll.small).toEqual(Array(12).fill(3));
     expect(perPoll.large).toEqual(perPoll.small);
-    // Per minute at a poll every 5 s: 24 requests, whatever the number of projects.
-    expect(perPoll.large.reduce((a, b) => a + b, 0)).toBe(24);
+    // Per minute at a poll every 5 s: 36 requests, whatever the number of projects.
+    expect(perPoll.large.reduce((a, b) => a + b, 0)).toBe(36);
   }, 60_000);
 
   it("a delivery retried after a failure goes out at the first poll after it is due; an expiry reads one project", async () => {
@@ -118,9 +126,9 @@ describe("due work at scale (10,000 projects, 100,000 uploads in progress)", () 
     // When one project's expiry window comes due, the poll reads that project's markers, not the store's.
     gw.setClock(T0 + 2 * 3_600_000 + 7_000);
     const requests = await gw.poll();
-    // The first 8 projects' windows are due by then (a second apart): 2 LISTs, then per project a claim (2), its
+    // The first 8 projects' windows are due by then (a second apart): 3 LISTs, then per project a claim (2), its
     // markers (a LIST and 10 reads) and the removal.
     expect(gw.looked).toHaveLength(8 * UPLOADS_PER_PROJECT);
-    expect(requests).toBe(2 + 8 * (2 + 1 + UPLOADS_PER_PROJECT + 1));
+    expect(requests).toBe(3 + 8 * (2 + 1 + UPLOADS_PER_PROJECT + 1));
   }, 60_000);
 });

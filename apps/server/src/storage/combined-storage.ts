@@ -1,4 +1,11 @@
-import type { DocumentStore, KeyPage, StoredDocument, WriteConditions } from "./document-store.port";
+import {
+  writeVersioned,
+  type DocumentStore,
+  type KeyPage,
+  type StoredDocument,
+  type WriteConditions,
+  type WrittenDocument,
+} from "./document-store.port";
 import type { SignedGrant } from "./local-url-signer";
 import type {
   CompletedPart,
@@ -90,6 +97,10 @@ export class CombinedStorage<O extends ObjectStore, D extends DocumentStore> imp
 
   writeJson(key: string, value: unknown, options?: WriteConditions): Promise<boolean> {
     return this.documents.writeJson(key, value, options);
+  }
+
+  writeDocument(key: string, value: unknown, options?: WriteConditions): Promise<WrittenDocument | undefined> {
+    return writeVersioned(this.documents, key, value, options);
   }
 
   listKeys(prefix: string, options: { startAfter?: string; limit: number }): Promise<KeyPage> {

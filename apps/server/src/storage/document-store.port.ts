@@ -20,6 +20,11 @@ export interface StoredDocument {
   version: string;
 }
 
+/** What a write that succeeded tells: the version it wrote, when the store says. */
+export interface WrittenDocument {
+  version?: string;
+}
+
 /** Preconditions of a write; a write whose precondition fails changes nothing. */
 export interface WriteConditions {
   /** Write only if no document exists at the key (S3's `If-None-Match: *`). */
@@ -39,10 +44,33 @@ export interface DocumentStore {
    * exactly one succeeds. Returns false when the condition failed (`ifMatch` of a missing document fails too).
    */
   writeJson(key: string, value: unknown, options?: WriteConditions): Promise<boolean>;
+  /**
+   * `writeJson` that also tells the version it wrote: a compare-and-swap right after the write is conditioned on it
+   * without reading the document again (one request instead of two). Undefined when the condition failed; `version`
+   * absent when the store did not say. Optional for an adapter of one's own: without it, `writeVersioned` falls back
+   * to `writeJson`, and the next compare-and-swap reads first.
+   */
+  writeDocument?(key: string, value: unknown, options?: WriteConditions): Promise<WrittenDocument | undefined>;
   /** Keys of documents under `prefix`, ascending, after `startAfter`, at most `limit`. */
   listKeys(prefix: string, options: { startAfter?: string; limit: number }): Promise<KeyPage>;
   /** Deletes a document; deleting a missing document is not an error. */
   deleteDocument(key: string): Promise<void>;
   /** Throws a `StorageError` with reason `unavailable` when the store cannot serve requests. */
   checkReady(): Promise<void>;
+}
+
+/** Writes through `writeDocument` where the store has it, else `writeJson` (the version then unknown). */
+export async function writeVersioned(
+  store: Pick<DocumentStore, "writeJson" | "writeDocument">,
+  key: string,
+  value: unknown,
+  options?: WriteConditions,
+): Promise<WrittenDocument | undefined> {
+  if (store.writeDocument) return store.writeDocument(key, value, options);
+  return (await store.writeJson(key, value, options)) ? {} : undefined;
+}
+
+/** Whether a `writeDocument` wrote: the `writeJson` of an adapter that has `writeDocument`. */
+export async function wrote(written: Promise<WrittenDocument | undefined>): Promise<boolean> {
+  return (await written) !== undefined;
 }

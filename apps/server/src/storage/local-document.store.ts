@@ -1,7 +1,14 @@
 import { createHash } from "node:crypto";
 import { link, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
-import type { DocumentStore, KeyPage, StoredDocument, WriteConditions } from "./document-store.port";
+import {
+  wrote,
+  type DocumentStore,
+  type KeyPage,
+  type StoredDocument,
+  type WriteConditions,
+  type WrittenDocument,
+} from "./document-store.port";
 import { KeyedMutex } from "./keyed-mutex";
 import { DIR_MODE, FILE_MODE, isMissing, safeSegments, unavailable, type LocalDataDir } from "./local-data-dir";
 
@@ -36,27 +43,32 @@ export class LocalDocumentStore implements DocumentStore {
     return { value: JSON.parse(bytes.toString("utf8")) as unknown, version: documentVersion(bytes) };
   }
 
-  async writeJson(key: string, value: unknown, options: WriteConditions = {}): Promise<boolean> {
+  writeJson(key: string, value: unknown, options?: WriteConditions): Promise<boolean> {
+    return wrote(this.writeDocument(key, value, options));
+  }
+
+  async writeDocument(key: string, value: unknown, when: WriteConditions = {}): Promise<WrittenDocument | undefined> {
     const target = this.documentPath(key);
     const content = JSON.stringify(value);
+    const written = { version: documentVersion(Buffer.from(content, "utf8")) };
     return this.locks.run(target, async () => {
       await this.dataDir.io(() => mkdir(dirname(target), { recursive: true, mode: DIR_MODE }));
-      if (options.ifMatch !== undefined) {
+      if (when.ifMatch !== undefined) {
         const current = await this.readDocument(key);
-        if (current?.version !== options.ifMatch) return false;
-        if (options.ifNoneMatch) return false; // both conditions cannot hold: the document exists
+        if (current?.version !== when.ifMatch) return undefined;
+        if (when.ifNoneMatch) return undefined; // both conditions cannot hold: the document exists
       }
-      if (!options.ifNoneMatch) {
+      if (!when.ifNoneMatch) {
         await this.dataDir.io(() => this.dataDir.writeAtomically(target, content));
-        return true;
+        return written;
       }
       const temp = await this.dataDir.tempPath();
       try {
         await writeFile(temp, content, { mode: FILE_MODE });
         await link(temp, target);
-        return true;
+        return written;
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+        if ((error as NodeJS.ErrnoException).code === "EEXIST") return undefined;
         throw unavailable(error);
       } finally {
         await rm(temp, { force: true });

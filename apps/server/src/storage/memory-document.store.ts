@@ -1,4 +1,11 @@
-import type { DocumentStore, KeyPage, StoredDocument, WriteConditions } from "./document-store.port";
+import {
+  wrote,
+  type DocumentStore,
+  type KeyPage,
+  type StoredDocument,
+  type WriteConditions,
+  type WrittenDocument,
+} from "./document-store.port";
 import { turn } from "./memory-turn";
 
 /**
@@ -21,14 +28,19 @@ export class MemoryDocumentStore implements DocumentStore {
     return document && { value: JSON.parse(document.json) as unknown, version: document.version };
   }
 
-  async writeJson(key: string, value: unknown, options: WriteConditions = {}): Promise<boolean> {
+  writeJson(key: string, value: unknown, options?: WriteConditions): Promise<boolean> {
+    return wrote(this.writeDocument(key, value, options));
+  }
+
+  async writeDocument(key: string, value: unknown, when: WriteConditions = {}): Promise<WrittenDocument | undefined> {
     await turn();
     const current = this.documents.get(key);
-    if (options.ifNoneMatch && current) return false;
-    if (options.ifMatch !== undefined && current?.version !== options.ifMatch) return false;
+    if (when.ifNoneMatch && current) return undefined;
+    if (when.ifMatch !== undefined && current?.version !== when.ifMatch) return undefined;
     // A new version with every write, so a compare-and-swap never mistakes a rewrite for the version it read.
-    this.documents.set(key, { json: JSON.stringify(value), version: `v${++this.writes}` });
-    return true;
+    const version = `v${++this.writes}`;
+    this.documents.set(key, { json: JSON.stringify(value), version });
+    return { version };
   }
 
   async listKeys(prefix: string, options: { startAfter?: string; limit: number }): Promise<KeyPage> {

@@ -31,6 +31,8 @@ import {
   type StoredDocument,
   type StoredPartInfo,
   type WriteConditions,
+  type WrittenDocument,
+  wrote,
 } from "./storage.port";
 import { unquoteETag } from "./etag";
 import { toStorageError } from "./s3-errors";
@@ -215,26 +217,31 @@ export class S3Storage implements Storage {
     }
   }
 
-  async writeJson(key: string, value: unknown, options: WriteConditions = {}): Promise<boolean> {
+  writeJson(key: string, value: unknown, options?: WriteConditions): Promise<boolean> {
+    return wrote(this.writeDocument(key, value, options));
+  }
+
+  async writeDocument(key: string, value: unknown, when: WriteConditions = {}): Promise<WrittenDocument | undefined> {
     const command = new PutObjectCommand({
       Bucket: this.bucket,
       Key: key,
       Body: JSON.stringify(value),
       ContentType: "application/json",
-      ...(options.ifNoneMatch ? { IfNoneMatch: "*" } : {}),
+      ...(when.ifNoneMatch ? { IfNoneMatch: "*" } : {}),
       // Unquoted: Ceph RGW compares If-Match with the bare ETag and answers 412 to the quoted form, always.
-      ...(options.ifMatch !== undefined ? { IfMatch: unquoteETag(options.ifMatch) } : {}),
+      ...(when.ifMatch !== undefined ? { IfMatch: unquoteETag(when.ifMatch) } : {}),
     });
-    const conditional = options.ifNoneMatch === true || options.ifMatch !== undefined;
+    const conditional = when.ifNoneMatch === true || when.ifMatch !== undefined;
     try {
-      await this.client.send(command);
-      return true;
+      const out = await this.client.send(command);
+      // The ETag a GET of this version answers (a PUT's is the MD5 of its body, unquoted like readDocument's).
+      return out.ETag ? { version: unquoteETag(out.ETag) } : {};
     } catch (error) {
       // 412: the condition failed. 409: a concurrent conditional write to the same key won the race. 404: If-Match on
       // a key that does not exist (AWS; RGW answers 412).
       const status = error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
-      if (conditional && (status === 412 || status === 409 || (options.ifMatch !== undefined && status === 404))) {
-        return false;
+      if (conditional && (status === 412 || status === 409 || (when.ifMatch !== undefined && status === 404))) {
+        return undefined;
       }
       throw toStorageError(error);
     }

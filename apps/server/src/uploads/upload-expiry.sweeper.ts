@@ -2,7 +2,6 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplica
 import type { AppConfig } from "../config/app-config";
 import { DueIndex, type ClaimedEntry } from "../scheduling/due-index";
 import { DueWorker, type DueOutcome } from "../scheduling/due-worker";
-import { SweepLoop } from "../scheduling/sweep-loop";
 import type { Storage } from "../storage/storage.port";
 import { APP_CONFIG, STORAGE } from "../tokens";
 import { EXPIRY_KIND } from "./expiry-schedule";
@@ -35,7 +34,6 @@ const LEASE_MS = 10 * 60_000;
 @Injectable()
 export class UploadExpirySweeper implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger("UploadExpiry");
-  private readonly loop: SweepLoop;
   readonly worker: DueWorker<undefined>;
 
   constructor(
@@ -49,22 +47,23 @@ export class UploadExpirySweeper implements OnApplicationBootstrap, OnApplicatio
       pageSize: PAGE,
       onError: (ref, error) =>
         this.logger.warn(`Could not expire the uploads of project ${ref.id}: ${(error as Error).message}`),
+      onPollError: (error) => this.logger.warn(`Could not look for uploads to expire: ${(error as Error).message}`),
     });
-    this.loop = new SweepLoop(() => this.sweep(), this.config.UPLOAD_EXPIRY_SWEEP_SECONDS * 1000);
   }
 
   onApplicationBootstrap(): void {
-    if (this.config.UPLOAD_EXPIRY_SWEEP_SECONDS > 0) this.loop.start();
+    const intervalMs = this.config.UPLOAD_EXPIRY_SWEEP_SECONDS * 1000;
+    if (intervalMs > 0) this.worker.start(intervalMs);
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.loop.stop();
+    await this.worker.stop();
   }
 
   /** One poll of the due index: the projects whose expiry is due; answers how many it worked on. */
   async sweep(): Promise<number> {
     try {
-      return await this.worker.poll(() => this.loop.stopped);
+      return await this.worker.poll();
     } catch (error) {
       this.logger.warn(`Could not look for uploads to expire: ${(error as Error).message}`);
       return 0;
@@ -81,7 +80,7 @@ export class UploadExpirySweeper implements OnApplicationBootstrap, OnApplicatio
     const markers = this.uploads.openMarkers(projectId)[Symbol.asyncIterator]();
     let failures = 0;
     const worker = async () => {
-      for (let next = await markers.next(); !next.done && !this.loop.stopped; next = await markers.next()) {
+      for (let next = await markers.next(); !next.done && !this.worker.stopped; next = await markers.next()) {
         const { requestKey, expiresAt, key } = next.value;
         // A marker's expiry is the upload's first; a resume may have extended the record's, never shortened it.
         if (expiresAt !== undefined && Date.parse(expiresAt) + graceMs >= Date.now()) continue;
@@ -102,7 +101,7 @@ export class UploadExpirySweeper implements OnApplicationBootstrap, OnApplicatio
     };
     // One iterator shared by the workers: an async generator queues their `next` calls.
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-    if (failures > 0 || this.loop.stopped) {
+    if (failures > 0 || this.worker.stopped) {
       return { retryAt: Date.now() + this.config.UPLOAD_EXPIRY_SWEEP_SECONDS * 1000 };
     }
     return { done: true };

@@ -10,10 +10,10 @@ import { createHash, randomBytes } from "node:crypto";
  *   projects/{projectId}/open/{slot}                 a place of an upload in progress (maxOpenUploads places)
  *   projects/{projectId}/idempotency/{sha256(key)}.json   the start an Idempotency-Key made
  *   projects/{projectId}/token-uploads/{sha256(jti)}.json  how many uploads an upload token with maxUploads started
- *   projects/_due/{kind}/{dueAt}/{id}                due work: webhook deliveries, expiries (scheduling/due-index.ts)
+ *   projects/_due/{kind}/{dueAt}/{id}                due work: webhook deliveries, expiries, content checks
+ *                                                    (scheduling/due-index.ts)
  *   projects/{projectId}/quarantine/{requestKey}.json   a rejected upload whose object a `quarantine` project keeps
  *   projects/{projectId}/quarantine/{requestKey}/object  ... and that object, moved off its key
- *   projects/_verify-jobs/{dueAt}/{projectId}/{requestKey}.json   a content check to run (all projects, by due time)
  */
 
 // Request keys start with a fixed-width countdown of milliseconds so that a plain ascending key listing (all S3 can
@@ -131,21 +131,3 @@ export function quarantineObjectKey(projectId: string, requestKey: string): stri
   return `projects/${projectId}/quarantine/${requestKey}/object`;
 }
 
-/**
- * The content checks to run, of every project under one prefix, ordered by when each is due (milliseconds since the
- * epoch, 13 digits until the year 2286): one listing finds the due ones whatever the number of projects. Like
- * `_due`, `_verify-jobs` can never be a project's folder.
- */
-export const VERIFY_JOBS_PREFIX = "projects/_verify-jobs/";
-
-export function verifyJobKey(dueAt: number, projectId: string, requestKey: string): string {
-  const due = String(Math.max(0, Math.floor(dueAt))).padStart(13, "0");
-  return `${VERIFY_JOBS_PREFIX}${due}/${projectId}/${requestKey}.json`;
-}
-
-/** What a job key names, or undefined for a key that is not one. */
-export function parseVerifyJobKey(key: string): { dueAt: number; projectId: string; requestKey: string } | undefined {
-  const match = /^projects\/_verify-jobs\/(\d{13})\/([^/]+)\/([^/]+)\.json$/.exec(key);
-  if (!match || !isRequestKey(match[3]!)) return undefined;
-  return { dueAt: Number(match[1]), projectId: match[2]!, requestKey: match[3]! };
-}

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MemoryStorage } from "../storage/memory.storage";
+import { RequestCounter } from "../../test/support/counting-storage";
 import { newRequestKey, recordKey } from "./upload-keys";
 import type { UploadRecord } from "./upload-record";
 import { MAX_SWAP_ATTEMPTS, UploadRecords } from "./upload-records";
@@ -50,8 +51,8 @@ describe("UploadRecords", () => {
     const kept = record();
     await records.create(kept);
     const { version } = await records.loadVersioned("demo", kept.requestKey);
-    expect(await records.swap({ ...kept, fileName: "b.mp4" }, version)).toBe(true);
-    expect(await records.swap({ ...kept, fileName: "c.mp4" }, version)).toBe(false);
+    expect(await records.swap({ ...kept, fileName: "b.mp4" }, version)).toEqual({ version: expect.any(String) });
+    expect(await records.swap({ ...kept, fileName: "c.mp4" }, version)).toBeUndefined();
     expect((await records.load("demo", kept.requestKey)).fileName).toBe("b.mp4");
 
     // Another writer changes the record between each read and swap: every attempt is lost.
@@ -66,6 +67,31 @@ describe("UploadRecords", () => {
     // Nothing to change: no write at all.
     const unchanged = await records.update(kept, () => undefined);
     expect(unchanged.changed).toBe(false);
+  });
+
+  it("update from a version known: no read when its swap wins; a stale one is decided on the record read", async () => {
+    const counter = new RequestCounter();
+    const storage = counter.wrap(new MemoryStorage());
+    const records = new UploadRecords(storage);
+    const kept = record();
+    await records.create(kept);
+    const { version } = await records.loadVersioned("demo", kept.requestKey);
+    counter.reset();
+    const renamed = await records.update(kept, (current) => ({ ...current, fileName: "b.mp4" }), version);
+    expect(renamed).toMatchObject({ changed: true, record: { fileName: "b.mp4" }, version: expect.any(String) });
+    expect(counter.byMethod()).toEqual({ writeJson: 1 });
+    // The version written is the one stored: the next change from it needs no read either.
+    counter.reset();
+    await records.update(renamed.record, (current) => ({ ...current, fileName: "c.mp4" }), renamed.version);
+    expect(counter.byMethod()).toEqual({ writeJson: 1 });
+    // `version` is stale now: the swap loses, the record is read, and the change applies to what it says.
+    counter.reset();
+    const again = await records.update(kept, (current) => ({ ...current, fileName: `${current.fileName}+` }), version);
+    expect(again.record.fileName).toBe("c.mp4+");
+    expect(counter.byMethod()).toEqual({ writeJson: 2, readDocument: 1 });
+    // Nothing to change on the stale record is no answer either: the stored record decides.
+    const stale = await records.update(kept, (current) => (current.fileName === "a.mp4" ? undefined : current), version);
+    expect(stale.record.fileName).toBe("c.mp4+");
   });
 
   it("pushes urlsExpireAt later only, and not once the upload has ended", async () => {

@@ -1,6 +1,6 @@
 import { Logger } from "@nestjs/common";
 import { ApiError } from "../errors/api-error";
-import { StorageError, type Storage } from "../storage/storage.port";
+import { StorageError, writeVersioned, type Storage, type WrittenDocument } from "../storage/storage.port";
 import type { ExpirySchedule } from "./expiry-schedule";
 import { isRequestKey, recordKey } from "./upload-keys";
 import { phaseOf, uploadRecordSchema, type UploadRecord } from "./upload-record";
@@ -63,24 +63,37 @@ export class UploadRecords {
     return found;
   }
 
-  /** Writes `record` only if the stored record is still at `version`; false when another request changed it. */
-  swap(record: UploadRecord, version: string): Promise<boolean> {
-    return this.storage.writeJson(recordKey(record.projectId, record.requestKey), record, { ifMatch: version });
+  /**
+   * Writes `record` only if the stored record is still at `version`; undefined when another request changed it, else
+   * the version written (when the store tells it: the next swap needs no read).
+   */
+  swap(record: UploadRecord, version: string): Promise<WrittenDocument | undefined> {
+    return writeVersioned(this.storage, recordKey(record.projectId, record.requestKey), record, { ifMatch: version });
   }
 
   /**
    * Applies `change` to the stored record by compare-and-swap, reading it again after each lost swap. `change` returns
-   * undefined when there is nothing to do (the record returned is then the stored one, and `changed` false).
+   * undefined when there is nothing to do (the record returned is then the stored one, and `changed` false). With
+   * `version`, the version `of` was read or written at, the first swap is tried on `of` without reading the record.
+   * Answers the record after it, and its version when known.
    */
   async update(
     of: UploadRecord,
     change: (current: UploadRecord) => UploadRecord | undefined,
-  ): Promise<{ record: UploadRecord; changed: boolean }> {
+    version?: string,
+  ): Promise<{ record: UploadRecord; changed: boolean; version?: string }> {
+    if (version !== undefined) {
+      // Only a swap that wins says `of` was current: anything else is decided on the record read below.
+      const next = change(of);
+      const written = next && (await this.swap(next, version));
+      if (next && written) return { record: next, changed: true, ...written };
+    }
     for (let swaps = 0; swaps < MAX_SWAP_ATTEMPTS; swaps++) {
-      const { record, version } = await this.loadVersioned(of.projectId, of.requestKey);
-      const next = change(record);
-      if (next === undefined) return { record, changed: false };
-      if (await this.swap(next, version)) return { record: next, changed: true };
+      const current = await this.loadVersioned(of.projectId, of.requestKey);
+      const next = change(current.record);
+      if (next === undefined) return { record: current.record, changed: false, version: current.version };
+      const written = await this.swap(next, current.version);
+      if (written) return { record: next, changed: true, ...written };
     }
     throw contended();
   }

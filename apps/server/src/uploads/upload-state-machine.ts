@@ -82,9 +82,10 @@ export class UploadStateMachine {
         }
         // A retried complete whose first reply was lost: finish what it left.
         await this.lifecycle.retried("upload.completed", record);
-        await this.afterCompleted(record);
-        await this.verifier.settle(record);
-        return true;
+        return this.whileReleasing(record, async (): Promise<true> => {
+          await this.verifier.settle(record, version);
+          return true;
+        });
       }
       if (phase === "rejected") {
         if (record.completion && record.completion.partsDigest !== digest) {
@@ -98,7 +99,7 @@ export class UploadStateMachine {
           throw notInProgress(record, "the upload is being completed with other parts");
         }
         if (Date.now() - Date.parse(completion.startedAt) >= COMPLETION_STALE_MS) {
-          return this.finishCompletion(record, quotedParts(body.parts));
+          return this.finishCompletion(record, quotedParts(body.parts), version);
         }
         if (Date.now() >= waitUntil) {
           throw notInProgress(
@@ -125,11 +126,12 @@ export class UploadStateMachine {
       }
       const now = new Date().toISOString();
       const claimed: UploadRecord = { ...record, completion: { partsDigest: digest, startedAt: now }, updatedAt: now };
-      if (!(await this.records.swap(claimed, version))) {
+      const swapped = await this.records.swap(claimed, version);
+      if (!swapped) {
         swaps++;
         continue; // another request changed the upload meanwhile: decide again on what it is now
       }
-      return this.finishCompletion(claimed, parts);
+      return this.finishCompletion(claimed, parts, swapped.version);
     }
     throw contended();
   }
@@ -282,7 +284,7 @@ export class UploadStateMachine {
    * Safe to run again after a crash or alongside a takeover: a store that no longer has the multipart upload but has
    * the object at its full size completed it already.
    */
-  private async finishCompletion(record: UploadRecord, parts: CompletedPart[]): Promise<true> {
+  private async finishCompletion(record: UploadRecord, parts: CompletedPart[], version?: string): Promise<true> {
     try {
       await this.storage.completeMultipartUpload(record.objectKey, record.uploadId, parts);
     } catch (error) {
@@ -299,18 +301,24 @@ export class UploadStateMachine {
         throw error;
       }
     }
-    await this.verifier.begin(record); // first: no upload is stored without its check to come
-    const { record: completed, changed } = await this.records.update(record, (current) => {
-      if (phaseOf(current) === "completed" || current.state === "rejected") return undefined;
-      const now = new Date().toISOString();
-      return { ...current, state: "completed", completedAt: now, updatedAt: now, verification: PENDING };
+    return this.whileReleasing(record, async (): Promise<true> => {
+      await this.verifier.begin(record); // first: no upload is stored without its check to come
+      const completion = await this.records.update(
+        record,
+        (current) => {
+          if (phaseOf(current) === "completed" || current.state === "rejected") return undefined;
+          const now = new Date().toISOString();
+          return { ...current, state: "completed", completedAt: now, updatedAt: now, verification: PENDING };
+        },
+        version, // the `completing` swap's: no read of the record, unless another request changed it since
+      );
+      const completed = completion.record;
+      // Only the request whose swap made it `completed` reports it: a takeover racing this one finds it done.
+      if (completion.changed) await this.lifecycle.transitioned("upload.completed", completed);
+      if (completed.state === "rejected") throw contentRejected(completed);
+      await this.verifier.settle(completed, completion.version);
+      return true;
     });
-    // Only the request whose swap made it `completed` reports it: a takeover racing this one finds it done.
-    if (changed) await this.lifecycle.transitioned("upload.completed", completed);
-    if (completed.state === "rejected") throw contentRejected(completed);
-    await this.afterCompleted(completed);
-    await this.verifier.settle(completed);
-    return true;
   }
 
   /** Undoes a complete request's claim whose parts the store refused: the client can send parts and complete again. */
@@ -324,6 +332,18 @@ export class UploadStateMachine {
         return { ...rest, updatedAt: new Date().toISOString() };
       });
     });
+  }
+
+  /**
+   * `work` (recording the upload `completed`, waiting for its check's verdict) alongside `afterCompleted`, once the
+   * store has the object: the upload no longer counts as open whatever the rest finds, and they touch different
+   * documents. The place's failure is thrown first (the request fails; sent again, it finishes both), then work's.
+   */
+  private async whileReleasing<T>(record: UploadRecord, work: () => Promise<T>): Promise<T> {
+    const [released, worked] = await Promise.allSettled([this.afterCompleted(record), work()]);
+    if (released.status === "rejected") throw released.reason;
+    if (worked.status === "rejected") throw worked.reason;
+    return worked.value;
   }
 
   /** What follows `completed`: the upload no longer counts as open. Idempotent. Its hash reservation stays. */

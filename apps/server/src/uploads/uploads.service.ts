@@ -20,7 +20,6 @@ import { APP_CONFIG, CONTENT_SCANNERS, OBJECT_KEY_NAMER, STORAGE } from "../toke
 import { clamavScannerFromConfig } from "../verification/clamav.scanner";
 import type { ContentScanner } from "../verification/scanner";
 import { ContentVerification } from "./content-check/content-verification";
-import { StoreVerificationJobQueue } from "./content-check/verification-jobs";
 import { DuplicateCheck } from "./duplicate-check";
 import { UploadLifecycle } from "./lifecycle/upload-lifecycle.service";
 import { OpenUploads, type OpenMarker } from "./open-uploads";
@@ -50,7 +49,7 @@ export class UploadsService {
   private readonly transitions: UploadStateMachine;
   private readonly openUploads: OpenUploads;
   private readonly expiries: ExpirySchedule | null;
-  /** The content check of stored uploads (content-check/), whose leftover jobs the verification worker runs. */
+  /** The content check of stored uploads (content-check/), whose worker the verification worker starts. */
   readonly verification: ContentVerification;
 
   constructor(
@@ -82,7 +81,7 @@ export class UploadsService {
     this.verification = new ContentVerification(
       storage,
       this.records,
-      new StoreVerificationJobQueue(storage),
+      dueIndex,
       duplicates,
       this.openUploads,
       lifecycle,

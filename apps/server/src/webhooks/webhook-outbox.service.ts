@@ -16,7 +16,6 @@ import type { GatewayMetrics } from "../observability/metrics";
 import { scrubSecrets } from "../observability/redaction";
 import { DueIndex, type ClaimedEntry } from "../scheduling/due-index";
 import { DueWorker, type DueOutcome } from "../scheduling/due-worker";
-import { SweepLoop } from "../scheduling/sweep-loop";
 import type { Storage } from "../storage/storage.port";
 import { WebhookEndpoints, type WebhookTargetsOf } from "./webhook-endpoints";
 import { sendWebhook, type SendResult } from "./webhook-sender";
@@ -60,7 +59,6 @@ function deliveryId(projectId: string, eventId: string, url: string): string {
 @Injectable()
 export class WebhookOutbox implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger("Webhooks");
-  private readonly loop: SweepLoop;
   private readonly endpoints: WebhookEndpoints;
   private readonly index: DueIndex;
   readonly worker: DueWorker<Delivery>;
@@ -81,8 +79,9 @@ export class WebhookOutbox implements OnApplicationBootstrap, OnApplicationShutd
       pageSize: PAGE,
       onError: (ref, error) =>
         this.logger.warn(`A webhook delivery (${ref.id}) failed unexpectedly: ${(error as Error).message}`),
+      onPollError: (error) =>
+        this.logger.warn(`Could not look for due webhook deliveries: ${(error as Error).message}`),
     });
-    this.loop = new SweepLoop(() => this.poll(), this.config.WEBHOOK_POLL_INTERVAL_SECONDS * 1000);
   }
 
   /**
@@ -101,29 +100,19 @@ export class WebhookOutbox implements OnApplicationBootstrap, OnApplicationShutd
         return this.index.schedule(WEBHOOK_KIND, deliveryId(event.data.projectId, event.id, url), dueAt, delivery);
       }),
     );
-    if (this.loop.stopped) return;
     for (const ref of refs) this.worker.runNow(ref);
   }
 
   onApplicationBootstrap(): void {
     if (!this.endpoints.configured) return;
-    this.loop.start(0);
+    this.worker.start(this.config.WEBHOOK_POLL_INTERVAL_SECONDS * 1000, 0);
   }
 
   async onApplicationShutdown(): Promise<void> {
     // Once stopped, neither the poll nor `record` starts another delivery; the ones already sent are waited for (at
     // most the delivery timeout), so that each is settled rather than left leased: a lease left by a clean stop would
     // hold the delivery back from the next process or replica for the timeout plus 15 s.
-    await Promise.allSettled([this.loop.stop(), this.worker.settled()]);
-  }
-
-  /** One poll of the due index for deliveries due (left by a failure, a restart or another replica). */
-  private async poll(): Promise<void> {
-    try {
-      await this.worker.poll(() => this.loop.stopped);
-    } catch (error) {
-      this.logger.warn(`Could not look for due webhook deliveries: ${(error as Error).message}`);
-    }
+    await this.worker.stop();
   }
 
   /** Delivers one claimed entry: done on a 2xx, on giving up, or when its URL is gone; else due again later. */

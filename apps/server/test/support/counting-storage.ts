@@ -9,6 +9,7 @@ const REQUESTS = new Set<string>([
   "readJson",
   "readDocument",
   "writeJson",
+  "writeDocument", // counted as the `writeJson` it is (one PUT), with the version it wrote
   "objectSize",
   "objectHead",
   "readObjectRange",
@@ -47,7 +48,7 @@ export class RequestCounter {
         if (typeof name !== "string" || !REQUESTS.has(name)) return bound;
         return async (...args: unknown[]) => {
           const counted: CountedRequest = {
-            method: name,
+            method: name === "writeDocument" ? "writeJson" : name,
             key: typeof args[0] === "string" ? args[0] : "",
             depth: this.deepestEnded + 1,
           };

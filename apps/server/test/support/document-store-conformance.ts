@@ -63,6 +63,19 @@ export function documentStoreConformance(name: string, makeHarness: () => Promis
       expect((await h.storage.readDocument(doc))?.value).toEqual({ state: "rewritten" });
     });
 
+    it("writeDocument tells the version it wrote: the one a read answers, and a write conditioned on it wins", async () => {
+      const doc = `${h.prefix}/docs/written-${++n}.json`;
+      const write = h.storage.writeDocument!.bind(h.storage);
+      const created = await write(doc, { step: 1 }, { ifNoneMatch: true });
+      expect(created).toEqual({ version: (await h.storage.readDocument(doc))!.version });
+      expect(await write(doc, { step: 0 }, { ifNoneMatch: true })).toBeUndefined();
+      const swapped = await write(doc, { step: 2 }, { ifMatch: created!.version! });
+      expect(swapped).toEqual({ version: (await h.storage.readDocument(doc))!.version });
+      expect(await write(doc, { step: 3 }, { ifMatch: created!.version! })).toBeUndefined(); // stale now
+      expect(await write(doc, { step: 3 }, { ifMatch: swapped!.version! })).toEqual({ version: expect.any(String) });
+      expect((await h.storage.readDocument(doc))?.value).toEqual({ step: 3 });
+    });
+
     it("refuses a write conditioned on a version of a document that does not exist", async () => {
       const doc = `${h.prefix}/docs/cas-missing-${++n}.json`;
       expect(await h.storage.readDocument(doc)).toBeUndefined();

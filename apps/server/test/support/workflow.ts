@@ -17,7 +17,6 @@ import { UploadRecords } from "../../src/uploads/upload-records";
 import { UploadStateMachine } from "../../src/uploads/upload-state-machine";
 import { UploadUrls } from "../../src/uploads/upload-urls";
 import { ContentVerification, type VerificationSettings } from "../../src/uploads/content-check/content-verification";
-import { StoreVerificationJobQueue } from "../../src/uploads/content-check/verification-jobs";
 import type { ContentScanner } from "../../src/verification/scanner";
 
 export const MiB = 1024 * 1024;
@@ -31,7 +30,7 @@ export interface Workflow {
   records: UploadRecords;
   start: StartUpload;
   machine: UploadStateMachine;
-  /** The content check, as a replica runs it (`runDue` is its poller's pass). */
+  /** The content check, as a replica runs it (`worker.poll()` is its poller's pass). */
   verification: ContentVerification;
   /** Every event recorded for delivery, in order (a retried request records its event again). */
   events: UploadEvent[];
@@ -84,7 +83,7 @@ export function workflow(
   const verification = new ContentVerification(
     storage,
     records,
-    new StoreVerificationJobQueue(storage),
+    new DueIndex(storage),
     duplicates,
     openUploads,
     lifecycle,

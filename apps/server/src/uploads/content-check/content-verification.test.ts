@@ -4,19 +4,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RequestCounter } from "../../../test/support/counting-storage";
+import { until } from "../../../test/support/until";
 import { HOSTILE_FIXTURES, makeMediaFixtures } from "../../../test/support/media-fixtures";
 import { body, openMarkerOf, refusal, token, workflow, type Workflow } from "../../../test/support/workflow";
 import type { Project } from "../../auth/projects-file";
 import { StorageError, type Storage } from "../../storage/storage.port";
 import type { ContentScanner, ScanResult } from "../../verification/scanner";
-import {
-  hashReservationKey,
-  newRequestKey,
-  quarantineKey,
-  quarantineObjectKey,
-  VERIFY_JOBS_PREFIX,
-} from "../upload-keys";
-import { StoreVerificationJobQueue } from "./verification-jobs";
+import { DueIndex, dueKindPrefix } from "../../scheduling/due-index";
+import { hashReservationKey, newRequestKey, quarantineKey, quarantineObjectKey } from "../upload-keys";
+import { VERIFY_KIND } from "./content-verification";
 
 let dir: string;
 const fixture = (name: string) => readFileSync(join(dir, name));
@@ -45,8 +42,10 @@ function sha256(bytes: Uint8Array | undefined): string {
     .digest("hex");
 }
 
+const JOBS_PREFIX = dueKindPrefix(VERIFY_KIND);
+
 async function jobs(storage: Storage): Promise<string[]> {
-  return (await storage.listKeys(VERIFY_JOBS_PREFIX, { limit: 100 })).keys;
+  return (await storage.listKeys(JOBS_PREFIX, { limit: 100 })).keys;
 }
 
 /** A scanner whose verdicts the test gives, one scan at a time. */
@@ -82,6 +81,7 @@ describe("content check: real media passes, with its facts", () => {
     const verified = w.events.find((e) => e.type === "upload.verified")!;
     expect(verified.data.verification).toEqual(record.verification);
     expect(verified.createdAt).toBe(record.verifiedAt);
+    await w.verification.drain(); // the job is removed once the verdict is answered
     expect(await jobs(w.storage)).toEqual([]);
   });
 
@@ -118,6 +118,7 @@ describe("content check: hostile files declared video/mp4 are rejected, never do
     });
     expect(w.hooked).toEqual(["upload.started", "upload.completed", "upload.rejected"]);
     expect(w.events.filter((e) => e.type === "upload.rejected")).toHaveLength(1);
+    await w.verification.drain(); // the job is removed once the verdict is answered
     expect(await jobs(w.storage)).toEqual([]);
   });
 
@@ -168,12 +169,17 @@ describe("content check: hostile files declared video/mp4 are rejected, never do
     expect(await refusal(w.machine.complete(w.project, { requestKey, parts }))).toMatchObject({
       codes: ["CONTENT_REJECTED"],
     });
-    // Rejected (never served), the move still to do: the job stays, and nothing is listed as kept.
-    expect(await jobs(w.storage)).toHaveLength(1);
+    // Rejected (never served), the move still to do: the job stays (rescheduled: for a moment its old entry and its
+    // new one), the object stays at its key, and nothing is listed as kept.
+    await until("the failed move rescheduled", async () => (await jobs(w.storage)).length === 1, 5_000);
+    expect(await w.storage.objectSize(objectKey)).toBe(bytes.length);
     expect(await w.storage.readJson(quarantineKey("demo", requestKey))).toBeUndefined();
     failing = false;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-    expect(await w.verification.runDue(10, 1)).toBe(1);
+    // The next run moves it: the retry this process scheduled, or a poll of any replica once it is due.
+    await until("the move retried", async () => {
+      await w.verification.worker.poll();
+      return (await jobs(w.storage)).length === 0;
+    });
     expect(await w.storage.objectSize(objectKey)).toBeUndefined();
     const kept = quarantineObjectKey("demo", requestKey);
     expect(sha256(await w.storage.readObjectRange(kept, 0, bytes.length))).toBe(sha256(bytes));
@@ -245,6 +251,32 @@ describe("content check: whole-file hash (verifyFileHash)", () => {
   });
 });
 
+describe("content check: what it costs", () => {
+  it("complete to verdict: one read of the record, and the place given back alongside the check", async () => {
+    const counter = new RequestCounter();
+    const w = workflow({ wrap: (memory) => counter.wrap(memory) });
+    const { requestKey, parts } = await stored(w, Buffer.alloc(100, 1));
+    counter.reset();
+    await w.machine.complete(w.project, { requestKey, parts });
+    await w.verification.drain();
+    const requests = counter.byMethod();
+    const inSequence = counter.inSequence;
+    expect((await w.records.load("demo", requestKey)).verification?.state).toBe("passed");
+    expect(requests).toEqual({
+      readDocument: 1, // the record, once: each later compare-and-swap starts from the version the last one wrote
+      listParts: 1,
+      completeMultipartUpload: 1,
+      writeJson: 4, // the record completing, the check's entry (its claim too), the record completed, the verdict
+      readObjectRange: 1,
+      readJson: 1, // the open place, given back
+      deleteObject: 2, // the open place, the check's entry
+    });
+    // The record, the parts, completing, the object; then the entry ∥ the place, the record ∥ its deletion, the
+    // bytes, the verdict, and the entry's removal.
+    expect(inSequence).toBe(9);
+  });
+});
+
 describe("content check: durable, once, anywhere", () => {
   it("waits a bounded time: complete answers, success says VERIFICATION_PENDING until the verdict", async () => {
     const scanner = heldScanner();
@@ -273,7 +305,7 @@ describe("content check: durable, once, anywhere", () => {
     await w.machine.complete(w.project, { requestKey, parts });
     expect((await w.records.load("demo", requestKey)).verification?.state).toBe("pending");
     await new Promise((resolve) => setTimeout(resolve, 150)); // the retry's backoff (50–100 ms here)
-    expect(await w.verification.runDue(10, 1)).toBe(1);
+    expect(await w.verification.worker.poll()).toBe(1);
     expect(await refusal(w.machine.success(w.project, requestKey))).toMatchObject({ codes: ["CONTENT_REJECTED"] });
     expect((await w.records.load("demo", requestKey)).verification).toMatchObject({
       code: "MALWARE_FOUND",
@@ -291,10 +323,10 @@ describe("content check: durable, once, anywhere", () => {
     await a.machine.complete(a.project, { requestKey, parts }); // A claims the job and hangs in its scanner: "dies"
     expect(held.scans).toBe(1);
     // While A's lease holds, nobody else runs it.
-    await Promise.all([b.verification.runDue(10, 2), c.verification.runDue(10, 2)]);
+    await Promise.all([b.verification.worker.poll(), c.verification.worker.poll()]);
     expect((await a.records.load("demo", requestKey)).verification?.state).toBe("pending");
     await new Promise((resolve) => setTimeout(resolve, 350));
-    await Promise.all([b.verification.runDue(10, 2), c.verification.runDue(10, 2), b.verification.runDue(10, 2)]);
+    await Promise.all([b.verification.worker.poll(), c.verification.worker.poll(), b.verification.worker.poll()]);
     const record = await a.records.load("demo", requestKey);
     expect(record.verification).toMatchObject({ state: "passed", detectedMimeType: "video/mp4" });
     // A wakes up and finishes: the record's compare-and-swap finds it decided, so no second event.
@@ -323,13 +355,13 @@ describe("content check: durable, once, anywhere", () => {
     const { requestKey, parts } = await stored(w, fixture("mp4-index-at-start.mp4"));
     await w.machine.complete(w.project, { requestKey, parts });
     await new Promise((resolve) => setTimeout(resolve, 120));
-    await w.verification.runDue(10, 1); // fails again: rescheduled
+    await w.verification.worker.poll(); // fails again: rescheduled
     expect((await w.records.load("demo", requestKey)).verification?.state).toBe("pending");
     expect(await refusal(w.machine.success(w.project, requestKey))).toMatchObject({ codes: ["VERIFICATION_PENDING"] });
     expect(await jobs(w.storage)).toHaveLength(1);
     failing = false;
     await new Promise((resolve) => setTimeout(resolve, 250));
-    expect(await w.verification.runDue(10, 1)).toBe(1);
+    expect(await w.verification.worker.poll()).toBe(1);
     expect((await w.machine.success(w.project, requestKey)).verification.state).toBe("passed");
     expect(w.hooked.filter((e) => e === "upload.verified")).toHaveLength(1);
   });
@@ -345,7 +377,7 @@ describe("content check: durable, once, anywhere", () => {
             if (name === "readDocument") {
               // The poller's claim reads the job slowly: it is still at it when the completion's own run begins.
               return async (key: string) => {
-                if (key.startsWith(VERIFY_JOBS_PREFIX)) await new Promise((resolve) => setTimeout(resolve, 50));
+                if (key.startsWith(JOBS_PREFIX)) await new Promise((resolve) => setTimeout(resolve, 50));
                 return target.readDocument(key);
               };
             }
@@ -353,7 +385,7 @@ describe("content check: durable, once, anywhere", () => {
             return async (key: string, ...rest: unknown[]) => {
               const written = await (value as (...a: unknown[]) => Promise<boolean>).call(target, key, ...rest);
               // The poller's pass starts the moment the job is in the store, before the completion's own run.
-              if (key.startsWith(VERIFY_JOBS_PREFIX)) poll = w.verification.runDue(10, 2);
+              if (key.startsWith(JOBS_PREFIX)) poll = w.verification.worker.poll();
               return written;
             };
           },
@@ -380,11 +412,15 @@ describe("content check: durable, once, anywhere", () => {
           },
         }),
     });
-    const queue = new StoreVerificationJobQueue(w.storage);
-    for (let i = 0; i < 20; i++) await queue.add({ projectId: `project-${i}`, requestKey: newRequestKey() });
-    await queue.add({ projectId: "later", requestKey: newRequestKey() }, Date.now() + 60_000);
+    const index = new DueIndex(w.storage);
+    const schedule = (projectId: string, dueAt: number) => {
+      const job = { projectId, requestKey: newRequestKey(), firstAddedAt: Date.now() };
+      return index.schedule(VERIFY_KIND, `${projectId}:${job.requestKey}`, dueAt, job);
+    };
+    for (let i = 0; i < 20; i++) await schedule(`project-${i}`, Date.now());
+    await schedule("later", Date.now() + 60_000);
     listings = 0;
-    expect(await w.verification.runDue(100, 2)).toBe(20); // uploads that no longer exist: their jobs are dropped
+    expect(await w.verification.worker.poll()).toBe(20); // uploads that no longer exist: their jobs are dropped
     expect(listings).toBe(1);
     expect(await jobs(w.storage)).toHaveLength(1); // the one due later
   });

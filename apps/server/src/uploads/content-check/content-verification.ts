@@ -1,7 +1,9 @@
-import { randomUUID } from "node:crypto";
 import { Logger } from "@nestjs/common";
 import type { Verification } from "@upload-gateway/contract";
+import { z } from "zod";
 import { ApiError } from "../../errors/api-error";
+import type { ClaimedEntry, DueIndex } from "../../scheduling/due-index";
+import { DueWorker, type DueOutcome } from "../../scheduling/due-worker";
 import type { Storage } from "../../storage/storage.port";
 import { inspectContent } from "../../verification/content-inspector";
 import { sha256Of } from "../../verification/file-hash";
@@ -13,11 +15,13 @@ import type { OpenUploads } from "../open-uploads";
 import type { UploadRecord } from "../upload-record";
 import type { UploadRecords } from "../upload-records";
 import { quarantineRejected } from "./quarantine";
-import type { ClaimedJob, JobTarget, JobTicket, VerificationJobQueue } from "./verification-jobs";
 import { judgeContent, type Findings, type NamedScan } from "./verification-policy";
 
 /** What a `completed` upload's verification is until its bytes have been checked. */
 export const PENDING: Verification = { state: "pending", detectedMimeType: null };
+
+/** The due index's kind of content checks (`projects/_due/content-check/{dueAt}/{projectId}:{requestKey}`). */
+export const VERIFY_KIND = "content-check";
 
 export interface VerificationSettings {
   /** How long complete and `success` wait for a verdict before answering without one. */
@@ -32,6 +36,25 @@ export interface VerificationSettings {
   scannerRetryForMs?: number;
 }
 
+/** A content check's payload in the due index: which upload, since when it is retried, and its claims' lease. */
+const checkJobSchema = z.object({
+  projectId: z.string(),
+  requestKey: z.string(),
+  firstAddedAt: z.number(),
+  leaseMs: z.number().positive().optional(),
+  lastError: z.string().optional(),
+});
+type CheckJob = z.infer<typeof checkJobSchema>;
+
+/** An upload's record as the caller has it, with its version when known (a compare-and-swap then needs no read). */
+interface KnownRecord {
+  record: UploadRecord;
+  version?: string | undefined;
+}
+
+/** What a run of a check ends with: the due index's outcome, and the upload's record when the run read or decided it. */
+type CheckOutcome = DueOutcome<CheckJob> & { record?: UploadRecord };
+
 /** How often a request waiting for a verdict reads the record. */
 const WAIT_POLL_MS = 200;
 /** A whole-file hash is given this much lease per second it may take: 32 MiB/s, slower than any store we know. */
@@ -40,48 +63,62 @@ const HASH_BYTES_PER_SECOND = 32 * 1024 * 1024;
 const NOT_YET_COMPLETED_DELAY_MS = 5_000;
 /** ... and dropped once it is this old: a completion that dies leaves the upload `completing`, retried by a client. */
 const NOT_YET_COMPLETED_FOR_MS = 10 * 60_000;
-/** Tickets of jobs this process began and has not run yet: at most this many are kept. */
-const MAX_LOCAL_TICKETS = 10_000;
+/** Jobs this process began and has not run yet: at most this many are kept. */
+const MAX_LOCAL_JOBS = 10_000;
+/** Due jobs read per poll (one listing), and how many of them run at once. */
+const PAGE = 50;
+const CONCURRENCY = 2;
 
 /**
- * The content check of stored uploads, as a durable job (see verification-jobs.ts): `begin` adds the job before the
- * transition that stores the bytes (`completed`), so that no upload is left unchecked by a process dying between
- * them; `settle` runs it at once in this process and waits a bounded time for its verdict; any replica's poller
- * (verification.worker.ts) runs the jobs left by others. A run reads the object by ranged reads (`inspectContent`;
- * the whole of it only for `verifyFileHash`), asks every scanner, judges (verification-policy.ts), and records the
- * verdict by a compare-and-swap on the upload's record: of replicas deciding at once exactly one wins, and it alone
- * reports `upload.verified` or `upload.rejected`. Anything that cannot decide (the store failing, a time limit, a
- * scanner's `error`) is retried with backoff; nothing passes by default.
+ * The content check of stored uploads, as durable work in the store's due index (scheduling/due-index.ts, kind
+ * `content-check`), worked by a `DueWorker` like webhook deliveries and expiries: `begin` schedules the job claimed by
+ * this process (one conditional write) before the transition that stores the bytes (`completed`), so that no upload
+ * is left unchecked by a process dying between them; `settle` runs it at once in this process and waits a bounded time
+ * for its verdict; any replica's poll (`worker`, started by verification.worker.ts) runs the jobs left by others: a
+ * lease that ran out (the process died), a failure being retried. A run reads the object by ranged reads
+ * (`inspectContent`; the whole of it only for `verifyFileHash`), asks every scanner, judges (verification-policy.ts),
+ * and records the verdict by a compare-and-swap on the upload's record: of replicas deciding at once exactly one wins,
+ * and it alone reports `upload.verified` or `upload.rejected`. Anything that cannot decide (the store failing, a time
+ * limit, a scanner's `error`) is retried with backoff; nothing passes by default.
  */
 export class ContentVerification {
   private readonly logger = new Logger("ContentVerification");
-  private readonly owner = randomUUID();
-  /** Jobs this process added claimed, to run them at once (`settle`), by upload. */
-  private readonly ownJobs = new Map<string, ClaimedJob>();
-  private readonly running = new Map<string, Promise<UploadRecord | undefined>>();
+  /** Jobs this process scheduled claimed, to run them at once (`settle`), by upload. */
+  private readonly ownJobs = new Map<string, ClaimedEntry<CheckJob>>();
+  /** Runs the jobs: this process's own at once (`settle`), others' when a poll finds them due. */
+  readonly worker: DueWorker<CheckJob, CheckOutcome>;
 
   constructor(
     private readonly storage: Storage,
     private readonly records: UploadRecords,
-    private readonly queue: VerificationJobQueue,
+    private readonly index: DueIndex,
     private readonly duplicates: DuplicateCheck,
     private readonly openUploads: OpenUploads,
     private readonly lifecycle: Pick<UploadLifecycle, "transitioned" | "retried">,
     private readonly scanners: readonly ContentScanner[],
     private readonly settings: VerificationSettings,
-  ) {}
+  ) {
+    this.worker = new DueWorker(index, VERIFY_KIND, (entry) => this.run(entry), {
+      leaseMs: (job) => job?.leaseMs ?? settings.leaseMs,
+      concurrency: CONCURRENCY,
+      pageSize: PAGE,
+      onError: (ref, error) => this.logger.error(`The content check ${ref.id} failed: ${message(error)}`),
+      onPollError: (error) => this.logger.warn(`Could not look for content checks to run: ${message(error)}`),
+    });
+  }
 
   /**
-   * Adds the upload's job, claimed by this process (which runs it at once in `settle`; if it dies, the lease runs out
-   * and another replica takes it); call it before the transition that makes the upload `completed` (pending).
+   * Schedules the upload's job, claimed by this process (which runs it at once in `settle`; if it dies, the lease runs
+   * out and another replica takes it); call it before the transition that makes the upload `completed` (pending).
    */
   async begin(upload: UploadRecord): Promise<void> {
     const now = Date.now();
-    const leaseUntil = now + this.leaseMs(upload);
-    const target = { projectId: upload.projectId, requestKey: upload.requestKey };
-    const ticket = await this.queue.add(target, now, { owner: this.owner, until: leaseUntil });
-    if (this.ownJobs.size >= MAX_LOCAL_TICKETS) this.ownJobs.clear(); // their leases run out: the pollers run them
-    this.ownJobs.set(localKey(upload), { ...ticket, attempts: 0, firstAddedAt: now, leaseUntil });
+    const leaseMs = this.leaseMs(upload);
+    const job: CheckJob = { projectId: upload.projectId, requestKey: upload.requestKey, firstAddedAt: now, leaseMs };
+    const entry = await this.index.scheduleClaimed(VERIFY_KIND, localKey(upload, ":"), now, job, leaseMs);
+    if (!entry) return; // scheduled already, this very millisecond: a poll runs it
+    if (this.ownJobs.size >= MAX_LOCAL_JOBS) this.ownJobs.clear(); // their leases run out: the polls run them
+    this.ownJobs.set(localKey(upload), entry);
   }
 
   /**
@@ -102,24 +139,25 @@ export class ContentVerification {
    * Waits for the verdict on a stored upload, at most the configured wait: runs its job at once when this process
    * began it (the run goes on in the background past the wait; a run that ends undecided is retried later, and not
    * waited for), else reads its record until it is decided. Answers the record as it is then (still pending when the
-   * wait ran out); a `rejected` one is thrown as CONTENT_REJECTED.
+   * wait ran out); a `rejected` one is thrown as CONTENT_REJECTED. `version`: the record's, when just written (the
+   * verdict's compare-and-swap then needs no read).
    */
-  async settle(record: UploadRecord): Promise<UploadRecord> {
+  async settle(record: UploadRecord, version?: string): Promise<UploadRecord> {
     const deadline = Date.now() + this.settings.waitMs;
     let current: UploadRecord | undefined = record;
-    const job = this.ownJobs.get(localKey(record));
-    if (job && record.verification?.state === "pending") {
+    const entry = this.ownJobs.get(localKey(record));
+    if (entry && record.verification?.state === "pending") {
       this.ownJobs.delete(localKey(record));
-      // Its own run, even if this process's poller looked at the job meanwhile (and, finding it leased, did nothing).
-      const run = this.track(job, () => this.checkClaimed(job, record), true);
+      // Its lease is this process's: no poll (of this replica or another) runs it meanwhile.
+      const run = this.worker.runClaimed(entry, (claimed) => this.run(claimed, { record, version }));
       let timer: NodeJS.Timeout | undefined;
       const waited = new Promise<"waited">(
         (resolve) => (timer = setTimeout(() => resolve("waited"), this.settings.waitMs)),
       );
       const ran = await Promise.race([run, waited]);
       clearTimeout(timer);
-      current =
-        ran === "waited" || ran === undefined ? await this.records.read(record.projectId, record.requestKey) : ran;
+      const decided = ran === "waited" ? undefined : ran?.record;
+      current = decided ?? (await this.records.read(record.projectId, record.requestKey));
       // Ended undecided (the store failed, a scanner could not decide): retried later, not worth waiting for here.
       if (current?.state === "rejected") throw contentRejected(current);
       if (current) return current;
@@ -135,57 +173,26 @@ export class ContentVerification {
     return current;
   }
 
-  /** Runs the due jobs of every project (one listing), up to `limit`, `concurrency` at a time. */
-  async runDue(limit: number, concurrency: number, stopped: () => boolean = () => false): Promise<number> {
-    const due = (await this.queue.due(Date.now(), limit)).filter(
-      // Not the jobs this process is running, nor those it added to run at once (`settle` runs them).
-      (ticket) => !this.running.has(ticket.key) && !this.ownJobs.has(localKey(ticket)),
-    );
-    let ran = 0;
-    const workers = Array.from({ length: concurrency }, async () => {
-      for (let ticket = due.shift(); ticket !== undefined && !stopped(); ticket = due.shift()) {
-        await this.run(ticket);
-        ran++;
-      }
-    });
-    await Promise.all(workers);
-    return ran;
-  }
-
   /** Settles when every run this process started has ended (a clean stop leaves no lease behind). */
   async drain(): Promise<void> {
-    await Promise.allSettled([...this.running.values()]);
+    await this.worker.settled();
   }
 
-  /** Claims the job and runs it; never throws (what fails is logged and retried). Answers the record after it. */
-  run(ticket: JobTicket): Promise<UploadRecord | undefined> {
-    return this.track(ticket, async () => {
-      const record = await this.records.read(ticket.projectId, ticket.requestKey);
-      const job = await this.queue.claim(ticket, this.owner, record ? this.leaseMs(record) : this.settings.leaseMs);
-      if (!job) return undefined; // another replica holds it, or it is done
-      return this.checkClaimed(job, record);
-    });
-  }
-
-  /** Runs `work` for a job once at a time in this process, logging what it throws. */
-  private track(
-    ticket: JobTicket,
-    work: () => Promise<UploadRecord | undefined>,
-    after = false,
-  ): Promise<UploadRecord | undefined> {
-    const already = this.running.get(ticket.key);
-    if (already && !after) return already;
-    // `after`: once the run in progress has ended, this one runs as well (a second look at a decided job is cheap).
-    const running = (already ? already.then(work) : work())
-      .catch((error: unknown) => {
-        this.logger.error(`The content check of ${ticket.projectId}/${ticket.requestKey} failed: ${message(error)}`);
-        return undefined;
-      })
-      .finally(() => {
-        if (this.running.get(ticket.key) === running) this.running.delete(ticket.key);
-      });
-    this.running.set(ticket.key, running);
-    return running;
+  /**
+   * Runs a claimed job; what fails is retried later (never thrown). `known`: the upload's record (and its version),
+   * when just read or written.
+   */
+  private async run(entry: ClaimedEntry<CheckJob>, known?: KnownRecord): Promise<CheckOutcome> {
+    const parsed = checkJobSchema.safeParse(entry.payload);
+    if (!parsed.success) {
+      this.logger.error(`Unreadable content check ${entry.key}: removed`);
+      return { done: true };
+    }
+    try {
+      return await this.check(parsed.data, known);
+    } catch (error) {
+      return this.retryLater(entry, parsed.data, message(error));
+    }
   }
 
   /** The lease a run of this upload's check gets: a whole-file hash adds its reading time. */
@@ -194,28 +201,15 @@ export class ContentVerification {
     return this.settings.leaseMs + hashing * 1000;
   }
 
-  /** Checks a job this process holds; what cannot decide is retried later. The record after it, when decided. */
-  private async checkClaimed(job: ClaimedJob, known?: UploadRecord): Promise<UploadRecord | undefined> {
-    try {
-      return await this.check(job, known);
-    } catch (error) {
-      await this.retryLater(job, message(error));
-      return undefined;
-    }
-  }
-
-  private async check(job: ClaimedJob, known?: UploadRecord): Promise<UploadRecord | undefined> {
-    const record = known ?? (await this.records.read(job.projectId, job.requestKey));
-    if (!record || record.state === "aborted") {
-      await this.queue.done(job);
-      return record;
-    }
+  /** Checks the upload of a job this process holds; throws what cannot decide (the caller retries it later). */
+  private async check(job: CheckJob, known?: KnownRecord): Promise<CheckOutcome> {
+    const record = known?.record ?? (await this.records.read(job.projectId, job.requestKey));
+    if (!record || record.state === "aborted") return { done: true, ...(record ? { record } : {}) };
     if (record.state === "uploading" || (record.state === "completed" && record.verification === undefined)) {
       // Its completion is in flight (the job is added first; for an upload completed before the check existed, its
       // `pending` is being written), or died: a complete or success sent again adds another job.
-      if (Date.now() - job.firstAddedAt > NOT_YET_COMPLETED_FOR_MS) await this.queue.done(job);
-      else await this.queue.retryLater(job, Date.now() + NOT_YET_COMPLETED_DELAY_MS, "the upload is not completed yet");
-      return undefined;
+      if (Date.now() - job.firstAddedAt > NOT_YET_COMPLETED_FOR_MS) return { done: true };
+      return { retryAt: Date.now() + NOT_YET_COMPLETED_DELAY_MS };
     }
     if (record.verification?.state !== "pending") {
       // Decided already (by another replica, or by this job before its process died): make sure what followed is done.
@@ -223,8 +217,7 @@ export class ContentVerification {
         await this.lifecycle.retried(record.state === "rejected" ? "upload.rejected" : "upload.verified", record);
       }
       if (record.state === "rejected") await this.afterRejected(record);
-      await this.queue.done(job);
-      return record;
+      return { done: true, record };
     }
 
     const findings = await this.findings(record);
@@ -242,20 +235,22 @@ export class ContentVerification {
     } else {
       verification = judgement.verification;
     }
-    const decided = await this.decide(record, verification);
-    await this.queue.done(job);
-    return decided;
+    return { done: true, record: await this.decide(record, verification, known?.version) };
   }
 
   /** Records the verdict by compare-and-swap; the winner reports it; what follows a rejection is done either way. */
-  private async decide(record: UploadRecord, verification: Verification): Promise<UploadRecord> {
+  private async decide(record: UploadRecord, verification: Verification, version?: string): Promise<UploadRecord> {
     const failed = verification.state === "failed";
-    const { record: after, changed } = await this.records.update(record, (current) => {
-      if (current.state !== "completed" || current.verification?.state !== "pending") return undefined;
-      const now = new Date().toISOString();
-      const decided: UploadRecord = { ...current, verification, verifiedAt: now, updatedAt: now };
-      return failed ? { ...decided, state: "rejected" } : decided;
-    });
+    const { record: after, changed } = await this.records.update(
+      record,
+      (current) => {
+        if (current.state !== "completed" || current.verification?.state !== "pending") return undefined;
+        const now = new Date().toISOString();
+        const decided: UploadRecord = { ...current, verification, verifiedAt: now, updatedAt: now };
+        return failed ? { ...decided, state: "rejected" } : decided;
+      },
+      version,
+    );
     if (changed) {
       await this.lifecycle.transitioned(failed ? "upload.rejected" : "upload.verified", after);
       const what = failed
@@ -299,22 +294,17 @@ export class ContentVerification {
     return { declaredMimeType: record.mimeType, inspection, sha256, scans };
   }
 
-  private async retryLater(job: ClaimedJob, why: string): Promise<void> {
+  /** When the job is tried again: exponential backoff with jitter from its attempts so far. */
+  private retryLater(entry: ClaimedEntry<CheckJob>, job: CheckJob, why: string): CheckOutcome {
     const base = this.settings.retryBaseMs ?? 1000;
     const max = this.settings.retryMaxMs ?? 300_000;
-    const delay = Math.min(base * 2 ** job.attempts, max) * (0.5 + Math.random() / 2);
+    const delay = Math.min(base * 2 ** entry.attempts, max) * (0.5 + Math.random() / 2);
     const upload = `${job.projectId}/${job.requestKey}`;
-    const attempt = job.attempts + 1;
+    const attempt = entry.attempts + 1;
     const seconds = Math.round(delay / 1000);
     this.logger.warn(`The check of ${upload} could not decide (attempt ${attempt}): ${why}; next in ${seconds} s`);
-    try {
-      await this.queue.retryLater(job, Date.now() + delay, why);
-    } catch (error) {
-      // The store is still failing: the job stays where it is, and its lease running out lets it be taken again.
-      this.logger.warn(
-        `Could not reschedule the content check of ${job.projectId}/${job.requestKey}: ${message(error)}`,
-      );
-    }
+    // A reschedule that fails (the store is still down) leaves the entry leased: it is taken again once that runs out.
+    return { retryAt: Date.now() + delay, payload: { ...job, lastError: why.slice(0, 500) } };
   }
 }
 
@@ -338,8 +328,9 @@ export function verificationPending(): ApiError {
   });
 }
 
-function localKey(upload: JobTarget): string {
-  return `${upload.projectId}/${upload.requestKey}`;
+/** An upload's name in this process's map (`/`) and its job's id in the due index (`:`, which ids allow). */
+function localKey(upload: Pick<UploadRecord, "projectId" | "requestKey">, separator = "/"): string {
+  return `${upload.projectId}${separator}${upload.requestKey}`;
 }
 
 function message(error: unknown): string {
