@@ -6,6 +6,7 @@ import type {
   ObjectHead,
   ObjectMetadata,
   ObjectStore,
+  ObjectStream,
   PlannedPart,
   SignedPut,
   SinglePutObject,
@@ -69,6 +70,10 @@ export class CombinedStorage<O extends ObjectStore, D extends DocumentStore> imp
 
   readObjectRange(key: string, offset: number, length: number): Promise<Uint8Array | undefined> {
     return this.objects.readObjectRange(key, offset, length);
+  }
+
+  streamObject(key: string): Promise<ObjectStream | undefined> {
+    return this.objects.streamObject(key);
   }
 
   async deleteObject(key: string): Promise<void> {

@@ -24,6 +24,7 @@ import {
   type KeyPage,
   type ObjectHead,
   type ObjectMetadata,
+  type ObjectStream,
   type PlannedPart,
   type SignedPut,
   type SinglePutObject,
@@ -304,6 +305,22 @@ export class S3Storage implements Storage {
     }
   }
 
+  /** One `GetObject` of the whole object; its body is the socket's stream, read as fast as it is consumed. */
+  async streamObject(key: string): Promise<ObjectStream | undefined> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const body = out.Body as (AsyncIterable<Uint8Array> & { destroy?(): void }) | undefined;
+      if (out.ContentLength === undefined) {
+        body?.destroy?.();
+        throw new StorageError("unavailable", `S3 answered a read of ${key} without its length`);
+      }
+      return { size: out.ContentLength, chunks: body ?? emptyChunks() };
+    } catch (error) {
+      if (error instanceof S3ServiceException && error.name === "NoSuchKey") return undefined;
+      throw toStorageError(error);
+    }
+  }
+
   async deleteObject(key: string): Promise<void> {
     const command = new DeleteObjectCommand({ Bucket: this.bucket, Key: key });
     await this.call(() => this.client.send(command));
@@ -397,3 +414,6 @@ function isNetworkError(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   return (typeof code === "string" && NETWORK_ERROR_CODES.has(code)) || error.name === "TimeoutError";
 }
+
+/** An empty object's bytes: none. */
+async function* emptyChunks(): AsyncGenerator<Uint8Array> {}
