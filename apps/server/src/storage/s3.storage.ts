@@ -314,7 +314,7 @@ export class S3Storage implements Storage {
         body?.destroy?.();
         throw new StorageError("unavailable", `S3 answered a read of ${key} without its length`);
       }
-      return { size: out.ContentLength, chunks: body ?? emptyChunks() };
+      return { size: out.ContentLength, chunks: body ? failingAsStorageErrors(body, key) : emptyChunks() };
     } catch (error) {
       if (error instanceof S3ServiceException && error.name === "NoSuchKey") return undefined;
       throw toStorageError(error);
@@ -417,3 +417,14 @@ function isNetworkError(error: unknown): boolean {
 
 /** An empty object's bytes: none. */
 async function* emptyChunks(): AsyncGenerator<Uint8Array> {}
+
+/** A body's chunks, a failure midway (a connection reset) reported as the port's `unavailable`, as any other read's. */
+async function* failingAsStorageErrors(body: AsyncIterable<Uint8Array>, key: string): AsyncGenerator<Uint8Array> {
+  try {
+    yield* body; // a consumer's early stop returns through here, ending the body's read
+  } catch (error) {
+    throw new StorageError("unavailable", `The read of ${key} failed midway: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}

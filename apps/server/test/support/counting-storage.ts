@@ -12,6 +12,7 @@ const REQUESTS = new Set<string>([
   "objectSize",
   "objectHead",
   "readObjectRange",
+  "streamObject",
   "deleteObject",
   "listKeys",
   "checkReady",
