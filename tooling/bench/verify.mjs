@@ -143,7 +143,7 @@ async function timeHash(ctx, s3Env) {
     await storage.deleteObject(key);
     return {
       sizeBytes: size,
-      read: streamed ? "one streaming GetObject" : "8 MiB ranged reads, two in flight",
+      read: streamed ? "one streaming GetObject, hashed as it arrives" : "8 MiB ranged reads, two in flight",
       wallMiBps: round(median(runs.map((r) => r.wallMiBps)), 0),
       perCoreMiBps: round(median(runs.map((r) => r.cpuMiBps)), 0),
     };
@@ -180,7 +180,7 @@ export function verifyReport(v) {
     `**The content check** (issue 20), through the built gateway on RGW: \`multipart-complete\` answers once the stored ` +
     `bytes are checked, so its time is complete-to-verdict (a ${fmt(c.fileBytes / 1024)} KiB MP4, ${c.runs} runs after ` +
     `a first one that loads MediaInfo); the whole-file hash (\`verifyFileHash\`) reads a ${v.hash.sizeBytes / MiB} MiB ` +
-    `object by ${v.hash.read ?? "8 MiB ranged reads, two in flight"}, hashed as it arrives (medians of 3; per core: ` +
+    `object by ${v.hash.read ?? "8 MiB ranged reads, two in flight"} (medians of 3; per core: ` +
     `bytes over the CPU seconds of the process reading and hashing, all its threads, user and system):\n\n` +
     table(
       ["measure", "value"],
