@@ -87,7 +87,7 @@ describe("content check across three replicas on one bucket", () => {
     });
     expect(completed.body).toMatchObject({ success: true, result: true }); // answered within its wait, undecided
     // On a loaded machine the inspection before the scan can outlast the complete's 0.3 s wait: the scan comes later.
-    await until("the first replica stuck in its scan", async () => heldScans === 1, 15_000);
+    await until("the first replica stuck in its scan", () => heldScans === 1, 15_000);
     const pending = await call(b, "POST", `${uploads}/success/${requestKey}`, { headers: auth });
     expect(pending.status).toBe(409);
     const state = async () =>

@@ -13,6 +13,7 @@ import type {
   ObjectHead,
   ObjectMetadata,
   ObjectStore,
+  ObjectStream,
   PlannedPart,
   SignedPut,
   SinglePutObject,
@@ -80,6 +81,10 @@ export class CombinedStorage<O extends ObjectStore, D extends DocumentStore> imp
 
   moveObject(fromKey: string, toKey: string): Promise<boolean> {
     return this.objects.moveObject(fromKey, toKey);
+  }
+
+  streamObject(key: string): Promise<ObjectStream | undefined> {
+    return this.objects.streamObject(key);
   }
 
   async deleteObject(key: string): Promise<void> {

@@ -16,7 +16,7 @@ import {
 } from "./local-data-dir";
 import { readObjectRange, type ObjectLayout } from "./local-object-reader";
 import { PART_FILE, partFileName, type LocalPartReceiver } from "./local-part-receiver";
-import { checkRange, type ObjectHead, type ObjectMetadata } from "./object-store.port";
+import { checkRange, type ObjectHead, type ObjectMetadata, type ObjectStream } from "./object-store.port";
 import type { StoredObject, WriteObjectOptions } from "./served-store";
 import { StorageError } from "./storage-error";
 
@@ -164,6 +164,24 @@ export class LocalBlobs {
       for await (const chunk of readObjectRange(layout, offset, end)) chunks.push(chunk as Buffer);
     });
     return Buffer.concat(chunks);
+  }
+
+  /** The whole object, read part file after part file as it is consumed; I/O failures as `StorageError`s. */
+  async stream(key: string): Promise<ObjectStream | undefined> {
+    const manifest = await this.readManifest(key);
+    if (!manifest) return undefined;
+    const layout: ObjectLayout = { dir: this.blobDir(key), parts: manifest.parts };
+    const dataDir = this.dataDir;
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      if (manifest!.size === 0) return;
+      const reader = readObjectRange(layout, 0, manifest!.size - 1)[Symbol.asyncIterator]();
+      for (;;) {
+        const next = await dataDir.io(() => reader.next() as Promise<IteratorResult<Buffer>>);
+        if (next.done) return;
+        yield next.value;
+      }
+    }
+    return { size: manifest.size, chunks: chunks() };
   }
 
   async delete(key: string): Promise<void> {

@@ -9,6 +9,7 @@ import type {
   ObjectHead,
   ObjectMetadata,
   ObjectStore,
+  ObjectStream,
   PlannedPart,
   SignedPut,
   SinglePutObject,
@@ -120,6 +121,10 @@ export class LocalObjectStore implements ObjectStore, ServedStore {
 
   readObjectRange(key: string, offset: number, length: number): Promise<Uint8Array | undefined> {
     return this.blobs.readRange(key, offset, length);
+  }
+
+  streamObject(key: string): Promise<ObjectStream | undefined> {
+    return this.blobs.stream(key);
   }
 
   deleteObject(key: string): Promise<void> {

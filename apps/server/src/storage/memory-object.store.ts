@@ -16,6 +16,7 @@ import {
   type SignedPut,
   type SinglePutObject,
   type ObjectStore,
+  type ObjectStream,
   type StoredPartInfo,
 } from "./object-store.port";
 import { StorageError } from "./storage-error";
@@ -48,6 +49,9 @@ interface StoredBlob {
   bytes: Buffer;
   object: ObjectMetadata;
 }
+
+/** The chunks `streamObject` yields: as small as a socket's reads, so consumers see more than one. */
+const MEMORY_STREAM_CHUNK = 64 * 1024;
 
 /**
  * The `ObjectStore` port in memory, with S3's semantics: a real adapter, held to the same conformance suite as the
@@ -203,6 +207,19 @@ export class MemoryObjectStore implements ObjectStore, ServedStore {
       bytes &&
       Uint8Array.prototype.slice.call(bytes, Math.min(offset, bytes.length), Math.min(offset + length, bytes.length))
     );
+  }
+
+  async streamObject(key: string): Promise<ObjectStream | undefined> {
+    await turn();
+    const bytes = this.blobs.get(key)?.bytes;
+    if (!bytes) return undefined;
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      for (let offset = 0; offset < bytes!.length; offset += MEMORY_STREAM_CHUNK) {
+        await turn();
+        yield Uint8Array.prototype.slice.call(bytes, offset, offset + MEMORY_STREAM_CHUNK);
+      }
+    }
+    return { size: bytes.length, chunks: chunks() };
   }
 
   /** No header a client chose is ever kept here (the URL sets what the object gets), as on the embedded store. */

@@ -87,6 +87,13 @@ export function checkRange(offset: number, length: number): void {
   if (length > MAX_RANGE_READ) throw new RangeError(`a ranged read is at most ${MAX_RANGE_READ} bytes, not ${length}`);
 }
 
+/** A stored object's bytes as they are read (`ObjectStore.streamObject`). */
+export interface ObjectStream {
+  /** The object's size in bytes, as the store reported it before sending them. */
+  size: number;
+  chunks: AsyncIterable<Uint8Array>;
+}
+
 export interface ObjectStore {
   /**
    * Whether a stored part's ETag is the hex MD5 of its bytes (S3 without SSE-KMS/SSE-C, Ceph RGW, the embedded store),
@@ -139,6 +146,13 @@ export interface ObjectStore {
    * `MAX_RANGE_READ` bytes, a `RangeError` beyond): what inspects an object reads pieces of it, never all of it.
    */
   readObjectRange(key: string, offset: number, length: number): Promise<Uint8Array | undefined>;
+  /**
+   * Every byte of the stored object `key`, in order, as it arrives (S3: one `GetObject`), and its size; `undefined`
+   * when there is no object. For a reader that needs all of it (the whole-file hash) without holding it: the chunks
+   * are pulled, so a slow consumer slows the read (backpressure) and memory stays at a chunk or two whatever the
+   * object's size. Ending the iteration early ends the read. A read that fails midway throws from the iteration.
+   */
+  streamObject(key: string): Promise<ObjectStream | undefined>;
   /** Deletes an object; deleting a missing object is not an error. */
   deleteObject(key: string): Promise<void>;
   /**

@@ -24,6 +24,7 @@ import {
   type KeyPage,
   type ObjectHead,
   type ObjectMetadata,
+  type ObjectStream,
   type PlannedPart,
   type SignedPut,
   type SinglePutObject,
@@ -317,6 +318,22 @@ export class S3Storage implements Storage {
     }
   }
 
+  /** One `GetObject` of the whole object; its body is the socket's stream, read as fast as it is consumed. */
+  async streamObject(key: string): Promise<ObjectStream | undefined> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const body = out.Body as (AsyncIterable<Uint8Array> & { destroy?(): void }) | undefined;
+      if (out.ContentLength === undefined) {
+        body?.destroy?.();
+        throw new StorageError("unavailable", `S3 answered a read of ${key} without its length`);
+      }
+      return { size: out.ContentLength, chunks: body ? failingAsStorageErrors(body, key) : emptyChunks() };
+    } catch (error) {
+      if (error instanceof S3ServiceException && error.name === "NoSuchKey") return undefined;
+      throw toStorageError(error);
+    }
+  }
+
   async deleteObject(key: string): Promise<void> {
     const command = new DeleteObjectCommand({ Bucket: this.bucket, Key: key });
     await this.call(() => this.client.send(command));
@@ -360,5 +377,19 @@ export class S3Storage implements Storage {
     } catch (error) {
       throw toStorageError(error);
     }
+  }
+}
+
+/** An empty object's bytes: none. */
+async function* emptyChunks(): AsyncGenerator<Uint8Array> {}
+
+/** A body's chunks, a failure midway (a connection reset) reported as the port's `unavailable`, as any other read's. */
+async function* failingAsStorageErrors(body: AsyncIterable<Uint8Array>, key: string): AsyncGenerator<Uint8Array> {
+  try {
+    yield* body; // a consumer's early stop returns through here, ending the body's read
+  } catch (error) {
+    throw new StorageError("unavailable", `The read of ${key} failed midway: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }

@@ -1,7 +1,14 @@
 import { describe, expect, it, vi } from "vitest";
-import { StorageError } from "../storage/storage.port";
+import { StorageError, type WriteConditions } from "../storage/storage.port";
 import { body, MiB, readyUpload, refusal, token, workflow } from "../../test/support/workflow";
-import { hashReservationKey, idempotencyEntryKey, openSlotPrefix, recordKey, tokenUploadsKey } from "./upload-keys";
+import {
+  hashReservationKey,
+  idempotencyEntryKey,
+  openSlotPrefix,
+  recordKey,
+  recordPrefix,
+  tokenUploadsKey,
+} from "./upload-keys";
 import { UploadRefusedError } from "./lifecycle/upload-lifecycle.hooks";
 
 const fileHash = `sha256:${"ab".repeat(32)}`;
@@ -227,5 +234,40 @@ describe("StartUpload", () => {
     // The retry gets the place, the hash, the token's one upload and the key.
     const retried = await w.start.multipart(w.project, start, "key-1", token({ maxUploads: 1 }));
     expect(await w.storage.readJson(recordKey("demo", retried.requestKey))).toMatchObject({ state: "uploading" });
+  });
+
+  it("hands out no URL when the record's write fails (they are signed alongside it), and leaves nothing", async () => {
+    let failRecord = true;
+    const aborted: string[] = [];
+    const w = workflow({
+      project: { maxOpenUploads: 1 },
+      wrap: (memory) =>
+        new Proxy(memory, {
+          get(target, name, receiver) {
+            if (name === "writeJson" && failRecord) {
+              return (key: string, value: unknown, options?: WriteConditions) =>
+                key.startsWith(recordPrefix("demo"))
+                  ? Promise.reject(new StorageError("unavailable", "down"))
+                  : target.writeJson(key, value, options);
+            }
+            if (name === "abortMultipartUpload") {
+              return (key: string, uploadId: string) => {
+                aborted.push(uploadId);
+                return target.abortMultipartUpload(key, uploadId);
+              };
+            }
+            const value: unknown = Reflect.get(target, name, receiver);
+            return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+          },
+        }),
+    });
+    await expect(w.start.multipart(w.project, body(100))).rejects.toMatchObject({ reason: "unavailable" });
+    expect(aborted).toHaveLength(1);
+    expect(w.events).toEqual([]);
+    expect((await w.storage.listKeys("", { limit: 10 })).keys).toEqual([]);
+    failRecord = false;
+    // The place was given back: the one upload the project may have in progress starts.
+    const started = await w.start.multipart(w.project, body(100));
+    expect(await w.storage.readJson(recordKey("demo", started.requestKey))).toMatchObject({ state: "uploading" });
   });
 });

@@ -289,11 +289,16 @@ export class StartUpload {
         abortedAt: null,
         urlsExpireAt,
       };
-      // The second step: the record.
-      await this.records.create(record);
-      const answer = await transfer.answer(record, body.presignedUrlExpiryTimeHours);
+      // The second step: the record. The reply's URLs (10,000 of them take tens of ms to sign) are signed meanwhile,
+      // and handed out only once the record is stored.
+      const [stored, answered] = await Promise.allSettled([
+        this.records.create(record),
+        transfer.answer(record, body.presignedUrlExpiryTimeHours),
+      ]);
+      if (stored.status === "rejected") throw stored.reason;
+      if (answered.status === "rejected") throw answered.reason;
       await this.lifecycle.transitioned("upload.started", record);
-      return answer;
+      return answered.value;
     } catch (error) {
       await undo();
       throw error;

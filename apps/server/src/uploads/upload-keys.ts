@@ -130,4 +130,3 @@ export function quarantineKey(projectId: string, requestKey: string): string {
 export function quarantineObjectKey(projectId: string, requestKey: string): string {
   return `projects/${projectId}/quarantine/${requestKey}/object`;
 }
-

@@ -90,7 +90,11 @@ describe("UploadRecords", () => {
     expect(again.record.fileName).toBe("c.mp4+");
     expect(counter.byMethod()).toEqual({ writeJson: 2, readDocument: 1 });
     // Nothing to change on the stale record is no answer either: the stored record decides.
-    const stale = await records.update(kept, (current) => (current.fileName === "a.mp4" ? undefined : current), version);
+    const stale = await records.update(
+      kept,
+      (current) => (current.fileName === "a.mp4" ? undefined : current),
+      version,
+    );
     expect(stale.record.fileName).toBe("c.mp4+");
   });
 

@@ -1,37 +1,24 @@
 import { createHash } from "node:crypto";
-import type { ByteSource } from "./byte-source";
-
-/** What one read of the whole-file hash asks the store for. */
-export const HASH_CHUNK_BYTES = 8 * 1024 * 1024;
-/** Reads in flight at once: the next chunk travels while the last one is hashed. */
-const READS_AHEAD = 2;
+import type { ObjectStore } from "../storage/object-store.port";
 
 /**
- * The SHA-256 (hex) of every byte of `source`, read in order in chunks of `chunkBytes` with `READS_AHEAD` reads in
- * flight: memory stays at a few chunks whatever the object's size (at most 24 MiB with the defaults). A read that
- * fails, or answers fewer bytes than the object has left (it changed or went meanwhile), throws.
+ * The SHA-256 (hex) of every byte of the stored object `key`, read by one streaming read of the store
+ * (`streamObject`) and hashed as the bytes arrive: the read goes as fast as the hash takes the bytes (backpressure),
+ * so memory stays at the read's buffers whatever the object's size. Ranged reads (8 MiB each, taken in whole, two
+ * in flight) cost ~1.6x the CPU on RGW. Throws when there is no object, when it does not have `size` bytes (it
+ * changed or went meanwhile), or when the read fails midway.
  */
-export async function sha256Of(source: ByteSource, chunkBytes = HASH_CHUNK_BYTES): Promise<string> {
+export async function sha256Of(store: Pick<ObjectStore, "streamObject">, key: string, size: number): Promise<string> {
+  const stream = await store.streamObject(key);
+  if (!stream) throw new Error(`the object ${key} is not in the store`);
+  if (stream.size !== size) throw new Error(`the object ${key} has ${stream.size} bytes, not ${size}`);
   const hash = createHash("sha256");
-  const pending: Promise<Uint8Array>[] = [];
-  let next = 0;
-  const ask = () => {
-    if (next >= source.size) return;
-    const offset = next;
-    const length = Math.min(chunkBytes, source.size - offset);
-    next += length;
-    const read = source.read(offset, length).then((bytes) => {
-      if (bytes.length !== length) throw new Error(`the object ended at ${offset + bytes.length} of ${source.size}`);
-      return bytes;
-    });
-    read.catch(() => undefined); // awaited in order below; a failure ahead of its turn must not go unhandled
-    pending.push(read);
-  };
-  for (let i = 0; i < READS_AHEAD; i++) ask();
-  while (pending.length > 0) {
-    const bytes = await pending.shift()!;
-    ask();
-    hash.update(bytes);
+  let read = 0;
+  for await (const chunk of stream.chunks) {
+    read += chunk.length;
+    if (read > size) break; // more than the store said: the check below refuses it; the break ends the read
+    hash.update(chunk);
   }
+  if (read !== size) throw new Error(`the object ${key} ended at ${read} of ${size} bytes`);
   return hash.digest("hex");
 }

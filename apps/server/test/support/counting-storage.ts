@@ -13,6 +13,7 @@ const REQUESTS = new Set<string>([
   "objectSize",
   "objectHead",
   "readObjectRange",
+  "streamObject",
   "deleteObject",
   "moveObject",
   "listKeys",

@@ -180,6 +180,37 @@ function multipartCases({ harness, key }: ObjectStoreCases): void {
     expect(await harness().storage.objectSize(k)).toBe(expected.length);
   });
 
+  it("streams an object in order, nothing of an empty one; a missing one is undefined; a stop ends it", async () => {
+    const store = harness().storage;
+    const stored = async (data: Buffer) => {
+      const k = key();
+      const object = { size: data.length, contentType: "video/mp4", metadata: {} };
+      const { url, headers } = await store.presignPutObject(k, object, 600);
+      expect((await fetch(url, { method: "PUT", body: data, headers })).status).toBe(200);
+      return k;
+    };
+    const data = randomBytes(3 * MiB + 17);
+    const k = await stored(data);
+    const stream = await store.streamObject(k);
+    expect(stream?.size).toBe(data.length);
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of stream!.chunks) chunks.push(chunk);
+    expect(chunks.length).toBeGreaterThan(1); // streamed, not read in one piece
+    expect(Buffer.concat(chunks).equals(data)).toBe(true);
+
+    // A reader that stops early (a break) ends the read; the store serves the next one as before.
+    const early = await store.streamObject(k);
+    for await (const chunk of early!.chunks) {
+      expect(chunk.length).toBeGreaterThan(0);
+      break;
+    }
+    const empty = await store.streamObject(await stored(Buffer.alloc(0)));
+    expect(empty?.size).toBe(0);
+    for await (const chunk of empty!.chunks) expect(chunk.length).toBe(0);
+    expect(await store.streamObject(`${harness().prefix}/files/no-such-object`)).toBeUndefined();
+    expect((await store.readObjectRange(k, 0, 16))?.length).toBe(16);
+  });
+
   it("refuses to complete with a wrong eTag, and keeps the parts", async () => {
     const k = key();
     const uploadId = await harness().storage.createMultipartUpload(k, meta);

@@ -279,7 +279,9 @@ export class ContentVerification {
     const source = await storageByteSource(this.storage, record.objectKey, record.contentLength);
     if (!source) throw new Error(`the object ${record.objectKey} is not in the store`);
     const inspection = await inspectContent(source);
-    const sha256 = record.checks?.verifyFileHash ? await sha256Of(source) : undefined;
+    const sha256 = record.checks?.verifyFileHash
+      ? await sha256Of(this.storage, record.objectKey, record.contentLength)
+      : undefined;
     const scans: NamedScan[] = [];
     for (const scanner of this.scanners) {
       let result: ScanResult;
