@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { createHash } from "node:crypto";
-import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -255,7 +255,11 @@ class ResumeState {
 
   async save(requestKey: string): Promise<void> {
     await mkdir(join(this.file, ".."), { recursive: true });
-    await writeFile(this.file, JSON.stringify({ requestKey, ...this.identity }));
+    // Written aside, then renamed over: a CLI stopped mid-write (Ctrl-C as the start's reply arrives) must not leave
+    // a truncated file that a later --resume reads as no state, starting the upload over.
+    const written = `${this.file}.${process.pid}.tmp`;
+    await writeFile(written, JSON.stringify({ requestKey, ...this.identity }));
+    await rename(written, this.file);
   }
 
   async clear(): Promise<void> {

@@ -130,7 +130,7 @@ describe("the CLI's --resume state of a file over 4 GiB", () => {
     let saved: { requestKey: string; size: number } | undefined;
     for (let i = 0; i < 600 && !saved; i++) {
       await new Promise((r) => setTimeout(r, 50));
-      const [name] = existsSync(stateDir) ? readdirSync(stateDir) : [];
+      const [name] = existsSync(stateDir) ? readdirSync(stateDir).filter((n) => n.endsWith(".json")) : [];
       if (name) saved = JSON.parse(readFileSync(join(stateDir, name), "utf8")) as { requestKey: string; size: number };
     }
     child.kill("SIGINT");
