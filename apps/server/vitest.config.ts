@@ -11,12 +11,9 @@ export default withBase({
     // them anew cost about 2 s of CPU per file, 150 s of a run on two cores. Our own modules are run afresh for each
     // file (fresh-modules.setup.ts), and vitest restores spies between files.
     isolate: false,
-    // Most files wait on RGW, child processes and timers, not on the CPU: three at a time keep two cores busy. Each
-    // worker has a bucket of its own (the gateway's due work is global in its bucket).
-    maxWorkers: 3,
-    // As many from the start: with fewer, tinypool ends a spare worker while it still runs ("Terminating worker
-    // thread", the run lost) when the files share their workers (isolate: false).
-    minWorkers: 3,
+    // Each worker has a bucket of its own (the gateway lists its due work bucket-wide, and the packages' suites run at
+    // once). One worker, vitest's default on two cores: with three, a fresh-clone CI run took 770 s instead of 668 s;
+    // the machine is short of CPU, not of waiting files.
     setupFiles: ["@upload-gateway/ceph-rgw/vitest-worker-bucket", "./test/support/fresh-modules.setup.ts"],
   },
 });

@@ -6,9 +6,7 @@ export default withBase({
   test: {
     // The S3 runs need a real S3: a one-node Ceph RGW started here unless S3_ENDPOINT is given.
     globalSetup: ["@upload-gateway/ceph-rgw/vitest-global-setup"],
-    // The uploads wait on the network and on gateway processes more than on the CPU: two files at a time, each
-    // worker on a bucket of its own (a gateway's due work is global in its bucket).
-    maxWorkers: 2,
+    // Each worker on a bucket of its own: a gateway lists its due work bucket-wide, and the suites run side by side.
     setupFiles: ["@upload-gateway/ceph-rgw/vitest-worker-bucket"],
     testTimeout: 120_000,
   },
