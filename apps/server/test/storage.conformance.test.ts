@@ -25,6 +25,17 @@ import { objectStoreConformance } from "./support/object-store-conformance";
 import { MiB } from "./support/object-store-requests";
 import { storageConformance, type StorageHarness } from "./support/storage-conformance";
 
+/** An SDK client of the test S3, with the adapter's own settings: for what a test checks at the store itself. */
+function testS3Client(): S3Client {
+  const env = s3Env();
+  return new S3Client(
+    s3ClientConfig(
+      { bucket: env.S3_BUCKET!, region: env.S3_REGION ?? "us-east-1", forcePathStyle: true },
+      env.S3_ENDPOINT,
+    ),
+  );
+}
+
 // Each port's suite, run against every adapter: the embedded store (its objects served by a real gateway, since its
 // URLs point there; its documents on a data dir of their own), S3 on Ceph RGW, and the in-memory store the workflow's
 // unit tests run on (its URLs served by the same handlers); then what the combined port adds, on each.
@@ -89,12 +100,7 @@ describe("S3 moves of objects over the copy threshold: a multipart copy (UploadP
 
   it("copies in 5 MiB parts, keeping what the object was stored with", async () => {
     const env = s3Env();
-    const client = new S3Client(
-      s3ClientConfig(
-        { bucket: env.S3_BUCKET!, region: env.S3_REGION ?? "us-east-1", forcePathStyle: true },
-        env.S3_ENDPOINT,
-      ),
-    );
+    const client = testS3Client();
     const [from, to] = [`${harness.prefix}/files/parts-from`, `${harness.prefix}/files/parts-to`];
     try {
       await storeObject(harness.storage, from, size);
@@ -115,12 +121,7 @@ describe("S3 moves of objects over the copy threshold: a multipart copy (UploadP
 
   it("a source replaced while its parts are copied fails the move: no object of mixed versions, the source kept", async () => {
     const env = s3Env();
-    const client = new S3Client(
-      s3ClientConfig(
-        { bucket: env.S3_BUCKET!, region: env.S3_REGION ?? "us-east-1", forcePathStyle: true },
-        env.S3_ENDPOINT,
-      ),
-    );
+    const client = testS3Client();
     const [from, to] = [`${harness.prefix}/files/replaced-from`, `${harness.prefix}/files/replaced-to`];
     const replacement = randomBytes(size);
     let replaced = false;
@@ -161,12 +162,7 @@ describe("S3 conditional writes on the test store", () => {
   // What the S3 adapter's compare-and-swap relies on, pinned against the store itself (Ceph RGW 16 here).
   it("If-Match takes the bare ETag; the quoted form is refused even when it names the current version", async () => {
     const env = s3Env();
-    const client = new S3Client(
-      s3ClientConfig(
-        { bucket: env.S3_BUCKET!, region: env.S3_REGION ?? "us-east-1", forcePathStyle: true },
-        env.S3_ENDPOINT,
-      ),
-    );
+    const client = testS3Client();
     const key = `conformance/${randomBytes(6).toString("hex")}/if-match.json`;
     const put = async (body: string, conditions: { IfMatch?: string; IfNoneMatch?: string } = {}) => {
       try {
