@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApiClient } from "../src/index";
+import { createApiClient, type ApiClient } from "../src/index";
 import { runProcess } from "@upload-gateway/server/testing";
 import { startGateway, type Gateway } from "./support/gateway";
 import { CLI, downloaded, MiB, sha256, useTestFiles } from "./support/test-files";
@@ -26,6 +26,26 @@ describe("upload-gateway CLI", () => {
     return runProcess(process.execPath, [CLI, ...args], { env: { XDG_STATE_HOME: stateDir, ...env } });
   }
   const target = () => ["--server", gateway.url, "--project", gateway.projectId];
+
+  /**
+   * The request key of the upload the CLI is sending (looked for `keyTries` × 25 ms), once it has `parts` parts
+   * stored (or 10 s have passed).
+   */
+  async function uploadWithStoredParts(api: ApiClient, parts: number, keyTries: number): Promise<string> {
+    let requestKey: string | undefined;
+    for (let i = 0; i < keyTries && !requestKey; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      requestKey = (await api.list(gateway.projectId, { limit: 1 })).uploads.find(
+        (u) => u.state === "uploading",
+      )?.requestKey;
+    }
+    expect(requestKey).toBeDefined();
+    for (let i = 0; i < 400; i++) {
+      if ((await api.get(gateway.projectId, requestKey!)).uploadedParts.length >= parts) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    return requestKey!;
+  }
 
   it("uploads with --json: one JSON line whose requestKey downloads the identical file", async () => {
     const run = cli(["upload", files.bigPath, ...target(), "--json"], { UPLOAD_GATEWAY_KEY: gateway.apiKey });
@@ -63,20 +83,9 @@ describe("upload-gateway CLI", () => {
     ];
     const first = cli(args);
     const api = createApiClient({ baseUrl: gateway.url, apiKey: gateway.apiKey });
-    let requestKey: string | undefined;
-    for (let i = 0; i < 400 && !requestKey; i++) {
-      await new Promise((r) => setTimeout(r, 25));
-      requestKey = (await api.list(gateway.projectId, { limit: 1 })).uploads.find(
-        (u) => u.state === "uploading",
-      )?.requestKey;
-    }
-    expect(requestKey).toBeDefined();
     // Interrupt once the CLI is sending parts: its state is saved when the start's reply arrives, and the record is
     // listed a moment before that (a SIGINT in between leaves nothing to continue).
-    for (let i = 0; i < 400; i++) {
-      if ((await api.get(gateway.projectId, requestKey!)).uploadedParts.length >= 1) break;
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    const requestKey = await uploadWithStoredParts(api, 1, 400);
     first.child.kill("SIGINT");
     expect(await first.exit).toBe(130);
     expect(first.err()).not.toContain(gateway.apiKey);
@@ -122,18 +131,7 @@ describe("upload-gateway CLI", () => {
     const first = cli(args);
     // Kill it once a few parts are stored.
     const api = createApiClient({ baseUrl: gateway.url, apiKey: gateway.apiKey });
-    let requestKey: string | undefined;
-    for (let i = 0; i < 200 && !requestKey; i++) {
-      await new Promise((r) => setTimeout(r, 25));
-      requestKey = (await api.list(gateway.projectId, { limit: 1 })).uploads.find(
-        (u) => u.state === "uploading",
-      )?.requestKey;
-    }
-    expect(requestKey).toBeDefined();
-    for (let i = 0; i < 400; i++) {
-      if ((await api.get(gateway.projectId, requestKey!)).uploadedParts.length >= 3) break;
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    const requestKey = await uploadWithStoredParts(api, 3, 200);
     first.child.kill("SIGKILL");
     await first.exit;
     // A part whose bytes were all sent before the kill may still be landing: wait until no part is being written.
@@ -141,7 +139,7 @@ describe("upload-gateway CLI", () => {
       readdirSync(join(gateway.dir, "data", "multipart"), { recursive: true }).some((f) => String(f).includes(".tmp-"));
     for (let i = 0; i < 200 && writing(); i++) await new Promise((r) => setTimeout(r, 25));
     expect(writing()).toBe(false);
-    const stored = (await api.get(gateway.projectId, requestKey!)).uploadedParts.length;
+    const stored = (await api.get(gateway.projectId, requestKey)).uploadedParts.length;
     expect(stored).toBeGreaterThanOrEqual(3);
     expect(stored).toBeLessThan(13);
 
@@ -150,6 +148,6 @@ describe("upload-gateway CLI", () => {
     const result = JSON.parse(second.out().trim());
     expect(result.requestKey).toBe(requestKey);
     expect(result.partsSent).toBe(13 - stored);
-    expect(await downloaded(gateway, requestKey!)).toBe(sha256(files.big));
+    expect(await downloaded(gateway, requestKey)).toBe(sha256(files.big));
   });
 });
