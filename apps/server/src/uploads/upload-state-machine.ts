@@ -1,9 +1,7 @@
-import { Logger } from "@nestjs/common";
 import type { CompleteUploadBody, ResumeUploadResult, StoredPart, Verification } from "@upload-gateway/contract";
 import type { Project } from "../auth/projects-file";
 import { ApiError } from "../errors/api-error";
 import { StorageError, type CompletedPart, type Storage, type StoredPartInfo } from "../storage/storage.port";
-import { bestEffort } from "./best-effort";
 import { checkListedParts, completableParts, quotedParts, usableParts } from "./completion-parts";
 import {
   contentRejected,
@@ -17,6 +15,7 @@ import type { OpenUploads } from "./open-uploads";
 import { abortEventOf, isExpired, isSinglePut, partsDigest, phaseOf, type UploadRecord } from "./upload-record";
 import { contended, MAX_SWAP_ATTEMPTS, notInProgress, type UploadRecords } from "./upload-records";
 import { headersNotSigned } from "./single-put-object";
+import { UploadRelease } from "./upload-release";
 import { objectMetadataOf, type UploadUrls } from "./upload-urls";
 
 /** How long a complete request that finds another one completing the same upload waits for its outcome. */
@@ -51,17 +50,19 @@ export type TransitionLifecycle = Pick<UploadLifecycle, "transitioned" | "retrie
  * transition is safe to send again after a lost reply: it answers as the first one did and finishes what it left.
  */
 export class UploadStateMachine {
-  private readonly logger = new Logger("UploadStateMachine");
+  private readonly release: UploadRelease;
 
   constructor(
     private readonly storage: Storage,
     private readonly records: UploadRecords,
-    private readonly openUploads: OpenUploads,
-    private readonly duplicates: DuplicateCheck,
+    openUploads: OpenUploads,
+    duplicates: DuplicateCheck,
     private readonly urls: UploadUrls,
     private readonly lifecycle: TransitionLifecycle,
     private readonly verifier: ContentVerification,
-  ) {}
+  ) {
+    this.release = new UploadRelease(storage, records, openUploads, duplicates);
+  }
 
   /**
    * `uploading → completing → completed`. The request that swaps the record from `uploading` to `completing` (a
@@ -82,7 +83,7 @@ export class UploadStateMachine {
         }
         // A retried complete whose first reply was lost: finish what it left.
         await this.lifecycle.retried("upload.completed", record);
-        return this.whileReleasing(record, async (): Promise<true> => {
+        return this.release.whileCompleted(record, async (): Promise<true> => {
           await this.verifier.settle(record, version);
           return true;
         });
@@ -144,7 +145,7 @@ export class UploadStateMachine {
       if (phase === "aborted") {
         // A retried abort whose first reply was lost: finish what it left.
         await this.lifecycle.retried(abortEventOf(record), record);
-        await this.afterAborted(record);
+        await this.release.aborted(record);
         return true;
       }
       if (phase !== "uploading") {
@@ -155,7 +156,7 @@ export class UploadStateMachine {
       aborted.abortedBy = "client";
       if (await this.records.swap(aborted, version)) {
         await this.lifecycle.transitioned("upload.aborted", aborted);
-        await this.afterAborted(aborted);
+        await this.release.aborted(aborted);
         return true;
       }
     }
@@ -181,7 +182,7 @@ export class UploadStateMachine {
       };
       if (await this.records.swap(expired, found.version)) {
         await this.lifecycle.transitioned("upload.expired", expired);
-        await this.afterAborted(expired);
+        await this.release.aborted(expired);
         return true;
       }
     }
@@ -275,7 +276,7 @@ export class UploadStateMachine {
     });
     if (changed) await this.lifecycle.transitioned("upload.completed", completed);
     else if (completed.state === "completed") await this.lifecycle.retried("upload.completed", completed);
-    if (completed.state === "completed") await this.afterCompleted(completed);
+    if (completed.state === "completed") await this.release.completed(completed);
     return completed;
   }
 
@@ -297,11 +298,11 @@ export class UploadStateMachine {
         throw error; // the record stays `completing`: sending the request again finishes it
       } else {
         // The store refused the parts (one was sent again since they were checked): the upload is open again.
-        await this.releaseCompletion(record);
+        await this.release.completionClaim(record);
         throw error;
       }
     }
-    return this.whileReleasing(record, async (): Promise<true> => {
+    return this.release.whileCompleted(record, async (): Promise<true> => {
       await this.verifier.begin(record); // first: no upload is stored without its check to come
       const completion = await this.records.update(
         record,
@@ -319,53 +320,6 @@ export class UploadStateMachine {
       await this.verifier.settle(completed, completion.version);
       return true;
     });
-  }
-
-  /** Undoes a complete request's claim whose parts the store refused: the client can send parts and complete again. */
-  private async releaseCompletion(claimed: UploadRecord): Promise<void> {
-    await bestEffort(this.logger, "reopen an upload whose completion failed", async () => {
-      await this.records.update(claimed, (current) => {
-        if (phaseOf(current) !== "completing" || current.completion?.partsDigest !== claimed.completion?.partsDigest) {
-          return undefined;
-        }
-        const { completion: _released, ...rest } = current;
-        return { ...rest, updatedAt: new Date().toISOString() };
-      });
-    });
-  }
-
-  /**
-   * `work` (recording the upload `completed`, waiting for its check's verdict) alongside `afterCompleted`, once the
-   * store has the object: the upload no longer counts as open whatever the rest finds, and they touch different
-   * documents. The place's failure is thrown first (the request fails; sent again, it finishes both), then work's.
-   */
-  private async whileReleasing<T>(record: UploadRecord, work: () => Promise<T>): Promise<T> {
-    const [released, worked] = await Promise.allSettled([this.afterCompleted(record), work()]);
-    if (released.status === "rejected") throw released.reason;
-    if (worked.status === "rejected") throw worked.reason;
-    return worked.value;
-  }
-
-  /** What follows `completed`: the upload no longer counts as open. Idempotent. Its hash reservation stays. */
-  private async afterCompleted(record: UploadRecord): Promise<void> {
-    await this.openUploads.release(record);
-  }
-
-  /**
-   * What follows `aborted`: the store discards the parts (a single-PUT upload's object), the hash and the open place
-   * are released. Idempotent. A single-PUT URL cannot be revoked (S3 presigned URLs cannot): a PUT arriving after the
-   * abort stores an object that no call hands out, and an abort sent again removes it.
-   */
-  private async afterAborted(record: UploadRecord): Promise<void> {
-    try {
-      // A single-PUT upload has no multipart upload: its object, if the PUT came, is the upload's data.
-      if (isSinglePut(record)) await this.storage.deleteObject(record.objectKey);
-      else await this.storage.abortMultipartUpload(record.objectKey, record.uploadId);
-    } catch (error) {
-      if (!(error instanceof StorageError && error.reason === "upload-not-found")) throw error;
-    }
-    if (record.fileHash) await this.duplicates.release(record.projectId, record.fileHash, record.requestKey);
-    await this.openUploads.release(record);
   }
 
   private async storedParts(record: UploadRecord, missingIsEmpty = false): Promise<StoredPartInfo[]> {
