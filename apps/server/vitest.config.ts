@@ -12,8 +12,11 @@ export default withBase({
     // file (fresh-modules.setup.ts), and vitest restores spies between files.
     isolate: false,
     // Each worker has a bucket of its own (the gateway lists its due work bucket-wide, and the packages' suites run at
-    // once). One worker, vitest's default on two cores: with three, a fresh-clone CI run took 770 s instead of 668 s;
-    // the machine is short of CPU, not of waiting files.
+    // once). Two workers: the suite mostly waits (on processes, timers, the store), and with the tests' RGW answering
+    // at once (tcp_nodelay) a fresh-clone CI run went from 657 to 561 s with two, the rest of the machine still busy.
+    // Three made it slower (770 s, on RGW's default frontend), and a `minWorkers` of 3 crashed workers.
     setupFiles: ["@upload-gateway/ceph-rgw/vitest-worker-bucket", "./test/support/fresh-modules.setup.ts"],
+    maxWorkers: 2,
+    minWorkers: 1,
   },
 });
