@@ -16,7 +16,7 @@
 #   RGW_DIR (/tmp/upload-gateway-rgw)  RGW_PORT (7480)  RGW_MON_PORT (6789)
 #   RGW_MEM_BYTES (8 GiB memstore; RAM is used only as it fills)  RGW_MIN_PART (5 MiB, as on AWS)
 #   RGW_ACCESS_KEY (rgw-test-access)  RGW_SECRET_KEY (rgw-test-secret)  S3_BUCKET (upload-gateway-test)
-#   RGW_TCP_NODELAY (1: the gateway's sockets send at once; 0: Ceph's default, Nagle's algorithm on)
+#   RGW_TCP_NODELAY (1: radosgw's sockets send at once; 0: Ceph's default, Nagle's algorithm on)
 #   RGW_START_TIMEOUT (seconds per readiness wait, 60)  RGW_LOCK_TIMEOUT (seconds to wait for the lock, 1200)
 #   RGW_LEASE (lease id, set by index.js)  RGW_UP_RESULT_FILE (`up` writes "started" or "reused" there)
 set -euo pipefail

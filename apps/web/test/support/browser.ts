@@ -21,9 +21,9 @@ export interface Browser {
 }
 
 /**
- * One Chromium for the test file, launched by its first `openBrowser` and closed after its last test: launching one
- * cost about 1.5 s of CPU, once per test on a two-core machine. Isolation comes from the contexts, which share no
- * cookies, storage or cache (each is an incognito profile of its own).
+ * One Chromium for the test file, launched by its first `openBrowser` and closed after its last test, rather than one
+ * per test (the suite alone: 150 -> 140 s of CPU on a two-core machine). Isolation comes from the contexts, which share
+ * no cookies, storage or cache (each is an incognito profile of its own).
  */
 let chromiumOfFile: Promise<ChromiumBrowser> | undefined;
 afterAll(async () => {
