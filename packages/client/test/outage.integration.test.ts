@@ -8,7 +8,7 @@ import { freePort } from "@upload-gateway/server/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiClient, type RetryNotice } from "../src/index";
 import { uploadFile } from "../src/node";
-import type { Fault } from "./support/fault-proxy";
+import { faultsByAttempt, type Fault } from "./support/fault-proxy";
 import {
   startGateway,
   startGatewayBehindFaults,
@@ -129,7 +129,10 @@ describe("a part that got no answer twice", () => {
   beforeAll(async () => {
     // Part 2: stored with its reply lost, then an attempt cut off: an outage as the client sees it.
     const faults: Record<number, Fault[]> = { 2: ["lost-reply", "reset"] };
-    gateway = await startGatewayBehindFaults("local", (n, attempt) => faults[n]?.[attempt - 1] ?? "pass");
+    gateway = await startGatewayBehindFaults(
+      "local",
+      faultsByAttempt(() => faults),
+    );
   });
   afterAll(async () => {
     await gateway?.close();

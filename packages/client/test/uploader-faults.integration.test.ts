@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiClient, upload } from "../src/index";
 import { uploadFile } from "../src/node";
-import { startFaultProxy, type Fault, type FaultProxy } from "./support/fault-proxy";
+import { faultsByAttempt, startFaultProxy, type Fault, type FaultProxy } from "./support/fault-proxy";
 import {
   startGateway,
   startGatewayBehindFaults,
@@ -33,7 +33,7 @@ describe.each<Backend>(["local", "s3"])("through a faulty network to %s storage"
   beforeAll(async () => {
     gateway = await startGatewayBehindFaults(
       backend,
-      (partNumber, attempt) => faults[partNumber]?.[attempt - 1] ?? "pass",
+      faultsByAttempt(() => faults),
     );
   });
   afterAll(async () => {
@@ -77,7 +77,7 @@ describe.each<Backend>(["local", "s3"])(
     beforeAll(async () => {
       gateway = await startGatewayBehindFaults(
         backend,
-        (partNumber, attempt) => faults[partNumber]?.[attempt - 1] ?? "pass",
+        faultsByAttempt(() => faults),
       );
     });
     afterAll(async () => {

@@ -180,3 +180,13 @@ export function partOf(url: URL): number | undefined {
   const value = fromQuery ?? fromPath;
   return value ? Number(value) : undefined;
 }
+
+/**
+ * A fault proxy's `decide` from a table of each part's faults, one per attempt, then "pass". The table is read at
+ * each attempt, so a test may swap it between uploads.
+ */
+export function faultsByAttempt(
+  table: () => Readonly<Record<number, readonly Fault[]>>,
+): (partNumber: number, attempt: number) => Fault {
+  return (partNumber, attempt) => table()[partNumber]?.[attempt - 1] ?? "pass";
+}
