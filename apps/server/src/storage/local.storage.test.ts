@@ -128,9 +128,16 @@ describe("LocalStorage: concurrent writers of one part", () => {
     const uploadId = await s.createMultipartUpload("k/frozen-late", meta);
     const [first, second] = [randomBytes(4096), randomBytes(4096)];
     const { eTag } = await write(s, "k/frozen-late", uploadId, 1, first);
-    renameHook.delayMsAfter = (to) => (to.endsWith("part-00001") ? 50 : 0);
+    // Told by the rename itself, not guessed with a sleep (20 ms were too few for a write on a loaded machine).
+    let landed!: () => void;
+    const hasLanded = new Promise<void>((resolve) => (landed = resolve));
+    renameHook.delayMsAfter = (to) => {
+      if (!to.endsWith("part-00001")) return 0;
+      landed();
+      return 50;
+    };
     const resent = write(s, "k/frozen-late", uploadId, 1, second);
-    await sleep(20); // the re-sent part has landed; its reply is held back
+    await hasLanded; // the re-sent part has landed; its reply is held back
     const completed = s.completeMultipartUpload("k/frozen-late", uploadId, [{ partNumber: 1, eTag }]);
     await expect(completed).rejects.toMatchObject({ reason: "invalid-part" });
     await resent;
