@@ -13,7 +13,6 @@ import { normalizePrefix, setupFromOptions, type UploadGatewayOptions } from "..
 import { registerCors } from "./cors";
 import { httpServerOptions, registerHttpHardening } from "./http-hardening";
 import { registerRequestPaths } from "../http/request-path";
-import { serializeReply } from "../http/reply-serializer";
 import { registerRateLimits } from "./rate-limit/rate-limit.hook";
 import { createRateLimitStore } from "./rate-limit/rate-limit-store.factory";
 import { httpLoggingOptions, registerHttpLogging } from "./http-logging";
@@ -74,9 +73,6 @@ async function buildApp(setup: GatewaySetup, metrics: GatewayMetrics, path = "")
   const adapter = new FastifyAdapter({ ...httpServerOptions(config), ...httpLoggingOptions(logger) });
   // First: every policy below decides on the path computed here.
   registerRequestPaths(adapter.getInstance(), path);
-  // A 10,000-part start's 5 MB of part URLs are written into the reply's bytes, not through JSON.stringify. Fastify's
-  // types want a string from a serializer; it sends a Buffer as it sends one (its onSend hooks take either).
-  adapter.getInstance().setReplySerializer(serializeReply as (payload: unknown) => string);
   registerHttpLogging(adapter.getInstance());
   registerMetrics(adapter.getInstance(), metrics, config.METRICS_TOKEN);
   registerHttpHardening(adapter.getInstance(), config);
