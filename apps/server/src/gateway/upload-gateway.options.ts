@@ -11,7 +11,7 @@ import {
 import type { UploadLifecycleHooks } from "../uploads/lifecycle/upload-lifecycle.hooks";
 import { createLogger } from "../observability/logger";
 import type { StorageCallObserver } from "../observability/instrumented-storage";
-import { S3Storage } from "../storage/s3.storage";
+import { isS3Storage } from "../storage/s3-storage.brand";
 import type { Storage } from "../storage/storage.port";
 import type { StartBodySchema } from "../uploads/start-body";
 import type { ObjectKeyNamer } from "../uploads/upload-keys";
@@ -242,7 +242,7 @@ function storageConfig(
   problems: string[],
 ): Partial<AppConfig> {
   // The health check names the kind of store; the store's own settings are the adapter's business.
-  if (isAdapter(storage)) return { STORAGE: storage instanceof S3Storage ? "s3" : "local" };
+  if (isAdapter(storage)) return { STORAGE: isS3Storage(storage) ? "s3" : "local" };
   if (storage?.type === "local") {
     if (!publicUrl)
       problems.push('publicUrl: is required with { type: "local" } storage: its part and download URLs point there');

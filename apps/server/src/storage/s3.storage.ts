@@ -38,6 +38,7 @@ import {
 import { unquoteETag } from "./etag";
 import { toStorageError } from "./s3-errors";
 import { S3ObjectMove, type S3MoveOptions } from "./s3-object-move";
+import { S3_STORAGE_BRAND } from "./s3-storage.brand";
 
 export { toStorageError } from "./s3-errors";
 
@@ -88,6 +89,7 @@ export function s3ClientConfig(options: S3StorageOptions, endpoint: string | und
  * 10,000-part starts), which sign each part's planned length, so S3 itself refuses a body of any other size.
  */
 export class S3Storage implements Storage {
+  readonly [S3_STORAGE_BRAND] = true;
   private readonly client: S3Client;
   private readonly presigner: SigV4Presigner;
   readonly urlOrigin: string;
