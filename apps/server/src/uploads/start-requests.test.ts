@@ -8,7 +8,7 @@ const fileHash = () => `sha256:${Math.random().toString(16).slice(2).padEnd(64, 
 /**
  * A workflow whose store counts requests, as the gateway wires it (expiries in the due index). A start tries one
  * open-upload place at random and lists the places only when it finds that one taken: with the default 1,000 places,
- * a later start of a test picked an earlier one's place about once in 500 runs (a CI run met it), so the counts here
+ * a later start here picked an earlier one's place about once in a hundred runs (a CI run met it), so the counts here
  * are of starts in a project of a billion places unless a test says otherwise. Races for places: start-races.test.ts.
  */
 function counted(options: Parameters<typeof workflow>[0] = {}) {
