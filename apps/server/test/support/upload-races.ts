@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Storage } from "../../src/storage/storage.port";
 import { hashReservationKey, objectKey } from "../../src/uploads/upload-keys";
+import { randomContent } from "./test-content";
 import { openMarkerOf } from "./workflow";
 
 /**
@@ -44,10 +45,7 @@ export function uploadRaces(name: string, makeHarness: () => Promise<RaceHarness
 
     /** A one-part upload with a duplicate-check reservation and its part stored. */
     async function readyUpload() {
-      // Random bytes after a fixed prefix: bytes that are random from the first one start like markup or a script now
-      // and then ("#!" one upload in 65,536, "<p " about one in 300,000), and the content check rightly refuses those
-      // as video/mp4 (a CI run met "found an HTML page").
-      const data = Buffer.concat([Buffer.from("race"), randomBytes(PART - 4)]);
+      const data = randomContent(PART);
       const fileHash = `sha256:${randomBytes(32).toString("hex")}`;
       const started = await h.api("POST", "/multipart", {
         partsNumber: 1,

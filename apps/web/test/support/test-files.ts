@@ -1,7 +1,8 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { randomContent } from "@upload-gateway/server/testing";
 
 export const MiB = 1024 * 1024;
 
@@ -19,10 +20,7 @@ export function testFiles() {
   const dir = mkdtempSync(join(tmpdir(), "web-e2e-files-"));
   return {
     make(name: string, size: number): TestFile {
-      const data = size > 0 ? randomBytes(size) : Buffer.alloc(0);
-      // Random but for the first byte: random bytes start like a script or markup now and then ("#!" one file in
-      // 65,536), which the gateway's content check rightly refuses.
-      if (size > 0) data[0] = 0x51; // "Q"
+      const data = randomContent(size);
       const path = join(dir, name);
       writeFileSync(path, data);
       return { path, name, size, sha256: sha256(data) };
