@@ -2,6 +2,35 @@ import { chromium, type Browser as ChromiumBrowser, type BrowserContext, type Pa
 import { afterAll } from "vitest";
 import { CHROMIUM } from "./chromium-global-setup";
 
+/**
+ * The features Playwright 1.65 disables itself. Chromium takes the last `--disable-features` only, so ours below
+ * repeats them (browser-flags.e2e.test.ts checks that none of the switches is lost, should Playwright change its list).
+ */
+export const PLAYWRIGHT_DISABLED_FEATURES = [
+  "AvoidUnnecessaryBeforeUnloadCheckSync",
+  "DestroyProfileOnBrowserClose",
+  "HttpsUpgrades",
+  "HttpsFirstBalancedModeAutoEnable",
+  "LensOverlay",
+  "MediaRouter",
+  "PaintHolding",
+  "ThirdPartyStoragePartitioning",
+  "AvoidCorsURLLoaderRestartOnRedirect",
+  "TcpPortRandomizationWin",
+  "OptimizationHints",
+  "NetworkTimeServiceQuerying",
+  "AimEnabled",
+  "PreconnectToSearch",
+  "msForceBrowserSignIn",
+  "msEdgeUpdateLaunchServicesPreferredVersion",
+];
+
+/**
+ * Headless Chromium 156 still preloads the address bar's popup (two WebUI pages, chrome://omnibox-popup.top-chrome)
+ * for each window, that is for each test's context: a third of the browser's CPU in the upload page's tests.
+ */
+export const OMNIBOX_POPUP_FEATURES = ["WebUIOmniboxPopup", "WebUIOmniboxAimPopup"];
+
 // The machine has no network but the loopback: without these, Chromium keeps trying (and failing) to reach Google.
 const ARGS = [
   "--headless",
@@ -12,6 +41,7 @@ const ARGS = [
   "--no-first-run",
   "--disable-quic",
   "--disable-sync",
+  `--disable-features=${[...PLAYWRIGHT_DISABLED_FEATURES, ...OMNIBOX_POPUP_FEATURES].join(",")}`,
 ];
 
 export interface Browser {
