@@ -77,6 +77,8 @@ describe("nodeHttpTransport with a file path", () => {
     expect(reply).toMatchObject({ status: 200, eTag: `"${expected}"`, sentMd5: expected });
     expect(progress.at(-1)).toBe(size);
     expect(progress).toEqual([...progress].sort((a, b) => a - b));
+    // As the bytes leave, chunk by chunk: not only once the part is sent.
+    expect(progress.filter((loaded) => loaded < size).length).toBeGreaterThanOrEqual(4);
   });
 
   it("fails, rather than waiting forever, when the file is shorter than the part (it changed during the upload)", async () => {

@@ -33,10 +33,11 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "large-file-"));
   gateway = await startGateway("local");
 });
+// Removing the stored 4 GiB can take minutes on a disk that is still writing it back.
 afterAll(async () => {
   await gateway?.close();
   rmSync(dir, { recursive: true, force: true });
-});
+}, 600_000);
 
 /** The 1 KiB regions of distinct bytes around 2 GiB, 4 GiB and at the end of a sparse file of `size` (zeros elsewhere). */
 function distinctRegions(size: number): { at: number; bytes: Buffer }[] {

@@ -40,8 +40,8 @@ describe.each<Backend>(["local", "s3"])("uploader on %s storage", (backend) => {
     for (let i = 1; i < events.length; i++)
       expect(events[i]!.bytesSent).toBeGreaterThanOrEqual(events[i - 1]!.bytesSent);
     expect(events.at(-1)).toMatchObject({ bytesSent: 64 * MiB, totalBytes: 64 * MiB, partsDone: 8, partsTotal: 8 });
-    // Progress within parts, not only at their ends (node:http reports bytes as they leave).
-    expect(events.some((e) => e.bytesSent % (8 * MiB) !== 0)).toBe(true);
+    // Progress within parts is the transport's (node.test.ts) and the tracker's (progress.test.ts): here, with events
+    // at most every 100 ms, an idle machine can send all four parts in flight whole between two of them.
     expect(await downloaded(gateway, result.requestKey)).toBe(sha256(files.big));
   });
 
