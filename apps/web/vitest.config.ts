@@ -22,6 +22,10 @@ export default withBase({
     testTimeout: 120_000,
     // One Chromium at a time: the machine has two cores and the uploads are timed by the page, not by the tests.
     fileParallelism: false,
+    // And one for the whole suite (test/support/browser.ts): the files share a worker that keeps its modules, the
+    // Chromium among them; each file's contexts are closed after it (browser.setup.ts).
+    isolate: false,
+    setupFiles: ["./test/support/browser.setup.ts"],
     sequence: { sequencer: WaitingFilesFirst },
   },
 });

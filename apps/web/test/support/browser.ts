@@ -1,5 +1,4 @@
 import { chromium, type Browser as ChromiumBrowser, type BrowserContext, type Page } from "playwright-core";
-import { afterAll } from "vitest";
 import { CHROMIUM } from "./chromium-global-setup";
 
 /**
@@ -51,31 +50,45 @@ export interface Browser {
 }
 
 /**
- * One Chromium for the test file, launched by its first `openBrowser` and closed after its last test, rather than one
- * per test (the suite alone: 150 -> 140 s of CPU on a two-core machine). Isolation comes from the contexts, which share
- * no cookies, storage or cache (each is an incognito profile of its own).
+ * One Chromium for the whole suite: its files run one after another in one worker that keeps its modules
+ * (vitest.config.ts), and the first `openBrowser` launches it. A Chromium per file cost the suite ~20 s of CPU more (each
+ * launch, and a fresh worker per file); one per test, more again. Isolation comes from the contexts, which share no
+ * cookies, storage or cache (each is an incognito profile of its own), and a file's contexts are closed after it
+ * (`closeContextsOfFile`, browser.setup.ts), so no page of one file keeps working during the next. Chromium ends with
+ * the worker: Playwright's pipe to it closes, and it exits.
  */
-let chromiumOfFile: Promise<ChromiumBrowser> | undefined;
-afterAll(async () => {
-  const launched = chromiumOfFile;
-  chromiumOfFile = undefined;
-  await (await launched?.catch(() => undefined))?.close();
-});
+let chromiumOfSuite: Promise<ChromiumBrowser> | undefined;
+const openContexts = new Set<BrowserContext>();
 
-/** A fresh browser context (no storage shared with any other test's) in the file's Chromium, and one page. */
+function launchedChromium(): Promise<ChromiumBrowser> {
+  chromiumOfSuite ??= chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS }).then((browser) => {
+    // A crashed Chromium is launched again by the next test, not handed to every test after it.
+    browser.once("disconnected", () => (chromiumOfSuite = undefined));
+    return browser;
+  });
+  return chromiumOfSuite;
+}
+
+/** Closes the contexts the file's tests left open (a test that failed before its own close). */
+export async function closeContextsOfFile(): Promise<void> {
+  await Promise.all([...openContexts].map((context) => context.close().catch(() => undefined)));
+}
+
+/** A fresh browser context (no storage shared with any other test's) in the suite's Chromium, and one page. */
 export async function openBrowser(
   viewport = { width: 1280, height: 900 },
   options: { bypassCSP?: boolean } = {},
 ): Promise<Browser> {
-  chromiumOfFile ??= chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
   const context = await (
-    await chromiumOfFile
+    await launchedChromium()
   ).newContext({
     viewport,
     acceptDownloads: true,
     // Tests that inject tooling into the page (axe-core) need it past the gateway's strict CSP; others keep the CSP.
     bypassCSP: options.bypassCSP ?? false,
   });
+  openContexts.add(context);
+  context.once("close", () => openContexts.delete(context));
   const page = await context.newPage();
   // Reloading mid-upload asks "Leave site?" (the page warns before interrupting uploads): say yes, as a user would.
   page.on("dialog", (dialog) => void dialog.accept());
