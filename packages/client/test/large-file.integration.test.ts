@@ -33,7 +33,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "large-file-"));
   gateway = await startGateway("local");
 });
-// Removing the stored 4 GiB can take minutes on a disk that is still writing it back.
+// Removing the stored 4 GiB can take long on a disk that is still writing it back (as in the packaging test).
 afterAll(async () => {
   await gateway?.close();
   rmSync(dir, { recursive: true, force: true });
