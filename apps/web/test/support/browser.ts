@@ -58,7 +58,6 @@ export interface Browser {
  * the worker: Playwright's pipe to it closes, and it exits.
  */
 let chromiumOfSuite: Promise<ChromiumBrowser> | undefined;
-const openContexts = new Set<BrowserContext>();
 
 function launchedChromium(): Promise<ChromiumBrowser> {
   chromiumOfSuite ??= chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS }).then((browser) => {
@@ -69,9 +68,13 @@ function launchedChromium(): Promise<ChromiumBrowser> {
   return chromiumOfSuite;
 }
 
-/** Closes the contexts the file's tests left open (a test that failed before its own close). */
+/**
+ * Closes the contexts the file's tests left open (a test that failed before its own close): after a file, every
+ * context of the suite's Chromium is one of its own, the files running one after another.
+ */
 export async function closeContextsOfFile(): Promise<void> {
-  await Promise.all([...openContexts].map((context) => context.close().catch(() => undefined)));
+  const browser = await chromiumOfSuite?.catch(() => undefined);
+  await Promise.all((browser?.contexts() ?? []).map((context) => context.close().catch(() => undefined)));
 }
 
 /** A fresh browser context (no storage shared with any other test's) in the suite's Chromium, and one page. */
@@ -87,8 +90,6 @@ export async function openBrowser(
     // Tests that inject tooling into the page (axe-core) need it past the gateway's strict CSP; others keep the CSP.
     bypassCSP: options.bypassCSP ?? false,
   });
-  openContexts.add(context);
-  context.once("close", () => openContexts.delete(context));
   const page = await context.newPage();
   // Reloading mid-upload asks "Leave site?" (the page warns before interrupting uploads): say yes, as a user would.
   page.on("dialog", (dialog) => void dialog.accept());
