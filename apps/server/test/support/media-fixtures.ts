@@ -1,5 +1,7 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { ensureDebianTool } from "./debian-tool";
@@ -47,8 +49,39 @@ export const HOSTILE_FIXTURES = [
 
 export const VIDEO_SECONDS = 2;
 
+/**
+ * Writes the fixtures into `dir`: copies of one set made per machine, ffmpeg and version of this file (five test files
+ * use them; making them took ffmpeg about a second of CPU, and the worker two seconds of waiting, each time).
+ */
 export function makeMediaFixtures(dir: string): void {
+  const made = madeOnce();
+  for (const name of [...Object.keys(MEDIA_FIXTURES), ...HOSTILE_FIXTURES])
+    copyFileSync(join(made, name), join(dir, name));
+}
+
+/** The folder of the fixtures made by this file with this ffmpeg, made now if there is none yet. */
+function madeOnce(): string {
   ensureDebianTool(["ffmpeg", "-version"], "ffmpeg");
+  const key = createHash("sha256")
+    .update(readFileSync(__filename))
+    .update(execFileSync("ffmpeg", ["-version"]))
+    .digest("hex")
+    .slice(0, 16);
+  const made = join(tmpdir(), `upload-gateway-media-fixtures-${key}`);
+  if (existsSync(made)) return made;
+  // Made aside and renamed into place: a worker making them at the same time loses the rename and uses the winner's.
+  const staging = mkdtempSync(`${made}-`);
+  makeAll(staging);
+  try {
+    renameSync(staging, made);
+  } catch (error) {
+    rmSync(staging, { recursive: true, force: true });
+    if (!existsSync(made)) throw error;
+  }
+  return made;
+}
+
+function makeAll(dir: string): void {
   const ffmpeg = (...args: string[]) => execFileSync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", ...args]);
   const video = ["-f", "lavfi", "-i", `testsrc2=size=160x120:rate=15:duration=${VIDEO_SECONDS}`];
   const audio = ["-f", "lavfi", "-i", `sine=frequency=440:sample_rate=44100:duration=${VIDEO_SECONDS}`];
