@@ -1,3 +1,9 @@
 import { withBase } from "@upload-gateway/vitest-config";
 
-export default withBase({ test: { include: ["*.test.js"], testTimeout: 180_000 } });
+export default withBase({
+  test: {
+    include: ["*.test.js"],
+    testTimeout: 180_000,
+    setupFiles: ["@upload-gateway/vitest-config/yield-to-longest-suite"],
+  },
+});
