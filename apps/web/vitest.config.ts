@@ -25,7 +25,7 @@ export default withBase({
     // And one for the whole suite (test/support/browser.ts): the files share a worker that keeps its modules, the
     // Chromium among them; each file's contexts are closed after it (browser.setup.ts).
     isolate: false,
-    setupFiles: ["@upload-gateway/vitest-config/yield-to-longest-suite", "./test/support/browser.setup.ts"],
+    setupFiles: ["./test/support/browser.setup.ts"],
     sequence: { sequencer: WaitingFilesFirst },
   },
 });

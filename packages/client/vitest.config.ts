@@ -7,10 +7,7 @@ export default withBase({
     // The S3 runs need a real S3: a one-node Ceph RGW started here unless S3_ENDPOINT is given.
     globalSetup: ["@upload-gateway/ceph-rgw/vitest-global-setup"],
     // Each worker on a bucket of its own: a gateway lists its due work bucket-wide, and the suites run side by side.
-    setupFiles: [
-      "@upload-gateway/vitest-config/yield-to-longest-suite",
-      "@upload-gateway/ceph-rgw/vitest-worker-bucket",
-    ],
+    setupFiles: ["@upload-gateway/ceph-rgw/vitest-worker-bucket"],
     // A worker keeps modules loaded from one file to the next (each file still gets its own gateways): about 15 CPU-s
     // less for the suite than a fresh process per file. Tests restore the globals they stub.
     isolate: false,

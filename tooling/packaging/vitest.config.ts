@@ -1,6 +1,4 @@
 import { withBase } from "@upload-gateway/vitest-config";
 
 // Each test starts a Nest app from the installed packages: seconds on a loaded 2-core machine.
-export default withBase({
-  test: { testTimeout: 120_000, setupFiles: ["@upload-gateway/vitest-config/yield-to-longest-suite"] },
-});
+export default withBase({ test: { testTimeout: 120_000 } });

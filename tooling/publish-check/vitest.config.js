@@ -1,9 +1,3 @@
 import { withBase } from "@upload-gateway/vitest-config";
 
-export default withBase({
-  test: {
-    include: ["*.test.js"],
-    testTimeout: 180_000,
-    setupFiles: ["@upload-gateway/vitest-config/yield-to-longest-suite"],
-  },
-});
+export default withBase({ test: { include: ["*.test.js"], testTimeout: 180_000 } });
