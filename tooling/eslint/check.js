@@ -119,9 +119,9 @@ function workspacePackages() {
 
 const workspace = process.argv.includes("--workspace");
 // Below the suites' priority: `pnpm test` runs the workspace's check beside them, on a machine with too few cores for
-// all of them, and nothing waits for it but the end of the run. At 5, as the suites that are not the run's longest
-// path (tooling/vitest/yield-to-longest-suite.setup.js), not lower: one process uses one core at most, and at 10 it
-// got little CPU until the suites ended, then ran alone for 40 s on one core of two. A package's own check at 10.
+// all of them, and nothing waits for it but the end of the run. At 5 rather than 10: one process uses one core at
+// most, and at 10 it got little CPU until the suites ended, then ran alone for 40 s on one core of two. A package's
+// own check (several may run at once) at 10.
 setPriority(workspace ? 5 : constants.priority.PRIORITY_BELOW_NORMAL);
 const dirs = workspace ? workspacePackages() : [resolve(process.cwd())];
 const failed = [];
