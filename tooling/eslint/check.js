@@ -106,7 +106,7 @@ function workspacePackages() {
   const list = /^packages:\n((?:[ \t]+-[^\n]*\n)+)/m.exec(manifest)?.[1] ?? "";
   const globs = [...list.matchAll(/-\s*["']?([^"'\n]+?)["']?\s*$/gm)].map((m) => m[1]);
   return globs.flatMap((glob) => {
-    // This workspace's globs are folders of packages (`apps/*`); anything else would be skipped silently here.
+    // This workspace's globs name folders of packages (`apps/*`): another form is refused, not read as matching none.
     if (!/^[\w.-]+\/\*$/.test(glob)) throw new Error(`upload-gateway-check --workspace: unsupported glob ${glob}`);
     const parent = join(root, glob.slice(0, -2));
     return readdirSync(parent, { withFileTypes: true })
