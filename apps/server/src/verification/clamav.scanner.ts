@@ -72,15 +72,18 @@ export function clamavScannerFromConfig(config: AppConfig): ContentScanner | und
 async function instream(socket: Socket, target: ByteSource, chunkBytes: number, where: string): Promise<ScanResult> {
   const answer = readAnswer(socket, where);
   answer.catch(() => {}); // observed below; a write failing first must not leave it unhandled
-  // Errors after the connection is made (EPIPE, ECONNRESET) surface through the writes and the answer.
-  socket.on("error", () => {});
+  // Errors after the connection is made (EPIPE, ECONNRESET) surface through the writes and the answer; the first is
+  // kept, as a write after a reset fails only with "stream destroyed".
+  let socketError: Error | undefined;
+  socket.on("error", (failure) => (socketError ??= failure));
   await new Promise<void>((resolve, reject) => {
     socket.once("connect", resolve);
     socket.once("error", (failure) => reject(new Error(`${where} is unreachable: ${failure.message}`)));
   });
+  let offset = 0;
   try {
     await write(socket, Buffer.from("zINSTREAM\0"));
-    for (let offset = 0; offset < target.size;) {
+    while (offset < target.size) {
       const chunk = await target.read(offset, Math.min(chunkBytes, target.size - offset));
       if (chunk.length === 0) throw new Error(`the object ended at ${offset} of its ${target.size} bytes`);
       const length = Buffer.alloc(4);
@@ -97,9 +100,23 @@ async function instream(socket: Socket, target: ByteSource, chunkBytes: number, 
       new Promise<undefined>((resolve) => setTimeout(resolve, 100, undefined)),
     ]).catch(() => undefined);
     if (early) return early;
-    throw failure;
+    throw closedMidStream(socketError ?? failure, offset, target.size, where);
   }
   return answer;
+}
+
+/**
+ * A write refused because clamd closed the connection. clamd closes when a stream passes its StreamMaxLength, after
+ * answering; but Node destroys the socket on the refused write before reading that answer when both arrive together,
+ * so the answer is lost to a race: say what most likely happened rather than a bare `write EPIPE`.
+ */
+function closedMidStream(failure: unknown, sent: number, size: number, where: string): unknown {
+  const code = (failure as NodeJS.ErrnoException).code;
+  if (code !== "EPIPE" && code !== "ECONNRESET") return failure;
+  return new Error(
+    `${where} closed the connection with ${sent} of the object's ${size} bytes sent (${code}), as it does when a stream ` +
+      "exceeds its StreamMaxLength: the scanner's limit (CLAMD_STREAM_MAX_BYTES) must not be larger than clamd's",
+  );
 }
 
 /** clamd's answer: one line ending in NUL (`z` commands), read until it ends or clamd closes. */
