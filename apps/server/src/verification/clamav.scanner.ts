@@ -111,7 +111,7 @@ async function instream(socket: Socket, target: ByteSource, chunkBytes: number, 
  * so the answer is lost to a race: say what most likely happened rather than a bare `write EPIPE`.
  */
 function closedMidStream(failure: unknown, sent: number, size: number, where: string): unknown {
-  const code = (failure as NodeJS.ErrnoException).code;
+  const code = (failure as NodeJS.ErrnoException | undefined)?.code;
   if (code !== "EPIPE" && code !== "ECONNRESET") return failure;
   return new Error(
     `${where} closed the connection with ${sent} of the object's ${size} bytes sent (${code}), as it does when a stream ` +
